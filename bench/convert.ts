@@ -1,0 +1,152 @@
+/**
+ * npm run bench:convert — the conversion benchmark of issue 2.
+ * Prints, in one run: stamps/s per core for 3 bands at 256x256 and 1024x1024,
+ * the astropy + Pillow + pyavm reference on the same stamps (when Python has
+ * them), the floor (deflate of the same bytes alone), the speed-up on all
+ * cores, and peak memory while converting a large stamp set.
+ * Options (env): BENCH_BIG_GB (default 2; 0 skips the memory run).
+ */
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { tmpdir, availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { deflateSync } from 'node:zlib';
+import { syntheticStamp } from '../src/imaging/synthetic.js';
+import { writeStampsFile } from '../src/imaging/fits/stamps-writer.js';
+import { convertSet } from '../src/imaging/convert-set.js';
+import { DEFAULT_CONVERT_OPTIONS, type ConvertOptions } from '../src/imaging/convert.js';
+import { luptonRgb } from '../src/imaging/colour/lupton.js';
+import type { ImagePlane } from '../src/imaging/types.js';
+
+const LEVEL = 6;
+const STRETCH = 50;
+const Q = 8;
+const cores = availableParallelism();
+
+const opts: ConvertOptions = { ...DEFAULT_CONVERT_OPTIONS, level: LEVEL, colour: { preset: 'lupton', minimum: 0, stretch: STRETCH, Q } };
+
+interface Row {
+  size: number;
+  count: number;
+  oursPerCore: number;
+  oursAllCores: number;
+  oursBytes: number;
+  ref?: { perCore: number; bytes: number };
+  floorPerCore: number;
+}
+
+async function makeSet(dir: string, size: number, count: number): Promise<void> {
+  // Distinct stamps, cycled, so generating the data does not dominate.
+  const distinct = Math.min(count, 16);
+  const stamps = Array.from({ length: distinct }, (_, k) => syntheticStamp(size, size, 1000 + k));
+  const positions = Array.from({ length: count }, (_, i) => ({ ra: 150 + i * 1e-3, dec: 2.2 }));
+  // Bands in channel order R, G, B = i, r, g.
+  for (const [b, name] of [[2, 'i'], [1, 'r'], [0, 'g']] as const) {
+    await writeStampsFile(join(dir, `${name}.fits`), count, (i) => ({ plane: stamps[i % distinct][b] }), positions);
+    const raw = Buffer.alloc(count * size * size * 4);
+    for (let i = 0; i < count; i++) {
+      const d = stamps[i % distinct][b].data;
+      for (let k = 0; k < d.length; k++) raw.writeFloatLE(d[k], 4 * (i * size * size + k));
+    }
+    await writeFile(join(dir, `${name === 'i' ? 'r' : name === 'r' ? 'g' : 'b'}.f32`), raw);
+  }
+}
+
+async function ours(dir: string, workers: number): Promise<{ rate: number; bytes: number }> {
+  const out = join(dir, `out-${workers}`);
+  const t0 = process.hrtime.bigint();
+  const r = await convertSet({
+    channels: ['i', 'r', 'g'].map((band) => ({ band, path: join(dir, `${band}.fits`) })),
+    outDir: out,
+    opts,
+    workers,
+  });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.failed.length) throw new Error(`benchmark stamps failed: ${r.failed[0].error}`);
+  const lines = (await readFile(join(out, 'stamps.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { bytes: number });
+  return { rate: r.converted / s, bytes: lines.reduce((a, l) => a + l.bytes, 0) / lines.length };
+}
+
+function floor(size: number, count: number): number {
+  const stamps = Array.from({ length: Math.min(count, 16) }, (_, k) => syntheticStamp(size, size, 1000 + k));
+  const rasters = stamps.map(([g, r, i]: ImagePlane[]) => {
+    const rgb = luptonRgb(i, r, g, { minimum: [0, 0, 0], stretch: STRETCH, Q });
+    // PNG scanlines: a filter byte (0) before each row.
+    const rowBytes = size * 3;
+    const buf = Buffer.alloc((rowBytes + 1) * size);
+    for (let y = 0; y < size; y++) buf.set(rgb.data.subarray(y * rowBytes, (y + 1) * rowBytes), y * (rowBytes + 1) + 1);
+    return buf;
+  });
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) deflateSync(rasters[i % rasters.length], { level: LEVEL });
+  return count / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+function reference(dir: string, size: number, count: number): { perCore: number; bytes: number } | undefined {
+  const r = spawnSync('python3', ['bench/reference_convert.py', '--input', dir, '--size', String(size), '--count', String(count), '--level', String(LEVEL), '--stretch', String(STRETCH)], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    process.stderr.write(`reference skipped (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})\n`);
+    return undefined;
+  }
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { stamps_per_s: number; mean_png_bytes: number };
+  return { perCore: j.stamps_per_s, bytes: j.mean_png_bytes };
+}
+
+async function bigRun(gb: number): Promise<string> {
+  const size = 1024;
+  const perBand = (gb * 1024 ** 3) / 3;
+  const count = Math.ceil(perBand / (size * size * 4));
+  const dir = await mkdtemp(join(tmpdir(), 'bench-big-'));
+  try {
+    const stamps = Array.from({ length: 4 }, (_, k) => syntheticStamp(size, size, 77 + k));
+    for (const [b, name] of [[2, 'i'], [1, 'r'], [0, 'g']] as const) {
+      await writeStampsFile(join(dir, `${name}.fits`), count, (i) => ({ plane: stamps[i % 4][b] }));
+    }
+    // A separate process, so its peak RSS is the conversion's alone.
+    const script = `
+      import { convertSet } from './src/imaging/convert-set.ts';
+      import { DEFAULT_CONVERT_OPTIONS } from './src/imaging/convert.ts';
+      const t0 = Date.now();
+      const r = await convertSet({ channels: ['i','r','g'].map((band) => ({ band, path: ${JSON.stringify(dir)} + '/' + band + '.fits' })),
+        outDir: ${JSON.stringify(join(dir, 'out'))}, opts: { ...DEFAULT_CONVERT_OPTIONS, maxSide: 424 }, workers: ${cores} });
+      console.log(JSON.stringify({ converted: r.converted, failed: r.failed.length, seconds: (Date.now() - t0) / 1000, maxRssMB: process.resourceUsage().maxRSS / 1024 }));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: process.cwd() });
+    if (r.status !== 0) throw new Error(r.stderr);
+    const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { converted: number; seconds: number; maxRssMB: number };
+    return `${(3 * count * size * size * 4) / 1024 ** 3} GiB (${count} stamps x 3 bands of 1024x1024 float32, --max-side 424, auto colour): ${j.converted} stamps in ${j.seconds.toFixed(1)} s, peak RSS ${j.maxRssMB.toFixed(0)} MB (target < 300 MB)`;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const rows: Row[] = [];
+for (const [size, count] of [
+  [256, 200],
+  [1024, 24],
+] as const) {
+  const dir = await mkdtemp(join(tmpdir(), `bench-${size}-`));
+  try {
+    await makeSet(dir, size, count);
+    const one = await ours(dir, 0);
+    const all = await ours(dir, cores);
+    const ref = reference(dir, size, count);
+    rows.push({ size, count, oursPerCore: one.rate, oursAllCores: all.rate, oursBytes: one.bytes, ref, floorPerCore: floor(size, count) });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const f1 = (x: number) => x.toFixed(1).padStart(8);
+console.log(`\nbench:convert — 3 bands (i,r,g -> R,G,B), Lupton stretch ${STRETCH} Q ${Q}, zlib level ${LEVEL}, ${cores} cores`);
+console.log('size       stamps  ours/core  ref/core  ours/ref  floor/core  ours all-cores  speed-up  PNG ours  PNG ref  size diff');
+for (const r of rows) {
+  const ratio = r.ref ? (r.oursPerCore / r.ref.perCore).toFixed(2) + 'x' : 'n/a';
+  const sizeDiff = r.ref ? (((r.oursBytes - r.ref.bytes) / r.ref.bytes) * 100).toFixed(1) + '%' : 'n/a';
+  console.log(
+    `${(r.size + 'x' + r.size).padEnd(10)} ${String(r.count).padStart(6)} ${f1(r.oursPerCore)} ${r.ref ? f1(r.ref.perCore) : '     n/a'} ${ratio.padStart(9)} ${f1(r.floorPerCore)}    ${f1(r.oursAllCores)}      ${(r.oursAllCores / r.oursPerCore).toFixed(2)}x ${String(Math.round(r.oursBytes)).padStart(9)} ${r.ref ? String(Math.round(r.ref.bytes)).padStart(8) : '     n/a'} ${sizeDiff.padStart(9)}`,
+  );
+}
+const gb = Number(process.env.BENCH_BIG_GB ?? 2);
+if (gb > 0) console.log('\nmemory: ' + (await bigRun(gb)));

@@ -1,0 +1,26 @@
+import { Command, CommanderError } from 'commander';
+import { convertCommand } from './convert-command.js';
+import { inspectCommand } from './inspect-command.js';
+import { EXIT } from './exit-codes.js';
+import { SOFTWARE } from '../imaging/version.js';
+
+/** Composition root of the `bridge` CLI. */
+const program = new Command('bridge')
+  .description('RSP-to-Zooniverse bridge')
+  .version(SOFTWARE)
+  .exitOverride()
+  .addCommand(convertCommand())
+  .addCommand(inspectCommand());
+for (const c of program.commands) c.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // Help and version are "errors" to commander; they already printed.
+    process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else {
+    process.stderr.write(`bridge: ${(e as Error).message}\n`);
+    process.exitCode = EXIT.failed;
+  }
+}

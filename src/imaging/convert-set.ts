@@ -1,0 +1,147 @@
+import { mkdir, open, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { FitsCutouts } from './cutouts/fits-cutouts.js';
+import { checkStampCounts, convertStamp, type ChannelSource, type ConvertOptions, type StampRecord } from './convert.js';
+
+export interface BandFile {
+  band: string;
+  path: string;
+}
+
+export interface ConvertSetJob {
+  /** In channel order: R, G, B (or a single band for grey). */
+  channels: BandFile[];
+  outDir: string;
+  opts: ConvertOptions;
+  /** Worker threads; 0 or 1 converts in this thread. Default: all cores. */
+  workers?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface StampLine extends StampRecord {
+  file: string;
+}
+
+export interface ConvertSetResult {
+  total: number;
+  converted: number;
+  failed: { index: number; error: string }[];
+  warnings: string[];
+}
+
+export function stampFileName(index: number): string {
+  return `stamp-${String(index).padStart(5, '0')}.png`;
+}
+
+/**
+ * Converts every stamp of a band set into outDir and writes outDir/stamps.jsonl
+ * in stamp order. A stamp that fails is reported and skipped; the rest go on.
+ */
+export async function convertSet(job: ConvertSetJob): Promise<ConvertSetResult> {
+  await mkdir(job.outDir, { recursive: true });
+  const opened: ChannelSource[] = [];
+  try {
+    for (const ch of job.channels) opened.push({ band: ch.band, cutouts: await FitsCutouts.open(ch.path) });
+    const total = checkStampCounts(opened);
+    const warnings = opened.flatMap((o) => o.cutouts.warnings.map((w) => `${o.cutouts.name}: ${w}`));
+    const workers = Math.min(job.workers ?? availableParallelism(), total);
+    const jsonl = await open(join(job.outDir, 'stamps.jsonl'), 'w');
+    const failed: { index: number; error: string }[] = [];
+    let converted = 0;
+    let done = 0;
+    // Results arrive out of order from workers; lines are written in stamp order.
+    const pending = new Map<number, StampLine | null>();
+    let nextLine = 0;
+    const settle = async (index: number, line: StampLine | null, error?: string) => {
+      if (line) converted++;
+      else failed.push({ index, error: error ?? 'unknown error' });
+      pending.set(index, line);
+      while (pending.has(nextLine)) {
+        const l = pending.get(nextLine);
+        pending.delete(nextLine);
+        if (l) await jsonl.write(JSON.stringify(l) + '\n');
+        nextLine++;
+      }
+      job.onProgress?.(++done, total);
+    };
+    try {
+      if (workers <= 1) {
+        for (let i = 0; i < total; i++) {
+          try {
+            const { png, record } = await convertStamp(opened, i, job.opts);
+            const file = stampFileName(i);
+            await writeFile(join(job.outDir, file), png);
+            await settle(i, { file, ...record });
+          } catch (e) {
+            await settle(i, null, (e as Error).message);
+          }
+        }
+      } else {
+        await runPool(job, total, workers, settle);
+      }
+    } finally {
+      await jsonl.close();
+    }
+    failed.sort((a, b) => a.index - b.index);
+    return { total, converted, failed, warnings };
+  } finally {
+    await Promise.all(opened.map((o) => o.cutouts.close()));
+  }
+}
+
+export interface WorkerInit {
+  channels: BandFile[];
+  outDir: string;
+  opts: ConvertOptions;
+}
+
+export type WorkerReply = { index: number; line: StampLine } | { index: number; error: string } | { fatal: string };
+
+function workerUrl(): { url: URL; execArgv: string[] } {
+  // Under vitest/tsx the sources are .ts and the worker needs tsx's loader too.
+  const ts = import.meta.url.endsWith('.ts');
+  const url = new URL(ts ? './convert-worker.ts' : './convert-worker.js', import.meta.url);
+  return { url, execArgv: ts ? ['--import', 'tsx'] : [] };
+}
+
+async function runPool(
+  job: ConvertSetJob,
+  total: number,
+  n: number,
+  settle: (index: number, line: StampLine | null, error?: string) => Promise<void>,
+): Promise<void> {
+  const { url, execArgv } = workerUrl();
+  const init: WorkerInit = { channels: job.channels, outDir: job.outDir, opts: job.opts };
+  let next = 0;
+  let chain = Promise.resolve();
+  const runOne = () =>
+    new Promise<void>((resolve, reject) => {
+      const w = new Worker(url, { workerData: init, execArgv });
+      let inFlight = 0;
+      // Two stamps in flight per worker keeps its file reads overlapped with CPU work.
+      const feed = () => {
+        while (inFlight < 2 && next < total) {
+          w.postMessage(next++);
+          inFlight++;
+        }
+        if (inFlight === 0) w.postMessage('close');
+      };
+      w.on('message', (m: WorkerReply) => {
+        if ('fatal' in m) {
+          void w.terminate();
+          reject(new Error(m.fatal));
+          return;
+        }
+        inFlight--;
+        chain = chain.then(() => settle(m.index, 'line' in m ? m.line : null, 'error' in m ? m.error : undefined));
+        feed();
+      });
+      w.on('error', reject);
+      w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`convert worker exited with code ${code}`))));
+      feed();
+    });
+  await Promise.all(Array.from({ length: n }, runOne));
+  await chain;
+}

@@ -1,0 +1,36 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FitsCutouts } from './cutouts/fits-cutouts.js';
+import { convertStamp, type ChannelSource } from './convert.js';
+import { stampFileName, type WorkerInit, type WorkerReply } from './convert-set.js';
+
+/** Worker thread: opens the band files once, then converts the stamp indices it is sent. */
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const reply = (m: WorkerReply) => port.postMessage(m);
+
+let channels: ChannelSource[];
+try {
+  channels = [];
+  for (const ch of init.channels) channels.push({ band: ch.band, cutouts: await FitsCutouts.open(ch.path) });
+} catch (e) {
+  reply({ fatal: (e as Error).message });
+  throw e;
+}
+
+port.on('message', async (index: number | 'close') => {
+  if (index === 'close') {
+    await Promise.all(channels.map((c) => c.cutouts.close()));
+    port.close();
+    return;
+  }
+  try {
+    const { png, record } = await convertStamp(channels, index, init.opts);
+    const file = stampFileName(index);
+    await writeFile(join(init.outDir, file), png);
+    reply({ index, line: { file, ...record } });
+  } catch (e) {
+    reply({ index, error: (e as Error).message });
+  }
+});

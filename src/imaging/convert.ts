@@ -1,0 +1,168 @@
+import { FitsCutouts, type Cutout, type SkyPosition } from './cutouts/fits-cutouts.js';
+import { renderColour, type ColourOptions } from './colour/presets.js';
+import { downsample, fitFactor } from './resize.js';
+import { encodePng } from './png/png-writer.js';
+import type { AvmSpatial } from './png/avm.js';
+import { pixelToSky, positionWcs, resizeWcs, type CelestialWcs } from './wcs.js';
+import { ImagingError, type ImagePlane } from './types.js';
+import { SOFTWARE } from './version.js';
+
+export interface ConvertOptions {
+  colour: ColourOptions;
+  /** Largest output side in pixels; larger stamps are shrunk (WCS updated). */
+  maxSide?: number;
+  /** zlib level 0-9. */
+  level: number;
+  maxBytes: number;
+  /** Pixel scale assumed for stamps known only by RA_DEG/DEC_DEG. */
+  pixelScaleArcsec: number;
+  /** Bands of one stamp must agree in position to within this. */
+  positionToleranceArcsec: number;
+}
+
+export const DEFAULT_CONVERT_OPTIONS: ConvertOptions = {
+  colour: { preset: 'auto' },
+  level: 6,
+  maxBytes: 1_000_000,
+  pixelScaleArcsec: 0.2,
+  positionToleranceArcsec: 1,
+};
+
+export type WcsQuality = 'full' | 'position' | 'none';
+
+/** One line of stamps.jsonl (minus `file`, which the writer knows). */
+export interface StampRecord {
+  index: number;
+  ra: number | null;
+  dec: number | null;
+  width: number;
+  height: number;
+  wcs: WcsQuality;
+  bytes: number;
+}
+
+export interface ChannelSource {
+  band: string;
+  cutouts: FitsCutouts;
+}
+
+/**
+ * Renders stamp `index` of a band set (channels already in R, G, B order, or
+ * one for grey) to a PNG with AVM and provenance.
+ */
+export async function convertStamp(
+  channels: ChannelSource[],
+  index: number,
+  opts: ConvertOptions,
+): Promise<{ png: Uint8Array; record: StampRecord }> {
+  const cutouts: Cutout[] = [];
+  for (const ch of channels) cutouts.push(await ch.cutouts.read(index));
+  const where = { stamp: index };
+  const first = cutouts[0];
+  cutouts.forEach((c, i) => {
+    if (c.plane.width !== first.plane.width || c.plane.height !== first.plane.height) {
+      throw new ImagingError(
+        `band ${channels[i].band} is ${c.plane.width} x ${c.plane.height} but band ${channels[0].band} is ${first.plane.width} x ${first.plane.height}`,
+        where,
+      );
+    }
+  });
+  const position = agreedPosition(channels, cutouts, opts.positionToleranceArcsec, index);
+
+  const f = fitFactor(first.plane.width, first.plane.height, opts.maxSide);
+  let planes: ImagePlane[] = cutouts.map((c) => c.plane);
+  if (f < 1) planes = planes.map((p) => downsample(p, f));
+  const width = planes[0].width;
+  const height = planes[0].height;
+  const fx = width / first.plane.width;
+  const fy = height / first.plane.height;
+
+  const { raster, params } = renderColour(planes, opts.colour);
+
+  const sourceWcs = cutouts.find((c) => c.wcs)?.wcs;
+  let spatial: AvmSpatial | undefined;
+  let quality: WcsQuality = 'none';
+  let ra: number | null = null;
+  let dec: number | null = null;
+  if (sourceWcs) {
+    const wcs = f < 1 ? resizeWcs(sourceWcs, fx, fy) : sourceWcs;
+    spatial = { wcs, width, height, quality: 'Full' };
+    quality = 'full';
+    [ra, dec] = centre(wcs, width, height);
+  } else if (position) {
+    const wcs0 = positionWcs(position.ra, position.dec, first.plane.width, first.plane.height, opts.pixelScaleArcsec);
+    const wcs = f < 1 ? resizeWcs(wcs0, fx, fy) : wcs0;
+    spatial = {
+      wcs,
+      width,
+      height,
+      quality: 'Position',
+      notes: `Position only: reference pixel at the stamp centre, north up, ${opts.pixelScaleArcsec} arcsec/pixel assumed.`,
+    };
+    quality = 'position';
+    ra = position.ra;
+    dec = position.dec;
+  }
+
+  const provenance = {
+    software: SOFTWARE,
+    sources: channels.map((ch, i) => ({ band: ch.band, file: ch.cutouts.name, hdu: cutouts[i].hdu })),
+    stamp: index,
+    channels: channels.length === 3 ? { R: channels[0].band, G: channels[1].band, B: channels[2].band } : { grey: channels[0].band },
+    colour: params,
+    resize: f < 1 ? { factor: [fx, fy], from: [first.plane.width, first.plane.height] } : null,
+    wcs: quality,
+  };
+  const png = encodePng(raster, {
+    level: opts.level,
+    maxBytes: opts.maxBytes,
+    spatial,
+    text: {
+      Software: SOFTWARE,
+      Source: channels.map((ch) => ch.cutouts.name.split('/').pop()).join(', '),
+      'bridge:provenance': JSON.stringify(provenance),
+    },
+  });
+  return { png, record: { index, ra, dec, width, height, wcs: quality, bytes: png.length } };
+}
+
+function centre(w: CelestialWcs, width: number, height: number): [number, number] {
+  return pixelToSky(w, (width + 1) / 2, (height + 1) / 2) ?? [w.crval[0], w.crval[1]];
+}
+
+function agreedPosition(channels: ChannelSource[], cutouts: Cutout[], tolArcsec: number, index: number): SkyPosition | undefined {
+  const known = cutouts.map((c, i) => ({ band: channels[i].band, p: c.position })).filter((x) => x.p);
+  if (!known.length) return undefined;
+  const ref = known[0];
+  for (const k of known.slice(1)) {
+    const sep = separationArcsec(ref.p!, k.p!);
+    if (sep > tolArcsec) {
+      throw new ImagingError(
+        `bands disagree on position: ${ref.band} at (${ref.p!.ra}, ${ref.p!.dec}), ${k.band} at (${k.p!.ra}, ${k.p!.dec}), ${sep.toFixed(2)}" apart`,
+        { stamp: index },
+      );
+    }
+  }
+  return ref.p;
+}
+
+export function separationArcsec(a: SkyPosition, b: SkyPosition): number {
+  const d2r = Math.PI / 180;
+  const s =
+    Math.sin(((b.dec - a.dec) * d2r) / 2) ** 2 +
+    Math.cos(a.dec * d2r) * Math.cos(b.dec * d2r) * Math.sin(((b.ra - a.ra) * d2r) / 2) ** 2;
+  return (2 * Math.asin(Math.min(1, Math.sqrt(s))) * 180 * 3600) / Math.PI;
+}
+
+/** Checks that every band holds the same number of stamps before any work starts. */
+export function checkStampCounts(channels: ChannelSource[]): number {
+  const n = channels[0].cutouts.count;
+  for (const ch of channels) {
+    if (ch.cutouts.count !== n) {
+      throw new ImagingError(
+        `bands disagree in stamp count: ${channels.map((c) => `${c.band} has ${c.cutouts.count}`).join(', ')}`,
+      );
+    }
+  }
+  return n;
+}

@@ -1,0 +1,160 @@
+import { FitsFile, type Hdu } from '../fits/fits-file.js';
+import { readImage, DEFAULT_READ_LIMITS, type ReadLimits } from '../fits/image-reader.js';
+import { readWcs, type CelestialWcs } from '../wcs.js';
+import { ImagingError, type ImagePlane } from '../types.js';
+import type { FitsValue } from '../fits/header.js';
+
+export interface SkyPosition {
+  ra: number;
+  dec: number;
+}
+
+export interface Cutout {
+  /** 0-based stamp order (EXTVER - 1 for Stamps files). */
+  index: number;
+  plane: ImagePlane;
+  /** A full sky WCS carried by the image HDU itself. */
+  wcs?: CelestialWcs;
+  /** The producer's position for this stamp (Stamps RA_DEG/DEC_DEG). */
+  position?: SkyPosition;
+  hdu: number;
+}
+
+export interface CutoutSummary {
+  index: number;
+  hdu: number;
+  extname?: string;
+  extver: number;
+  width: number;
+  height: number;
+  compression?: string;
+  position?: SkyPosition;
+  hasSkyWcs: boolean;
+}
+
+/**
+ * The cutouts in one FITS file: an lsst.meas.algorithms.Stamps file (one
+ * IMAGE HDU per stamp by EXTVER, positions as repeated primary cards) or an
+ * exposure-style cutout (one image). Stamps are read one at a time, so a
+ * large file is streamed rather than loaded.
+ */
+export class FitsCutouts {
+  private constructor(
+    readonly file: FitsFile,
+    readonly kind: 'stamps' | 'exposure',
+    private readonly images: Hdu[],
+    private readonly positions: (SkyPosition | undefined)[],
+    private readonly limits: ReadLimits,
+    /** Problems found while indexing that do not stop the other stamps. */
+    readonly warnings: string[],
+  ) {}
+
+  get name(): string {
+    return this.file.name;
+  }
+
+  get count(): number {
+    return this.images.length;
+  }
+
+  static async open(path: string, limits: ReadLimits = DEFAULT_READ_LIMITS): Promise<FitsCutouts> {
+    const file = await FitsFile.openPath(path);
+    try {
+      return FitsCutouts.fromFile(file, limits);
+    } catch (e) {
+      await file.close();
+      throw e;
+    }
+  }
+
+  static fromFile(file: FitsFile, limits: ReadLimits = DEFAULT_READ_LIMITS): FitsCutouts {
+    const primary = file.hdus[0].header;
+    const warnings: string[] = [];
+    const isStamps = primary.has('N_STAMPS') || primary.has('STAMPCLS');
+    if (isStamps) {
+      const images = file.hdus.filter((h) => h.extname?.toUpperCase() === 'IMAGE').sort((a, b) => a.extver - b.extver);
+      images.forEach((h, i) => {
+        if (h.extver !== i + 1) warnings.push(`IMAGE EXTVER ${h.extver} found where ${i + 1} was expected`);
+      });
+      const declared = primary.number('N_STAMPS');
+      if (declared !== undefined && declared !== images.length) {
+        warnings.push(`N_STAMPS says ${declared} but the file holds ${images.length} IMAGE HDUs`);
+      }
+      const ras = primary.getAll('RA_DEG');
+      const decs = primary.getAll('DEC_DEG');
+      if (ras.length && ras.length !== images.length) {
+        warnings.push(`${ras.length} RA_DEG cards for ${images.length} stamps; positions beyond the shorter list are unknown`);
+      }
+      const positions = images.map((_, i) => position(ras[i], decs[i]));
+      return new FitsCutouts(file, 'stamps', images, positions, limits, warnings);
+    }
+    const image =
+      file.hdus.find((h) => h.extname?.toUpperCase() === 'IMAGE' && isImage(h)) ?? file.hdus.find((h) => isImage(h) && hasData(h));
+    if (!image) throw new ImagingError('no image HDU found', { file: file.name });
+    return new FitsCutouts(file, 'exposure', [image], [undefined], limits, warnings);
+  }
+
+  summary(): CutoutSummary[] {
+    return this.images.map((h, index) => {
+      const zx = h.compressed ? 'Z' : '';
+      const s: CutoutSummary = {
+        index,
+        hdu: h.index,
+        extver: h.extver,
+        width: h.header.number(`${zx}NAXIS1`) ?? 0,
+        height: h.header.number(`${zx}NAXIS2`) ?? 1,
+        hasSkyWcs: readWcs(h.header) !== undefined,
+      };
+      if (h.extname) s.extname = h.extname;
+      if (h.compressed) s.compression = [h.header.string('ZCMPTYPE'), h.header.string('ZQUANTIZ')].filter(Boolean).join(' + ');
+      const pos = this.positions[index];
+      if (pos) s.position = pos;
+      return s;
+    });
+  }
+
+  async read(index: number): Promise<Cutout> {
+    const hdu = this.images[index];
+    if (!hdu) throw new ImagingError(`stamp ${index} does not exist (the file has ${this.count})`, { file: this.name });
+    let plane: ImagePlane;
+    try {
+      plane = await readImage(this.file, hdu, this.limits);
+    } catch (e) {
+      if (e instanceof ImagingError && this.kind === 'stamps') {
+        throw new ImagingError(e.message, { stamp: index });
+      }
+      throw e;
+    }
+    const c: Cutout = { index, plane, hdu: hdu.index };
+    const wcs = readWcs(hdu.header);
+    if (wcs) c.wcs = wcs;
+    const pos = this.positions[index];
+    if (pos) c.position = pos;
+    return c;
+  }
+
+  close(): Promise<void> {
+    return this.file.close();
+  }
+}
+
+function isImage(h: Hdu): boolean {
+  return h.kind === 'PRIMARY' || h.kind === 'IMAGE' || h.compressed;
+}
+
+function hasData(h: Hdu): boolean {
+  return h.compressed || h.dataBytes > 0;
+}
+
+function position(ra: FitsValue | undefined, dec: FitsValue | undefined): SkyPosition | undefined {
+  const r = toNumber(ra);
+  const d = toNumber(dec);
+  if (r === undefined || d === undefined || !Number.isFinite(r) || !Number.isFinite(d) || d < -90 || d > 90) return undefined;
+  return { ra: ((r % 360) + 360) % 360, dec: d };
+}
+
+function toNumber(v: FitsValue | undefined): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && v.trim() !== '') return Number(v);
+  return undefined;
+}

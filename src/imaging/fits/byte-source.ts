@@ -1,0 +1,63 @@
+import { open, type FileHandle } from 'node:fs/promises';
+
+/**
+ * Random-access bytes. The FITS reader only ever asks for the ranges it needs,
+ * so one HDU of a multi-gigabyte Stamps file can be read without the rest.
+ */
+export interface ByteSource {
+  readonly name: string;
+  readonly size: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export class BufferSource implements ByteSource {
+  readonly size: number;
+  constructor(
+    private readonly bytes: Uint8Array,
+    readonly name = '<buffer>',
+  ) {
+    this.size = bytes.length;
+  }
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const end = Math.min(this.size, offset + length);
+    return this.bytes.subarray(Math.max(0, offset), Math.max(offset, end));
+  }
+  async close(): Promise<void> {}
+}
+
+export class FileSource implements ByteSource {
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly name: string,
+    readonly size: number,
+  ) {}
+
+  static async open(path: string): Promise<FileSource> {
+    const fh = await open(path, 'r');
+    try {
+      const st = await fh.stat();
+      return new FileSource(fh, path, st.size);
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+  }
+
+  /** Returns fewer bytes than asked only at end of file. */
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const n = Math.max(0, Math.min(length, this.size - offset));
+    const buf = Buffer.allocUnsafe(n);
+    let got = 0;
+    while (got < n) {
+      const { bytesRead } = await this.fh.read(buf, got, n - got, offset + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got === n ? buf : buf.subarray(0, got);
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}

@@ -1,0 +1,163 @@
+import { BLOCK, Header, parseHeader } from './header.js';
+import { BufferSource, FileSource, type ByteSource } from './byte-source.js';
+import { ImagingError } from '../types.js';
+
+/** Headers longer than this are refused rather than read forever (a real one is a few blocks). */
+const MAX_HEADER_BLOCKS = 2000;
+/** A file with more HDUs than this is refused before we index it. */
+const MAX_HDUS = 200_000;
+
+export interface Hdu {
+  /** 0-based position in the file (astropy's HDUList index). */
+  index: number;
+  header: Header;
+  /** 'PRIMARY', 'IMAGE', 'BINTABLE', 'TABLE', ... */
+  kind: string;
+  extname?: string;
+  extver: number;
+  /** true for a tile-compressed image stored as a BINTABLE (ZIMAGE = T). */
+  compressed: boolean;
+  headerOffset: number;
+  dataOffset: number;
+  /** Data bytes declared by the header, before padding to a block. */
+  dataBytes: number;
+}
+
+/**
+ * A FITS file opened for random access. Opening reads only the headers, each
+ * HDU's data is skipped by its declared size (checked against the file size),
+ * so a single stamp of a large file can be read without touching the others.
+ */
+export class FitsFile {
+  private constructor(
+    readonly source: ByteSource,
+    readonly hdus: Hdu[],
+  ) {}
+
+  get name(): string {
+    return this.source.name;
+  }
+
+  static async openPath(path: string): Promise<FitsFile> {
+    const src = await FileSource.open(path);
+    try {
+      return await FitsFile.open(src);
+    } catch (e) {
+      await src.close();
+      throw e;
+    }
+  }
+
+  static async fromBytes(bytes: Uint8Array, name = '<buffer>'): Promise<FitsFile> {
+    return FitsFile.open(new BufferSource(bytes, name));
+  }
+
+  static async open(source: ByteSource): Promise<FitsFile> {
+    const hdus: Hdu[] = [];
+    let offset = 0;
+    while (offset < source.size) {
+      if (hdus.length >= MAX_HDUS) {
+        throw new ImagingError(`more than ${MAX_HDUS} HDUs; refusing to index`, { file: source.name });
+      }
+      const index = hdus.length;
+      const where = { file: source.name, hdu: index };
+      const parsed = await readHeaderAt(source, offset, where);
+      if (!parsed) {
+        // Trailing blocks of zeros after the last HDU are tolerated by every reader.
+        if (index > 0 && (await isZeroPadding(source, offset))) break;
+        throw new ImagingError('header is truncated or has no END card', where);
+      }
+      const { header, length } = parsed;
+      const hdu = describe(header, index, offset, offset + length, where);
+      const padded = Math.ceil(hdu.dataBytes / BLOCK) * BLOCK;
+      if (hdu.dataOffset + hdu.dataBytes > source.size) {
+        throw new ImagingError(
+          `header declares ${hdu.dataBytes} data bytes but only ${Math.max(0, source.size - hdu.dataOffset)} are present (file truncated?)`,
+          where,
+        );
+      }
+      hdus.push(hdu);
+      offset = hdu.dataOffset + padded;
+    }
+    if (hdus.length === 0) throw new ImagingError('empty file, not FITS', { file: source.name });
+    return new FitsFile(source, hdus);
+  }
+
+  /** Finds an HDU by EXTNAME (case-insensitive, as FITS says) and EXTVER (default 1). */
+  find(extname: string, extver = 1): Hdu | undefined {
+    const want = extname.toUpperCase();
+    return this.hdus.find((h) => h.extname?.toUpperCase() === want && h.extver === extver);
+  }
+
+  async readData(hdu: Hdu): Promise<Uint8Array> {
+    const bytes = await this.source.read(hdu.dataOffset, hdu.dataBytes);
+    if (bytes.length !== hdu.dataBytes) {
+      throw new ImagingError('data is truncated', { file: this.name, hdu: hdu.index });
+    }
+    return bytes;
+  }
+
+  close(): Promise<void> {
+    return this.source.close();
+  }
+}
+
+async function readHeaderAt(
+  source: ByteSource,
+  offset: number,
+  where: { file: string; hdu: number },
+): Promise<{ header: Header; length: number } | null> {
+  // Read a few blocks at a time: most headers fit in one read.
+  const chunkBlocks = 4;
+  let buf = new Uint8Array(0);
+  for (let blocks = 0; blocks < MAX_HEADER_BLOCKS; blocks += chunkBlocks) {
+    const more = await source.read(offset + buf.length, chunkBlocks * BLOCK);
+    if (more.length === 0) return null;
+    const next = new Uint8Array(buf.length + more.length);
+    next.set(buf);
+    next.set(more, buf.length);
+    buf = next;
+    if (buf.length === 0 || !looksLikeHeader(buf)) {
+      throw new ImagingError('not a FITS header (first card must be SIMPLE or XTENSION)', where);
+    }
+    const parsed = parseHeader(buf);
+    if (parsed) return parsed;
+    if (more.length < chunkBlocks * BLOCK) return null;
+  }
+  throw new ImagingError(`header longer than ${MAX_HEADER_BLOCKS} blocks`, where);
+}
+
+function looksLikeHeader(buf: Uint8Array): boolean {
+  const head = String.fromCharCode(...buf.subarray(0, 8));
+  return head === 'SIMPLE  ' || head === 'XTENSION';
+}
+
+async function isZeroPadding(source: ByteSource, offset: number): Promise<boolean> {
+  const rest = await source.read(offset, Math.min(source.size - offset, 64 * BLOCK));
+  return rest.every((b) => b === 0 || b === 0x20);
+}
+
+function describe(header: Header, index: number, headerOffset: number, dataOffset: number, where: { file: string; hdu: number }): Hdu {
+  const kind = index === 0 ? 'PRIMARY' : (header.string('XTENSION') ?? '').trim().toUpperCase();
+  if (index === 0 && header.bool('SIMPLE') === undefined) {
+    throw new ImagingError('primary header does not start with SIMPLE', where);
+  }
+  const bitpix = header.get('BITPIX');
+  if (bitpix !== 8 && bitpix !== 16 && bitpix !== 32 && bitpix !== 64 && bitpix !== -32 && bitpix !== -64) {
+    throw new ImagingError(`BITPIX must be one of 8, 16, 32, 64, -32, -64, got ${JSON.stringify(bitpix)}`, where);
+  }
+  const naxis = header.count('NAXIS', where, 999);
+  let elements = naxis === 0 ? 0 : 1;
+  for (let i = 1; i <= naxis; i++) {
+    elements *= header.count(`NAXIS${i}`, where);
+    if (!Number.isSafeInteger(elements)) throw new ImagingError('NAXISn product overflows', where);
+  }
+  const pcount = index === 0 ? 0 : header.count('PCOUNT', where);
+  const gcount = index === 0 ? 1 : header.count('GCOUNT', where);
+  const dataBytes = naxis === 0 ? 0 : (Math.abs(bitpix) / 8) * gcount * (pcount + elements);
+  if (!Number.isSafeInteger(dataBytes)) throw new ImagingError('declared data size overflows', where);
+  const extname = header.string('EXTNAME')?.trim();
+  const extver = header.number('EXTVER') ?? 1;
+  const compressed = kind === 'BINTABLE' && header.bool('ZIMAGE') === true;
+  return { index, header, kind, extname, extver, compressed, headerOffset, dataOffset, dataBytes };
+}

@@ -1,0 +1,121 @@
+import type { FitsFile, Hdu } from './fits-file.js';
+import type { Header } from './header.js';
+import { ImagingError, type ImagePlane, type PixelArray } from '../types.js';
+import { readTiledImage } from './tiled-image.js';
+
+export interface ReadLimits {
+  /** Largest image (width x height) we will allocate; protects workers from hostile headers. */
+  maxPixels: number;
+}
+
+export const DEFAULT_READ_LIMITS: ReadLimits = { maxPixels: 64 * 1024 * 1024 };
+
+/** Reads an image HDU (plain or tile-compressed) into physical values; undefined pixels are NaN. */
+export async function readImage(file: FitsFile, hdu: Hdu, limits: ReadLimits = DEFAULT_READ_LIMITS): Promise<ImagePlane> {
+  if (hdu.compressed) return readTiledImage(file, hdu, limits);
+  const where = { file: file.name, hdu: hdu.extname ? `${hdu.index} (${hdu.extname},${hdu.extver})` : hdu.index };
+  if (hdu.kind !== 'PRIMARY' && hdu.kind !== 'IMAGE') {
+    throw new ImagingError(`HDU is a ${hdu.kind}, not an image`, where);
+  }
+  const { width, height } = imageShape(hdu.header, 'NAXIS', where, limits);
+  const bitpix = hdu.header.number('BITPIX')!;
+  const raw = await file.readData(hdu);
+  return { width, height, data: decodePixels(raw, bitpix, width * height, scaling(hdu.header)) };
+}
+
+export interface Scaling {
+  bscale: number;
+  bzero: number;
+  blank?: number;
+}
+
+export function scaling(h: Header, prefix = ''): Scaling {
+  const bscale = h.number(prefix + 'BSCALE') ?? 1;
+  const bzero = h.number(prefix + 'BZERO') ?? 0;
+  const blank = h.number(prefix + 'BLANK');
+  return blank === undefined ? { bscale, bzero } : { bscale, bzero, blank };
+}
+
+/**
+ * Width/height of a 2-D image; extra axes must have length 1 (cutouts are 2-D).
+ * `axisKey` is NAXIS for plain images and ZNAXIS for compressed ones.
+ */
+export function imageShape(
+  h: Header,
+  axisKey: 'NAXIS' | 'ZNAXIS',
+  where: ConstructorParameters<typeof ImagingError>[1],
+  limits: ReadLimits,
+): { width: number; height: number } {
+  const naxis = h.count(axisKey, where, 999);
+  if (naxis === 0) throw new ImagingError('HDU has no image data (NAXIS = 0)', where);
+  const width = h.count(`${axisKey}1`, where);
+  const height = naxis >= 2 ? h.count(`${axisKey}2`, where) : 1;
+  for (let i = 3; i <= naxis; i++) {
+    if (h.count(`${axisKey}${i}`, where) !== 1) {
+      throw new ImagingError(`${naxis}-dimensional image: only 2-D cutouts are supported`, where);
+    }
+  }
+  if (width === 0 || height === 0) throw new ImagingError(`empty image (${width} x ${height})`, where);
+  if (width * height > limits.maxPixels) {
+    throw new ImagingError(`image of ${width} x ${height} pixels exceeds the limit of ${limits.maxPixels} pixels`, where);
+  }
+  return { width, height };
+}
+
+/** Float32 where astropy gives float32 (8/16-bit and -32), Float64 otherwise. */
+export function allocateFor(bitpix: number, n: number): PixelArray {
+  return bitpix === 8 || bitpix === 16 || bitpix === -32 ? new Float32Array(n) : new Float64Array(n);
+}
+
+/** Big-endian raw pixels -> physical values. BLANK and NaN become NaN. */
+export function decodePixels(raw: Uint8Array, bitpix: number, n: number, s: Scaling, out?: PixelArray): PixelArray {
+  const data = out ?? allocateFor(bitpix, n);
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const { bscale, bzero } = s;
+  const blank = s.blank;
+  const hasBlank = blank !== undefined && bitpix > 0;
+  const identity = bscale === 1 && bzero === 0;
+  switch (bitpix) {
+    case 8:
+      for (let i = 0; i < n; i++) {
+        const v = raw[i];
+        data[i] = hasBlank && v === blank ? NaN : identity ? v : bzero + bscale * v;
+      }
+      break;
+    case 16:
+      for (let i = 0; i < n; i++) {
+        const v = dv.getInt16(2 * i);
+        data[i] = hasBlank && v === blank ? NaN : identity ? v : bzero + bscale * v;
+      }
+      break;
+    case 32:
+      for (let i = 0; i < n; i++) {
+        const v = dv.getInt32(4 * i);
+        data[i] = hasBlank && v === blank ? NaN : identity ? v : bzero + bscale * v;
+      }
+      break;
+    case 64: {
+      const b = hasBlank ? BigInt(blank) : 0n;
+      for (let i = 0; i < n; i++) {
+        const big = dv.getBigInt64(8 * i);
+        data[i] = hasBlank && big === b ? NaN : bzero + bscale * Number(big);
+      }
+      break;
+    }
+    case -32:
+      for (let i = 0; i < n; i++) {
+        const v = dv.getFloat32(4 * i);
+        data[i] = identity ? v : bzero + bscale * v;
+      }
+      break;
+    case -64:
+      for (let i = 0; i < n; i++) {
+        const v = dv.getFloat64(8 * i);
+        data[i] = identity ? v : bzero + bscale * v;
+      }
+      break;
+    default:
+      throw new ImagingError(`unsupported BITPIX ${bitpix}`);
+  }
+  return data;
+}
