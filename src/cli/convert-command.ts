@@ -1,12 +1,13 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
-import { convertSet } from '../imaging/convert-set.js';
+import { convertSet, type ConvertSetResult } from '../imaging/convert-set.js';
+import { convertZip } from '../imaging/convert-zip.js';
 import { DEFAULT_CONVERT_OPTIONS, type ConvertOptions } from '../imaging/convert.js';
 import { defaultChannelOrder, parseRgbMapping } from '../imaging/colour/bands.js';
 import type { ColourOptions, ColourPreset } from '../imaging/colour/presets.js';
 import { ImagingError } from '../imaging/types.js';
 import { progressBar } from './progress.js';
-import { EXIT } from './exit-codes.js';
+import { EXIT, UsageError } from './exit-codes.js';
 
 function number(name: string, check: (x: number) => boolean, rule: string) {
   return (v: string) => {
@@ -26,7 +27,8 @@ function bandArg(v: string, prev: Record<string, string> = {}): Record<string, s
 export function convertCommand(): Command {
   return new Command('convert')
     .description('Convert FITS cutouts (one file per band) into colour PNGs with AVM sky coordinates')
-    .requiredOption('--band <band=file>', 'a band and its FITS file; repeat per band', bandArg)
+    .option('--band <band=file>', 'a band and its FITS file; repeat per band', bandArg)
+    .option('--zip <file>', 'a ZIP of PNG/JPEG renderings (Butler formatter output) instead of FITS bands')
     .requiredOption('--out <dir>', 'output directory (PNG files and stamps.jsonl)')
     .option('--rgb <bands>', 'bands for R,G,B, e.g. i,r,g (default: reddest first)')
     .addOption(new Option('--preset <name>', 'colour mapping').choices(['auto', 'lupton', 'legacy-survey', 'linear']))
@@ -45,6 +47,11 @@ export function convertCommand(): Command {
     .option('--pixel-scale <arcsec>', 'pixel scale for stamps with a position but no WCS', number('--pixel-scale', (x) => x > 0, 'must be > 0'), 0.2)
     .option('--workers <n>', 'worker threads (default: all cores)', number('--workers', (x) => Number.isInteger(x) && x >= 0, 'must be an integer >= 0'))
     .action(async (o) => {
+      if (!o.band === !o.zip) throw new UsageError('give either --band BAND=FILE (repeatable) or --zip FILE');
+      if (o.zip) {
+        const result = await convertZip(o.zip, resolve(o.out), { maxSide: o.maxSide, level: o.level, maxBytes: o.maxBytes }, progressBar('copying'));
+        return report(result, resolve(o.out));
+      }
       const bands = o.band as Record<string, string>;
       const names = Object.keys(bands);
       const order = o.rgb ? parseRgbMapping(o.rgb, names) : defaultChannelOrder(names);
@@ -73,14 +80,18 @@ export function convertCommand(): Command {
         workers: o.workers,
         onProgress: progressBar('converting'),
       });
-      for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
-      for (const f of result.failed) process.stderr.write(`error: stamp ${f.index}: ${f.error}\n`);
-      const summary = { out: outDir, total: result.total, converted: result.converted, failed: result.failed.length };
-      if (process.stdout.isTTY) {
-        process.stdout.write(`${result.converted} of ${result.total} stamps converted into ${outDir} (stamps.jsonl lists them)\n`);
-      } else {
-        process.stdout.write(JSON.stringify(summary) + '\n');
-      }
-      process.exitCode = result.failed.length === 0 ? EXIT.ok : result.converted > 0 ? EXIT.partial : EXIT.failed;
+      report(result, outDir);
     });
+}
+
+function report(result: ConvertSetResult, outDir: string): void {
+  for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
+  for (const f of result.failed) process.stderr.write(`error: stamp ${f.index}: ${f.error}\n`);
+  const summary = { out: outDir, total: result.total, converted: result.converted, failed: result.failed.length };
+  if (process.stdout.isTTY) {
+    process.stdout.write(`${result.converted} of ${result.total} stamps converted into ${outDir} (stamps.jsonl lists them)\n`);
+  } else {
+    process.stdout.write(JSON.stringify(summary) + '\n');
+  }
+  process.exitCode = result.failed.length === 0 ? EXIT.ok : result.converted > 0 ? EXIT.partial : EXIT.failed;
 }

@@ -8,3 +8,8 @@ export const EXIT = {
   /** Some stamps converted, some failed (each failure printed). */
   partial: 3,
 } as const;
+
+/** Thrown for command-line misuse that commander cannot express (exit code 2). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { convertCommand } from './convert-command.js';
 import { inspectCommand } from './inspect-command.js';
-import { EXIT } from './exit-codes.js';
+import { EXIT, UsageError } from './exit-codes.js';
 import { SOFTWARE } from '../imaging/version.js';
 
 /** Composition root of the `bridge` CLI. */
@@ -19,6 +19,9 @@ try {
   if (e instanceof CommanderError) {
     // Help and version are "errors" to commander; they already printed.
     process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else if (e instanceof UsageError) {
+    process.stderr.write(`bridge: ${e.message}\n`);
+    process.exitCode = EXIT.usage;
   } else {
     process.stderr.write(`bridge: ${(e as Error).message}\n`);
     process.exitCode = EXIT.failed;

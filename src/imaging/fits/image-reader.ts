@@ -33,7 +33,8 @@ export function scaling(h: Header, prefix = ''): Scaling {
   const bscale = h.number(prefix + 'BSCALE') ?? 1;
   const bzero = h.number(prefix + 'BZERO') ?? 0;
   const blank = h.number(prefix + 'BLANK');
-  return blank === undefined ? { bscale, bzero } : { bscale, bzero, blank };
+  // BLANK only means something as an integer; a fractional one is ignored, as astropy does.
+  return blank === undefined || !Number.isSafeInteger(blank) ? { bscale, bzero } : { bscale, bzero, blank };
 }
 
 /**

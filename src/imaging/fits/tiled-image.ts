@@ -41,9 +41,12 @@ export async function readTiledImage(file: FitsFile, hdu: Hdu, limits: ReadLimit
   if (!['GZIP_1', 'GZIP_2', 'RICE_1', 'RICE_ONE', 'NOCOMPRESS'].includes(cmp)) {
     fail(`compression ${JSON.stringify(cmp)} is not supported (GZIP_1, GZIP_2 and RICE_1 are)`);
   }
-  const tileW = h.number('ZTILE1') ?? width;
-  const tileH = h.number('ZTILE2') ?? 1;
-  if (!isPosInt(tileW) || !isPosInt(tileH)) fail(`ZTILE1/ZTILE2 must be positive integers`);
+  const ztile1 = h.number('ZTILE1') ?? width;
+  const ztile2 = h.number('ZTILE2') ?? 1;
+  if (!isPosInt(ztile1) || !isPosInt(ztile2)) fail(`ZTILE1/ZTILE2 must be positive integers`);
+  // A tile larger than the image is just the whole image; never allocate for the claim.
+  const tileW = Math.min(ztile1, width);
+  const tileH = Math.min(ztile2, height);
   for (let i = 3; i <= (h.number('ZNAXIS') ?? 2); i++) {
     if ((h.number(`ZTILE${i}`) ?? 1) !== 1) fail(`ZTILE${i} must be 1 for a 2-D image`);
   }
@@ -64,14 +67,15 @@ export async function readTiledImage(file: FitsFile, hdu: Hdu, limits: ReadLimit
 
   const data = await file.readData(hdu);
   const heapStart = h.number('THEAP') ?? rowBytes * nrows;
-  if (!isNonNegInt(heapStart) || heapStart > data.length) fail(`THEAP ${heapStart} is outside the data`);
+  if (rowBytes * nrows > data.length) fail(`table of ${nrows} rows x ${rowBytes} bytes is larger than the data`);
+  if (!isNonNegInt(heapStart) || heapStart < rowBytes * nrows || heapStart > data.length) fail(`THEAP ${heapStart} is outside the data`);
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
 
   const quantized = bitpix < 0 && (cols.has('ZSCALE') || h.number('ZSCALE') !== undefined);
   const qmethod = quantizeMethod(h, quantized, fail);
   const zblankKey = h.number('ZBLANK');
   const outScaling: Scaling = scaling(h);
-  if (zblankKey !== undefined && bitpix > 0) outScaling.blank = zblankKey;
+  if (zblankKey !== undefined && Number.isSafeInteger(zblankKey) && bitpix > 0) outScaling.blank = zblankKey;
   const params = zparams(h);
   const blockSize = params.BLOCKSIZE ?? 32;
   // Integers the compressor actually stored: quantised floats are 32-bit ints.
@@ -130,7 +134,7 @@ export async function readTiledImage(file: FitsFile, hdu: Hdu, limits: ReadLimit
       if (gz && gz.length > 0) {
         const raw = gunzipTile(gz, n * rawBytes, tileErr);
         if (cmp === 'GZIP_2') unshuffle(raw, rawBytes);
-        decodePixels(raw, bitpix, n, { bscale: 1, bzero: 0 }, tileVals);
+        decodePixels(raw, bitpix, n, bitpix > 0 ? outScaling : { bscale: 1, bzero: 0 }, tileVals);
       } else if (unc && unc.length > 0) {
         const type = rawCol!.heapType!;
         const ubitpix = type === 'E' ? -32 : type === 'D' ? -64 : type === 'I' ? 16 : type === 'J' ? 32 : type === 'K' ? 64 : 8;

@@ -1,0 +1,99 @@
+import { z } from 'zod';
+
+/**
+ * Service configuration, parsed once from the environment at start-up.
+ * A bad value stops the process with the variable named; secrets never
+ * appear in messages (see maskConfig).
+ */
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const SECRET_KEYS = ['S3_SECRET_ACCESS_KEY', 'BUTLER_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET'] as const;
+
+export const configSchema = z.object({
+  BRIDGE_MODE: z.enum(['dev', 'production']).default('dev'),
+  PORT: int(0, 65535).default(8080),
+  PUBLIC_BASE_URL: z.string().url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .optional(),
+  STORAGE: z.enum(['fs', 's3']).default('fs'),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
+  S3_QUARANTINE_BUCKET: z.string().optional(),
+  S3_PUBLIC_BUCKET: z.string().optional(),
+  S3_PUBLIC_BASE_URL: z.string().url().optional(),
+  BUTLER_TOKEN: z.string().optional(),
+  WORKER_CONCURRENCY: int(1, 64).default(2),
+  CONVERT_THREADS: int(1, 64).optional(),
+  SWEEP_INTERVAL_SECONDS: int(5, 86_400).default(60),
+  SHUTDOWN_TIMEOUT_SECONDS: int(1, 3600).default(30),
+  DEFAULT_POLL_INTERVAL_SECONDS: int(10, 7 * 86_400).default(900),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const relevant: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') relevant[key] = v;
+  }
+  const parsed = configSchema.safeParse(relevant);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const key = String(i.path[0]);
+      const shown = (SECRET_KEYS as readonly string[]).includes(key) ? '(value hidden)' : JSON.stringify(relevant[key]);
+      return `${key}: ${i.message} ${relevant[key] === undefined ? '(not set)' : shown}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const c = parsed.data;
+  if (c.STORAGE === 's3') {
+    const missing = (['S3_QUARANTINE_BUCKET', 'S3_PUBLIC_BUCKET'] as const).filter((k) => !c[k]);
+    if (missing.length) throw new ConfigError(`invalid configuration:\n  ${missing.map((k) => `${k}: required when STORAGE=s3 (not set)`).join('\n  ')}`);
+    if (c.S3_QUARANTINE_BUCKET === c.S3_PUBLIC_BUCKET) {
+      throw new ConfigError('invalid configuration:\n  S3_QUARANTINE_BUCKET: must differ from S3_PUBLIC_BUCKET (quarantine is private)');
+    }
+  }
+  return c;
+}
+
+/** A copy safe to log: secrets replaced, credentials stripped from URLs. */
+export function maskConfig(c: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...c };
+  for (const k of SECRET_KEYS) {
+    if (out[k] === undefined) continue;
+    out[k] = k.endsWith('_URL') ? maskUrl(String(out[k])) : '***';
+  }
+  return out;
+}
+
+export function maskUrl(u: string): string {
+  try {
+    const url = new URL(u);
+    if (url.password) url.password = '***';
+    if (url.username && url.password) url.username = url.username;
+    return url.toString();
+  } catch {
+    return '***';
+  }
+}

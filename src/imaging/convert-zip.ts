@@ -1,0 +1,124 @@
+import { readFile, writeFile, mkdir, open } from 'node:fs/promises';
+import { join, basename } from 'node:path';
+import pngjs from 'pngjs';
+import { readImageZip } from './cutouts/zip-images.js';
+import { encodePng } from './png/png-writer.js';
+import { chunk, insertAfterIhdr, readChunks, textChunk } from './png/png-chunks.js';
+import { ImagingError, type Raster8 } from './types.js';
+import { SOFTWARE } from './version.js';
+import type { ConvertSetResult, StampLine } from './convert-set.js';
+
+export interface ZipConvertOptions {
+  maxSide?: number;
+  level: number;
+  maxBytes: number;
+}
+
+/**
+ * The third input shape: a ZIP of PNG/JPEG renderings written by a Butler
+ * formatter. They are already colour images, so they pass through: PNGs get
+ * provenance chunks (and are shrunk when over --max-side), JPEGs are copied.
+ * No sky coordinates are known for them.
+ */
+export async function convertZip(path: string, outDir: string, opts: ZipConvertOptions, onProgress?: (d: number, t: number) => void): Promise<ConvertSetResult> {
+  await mkdir(outDir, { recursive: true });
+  const { images, skipped } = await readImageZip(await readFile(path), path);
+  const failed: { index: number; error: string }[] = [];
+  const warnings = skipped.map((s) => `${path}: entry ${s.name} skipped: ${s.reason}`);
+  const jsonl = await open(join(outDir, 'stamps.jsonl'), 'w');
+  let converted = 0;
+  try {
+    for (const img of images) {
+      try {
+        const ext = img.mime === 'image/png' ? 'png' : 'jpg';
+        const file = `stamp-${String(img.index).padStart(5, '0')}.${ext}`;
+        const provenance = JSON.stringify({ software: SOFTWARE, sources: [{ file: basename(path), entry: img.name }], stamp: img.index, wcs: 'none' });
+        let bytes: Uint8Array;
+        let width = img.width;
+        let height = img.height;
+        const tooBig = opts.maxSide !== undefined && Math.max(width, height) > opts.maxSide;
+        if (img.mime === 'image/png') {
+          if (tooBig) {
+            const small = shrink(decodePng(img.bytes, img.name), opts.maxSide!);
+            width = small.width;
+            height = small.height;
+            bytes = encodePng(small, { level: opts.level, maxBytes: opts.maxBytes, text: { Software: SOFTWARE, Source: img.name, 'bridge:provenance': provenance } });
+          } else {
+            bytes = insertAfterIhdr(stripText(img.bytes), [textChunk('Software', SOFTWARE), textChunk('Source', img.name), textChunk('bridge:provenance', provenance)]);
+          }
+        } else {
+          if (tooBig) throw new ImagingError(`JPEG is ${width} x ${height}, over --max-side ${opts.maxSide}; JPEGs are passed through, not resampled`, { field: img.name });
+          bytes = img.bytes;
+        }
+        if (bytes.length > opts.maxBytes) {
+          throw new ImagingError(`image would be ${bytes.length} bytes, over the ${opts.maxBytes}-byte limit`, { field: img.name });
+        }
+        await writeFile(join(outDir, file), bytes);
+        const line: StampLine = { file, index: img.index, ra: null, dec: null, width, height, wcs: 'none', bytes: bytes.length };
+        await jsonl.write(JSON.stringify(line) + '\n');
+        converted++;
+      } catch (e) {
+        failed.push({ index: img.index, error: `${img.name}: ${(e as Error).message}` });
+      }
+      onProgress?.(converted + failed.length, images.length);
+    }
+  } finally {
+    await jsonl.close();
+  }
+  return { total: images.length, converted, failed, warnings };
+}
+
+/** Drops earlier provenance so a re-run does not stack tEXt chunks. */
+function stripText(png: Uint8Array): Uint8Array {
+  const chunks = readChunks(png);
+  if (!chunks.some((c) => c.type === 'tEXt')) return png;
+  const parts = [png.subarray(0, 8), ...chunks.filter((c) => c.type !== 'tEXt').map((c) => chunk(c.type, c.data))];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function decodePng(bytes: Uint8Array, name: string): Raster8 {
+  let png: pngjs.PNG;
+  try {
+    png = pngjs.PNG.sync.read(Buffer.from(bytes));
+  } catch (e) {
+    throw new ImagingError(`PNG cannot be decoded: ${(e as Error).message}`, { field: name });
+  }
+  // pngjs gives RGBA top-down; our rasters are bottom-up (FITS order), so flip while dropping alpha.
+  const { width, height } = png;
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const src = (height - 1 - y) * width * 4;
+    for (let x = 0; x < width; x++) {
+      data.set(png.data.subarray(src + 4 * x, src + 4 * x + 3), (y * width + x) * 3);
+    }
+  }
+  return { width, height, channels: 3, data };
+}
+
+/** Box-average shrink of an 8-bit raster so its longer side is maxSide. */
+function shrink(r: Raster8, maxSide: number): Raster8 {
+  const f = maxSide / Math.max(r.width, r.height);
+  const ow = Math.max(1, Math.round(r.width * f));
+  const oh = Math.max(1, Math.round(r.height * f));
+  const out = new Uint8Array(ow * oh * 3);
+  for (let oy = 0; oy < oh; oy++) {
+    const y0 = Math.floor((oy * r.height) / oh);
+    const y1 = Math.max(y0 + 1, Math.floor(((oy + 1) * r.height) / oh));
+    for (let ox = 0; ox < ow; ox++) {
+      const x0 = Math.floor((ox * r.width) / ow);
+      const x1 = Math.max(x0 + 1, Math.floor(((ox + 1) * r.width) / ow));
+      for (let c = 0; c < 3; c++) {
+        let s = 0;
+        for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) s += r.data[(y * r.width + x) * 3 + c];
+        out[(oy * ow + ox) * 3 + c] = Math.round(s / ((y1 - y0) * (x1 - x0)));
+      }
+    }
+  }
+  return { width: ow, height: oh, channels: 3, data: out };
+}
