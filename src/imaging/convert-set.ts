@@ -99,11 +99,16 @@ export interface WorkerInit {
 
 export type WorkerReply = { index: number; line: StampLine } | { index: number; error: string } | { fatal: string };
 
-function workerUrl(): { url: URL; execArgv: string[] } {
-  // Under vitest/tsx the sources are .ts and the worker needs tsx's loader too.
-  const ts = import.meta.url.endsWith('.ts');
-  const url = new URL(ts ? './convert-worker.ts' : './convert-worker.js', import.meta.url);
-  return { url, execArgv: ts ? ['--import', 'tsx'] : [] };
+/**
+ * Starts one conversion worker. Compiled (dist/) code runs the .js worker
+ * directly; under vitest/tsx the sources are .ts, so the worker first
+ * registers tsx's loader and then imports the .ts worker.
+ */
+function startWorker(init: WorkerInit): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./convert-worker.js', import.meta.url), { workerData: init });
+  const target = new URL('./convert-worker.ts', import.meta.url).href;
+  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(target)}); })`;
+  return new Worker(boot, { eval: true, workerData: init });
 }
 
 async function runPool(
@@ -112,13 +117,12 @@ async function runPool(
   n: number,
   settle: (index: number, line: StampLine | null, error?: string) => Promise<void>,
 ): Promise<void> {
-  const { url, execArgv } = workerUrl();
   const init: WorkerInit = { channels: job.channels, outDir: job.outDir, opts: job.opts };
   let next = 0;
   let chain = Promise.resolve();
   const runOne = () =>
     new Promise<void>((resolve, reject) => {
-      const w = new Worker(url, { workerData: init, execArgv });
+      const w = startWorker(init);
       let inFlight = 0;
       // Two stamps in flight per worker keeps its file reads overlapped with CPU work.
       const feed = () => {
