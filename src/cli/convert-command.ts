@@ -5,7 +5,6 @@ import { convertZip } from '../imaging/convert-zip.js';
 import { DEFAULT_CONVERT_OPTIONS, type ConvertOptions } from '../imaging/convert.js';
 import { defaultChannelOrder, parseRgbMapping } from '../imaging/colour/bands.js';
 import type { ColourOptions, ColourPreset } from '../imaging/colour/presets.js';
-import { ImagingError } from '../imaging/types.js';
 import { progressBar } from './progress.js';
 import { EXIT, UsageError } from './exit-codes.js';
 
@@ -57,7 +56,7 @@ export function convertCommand(): Command {
       const order = o.rgb ? parseRgbMapping(o.rgb, names) : defaultChannelOrder(names);
       const explicit = o.stretch !== undefined || o.q !== undefined || o.minimum !== undefined;
       if (explicit && o.preset && o.preset !== 'lupton') {
-        throw new ImagingError(`--stretch/--q/--minimum select the lupton mapping; they cannot be combined with --preset ${o.preset}`, { field: 'preset' });
+        throw new UsageError(`--stretch/--q/--minimum select the lupton mapping; they cannot be combined with --preset ${o.preset}`);
       }
       const preset: ColourPreset = explicit ? 'lupton' : (o.preset ?? 'auto');
       const colour: ColourOptions = { preset };
