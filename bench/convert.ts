@@ -17,6 +17,7 @@ import { convertSet } from '../src/imaging/convert-set.js';
 import { DEFAULT_CONVERT_OPTIONS, type ConvertOptions } from '../src/imaging/convert.js';
 import { luptonRgb } from '../src/imaging/colour/lupton.js';
 import type { ImagePlane } from '../src/imaging/types.js';
+import { pythonWith } from '../test/support/python.js';
 
 const LEVEL = 6;
 const STRETCH = 50;
@@ -83,7 +84,12 @@ function floor(size: number, count: number): number {
 }
 
 function reference(dir: string, size: number, count: number): { perCore: number; bytes: number } | undefined {
-  const r = spawnSync('python3', ['bench/reference_convert.py', '--input', dir, '--size', String(size), '--count', String(count), '--level', String(LEVEL), '--stretch', String(STRETCH)], {
+  const python = pythonWith(['astropy', 'pyavm', 'PIL']);
+  if (!python) {
+    process.stderr.write('reference skipped: no python3 with astropy, pyavm and Pillow (Debian python3-astropy python3-pyavm python3-pil)\n');
+    return undefined;
+  }
+  const r = spawnSync(python, ['bench/reference_convert.py', '--input', dir, '--size', String(size), '--count', String(count), '--level', String(LEVEL), '--stretch', String(STRETCH)], {
     encoding: 'utf8',
   });
   if (r.status !== 0) {

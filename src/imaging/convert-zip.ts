@@ -8,6 +8,9 @@ import { ImagingError, type Raster8 } from './types.js';
 import { SOFTWARE } from './version.js';
 import type { ConvertSetResult, StampLine } from './convert-set.js';
 
+/** Largest PNG we will decode to resample (64 Mpx RGBA is 256 MB). */
+const MAX_DECODE_PIXELS = 64 * 1024 * 1024;
+
 export interface ZipConvertOptions {
   maxSide?: number;
   level: number;
@@ -39,6 +42,10 @@ export async function convertZip(path: string, outDir: string, opts: ZipConvertO
         const tooBig = opts.maxSide !== undefined && Math.max(width, height) > opts.maxSide;
         if (img.mime === 'image/png') {
           if (tooBig) {
+            // The header's size is checked before decoding: a tiny PNG can claim a huge raster.
+            if (width * height > MAX_DECODE_PIXELS) {
+              throw new ImagingError(`PNG claims ${width} x ${height} pixels, over the ${MAX_DECODE_PIXELS}-pixel limit for resampling`, { field: img.name });
+            }
             const small = shrink(decodePng(img.bytes, img.name), opts.maxSide!);
             width = small.width;
             height = small.height;

@@ -193,7 +193,8 @@ function readCentralDirectory(data: Uint8Array, file: string, lim: ZipLimits): E
     cdLimit = rec;
   }
 
-  if (disk !== 0 || cdDisk !== 0 || countHere !== count) throw refuse(file, undefined, 'multi-volume (spanned) archives are not supported');
+  if (disk !== 0 || cdDisk !== 0) throw refuse(file, undefined, 'multi-volume (spanned) archives are not supported');
+  if (countHere !== count) throw refuse(file, undefined, 'end record gives two different entry counts');
   if (count > lim.maxEntries) throw refuse(file, undefined, `${count} entries, over the limit of ${lim.maxEntries}`);
   if (cdOffset + cdSize > cdLimit) throw refuse(file, undefined, 'central directory extends past its end record (truncated or corrupt)');
 
@@ -344,7 +345,9 @@ function extract(data: Uint8Array, e: Entry, file: string, lim: ZipLimits): Extr
     // limits; the other two guard against a size that was never checked.
     const cap = Math.min(lim.maxEntryBytes, e.size, Math.max(RATIO_FLOOR, e.compressedSize * lim.maxRatio));
     try {
-      bytes = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, cap) });
+      const out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, cap) });
+      // A plain view, so callers get the same type for stored and deflated entries.
+      bytes = new Uint8Array(out.buffer, out.byteOffset, out.length);
     } catch (err) {
       if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
         throw refuse(file, e.name, `inflates past ${cap} bytes although it declares ${e.size} (lying header or zip bomb)`);
