@@ -1,9 +1,9 @@
 import { FitsCutouts, type Cutout, type SkyPosition } from './cutouts/fits-cutouts.js';
 import { renderColour, type ColourOptions } from './colour/presets.js';
-import { downsample, fitFactor } from './resize.js';
+import { downsample, fitFactor, mirrorX } from './resize.js';
 import { encodePng } from './png/png-writer.js';
 import type { AvmSpatial } from './png/avm.js';
-import { pixelToSky, positionWcs, resizeWcs, type CelestialWcs } from './wcs.js';
+import { isMirrored, mirrorWcsX, pixelToSky, positionWcs, resizeWcs, type CelestialWcs } from './wcs.js';
 import { ImagingError, type ImagePlane } from './types.js';
 import { SOFTWARE } from './version.js';
 
@@ -69,8 +69,16 @@ export async function convertStamp(
   });
   const position = agreedPosition(channels, cutouts, opts.positionToleranceArcsec, index);
 
-  const f = fitFactor(first.plane.width, first.plane.height, opts.maxSide);
   let planes: ImagePlane[] = cutouts.map((c) => c.plane);
+  let sourceWcs = cutouts.find((c) => c.wcs)?.wcs;
+  // East-right images are mirrored so volunteers see the sky as it is and
+  // AVM readers, which assume standard parity, read the right coordinates.
+  const mirrored = sourceWcs !== undefined && isMirrored(sourceWcs);
+  if (mirrored) {
+    planes = planes.map(mirrorX);
+    sourceWcs = mirrorWcsX(sourceWcs!, first.plane.width);
+  }
+  const f = fitFactor(first.plane.width, first.plane.height, opts.maxSide);
   if (f < 1) planes = planes.map((p) => downsample(p, f));
   const width = planes[0].width;
   const height = planes[0].height;
@@ -79,7 +87,6 @@ export async function convertStamp(
 
   const { raster, params } = renderColour(planes, opts.colour);
 
-  const sourceWcs = cutouts.find((c) => c.wcs)?.wcs;
   let spatial: AvmSpatial | undefined;
   let quality: WcsQuality = 'none';
   let ra: number | null = null;
@@ -111,6 +118,7 @@ export async function convertStamp(
     channels: channels.length === 3 ? { R: channels[0].band, G: channels[1].band, B: channels[2].band } : { grey: channels[0].band },
     colour: params,
     resize: f < 1 ? { factor: [fx, fy], from: [first.plane.width, first.plane.height] } : null,
+    mirrored,
     wcs: quality,
   };
   const png = encodePng(raster, {

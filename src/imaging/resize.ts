@@ -72,3 +72,13 @@ export function fitFactor(width: number, height: number, maxSide: number | undef
   const side = Math.max(width, height);
   return side > maxSide ? maxSide / side : 1;
 }
+
+/** Left-right mirror of a plane. */
+export function mirrorX(p: ImagePlane): ImagePlane {
+  const out = new (p.data.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(p.data.length);
+  for (let y = 0; y < p.height; y++) {
+    const row = y * p.width;
+    for (let x = 0; x < p.width; x++) out[row + x] = p.data[row + p.width - 1 - x];
+  }
+  return { width: p.width, height: p.height, data: out };
+}

@@ -257,3 +257,32 @@ export function wcsHeaderCards(w: CelestialWcs, width: number, height: number): 
   }
   return cards;
 }
+
+/** true when east is to the right (CD determinant > 0), i.e. the image is a mirror view of the sky. */
+export function isMirrored(w: CelestialWcs): boolean {
+  return w.cd[0][0] * w.cd[1][1] - w.cd[0][1] * w.cd[1][0] > 0;
+}
+
+/**
+ * WCS of the image mirrored left-right (x' = width + 1 - x). Used to give
+ * east-right images standard parity, which AVM readers (pyavm, WWT) assume.
+ */
+export function mirrorWcsX(w: CelestialWcs, width: number): CelestialWcs {
+  const out: CelestialWcs = {
+    ...w,
+    crpix: [width + 1 - w.crpix[0], w.crpix[1]],
+    cd: [
+      [-w.cd[0][0], w.cd[0][1]],
+      [-w.cd[1][0], w.cd[1][1]],
+    ],
+  };
+  if (w.sip) {
+    // u' = -u: A'_pq = -(-1)^p A_pq, B'_pq = (-1)^p B_pq.
+    out.sip = {
+      ...w.sip,
+      a: w.sip.a.map((row, p) => row.map((c) => (p % 2 ? c : -c))),
+      b: w.sip.b.map((row, p) => row.map((c) => (p % 2 ? -c : c))),
+    };
+  }
+  return out;
+}

@@ -129,6 +129,16 @@ describe('bridge convert: sky coordinates', () => {
     });
   }
 
+  it('an east-right (mirrored) image is flipped to standard parity, and its AVM still gives the true sky', async () => {
+    const { lines, out } = await run('flipped', {}, 0, [{ band: 'r', path: join(FIX, 'exposure_flipped.fits') }]);
+    const png = await readFile(join(out, lines[0].file));
+    const { wcs, tags } = avmWcs(png);
+    expect(Number((tags['Spatial.Scale'] as string[])[0])).toBeLessThan(0);
+    expect(JSON.parse(readTextChunks(png)['bridge:provenance']).mirrored).toBe(true);
+    const e = expected.find((x) => x.file === 'exposure_flipped.fits' && x.samples)!;
+    for (const s of e.samples!) expect(sepArcsec(pixelToSky(wcs, 64 + 1 - s.pixel[0], s.pixel[1])!, s.world)).toBeLessThan(0.01);
+  });
+
   it('--max-side shrinks and keeps the sky: outer pixel edges land on the same coordinates', async () => {
     const { lines, out } = await run('exposure_rot30', { maxSide: 16 });
     expect([lines[0].width, lines[0].height]).toEqual([16, 12]);

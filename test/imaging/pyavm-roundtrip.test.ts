@@ -49,14 +49,17 @@ describe.skipIf(!PYTHON)('pyavm reads back the true WCS from our PNGs', () => {
     ['exposure_rot120.fits', 'r'],
     ['exposure_pc.fits', 'r'],
     ['exposure_sip.fits', 'r'],
+    ['exposure_flipped.fits', 'r'],
   ] as const) {
-    it(`${file}: pyavm's WCS matches astropy's to < 0.01 arcsec (SIP via Spatial.FITSheader)`, async () => {
+    it(`${file}: pyavm's WCS matches astropy's to < 0.01 arcsec (SIP via Spatial.FITSheader, flipped parity mirrored)`, async () => {
       const out = await mkdtemp(join(tmpdir(), 'pyavm-'));
       try {
         const r = await convertSet({ channels: [{ band, path: join(FIX, file) }], outDir: out, opts: DEFAULT_CONVERT_OPTIONS, workers: 0 });
         expect(r.failed).toEqual([]);
         const e = expected.find((x) => x.file === file && x.samples)!;
-        const pts = e.samples!.map((s) => s.pixel);
+        // East-right sources are mirrored into standard parity: PNG x = width + 1 - FITS x.
+        const flipped = file.includes('flipped');
+        const pts = e.samples!.map((s) => (flipped ? [64 + 1 - s.pixel[0], s.pixel[1]] : s.pixel));
         const py = spawnSync(PYTHON!, ['-c', READ], { input: JSON.stringify([[join(out, 'stamp-00000.png'), pts]]), encoding: 'utf8' });
         expect(py.status, py.stderr).toBe(0);
         // pyavm prints the packet it found; our JSON is the last line.

@@ -1,5 +1,6 @@
 import * as zlib from 'node:zlib';
 import { ImagingError } from '../types.js';
+import { crc32 } from '../png/crc32.js';
 
 /**
  * Reader for the "ZIP of PNG/JPEG renderings" input shape (a Butler formatter
@@ -361,25 +362,6 @@ function extract(data: Uint8Array, e: Entry, file: string, lim: ZipLimits): Extr
   if (bytes.length !== e.size) return { skip: `inflated to ${bytes.length} bytes but declares ${e.size} (corrupt)` };
   if (crc32(bytes) !== e.crc) return { skip: 'CRC mismatch (corrupt entry)' };
   return { bytes };
-}
-
-let crcTable: Uint32Array | undefined;
-
-/** node:zlib has crc32 only from Node 20.15; engines allows any Node 20. */
-function crc32(bytes: Uint8Array): number {
-  const native = (zlib as { crc32?: (d: Uint8Array) => number }).crc32;
-  if (native) return native(bytes) >>> 0;
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 // ---------------------------------------------------------------------------
