@@ -1,0 +1,43 @@
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Kysely, Migrator, PostgresDialect, type MigrationResultSet } from 'kysely';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { PGliteDialect } from './pglite-dialect.js';
+import { migrations } from './migrations/index.js';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+
+export interface DatabaseOptions {
+  /** postgres:// URL; unset = embedded PGlite. */
+  url?: string;
+  /** PGlite data directory; 'memory://' keeps it in memory (tests). */
+  dataDir?: string;
+}
+
+/** Real Postgres when a URL is given, else PGlite files under dataDir. */
+export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
+  if (opts.url) {
+    // int8 (bigint) as number: our sizes stay far below 2^53.
+    pg.types.setTypeParser(20, (v: string) => Number(v));
+    const pool = new pg.Pool({ connectionString: opts.url, max: 10 });
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  }
+  const dir = opts.dataDir ?? './data/pglite';
+  if (!dir.startsWith('memory://')) await mkdir(resolve(dir), { recursive: true });
+  const pglite = new PGlite(dir.startsWith('memory://') ? undefined : resolve(dir), {
+    parsers: { 20: (v: string) => Number(v) },
+  });
+  return new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+}
+
+export async function migrateToLatest(db: Db): Promise<MigrationResultSet> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const result = await migrator.migrateToLatest();
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === 'Error');
+    throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${(result.error as Error).message ?? result.error}`);
+  }
+  return result;
+}

@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import * as initial from './20261123090000_initial.js';
+
+/**
+ * Every migration, by timestamped name. Listed statically (not read from the
+ * directory) so the compiled build and the tests run exactly the same set.
+ */
+export const migrations: Record<string, Migration> = {
+  '20261123090000_initial': initial,
+};

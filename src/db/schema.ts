@@ -1,0 +1,103 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** Row types of the database; migrations in ./migrations are the source of truth. */
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export type CollectionStatus = 'active' | 'paused' | 'retired';
+export type SourceKind = 'butler' | 'prefix';
+export type ArtifactState = 'discovered' | 'retrieved' | 'converted' | 'failed';
+export type ImageState = 'quarantined' | 'approved' | 'rejected' | 'published' | 'uploaded' | 'retracted' | 'failed';
+
+export interface CollectionTable {
+  id: Generated<string>;
+  owner: string;
+  repository: string;
+  name: string;
+  source_kind: SourceKind;
+  /** Directory or s3://bucket/prefix for 'prefix' sources. */
+  source_root: string | null;
+  dataset_type: string;
+  /** Band names for R, G, B (or one for grey); null = reddest first. */
+  rgb: Json<string[] | null>;
+  colour: Json<Record<string, unknown>>;
+  zooniverse_project_id: string | null;
+  subject_set_naming: string | null;
+  poll_interval_seconds: number;
+  status: CollectionStatus;
+  cursor: string | null;
+  last_polled_at: Timestamp | null;
+  last_poll_error: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface ArtifactTable {
+  id: Generated<string>;
+  collection_id: string;
+  dataset_id: string;
+  dataset_type: string;
+  run: string;
+  data_id: Json<Record<string, string | number>>;
+  band: string | null;
+  /** Canonical JSON of the dataId without band: the bands of one group combine into images. */
+  group_key: string;
+  cursor: string;
+  path: string | null;
+  size: ColumnType<number | null, number | null | undefined, number | null>;
+  sha256: string | null;
+  /** Where the retrieved bytes wait (private area). */
+  object_key: string | null;
+  state: ArtifactState;
+  error: string | null;
+  attempts: Generated<number>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface ImageTable {
+  id: Generated<string>;
+  collection_id: string;
+  group_key: string;
+  stamp_index: number;
+  state: ImageState;
+  ra: number | null;
+  dec: number | null;
+  wcs_quality: 'full' | 'position' | 'none';
+  width: number;
+  height: number;
+  bytes: number;
+  sha256: string;
+  quarantine_key: string;
+  bands: Json<string[]>;
+  colour: Json<Record<string, unknown>>;
+  error: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface TransitionTable {
+  id: Generated<string>;
+  entity: 'collection' | 'artifact' | 'image';
+  entity_id: string;
+  from_state: string | null;
+  to_state: string;
+  actor: string;
+  reason: string | null;
+  at: Generated<Date>;
+}
+
+export interface Database {
+  collections: CollectionTable;
+  artifacts: ArtifactTable;
+  images: ImageTable;
+  transitions: TransitionTable;
+}
+
+export type Collection = Selectable<CollectionTable>;
+export type NewCollection = Insertable<CollectionTable>;
+export type CollectionUpdate = Updateable<CollectionTable>;
+export type Artifact = Selectable<ArtifactTable>;
+export type Image = Selectable<ImageTable>;
+export type Transition = Selectable<TransitionTable>;
