@@ -1,0 +1,111 @@
+import { sql } from 'kysely';
+import type { Artifact, ArtifactState } from '../schema.js';
+import type { DatasetRef } from '../../domain/ports.js';
+import { NotFoundError } from '../../domain/errors.js';
+import { transition, type Tx } from './transitions.js';
+
+/** dataId without band, keys sorted: the bands of one group share it. */
+export function groupKeyOf(dataId: Record<string, string | number>): string {
+  const rest = Object.keys(dataId)
+    .filter((k) => k !== 'band')
+    .sort()
+    .map((k) => [k, dataId[k]]);
+  return JSON.stringify(Object.fromEntries(rest));
+}
+
+/** Inserts the refs not seen before; returns only the new rows (a dataset polled twice is one artifact). */
+export async function insertDiscovered(db: Tx, collectionId: string, refs: DatasetRef[], actor: string): Promise<Artifact[]> {
+  if (!refs.length) return [];
+  const rows = await db
+    .insertInto('artifacts')
+    .values(
+      refs.map((r) => ({
+        collection_id: collectionId,
+        dataset_id: r.id,
+        dataset_type: r.datasetType,
+        run: r.run,
+        data_id: JSON.stringify(r.dataId),
+        band: typeof r.dataId.band === 'string' ? r.dataId.band : null,
+        group_key: groupKeyOf(r.dataId),
+        cursor: r.cursor,
+        path: null,
+        size: null,
+        sha256: null,
+        object_key: null,
+        state: 'discovered' as const,
+        error: null,
+      })),
+    )
+    .onConflict((oc) => oc.columns(['collection_id', 'dataset_id']).doNothing())
+    .returningAll()
+    .execute();
+  if (rows.length) {
+    await db
+      .insertInto('transitions')
+      .values(rows.map((r) => ({ entity: 'artifact' as const, entity_id: r.id, from_state: null, to_state: 'discovered', actor, reason: null })))
+      .execute();
+  }
+  return rows;
+}
+
+export async function getArtifact(db: Tx, id: string): Promise<Artifact> {
+  const row = await db.selectFrom('artifacts').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) throw new NotFoundError(`artifact ${id} not found`);
+  return row;
+}
+
+export async function findArtifact(db: Tx, id: string): Promise<Artifact | undefined> {
+  return db.selectFrom('artifacts').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function markRetrieved(db: Tx, a: Artifact, v: { path: string; size: number; sha256: string; objectKey: string }, actor: string): Promise<boolean> {
+  return transition(db, 'artifact', a.id, 'discovered', 'retrieved', actor, { path: v.path, size: v.size, sha256: v.sha256, object_key: v.objectKey, error: null });
+}
+
+export async function markFailed(db: Tx, a: Artifact, error: string, actor: string): Promise<boolean> {
+  if (a.state === 'failed' || a.state === 'converted') return false;
+  return transition(db, 'artifact', a.id, a.state, 'failed', actor, { error }, error);
+}
+
+export async function bumpAttempts(db: Tx, id: string): Promise<void> {
+  await db.updateTable('artifacts').set({ attempts: sql`attempts + 1` }).where('id', '=', id).execute();
+}
+
+export async function groupArtifacts(db: Tx, collectionId: string, groupKey: string): Promise<Artifact[]> {
+  return db.selectFrom('artifacts').selectAll().where('collection_id', '=', collectionId).where('group_key', '=', groupKey).orderBy('band').execute();
+}
+
+export interface Page<T> {
+  items: T[];
+  next: string | null;
+}
+
+export async function listArtifacts(db: Tx, collectionId: string, f: { state?: ArtifactState; after?: string; limit: number }): Promise<Page<Artifact>> {
+  let q = db.selectFrom('artifacts').selectAll().where('collection_id', '=', collectionId).orderBy('id').limit(f.limit + 1);
+  if (f.state) q = q.where('state', '=', f.state);
+  if (f.after) q = q.where('id', '>', f.after);
+  const rows = await q.execute();
+  return { items: rows.slice(0, f.limit), next: rows.length > f.limit ? rows[f.limit - 1].id : null };
+}
+
+/** Work whose job may have been lost: discovered artifacts, and groups with every band retrieved. */
+export async function sweepCandidates(db: Tx, olderThan: Date, limit: number): Promise<{ discovered: string[]; groups: { collectionId: string; groupKey: string }[] }> {
+  const discovered = await db
+    .selectFrom('artifacts')
+    .innerJoin('collections', 'collections.id', 'artifacts.collection_id')
+    .select('artifacts.id')
+    .where('artifacts.state', '=', 'discovered')
+    .where('collections.status', '=', 'active')
+    .where('artifacts.updated_at', '<', olderThan)
+    .limit(limit)
+    .execute();
+  const groups = await db
+    .selectFrom('artifacts')
+    .select(['collection_id', 'group_key'])
+    .where('state', '=', 'retrieved')
+    .where('updated_at', '<', olderThan)
+    .groupBy(['collection_id', 'group_key'])
+    .limit(limit)
+    .execute();
+  return { discovered: discovered.map((r) => r.id), groups: groups.map((g) => ({ collectionId: g.collection_id, groupKey: g.group_key })) };
+}

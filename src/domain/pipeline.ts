@@ -1,0 +1,173 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Db } from '../db/database.js';
+import type { Collection } from '../db/schema.js';
+import { getCollection, findCollection, recordPoll } from '../db/repositories/collections.js';
+import { findArtifact, groupArtifacts, insertDiscovered, markFailed, markRetrieved } from '../db/repositories/artifacts.js';
+import { insertImage } from '../db/repositories/images.js';
+import { transition } from '../db/repositories/transitions.js';
+import type { ButlerSource, DatasetRef, Logger, ObjectStore } from './ports.js';
+import { AppError } from './errors.js';
+import { convertSet } from '../imaging/convert-set.js';
+import { DEFAULT_CONVERT_OPTIONS, type ConvertOptions } from '../imaging/convert.js';
+import type { ColourOptions } from '../imaging/colour/presets.js';
+
+/**
+ * The pipeline up to quarantine, as plain functions over ports: poll a
+ * collection, retrieve one artifact, convert one band group. Each is
+ * idempotent (safe to run twice, or after a crash half-way) and says what
+ * should happen next; the job layer turns that into queued work.
+ */
+export interface PipelineDeps {
+  db: Db;
+  store: ObjectStore;
+  sources: (c: Collection) => ButlerSource;
+  /** Worker threads per conversion (>= 1 keeps CPU work off the job's event loop). */
+  convertThreads: number;
+  tmpDir: string;
+  log: Logger;
+}
+
+/** Input that can never convert: the job must not retry, and the PI must see why. */
+export class UnprocessableInputError extends AppError {
+  readonly code = 'unprocessable_input';
+}
+
+const POLL_BATCH = 500;
+
+export async function pollCollection(d: PipelineDeps, collectionId: string, actor = 'poller'): Promise<{ newArtifactIds: string[] }> {
+  const c = await findCollection(d.db, collectionId);
+  if (!c || c.status !== 'active') return { newArtifactIds: [] };
+  const source = d.sources(c);
+  const fresh: string[] = [];
+  let batch: DatasetRef[] = [];
+  // Each batch and the cursor after it commit together, so a crash mid-poll
+  // resumes after the last committed batch and never skips a dataset.
+  const flush = async () => {
+    if (!batch.length) return;
+    const refs = batch;
+    batch = [];
+    await d.db.transaction().execute(async (tx) => {
+      const rows = await insertDiscovered(tx, c.id, refs, actor);
+      fresh.push(...rows.map((r) => r.id));
+      await recordPoll(tx, c.id, { cursor: maxCursor(c.cursor, refs) });
+    });
+  };
+  try {
+    for await (const ref of source.listDatasets({ repository: c.repository, collection: c.name, datasetType: c.dataset_type, after: c.cursor ?? undefined })) {
+      batch.push(ref);
+      if (batch.length >= POLL_BATCH) await flush();
+    }
+    await flush();
+    await recordPoll(d.db, c.id, {});
+  } catch (e) {
+    await recordPoll(d.db, c.id, { error: (e as Error).message });
+    throw e;
+  }
+  if (fresh.length) d.log.info({ collectionId, newArtifacts: fresh.length }, 'poll found new datasets');
+  return { newArtifactIds: fresh };
+}
+
+function maxCursor(current: string | null, refs: DatasetRef[]): string | null {
+  let best = current;
+  for (const r of refs) if (best === null || r.cursor > best) best = r.cursor;
+  return best;
+}
+
+function requiredBands(c: Collection): string[] {
+  return [...new Set(c.rgb ?? [])];
+}
+
+/** A group converts once every band it needs is retrieved. */
+async function groupReadiness(d: PipelineDeps, c: Collection, groupKey: string): Promise<boolean> {
+  const arts = await groupArtifacts(d.db, c.id, groupKey);
+  if (arts.some((a) => a.path?.endsWith('.zip') && a.state === 'retrieved')) return true;
+  const have = new Map(arts.map((a) => [a.band ?? '', a.state]));
+  const need = requiredBands(c);
+  return need.every((b) => have.get(b) === 'retrieved' || have.get(b) === 'converted') && need.some((b) => have.get(b) === 'retrieved');
+}
+
+export async function retrieveArtifact(d: PipelineDeps, artifactId: string, actor = 'retriever'): Promise<{ readyGroup?: { collectionId: string; groupKey: string } }> {
+  const a = await findArtifact(d.db, artifactId);
+  if (!a) return {};
+  const c = await getCollection(d.db, a.collection_id);
+  if (a.state === 'discovered') {
+    const ref: DatasetRef = { id: a.dataset_id, datasetType: a.dataset_type, run: a.run, dataId: a.data_id, cursor: a.cursor };
+    const art = await d.sources(c).fetchArtifact(c.repository, ref);
+    const ext = art.path.toLowerCase().endsWith('.zip') ? '.zip' : '.fits';
+    const key = `artifacts/${c.id}/${art.sha256}${ext}`;
+    await d.store.put('quarantine', key, art.bytes, { contentType: ext === '.zip' ? 'application/zip' : 'application/fits' });
+    await markRetrieved(d.db, a, { path: art.path, size: art.size, sha256: art.sha256, objectKey: key }, actor);
+  } else if (a.state !== 'retrieved') {
+    return {};
+  }
+  return (await groupReadiness(d, c, a.group_key)) ? { readyGroup: { collectionId: c.id, groupKey: a.group_key } } : {};
+}
+
+export async function failArtifact(d: PipelineDeps, artifactId: string, reason: string, actor: string): Promise<void> {
+  const a = await findArtifact(d.db, artifactId);
+  if (a) await markFailed(d.db, a, reason, actor);
+}
+
+export async function convertGroup(d: PipelineDeps, collectionId: string, groupKey: string, actor = 'converter'): Promise<{ images: number; failedStamps: number }> {
+  const c = await getCollection(d.db, collectionId);
+  const arts = (await groupArtifacts(d.db, c.id, groupKey)).filter((a) => a.state === 'retrieved');
+  if (!arts.length || !(await groupReadiness(d, c, groupKey))) return { images: 0, failedStamps: 0 };
+  const tmp = await mkdtemp(join(d.tmpDir, 'convert-'));
+  try {
+    const byBand = new Map(arts.map((a) => [a.band ?? '', a]));
+    const channels = [];
+    for (const band of c.rgb ?? []) {
+      const a = byBand.get(band)!;
+      const path = join(tmp, `${band}-${a.sha256}.fits`);
+      const { body } = await d.store.get('quarantine', a.object_key!);
+      await writeFile(path, body);
+      channels.push({ band, path, artifactId: a.id });
+    }
+    const out = join(tmp, 'out');
+    const opts: ConvertOptions = { ...DEFAULT_CONVERT_OPTIONS, colour: c.colour as unknown as ColourOptions };
+    let result;
+    try {
+      result = await convertSet({ channels: channels.map(({ band, path }) => ({ band, path })), outDir: out, opts, workers: Math.max(1, d.convertThreads) });
+    } catch (e) {
+      // The whole group cannot convert (unreadable file, bands that disagree):
+      // name the artifact when the message names its file.
+      const msg = (e as Error).message;
+      const culprit = channels.find((ch) => msg.includes(ch.path));
+      for (const ch of channels) {
+        const a = byBand.get(ch.band)!;
+        const reason = culprit && culprit !== ch ? `not converted: band ${culprit.band} of this group failed` : msg.replaceAll(tmp + '/', '');
+        await markFailed(d.db, a, reason, actor);
+      }
+      throw new UnprocessableInputError(msg.replaceAll(tmp + '/', ''));
+    }
+    const lines = (await readFile(join(out, 'stamps.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    let images = 0;
+    for (const l of lines) {
+      const png = await readFile(join(out, l.file));
+      const sha256 = createHash('sha256').update(png).digest('hex');
+      const key = `images/${c.id}/${sha256}.png`;
+      await d.store.put('quarantine', key, png, { contentType: 'image/png' });
+      const row = await insertImage(
+        d.db,
+        { collectionId: c.id, groupKey, stampIndex: l.index, state: 'quarantined', ra: l.ra, dec: l.dec, wcsQuality: l.wcs, width: l.width, height: l.height, bytes: l.bytes, sha256, quarantineKey: key, bands: c.rgb ?? [], colour: c.colour, error: null },
+        actor,
+      );
+      if (row) images++;
+    }
+    for (const f of result.failed) {
+      await insertImage(
+        d.db,
+        { collectionId: c.id, groupKey, stampIndex: f.index, state: 'failed', ra: null, dec: null, wcsQuality: 'none', width: 0, height: 0, bytes: 0, sha256: '', quarantineKey: '', bands: c.rgb ?? [], colour: c.colour, error: f.error.replaceAll(tmp + '/', '') },
+        actor,
+      );
+    }
+    await d.db.transaction().execute(async (tx) => {
+      for (const a of arts) await transition(tx, 'artifact', a.id, 'retrieved', 'converted', actor);
+    });
+    return { images, failedStamps: result.failed.length };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,56 @@
+import { UnrecoverableError } from 'bullmq';
+import type { JobName, JobPayload } from './catalogue.js';
+import type { JobQueues } from './queues.js';
+import { convertGroup, failArtifact, pollCollection, retrieveArtifact, UnprocessableInputError, type PipelineDeps } from '../domain/pipeline.js';
+import { UpstreamRefusedError, NotFoundError } from '../domain/errors.js';
+import { listCollections } from '../db/repositories/collections.js';
+import { sweepCandidates } from '../db/repositories/artifacts.js';
+
+export interface HandlerContext {
+  attemptsMade: number;
+  maxAttempts: number;
+}
+
+export type Handler<N extends JobName> = (payload: JobPayload<N>, ctx: HandlerContext) => Promise<unknown>;
+export type Handlers = { [N in JobName]: Handler<N> };
+
+/** Errors retrying cannot fix become UnrecoverableError, with the reason the PI will read. */
+function permanent(e: unknown): never {
+  if (e instanceof UnprocessableInputError || e instanceof UpstreamRefusedError || e instanceof NotFoundError) throw new UnrecoverableError(e.message);
+  throw e;
+}
+
+export function pipelineHandlers(d: PipelineDeps, queues: JobQueues, opts: { sweepAgeMs: number }): Handlers {
+  return {
+    async poll({ collectionId }) {
+      const { newArtifactIds } = await pollCollection(d, collectionId).catch(permanent);
+      for (const artifactId of newArtifactIds) await queues.add('retrieve', { artifactId });
+      return { new: newArtifactIds.length };
+    },
+    async retrieve({ artifactId }, ctx) {
+      try {
+        const { readyGroup } = await retrieveArtifact(d, artifactId);
+        if (readyGroup) await queues.add('convert', readyGroup);
+        return { ready: !!readyGroup };
+      } catch (e) {
+        const last = ctx.attemptsMade + 1 >= ctx.maxAttempts;
+        const refused = e instanceof UpstreamRefusedError || e instanceof NotFoundError;
+        // The artifact records why, so the PI sees it without reading logs.
+        if (refused || last) await failArtifact(d, artifactId, (e as Error).message, 'retriever');
+        return permanent(e);
+      }
+    },
+    async convert({ collectionId, groupKey }) {
+      return convertGroup(d, collectionId, groupKey).catch(permanent);
+    },
+    async sweep() {
+      // The database is the truth: re-enqueue work whose job was lost (job ids dedupe the rest).
+      const c = await sweepCandidates(d.db, new Date(Date.now() - opts.sweepAgeMs), 5000);
+      for (const artifactId of c.discovered) await queues.add('retrieve', { artifactId });
+      for (const g of c.groups) await queues.add('convert', g);
+      const active = await listCollections(d.db, { status: 'active' });
+      for (const col of active) await queues.schedulePoll(col.id, col.poll_interval_seconds);
+      return { retrieve: c.discovered.length, convert: c.groups.length, schedulers: active.length };
+    },
+  };
+}

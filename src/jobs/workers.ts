@@ -1,0 +1,61 @@
+import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { JOBS, QUEUE_NAMES, type JobName } from './catalogue.js';
+import type { Handlers } from './handlers.js';
+import type { Logger } from '../domain/ports.js';
+
+export interface WorkerOptions {
+  connection: ConnectionOptions;
+  prefix?: string;
+  concurrency: number;
+  log: Logger;
+  /** Queues this process serves (default: all). */
+  queues?: string[];
+}
+
+/**
+ * Starts one BullMQ worker per queue. Refuses to start if any job in the
+ * catalogue has no handler, and re-validates every payload before its
+ * handler sees it.
+ */
+export function startWorkers(handlers: Handlers, o: WorkerOptions): { workers: Worker[]; close(timeoutMs: number): Promise<void> } {
+  for (const name of Object.keys(JOBS) as JobName[]) {
+    if (typeof handlers[name] !== 'function') throw new Error(`no handler for job "${name}": refusing to start`);
+  }
+  const serve = o.queues ?? QUEUE_NAMES;
+  const workers = serve.map(
+    (queue) =>
+      new Worker(
+        queue,
+        async (job: Job) => {
+          const name = job.name as JobName;
+          const def = JOBS[name];
+          if (!def || def.queue !== queue) throw new Error(`job ${job.name} does not belong to queue ${queue}`);
+          const payload = def.schema.parse(job.data);
+          const started = Date.now();
+          const result = await (handlers[name] as (p: unknown, c: { attemptsMade: number; maxAttempts: number }) => Promise<unknown>)(payload, {
+            attemptsMade: job.attemptsMade,
+            maxAttempts: job.opts.attempts ?? 1,
+          });
+          o.log.debug({ job: name, jobId: job.id, ms: Date.now() - started }, 'job done');
+          return result;
+        },
+        { connection: o.connection, prefix: o.prefix ?? 'bridge', concurrency: queue === 'convert' ? Math.max(1, Math.floor(o.concurrency / 2)) : o.concurrency },
+      ),
+  );
+  for (const w of workers) {
+    w.on('failed', (job, err) => o.log.warn({ job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));
+    w.on('error', (err) => o.log.error({ err: err.message }, 'worker error'));
+  }
+  return {
+    workers,
+    // Stop taking jobs, let running ones finish, then give up after the timeout.
+    async close(timeoutMs: number) {
+      const graceful = Promise.all(workers.map((w) => w.close()));
+      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
+      if ((await Promise.race([graceful, timer])) === 'timeout') {
+        o.log.warn({ timeoutMs }, 'jobs still running at shutdown; forcing close (they will be retried)');
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
+    },
+  };
+}
