@@ -85,7 +85,7 @@ export async function convertStamp(
   const fx = width / first.plane.width;
   const fy = height / first.plane.height;
 
-  const { raster, params } = renderColour(planes, opts.colour);
+  const { raster, params } = renderColour(planes, { ...opts.colour, bands: channels.map((c) => c.band) });
 
   let spatial: AvmSpatial | undefined;
   let quality: WcsQuality = 'none';
@@ -115,7 +115,7 @@ export async function convertStamp(
     software: SOFTWARE,
     sources: channels.map((ch, i) => ({ band: ch.band, file: ch.cutouts.name, hdu: cutouts[i].hdu })),
     stamp: index,
-    channels: channels.length === 3 ? { R: channels[0].band, G: channels[1].band, B: channels[2].band } : { grey: channels[0].band },
+    channels: channelLabels(channels.map((c) => c.band)),
     colour: params,
     resize: f < 1 ? { factor: [fx, fy], from: [first.plane.width, first.plane.height] } : null,
     mirrored,
@@ -132,6 +132,12 @@ export async function convertStamp(
     },
   });
   return { png, record: { index, ra, dec, width, height, wcs: quality, bytes: png.length } };
+}
+
+function channelLabels(bands: string[]): Record<string, string> {
+  if (bands.length === 3) return { R: bands[0], G: bands[1], B: bands[2] };
+  if (bands.length === 2) return { R: bands[0], G: `mean of ${bands[0]} and ${bands[1]}`, B: bands[1] };
+  return { grey: bands[0] };
 }
 
 function centre(w: CelestialWcs, width: number, height: number): [number, number] {

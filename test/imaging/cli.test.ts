@@ -75,9 +75,18 @@ describe('bridge convert', () => {
     expect(r.stderr).toMatch(/not\.fits/);
     expect(bridge(['convert', '--band', `g=${FIX}/stamps_g.fits`]).code).toBe(2);
     expect(bridge(['convert', '--band', 'nonsense', '--out', 'x']).code).toBe(2);
-    const two = bridge(['convert', '--band', `g=${FIX}/stamps_g.fits`, '--band', `r=${FIX}/stamps_r.fits`, '--out', join(tmp, 'y')]);
-    expect(two.code).toBe(1);
-    expect(two.stderr).toMatch(/--rgb r,r,g/);
+    const unknown = bridge(['convert', '--band', `g=${FIX}/stamps_g.fits`, '--band', `H=${FIX}/stamps_r.fits`, '--band', `r=${FIX}/stamps_r.fits`, '--out', join(tmp, 'y')]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/unknown band "H"/);
+  });
+
+  it('two bands make a colour image with a synthesised green, recorded in the provenance', async () => {
+    const out = join(tmp, 'two');
+    const r = bridge(['convert', '--band', `g=${FIX}/stamps_g.fits`, '--band', `i=${FIX}/stamps_i.fits`, '--out', out]);
+    expect(r.code).toBe(0);
+    const { readTextChunks } = await import('../../src/imaging/png/png-chunks.js');
+    const prov = JSON.parse(readTextChunks(new Uint8Array(await readFile(join(out, 'stamp-00000.png'))))['bridge:provenance']);
+    expect(prov.channels).toEqual({ R: 'i', G: 'mean of i and g', B: 'g' });
   });
 
   it('--zip passes PNG renderings through with provenance and refuses traversal', async () => {

@@ -48,10 +48,11 @@ describe('channel order', () => {
     expect(defaultChannelOrder(['r'])).toEqual(['r']);
     expect(defaultChannelOrder(['u', 'g', 'r', 'i', 'z', 'y'])).toEqual(['y', 'z', 'i']);
   });
-  it('explains what to do with two bands or unknown names', () => {
-    expect(() => defaultChannelOrder(['g', 'r'])).toThrow(/--rgb r,r,g/);
+  it('handles two bands and explains unknown names', () => {
+    // Two bands: R = redder, B = bluer, G synthesised as their mean.
+    expect(defaultChannelOrder(['g', 'r'])).toEqual(['r', 'g']);
     expect(() => defaultChannelOrder(['g', 'r', 'H'])).toThrow(/unknown band "H"/);
-    expect(() => parseRgbMapping('i,r', ['g', 'r', 'i'])).toThrow(/one band \(grey\) or three/);
+    expect(() => parseRgbMapping('i,r,g,u', ['g', 'r', 'i', 'u'])).toThrow(/--rgb/);
     expect(() => parseRgbMapping('z,r,g', ['g', 'r', 'i'])).toThrow(/names band "z"/);
     expect(parseRgbMapping('r,r,g', ['g', 'r'])).toEqual(['r', 'r', 'g']);
   });
