@@ -37,7 +37,11 @@ export const configSchema = z.object({
   S3_QUARANTINE_BUCKET: z.string().optional(),
   S3_PUBLIC_BUCKET: z.string().optional(),
   S3_PUBLIC_BASE_URL: z.string().url().optional(),
+  BUTLER_URL: z.string().url().optional(),
   BUTLER_TOKEN: z.string().optional(),
+  /** Directory under which 'prefix' collections (retrieve-artifacts output) may live. */
+  ARTIFACT_ROOT: z.string().min(1).default('./data/artifacts'),
+  STORAGE_DIR: z.string().min(1).optional(),
   WORKER_CONCURRENCY: int(1, 64).default(2),
   CONVERT_THREADS: int(1, 64).optional(),
   SWEEP_INTERVAL_SECONDS: int(5, 86_400).default(60),

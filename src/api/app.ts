@@ -1,0 +1,113 @@
+import express, { type Express, type RequestHandler } from 'express';
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { Db } from '../db/database.js';
+import type { Logger, ObjectStore } from '../domain/ports.js';
+import type { JobQueues } from '../jobs/queues.js';
+import { problemHandler } from './problem.js';
+import { requireRole, type Authenticator } from './auth.js';
+import { collectionRoutes } from './collections-routes.js';
+import { openApiDocument } from './openapi.js';
+
+export interface ApiDeps {
+  db: Db;
+  queues: JobQueues;
+  store: ObjectStore;
+  log: Logger;
+  authenticator: Authenticator;
+  /** Serves /public/... from the filesystem store (absent with S3: the bucket serves itself). */
+  publicHandler?: RequestHandler;
+  defaultPollIntervalSeconds: number;
+  artifactRoot: string;
+  checkRedis: () => Promise<void>;
+}
+
+/** The HTTP API. Every /api route passes the authentication slot, then declares its role. */
+export function createApi(d: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+
+  app.use((req, res, next) => {
+    const incoming = req.header('x-request-id');
+    const id = incoming && /^[A-Za-z0-9-]{8,64}$/.test(incoming) ? incoming : randomUUID();
+    res.setHeader('x-request-id', id);
+    const started = Date.now();
+    res.on('finish', () => d.log.info({ requestId: id, method: req.method, path: req.path, status: res.statusCode, ms: Date.now() - started, user: req.identity?.username }, 'request'));
+    next();
+  });
+
+  if (d.publicHandler) app.use(d.publicHandler);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const checks: Record<string, string> = {};
+    const run = async (name: string, f: () => Promise<unknown>) => {
+      try {
+        await f();
+        checks[name] = 'ok';
+      } catch (e) {
+        checks[name] = `failed: ${(e as Error).message}`;
+      }
+    };
+    await run('database', () => sql`select 1`.execute(d.db));
+    await run('redis', d.checkRedis);
+    await run('storage', () => d.store.check());
+    const ok = Object.values(checks).every((v) => v === 'ok');
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready', checks });
+  });
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'bridge_queue_jobs',
+    help: 'Jobs per queue and state',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+    async collect() {
+      for (const [queue, counts] of Object.entries(await d.queues.depths())) for (const [state, n] of Object.entries(counts)) this.set({ queue, state }, n);
+    },
+  });
+  for (const [table, name] of [['artifacts', 'bridge_artifacts'], ['images', 'bridge_images']] as const) {
+    new Gauge({
+      name,
+      help: `${table} per state`,
+      labelNames: ['state'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const rows = await d.db.selectFrom(table).select(['state', sql<number>`count(*)::int`.as('n')]).groupBy('state').execute();
+        for (const r of rows) this.set({ state: r.state }, r.n);
+      },
+    });
+  }
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+
+  const api = express.Router();
+  api.use(express.json({ limit: '64kb' }));
+  api.use(d.authenticator);
+  api.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument());
+  });
+  api.use(collectionRoutes({ db: d.db, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot }));
+  app.use('/api/v1', api);
+
+  const board = new ExpressAdapter();
+  board.setBasePath('/admin/queues');
+  createBullBoard({ queues: [...d.queues.queues.values()].map((q) => new BullMQAdapter(q)), serverAdapter: board });
+  app.use('/admin/queues', d.authenticator, requireRole('admin'), board.getRouter());
+
+  app.use((_req, res) => {
+    res.status(404).type('application/problem+json').json({ type: 'https://bridge.invalid/problems/not_found', status: 404, code: 'not_found', title: 'Not found' });
+  });
+  app.use(problemHandler(d.log));
+  return app;
+}

@@ -1,0 +1,171 @@
+import { Router } from 'express';
+import { resolve, sep } from 'node:path';
+import { z } from 'zod';
+import type { Db } from '../db/database.js';
+import type { Collection } from '../db/schema.js';
+import { countByState, createCollection, getCollection, listCollections, setCollectionStatus } from '../db/repositories/collections.js';
+import { listArtifacts } from '../db/repositories/artifacts.js';
+import { listImages } from '../db/repositories/images.js';
+import { ForbiddenError, ValidationError } from '../domain/errors.js';
+import { requireRole, type Identity } from './auth.js';
+import { defaultChannelOrder, parseRgbMapping, BAND_ORDER } from '../imaging/colour/bands.js';
+import { COLOUR_PRESETS } from '../imaging/colour/presets.js';
+import type { JobQueues } from '../jobs/queues.js';
+
+const band = z.enum(BAND_ORDER);
+export const registrationSchema = z
+  .object({
+    repository: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be a Butler repository label'),
+    collection: z.string().regex(/^u\/[a-z0-9._-]+\/[A-Za-z0-9._/-]{1,200}$/, 'must be a user run collection u/<username>/...'),
+    sourceKind: z.enum(['butler', 'prefix']).default('butler'),
+    sourceRoot: z.string().min(1).max(500).optional(),
+    datasetType: z.string().regex(/^[A-Za-z0-9_.]{1,100}$/).default('zooniverse_cutout'),
+    bands: z.array(band).min(1).max(6).default(['g', 'r', 'i']),
+    rgb: z.string().optional(),
+    colour: z
+      .object({ preset: z.enum(COLOUR_PRESETS as [string, ...string[]]).default('auto'), minimum: z.number().optional(), stretch: z.number().positive().optional(), Q: z.number().nonnegative().optional() })
+      .strict()
+      .default({ preset: 'auto' }),
+    zooniverseProjectId: z.string().regex(/^\d{1,12}$/).optional(),
+    subjectSetNaming: z.string().max(200).optional(),
+    pollIntervalSeconds: z.number().int().min(60).max(7 * 86400).optional(),
+  })
+  .strict();
+
+const pageQuery = z.object({ after: z.string().uuid().optional(), limit: z.coerce.number().int().min(1).max(500).default(100) });
+
+export function collectionView(c: Collection, counts?: unknown) {
+  return {
+    id: c.id,
+    owner: c.owner,
+    repository: c.repository,
+    collection: c.name,
+    sourceKind: c.source_kind,
+    datasetType: c.dataset_type,
+    rgb: c.rgb,
+    colour: c.colour,
+    zooniverseProjectId: c.zooniverse_project_id,
+    subjectSetNaming: c.subject_set_naming,
+    pollIntervalSeconds: c.poll_interval_seconds,
+    status: c.status,
+    lastPolledAt: c.last_polled_at,
+    lastPollError: c.last_poll_error,
+    createdAt: c.created_at,
+    ...(counts ? { counts } : {}),
+  };
+}
+
+/** Owners see their collections; reviewers and admins see all. */
+function canSee(who: Identity, c: Collection): boolean {
+  return c.owner === who.username || who.roles.includes('reviewer') || who.roles.includes('admin');
+}
+
+export interface CollectionRoutesDeps {
+  db: Db;
+  queues: JobQueues;
+  defaultPollIntervalSeconds: number;
+  /** Directory under which 'prefix' sources must live (retrieve-artifacts output). */
+  artifactRoot: string;
+}
+
+export function collectionRoutes(d: CollectionRoutesDeps): Router {
+  const r = Router();
+
+  r.post('/collections', requireRole('pi'), async (req, res) => {
+    const body = registrationSchema.parse(req.body);
+    const who = req.identity!;
+    const owner = body.collection.split('/')[1];
+    // Ownership is ours to enforce: the Butler server has no per-collection check.
+    if (owner !== who.username && !who.roles.includes('admin')) {
+      throw new ForbiddenError(`you may only register collections under u/${who.username}/`, { field: 'collection' });
+    }
+    let sourceRoot: string | null = null;
+    if (body.sourceKind === 'prefix') {
+      const root = resolve(d.artifactRoot);
+      sourceRoot = resolve(root, body.sourceRoot ?? '.');
+      if (sourceRoot !== root && !sourceRoot.startsWith(root + sep)) throw new ValidationError('sourceRoot must be inside the configured artifact root', { field: 'sourceRoot' });
+    }
+    let rgb: string[];
+    try {
+      rgb = body.rgb ? parseRgbMapping(body.rgb, body.bands) : defaultChannelOrder(body.bands);
+    } catch (e) {
+      throw new ValidationError((e as Error).message, { field: body.rgb ? 'rgb' : 'bands' });
+    }
+    const c = await createCollection(
+      d.db,
+      {
+        owner,
+        repository: body.repository,
+        name: body.collection,
+        sourceKind: body.sourceKind,
+        sourceRoot,
+        datasetType: body.datasetType,
+        rgb,
+        colour: body.colour,
+        zooniverseProjectId: body.zooniverseProjectId ?? null,
+        subjectSetNaming: body.subjectSetNaming ?? null,
+        pollIntervalSeconds: body.pollIntervalSeconds ?? d.defaultPollIntervalSeconds,
+      },
+      who.username,
+    );
+    await d.queues.schedulePoll(c.id, c.poll_interval_seconds);
+    await d.queues.add('poll', { collectionId: c.id });
+    res.status(201).location(`/api/v1/collections/${c.id}`).json(collectionView(c));
+  });
+
+  r.get('/collections', requireRole('pi'), async (req, res) => {
+    const who = req.identity!;
+    const all = req.query.all === 'true' && (who.roles.includes('reviewer') || who.roles.includes('admin'));
+    const rows = await listCollections(d.db, all ? {} : { owner: who.username });
+    res.json({ items: rows.map((c) => collectionView(c)) });
+  });
+
+  const load = async (id: string, who: Identity) => {
+    if (!z.string().uuid().safeParse(id).success) throw new ValidationError('id must be a UUID', { field: 'id' });
+    const c = await getCollection(d.db, id);
+    if (!canSee(who, c)) throw new ForbiddenError('not your collection');
+    return c;
+  };
+
+  r.get('/collections/:id', requireRole('pi'), async (req, res) => {
+    const c = await load(String(req.params.id), req.identity!);
+    res.json(collectionView(c, await countByState(d.db, c.id)));
+  });
+
+  for (const [action, to] of [['pause', 'paused'], ['resume', 'active'], ['retire', 'retired']] as const) {
+    r.post(`/collections/:id/${action}`, requireRole('pi'), async (req, res) => {
+      const who = req.identity!;
+      const c = await load(String(req.params.id), who);
+      if (c.owner !== who.username && !who.roles.includes('admin')) throw new ForbiddenError('only the owner or an admin can change a collection');
+      if (c.status !== to) {
+        const { transition } = await import('../db/repositories/transitions.js');
+        await transition(d.db, 'collection', c.id, c.status, to, who.username);
+      }
+      if (to === 'active') await d.queues.schedulePoll(c.id, c.poll_interval_seconds);
+      else await d.queues.unschedulePoll(c.id);
+      res.json(collectionView(await getCollection(d.db, c.id)));
+    });
+  }
+
+  r.get('/collections/:id/artifacts', requireRole('pi'), async (req, res) => {
+    const c = await load(String(req.params.id), req.identity!);
+    const q = pageQuery.extend({ state: z.enum(['discovered', 'retrieved', 'converted', 'failed']).optional() }).parse(req.query);
+    const page = await listArtifacts(d.db, c.id, q);
+    res.json({
+      items: page.items.map((a) => ({ id: a.id, datasetId: a.dataset_id, dataId: a.data_id, band: a.band, state: a.state, error: a.error, path: a.path, size: a.size, sha256: a.sha256, updatedAt: a.updated_at })),
+      next: page.next,
+    });
+  });
+
+  r.get('/collections/:id/images', requireRole('pi'), async (req, res) => {
+    const c = await load(String(req.params.id), req.identity!);
+    const q = pageQuery.extend({ state: z.enum(['quarantined', 'approved', 'rejected', 'published', 'uploaded', 'retracted', 'failed']).optional() }).parse(req.query);
+    const page = await listImages(d.db, c.id, q);
+    res.json({
+      items: page.items.map((i) => ({ id: i.id, groupKey: JSON.parse(i.group_key), stampIndex: i.stamp_index, state: i.state, ra: i.ra, dec: i.dec, wcs: i.wcs_quality, width: i.width, height: i.height, bytes: i.bytes, bands: i.bands, error: i.error })),
+      next: page.next,
+    });
+  });
+
+  return r;
+}

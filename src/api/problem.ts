@@ -1,0 +1,44 @@
+import type { ErrorRequestHandler } from 'express';
+import { ZodError } from 'zod';
+import { AppError } from '../domain/errors.js';
+import type { Logger } from '../domain/ports.js';
+
+const STATUS: Record<string, number> = {
+  validation_failed: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  illegal_transition: 409,
+  unprocessable_input: 422,
+  upstream_refused: 422,
+  upstream_unavailable: 503,
+};
+
+/** The one place errors become HTTP: RFC 9457 problem+json with a stable `code`. */
+export function problemHandler(log: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const requestId = res.getHeader('x-request-id');
+    let status = 500;
+    let body: Record<string, unknown>;
+    if (err instanceof ZodError) {
+      status = 400;
+      const first = err.issues[0];
+      const field = first?.path.join('.') || undefined;
+      body = { code: 'validation_failed', title: 'Invalid request', detail: field ? `${field}: ${first.message}` : first?.message, field, issues: err.issues.map((i) => ({ field: i.path.join('.'), message: i.message })) };
+    } else if (err instanceof AppError) {
+      status = STATUS[err.code] ?? 500;
+      body = { code: err.code, title: err.name, detail: err.message, ...(err.detail ?? {}) };
+    } else if ((err as { type?: string }).type === 'entity.too.large') {
+      status = 413;
+      body = { code: 'too_large', title: 'Request too large', detail: 'the request body is over the size limit' };
+    } else if ((err as { type?: string }).type === 'entity.parse.failed') {
+      status = 400;
+      body = { code: 'validation_failed', title: 'Invalid JSON', detail: 'the request body is not valid JSON' };
+    } else {
+      log.error({ err: (err as Error).message, stack: (err as Error).stack, requestId }, 'unhandled error');
+      body = { code: 'internal', title: 'Internal error', detail: 'something went wrong; quote the request id when reporting it' };
+    }
+    res.status(status).type('application/problem+json').json({ type: `https://bridge.invalid/problems/${body.code}`, status, instance: req.originalUrl, requestId, ...body });
+  };
+}
