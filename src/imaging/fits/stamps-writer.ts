@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { BLOCK, formatCard, type FitsValue } from './header.js';
 import type { ImagePlane } from '../types.js';
 
@@ -22,7 +23,13 @@ function header(cards: [string, FitsValue][]): Buffer {
  * IMAGE HDUs, positions as repeated RA_DEG/DEC_DEG cards), one stamp at a
  * time so large synthetic sets for demos and benchmarks never sit in memory.
  */
-export async function writeStampsFile(path: string, count: number, stampAt: (i: number) => StampToWrite | Promise<StampToWrite>, positions?: { ra: number; dec: number }[]): Promise<void> {
+export async function writeStampsFile(
+  path: string,
+  count: number,
+  stampAt: (i: number) => StampToWrite | Promise<StampToWrite>,
+  positions?: { ra: number; dec: number }[],
+  opts: { compress?: 'GZIP_2' } = {},
+): Promise<void> {
   const fh = await open(path, 'w');
   try {
     const primary: [string, FitsValue][] = [
@@ -42,6 +49,10 @@ export async function writeStampsFile(path: string, count: number, stampAt: (i: 
     await fh.write(header(primary));
     for (let i = 0; i < count; i++) {
       const s = await stampAt(i);
+      if (opts.compress === 'GZIP_2') {
+        await fh.write(gzip2Hdu(s, i + 1));
+        continue;
+      }
       const { width, height, data } = s.plane;
       await fh.write(
         header([
@@ -65,4 +76,61 @@ export async function writeStampsFile(path: string, count: number, stampAt: (i: 
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * One IMAGE as a tile-compressed BINTABLE the way the Butler stores Rubin
+ * images: GZIP_2 (bytes shuffled most-significant first, then gzip), one
+ * image row per tile, lossless float32.
+ */
+function gzip2Hdu(s: StampToWrite, extver: number): Buffer {
+  const { width, height, data } = s.plane;
+  const tiles: Buffer[] = [];
+  const raw = Buffer.alloc(4 * width);
+  const shuffled = Buffer.alloc(4 * width);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) raw.writeFloatBE(data[y * width + x], 4 * x);
+    for (let x = 0; x < width; x++) for (let k = 0; k < 4; k++) shuffled[k * width + x] = raw[4 * x + k];
+    tiles.push(gzipSync(shuffled));
+  }
+  const maxLen = Math.max(...tiles.map((t) => t.length));
+  const heapSize = tiles.reduce((n, t) => n + t.length, 0);
+  const table = Buffer.alloc(8 * height);
+  let off = 0;
+  tiles.forEach((t, row) => {
+    table.writeInt32BE(t.length, 8 * row);
+    table.writeInt32BE(off, 8 * row + 4);
+    off += t.length;
+  });
+  const head = header([
+    ['XTENSION', 'BINTABLE'],
+    ['BITPIX', 8],
+    ['NAXIS', 2],
+    ['NAXIS1', 8],
+    ['NAXIS2', height],
+    ['PCOUNT', heapSize],
+    ['GCOUNT', 1],
+    ['TFIELDS', 1],
+    ['TTYPE1', 'COMPRESSED_DATA'],
+    ['TFORM1', `1PB(${maxLen})`],
+    ['ZIMAGE', true],
+    ['ZTENSION', 'IMAGE'],
+    ['ZBITPIX', -32],
+    ['ZNAXIS', 2],
+    ['ZNAXIS1', width],
+    ['ZNAXIS2', height],
+    ['ZPCOUNT', 0],
+    ['ZGCOUNT', 1],
+    ['ZTILE1', width],
+    ['ZTILE2', 1],
+    ['ZCMPTYPE', 'GZIP_2'],
+    ['ZQUANTIZ', 'NONE'],
+    ['EXTNAME', 'IMAGE'],
+    ['EXTVER', extver],
+    ...(s.cards ?? []),
+  ]);
+  const body = Buffer.concat([table, ...tiles]);
+  const padded = Buffer.alloc(Math.ceil(body.length / BLOCK) * BLOCK);
+  body.copy(padded);
+  return Buffer.concat([head, padded]);
 }
