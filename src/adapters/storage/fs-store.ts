@@ -1,0 +1,612 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { access, chmod, mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+
+import { ConflictError, NotFoundError, UpstreamError, UpstreamRefusedError, ValidationError } from '../../domain/errors.js';
+import type { ObjectStore, PutOptions, StoreArea, StoredObject } from '../../domain/ports.js';
+import {
+  DEFAULT_MAX_GET_BYTES,
+  DEFAULT_PUBLIC_CACHE_CONTROL,
+  assertPutOptions,
+  assertValidKey,
+  encodeKeyForUrl,
+  isValidKey,
+} from './keys.js';
+
+/*
+ * On-disk layout (root is owned by this service):
+ *
+ *   root/quarantine/<key>            0700 dirs, 0600 files: never served
+ *   root/public/<key>                0755 dirs, 0644 files: raw bytes, servable as-is
+ *   root/.meta/<area>/<key>.<ino>.json   0700 dirs, 0600 files
+ *
+ * The data file is the single commit point. Its metadata sidecar is named
+ * after the inode of the data file it describes and is written (atomically)
+ * *before* the data file is renamed into place, so whenever a data file is
+ * visible its own metadata already exists, and a reader can never pair new
+ * bytes with old metadata or vice versa (rename keeps the inode). A crash at
+ * any point leaves either the old object or the new one, plus at worst an
+ * unreferenced temp file or sidecar. Temp files are named `.#...tmp`; `#` is
+ * not a key character, so they are unreachable through the store or
+ * servePublic. Sidecars live outside the area trees so no key can collide
+ * with one.
+ */
+
+export interface FsObjectStoreOptions {
+  root: string;
+  /** Origin (and optional path) that servePublic is mounted under; publicUrl = `${publicBaseUrl}/public/${key}`. */
+  publicBaseUrl: string;
+  /** get() buffers the object; larger objects are refused with ValidationError. Default 64 MiB. */
+  maxGetBytes?: number;
+}
+
+interface Meta {
+  v: 1;
+  key: string;
+  size: number;
+  sha256: string;
+  contentType: string;
+  cacheControl?: string;
+  /** Inode of the data file, as a decimal string (inodes can exceed 2^53). */
+  ino: string;
+}
+
+/** An open public object, for serving. The caller owns `handle` and must close it. */
+export interface OpenPublicObject {
+  handle: FileHandle;
+  object: StoredObject;
+  cacheControl: string;
+  lastModified: Date;
+}
+
+const AREAS: readonly StoreArea[] = ['quarantine', 'public'];
+const DIR_MODE: Record<StoreArea, number> = { quarantine: 0o700, public: 0o755 };
+const FILE_MODE: Record<StoreArea, number> = { quarantine: 0o600, public: 0o644 };
+const META_DIR_MODE = 0o700;
+const META_FILE_MODE = 0o600;
+/** Retries when a concurrent overwrite swaps the data file between our open and our sidecar read. */
+const READ_ATTEMPTS = 3;
+
+function errnoCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}
+
+/** Exhausted resources may pass; anything else is a bug or a broken disk and is rethrown as is. */
+function mapIoError(err: unknown, what: string): unknown {
+  const code = errnoCode(err);
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EMFILE' || code === 'ENFILE' || code === 'EAGAIN' || code === 'EBUSY') {
+    return new UpstreamError(`filesystem store: ${what} failed (${code})`, 5_000);
+  }
+  return err;
+}
+
+function assertArea(area: unknown): asserts area is StoreArea {
+  if (area !== 'quarantine' && area !== 'public') {
+    throw new ValidationError(`unknown store area ${JSON.stringify(area)}`, { field: 'area' });
+  }
+}
+
+function tempName(forFile: string): string {
+  return `.#${forFile}.${randomBytes(8).toString('hex')}.tmp`;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(dir, fsConstants.O_RDONLY);
+    await fh.sync();
+  } catch (err) {
+    // Some filesystems refuse fsync on directories; the rename itself has still happened.
+    if (errnoCode(err) !== 'EINVAL' && errnoCode(err) !== 'EISDIR') throw err;
+  } finally {
+    await fh?.close();
+  }
+}
+
+async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await fh.write(chunk, offset, chunk.byteLength - offset);
+    offset += bytesWritten;
+  }
+}
+
+function toUint8Array(buf: Buffer): Uint8Array {
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+export class FsObjectStore implements ObjectStore {
+  readonly root: string;
+  readonly publicBaseUrl: string;
+  readonly maxGetBytes: number;
+  private ready: Promise<void> | undefined;
+  /** Per-key write serialisation within this process; see the note in write(). */
+  private readonly locks = new Map<string, Promise<void>>();
+
+  constructor(opts: FsObjectStoreOptions) {
+    if (!opts.root) throw new ValidationError('FsObjectStore needs a root directory', { field: 'root' });
+    this.root = opts.root;
+    this.publicBaseUrl = opts.publicBaseUrl.replace(/\/+$/, '');
+    this.maxGetBytes = opts.maxGetBytes ?? DEFAULT_MAX_GET_BYTES;
+  }
+
+  async put(area: StoreArea, key: string, body: Uint8Array, opts: PutOptions): Promise<StoredObject> {
+    assertArea(area);
+    assertValidKey(key);
+    assertPutOptions(opts);
+    return this.withLock(area, key, () => this.write(area, key, [body], opts));
+  }
+
+  async get(area: StoreArea, key: string): Promise<{ body: Uint8Array; contentType: string }> {
+    assertArea(area);
+    assertValidKey(key);
+    const opened = await this.openObject(area, key);
+    if (!opened) throw new NotFoundError(`object ${area}/${key} not found`, { area, key });
+    try {
+      if (opened.meta.size > this.maxGetBytes) {
+        throw new ValidationError(`object ${area}/${key} is ${opened.meta.size} bytes, over the ${this.maxGetBytes}-byte read limit`, { area, key });
+      }
+      const body = await opened.handle.readFile();
+      return { body: toUint8Array(body), contentType: opened.meta.contentType };
+    } catch (err) {
+      throw mapIoError(err, `reading ${area}/${key}`);
+    } finally {
+      await opened.handle.close();
+    }
+  }
+
+  async head(area: StoreArea, key: string): Promise<StoredObject | undefined> {
+    assertArea(area);
+    assertValidKey(key);
+    const opened = await this.openObject(area, key);
+    if (!opened) return undefined;
+    await opened.handle.close();
+    return storedObject(opened.meta);
+  }
+
+  async delete(area: StoreArea, key: string): Promise<void> {
+    assertArea(area);
+    assertValidKey(key);
+    await this.init();
+    await this.withLock(area, key, async () => {
+      const path = this.dataPath(area, key);
+      let ino: bigint;
+      try {
+        const st = await stat(path, { bigint: true });
+        if (!st.isFile()) return;
+        ino = st.ino;
+        await unlink(path);
+      } catch (err) {
+        if (isAbsent(err)) return;
+        throw mapIoError(err, `deleting ${area}/${key}`);
+      }
+      await fsyncDir(dirname(path));
+      await unlink(this.metaPath(area, key, ino)).catch(ignoreAbsent);
+    });
+  }
+
+  async copy(
+    from: { area: StoreArea; key: string },
+    to: { area: StoreArea; key: string },
+    opts: PutOptions,
+  ): Promise<StoredObject> {
+    assertArea(from.area);
+    assertArea(to.area);
+    assertValidKey(from.key);
+    assertValidKey(to.key);
+    assertPutOptions(opts);
+    return this.withLock(to.area, to.key, async () => {
+      const source = await this.openObject(from.area, from.key);
+      if (!source) throw new NotFoundError(`object ${from.area}/${from.key} not found`, { area: from.area, key: from.key });
+      const stream = source.handle.createReadStream({ start: 0, autoClose: true });
+      try {
+        // Streamed rather than copyFile(): the bytes must be the ones whose sidecar we read,
+        // and re-hashing them on the way catches a corrupted source before it is published.
+        return await this.write(to.area, to.key, stream, opts, source.meta.sha256);
+      } finally {
+        stream.destroy();
+      }
+    });
+  }
+
+  publicUrl(key: string): string {
+    assertValidKey(key);
+    return `${this.publicBaseUrl}/public/${encodeKeyForUrl(key)}`;
+  }
+
+  async check(): Promise<void> {
+    try {
+      await this.init();
+    } catch (err) {
+      throw new UpstreamError(`filesystem store: cannot prepare ${this.root} (${errnoCode(err) ?? String(err)})`);
+    }
+    for (const dir of [...AREAS.map((a) => this.areaRoot(a)), ...AREAS.map((a) => this.metaRoot(a))]) {
+      try {
+        await access(dir, fsConstants.R_OK | fsConstants.W_OK | fsConstants.X_OK);
+      } catch (err) {
+        throw new UpstreamError(`filesystem store: ${dir} is not readable and writable (${errnoCode(err) ?? String(err)})`);
+      }
+    }
+  }
+
+  /**
+   * Opens a public object for serving. Takes no area on purpose: this is the
+   * only read path servePublic has, so quarantine cannot be reached from it.
+   * Returns undefined for invalid keys as well as missing objects.
+   */
+  async openPublic(key: string): Promise<OpenPublicObject | undefined> {
+    if (!isValidKey(key)) return undefined;
+    const opened = await this.openObject('public', key);
+    if (!opened) return undefined;
+    return {
+      handle: opened.handle,
+      object: storedObject(opened.meta),
+      cacheControl: opened.meta.cacheControl ?? DEFAULT_PUBLIC_CACHE_CONTROL,
+      lastModified: opened.mtime,
+    };
+  }
+
+  // --- internals -----------------------------------------------------------
+
+  private areaRoot(area: StoreArea): string {
+    return join(this.root, area);
+  }
+
+  private metaRoot(area: StoreArea): string {
+    return join(this.root, '.meta', area);
+  }
+
+  private dataPath(area: StoreArea, key: string): string {
+    return join(this.areaRoot(area), ...key.split('/'));
+  }
+
+  private metaPath(area: StoreArea, key: string, ino: bigint): string {
+    return `${join(this.metaRoot(area), ...key.split('/'))}.${ino.toString()}.json`;
+  }
+
+  private init(): Promise<void> {
+    this.ready ??= this.createLayout().catch((err: unknown) => {
+      this.ready = undefined;
+      throw err;
+    });
+    return this.ready;
+  }
+
+  private async createLayout(): Promise<void> {
+    await mkdir(this.root, { recursive: true, mode: 0o755 });
+    // Enforced even on existing directories: a quarantine dir someone made world-readable is a leak.
+    await ensureDir(this.areaRoot('quarantine'), DIR_MODE.quarantine, true);
+    await ensureDir(this.areaRoot('public'), DIR_MODE.public, true);
+    await ensureDir(join(this.root, '.meta'), META_DIR_MODE, true);
+    for (const area of AREAS) await ensureDir(this.metaRoot(area), META_DIR_MODE, true);
+  }
+
+  private async ensureParents(base: string, key: string, mode: number): Promise<void> {
+    let dir = base;
+    for (const segment of key.split('/').slice(0, -1)) {
+      dir = join(dir, segment);
+      await ensureDir(dir, mode, false);
+    }
+  }
+
+  /**
+   * Opens the data file and its sidecar as one consistent pair (same inode).
+   * Undefined when absent, when the key names a "directory", or when the data
+   * file has no sidecar (not written by this store, or a torn external copy).
+   */
+  private async openObject(area: StoreArea, key: string): Promise<{ handle: FileHandle; meta: Meta; mtime: Date } | undefined> {
+    await this.init();
+    const path = this.dataPath(area, key);
+    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      let handle: FileHandle;
+      try {
+        // O_NOFOLLOW: a symlink planted in the public tree must not lead a reader elsewhere.
+        handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+      } catch (err) {
+        if (isAbsent(err) || errnoCode(err) === 'ELOOP') return undefined;
+        throw mapIoError(err, `opening ${area}/${key}`);
+      }
+      try {
+        const st = await handle.stat({ bigint: true });
+        if (!st.isFile()) {
+          await handle.close();
+          return undefined;
+        }
+        const meta = await this.readMeta(area, key, st.ino);
+        if (meta && BigInt(meta.size) === st.size) return { handle, meta, mtime: st.mtime };
+        await handle.close();
+        // Missing sidecar: either a concurrent overwrite replaced the file under us (try again)
+        // or the file is not ours (stays missing).
+      } catch (err) {
+        await handle.close().catch(() => undefined);
+        throw mapIoError(err, `opening ${area}/${key}`);
+      }
+    }
+    return undefined;
+  }
+
+  private async readMeta(area: StoreArea, key: string, ino: bigint): Promise<Meta | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.metaPath(area, key, ino), 'utf8');
+    } catch (err) {
+      if (isAbsent(err)) return undefined;
+      throw err;
+    }
+    try {
+      const meta = JSON.parse(text) as Meta;
+      if (meta.v !== 1 || meta.key !== key || meta.ino !== ino.toString()) return undefined;
+      return meta;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The one write path (put and copy). Callers hold the key's lock: without it
+   * two overwrites of one key could interleave so that one removes the sidecar
+   * of the other's data file after the kernel reused an inode number.
+   */
+  private async write(
+    area: StoreArea,
+    key: string,
+    chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+    opts: PutOptions,
+    expectedSha256?: string,
+  ): Promise<StoredObject> {
+    await this.init();
+    const dataPath = this.dataPath(area, key);
+    const dir = dirname(dataPath);
+    try {
+      await this.ensureParents(this.areaRoot(area), key, DIR_MODE[area]);
+      await this.ensureParents(this.metaRoot(area), key, META_DIR_MODE);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOTDIR' || errnoCode(err) === 'EEXIST') throw keyConflict(area, key);
+      throw mapIoError(err, `creating directories for ${area}/${key}`);
+    }
+
+    const tmpPath = join(dir, tempName(basename(dataPath)));
+    let metaPath: string | undefined;
+    let committed = false;
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(tmpPath, 'wx', FILE_MODE[area]);
+      // open()'s mode is filtered by the umask; the area's mode is a policy, not a default.
+      await fh.chmod(FILE_MODE[area]);
+      const hash = createHash('sha256');
+      let size = 0;
+      for await (const chunk of chunks) {
+        hash.update(chunk);
+        await writeAll(fh, chunk);
+        size += chunk.byteLength;
+      }
+      await fh.sync();
+      const { ino } = await fh.stat({ bigint: true });
+      await fh.close();
+      fh = undefined;
+
+      const sha256 = hash.digest('hex');
+      if (expectedSha256 !== undefined && sha256 !== expectedSha256) {
+        throw new UpstreamRefusedError(`filesystem store: source object is corrupt (sha256 ${sha256}, recorded ${expectedSha256})`, { area, key });
+      }
+      const meta: Meta = { v: 1, key, size, sha256, contentType: opts.contentType, ino: ino.toString() };
+      if (opts.cacheControl !== undefined) meta.cacheControl = opts.cacheControl;
+
+      metaPath = this.metaPath(area, key, ino);
+      await writeFileAtomic(metaPath, JSON.stringify(meta), META_FILE_MODE);
+
+      const previousIno = await stat(dataPath, { bigint: true }).then(
+        (st) => (st.isFile() ? st.ino : undefined),
+        () => undefined,
+      );
+      await rename(tmpPath, dataPath);
+      committed = true;
+      await fsyncDir(dir);
+      if (previousIno !== undefined && previousIno !== ino) {
+        await unlink(this.metaPath(area, key, previousIno)).catch(ignoreAbsent);
+      }
+      return storedObject(meta);
+    } catch (err) {
+      if (!committed) {
+        await fh?.close().catch(() => undefined);
+        await unlink(tmpPath).catch(() => undefined);
+        if (metaPath) await unlink(metaPath).catch(() => undefined);
+      }
+      if (errnoCode(err) === 'EISDIR' || errnoCode(err) === 'ENOTDIR') throw keyConflict(area, key);
+      throw mapIoError(err, `writing ${area}/${key}`);
+    }
+  }
+
+  private async withLock<T>(area: StoreArea, key: string, fn: () => Promise<T>): Promise<T> {
+    const id = `${area}\0${key}`;
+    const previous = this.locks.get(id) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = previous.then(() => mine);
+    this.locks.set(id, tail);
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    }
+  }
+}
+
+function storedObject(meta: Meta): StoredObject {
+  return { key: meta.key, size: meta.size, contentType: meta.contentType, sha256: meta.sha256 };
+}
+
+function isAbsent(err: unknown): boolean {
+  const code = errnoCode(err);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function ignoreAbsent(err: unknown): void {
+  if (!isAbsent(err)) throw err;
+}
+
+function keyConflict(area: StoreArea, key: string): ConflictError {
+  return new ConflictError(
+    `object key ${JSON.stringify(key)} in ${area} clashes with an existing key that is a prefix of it or has it as a prefix (the filesystem store cannot hold both "a" and "a/b")`,
+    { area, key },
+  );
+}
+
+async function ensureDir(dir: string, mode: number, enforceExisting: boolean): Promise<void> {
+  try {
+    await mkdir(dir, { mode });
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw err;
+    if (!enforceExisting) return;
+    const st = await stat(dir);
+    if (!st.isDirectory()) throw err;
+    if ((st.mode & 0o777) === mode) return;
+  }
+  await chmod(dir, mode);
+}
+
+async function writeFileAtomic(path: string, text: string, mode: number): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, tempName(basename(path)));
+  const fh = await open(tmp, 'wx', mode);
+  try {
+    await fh.chmod(mode);
+    await fh.writeFile(text, 'utf8');
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fsyncDir(dir);
+}
+
+// --- HTTP ----------------------------------------------------------------------
+
+/** Express-compatible (req, res, next) without depending on Express. */
+export type NodeRequestHandler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
+
+const PUBLIC_PREFIX = '/public/';
+
+/**
+ * The URL path after `/public/` as a key, or undefined when it is not a valid
+ * key. Each segment is decoded on its own and must be a valid segment after
+ * decoding, so `%2e%2e`, `%2f` and `%5c` cannot smuggle in structure.
+ */
+function keyFromPath(rest: string): string | undefined {
+  if (rest.includes('\\')) return undefined;
+  const segments: string[] = [];
+  for (const raw of rest.split('/')) {
+    let segment: string;
+    try {
+      segment = decodeURIComponent(raw);
+    } catch {
+      return undefined;
+    }
+    if (segment.includes('/') || segment.includes('\\')) return undefined;
+    segments.push(segment);
+  }
+  const key = segments.join('/');
+  return isValidKey(key) ? key : undefined;
+}
+
+function etagMatches(header: string | string[] | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  const value = Array.isArray(header) ? header.join(',') : header;
+  if (value.trim() === '*') return true;
+  // If-None-Match uses the weak comparison: W/"x" matches "x".
+  return value.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
+}
+
+/**
+ * Serves GET/HEAD `/public/<key>` from the public area and nothing else.
+ * Mount it at the application root (it matches on the full `req.url`); other
+ * paths go to `next` when given, or get a 404.
+ */
+export function servePublic(store: FsObjectStore): NodeRequestHandler {
+  return (req, res, next) => {
+    const url = req.url ?? '';
+    const pathEnd = url.search(/[?#]/);
+    const pathname = pathEnd === -1 ? url : url.slice(0, pathEnd);
+    if (pathname !== '/public' && !pathname.startsWith(PUBLIC_PREFIX)) {
+      if (next) next();
+      else sendStatus(res, 404, 'Not Found');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      sendStatus(res, 405, 'Method Not Allowed');
+      return;
+    }
+    const key = keyFromPath(pathname.slice(PUBLIC_PREFIX.length));
+    if (key === undefined) {
+      sendStatus(res, 404, 'Not Found');
+      return;
+    }
+    void respondWithObject(store, key, req, res).catch((err: unknown) => {
+      if (res.headersSent) res.destroy(err instanceof Error ? err : undefined);
+      else if (next) next(err);
+      else sendStatus(res, 500, 'Internal Server Error');
+    });
+  };
+}
+
+async function respondWithObject(store: FsObjectStore, key: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const opened = await store.openPublic(key);
+  if (!opened) {
+    sendStatus(res, 404, 'Not Found');
+    return;
+  }
+  const { handle, object } = opened;
+  let streaming = false;
+  try {
+    const etag = `"${object.sha256}"`;
+    res.setHeader('ETag', etag);
+    res.setHeader('Cache-Control', opened.cacheControl);
+    res.setHeader('Last-Modified', opened.lastModified.toUTCString());
+    setCommonHeaders(res);
+    if (etagMatches(req.headers['if-none-match'], etag)) {
+      res.statusCode = 304;
+      res.end();
+      return;
+    }
+    res.statusCode = 200;
+    res.setHeader('Content-Type', object.contentType);
+    res.setHeader('Content-Length', String(object.size));
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    streaming = true;
+    await pipeline(handle.createReadStream({ start: 0, autoClose: true }), res);
+  } finally {
+    if (!streaming) await handle.close();
+  }
+}
+
+function setCommonHeaders(res: ServerResponse): void {
+  res.setHeader('Access-Control-Allow-Origin', '*');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+}
+
+function sendStatus(res: ServerResponse, status: number, text: string): void {
+  res.statusCode = status;
+  setCommonHeaders(res);
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(`${text}\n`);
+}
