@@ -1,6 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { convertCommand } from './convert-command.js';
 import { inspectCommand } from './inspect-command.js';
+import { serveCommand } from './serve-command.js';
+import { migrateCommand } from './migrate-command.js';
+import { statusCommand } from './status-command.js';
+import { demoCommand } from './demo-command.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { SOFTWARE } from '../imaging/version.js';
 
@@ -10,7 +14,11 @@ const program = new Command('bridge')
   .version(SOFTWARE)
   .exitOverride()
   .addCommand(convertCommand())
-  .addCommand(inspectCommand());
+  .addCommand(inspectCommand())
+  .addCommand(serveCommand())
+  .addCommand(migrateCommand())
+  .addCommand(statusCommand())
+  .addCommand(demoCommand());
 for (const c of program.commands) c.exitOverride();
 
 try {

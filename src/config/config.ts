@@ -17,6 +17,8 @@ export const SECRET_KEYS = ['S3_SECRET_ACCESS_KEY', 'BUTLER_TOKEN', 'DATABASE_UR
 export const configSchema = z.object({
   BRIDGE_MODE: z.enum(['dev', 'production']).default('dev'),
   PORT: int(0, 65535).default(8080),
+  /** Listen address; 0.0.0.0 in containers, loopback by default. */
+  HOST: z.string().default('127.0.0.1'),
   PUBLIC_BASE_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().min(1).default('./data'),

@@ -1,0 +1,121 @@
+import { join, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { Redis } from 'ioredis';
+import type { Logger as Pino } from 'pino';
+import { maskConfig, type Config } from '../config/config.js';
+import { createLogger } from './logger.js';
+import { migrateToLatest, openDatabase, type Db } from '../db/database.js';
+import type { ButlerSource, ObjectStore } from '../domain/ports.js';
+import type { Collection } from '../db/schema.js';
+import { JobQueues } from '../jobs/queues.js';
+import { startLocalRedis, type LocalRedis } from '../adapters/redis/redis-server.js';
+import { evictionPolicyWarning } from '../adapters/redis/redis-check.js';
+import { FsObjectStore } from '../adapters/storage/fs-store.js';
+import { S3ObjectStore } from '../adapters/storage/s3-store.js';
+import { ButlerServerSource } from '../adapters/butler/butler-client.js';
+import { RetrieveArtifactsSource } from '../adapters/butler/prefix-source.js';
+import type { PipelineDeps } from '../domain/pipeline.js';
+import { SOFTWARE } from '../imaging/version.js';
+
+/**
+ * Everything a bridge process needs, built once from the configuration. The
+ * api, worker and cli composition roots take what they use from here.
+ */
+export interface Services {
+  config: Config;
+  log: Pino;
+  db: Db;
+  store: ObjectStore;
+  redisUrl: string;
+  queues: JobQueues;
+  sources: (c: Collection) => ButlerSource;
+  pipeline: PipelineDeps;
+  checkRedis(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function buildServices(config: Config, opts: { log?: Pino; migrate?: boolean } = {}): Promise<Services> {
+  const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  log.info({ config: maskConfig(config) }, `${SOFTWARE} starting`);
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    const db = await openDatabase({ url: config.DATABASE_URL, dataDir: join(config.DATA_DIR, 'pglite') });
+    cleanups.push(() => db.destroy());
+    // Embedded PGlite migrates itself; a shared Postgres is migrated by `bridge migrate`.
+    if (opts.migrate ?? !config.DATABASE_URL) await migrateToLatest(db);
+
+    let redisUrl = config.REDIS_URL;
+    let local: LocalRedis | undefined;
+    if (!redisUrl) {
+      if (config.BRIDGE_MODE !== 'dev') throw new Error('REDIS_URL: required outside dev mode');
+      local = await startLocalRedis();
+      redisUrl = local.url;
+      cleanups.push(() => local!.stop());
+      log.info({ redis: redisUrl }, 'started a private redis-server (no persistence)');
+    }
+    const warning = await evictionPolicyWarning(redisUrl);
+    if (warning) log.warn({}, warning);
+
+    const publicBase = config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${config.PORT}`;
+    let store: ObjectStore;
+    if (config.STORAGE === 's3') {
+      store = new S3ObjectStore({
+        endpoint: config.S3_ENDPOINT,
+        region: config.S3_REGION,
+        forcePathStyle: config.S3_FORCE_PATH_STYLE,
+        credentials: config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY ? { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY } : undefined,
+        quarantineBucket: config.S3_QUARANTINE_BUCKET!,
+        publicBucket: config.S3_PUBLIC_BUCKET!,
+        publicBaseUrl: config.S3_PUBLIC_BASE_URL,
+      });
+    } else {
+      const root = resolve(config.STORAGE_DIR ?? join(config.DATA_DIR, 'objects'));
+      await mkdir(root, { recursive: true });
+      store = new FsObjectStore({ root, publicBaseUrl: publicBase });
+    }
+
+    const url = new URL(redisUrl);
+    const connection = { host: url.hostname, port: Number(url.port || 6379), username: url.username || undefined, password: url.password || undefined, tls: url.protocol === 'rediss:' ? {} : undefined, maxRetriesPerRequest: null };
+    const queues = new JobQueues(connection);
+    cleanups.push(() => queues.close());
+
+    const butler = config.BUTLER_URL ? new ButlerServerSource({ baseUrl: config.BUTLER_URL, token: () => config.BUTLER_TOKEN ?? '', userAgent: SOFTWARE }) : undefined;
+    const sources = (c: Collection): ButlerSource => {
+      if (c.source_kind === 'prefix') return new RetrieveArtifactsSource({ root: c.source_root! });
+      if (!butler) throw new Error('BUTLER_URL is not configured, so Butler collections cannot be polled');
+      return butler;
+    };
+    const tmp = join(tmpdir(), 'rsp-zooniverse-bridge');
+    await mkdir(tmp, { recursive: true });
+    const pipeline: PipelineDeps = { db, store, sources, convertThreads: config.CONVERT_THREADS ?? 1, tmpDir: tmp, log };
+
+    const checkRedis = async () => {
+      const r = new Redis(redisUrl!, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 2000 });
+      r.on('error', () => {});
+      try {
+        await r.connect();
+        await r.ping();
+      } finally {
+        r.disconnect();
+      }
+    };
+    return {
+      config,
+      log,
+      db,
+      store,
+      redisUrl,
+      queues,
+      sources,
+      pipeline,
+      checkRedis,
+      async close() {
+        for (const c of cleanups.reverse()) await c().catch((e) => log.warn({ err: (e as Error).message }, 'error while closing'));
+      },
+    };
+  } catch (e) {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,79 @@
+import { Command } from 'commander';
+import { rm, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { loadConfig } from '../config/config.js';
+import { progressBar } from './progress.js';
+
+/**
+ * `bridge demo`: the whole pipeline on a fresh clone with no network. Makes
+ * Rubin-like Stamps files in a retrieve-artifacts tree, registers them as a
+ * PI's collection through the API, and runs poll -> retrieve -> convert into
+ * quarantine on the embedded defaults (PGlite, filesystem store, a private
+ * redis-server).
+ */
+export function demoCommand(): Command {
+  return new Command('demo')
+    .description('Run the pipeline end to end on generated Rubin-like cutouts')
+    .option('--dir <dir>', 'where the demo keeps its data (wiped first)', './data/demo')
+    .option('--keep-running', 'leave the API and workers running afterwards (Ctrl-C to stop)')
+    .option('--timeout <seconds>', 'give up after this long', (v) => Number(v), 300)
+    .action(async (o: { dir: string; keepRunning?: boolean; timeout: number }) => {
+      const { writeDemoArtifacts, DEMO_LAYOUT } = await import('../demo/demo-data.js');
+      const { buildServices } = await import('../app/service.js');
+      const { startApiRole } = await import('../app/api-server.js');
+      const { startWorkerRole } = await import('../app/worker.js');
+      const dir = resolve(o.dir);
+      await rm(dir, { recursive: true, force: true });
+      const artifacts = join(dir, 'artifacts');
+      await mkdir(artifacts, { recursive: true });
+      const say = (m: string) => process.stdout.write(m + '\n');
+      const files = await writeDemoArtifacts(artifacts);
+      const expected = DEMO_LAYOUT.tracts.length * DEMO_LAYOUT.patches.length * DEMO_LAYOUT.stampsPerFile;
+      say(`wrote ${files} Stamps files (${DEMO_LAYOUT.tracts.length} tracts x ${DEMO_LAYOUT.patches.length} patch x 3 bands x ${DEMO_LAYOUT.stampsPerFile} stamps, GZIP_2) under ${artifacts}`);
+
+      const config = loadConfig({ ...process.env, DATA_DIR: dir, ARTIFACT_ROOT: artifacts, PORT: process.env.PORT ?? '0', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', BRIDGE_MODE: 'dev' });
+      const s = await buildServices(config);
+      const api = await startApiRole(s, config.PORT);
+      const worker = await startWorkerRole(s);
+      try {
+        const res = await fetch(`${api.url}/api/v1/collections`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-bridge-dev-user': DEMO_LAYOUT.owner },
+          body: JSON.stringify({ repository: 'demo', collection: DEMO_LAYOUT.run, sourceKind: 'prefix', sourceRoot: '.', datasetType: DEMO_LAYOUT.datasetType, bands: ['g', 'r', 'i'], pollIntervalSeconds: 60 }),
+        });
+        const body = (await res.json()) as { id: string; detail?: string };
+        if (res.status !== 201) throw new Error(`registering the demo collection failed: ${res.status} ${body.detail ?? ''}`);
+        say(`registered collection ${DEMO_LAYOUT.run} (${body.id}); polling, retrieving and converting...`);
+        const bar = progressBar('quarantine');
+        const deadline = Date.now() + o.timeout * 1000;
+        let counts: { artifacts: Record<string, number>; images: Record<string, number> } = { artifacts: {}, images: {} };
+        for (;;) {
+          const r = await fetch(`${api.url}/api/v1/collections/${body.id}`, { headers: { 'x-bridge-dev-user': DEMO_LAYOUT.owner } });
+          counts = ((await r.json()) as { counts: typeof counts }).counts;
+          const done = (counts.images.quarantined ?? 0) + (counts.images.failed ?? 0);
+          bar(Math.min(done, expected), expected);
+          const failedArtifacts = counts.artifacts.failed ?? 0;
+          if (done >= expected || (failedArtifacts > 0 && (counts.artifacts.retrieved ?? 0) + (counts.artifacts.discovered ?? 0) === 0)) break;
+          if (Date.now() > deadline) throw new Error(`demo did not finish within ${o.timeout} s`);
+          await new Promise((r2) => setTimeout(r2, 250));
+        }
+        say('');
+        say(`artifacts: ${JSON.stringify(counts.artifacts)}`);
+        say(`images:    ${JSON.stringify(counts.images)}`);
+        say(`quarantined PNGs (private): ${join(dir, 'objects', 'quarantine', 'images', body.id)}`);
+        say(`API: ${api.url}/api/v1/collections/${body.id}/images  (send header X-Bridge-Dev-User: ${DEMO_LAYOUT.owner})`);
+        say(`queues: ${api.url}/admin/queues (admin)   metrics: ${api.url}/metrics`);
+        if (o.keepRunning) {
+          say('running; Ctrl-C to stop');
+          await new Promise<void>((r2) => {
+            process.once('SIGINT', () => r2());
+            process.once('SIGTERM', () => r2());
+          });
+        }
+      } finally {
+        await worker.close();
+        await api.close();
+        await s.close();
+      }
+    });
+}
