@@ -73,6 +73,8 @@ export async function readTiledImage(file: FitsFile, hdu: Hdu, limits: ReadLimit
 
   const quantized = bitpix < 0 && (cols.has('ZSCALE') || h.number('ZSCALE') !== undefined);
   const qmethod = quantizeMethod(h, quantized, fail);
+  const zdither0 = h.get('ZDITHER0');
+  if (zdither0 !== undefined && !(typeof zdither0 === 'number' && Number.isInteger(zdither0))) fail(`ZDITHER0 must be an integer, got ${JSON.stringify(zdither0)}`);
   const zblankKey = h.number('ZBLANK');
   const outScaling: Scaling = scaling(h);
   if (zblankKey !== undefined && Number.isSafeInteger(zblankKey) && bitpix > 0) outScaling.blank = zblankKey;
