@@ -1,65 +1,106 @@
 #!/usr/bin/env python3
-"""Reference for `npm run bench:convert`: the same stamps through astropy,
-Pillow and pyavm, the tools an astronomer would script this with.
+"""Per-core reference for `npm run bench:convert`: the same stamps converted
+the way an astronomer would script it, with astropy, Pillow and pyavm.
 
-Input: DIR/r.f32, g.f32, b.f32, each COUNT x SIZE x SIZE little-endian
-float32 (stamp after stamp, row-major, FITS row order). Per stamp:
-make_lupton_rgb, flip rows (FITS row 0 at the bottom), PNG at the given zlib
-level with Pillow, AVM (a TAN WCS at 0.2"/px) embedded with pyavm. Only the
-per-stamp work is timed. Prints one JSON line.
+    python3 bench/reference_convert.py --input DIR --size N --count K --level L [--stretch S] [--Q Q]
+
+DIR holds r.f32, g.f32, b.f32 (the R, G, B channel bands): each K*N*N
+little-endian float32, stamp after stamp, row-major, FITS row order (row 0
+at the bottom).
+
+Per stamp, and only this part is timed:
+  1. undefined (NaN) pixels set to the minimum, so they render black, which is
+     our converter's contract (astropy leaves NaN undefined);
+  2. astropy make_lupton_rgb(r, g, b, minimum=0, stretch=S, Q=Q);
+  3. np.flipud: FITS row 0 is the bottom, PNG row 0 is the top;
+  4. Pillow PNG at zlib level L into memory (io.BytesIO);
+  5. an AVM for the stamp's own TAN WCS (0.2"/px, centre reference pixel,
+     RA stepping by 1e-3 deg per stamp like the benchmark's positions)
+     embedded with pyavm. pyavm 0.9 embeds only file to file (it opens the
+     paths itself), so the in-memory PNG goes through two temporary files in
+     a private temporary directory, and the result is read back into memory.
+Reading the input is not timed. Single process: this is the per-core figure.
+
+Prints one JSON line:
+  {"stamps": K, "seconds": t, "stamps_per_s": K/t, "mean_png_bytes": mean size with AVM}
 """
 import argparse
 import io
 import json
 import os
+import sys
 import tempfile
 import time
 import warnings
 
 import numpy as np
-from astropy.visualization import make_lupton_rgb
-from astropy.wcs import WCS
-from PIL import Image
-from pyavm import AVM
 
+# pyavm and astropy.wcs warn about defaults (equinox, RADESYS) on every stamp.
 warnings.simplefilter('ignore')
 
 
+def load_bands(directory, size, count):
+    bands = []
+    for name in ('r', 'g', 'b'):
+        path = os.path.join(directory, f'{name}.f32')
+        raw = np.fromfile(path, dtype='<f4')
+        if raw.size != count * size * size:
+            sys.exit(f'reference_convert: {path} has {raw.size} floats, expected {count}*{size}*{size}')
+        bands.append(raw.reshape(count, size, size))
+    return bands
+
+
+def stamp_avm(AVM, WCS, size, k):
+    """The AVM a converter writes for stamp k: TAN, 0.2"/px, north up."""
+    w = WCS(naxis=2)
+    w.wcs.ctype = ['RA---TAN', 'DEC--TAN']
+    w.wcs.crval = [150.0 + k * 1e-3, 2.2]
+    w.wcs.crpix = [(size + 1) / 2, (size + 1) / 2]
+    w.wcs.cdelt = [-0.2 / 3600, 0.2 / 3600]
+    w.wcs.radesys = 'ICRS'
+    w.wcs.equinox = 2000.0
+    return AVM.from_wcs(w, shape=(size, size))
+
+
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--input', required=True)
     ap.add_argument('--size', type=int, required=True)
     ap.add_argument('--count', type=int, required=True)
-    ap.add_argument('--level', type=int, default=6)
+    ap.add_argument('--level', type=int, default=6, choices=range(0, 10))
     ap.add_argument('--stretch', type=float, default=5.0)
     ap.add_argument('--Q', type=float, default=8.0)
     a = ap.parse_args()
-    n = a.size
-    bands = [np.fromfile(os.path.join(a.input, f'{c}.f32'), dtype='<f4').reshape(a.count, n, n) for c in 'rgb']
 
-    w = WCS(naxis=2)
-    w.wcs.ctype = ['RA---TAN', 'DEC--TAN']
-    w.wcs.crpix = [(n + 1) / 2, (n + 1) / 2]
-    w.wcs.cdelt = [-0.2 / 3600, 0.2 / 3600]
-    avm_template = AVM.from_wcs(w, shape=(n, n))
+    # Imported here so a missing package gives one clear line (bench:convert
+    # then reports the reference as skipped).
+    try:
+        from astropy.visualization import make_lupton_rgb
+        from astropy.wcs import WCS
+        from PIL import Image
+        from pyavm import AVM
+    except ImportError as e:
+        sys.exit(f'reference_convert: needs python3-astropy, python3-pil and python3-pyavm ({e})')
 
+    bands = load_bands(a.input, a.size, a.count)
     total_bytes = 0
-    tmp = tempfile.mkdtemp()
-    src = os.path.join(tmp, 'in.png')
-    dst = os.path.join(tmp, 'out.png')
-    t0 = time.perf_counter()
-    for k in range(a.count):
-        rgb = make_lupton_rgb(bands[0][k], bands[1][k], bands[2][k], minimum=0, stretch=a.stretch, Q=a.Q)
-        buf = io.BytesIO()
-        Image.fromarray(np.flipud(rgb)).save(buf, format='PNG', compress_level=a.level)
-        # pyavm embeds file to file; a temp file is its only interface.
-        with open(src, 'wb') as fh:
-            fh.write(buf.getvalue())
-        avm_template.Spatial.ReferenceValue = [150.0 + k * 1e-3, 2.2]
-        avm_template.embed(src, dst)
-        total_bytes += os.path.getsize(dst)
-    seconds = time.perf_counter() - t0
-    print(json.dumps({'stamps': a.count, 'seconds': seconds, 'stamps_per_s': a.count / seconds, 'mean_png_bytes': total_bytes / a.count}))
+    with tempfile.TemporaryDirectory(prefix='reference-convert-') as tmp:
+        plain, tagged = os.path.join(tmp, 'plain.png'), os.path.join(tmp, 'avm.png')
+        t0 = time.perf_counter()
+        for k in range(a.count):
+            r, g, b = (np.nan_to_num(band[k], nan=0.0) for band in bands)
+            rgb = make_lupton_rgb(r, g, b, minimum=0, stretch=a.stretch, Q=a.Q)
+            buf = io.BytesIO()
+            Image.fromarray(np.flipud(rgb)).save(buf, format='PNG', compress_level=a.level)
+            with open(plain, 'wb') as fh:
+                fh.write(buf.getbuffer())
+            stamp_avm(AVM, WCS, a.size, k).embed(plain, tagged)
+            with open(tagged, 'rb') as fh:
+                png = fh.read()
+            total_bytes += len(png)
+        seconds = time.perf_counter() - t0
+    print(json.dumps({'stamps': a.count, 'seconds': seconds, 'stamps_per_s': a.count / seconds,
+                      'mean_png_bytes': total_bytes / a.count}))
 
 
 if __name__ == '__main__':
