@@ -114,13 +114,18 @@ async function bigRun(gb: number): Promise<string> {
     }
     // A separate process, so its peak RSS is the conversion's alone.
     const script = `
-      import { convertSet } from './dist/imaging/convert-set.js';
-      import { DEFAULT_CONVERT_OPTIONS } from './dist/imaging/convert.js';
+      import { convertSet } from ${JSON.stringify(new URL('../dist/imaging/convert-set.js', import.meta.url).href)};
+      import { DEFAULT_CONVERT_OPTIONS } from ${JSON.stringify(new URL('../dist/imaging/convert.js', import.meta.url).href)};
       const t0 = Date.now();
       const r = await convertSet({ channels: ['i','r','g'].map((band) => ({ band, path: ${JSON.stringify(dir)} + '/' + band + '.fits' })),
         outDir: ${JSON.stringify(join(dir, 'out'))}, opts: { ...DEFAULT_CONVERT_OPTIONS, maxSide: 424 }, workers: ${cores} });
       console.log(JSON.stringify({ converted: r.converted, failed: r.failed.length, seconds: (Date.now() - t0) / 1000, maxRssMB: process.resourceUsage().maxRSS / 1024 }));`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: process.cwd() });
+    // A plain node process on the compiled code: no tsx loader inherited through NODE_OPTIONS.
+    const scriptPath = join(dir, 'run.mjs');
+    await writeFile(scriptPath, script);
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    const r = spawnSync(process.execPath, [scriptPath], { encoding: 'utf8', cwd: process.cwd(), env });
     if (r.status !== 0) throw new Error(r.stderr);
     const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { converted: number; seconds: number; maxRssMB: number };
     return `${(3 * count * size * size * 4) / 1024 ** 3} GiB (${count} stamps x 3 bands of 1024x1024 float32, --max-side 424, auto colour): ${j.converted} stamps in ${j.seconds.toFixed(1)} s, peak RSS ${j.maxRssMB.toFixed(0)} MB (target < 300 MB)`;
