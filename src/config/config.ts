@@ -48,6 +48,8 @@ export const configSchema = z.object({
   CONVERT_THREADS: int(1, 64).optional(),
   SWEEP_INTERVAL_SECONDS: int(5, 86_400).default(60),
   SHUTDOWN_TIMEOUT_SECONDS: int(1, 3600).default(30),
+  /** How long a job's lock lasts before a dead worker's job is taken over. */
+  JOB_LOCK_SECONDS: int(2, 600).default(30),
   DEFAULT_POLL_INTERVAL_SECONDS: int(10, 7 * 86_400).default(900),
 });
 

@@ -10,6 +10,8 @@ export interface WorkerOptions {
   log: Logger;
   /** Queues this process serves (default: all). */
   queues?: string[];
+  /** Lock duration; a crashed worker's jobs are taken over after about this long. */
+  lockMs?: number;
 }
 
 /**
@@ -39,7 +41,13 @@ export function startWorkers(handlers: Handlers, o: WorkerOptions): { workers: W
           o.log.debug({ job: name, jobId: job.id, ms: Date.now() - started }, 'job done');
           return result;
         },
-        { connection: o.connection, prefix: o.prefix ?? 'bridge', concurrency: queue === 'convert' ? Math.max(1, Math.floor(o.concurrency / 2)) : o.concurrency },
+        {
+          connection: o.connection,
+          prefix: o.prefix ?? 'bridge',
+          concurrency: queue === 'convert' ? Math.max(1, Math.floor(o.concurrency / 2)) : o.concurrency,
+          lockDuration: o.lockMs ?? 30_000,
+          stalledInterval: o.lockMs ?? 30_000,
+        },
       ),
   );
   for (const w of workers) {

@@ -1,0 +1,25 @@
+/**
+ * A real worker process for crash tests: builds the services from the
+ * environment, runs the worker role, prints progress as JSON lines, and
+ * (with EXIT_WHEN_IMAGES=n) exits once n images exist.
+ */
+import { sql } from 'kysely';
+import { loadConfig } from '../../src/config/config.js';
+import { buildServices } from '../../src/app/service.js';
+import { startWorkerRole } from '../../src/app/worker.js';
+import { createLogger } from '../../src/app/logger.js';
+
+const config = loadConfig();
+const s = await buildServices(config, { log: createLogger('warn') });
+const w = await startWorkerRole(s);
+const target = Number(process.env.EXIT_WHEN_IMAGES ?? 0);
+for (;;) {
+  const r = await sql<{ n: number }>`select count(*)::int as n from images`.execute(s.db);
+  const n = r.rows[0].n;
+  process.stdout.write(JSON.stringify({ images: n }) + '\n');
+  if (target && n >= target) break;
+  await new Promise((res) => setTimeout(res, 150));
+}
+await w.close();
+await s.close();
+process.exit(0);
