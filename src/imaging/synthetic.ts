@@ -72,7 +72,8 @@ export function syntheticStamp(width: number, height: number, seed: number): [Im
         const v = (-dx * sn + dy * c) / s.q;
         const rr = Math.sqrt(u * u + v * v) / s.re;
         if (rr > 12) continue;
-        const f = Math.exp(-1.9 * (Math.pow(rr, 1 / s.n) - 1)) / Math.exp(1.9);
+        // Minus the value at the cut-off radius, so profiles fade to zero without a visible edge.
+        const f = (Math.exp(-1.9 * Math.pow(rr, 1 / s.n)) - Math.exp(-1.9 * Math.pow(12, 1 / s.n)));
         prof = [prof[0] + s.amp[0] * f, prof[1] + s.amp[1] * f, prof[2] + s.amp[2] * f];
       }
       const i = y * width + x;
