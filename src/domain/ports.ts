@@ -60,7 +60,11 @@ export interface DatasetQuery {
   repository: string;
   collection: string;
   datasetType: string;
-  /** Only datasets after this cursor (exclusive); undefined = from the start. */
+  /**
+   * Resume after this cursor; undefined = from the start. Listing is
+   * at-least-once: a source may return datasets from shortly before the
+   * cursor (clock skew, late commits), and the caller drops ids it has.
+   */
   after?: string;
 }
 
