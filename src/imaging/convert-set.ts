@@ -79,7 +79,11 @@ export async function convertSet(job: ConvertSetJob): Promise<ConvertSetResult> 
           }
         }
       } else {
-        await runPool(job, total, workers, settle);
+        // Two stamps in flight per worker overlap file reads with CPU work; large
+        // stamps get one, which keeps peak memory down (each is tens of MB in flight).
+        const first = opened[0].cutouts.summary()[0];
+        const depth = first && first.width * first.height > 512 * 512 ? 1 : 2;
+        await runPool(job, total, workers, depth, settle);
       }
     } finally {
       await jsonl.close();
@@ -115,6 +119,7 @@ async function runPool(
   job: ConvertSetJob,
   total: number,
   n: number,
+  depth: number,
   settle: (index: number, line: StampLine | null, error?: string) => Promise<void>,
 ): Promise<void> {
   const init: WorkerInit = { channels: job.channels, outDir: job.outDir, opts: job.opts };
@@ -124,9 +129,8 @@ async function runPool(
     new Promise<void>((resolve, reject) => {
       const w = startWorker(init);
       let inFlight = 0;
-      // Two stamps in flight per worker keeps its file reads overlapped with CPU work.
       const feed = () => {
-        while (inFlight < 2 && next < total) {
+        while (inFlight < depth && next < total) {
           w.postMessage(next++);
           inFlight++;
         }

@@ -86,6 +86,8 @@ export async function convertStamp(
   const fy = height / first.plane.height;
 
   const { raster, params } = renderColour(planes, { ...opts.colour, bands: channels.map((c) => c.band) });
+  // The source pixels are no longer needed (planes are copies when resized or mirrored, else rendered already).
+  cutouts.forEach((c, i) => channels[i].cutouts.release(c));
 
   let spatial: AvmSpatial | undefined;
   let quality: WcsQuality = 'none';

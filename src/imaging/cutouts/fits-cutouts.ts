@@ -1,7 +1,7 @@
 import { FitsFile, type Hdu } from '../fits/fits-file.js';
 import { readImage, DEFAULT_READ_LIMITS, type ReadLimits } from '../fits/image-reader.js';
 import { readWcs, type CelestialWcs } from '../wcs.js';
-import { ImagingError, type ImagePlane } from '../types.js';
+import { ImagingError, type ImagePlane, type PixelArray } from '../types.js';
 import type { FitsValue } from '../fits/header.js';
 
 export interface SkyPosition {
@@ -118,7 +118,7 @@ export class FitsCutouts {
     if (!hdu) throw new ImagingError(`stamp ${index} does not exist (the file has ${this.count})`, { file: this.name });
     let plane: ImagePlane;
     try {
-      plane = await readImage(this.file, hdu, this.limits);
+      plane = await readImage(this.file, hdu, this.limits, (kind, n) => this.takeRecycled(kind, n));
     } catch (e) {
       if (e instanceof ImagingError && this.kind === 'stamps') {
         throw new ImagingError(e.message, { stamp: index });
@@ -131,6 +131,22 @@ export class FitsCutouts {
     const pos = this.positions[index];
     if (pos) c.position = pos;
     return c;
+  }
+
+  private readonly recycled: PixelArray[] = [];
+
+  private takeRecycled(kind: 'f32' | 'f64', n: number): PixelArray | undefined {
+    const i = this.recycled.findIndex((a) => a.length === n && (kind === 'f32') === a instanceof Float32Array);
+    return i < 0 ? undefined : this.recycled.splice(i, 1)[0];
+  }
+
+  /**
+   * Hands a stamp's pixel array back for the next read. Only for callers that
+   * are finished with the plane; converting thousands of large stamps then
+   * reuses a few arrays instead of leaving each to the garbage collector.
+   */
+  release(c: Cutout): void {
+    if (this.recycled.length < 2) this.recycled.push(c.plane.data);
   }
 
   close(): Promise<void> {

@@ -8,6 +8,8 @@ export interface ByteSource {
   readonly name: string;
   readonly size: number;
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** Reads into `into` (which must hold `length` bytes) and returns the filled part. */
+  readInto?(offset: number, length: number, into: Uint8Array): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -46,8 +48,12 @@ export class FileSource implements ByteSource {
 
   /** Returns fewer bytes than asked only at end of file. */
   async read(offset: number, length: number): Promise<Uint8Array> {
+    return this.readInto(offset, length, Buffer.allocUnsafe(Math.max(0, Math.min(length, this.size - offset))));
+  }
+
+  async readInto(offset: number, length: number, into: Uint8Array): Promise<Uint8Array> {
     const n = Math.max(0, Math.min(length, this.size - offset));
-    const buf = Buffer.allocUnsafe(n);
+    const buf = into.subarray(0, n);
     let got = 0;
     while (got < n) {
       const { bytesRead } = await this.fh.read(buf, got, n - got, offset + got);

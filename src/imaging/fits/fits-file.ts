@@ -29,6 +29,8 @@ export interface Hdu {
  * so a single stamp of a large file can be read without touching the others.
  */
 export class FitsFile {
+  private readonly scratch: Uint8Array[] = [];
+
   private constructor(
     readonly source: ByteSource,
     readonly hdus: Hdu[],
@@ -87,6 +89,26 @@ export class FitsFile {
   find(extname: string, extver = 1): Hdu | undefined {
     const want = extname.toUpperCase();
     return this.hdus.find((h) => h.extname?.toUpperCase() === want && h.extver === extver);
+  }
+
+  /**
+   * Reads an HDU's data into a reused scratch buffer and hands it to `use`,
+   * which must finish with it synchronously. Converting a large stamp set
+   * otherwise allocates (and leaves to the GC) a raw copy of every HDU, which
+   * was most of the conversion's peak memory.
+   */
+  async withData<T>(hdu: Hdu, use: (bytes: Uint8Array) => T): Promise<T> {
+    if (!this.source.readInto) return use(await this.readData(hdu));
+    let scratch = this.scratch.pop();
+    if (!scratch || scratch.length < hdu.dataBytes) scratch = new Uint8Array(Math.max(hdu.dataBytes, scratch?.length ?? 0));
+    try {
+      const bytes = await this.source.readInto(hdu.dataOffset, hdu.dataBytes, scratch);
+      if (bytes.length !== hdu.dataBytes) throw new ImagingError('data is truncated', { file: this.name, hdu: hdu.index });
+      return use(bytes);
+    } finally {
+      // Keep at most two (two stamps may be in flight); drop very large ones.
+      if (this.scratch.length < 2 && scratch.length <= 64 * 1024 * 1024) this.scratch.push(scratch);
+    }
   }
 
   async readData(hdu: Hdu): Promise<Uint8Array> {

@@ -11,16 +11,28 @@ export interface ReadLimits {
 export const DEFAULT_READ_LIMITS: ReadLimits = { maxPixels: 64 * 1024 * 1024 };
 
 /** Reads an image HDU (plain or tile-compressed) into physical values; undefined pixels are NaN. */
-export async function readImage(file: FitsFile, hdu: Hdu, limits: ReadLimits = DEFAULT_READ_LIMITS): Promise<ImagePlane> {
-  if (hdu.compressed) return readTiledImage(file, hdu, limits);
+/**
+ * `recycle` may supply an array to decode into (see FitsCutouts.release): a
+ * large stamp set then reuses a few pixel buffers instead of leaving one per
+ * stamp to the garbage collector.
+ */
+export async function readImage(
+  file: FitsFile,
+  hdu: Hdu,
+  limits: ReadLimits = DEFAULT_READ_LIMITS,
+  recycle?: (kind: 'f32' | 'f64', n: number) => PixelArray | undefined,
+): Promise<ImagePlane> {
+  if (hdu.compressed) return readTiledImage(file, hdu, limits, recycle);
   const where = { file: file.name, hdu: hdu.extname ? `${hdu.index} (${hdu.extname},${hdu.extver})` : hdu.index };
   if (hdu.kind !== 'PRIMARY' && hdu.kind !== 'IMAGE') {
     throw new ImagingError(`HDU is a ${hdu.kind}, not an image`, where);
   }
   const { width, height } = imageShape(hdu.header, 'NAXIS', where, limits);
   const bitpix = hdu.header.number('BITPIX')!;
-  const raw = await file.readData(hdu);
-  return { width, height, data: decodePixels(raw, bitpix, width * height, scaling(hdu.header)) };
+  const n = width * height;
+  const out = recycle?.(arrayKind(bitpix), n);
+  const data = await file.withData(hdu, (raw) => decodePixels(raw, bitpix, n, scaling(hdu.header), out));
+  return { width, height, data };
 }
 
 export interface Scaling {
@@ -64,8 +76,12 @@ export function imageShape(
 }
 
 /** Float32 where astropy gives float32 (8/16-bit and -32), Float64 otherwise. */
+export function arrayKind(bitpix: number): 'f32' | 'f64' {
+  return bitpix === 8 || bitpix === 16 || bitpix === -32 ? 'f32' : 'f64';
+}
+
 export function allocateFor(bitpix: number, n: number): PixelArray {
-  return bitpix === 8 || bitpix === 16 || bitpix === -32 ? new Float32Array(n) : new Float64Array(n);
+  return arrayKind(bitpix) === 'f32' ? new Float32Array(n) : new Float64Array(n);
 }
 
 /** Big-endian raw pixels -> physical values. BLANK and NaN become NaN. */

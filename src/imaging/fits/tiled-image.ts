@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import type { FitsFile, Hdu } from './fits-file.js';
 import type { Header } from './header.js';
 import { ImagingError, type ImagePlane, type PixelArray } from '../types.js';
-import { allocateFor, decodePixels, imageShape, scaling, type ReadLimits, type Scaling } from './image-reader.js';
+import { allocateFor, arrayKind, decodePixels, imageShape, scaling, type ReadLimits, type Scaling } from './image-reader.js';
 import { riceDecompress } from './rice.js';
 import { unquantizeTile, type QuantizeParams } from './quantize.js';
 
@@ -25,7 +25,12 @@ interface Column {
 
 const TYPE_BYTES: Record<string, number> = { L: 1, B: 1, I: 2, J: 4, K: 8, A: 1, E: 4, D: 8, C: 8, M: 16, P: 8, Q: 16 };
 
-export async function readTiledImage(file: FitsFile, hdu: Hdu, limits: ReadLimits): Promise<ImagePlane> {
+export async function readTiledImage(
+  file: FitsFile,
+  hdu: Hdu,
+  limits: ReadLimits,
+  recycle?: (kind: 'f32' | 'f64', n: number) => PixelArray | undefined,
+): Promise<ImagePlane> {
   const h = hdu.header;
   const where = { file: file.name, hdu: hdu.extname ? `${hdu.index} (${hdu.extname},${hdu.extver})` : hdu.index };
   const fail = (msg: string): never => {
@@ -65,7 +70,32 @@ export async function readTiledImage(file: FitsFile, hdu: Hdu, limits: ReadLimit
     if (c && c.kind !== 'P' && c.kind !== 'Q') fail(`column ${c.name} must be a heap descriptor (P or Q)`);
   }
 
-  const data = await file.readData(hdu);
+  // Everything below is synchronous, so the table can live in FitsFile's reused scratch buffer.
+  const image = recycle?.(arrayKind(bitpix), width * height) ?? allocateFor(bitpix, width * height);
+  return file.withData(hdu, (data) => decodeTiles(data, image, { h, width, height, bitpix, cmp, tileW, tileH, tilesX, rowBytes, nrows, cols, fail }));
+}
+
+/** What the header said about the tiling, checked. */
+interface TileLayout {
+  h: Header;
+  width: number;
+  height: number;
+  bitpix: 8 | 16 | 32 | 64 | -32 | -64;
+  cmp: string;
+  tileW: number;
+  tileH: number;
+  tilesX: number;
+  rowBytes: number;
+  nrows: number;
+  cols: Map<string, Column>;
+  fail: (msg: string) => never;
+}
+
+function decodeTiles(data: Uint8Array, image: PixelArray, l: TileLayout): ImagePlane {
+  const { h, width, height, bitpix, cmp, tileW, tileH, tilesX, rowBytes, nrows, cols, fail } = l;
+  const compCol = cols.get('COMPRESSED_DATA');
+  const gzipCol = cols.get('GZIP_COMPRESSED_DATA');
+  const rawCol = cols.get('UNCOMPRESSED_DATA');
   const heapStart = h.number('THEAP') ?? rowBytes * nrows;
   if (rowBytes * nrows > data.length) fail(`table of ${nrows} rows x ${rowBytes} bytes is larger than the data`);
   if (!isNonNegInt(heapStart) || heapStart < rowBytes * nrows || heapStart > data.length) fail(`THEAP ${heapStart} is outside the data`);
@@ -86,7 +116,6 @@ export async function readTiledImage(file: FitsFile, hdu: Hdu, limits: ReadLimit
   if (cmp.startsWith('RICE') && ![1, 2, 4].includes(ricePix)) fail(`RICE_1 BYTEPIX must be 1, 2 or 4, got ${ricePix}`);
   if (cmp.startsWith('RICE') && !isPosInt(blockSize)) fail(`RICE_1 BLOCKSIZE must be a positive integer`);
 
-  const image = allocateFor(bitpix, width * height);
   const maxTile = tileW * tileH;
   const ints = new Int32Array(maxTile);
   const tileOut: PixelArray = bitpix === -64 || bitpix === 32 || bitpix === 64 ? new Float64Array(maxTile) : new Float32Array(maxTile);
