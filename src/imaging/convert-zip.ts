@@ -7,6 +7,7 @@ import { chunk, insertAfterIhdr, readChunks, textChunk } from './png/png-chunks.
 import { ImagingError, type Raster8 } from './types.js';
 import { SOFTWARE } from './version.js';
 import type { ConvertSetResult, StampLine } from './convert-set.js';
+import { concatBytes } from './bytes.js';
 
 /** Largest PNG we will decode to resample (64 Mpx RGBA is 256 MB). */
 const MAX_DECODE_PIXELS = 64 * 1024 * 1024;
@@ -80,13 +81,7 @@ function stripText(png: Uint8Array): Uint8Array {
   const chunks = readChunks(png);
   if (!chunks.some((c) => c.type === 'tEXt')) return png;
   const parts = [png.subarray(0, 8), ...chunks.filter((c) => c.type !== 'tEXt').map((c) => chunk(c.type, c.data))];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 function decodePng(bytes: Uint8Array, name: string): Raster8 {

@@ -10,6 +10,7 @@ import { parseAvmXmp } from '../../src/imaging/png/avm.js';
 import { readTextChunks, readXmp } from '../../src/imaging/png/png-chunks.js';
 import { pixelToSky, type CelestialWcs } from '../../src/imaging/wcs.js';
 import { FitsFile } from '../../src/imaging/fits/fits-file.js';
+import { sepArcsec } from '../support/sky.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/fits');
 const index = JSON.parse(readFileSync(join(FIX, 'expected_rgb/index.json'), 'utf8')) as {
@@ -39,11 +40,6 @@ async function run(set: string, opts: Partial<ConvertOptions>, workers = 0, chan
   return { out, result, lines };
 }
 
-function sepArcsec(a: [number, number], b: [number, number]): number {
-  const d = Math.PI / 180;
-  const s = Math.sin(((b[1] - a[1]) * d) / 2) ** 2 + Math.cos(a[1] * d) * Math.cos(b[1] * d) * Math.sin(((b[0] - a[0]) * d) / 2) ** 2;
-  return (2 * Math.asin(Math.sqrt(s)) * 180 * 3600) / Math.PI;
-}
 
 function avmWcs(png: Uint8Array): { wcs: CelestialWcs; tags: Record<string, string | string[]> } {
   const tags = parseAvmXmp(readXmp(png)!);

@@ -5,6 +5,7 @@ import { FitsFile } from '../../src/imaging/fits/fits-file.js';
 import { readImage } from '../../src/imaging/fits/image-reader.js';
 import { FitsCutouts } from '../../src/imaging/cutouts/fits-cutouts.js';
 import { pixelToSky, readWcs, scaleRotation } from '../../src/imaging/wcs.js';
+import { sepArcsec } from '../support/sky.js';
 
 /** Fixtures and the values astropy read from them (test/fixtures/make_fixtures.py). */
 const DIR = join(import.meta.dirname, '../fixtures/fits');
@@ -21,11 +22,6 @@ interface Entry {
 }
 const expected = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8')) as Entry[];
 
-function sepArcsec(a: [number, number], b: [number, number]): number {
-  const d = Math.PI / 180;
-  const s = Math.sin(((b[1] - a[1]) * d) / 2) ** 2 + Math.cos(a[1] * d) * Math.cos(b[1] * d) * Math.sin(((b[0] - a[0]) * d) / 2) ** 2;
-  return (2 * Math.asin(Math.sqrt(s)) * 180 * 3600) / Math.PI;
-}
 
 describe('pixels equal what astropy reads', () => {
   for (const e of expected.filter((x) => x.raw)) {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { convertSet } from '../../src/imaging/convert-set.js';
 import { DEFAULT_CONVERT_OPTIONS } from '../../src/imaging/convert.js';
 import { pythonWith } from '../support/python.js';
+import { sepArcsec } from '../support/sky.js';
 
 /**
  * The independent check: pyavm (what WorldWide Telescope and aplpy use) reads
@@ -35,11 +36,6 @@ for path, pts in json.loads(sys.stdin.read()):
 print(json.dumps(out))
 `;
 
-function sepArcsec(a: number[], b: number[]): number {
-  const d = Math.PI / 180;
-  const s = Math.sin(((b[1] - a[1]) * d) / 2) ** 2 + Math.cos(a[1] * d) * Math.cos(b[1] * d) * Math.sin(((b[0] - a[0]) * d) / 2) ** 2;
-  return (2 * Math.asin(Math.sqrt(s)) * 180 * 3600) / Math.PI;
-}
 
 describe.skipIf(!PYTHON)('pyavm reads back the true WCS from our PNGs', () => {
   const expected = JSON.parse(readFileSync(join(FIX, 'expected.json'), 'utf8')) as { file: string; hdu?: number; samples?: { pixel: number[]; world: number[] }[] }[];

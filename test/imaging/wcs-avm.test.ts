@@ -5,6 +5,7 @@ import { encodePng } from '../../src/imaging/png/png-writer.js';
 import { readChunks, readTextChunks, readXmp } from '../../src/imaging/png/png-chunks.js';
 import { Header, parseCard } from '../../src/imaging/fits/header.js';
 import pngjs from 'pngjs';
+import { sepArcsec } from '../support/sky.js';
 
 const ARCSEC = 1 / 3600;
 
@@ -17,11 +18,6 @@ function rotatedCd(rotDeg: number, scaleDeg: number, parity: 1 | -1 = -1): Celes
   ];
 }
 
-function sepArcsec(a: [number, number], b: [number, number]): number {
-  const d = Math.PI / 180;
-  const s = Math.sin(((b[1] - a[1]) * d) / 2) ** 2 + Math.cos(a[1] * d) * Math.cos(b[1] * d) * Math.sin(((b[0] - a[0]) * d) / 2) ** 2;
-  return (2 * Math.asin(Math.sqrt(s)) * 180 * 3600) / Math.PI;
-}
 
 /** Our own reading of the AVM tags back into a WCS, the way pyavm's to_wcs does (Scale + Rotation). */
 function wcsFromAvm(tags: Record<string, string | string[]>): CelestialWcs {

@@ -16,15 +16,9 @@ export function padData(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+import { concatBytes } from '../../src/imaging/bytes.js';
+
+export const concat = concatBytes;
 
 /** A float32 primary image. */
 export function float32Image(width: number, height: number, values: (i: number) => number, extra: [string, FitsValue][] = []): Uint8Array {

@@ -1,18 +1,12 @@
 import { ImagingError } from '../types.js';
 import { crc32 as crc32Of } from './crc32.js';
+import { concatBytes } from '../bytes.js';
 
 const SIGNATURE = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** CRC-32 over several parts, as PNG chunks need it (type + data). */
 export function crc32(parts: Uint8Array[]): number {
-  if (parts.length === 1) return crc32Of(parts[0]);
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  return crc32Of(all);
+  return crc32Of(parts.length === 1 ? parts[0] : concatBytes(parts));
 }
 
 export function chunk(type: string, data: Uint8Array): Uint8Array {

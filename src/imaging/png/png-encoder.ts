@@ -1,6 +1,7 @@
 import * as zlib from 'node:zlib';
 import type { Raster8 } from '../types.js';
 import { chunk } from './png-chunks.js';
+import { concatBytes } from '../bytes.js';
 
 /**
  * A small 8-bit grey/RGB PNG encoder for the hot path. pngjs's encoder spends
@@ -109,11 +110,5 @@ export function encodeRaster(r: Raster8, level: number, extra: Uint8Array[] = []
   ihdr[9] = r.channels === 3 ? 2 : 0; // colour type: RGB or grey
   // compression 0, filter method 0, no interlace
   const parts = [SIGNATURE, chunk('IHDR', ihdr), ...extra, chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
