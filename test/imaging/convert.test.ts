@@ -11,6 +11,7 @@ import { readTextChunks, readXmp } from '../../src/imaging/png/png-chunks.js';
 import { pixelToSky, type CelestialWcs } from '../../src/imaging/wcs.js';
 import { FitsFile } from '../../src/imaging/fits/fits-file.js';
 import { sepArcsec } from '../support/sky.js';
+import { wcsFromAvm } from '../support/avm.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/fits');
 const index = JSON.parse(readFileSync(join(FIX, 'expected_rgb/index.json'), 'utf8')) as {
@@ -43,20 +44,7 @@ async function run(set: string, opts: Partial<ConvertOptions>, workers = 0, chan
 
 function avmWcs(png: Uint8Array): { wcs: CelestialWcs; tags: Record<string, string | string[]> } {
   const tags = parseAvmXmp(readXmp(png)!);
-  const nums = (k: string) => (tags[k] as string[]).map(Number) as [number, number];
-  const [s1, s2] = nums('Spatial.Scale');
-  const r = (Number(tags['Spatial.Rotation']) * Math.PI) / 180;
-  const wcs: CelestialWcs = {
-    lonType: 'RA--',
-    latType: 'DEC-',
-    projection: String(tags['Spatial.CoordsystemProjection']),
-    crval: nums('Spatial.ReferenceValue'),
-    crpix: nums('Spatial.ReferencePixel'),
-    cd: [
-      [s1 * Math.cos(r), -s2 * Math.sin(r)],
-      [s1 * Math.sin(r), s2 * Math.cos(r)],
-    ],
-  };
+  const wcs = wcsFromAvm(tags);
   return { wcs, tags };
 }
 

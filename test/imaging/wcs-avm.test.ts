@@ -6,6 +6,7 @@ import { readChunks, readTextChunks, readXmp } from '../../src/imaging/png/png-c
 import { Header, parseCard } from '../../src/imaging/fits/header.js';
 import pngjs from 'pngjs';
 import { sepArcsec } from '../support/sky.js';
+import { wcsFromAvm } from '../support/avm.js';
 
 const ARCSEC = 1 / 3600;
 
@@ -18,24 +19,6 @@ function rotatedCd(rotDeg: number, scaleDeg: number, parity: 1 | -1 = -1): Celes
   ];
 }
 
-
-/** Our own reading of the AVM tags back into a WCS, the way pyavm's to_wcs does (Scale + Rotation). */
-function wcsFromAvm(tags: Record<string, string | string[]>): CelestialWcs {
-  const nums = (k: string) => (tags[k] as string[]).map(Number) as [number, number];
-  const [s1, s2] = nums('Spatial.Scale');
-  const r = (Number(tags['Spatial.Rotation']) * Math.PI) / 180;
-  return {
-    lonType: 'RA--',
-    latType: 'DEC-',
-    projection: String(tags['Spatial.CoordsystemProjection']),
-    crval: nums('Spatial.ReferenceValue'),
-    crpix: nums('Spatial.ReferencePixel'),
-    cd: [
-      [s1 * Math.cos(r), -s2 * Math.sin(r)],
-      [s1 * Math.sin(r), s2 * Math.cos(r)],
-    ],
-  };
-}
 
 describe('scale and rotation from a CD matrix', () => {
   for (const rot of [0, 30, 89, 91, 120, 179, -45, -150]) {
