@@ -80,7 +80,7 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
     const queues = new JobQueues(connection);
     cleanups.push(() => queues.close());
 
-    const butler = config.BUTLER_URL ? new ButlerServerSource({ baseUrl: config.BUTLER_URL, token: () => config.BUTLER_TOKEN ?? '', userAgent: SOFTWARE }) : undefined;
+    const butler = config.BUTLER_URL ? new ButlerServerSource({ baseUrl: config.BUTLER_URL, token: () => config.BUTLER_TOKEN ?? '', userAgent: SOFTWARE, maxAttempts: config.BUTLER_RETRY_ATTEMPTS, baseDelayMs: config.BUTLER_RETRY_BASE_MS }) : undefined;
     const sources = (c: Collection): ButlerSource => {
       if (c.source_kind === 'prefix') return new RetrieveArtifactsSource({ root: c.source_root! });
       if (!butler) throw new Error('BUTLER_URL is not configured, so Butler collections cannot be polled');

@@ -41,6 +41,9 @@ export const configSchema = z.object({
   S3_PUBLIC_BASE_URL: z.string().url().optional(),
   BUTLER_URL: z.string().url().optional(),
   BUTLER_TOKEN: z.string().optional(),
+  /** Attempts per Butler request inside one job (the job itself retries on top). */
+  BUTLER_RETRY_ATTEMPTS: int(1, 20).default(6),
+  BUTLER_RETRY_BASE_MS: int(1, 60_000).default(500),
   /** Directory under which 'prefix' collections (retrieve-artifacts output) may live. */
   ARTIFACT_ROOT: z.string().min(1).default('./data/artifacts'),
   STORAGE_DIR: z.string().min(1).optional(),

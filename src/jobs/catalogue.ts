@@ -10,7 +10,24 @@ import type { JobsOptions } from 'bullmq';
  */
 
 const uuid = z.string().uuid();
-const backoff = (delay: number) => ({ type: 'exponential' as const, delay, jitter: 0.5 });
+/**
+ * Exponential with jitter, but never sooner than an upstream asked
+ * (Retry-After on 429/503): see `retryDelay`, which workers use for this type.
+ */
+export const BACKOFF_TYPE = 'upstream-aware';
+const backoff = (delay: number) => ({ type: BACKOFF_TYPE, delay });
+
+/**
+ * Delay before retry `attemptsMade` (1 = first retry): base * 2^(n-1), drawn
+ * uniformly from its upper half so a crowd of failed jobs spreads out, and
+ * raised to the upstream's Retry-After when the error carries one.
+ */
+export function retryDelay(baseMs: number, attemptsMade: number, err?: unknown, random = Math.random): number {
+  const exp = baseMs * 2 ** Math.max(0, attemptsMade - 1);
+  const jittered = Math.floor(exp / 2 + random() * (exp / 2));
+  const asked = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  return typeof asked === 'number' && Number.isFinite(asked) && asked > jittered ? Math.ceil(asked) : jittered;
+}
 const shortHash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 24);
 
 export const JOBS = {

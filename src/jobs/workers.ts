@@ -1,5 +1,5 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { JOBS, QUEUE_NAMES, type JobName } from './catalogue.js';
+import { BACKOFF_TYPE, JOBS, QUEUE_NAMES, retryDelay, type JobName } from './catalogue.js';
 import type { Handlers } from './handlers.js';
 import type { Logger } from '../domain/ports.js';
 
@@ -47,6 +47,13 @@ export function startWorkers(handlers: Handlers, o: WorkerOptions): { workers: W
           concurrency: queue === 'convert' ? Math.max(1, Math.floor(o.concurrency / 2)) : o.concurrency,
           lockDuration: o.lockMs ?? 30_000,
           stalledInterval: o.lockMs ?? 30_000,
+          settings: {
+            backoffStrategy: (attemptsMade, type, err, job) => {
+              if (type !== BACKOFF_TYPE) throw new Error(`unknown backoff type ${type}`);
+              const base = (job?.opts.backoff as { delay?: number } | undefined)?.delay ?? 5_000;
+              return retryDelay(base, attemptsMade, err);
+            },
+          },
         },
       ),
   );

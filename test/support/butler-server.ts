@@ -42,6 +42,8 @@ export interface RecordedRequest {
 }
 
 export interface ButlerDoubleOptions {
+  /** Listen here (e.g. to come back up where a client already points); default: any free port. */
+  port?: number;
   repository?: string;
   /** bearer token -> user name (what Gafaelfawr would put in X-Auth-Request-User). */
   tokens?: Record<string, string>;
@@ -148,7 +150,7 @@ export class ButlerServerDouble {
         else res.destroy();
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
     self = new ButlerServerDouble(server, (server.address() as AddressInfo).port, opts);
     return self;
   }
