@@ -5,7 +5,7 @@ import type { Db } from '../db/database.js';
 import type { Collection } from '../db/schema.js';
 import { getCollection, findCollection, recordPoll } from '../db/repositories/collections.js';
 import { findArtifact, groupArtifacts, insertDiscovered, markFailed, markRetrieved } from '../db/repositories/artifacts.js';
-import { insertImage } from '../db/repositories/images.js';
+import { insertImages, type NewImage } from '../db/repositories/images.js';
 import { transition } from '../db/repositories/transitions.js';
 import type { ButlerSource, DatasetRef, Logger, ObjectStore } from './ports.js';
 import { AppError } from './errors.js';
@@ -35,6 +35,21 @@ export class UnprocessableInputError extends AppError {
 }
 
 const POLL_BATCH = 500;
+/** Parallel object writes per group: enough to hide S3 latency, few enough to be polite. */
+const STORE_CONCURRENCY = 8;
+
+async function mapLimit<T, R>(items: T[], limit: number, f: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
+}
 
 export async function pollCollection(d: PipelineDeps, collectionId: string, actor = 'poller'): Promise<{ newArtifactIds: string[] }> {
   const c = await findCollection(d.db, collectionId);
@@ -143,28 +158,24 @@ export async function convertGroup(d: PipelineDeps, collectionId: string, groupK
       throw new UnprocessableInputError(msg.replaceAll(tmp + '/', ''));
     }
     const lines = (await readFile(join(out, 'stamps.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
-    let images = 0;
-    for (const l of lines) {
+    const base = { collectionId: c.id, groupKey, bands: c.rgb ?? [], colour: c.colour };
+    // Objects are content-addressed, so writing them before the rows commit is
+    // safe: a crash leaves at most an object that the retry writes again.
+    const rows: NewImage[] = await mapLimit(lines, STORE_CONCURRENCY, async (l) => {
       const png = await readFile(join(out, l.file));
       const sha256 = createHash('sha256').update(png).digest('hex');
       const key = `images/${c.id}/${sha256}.png`;
       await d.store.put('quarantine', key, png, { contentType: 'image/png' });
-      const row = await insertImage(
-        d.db,
-        { collectionId: c.id, groupKey, stampIndex: l.index, state: 'quarantined', ra: l.ra, dec: l.dec, wcsQuality: l.wcs, width: l.width, height: l.height, bytes: l.bytes, sha256, quarantineKey: key, bands: c.rgb ?? [], colour: c.colour, error: null },
-        actor,
-      );
-      if (row) images++;
-    }
+      return { ...base, stampIndex: l.index, state: 'quarantined' as const, ra: l.ra, dec: l.dec, wcsQuality: l.wcs, width: l.width, height: l.height, bytes: l.bytes, sha256, quarantineKey: key, error: null };
+    });
     for (const f of result.failed) {
-      await insertImage(
-        d.db,
-        { collectionId: c.id, groupKey, stampIndex: f.index, state: 'failed', ra: null, dec: null, wcsQuality: 'none', width: 0, height: 0, bytes: 0, sha256: '', quarantineKey: '', bands: c.rgb ?? [], colour: c.colour, error: f.error.replaceAll(tmp + '/', '') },
-        actor,
-      );
+      rows.push({ ...base, stampIndex: f.index, state: 'failed', ra: null, dec: null, wcsQuality: 'none', width: 0, height: 0, bytes: 0, sha256: '', quarantineKey: '', error: f.error.replaceAll(tmp + '/', '') });
     }
-    await d.db.transaction().execute(async (tx) => {
+    // The group's images and its artifacts' move to 'converted' commit together.
+    const images = await d.db.transaction().execute(async (tx) => {
+      const inserted = await insertImages(tx, rows, actor);
       for (const a of arts) await transition(tx, 'artifact', a.id, 'retrieved', 'converted', actor);
+      return inserted.filter((r) => r.state === 'quarantined').length;
     });
     return { images, failedStamps: result.failed.length };
   } finally {

@@ -1,0 +1,173 @@
+/**
+ * npm run bench:pipeline — the pipeline benchmark of issue 3.
+ *
+ * 1. Throughput: 2,000 stamps in 3 bands (retrieve-artifacts layout) from
+ *    discovery to quarantine on the embedded defaults (PGlite, filesystem
+ *    store, a private redis-server, default worker settings), with per-stage
+ *    latencies from the transition log. Beside it, in the same run: the same
+ *    files converted by convertSet alone (no queue, database or store), so
+ *    the figure shows what the service around the converter costs.
+ * 2. Poll cost: a Butler collection with 100,000 known datasets (ingested over
+ *    30 days) and 10 new ones, through the real Butler REST client against the
+ *    contract double. Beside it: the same poll without the cursor (what every
+ *    poll would cost if it re-listed the collection), and the first full poll.
+ *
+ * Options (env): BENCH_STAMPS (default 2000), BENCH_KNOWN (default 100000),
+ * BENCH_SIZE (stamp side, default 96).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+// The compiled code is what ships and what the conversion threads run.
+import { loadConfig } from '../dist/config/config.js';
+import { buildServices, type Services } from '../dist/app/service.js';
+import { startWorkerRole } from '../dist/app/worker.js';
+import { createLogger } from '../dist/app/logger.js';
+import { createCollection } from '../dist/db/repositories/collections.js';
+import { pollCollection } from '../dist/domain/pipeline.js';
+import { writeDemoArtifacts, type DemoLayout } from '../dist/demo/demo-data.js';
+import { convertSet } from '../dist/imaging/convert-set.js';
+import { DEFAULT_CONVERT_OPTIONS } from '../dist/imaging/convert.js';
+import { ButlerServerDouble, DOUBLE_TOKEN, type SeedDataset } from '../test/support/butler-server.js';
+
+const STAMPS = Number(process.env.BENCH_STAMPS ?? 2000);
+const KNOWN = Number(process.env.BENCH_KNOWN ?? 100_000);
+const SIZE = Number(process.env.BENCH_SIZE ?? 96);
+const PER_FILE = 100;
+
+const ms = (x: number) => `${x.toFixed(0)} ms`;
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+
+async function waitFor<T>(f: () => Promise<T>, ok: (v: T) => boolean, limitMs: number): Promise<T> {
+  const end = Date.now() + limitMs;
+  for (;;) {
+    const v = await f();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`gave up after ${limitMs} ms; last: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function throughput(dir: string): Promise<void> {
+  const tracts = Array.from({ length: Math.ceil(STAMPS / PER_FILE) }, (_, i) => 9000 + i);
+  const layout: DemoLayout = { owner: 'bench', run: 'u/bench/pipeline', datasetType: 'zooniverse_cutout', tracts, patches: [42], stampsPerFile: PER_FILE, size: SIZE };
+  const root = join(dir, 'artifacts');
+  const files = await writeDemoArtifacts(root, layout);
+  const total = tracts.length * PER_FILE;
+
+  const env = { DATA_DIR: join(dir, 'data'), ARTIFACT_ROOT: root, LOG_LEVEL: 'warn' };
+  const config = loadConfig(env);
+  const s: Services = await buildServices(config, { log: createLogger('warn'), migrate: true });
+  const w = await startWorkerRole(s);
+  let elapsed: number;
+  try {
+    const c = await createCollection(s.db, { owner: 'bench', repository: 'local', name: layout.run, sourceKind: 'prefix', sourceRoot: root, datasetType: layout.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600 }, 'bench');
+    const t0 = Date.now();
+    await s.queues.add('poll', { collectionId: c.id });
+    await waitFor(async () => (await sql<{ n: number }>`select count(*)::int as n from images where state = 'quarantined'`.execute(s.db)).rows[0].n, (n) => n >= total, 30 * 60_000);
+    elapsed = Date.now() - t0;
+
+    const tr = await sql<{ entity: string; entity_id: string; to_state: string; at: Date }>`select entity, entity_id, to_state, at from transitions where entity in ('artifact', 'image')`.execute(s.db);
+    const at = new Map<string, Map<string, number>>();
+    for (const r of tr.rows) {
+      const m = at.get(r.entity_id) ?? new Map<string, number>();
+      m.set(r.to_state, new Date(r.at).getTime());
+      at.set(r.entity_id, m);
+    }
+    const arts = tr.rows.filter((r) => r.entity === 'artifact' && r.to_state === 'discovered').map((r) => at.get(r.entity_id)!);
+    const imgs = tr.rows.filter((r) => r.entity === 'image' && r.to_state === 'quarantined').map((r) => at.get(r.entity_id)!.get('quarantined')!);
+    const discovered = arts.map((m) => m.get('discovered')! - t0);
+    const retrieve = arts.map((m) => m.get('retrieved')! - m.get('discovered')!);
+    const convert = arts.map((m) => m.get('converted')! - m.get('retrieved')!);
+    const toQuarantine = imgs.map((x) => x - t0);
+
+    console.log(`\n1. Discovery -> quarantine: ${total} stamps x 3 bands (${files} files of ${PER_FILE} stamps, ${SIZE}x${SIZE}), embedded defaults`);
+    console.log(`   workers: WORKER_CONCURRENCY=${config.WORKER_CONCURRENCY}, CONVERT_THREADS=${config.CONVERT_THREADS ?? 1}, ${availableParallelism()} cores`);
+    console.log(`   pipeline:      ${(total / (elapsed / 1000)).toFixed(1)} stamps/s  (${(elapsed / 1000).toFixed(1)} s in all)`);
+    console.log('   per stage (p50 / p95 / max), queue waits included:');
+    console.log(`     poll -> discovered        ${ms(pct(discovered, 50))} / ${ms(pct(discovered, 95))} / ${ms(Math.max(...discovered))}  (from the poll request)`);
+    console.log(`     discovered -> retrieved   ${ms(pct(retrieve, 50))} / ${ms(pct(retrieve, 95))} / ${ms(Math.max(...retrieve))}  (per file)`);
+    console.log(`     retrieved -> converted    ${ms(pct(convert, 50))} / ${ms(pct(convert, 95))} / ${ms(Math.max(...convert))}  (per file, waits for its group's other bands)`);
+    console.log(`     first / last image        ${ms(Math.min(...toQuarantine))} / ${ms(Math.max(...toQuarantine))}  (from the poll request)`);
+  } finally {
+    await w.close();
+    await s.close();
+  }
+
+  // Reference: the converter alone on the same files, one group at a time with
+  // the same number of threads as the pipeline gives each conversion.
+  const t1 = Date.now();
+  for (const tract of tracts) {
+    const base = join(root, layout.run, layout.datasetType, String(tract), '42');
+    const channels = [];
+    for (const band of ['i', 'r', 'g']) {
+      const [name] = await readdir(join(base, band));
+      channels.push({ band, path: join(base, band, name) });
+    }
+    await convertSet({ channels, outDir: join(dir, 'ref', String(tract)), opts: { ...DEFAULT_CONVERT_OPTIONS, colour: { preset: 'auto' } }, workers: config.CONVERT_THREADS ?? 1 });
+  }
+  const alone = Date.now() - t1;
+  console.log(`   reference:     ${(total / (alone / 1000)).toFixed(1)} stamps/s  convertSet alone on the same files (no queue, database or store)`);
+  console.log(`   service cost:  ${((elapsed / alone - 1) * 100).toFixed(0)}% on top of conversion`);
+}
+
+async function pollCost(dir: string): Promise<void> {
+  const butler = await ButlerServerDouble.start({ repository: 'dp1', pageSize: 2000, keepAliveMs: 15_000 });
+  const run = 'u/bench/poll';
+  const datasetType = 'zooniverse_cutout';
+  const bytes = new Uint8Array(16);
+  const now = Date.now();
+  const day = 86_400_000;
+  const known: SeedDataset[] = Array.from({ length: KNOWN }, (_, i) => ({ id: randomUUID(), datasetType, run, dataId: { band: 'gri'[i % 3], skymap: 'lsst_cells_v1', tract: 5000 + Math.floor(i / 300), patch: Math.floor(i / 3) % 100 }, ingestDate: new Date(now - 30 * day + Math.floor((i / KNOWN) * 30 * day) - 2 * 3600_000), bytes }));
+  butler.seed(...known);
+
+  const env = { DATA_DIR: join(dir, 'poll-data'), LOG_LEVEL: 'warn', BUTLER_URL: butler.url, BUTLER_TOKEN: DOUBLE_TOKEN };
+  const s: Services = await buildServices(loadConfig(env), { log: createLogger('warn'), migrate: true });
+  try {
+    const c = await createCollection(s.db, { owner: 'bench', repository: 'dp1', name: run, sourceKind: 'butler', sourceRoot: null, datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 900 }, 'bench');
+    let t = Date.now();
+    const first = await pollCollection(s.pipeline, c.id);
+    const firstMs = Date.now() - t;
+    if (first.newArtifactIds.length !== KNOWN) throw new Error(`first poll found ${first.newArtifactIds.length}, expected ${KNOWN}`);
+
+    const times: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      const fresh: SeedDataset[] = Array.from({ length: 10 }, (_, i) => ({ id: randomUUID(), datasetType, run, dataId: { band: 'gri'[i % 3], skymap: 'lsst_cells_v1', tract: 9000 + round, patch: i }, ingestDate: new Date(Date.now() - 1000), bytes }));
+      butler.seed(...fresh);
+      t = Date.now();
+      const r = await pollCollection(s.pipeline, c.id);
+      times.push(Date.now() - t);
+      if (r.newArtifactIds.length !== 10) throw new Error(`poll found ${r.newArtifactIds.length} new, expected 10`);
+    }
+
+    // Reference: the same poll with the cursor forgotten lists everything again.
+    await s.db.updateTable('collections').set({ cursor: null }).where('id', '=', c.id).execute();
+    t = Date.now();
+    const relist = await pollCollection(s.pipeline, c.id);
+    const relistMs = Date.now() - t;
+    if (relist.newArtifactIds.length !== 0) throw new Error('a full re-listing found new datasets');
+
+    console.log(`\n2. Poll cost, Butler REST client -> contract double, ${KNOWN.toLocaleString('en')} known datasets (ingested over 30 days) + 10 new`);
+    console.log(`   poll with cursor:       median ${ms(pct(times, 50))}, max ${ms(Math.max(...times))} over 5 polls (target <= 200 ms)`);
+    console.log(`   reference, no cursor:   ${ms(relistMs)}  (re-lists all ${KNOWN.toLocaleString('en')}, inserts none)`);
+    console.log(`   first poll of all:      ${ms(firstMs)}  (${(KNOWN / (firstMs / 1000)).toFixed(0)} datasets/s recorded)`);
+    console.log(`   cursor poll lists only the lookback hour and the new ones; the double answers each query in O(all) memory scan, counted in the figures.`);
+  } finally {
+    await s.close();
+    await butler.close();
+  }
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'bench-pipeline-'));
+try {
+  console.log(`bench:pipeline on ${availableParallelism()} cores, Node ${process.versions.node}`);
+  await throughput(dir);
+  await pollCost(dir);
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
