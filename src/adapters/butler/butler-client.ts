@@ -3,7 +3,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { UpstreamError, UpstreamRefusedError, ValidationError } from '../../domain/errors.js';
 import type { Artifact, ButlerSource, DatasetQuery, DatasetRef } from '../../domain/ports.js';
-import { DEFAULT_MAX_ARTIFACT_BYTES, bytesAccess, readZipDirectory, readZipEntry } from './prefix-source.js';
+import { DEFAULT_MAX_ARTIFACT_BYTES, readZipMember, readZipMembers } from './prefix-source.js';
+import { bytesAccess } from '../../imaging/cutouts/zip-archive.js';
 
 /*
  * Client of the Butler server REST API (daf_butler remote_butler), as the EPO
@@ -407,9 +408,9 @@ export class ButlerServerSource implements ButlerSource {
       if (member !== undefined) {
         const label = `dataset ${id}`;
         const src = bytesAccess(bytes);
-        const entry = (await readZipDirectory(src, label)).get(member);
+        const entry = (await readZipMembers(src, label)).get(member);
         if (!entry) throw new UpstreamRefusedError(`Dataset ${id} is stored in a zip archive that has no member '${member}'.`, { datasetId: id });
-        bytes = await readZipEntry(src, entry, label, this.maxArtifactBytes);
+        bytes = await readZipMember(src, entry, label, this.maxArtifactBytes);
       } else if (file.fileSize !== undefined && bytes.length !== file.fileSize) {
         throw new Transient(`Storage (${storage}) sent ${bytes.length} bytes for dataset ${id}; the Butler records ${file.fileSize}`);
       }

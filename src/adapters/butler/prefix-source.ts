@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
 import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
-import { inflateRawSync } from 'node:zlib';
 
 import { UpstreamError, UpstreamRefusedError, ValidationError } from '../../domain/errors.js';
 import type { Artifact, ButlerSource, DatasetQuery, DatasetRef } from '../../domain/ports.js';
-import { crc32 } from '../../imaging/png/crc32.js';
+import { entryDataStart, fileAccess, readZipDirectory, readZipEntry, ZipEntryDamaged, ZipRefused, type RandomAccess, type ZipEntry } from '../../imaging/cutouts/zip-archive.js';
 import { parseHeader } from '../../imaging/fits/header.js';
 
 /*
@@ -202,10 +201,10 @@ export class RetrieveArtifactsSource implements ButlerSource {
       if (!st.isFile()) throw new UpstreamRefusedError(`'${fileRel}' is not a regular file.`);
       if (member !== undefined) {
         const src = fileAccess(fh, st.size);
-        const entries = await readZipDirectory(src, fileRel);
+        const entries = await readZipMembers(src, fileRel);
         const entry = entries.get(member);
         if (!entry) throw new UpstreamRefusedError(`Archive '${fileRel}' has no member '${member}'.`);
-        bytes = await readZipEntry(src, entry, fileRel, this.maxBytes);
+        bytes = await readZipMember(src, entry, fileRel, this.maxBytes);
       } else {
         if (st.size > this.maxBytes) throw tooBig(fileRel, st.size, this.maxBytes);
         bytes = await readAllCapped(fh, fileRel, this.maxBytes);
@@ -314,10 +313,10 @@ export class RetrieveArtifactsSource implements ButlerSource {
     let names: Set<string>;
     try {
       const src = fileAccess(fh, (await fh.stat()).size);
-      const entries = await readZipDirectory(src, rel);
+      const entries = await readZipMembers(src, rel);
       names = new Set(entries.keys());
       const entry = entries.get(ZIP_INDEX_NAME);
-      if (entry) index = parseZipIndex(await readZipEntry(src, entry, rel, MAX_INDEX_BYTES), rel);
+      if (entry) index = parseZipIndex(await readZipMember(src, entry, rel, MAX_INDEX_BYTES), rel);
     } catch (e) {
       if (!(e instanceof UpstreamRefusedError)) throw e;
       // A loose .zip in the collection that is not an archive we can read is
@@ -529,174 +528,34 @@ function parseZipIndex(bytes: Uint8Array, what: string): ZipIndexV1 {
 // ---------------------------------------------------------------- zip reader
 
 /*
- * Just enough of ZIP to find the index and one member without reading the
- * whole archive: the central directory (zip64 included, as Python's zipfile
- * writes it for big archives), stored and deflated members, CRC checked, and
- * every size checked against the caps before anything is inflated.
+ * ZIP access for --zip output and datastore zips, over the bridge's one ZIP
+ * reader: only the directory and the member asked for are read, with the
+ * artifact size cap on the output.
  */
 
-export interface RandomAccess {
-  size: number;
-  read(position: number, length: number): Promise<Uint8Array>;
-}
-
-export interface ZipMember {
-  name: string;
-  flags: number;
-  method: number;
-  crc: number;
-  compressedSize: number;
-  size: number;
-  localOffset: number;
-}
-
-const SIG_EOCD = 0x06054b50;
-const SIG_ZIP64_LOCATOR = 0x07064b50;
-const SIG_ZIP64_EOCD = 0x06064b50;
-const SIG_CENTRAL = 0x02014b50;
-const SIG_LOCAL = 0x04034b50;
-const MAX_CENTRAL_DIRECTORY = 256 * 1024 * 1024;
-
-export function bytesAccess(bytes: Uint8Array): RandomAccess {
-  return {
-    size: bytes.length,
-    read: async (position, length) => {
-      if (position < 0 || position + length > bytes.length) throw new RangeError('read past the end');
-      return bytes.subarray(position, position + length);
-    },
-  };
-}
-
-function fileAccess(fh: FileHandle, size: number): RandomAccess {
-  return {
-    size,
-    read: async (position, length) => {
-      if (position < 0 || position + length > size) throw new RangeError('read past the end');
-      const buf = Buffer.alloc(length);
-      let have = 0;
-      while (have < length) {
-        const { bytesRead } = await fh.read(buf, have, length - have, position + have);
-        if (bytesRead === 0) throw new RangeError('file shrank while reading');
-        have += bytesRead;
-      }
-      return buf;
-    },
-  };
-}
-
-function u16(d: Uint8Array, at: number): number {
-  return d[at] | (d[at + 1] << 8);
-}
-function u32(d: Uint8Array, at: number): number {
-  return (d[at] | (d[at + 1] << 8) | (d[at + 2] << 16) | (d[at + 3] << 24)) >>> 0;
-}
-function u64(d: Uint8Array, at: number): number {
-  const hi = u32(d, at + 4);
-  if (hi >= 0x200000) throw new RangeError('64-bit size beyond 2^53');
-  return hi * 0x100000000 + u32(d, at);
-}
+/** Butler zips hold one member per dataset; this bounds the directory we parse. */
+const MAX_ZIP_MEMBERS = 1_000_000;
 
 function badZip(what: string, why: string): UpstreamRefusedError {
   return new UpstreamRefusedError(`Archive '${what}' is not a readable zip: ${why}.`);
 }
 
-export async function readZipDirectory(src: RandomAccess, what: string): Promise<Map<string, ZipMember>> {
+export async function readZipMembers(src: RandomAccess, what: string): Promise<Map<string, ZipEntry>> {
   try {
-    if (src.size < 22) throw badZip(what, 'too short');
-    const tailLen = Math.min(src.size, 22 + 0xffff);
-    const tailAt = src.size - tailLen;
-    const tail = await src.read(tailAt, tailLen);
-    let eocd = -1;
-    for (let i = tail.length - 22; i >= 0; i--) {
-      if (u32(tail, i) === SIG_EOCD) {
-        eocd = i;
-        break;
-      }
-    }
-    if (eocd < 0) throw badZip(what, 'no end-of-central-directory record');
-    let count = u16(tail, eocd + 10);
-    let cdSize = u32(tail, eocd + 12);
-    let cdOffset = u32(tail, eocd + 16);
-    if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
-      const locAt = tailAt + eocd - 20;
-      if (locAt < 0) throw badZip(what, 'zip64 locator missing');
-      const loc = await src.read(locAt, 20);
-      if (u32(loc, 0) !== SIG_ZIP64_LOCATOR) throw badZip(what, 'zip64 locator missing');
-      const z64At = u64(loc, 8);
-      if (z64At + 56 > src.size) throw badZip(what, 'zip64 record out of range');
-      const z = await src.read(z64At, 56);
-      if (u32(z, 0) !== SIG_ZIP64_EOCD) throw badZip(what, 'zip64 record missing');
-      count = u64(z, 32);
-      cdSize = u64(z, 40);
-      cdOffset = u64(z, 48);
-    }
-    if (cdSize > MAX_CENTRAL_DIRECTORY || cdOffset + cdSize > src.size) throw badZip(what, 'central directory out of range');
-    const cd = await src.read(cdOffset, cdSize);
-    const out = new Map<string, ZipMember>();
-    let p = 0;
-    for (let i = 0; i < count; i++) {
-      if (p + 46 > cd.length || u32(cd, p) !== SIG_CENTRAL) throw badZip(what, 'corrupt central directory');
-      const flags = u16(cd, p + 8);
-      const method = u16(cd, p + 10);
-      const crc = u32(cd, p + 16);
-      let compressedSize = u32(cd, p + 20);
-      let size = u32(cd, p + 24);
-      const nameLen = u16(cd, p + 28);
-      const extraLen = u16(cd, p + 30);
-      const commentLen = u16(cd, p + 32);
-      let localOffset = u32(cd, p + 42);
-      if (p + 46 + nameLen + extraLen + commentLen > cd.length) throw badZip(what, 'corrupt central directory');
-      const name = Buffer.from(cd.subarray(p + 46, p + 46 + nameLen)).toString('utf8');
-      let e = p + 46 + nameLen;
-      const extraEnd = e + extraLen;
-      while (e + 4 <= extraEnd) {
-        const id = u16(cd, e);
-        const len = u16(cd, e + 2);
-        if (id === 0x0001) {
-          let q = e + 4;
-          if (size === 0xffffffff) (size = u64(cd, q)), (q += 8);
-          if (compressedSize === 0xffffffff) (compressedSize = u64(cd, q)), (q += 8);
-          if (localOffset === 0xffffffff) localOffset = u64(cd, q);
-        }
-        e += 4 + len;
-      }
-      if (!name.endsWith('/')) out.set(name, { name, flags, method, crc, compressedSize, size, localOffset });
-      p += 46 + nameLen + extraLen + commentLen;
-    }
-    return out;
+    const entries = await readZipDirectory(src, MAX_ZIP_MEMBERS);
+    return new Map(entries.filter((e) => !e.isDirectory).map((e) => [e.name, e]));
   } catch (e) {
-    if (e instanceof RangeError) throw badZip(what, e.message);
+    if (e instanceof ZipRefused) throw badZip(what, e.message);
     throw e;
   }
 }
 
-export async function readZipEntry(src: RandomAccess, m: ZipMember, what: string, cap: number): Promise<Uint8Array> {
-  const shown = `${what}${ZIP_MEMBER_MARK}${m.name}`;
-  if (m.flags & 0x0041) throw badZip(what, `member '${m.name}' is encrypted`);
-  if (m.size > cap) throw tooBig(shown, m.size, cap);
+export async function readZipMember(src: RandomAccess, m: ZipEntry, what: string, cap: number): Promise<Uint8Array> {
+  if (m.size > cap) throw tooBig(`${what}${ZIP_MEMBER_MARK}${m.name}`, m.size, cap);
   try {
-    const head = await src.read(m.localOffset, 30);
-    if (u32(head, 0) !== SIG_LOCAL) throw badZip(what, `member '${m.name}' has no local header`);
-    const start = m.localOffset + 30 + u16(head, 26) + u16(head, 28);
-    if (start + m.compressedSize > src.size) throw badZip(what, `member '${m.name}' runs past the end`);
-    const raw = await src.read(start, m.compressedSize);
-    let data: Uint8Array;
-    // A copy, so the member does not pin the whole archive in memory.
-    if (m.method === 0) data = raw.slice();
-    else if (m.method === 8) {
-      try {
-        // The declared size is only a claim: cap the real output, not the claim.
-        data = inflateRawSync(raw, { maxOutputLength: Math.max(1, Math.min(cap, m.size) + 1) });
-      } catch (e) {
-        if (e instanceof RangeError) throw badZip(what, `member '${m.name}' inflates past its declared size`);
-        throw badZip(what, `member '${m.name}' does not inflate`);
-      }
-    } else throw badZip(what, `member '${m.name}' uses compression method ${m.method}`);
-    if (data.length !== m.size) throw badZip(what, `member '${m.name}' is ${data.length} bytes, its header says ${m.size}`);
-    if (crc32(data) !== m.crc) throw badZip(what, `member '${m.name}' fails its CRC check`);
-    return data;
+    return await readZipEntry(src, m, await entryDataStart(src, m), m.size);
   } catch (e) {
-    if (e instanceof RangeError) throw badZip(what, e.message);
+    if (e instanceof ZipRefused || e instanceof ZipEntryDamaged) throw badZip(what, e.message);
     throw e;
   }
 }
