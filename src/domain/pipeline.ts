@@ -2,14 +2,15 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from '../db/database.js';
-import type { Collection } from '../db/schema.js';
+import type { Artifact, Collection } from '../db/schema.js';
 import { getCollection, findCollection, recordPoll } from '../db/repositories/collections.js';
 import { findArtifact, groupArtifacts, insertDiscovered, markFailed, markRetrieved } from '../db/repositories/artifacts.js';
 import { insertImages, type NewImage } from '../db/repositories/images.js';
 import { transition } from '../db/repositories/transitions.js';
 import type { ButlerSource, DatasetRef, Logger, ObjectStore } from './ports.js';
 import { AppError } from './errors.js';
-import { convertSet } from '../imaging/convert-set.js';
+import { convertSet, type StampLine } from '../imaging/convert-set.js';
+import { convertZip } from '../imaging/convert-zip.js';
 import { DEFAULT_CONVERT_OPTIONS, type ConvertOptions } from '../imaging/convert.js';
 import type { ColourOptions } from '../imaging/colour/presets.js';
 
@@ -94,11 +95,14 @@ function requiredBands(c: Collection): string[] {
   return [...new Set(c.rgb ?? [])];
 }
 
-/** A group converts once every band it needs is retrieved. */
+/** A group has work once an archive is retrieved, or every band it needs is. */
 async function groupReadiness(d: PipelineDeps, c: Collection, groupKey: string): Promise<boolean> {
   const arts = await groupArtifacts(d.db, c.id, groupKey);
-  if (arts.some((a) => a.path?.endsWith('.zip') && a.state === 'retrieved')) return true;
-  const have = new Map(arts.map((a) => [a.band ?? '', a.state]));
+  return arts.some((a) => isZipArtifact(a) && a.state === 'retrieved') || bandsReady(c, arts);
+}
+
+function bandsReady(c: Collection, arts: Artifact[]): boolean {
+  const have = new Map(arts.filter((a) => !isZipArtifact(a)).map((a) => [a.band ?? '', a.state]));
   const need = requiredBands(c);
   return need.every((b) => have.get(b) === 'retrieved' || have.get(b) === 'converted') && need.some((b) => have.get(b) === 'retrieved');
 }
@@ -127,8 +131,25 @@ export async function failArtifact(d: PipelineDeps, artifactId: string, reason: 
 
 export async function convertGroup(d: PipelineDeps, collectionId: string, groupKey: string, actor = 'converter'): Promise<{ images: number; failedStamps: number }> {
   const c = await getCollection(d.db, collectionId);
-  const arts = (await groupArtifacts(d.db, c.id, groupKey)).filter((a) => a.state === 'retrieved');
-  if (!arts.length || !(await groupReadiness(d, c, groupKey))) return { images: 0, failedStamps: 0 };
+  const all = await groupArtifacts(d.db, c.id, groupKey);
+  const arts = all.filter((a) => a.state === 'retrieved');
+  const total = { images: 0, failedStamps: 0 };
+  const add = (r: { images: number; failedStamps: number }) => {
+    total.images += r.images;
+    total.failedStamps += r.failedStamps;
+  };
+  // A ZIP of renderings is complete in itself; FITS bands wait for each other.
+  for (const z of arts.filter(isZipArtifact)) add(await convertZipArtifact(d, c, z, actor));
+  const bands = arts.filter((a) => !isZipArtifact(a));
+  if (bands.length && bandsReady(c, all)) add(await convertBands(d, c, groupKey, bands, actor));
+  return total;
+}
+
+function isZipArtifact(a: Artifact): boolean {
+  return !!a.object_key?.endsWith('.zip');
+}
+
+async function convertBands(d: PipelineDeps, c: Collection, groupKey: string, arts: Artifact[], actor: string): Promise<{ images: number; failedStamps: number }> {
   const tmp = await mkdtemp(join(d.tmpDir, 'convert-'));
   try {
     const byBand = new Map(arts.map((a) => [a.band ?? '', a]));
@@ -157,28 +178,77 @@ export async function convertGroup(d: PipelineDeps, collectionId: string, groupK
       }
       throw new UnprocessableInputError(msg.replaceAll(tmp + '/', ''));
     }
-    const lines = (await readFile(join(out, 'stamps.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
-    const base = { collectionId: c.id, groupKey, bands: c.rgb ?? [], colour: c.colour };
-    // Objects are content-addressed, so writing them before the rows commit is
-    // safe: a crash leaves at most an object that the retry writes again.
-    const rows: NewImage[] = await mapLimit(lines, STORE_CONCURRENCY, async (l) => {
-      const png = await readFile(join(out, l.file));
-      const sha256 = createHash('sha256').update(png).digest('hex');
-      const key = `images/${c.id}/${sha256}.png`;
-      await d.store.put('quarantine', key, png, { contentType: 'image/png' });
-      return { ...base, stampIndex: l.index, state: 'quarantined' as const, ra: l.ra, dec: l.dec, wcsQuality: l.wcs, width: l.width, height: l.height, bytes: l.bytes, sha256, quarantineKey: key, error: null };
-    });
-    for (const f of result.failed) {
-      rows.push({ ...base, stampIndex: f.index, state: 'failed', ra: null, dec: null, wcsQuality: 'none', width: 0, height: 0, bytes: 0, sha256: '', quarantineKey: '', error: f.error.replaceAll(tmp + '/', '') });
-    }
-    // The group's images and its artifacts' move to 'converted' commit together.
-    const images = await d.db.transaction().execute(async (tx) => {
-      const inserted = await insertImages(tx, rows, actor);
-      for (const a of arts) await transition(tx, 'artifact', a.id, 'retrieved', 'converted', actor);
-      return inserted.filter((r) => r.state === 'quarantined').length;
-    });
-    return { images, failedStamps: result.failed.length };
+    return await recordImages(d, c, { groupKey, bands: c.rgb ?? [], colour: c.colour }, out, result.failed, tmp, arts, actor);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * A ZIP of PNG/JPEG renderings (the Butler formatter of DMTN-207, or a PI's
+ * own zip): already colour images, so they pass through with provenance and
+ * no sky position. Each archive is its own image group, so two archives with
+ * the same dataId cannot collide on stamp numbers.
+ */
+async function convertZipArtifact(d: PipelineDeps, c: Collection, a: Artifact, actor: string): Promise<{ images: number; failedStamps: number }> {
+  const tmp = await mkdtemp(join(d.tmpDir, 'convert-zip-'));
+  try {
+    const path = join(tmp, `${a.sha256}.zip`);
+    await writeFile(path, (await d.store.get('quarantine', a.object_key!)).body);
+    const out = join(tmp, 'out');
+    let result;
+    try {
+      result = await convertZip(path, out, { maxSide: DEFAULT_CONVERT_OPTIONS.maxSide, level: DEFAULT_CONVERT_OPTIONS.level, maxBytes: DEFAULT_CONVERT_OPTIONS.maxBytes });
+    } catch (e) {
+      const reason = (e as Error).message.replaceAll(path, a.path ?? 'archive').replaceAll(tmp + '/', '');
+      await markFailed(d.db, a, reason, actor);
+      throw new UnprocessableInputError(reason);
+    }
+    if (result.total === 0) {
+      const reason = `the archive holds no PNG or JPEG images${result.warnings.length ? ` (${result.warnings.length} ${result.warnings.length === 1 ? 'entry' : 'entries'} skipped)` : ''}`;
+      await markFailed(d.db, a, reason, actor);
+      throw new UnprocessableInputError(reason);
+    }
+    for (const w of result.warnings) d.log.warn({ artifactId: a.id }, w.replaceAll(path, a.path ?? 'archive'));
+    return await recordImages(d, c, { groupKey: `${a.group_key}#zip:${a.dataset_id}`, bands: a.band ? [a.band] : [], colour: { preset: 'as-rendered' } }, out, result.failed, tmp, [a], actor);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Stores a conversion's outputs in quarantine and records them: the images
+ * (and failed stamps) and the artifacts' move to 'converted' commit together.
+ */
+async function recordImages(
+  d: PipelineDeps,
+  c: Collection,
+  g: { groupKey: string; bands: string[]; colour: Record<string, unknown> },
+  out: string,
+  failed: { index: number; error: string }[],
+  tmp: string,
+  arts: Artifact[],
+  actor: string,
+): Promise<{ images: number; failedStamps: number }> {
+  const lines: StampLine[] = (await readFile(join(out, 'stamps.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const base = { collectionId: c.id, groupKey: g.groupKey, bands: g.bands, colour: g.colour };
+  // Objects are content-addressed, so writing them before the rows commit is
+  // safe: a crash leaves at most an object that the retry writes again.
+  const rows: NewImage[] = await mapLimit(lines, STORE_CONCURRENCY, async (l) => {
+    const bytes = await readFile(join(out, l.file));
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const jpeg = l.file.endsWith('.jpg');
+    const key = `images/${c.id}/${sha256}.${jpeg ? 'jpg' : 'png'}`;
+    await d.store.put('quarantine', key, bytes, { contentType: jpeg ? 'image/jpeg' : 'image/png' });
+    return { ...base, stampIndex: l.index, state: 'quarantined' as const, ra: l.ra, dec: l.dec, wcsQuality: l.wcs, width: l.width, height: l.height, bytes: l.bytes, sha256, quarantineKey: key, error: null };
+  });
+  for (const f of failed) {
+    rows.push({ ...base, stampIndex: f.index, state: 'failed', ra: null, dec: null, wcsQuality: 'none', width: 0, height: 0, bytes: 0, sha256: '', quarantineKey: '', error: f.error.replaceAll(tmp + '/', '') });
+  }
+  const images = await d.db.transaction().execute(async (tx) => {
+    const inserted = await insertImages(tx, rows, actor);
+    for (const a of arts) await transition(tx, 'artifact', a.id, 'retrieved', 'converted', actor);
+    return inserted.filter((r) => r.state === 'quarantined').length;
+  });
+  return { images, failedStamps: failed.length };
 }
