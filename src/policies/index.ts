@@ -1,0 +1,10 @@
+export { compileExpression, validateExpression, evaluateCondition, evaluateExpression, formatTrace, ExpressionError, OPERATORS } from './caesar.js';
+export type { Expr, ExpressionIssue, JsonValue, TraceNode, TypeShape } from './caesar.js';
+export { FACTS_SHAPE, ageHours, parseFacts, policyFactsSchema } from './facts.js';
+export type { PolicyFacts } from './facts.js';
+export { PolicyFileError, formatPolicyIssue, loadPolicyFile, parsePolicy, policyDigest, policyRef } from './policy-file.js';
+export type { EvaluationMode, Policy, PolicyEffect, PolicyIssue, PolicyRule } from './policy-file.js';
+export { PolicyEvaluationError, evaluatePolicy, explainEvaluation, formatEffect, formatExplanation, policyStamp } from './evaluate.js';
+export type { MatchedRule, PolicyCaps, PolicyExplanation, PolicyOutcome, PolicyStamp, PolicyVerdict, RuleResult } from './evaluate.js';
+export { DEFAULT_POLICY_DIR, checkPolicyFiles, explainPolicy } from './policy-commands.js';
+export type { PolicyCheckResult } from './policy-commands.js';
