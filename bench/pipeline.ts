@@ -66,7 +66,7 @@ async function throughput(dir: string): Promise<void> {
   const w = await startWorkerRole(s);
   let elapsed: number;
   try {
-    const c = await createCollection(s.db, { owner: 'bench', repository: 'local', name: layout.run, sourceKind: 'prefix', sourceRoot: root, datasetType: layout.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600 }, 'bench');
+    const c = await createCollection(s.db, { owner: 'bench', repository: 'local', name: layout.run, sourceKind: 'prefix', sourceRoot: root, datasetType: layout.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, dataRelease: 'dp0.2' }, 'bench');
     const t0 = Date.now();
     await s.queues.add('poll', { collectionId: c.id });
     await waitFor(async () => (await sql<{ n: number }>`select count(*)::int as n from images where state = 'quarantined'`.execute(s.db)).rows[0].n, (n) => n >= total, 30 * 60_000);

@@ -1,4 +1,6 @@
 import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
@@ -9,7 +11,12 @@ import type { Db } from '../db/database.js';
 import type { Logger, ObjectStore } from '../domain/ports.js';
 import type { JobQueues } from '../jobs/queues.js';
 import { problemHandler } from './problem.js';
-import { requireRole, type Authenticator } from './auth.js';
+import { requireCsrf, requireRole, type Authenticator } from './auth.js';
+import { authRoutes, type AuthRoutesDeps } from './auth-routes.js';
+import { mediaRoutes, mediaSigner } from './media.js';
+import { reviewRoutes } from './review-routes.js';
+import { adminRoutes } from './admin-routes.js';
+import { reviewPage, uiAssets } from './review-page.js';
 import { collectionRoutes } from './collections-routes.js';
 import { openApiDocument } from './openapi.js';
 
@@ -24,6 +31,12 @@ export interface ApiDeps {
   defaultPollIntervalSeconds: number;
   artifactRoot: string;
   checkRedis: () => Promise<void>;
+  /** Sign-in routes; the provider, if any, also verifies bearer tokens in `authenticator`. */
+  auth: Omit<AuthRoutesDeps, 'db' | 'log'>;
+  /** Signs short-lived quarantine media URLs. */
+  mediaSecret: Buffer;
+  /** Writes (POST/PUT/PATCH/DELETE) per caller per minute. */
+  writeRateLimit: number;
 }
 
 /** The HTTP API. Every /api route passes the authentication slot, then declares its role. */
@@ -31,6 +44,18 @@ export function createApi(d: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  const strict = helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], scriptSrc: ["'self'"], styleSrc: ["'self'"], objectSrc: ["'none'"], baseUri: ["'none'"], frameAncestors: ["'none'"], formAction: ["'self'", ...(d.auth.provider ? ['*'] : [])] },
+      },
+      // The public media must load in Zooniverse's pages.
+      crossOriginResourcePolicy: { policy: 'cross-origin' },
+      strictTransportSecurity: d.auth.secureCookies,
+    });
+  // bull-board's UI needs inline scripts; it is admin-only, so it alone gets no CSP.
+  const relaxed = helmet({ contentSecurityPolicy: false, strictTransportSecurity: d.auth.secureCookies });
+  app.use((req, res, next) => (req.path.startsWith('/admin/queues') ? relaxed(req, res, next) : strict(req, res, next)));
 
   app.use((req, res, next) => {
     const incoming = req.header('x-request-id');
@@ -91,19 +116,46 @@ export function createApi(d: ApiDeps): Express {
     res.type(registry.contentType).send(await registry.metrics());
   });
 
+  const signer = mediaSigner(d.mediaSecret, 600);
+  app.use(mediaRoutes(d.store, d.mediaSecret));
+  app.use('/ui', uiAssets());
+  app.use(d.authenticator);
+  // The same object, not a copy: the API server may learn its public URL after listening.
+  app.use(authRoutes(Object.assign(d.auth, { db: d.db, log: d.log })));
+  app.get('/', (_req, res) => res.redirect(302, '/review'));
+  app.get('/review', reviewPage());
+
+  const writes = rateLimit({
+    windowMs: 60_000,
+    limit: d.writeRateLimit,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    skip: (req) => ['GET', 'HEAD', 'OPTIONS'].includes(req.method),
+    keyGenerator: (req) => (req.identity ? `user:${req.identity.username}` : `ip:${ipKeyGenerator(req.ip ?? '')}`),
+    handler: (_req, res) => {
+      res.status(429).type('application/problem+json').json({ type: 'https://bridge.invalid/problems/too_many_requests', status: 429, code: 'too_many_requests', title: 'Too many requests', detail: 'slow down: too many changes in the last minute' });
+    },
+  });
   const api = express.Router();
+  api.use(writes);
   api.use(express.json({ limit: '64kb' }));
-  api.use(d.authenticator);
+  api.use(requireCsrf);
   api.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument());
   });
+  api.get('/me', requireRole('pi'), (req, res) => {
+    const who = req.identity!;
+    res.json({ username: who.username, roles: who.roles, groups: who.groups, dataRights: who.dataRights, ...(req.csrfToken ? { csrfToken: req.csrfToken } : {}) });
+  });
   api.use(collectionRoutes({ db: d.db, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot }));
+  api.use(reviewRoutes({ db: d.db, signer }));
+  api.use(adminRoutes({ db: d.db }));
   app.use('/api/v1', api);
 
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');
   createBullBoard({ queues: [...d.queues.queues.values()].map((q) => new BullMQAdapter(q)), serverAdapter: board });
-  app.use('/admin/queues', d.authenticator, requireRole('admin'), board.getRouter());
+  app.use('/admin/queues', requireRole('admin'), board.getRouter());
 
   app.use((_req, res) => {
     res.status(404).type('application/problem+json').json({ type: 'https://bridge.invalid/problems/not_found', status: 404, code: 'not_found', title: 'Not found' });

@@ -1,5 +1,8 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { AppError, ForbiddenError } from '../domain/errors.js';
+import type { Db } from '../db/database.js';
+import { findSession, SESSION_COOKIE } from '../db/repositories/sessions.js';
 
 export type Role = 'pi' | 'reviewer' | 'admin';
 
@@ -7,31 +10,116 @@ export interface Identity {
   /** RSP username (Gafaelfawr `sub`). */
   username: string;
   roles: Role[];
+  groups: string[];
+  /** Releases the user holds data rights for (Gafaelfawr's `data_rights`). */
+  dataRights: string[];
+}
+
+/** What the API needs from the identity provider (implemented by identity/oidc-identity.ts). */
+export interface IdentityProvider {
+  beginLogin(returnTo: string): Promise<{ authorizationUrl: string; flow: LoginFlow }>;
+  completeLogin(callbackUrl: URL, flow: LoginFlow): Promise<{ identity: Identity; idToken?: string }>;
+  verifyBearer(token: string): Promise<Identity>;
+  endSessionUrl(idTokenHint: string | undefined, postLogoutRedirectUri: string): string | undefined;
+}
+
+export interface LoginFlow {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+  returnTo: string;
 }
 
 export class UnauthenticatedError extends AppError {
   readonly code = 'unauthenticated';
 }
 
+export class CsrfError extends AppError {
+  readonly code = 'csrf_failed';
+}
+
 declare module 'express-serve-static-core' {
   interface Request {
     identity?: Identity;
+    /** How the caller proved who they are: only cookie sessions need CSRF checks. */
+    authVia?: 'bearer' | 'session' | 'dev';
+    csrfToken?: string;
   }
 }
 
 /**
- * The authentication slot every route goes through. Identity (OIDC) fills
- * it with a real authenticator; until then only the dev authenticator exists
- * and the server refuses to start outside dev mode (see api/app.ts).
+ * The authentication slot every route goes through. It never rejects by
+ * itself (a page may be public); `requireRole` does, per route.
  */
 export type Authenticator = RequestHandler;
 
-/** Dev only: `X-Bridge-Dev-User: alien` (and optional `X-Bridge-Dev-Roles: reviewer,admin`). */
-export const devAuthenticator: Authenticator = (req, _res, next) => {
-  const user = req.header('x-bridge-dev-user');
-  if (user && /^[a-z0-9][a-z0-9._-]{0,63}$/.test(user)) {
-    const roles = (req.header('x-bridge-dev-roles') ?? '').split(',').filter((r): r is Role => r === 'reviewer' || r === 'admin');
-    req.identity = { username: user, roles: ['pi', ...roles] };
+export interface AuthenticatorDeps {
+  db: Db;
+  /** Absent in dev without an OIDC provider. */
+  provider?: IdentityProvider;
+  /** Dev only: trust `X-Bridge-Dev-User` / `X-Bridge-Dev-Roles` headers (never in production). */
+  devHeaders: boolean;
+}
+
+/** Bearer tokens (API clients), then the session cookie (browsers), then, in dev, the dev headers. */
+export function authenticator(d: AuthenticatorDeps): Authenticator {
+  return async (req, _res, next) => {
+    try {
+      const auth = req.header('authorization');
+      if (auth !== undefined) {
+        const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(auth);
+        if (!m) throw new UnauthenticatedError('the Authorization header must be "Bearer <token>"');
+        if (!d.provider) throw new UnauthenticatedError('bearer tokens are not accepted: no identity provider is configured');
+        req.identity = await d.provider.verifyBearer(m[1]);
+        req.authVia = 'bearer';
+        return next();
+      }
+      const cookie = readCookie(req.header('cookie'), SESSION_COOKIE);
+      if (cookie) {
+        const s = await findSession(d.db, cookie);
+        if (s) {
+          req.identity = { username: s.username, roles: s.roles as Role[], groups: s.groups, dataRights: s.data_rights };
+          req.authVia = 'session';
+          req.csrfToken = s.csrf_token;
+          return next();
+        }
+      }
+      if (d.devHeaders) {
+        const user = req.header('x-bridge-dev-user');
+        if (user && /^[a-z0-9][a-z0-9._-]{0,63}$/.test(user)) {
+          const roles = (req.header('x-bridge-dev-roles') ?? '').split(',').filter((r): r is Role => r === 'reviewer' || r === 'admin');
+          const rights = (req.header('x-bridge-dev-data-rights') ?? '').split(/[\s,]+/).filter(Boolean);
+          req.identity = { username: user, roles: ['pi', ...roles], groups: [], dataRights: rights };
+          req.authVia = 'dev';
+        }
+      }
+      next();
+    } catch (e) {
+      next(e);
+    }
+  };
+}
+
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return undefined;
+}
+
+/**
+ * Cookie-authenticated requests that change something must carry the
+ * session's CSRF token (header, or `_csrf` in a form): a cross-site page can
+ * make the browser send the cookie, but cannot read the token.
+ */
+export const requireCsrf: RequestHandler = (req, _res, next) => {
+  if (req.authVia !== 'session' || ['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return next();
+  const sent = req.header('x-csrf-token') ?? (typeof req.body?._csrf === 'string' ? (req.body._csrf as string) : undefined);
+  const want = req.csrfToken ?? '';
+  if (!sent || sent.length !== want.length || !timingSafeEqual(Buffer.from(sent), Buffer.from(want))) {
+    return next(new CsrfError('missing or wrong CSRF token: reload the page and try again'));
   }
   next();
 };

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { resolve, sep } from 'node:path';
 import { z } from 'zod';
+import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import type { Collection } from '../db/schema.js';
 import { countByState, createCollection, getCollection, listCollections, setCollectionStatus } from '../db/repositories/collections.js';
@@ -8,6 +9,7 @@ import { listArtifacts } from '../db/repositories/artifacts.js';
 import { listImages } from '../db/repositories/images.js';
 import { ForbiddenError, ValidationError } from '../domain/errors.js';
 import { requireRole, type Identity } from './auth.js';
+import { canSee } from './review-routes.js';
 import { defaultChannelOrder, parseRgbMapping, BAND_ORDER } from '../imaging/colour/bands.js';
 import { COLOUR_PRESETS } from '../imaging/colour/presets.js';
 import type { JobQueues } from '../jobs/queues.js';
@@ -29,6 +31,8 @@ export const registrationSchema = z
     zooniverseProjectId: z.string().regex(/^\d{1,12}$/).optional(),
     subjectSetNaming: z.string().max(200).optional(),
     pollIntervalSeconds: z.number().int().min(60).max(7 * 86400).optional(),
+    /** Data release of the datasets (a policy fact); default: the repository label. */
+    dataRelease: z.string().regex(/^[A-Za-z0-9._-]{1,40}$/, 'must be a data release label such as dp1, dr1 or prompt').optional(),
   })
   .strict();
 
@@ -48,6 +52,8 @@ export function collectionView(c: Collection, counts?: unknown) {
     subjectSetNaming: c.subject_set_naming,
     pollIntervalSeconds: c.poll_interval_seconds,
     status: c.status,
+    dataRelease: c.data_release,
+    panelApproval: c.panel_approval,
     lastPolledAt: c.last_polled_at,
     lastPollError: c.last_poll_error,
     createdAt: c.created_at,
@@ -55,9 +61,20 @@ export function collectionView(c: Collection, counts?: unknown) {
   };
 }
 
-/** Owners see their collections; reviewers and admins see all. */
-function canSee(who: Identity, c: Collection): boolean {
-  return c.owner === who.username || who.roles.includes('reviewer') || who.roles.includes('admin');
+
+/** Group keys are canonical JSON, with `#zip:<dataset>` after it for ZIP renderings. */
+function parseGroupKey(k: string): unknown {
+  const hash = k.indexOf('#zip:');
+  const dataId = JSON.parse(hash >= 0 ? k.slice(0, hash) : k) as Record<string, unknown>;
+  return hash >= 0 ? { ...dataId, archive: k.slice(hash + 5) } : dataId;
+}
+
+async function imageCountsByCollection(db: Db, ids: string[]): Promise<Map<string, Record<string, number>>> {
+  const out = new Map<string, Record<string, number>>();
+  if (!ids.length) return out;
+  const rows = await db.selectFrom('images').select(['collection_id', 'state', sql<number>`count(*)::int`.as('n')]).where('collection_id', 'in', ids).groupBy(['collection_id', 'state']).execute();
+  for (const r of rows) out.set(r.collection_id, { ...(out.get(r.collection_id) ?? {}), [r.state]: r.n });
+  return out;
 }
 
 export interface CollectionRoutesDeps {
@@ -74,10 +91,14 @@ export function collectionRoutes(d: CollectionRoutesDeps): Router {
   r.post('/collections', requireRole('pi'), async (req, res) => {
     const body = registrationSchema.parse(req.body);
     const who = req.identity!;
-    const owner = body.collection.split('/')[1];
+    const pathOwner = body.collection.split('/')[1];
     // Ownership is ours to enforce: the Butler server has no per-collection check.
-    if (owner !== who.username && !who.roles.includes('admin')) {
-      throw new ForbiddenError(`you may only register collections under u/${who.username}/`, { field: 'collection' });
+    let owner = pathOwner;
+    if (pathOwner !== who.username) {
+      const delegated = await d.db.selectFrom('delegations').select('prefix').where('username', '=', who.username).execute();
+      // A delegated prefix makes the registering PI the owner (and responsible) for it.
+      if (delegated.some((x) => body.collection.startsWith(x.prefix))) owner = who.username;
+      else if (!who.roles.includes('admin')) throw new ForbiddenError(`you may only register collections under u/${who.username}/, or under a prefix an admin delegated to you`, { field: 'collection' });
     }
     let sourceRoot: string | null = null;
     if (body.sourceKind === 'prefix') {
@@ -105,6 +126,9 @@ export function collectionRoutes(d: CollectionRoutesDeps): Router {
         zooniverseProjectId: body.zooniverseProjectId ?? null,
         subjectSetNaming: body.subjectSetNaming ?? null,
         pollIntervalSeconds: body.pollIntervalSeconds ?? d.defaultPollIntervalSeconds,
+        dataRelease: body.dataRelease?.toLowerCase() ?? null,
+        // Only the owner's own claim counts: an admin registering for someone does not lend their rights.
+        ownerDataRights: owner === who.username ? who.dataRights : [],
       },
       who.username,
     );
@@ -115,9 +139,11 @@ export function collectionRoutes(d: CollectionRoutesDeps): Router {
 
   r.get('/collections', requireRole('pi'), async (req, res) => {
     const who = req.identity!;
-    const all = req.query.all === 'true' && (who.roles.includes('reviewer') || who.roles.includes('admin'));
+    // Reviewers and admins see every collection unless they ask for their own.
+    const all = req.query.mine !== 'true' && (who.roles.includes('reviewer') || who.roles.includes('admin'));
     const rows = await listCollections(d.db, all ? {} : { owner: who.username });
-    res.json({ items: rows.map((c) => collectionView(c)) });
+    const counts = await imageCountsByCollection(d.db, rows.map((c) => c.id));
+    res.json({ items: rows.map((c) => collectionView(c, { images: counts.get(c.id) ?? {} })) });
   });
 
   const load = async (id: string, who: Identity) => {
@@ -162,7 +188,7 @@ export function collectionRoutes(d: CollectionRoutesDeps): Router {
     const q = pageQuery.extend({ state: z.enum(['quarantined', 'approved', 'rejected', 'published', 'uploaded', 'retracted', 'failed']).optional() }).parse(req.query);
     const page = await listImages(d.db, c.id, q);
     res.json({
-      items: page.items.map((i) => ({ id: i.id, groupKey: JSON.parse(i.group_key), stampIndex: i.stamp_index, state: i.state, ra: i.ra, dec: i.dec, wcs: i.wcs_quality, width: i.width, height: i.height, bytes: i.bytes, bands: i.bands, error: i.error })),
+      items: page.items.map((i) => ({ id: i.id, groupKey: parseGroupKey(i.group_key), stampIndex: i.stamp_index, state: i.state, ra: i.ra, dec: i.dec, wcs: i.wcs_quality, width: i.width, height: i.height, bytes: i.bytes, bands: i.bands, error: i.error })),
       next: page.next,
     });
   });

@@ -6,6 +6,9 @@ import type { Logger } from '../domain/ports.js';
 const STATUS: Record<string, number> = {
   validation_failed: 400,
   unauthenticated: 401,
+  invalid_token: 401,
+  login_failed: 401,
+  csrf_failed: 403,
   forbidden: 403,
   not_found: 404,
   conflict: 409,
@@ -39,6 +42,8 @@ export function problemHandler(log: Logger): ErrorRequestHandler {
       log.error({ err: (err as Error).message, stack: (err as Error).stack, requestId }, 'unhandled error');
       body = { code: 'internal', title: 'Internal error', detail: 'something went wrong; quote the request id when reporting it' };
     }
+    // RFC 6750: tell API clients their bearer token is the problem.
+    if (body.code === 'invalid_token') res.setHeader('WWW-Authenticate', `Bearer error="invalid_token", error_description="${String(body.detail ?? '').replace(/["\\]/g, '')}"`);
     res.status(status).type('application/problem+json').json({ type: `https://bridge.invalid/problems/${body.code}`, status, instance: req.originalUrl, requestId, ...body });
   };
 }

@@ -1,32 +1,98 @@
 import type { Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { createApi } from '../api/app.js';
-import { devAuthenticator } from '../api/auth.js';
+import { authenticator, type IdentityProvider } from '../api/auth.js';
 import { FsObjectStore, servePublic } from '../adapters/storage/fs-store.js';
+import { OidcIdentity } from '../identity/oidc-identity.js';
+import type { Config } from '../config/config.js';
 import type { Services } from './service.js';
 
+/** The OIDC provider from configuration, or none (dev only: the config refuses production without one). */
+export async function identityProvider(c: Config, publicBaseUrl: string): Promise<IdentityProvider | undefined> {
+  if (!c.OIDC_ISSUER) return undefined;
+  return OidcIdentity.discover({
+    issuer: c.OIDC_ISSUER,
+    clientId: c.OIDC_CLIENT_ID!,
+    clientSecret: c.OIDC_CLIENT_SECRET!,
+    redirectUri: new URL('/auth/callback', publicBaseUrl).toString(),
+    scopes: c.OIDC_SCOPES,
+    audiences: c.OIDC_AUDIENCES ?? [c.OIDC_CLIENT_ID!],
+    usernameClaim: c.OIDC_USERNAME_CLAIM,
+    groupsClaim: c.OIDC_GROUPS_CLAIM,
+    userInfoGroupsUrl: c.OIDC_USER_INFO_GROUPS_URL,
+    reviewerGroups: c.REVIEWER_GROUPS,
+    adminGroups: c.ADMIN_GROUPS,
+    allowHttp: c.OIDC_ALLOW_HTTP,
+  });
+}
+
 /** Composition root of the API process. */
-export async function startApiRole(s: Services, port = s.config.PORT): Promise<{ server: Server; url: string; close(): Promise<void> }> {
-  // Identity arrives with the OIDC work; until then the API runs only in dev mode.
-  if (s.config.BRIDGE_MODE !== 'dev') throw new Error('BRIDGE_MODE=production needs an identity provider, which is not configured; refusing to start the API');
+export async function startApiRole(
+  s: Services,
+  port = s.config.PORT,
+  opts: { loginRateLimit?: number; writeRateLimit?: number } = {},
+): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const c = s.config;
+  const dev = c.BRIDGE_MODE === 'dev';
+  // The callback URL must be known before listening when the port is fixed;
+  // with port 0 (tests, demo) it is completed once the port is known.
+  let publicBaseUrl = c.PUBLIC_BASE_URL ?? `http://${c.HOST === '0.0.0.0' ? '127.0.0.1' : c.HOST}:${port}`;
+  const late = !c.PUBLIC_BASE_URL && port === 0;
+  let provider: IdentityProvider | undefined;
+  const lazyProvider: IdentityProvider = {
+    beginLogin: (r) => provider!.beginLogin(r),
+    completeLogin: (u, f) => provider!.completeLogin(u, f),
+    verifyBearer: (t) => provider!.verifyBearer(t),
+    endSessionUrl: (h, p) => provider!.endSessionUrl(h, p),
+  };
+  if (!late) provider = await identityProvider(c, publicBaseUrl);
+  const hasProvider = !!c.OIDC_ISSUER;
+  // In dev a random secret per process is fine: media links only live minutes.
+  const mediaSecret = c.SESSION_SECRET ? Buffer.from(c.SESSION_SECRET) : randomBytes(32);
+  const auth = {
+    provider: hasProvider ? lazyProvider : undefined,
+    devLogin: dev && !hasProvider,
+    publicBaseUrl,
+    secureCookies: !dev || publicBaseUrl.startsWith('https:'),
+    sessionTtlMs: c.SESSION_TTL_HOURS * 3_600_000,
+    loginRateLimit: opts.loginRateLimit ?? 30,
+  };
   const app = createApi({
     db: s.db,
     queues: s.queues,
     store: s.store,
     log: s.log,
-    authenticator: devAuthenticator,
+    authenticator: authenticator({ db: s.db, provider: auth.provider, devHeaders: dev && !hasProvider }),
     publicHandler: s.store instanceof FsObjectStore ? servePublic(s.store) : undefined,
-    defaultPollIntervalSeconds: s.config.DEFAULT_POLL_INTERVAL_SECONDS,
-    artifactRoot: s.config.ARTIFACT_ROOT,
+    defaultPollIntervalSeconds: c.DEFAULT_POLL_INTERVAL_SECONDS,
+    artifactRoot: c.ARTIFACT_ROOT,
     checkRedis: s.checkRedis,
+    auth,
+    mediaSecret,
+    writeRateLimit: opts.writeRateLimit ?? 120,
   });
-  const server = app.listen(port, s.config.HOST);
+  const server = app.listen(port, c.HOST);
   await new Promise<void>((r, j) => server.once('listening', r).once('error', j));
   const addr = server.address() as { port: number };
-  const url = `http://${s.config.HOST === '0.0.0.0' ? '127.0.0.1' : s.config.HOST}:${addr.port}`;
-  s.log.info({ url }, 'api listening');
+  const url = `http://${c.HOST === '0.0.0.0' ? '127.0.0.1' : c.HOST}:${addr.port}`;
+  if (late) {
+    publicBaseUrl = url;
+    auth.publicBaseUrl = url;
+    try {
+      provider = await identityProvider(c, url);
+    } catch (e) {
+      server.close();
+      throw e;
+    }
+  }
+  s.log.info({ url, identity: hasProvider ? c.OIDC_ISSUER : 'dev sign-in (no provider)' }, 'api listening');
   return {
     server,
     url,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

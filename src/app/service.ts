@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
@@ -16,7 +17,12 @@ import { S3ObjectStore } from '../adapters/storage/s3-store.js';
 import { ButlerServerSource } from '../adapters/butler/butler-client.js';
 import { RetrieveArtifactsSource } from '../adapters/butler/prefix-source.js';
 import type { PipelineDeps } from '../domain/pipeline.js';
+import type { ReviewDeps } from '../domain/review.js';
+import { loadPolicyFile, type Policy } from '../policies/policy-file.js';
 import { SOFTWARE } from '../imaging/version.js';
+
+/** The policy shipped with the bridge (resolved from src/app or dist/app alike). */
+export const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../policies/rubin-default.yaml', import.meta.url));
 
 /**
  * Everything a bridge process needs, built once from the configuration. The
@@ -31,6 +37,8 @@ export interface Services {
   queues: JobQueues;
   sources: (c: Collection) => ButlerSource;
   pipeline: PipelineDeps;
+  review: ReviewDeps;
+  policy: Policy;
   checkRedis(): Promise<void>;
   close(): Promise<void>;
 }
@@ -39,6 +47,9 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
   log.info({ config: maskConfig(config) }, `${SOFTWARE} starting`);
   const cleanups: (() => Promise<void>)[] = [];
+  // First, because a bad policy must stop the process before it touches anything.
+  const policy = await loadPolicyFile(config.POLICY_FILE ?? DEFAULT_POLICY_FILE);
+  log.info({ policy: `${policy.name}@${policy.version}`, file: policy.source.file, digest: policy.source.digest.slice(0, 12) }, 'data-rights policy loaded');
   try {
     const db = await openDatabase({ url: config.DATABASE_URL, dataDir: join(config.DATA_DIR, 'pglite') });
     cleanups.push(() => db.destroy());
@@ -90,6 +101,8 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
     await mkdir(tmp, { recursive: true });
     const pipeline: PipelineDeps = { db, store, sources, convertThreads: config.CONVERT_THREADS ?? 1, tmpDir: tmp, log };
 
+    const review: ReviewDeps = { db, policy, now: () => new Date(), log };
+
     const checkRedis = async () => {
       const r = new Redis(redisUrl!, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 2000 });
       r.on('error', () => {});
@@ -109,6 +122,8 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
       queues,
       sources,
       pipeline,
+      review,
+      policy,
       checkRedis,
       async close() {
         for (const c of cleanups.reverse()) await c().catch((e) => log.warn({ err: (e as Error).message }, 'error while closing'));

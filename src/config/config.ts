@@ -12,7 +12,14 @@ const bool = z
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-export const SECRET_KEYS = ['S3_SECRET_ACCESS_KEY', 'BUTLER_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET'] as const;
+const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean),
+);
+
+export const SECRET_KEYS = ['S3_SECRET_ACCESS_KEY', 'BUTLER_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'OIDC_CLIENT_SECRET'] as const;
 
 export const configSchema = z.object({
   BRIDGE_MODE: z.enum(['dev', 'production']).default('dev'),
@@ -54,6 +61,29 @@ export const configSchema = z.object({
   /** How long a job's lock lasts before a dead worker's job is taken over. */
   JOB_LOCK_SECONDS: int(2, 600).default(30),
   DEFAULT_POLL_INTERVAL_SECONDS: int(10, 7 * 86_400).default(900),
+  /** The data-rights policy (YAML or JSON); loaded and checked at start-up. */
+  POLICY_FILE: z.string().min(1).optional(),
+
+  // Identity: any OIDC provider (Gafaelfawr on the RSP).
+  OIDC_ISSUER: z.string().url().optional(),
+  OIDC_CLIENT_ID: z.string().min(1).optional(),
+  OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  OIDC_SCOPES: z.string().default('openid profile email'),
+  /** Accepted `aud` of bearer JWTs, comma-separated; default the client id. */
+  OIDC_AUDIENCES: list.optional(),
+  /** Claim holding the RSP username: `sub` on Gafaelfawr. */
+  OIDC_USERNAME_CLAIM: z.string().min(1).default('sub'),
+  /** Claim holding groups, for providers that send them; Gafaelfawr does not. */
+  OIDC_GROUPS_CLAIM: z.string().min(1).optional(),
+  /** Gafaelfawr's user-info URL (…/auth/api/v1/user-info), asked for groups with the user's token. */
+  OIDC_USER_INFO_GROUPS_URL: z.string().url().optional(),
+  /** Dev and tests only: an http:// issuer. */
+  OIDC_ALLOW_HTTP: bool.default(false),
+  REVIEWER_GROUPS: list.default(['epo-reviewers']),
+  ADMIN_GROUPS: list.default(['epo-admins']),
+  /** Signs short-lived media URLs; required in production. */
+  SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  SESSION_TTL_HOURS: int(1, 24 * 30).default(12),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -84,6 +114,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (c.S3_QUARANTINE_BUCKET === c.S3_PUBLIC_BUCKET) {
       throw new ConfigError('invalid configuration:\n  S3_QUARANTINE_BUCKET: must differ from S3_PUBLIC_BUCKET (quarantine is private)');
     }
+  }
+  const oidc = ['OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET'] as const;
+  const set = oidc.filter((k) => c[k]);
+  if (set.length && set.length < oidc.length) {
+    throw new ConfigError(`invalid configuration:\n  ${oidc.filter((k) => !c[k]).map((k) => `${k}: required with ${set.join(', ')} (not set)`).join('\n  ')}`);
+  }
+  if (c.BRIDGE_MODE === 'production') {
+    const missing = [...oidc, 'SESSION_SECRET', 'PUBLIC_BASE_URL'].filter((k) => !c[k as keyof Config]);
+    if (missing.length) throw new ConfigError(`invalid configuration:\n  ${missing.map((k) => `${k}: required when BRIDGE_MODE=production (not set)`).join('\n  ')}`);
+    if (c.OIDC_ALLOW_HTTP) throw new ConfigError('invalid configuration:\n  OIDC_ALLOW_HTTP: not allowed when BRIDGE_MODE=production');
   }
   return c;
 }

@@ -8,6 +8,12 @@ type Json<T> = ColumnType<T, string, string>;
 export type CollectionStatus = 'active' | 'paused' | 'retired';
 export type SourceKind = 'butler' | 'prefix';
 export type ArtifactState = 'discovered' | 'retrieved' | 'converted' | 'failed';
+export type PanelApproval = 'none' | 'approved';
+export type Verdict = 'rejected' | 'auto_approved' | 'pending_review';
+export interface MatchedRule {
+  id: string;
+  description: string;
+}
 export type ImageState = 'quarantined' | 'approved' | 'rejected' | 'published' | 'uploaded' | 'retracted' | 'failed';
 
 export interface CollectionTable {
@@ -26,6 +32,9 @@ export interface CollectionTable {
   subject_set_naming: string | null;
   poll_interval_seconds: number;
   status: CollectionStatus;
+  panel_approval: ColumnType<PanelApproval, PanelApproval | undefined, PanelApproval>;
+  data_release: string | null;
+  owner_data_rights: ColumnType<string[], string | undefined, string>;
   cursor: string | null;
   last_polled_at: Timestamp | null;
   last_poll_error: string | null;
@@ -49,6 +58,7 @@ export interface ArtifactTable {
   sha256: string | null;
   /** Where the retrieved bytes wait (private area). */
   object_key: string | null;
+  batch_id: string | null;
   state: ArtifactState;
   error: string | null;
   attempts: Generated<number>;
@@ -73,8 +83,63 @@ export interface ImageTable {
   bands: Json<string[]>;
   colour: Json<Record<string, unknown>>;
   error: string | null;
+  batch_id: string | null;
+  verdict: Verdict | null;
+  verdict_reasons: ColumnType<string[], string | undefined, string>;
+  verdict_rules: ColumnType<MatchedRule[], string | undefined, string>;
+  strip_coordinates: ColumnType<boolean, boolean | undefined, boolean>;
+  policy_ref: string | null;
+  policy_digest: string | null;
+  evaluated_at: Timestamp | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+}
+
+export interface BatchTable {
+  id: Generated<string>;
+  collection_id: string;
+  seq: number;
+  created_at: Generated<Date>;
+}
+
+export interface AuditTable {
+  id: Generated<string>;
+  at: Generated<Date>;
+  actor: string;
+  action: string;
+  entity: 'collection' | 'image' | 'batch';
+  entity_id: string;
+  collection_id: string | null;
+  policy_ref: string | null;
+  reason: string | null;
+  detail: ColumnType<Record<string, unknown>, string | undefined, never>;
+}
+
+export interface SessionTable {
+  id_hash: string;
+  username: string;
+  roles: Json<string[]>;
+  groups: Json<string[]>;
+  data_rights: Json<string[]>;
+  csrf_token: string;
+  created_at: Generated<Date>;
+  expires_at: Timestamp;
+}
+
+export interface LoginFlowTable {
+  state_hash: string;
+  nonce: string;
+  code_verifier: string;
+  return_to: string;
+  created_at: Generated<Date>;
+}
+
+export interface DelegationTable {
+  id: Generated<string>;
+  username: string;
+  prefix: string;
+  granted_by: string;
+  created_at: Generated<Date>;
 }
 
 export interface TransitionTable {
@@ -93,6 +158,11 @@ export interface Database {
   artifacts: ArtifactTable;
   images: ImageTable;
   transitions: TransitionTable;
+  batches: BatchTable;
+  audit_log: AuditTable;
+  sessions: SessionTable;
+  login_flows: LoginFlowTable;
+  delegations: DelegationTable;
 }
 
 export type Collection = Selectable<CollectionTable>;
@@ -101,3 +171,7 @@ export type CollectionUpdate = Updateable<CollectionTable>;
 export type Artifact = Selectable<ArtifactTable>;
 export type Image = Selectable<ImageTable>;
 export type Transition = Selectable<TransitionTable>;
+export type Batch = Selectable<BatchTable>;
+export type AuditEntry = Selectable<AuditTable>;
+export type Session = Selectable<SessionTable>;
+export type Delegation = Selectable<DelegationTable>;

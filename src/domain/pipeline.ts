@@ -6,6 +6,7 @@ import type { Artifact, Collection } from '../db/schema.js';
 import { getCollection, findCollection, recordPoll } from '../db/repositories/collections.js';
 import { findArtifact, groupArtifacts, insertDiscovered, markFailed, markRetrieved } from '../db/repositories/artifacts.js';
 import { insertImages, type NewImage } from '../db/repositories/images.js';
+import { assignBatch, createBatch } from '../db/repositories/batches.js';
 import { transition } from '../db/repositories/transitions.js';
 import type { ButlerSource, DatasetRef, Logger, ObjectStore } from './ports.js';
 import { AppError } from './errors.js';
@@ -58,6 +59,8 @@ export async function pollCollection(d: PipelineDeps, collectionId: string, acto
   const source = d.sources(c);
   const fresh: string[] = [];
   let batch: DatasetRef[] = [];
+  // One review batch per poll that found something.
+  let batchId: string | undefined;
   // Each batch and the cursor after it commit together, so a crash mid-poll
   // resumes after the last committed batch and never skips a dataset.
   const flush = async () => {
@@ -66,6 +69,10 @@ export async function pollCollection(d: PipelineDeps, collectionId: string, acto
     batch = [];
     await d.db.transaction().execute(async (tx) => {
       const rows = await insertDiscovered(tx, c.id, refs, actor);
+      if (rows.length) {
+        batchId ??= (await createBatch(tx, c.id)).id;
+        await assignBatch(tx, batchId, rows.map((r) => r.id));
+      }
       fresh.push(...rows.map((r) => r.id));
       await recordPoll(tx, c.id, { cursor: maxCursor(c.cursor, refs) });
     });
@@ -231,7 +238,9 @@ async function recordImages(
   actor: string,
 ): Promise<{ images: number; failedStamps: number }> {
   const lines: StampLine[] = (await readFile(join(out, 'stamps.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  const base = { collectionId: c.id, groupKey: g.groupKey, bands: g.bands, colour: g.colour };
+  // Bands of one group can arrive in different polls: the group belongs to the batch that completed it.
+  const latest = [...arts].sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime()).at(-1);
+  const base = { collectionId: c.id, groupKey: g.groupKey, bands: g.bands, colour: g.colour, batchId: latest?.batch_id ?? null };
   // Objects are content-addressed, so writing them before the rows commit is
   // safe: a crash leaves at most an object that the retry writes again.
   const rows: NewImage[] = await mapLimit(lines, STORE_CONCURRENCY, async (l) => {

@@ -49,6 +49,15 @@ export const JOBS = {
     jobId: (p: { collectionId: string; groupKey: string }) => `convert-${p.collectionId}-${shortHash(p.groupKey)}`,
     opts: { attempts: 3, backoff: backoff(15_000) },
   },
+  evaluate: {
+    queue: 'review',
+    schema: z.object({ collectionId: uuid, after: z.string().min(1).max(2000) }).strict(),
+    // Evaluation covers the whole collection, but each conversion asks for its
+    // own: a job id per collection would be dropped while another evaluation
+    // of the collection is running, leaving the new images to the sweep.
+    jobId: (p: { collectionId: string; after: string }) => `evaluate-${p.collectionId}-${shortHash(p.after)}`,
+    opts: { attempts: 5, backoff: backoff(5_000) },
+  },
   sweep: {
     queue: 'maintenance',
     schema: z.object({}).strict(),

@@ -4,6 +4,7 @@ import type { JobQueues } from './queues.js';
 import { convertGroup, failArtifact, pollCollection, retrieveArtifact, UnprocessableInputError, type PipelineDeps } from '../domain/pipeline.js';
 import { UpstreamRefusedError, NotFoundError } from '../domain/errors.js';
 import { listCollections } from '../db/repositories/collections.js';
+import { applyPolicy, type ReviewDeps } from '../domain/review.js';
 import { sweepCandidates } from '../db/repositories/artifacts.js';
 
 export interface HandlerContext {
@@ -20,7 +21,7 @@ function permanent(e: unknown): never {
   throw e;
 }
 
-export function pipelineHandlers(d: PipelineDeps, queues: JobQueues, opts: { sweepAgeMs: number }): Handlers {
+export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, queues: JobQueues, opts: { sweepAgeMs: number }): Handlers {
   return {
     async poll({ collectionId }) {
       const { newArtifactIds } = await pollCollection(d, collectionId).catch(permanent);
@@ -41,16 +42,22 @@ export function pipelineHandlers(d: PipelineDeps, queues: JobQueues, opts: { swe
       }
     },
     async convert({ collectionId, groupKey }) {
-      return convertGroup(d, collectionId, groupKey).catch(permanent);
+      const r = await convertGroup(d, collectionId, groupKey).catch(permanent);
+      if (r.images) await queues.add('evaluate', { collectionId, after: groupKey });
+      return r;
+    },
+    async evaluate({ collectionId }) {
+      return applyPolicy(review, collectionId).catch(permanent);
     },
     async sweep() {
       // The database is the truth: re-enqueue work whose job was lost (job ids dedupe the rest).
       const c = await sweepCandidates(d.db, new Date(Date.now() - opts.sweepAgeMs), 5000);
       for (const artifactId of c.discovered) await queues.add('retrieve', { artifactId });
       for (const g of c.groups) await queues.add('convert', g);
+      for (const collectionId of c.unevaluated) await queues.add('evaluate', { collectionId, after: 'sweep' });
       const active = await listCollections(d.db, { status: 'active' });
       for (const col of active) await queues.schedulePoll(col.id, col.poll_interval_seconds);
-      return { retrieve: c.discovered.length, convert: c.groups.length, schedulers: active.length };
+      return { retrieve: c.discovered.length, convert: c.groups.length, evaluate: c.unevaluated.length, schedulers: active.length };
     },
   };
 }

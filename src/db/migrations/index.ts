@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as initial from './20261123090000_initial.js';
+import * as review from './20261123120000_review.js';
 
 /**
  * Every migration, by timestamped name. Listed statically (not read from the
@@ -7,4 +8,5 @@ import * as initial from './20261123090000_initial.js';
  */
 export const migrations: Record<string, Migration> = {
   '20261123090000_initial': initial,
+  '20261123120000_review': review,
 };

@@ -89,7 +89,7 @@ export async function listArtifacts(db: Tx, collectionId: string, f: { state?: A
 }
 
 /** Work whose job may have been lost: discovered artifacts, and groups with every band retrieved. */
-export async function sweepCandidates(db: Tx, olderThan: Date, limit: number): Promise<{ discovered: string[]; groups: { collectionId: string; groupKey: string }[] }> {
+export async function sweepCandidates(db: Tx, olderThan: Date, limit: number): Promise<{ discovered: string[]; groups: { collectionId: string; groupKey: string }[]; unevaluated: string[] }> {
   const discovered = await db
     .selectFrom('artifacts')
     .innerJoin('collections', 'collections.id', 'artifacts.collection_id')
@@ -107,5 +107,16 @@ export async function sweepCandidates(db: Tx, olderThan: Date, limit: number): P
     .groupBy(['collection_id', 'group_key'])
     .limit(limit)
     .execute();
-  return { discovered: discovered.map((r) => r.id), groups: groups.map((g) => ({ collectionId: g.collection_id, groupKey: g.group_key })) };
+  // Images converted but never given a policy verdict (their evaluate job was lost).
+  const unevaluated = await db
+    .selectFrom('images')
+    .select('collection_id')
+    .distinct()
+    .where('state', '=', 'quarantined')
+    .where('verdict', 'is', null)
+    .where('error', 'is', null)
+    .where('created_at', '<', olderThan)
+    .limit(limit)
+    .execute();
+  return { discovered: discovered.map((r) => r.id), groups: groups.map((g) => ({ collectionId: g.collection_id, groupKey: g.group_key })), unevaluated: unevaluated.map((r) => r.collection_id) };
 }

@@ -15,6 +15,10 @@ export interface NewCollectionInput {
   zooniverseProjectId: string | null;
   subjectSetNaming: string | null;
   pollIntervalSeconds: number;
+  /** Data release of the datasets (dp1, dr1, prompt...); defaults to the repository label. */
+  dataRelease?: string | null;
+  /** The registering PI's data_rights claim, kept for the policy (workers have no session). */
+  ownerDataRights?: string[];
 }
 
 export async function createCollection(db: Tx, c: NewCollectionInput, actor: string): Promise<Collection> {
@@ -33,6 +37,8 @@ export async function createCollection(db: Tx, c: NewCollectionInput, actor: str
         zooniverse_project_id: c.zooniverseProjectId,
         subject_set_naming: c.subjectSetNaming,
         poll_interval_seconds: c.pollIntervalSeconds,
+        data_release: c.dataRelease ?? c.repository,
+        owner_data_rights: JSON.stringify(c.ownerDataRights ?? []),
         status: 'active',
         cursor: null,
         last_polled_at: null,

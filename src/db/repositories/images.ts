@@ -18,6 +18,7 @@ export interface NewImage {
   bands: string[];
   colour: Record<string, unknown>;
   error: string | null;
+  batchId?: string | null;
 }
 
 /**
@@ -50,6 +51,7 @@ export async function insertImages(db: Tx, images: NewImage[], actor: string): P
           bands: JSON.stringify(m.bands),
           colour: JSON.stringify(m.colour),
           error: m.error,
+          batch_id: m.batchId ?? null,
         })),
       )
       .onConflict((oc) => oc.columns(['collection_id', 'group_key', 'stamp_index']).doNothing())

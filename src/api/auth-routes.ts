@@ -1,0 +1,111 @@
+import { timingSafeEqual } from 'node:crypto';
+import express, { Router, type Response } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import { z } from 'zod';
+import type { Db } from '../db/database.js';
+import { createSession, deleteSession, saveLoginFlow, SESSION_COOKIE, takeLoginFlow } from '../db/repositories/sessions.js';
+import type { Logger } from '../domain/ports.js';
+import { readCookie, requireCsrf, UnauthenticatedError, type Identity, type IdentityProvider, type Role } from './auth.js';
+import { escapeHtml } from './html.js';
+
+const LOGIN_COOKIE = 'bridge_login_state';
+
+export interface AuthRoutesDeps {
+  db: Db;
+  log: Logger;
+  provider?: IdentityProvider;
+  /** Dev without a provider: a clearly labelled form that signs in as anyone. */
+  devLogin: boolean;
+  /** Where the browser reaches us, e.g. https://bridge.example (for the callback URL). */
+  publicBaseUrl: string;
+  secureCookies: boolean;
+  sessionTtlMs: number;
+  /** Login attempts per IP per minute. */
+  loginRateLimit: number;
+}
+
+/** Only same-site relative paths: a login link must not bounce the user to another site. */
+export function safeReturnTo(v: unknown): string {
+  return typeof v === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(v) ? v : '/review';
+}
+
+/**
+ * Browser sign-in: authorization code + PKCE against the configured OIDC
+ * provider, a server-side session behind an httpOnly cookie, and logout.
+ */
+export function authRoutes(d: AuthRoutesDeps): Router {
+  const r = Router();
+  const limiter = rateLimit({ windowMs: 60_000, limit: d.loginRateLimit, standardHeaders: 'draft-7', legacyHeaders: false, message: { code: 'too_many_requests', title: 'Too many login attempts; wait a minute' } });
+  const form = express.urlencoded({ extended: false, limit: '4kb' });
+
+  const startSession = async (res: Response, who: Identity) => {
+    const s = await createSession(d.db, who, d.sessionTtlMs);
+    res.cookie(SESSION_COOKIE, s.cookie, { httpOnly: true, secure: d.secureCookies, sameSite: 'lax', path: '/', expires: s.expiresAt });
+    d.log.info({ user: who.username, roles: who.roles }, 'signed in');
+  };
+
+  r.get('/auth/login', limiter, async (req, res) => {
+    const returnTo = safeReturnTo(req.query.returnTo);
+    if (d.provider) {
+      const { authorizationUrl, flow } = await d.provider.beginLogin(returnTo);
+      await saveLoginFlow(d.db, flow);
+      // Binds the flow to this browser: a callback link made by someone else
+      // (to sign the victim in as the attacker) finds no matching cookie.
+      res.cookie(LOGIN_COOKIE, flow.state, { httpOnly: true, secure: d.secureCookies, sameSite: 'lax', path: '/auth/callback', maxAge: 10 * 60_000 });
+      res.redirect(303, authorizationUrl);
+      return;
+    }
+    if (!d.devLogin) throw new UnauthenticatedError('no identity provider is configured');
+    res.type('html').send(devLoginPage(returnTo));
+  });
+
+  r.get('/auth/callback', limiter, async (req, res) => {
+    const state = typeof req.query.state === 'string' ? req.query.state : '';
+    if (!d.provider) throw new UnauthenticatedError('no identity provider is configured');
+    const bound = readCookie(req.header('cookie'), LOGIN_COOKIE) ?? '';
+    res.clearCookie(LOGIN_COOKIE, { httpOnly: true, secure: d.secureCookies, sameSite: 'lax', path: '/auth/callback' });
+    if (!state || bound.length !== state.length || !timingSafeEqual(Buffer.from(bound), Buffer.from(state))) {
+      throw new UnauthenticatedError('this sign-in was not started in this browser; start again from the login page');
+    }
+    const flow = await takeLoginFlow(d.db, state);
+    if (!flow) throw new UnauthenticatedError('this sign-in link has expired or was already used; start again from the login page');
+    const { identity } = await d.provider.completeLogin(new URL(req.originalUrl, d.publicBaseUrl), flow);
+    await startSession(res, identity);
+    res.redirect(303, safeReturnTo(flow.returnTo));
+  });
+
+  if (d.devLogin && !d.provider) {
+    const devForm = z.object({ username: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case RSP username'), roles: z.union([z.string(), z.array(z.string())]).optional(), dataRights: z.string().max(200).optional(), returnTo: z.string().optional() });
+    r.post('/auth/dev-login', limiter, form, async (req, res) => {
+      const f = devForm.parse(req.body);
+      const roles = ([] as string[]).concat(f.roles ?? []).filter((x): x is Role => x === 'reviewer' || x === 'admin');
+      await startSession(res, { username: f.username, roles: ['pi', ...roles], groups: [], dataRights: (f.dataRights ?? '').split(/[\s,]+/).filter(Boolean) });
+      res.redirect(303, safeReturnTo(f.returnTo));
+    });
+  }
+
+  r.post('/auth/logout', form, requireCsrf, async (req, res) => {
+    const cookie = readCookie(req.header('cookie'), SESSION_COOKIE);
+    if (cookie) await deleteSession(d.db, cookie);
+    res.clearCookie(SESSION_COOKIE, { httpOnly: true, secure: d.secureCookies, sameSite: 'lax', path: '/' });
+    const end = d.provider?.endSessionUrl(undefined, new URL('/', d.publicBaseUrl).toString());
+    res.redirect(303, end ?? '/');
+  });
+
+  return r;
+}
+
+function devLoginPage(returnTo: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Dev sign-in — RSP-Zooniverse bridge</title>
+<link rel="stylesheet" href="/ui/review.css"></head><body class="dev-login">
+<main><h1>Development sign-in</h1>
+<p><strong>Dev mode, no identity provider configured.</strong> Anyone can sign in as anyone. Never expose this server.</p>
+<form method="post" action="/auth/dev-login">
+<input type="hidden" name="returnTo" value="${escapeHtml(returnTo)}">
+<p><label for="username">RSP username</label> <input id="username" name="username" required pattern="[a-z0-9][a-z0-9._\\-]{0,63}" autocomplete="username"></p>
+<fieldset><legend>Roles</legend>
+<label><input type="checkbox" name="roles" value="reviewer"> EPO reviewer</label>
+<label><input type="checkbox" name="roles" value="admin"> admin</label></fieldset>
+<p><label for="dataRights">Data rights (space-separated releases)</label> <input id="dataRights" name="dataRights"></p>
+<p><button type="submit">Sign in</button></p></form></main></body></html>`;
+}

@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import express, { type RequestHandler } from 'express';
+import { escapeHtml } from './html.js';
+
+/** The reviewer page's static files (ui/ at the package root, from src/api or dist/api alike). */
+export const UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
+
+export function uiAssets(): RequestHandler {
+  return express.static(UI_DIR, { index: false, fallthrough: false, maxAge: '5m', setHeaders: (res) => res.setHeader('X-Content-Type-Options', 'nosniff') });
+}
+
+/**
+ * GET /review: the reviewer (and PI) page. Only browser sessions get it,
+ * since its writes are protected by the session's CSRF token; anyone else is
+ * sent to sign in first.
+ */
+export function reviewPage(): RequestHandler {
+  let template: string | undefined;
+  return (req, res) => {
+    if (!req.identity || req.authVia !== 'session') {
+      res.redirect(303, `/auth/login?returnTo=${encodeURIComponent('/review')}`);
+      return;
+    }
+    template ??= readFileSync(`${UI_DIR}review.html`, 'utf8');
+    const user = JSON.stringify({ username: req.identity.username, roles: req.identity.roles });
+    res.setHeader('Cache-Control', 'no-store');
+    res.type('html').send(template.replaceAll('{{CSRF_TOKEN}}', escapeHtml(req.csrfToken ?? '')).replaceAll('{{USER_JSON}}', escapeHtml(user)));
+  };
+}

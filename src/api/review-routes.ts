@@ -1,0 +1,161 @@
+import { Router } from 'express';
+import { sql } from 'kysely';
+import { z } from 'zod';
+import type { Db } from '../db/database.js';
+import type { Collection, Image } from '../db/schema.js';
+import { getCollection } from '../db/repositories/collections.js';
+import { listAudit } from '../db/repositories/audit.js';
+import { listBatches } from '../db/repositories/batches.js';
+import { decide } from '../domain/review.js';
+import { ForbiddenError, NotFoundError } from '../domain/errors.js';
+import { requireRole, type Identity } from './auth.js';
+import type { MediaSigner } from './media.js';
+
+export interface ReviewRoutesDeps {
+  db: Db;
+  signer: MediaSigner;
+}
+
+const uuid = z.string().uuid();
+
+/** Owners see their collections; reviewers and admins see all. */
+export function canSee(who: Identity, c: Pick<Collection, 'owner'>): boolean {
+  return c.owner === who.username || who.roles.includes('reviewer') || who.roles.includes('admin');
+}
+
+const listQuery = z.object({
+  collection: uuid.optional(),
+  batch: uuid.optional(),
+  verdict: z.enum(['pending_review', 'auto_approved', 'rejected']).optional(),
+  state: z.enum(['quarantined', 'approved', 'rejected', 'published', 'uploaded', 'retracted', 'failed']).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  after: z
+    .string()
+    .regex(/^\d{1,9}$/)
+    .optional(),
+});
+
+const decisionBody = z
+  .object({
+    imageIds: z.array(uuid).min(1).max(500),
+    action: z.enum(['approve', 'reject', 'undo']),
+    reason: z.string().trim().max(2000).optional(),
+  })
+  .strict();
+
+const auditQuery = z.object({ before: z.string().regex(/^\d{1,18}$/).optional(), limit: z.coerce.number().int().min(1).max(500).default(200) });
+
+function auditView(a: { id: string; at: Date; actor: string; action: string; entity_id: string; reason: string | null; policy_ref: string | null; detail: unknown }) {
+  return { id: String(a.id), at: a.at, actor: a.actor, action: a.action, imageId: a.entity_id, reason: a.reason, policyVersion: a.policy_ref, detail: a.detail };
+}
+
+export function reviewRoutes(d: ReviewRoutesDeps): Router {
+  const r = Router();
+
+  const visibleCollection = async (id: string, who: Identity) => {
+    const c = await getCollection(d.db, uuid.parse(id));
+    if (!canSee(who, c)) throw new ForbiddenError('not your collection');
+    return c;
+  };
+
+  r.get('/review/batches', requireRole('pi'), async (req, res) => {
+    const q = z.object({ collection: uuid }).parse(req.query);
+    const c = await visibleCollection(q.collection, req.identity!);
+    const rows = await listBatches(d.db, c.id);
+    res.json({ items: rows.map((b) => ({ id: b.id, collectionId: b.collection_id, seq: b.seq, createdAt: b.created_at, counts: { pending: b.pending, approved: b.approved, rejected: b.rejected, total: b.total } })) });
+  });
+
+  r.get('/review/images', requireRole('pi'), async (req, res) => {
+    const q = listQuery.parse(req.query);
+    const who = req.identity!;
+    const everyone = who.roles.includes('reviewer') || who.roles.includes('admin');
+    if (q.collection) await visibleCollection(q.collection, who);
+    let query = d.db
+      .selectFrom('images')
+      .innerJoin('collections', 'collections.id', 'images.collection_id')
+      .selectAll('images')
+      .select(['collections.name as collection_name', 'collections.owner as owner'])
+      .orderBy('images.created_at')
+      .orderBy('images.group_key')
+      .orderBy('images.stamp_index')
+      .orderBy('images.id')
+      .offset(Number(q.after ?? 0))
+      .limit(q.limit + 1);
+    if (!everyone) query = query.where('collections.owner', '=', who.username);
+    if (q.collection) query = query.where('images.collection_id', '=', q.collection);
+    if (q.batch) query = query.where('images.batch_id', '=', q.batch);
+    if (q.verdict) query = query.where('images.verdict', '=', q.verdict);
+    if (q.state) query = query.where('images.state', '=', q.state);
+    const rows = await query.execute();
+    const page = rows.slice(0, q.limit);
+    const last = await lastDecisions(d.db, page.map((i) => i.id));
+    res.json({
+      items: page.map((img) => imageView(img, who, d.signer, last.get(img.id) ?? null)),
+      next: rows.length > q.limit ? String(Number(q.after ?? 0) + q.limit) : null,
+    });
+  });
+
+  r.post('/review/decisions', requireRole('reviewer'), async (req, res) => {
+    const b = decisionBody.parse(req.body);
+    const results = await decide(d.db, req.identity!, [...new Set(b.imageIds)], b.action, b.reason ?? null);
+    res.json({ results });
+  });
+
+  r.get('/images/:id/audit', requireRole('pi'), async (req, res) => {
+    const id = uuid.parse(req.params.id);
+    const img = await d.db.selectFrom('images').select(['collection_id']).where('id', '=', id).executeTakeFirst();
+    if (!img) throw new NotFoundError(`image ${id} not found`);
+    await visibleCollection(img.collection_id, req.identity!);
+    const q = auditQuery.parse(req.query);
+    res.json({ items: (await listAudit(d.db, { entityId: id, before: q.before, limit: q.limit })).map(auditView) });
+  });
+
+  r.get('/collections/:id/audit', requireRole('pi'), async (req, res) => {
+    const c = await visibleCollection(String(req.params.id), req.identity!);
+    const q = auditQuery.parse(req.query);
+    res.json({ items: (await listAudit(d.db, { collectionId: c.id, before: q.before, limit: q.limit })).map(auditView) });
+  });
+
+  return r;
+}
+
+type ImageRow = Image & { collection_name: string; owner: string };
+
+function imageView(img: ImageRow, who: Identity, signer: MediaSigner, last: { action: string; actor: string; at: Date; reason: string | null } | null) {
+  const decidable = img.state === 'quarantined' || img.state === 'approved' || img.state === 'rejected';
+  return {
+    id: img.id,
+    collectionId: img.collection_id,
+    collectionName: img.collection_name,
+    owner: img.owner,
+    batchId: img.batch_id,
+    stampIndex: img.stamp_index,
+    state: img.state,
+    verdict: img.verdict,
+    verdictReasons: img.verdict_reasons,
+    matchedRules: img.verdict_rules,
+    stripCoordinates: img.strip_coordinates,
+    policyVersion: img.policy_ref,
+    error: img.error,
+    ra: img.ra,
+    dec: img.dec,
+    wcsQuality: img.wcs_quality,
+    bands: img.bands,
+    preset: String((img.colour as { preset?: unknown }).preset ?? 'auto'),
+    width: img.width,
+    height: img.height,
+    previewUrl: img.quarantine_key ? signer.sign(img.quarantine_key) : null,
+    // Separation of duties: nobody decides on their own collection's images.
+    canDecide: decidable && who.roles.includes('reviewer') && img.owner !== who.username,
+    lastDecision: last,
+  };
+}
+
+async function lastDecisions(db: Db, ids: string[]): Promise<Map<string, { action: string; actor: string; at: Date; reason: string | null }>> {
+  if (!ids.length) return new Map();
+  const rows = await sql<{ entity_id: string; action: string; actor: string; at: Date; reason: string | null }>`
+    select distinct on (entity_id) entity_id, action, actor, at, reason from audit_log
+    where entity_id in (${sql.join(ids)}) and action in ('approve', 'reject', 'undo', 'policy_rejected', 'policy_auto_approved', 'policy_pending_review')
+    order by entity_id, id desc`.execute(db);
+  return new Map(rows.rows.map((r) => [r.entity_id, { action: r.action, actor: r.actor, at: r.at, reason: r.reason }]));
+}
