@@ -69,10 +69,17 @@ async function throughput(dir: string): Promise<void> {
     const c = await createCollection(s.db, { owner: 'bench', repository: 'local', name: layout.run, sourceKind: 'prefix', sourceRoot: root, datasetType: layout.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, dataRelease: 'dp0.2' }, 'bench');
     const t0 = Date.now();
     await s.queues.add('poll', { collectionId: c.id });
-    await waitFor(async () => (await sql<{ n: number }>`select count(*)::int as n from images where state = 'quarantined'`.execute(s.db)).rows[0].n, (n) => n >= total, 30 * 60_000);
+    // In quarantine = converted and stored; the policy then gives each a verdict
+    // (here most are refused by the 100-image pre-approval cap: still counted).
+    const progress = async () => (await sql<{ stored: number; judged: number }>`select count(*)::int as stored, count(verdict)::int as judged from images where state <> 'failed'`.execute(s.db)).rows[0];
+    await waitFor(progress, (p) => p.stored >= total, 30 * 60_000);
     elapsed = Date.now() - t0;
+    await waitFor(progress, (p) => p.judged >= total, 5 * 60_000);
+    const judgedMs = Date.now() - t0;
 
-    const tr = await sql<{ entity: string; entity_id: string; to_state: string; at: Date }>`select entity, entity_id, to_state, at from transitions where entity in ('artifact', 'image')`.execute(s.db);
+    const tr = await sql<{ entity: string; entity_id: string; to_state: string; at: Date }>`select entity, entity_id, to_state, at from transitions where entity in ('artifact', 'image') and from_state is distinct from 'quarantined'`.execute(s.db);
+    const verdicts = await sql<{ at: Date }>`select at from audit_log where action like 'policy_%'`.execute(s.db);
+    const verdictAt = verdicts.rows.map((r) => new Date(r.at).getTime() - t0);
     const at = new Map<string, Map<string, number>>();
     for (const r of tr.rows) {
       const m = at.get(r.entity_id) ?? new Map<string, number>();
@@ -94,6 +101,7 @@ async function throughput(dir: string): Promise<void> {
     console.log(`     discovered -> retrieved   ${ms(pct(retrieve, 50))} / ${ms(pct(retrieve, 95))} / ${ms(Math.max(...retrieve))}  (per file)`);
     console.log(`     retrieved -> converted    ${ms(pct(convert, 50))} / ${ms(pct(convert, 95))} / ${ms(Math.max(...convert))}  (per file, waits for its group's other bands)`);
     console.log(`     first / last image        ${ms(Math.min(...toQuarantine))} / ${ms(Math.max(...toQuarantine))}  (from the poll request)`);
+    console.log(`     policy verdicts           first ${ms(Math.min(...verdictAt))}, last ${ms(Math.max(...verdictAt))}; all ${total} judged ${ms(judgedMs - elapsed)} after the last image was stored`);
   } finally {
     await w.close();
     await s.close();
