@@ -1,0 +1,128 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/app/logger.js';
+import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis-server.js';
+import { loadConfig } from '../../src/config/config.js';
+import { buildServices, type Services } from '../../src/app/service.js';
+import { startApiRole } from '../../src/app/api-server.js';
+import { startWorkerRole } from '../../src/app/worker.js';
+import { createCollection } from '../../src/db/repositories/collections.js';
+import { writeDemoArtifacts, type DemoLayout } from '../../src/demo/demo-data.js';
+import { CookieJar, startOidcProvider, type StartedOidcProvider } from './oidc-provider.js';
+
+/**
+ * The whole bridge as the end-to-end tests meet it: a real OIDC provider,
+ * the API and a worker on real Redis and PGlite (or Postgres), and
+ * collections that went through the real pipeline and policy. Nothing in
+ * the identity or review path is replaced.
+ */
+export interface BridgeApp {
+  url: string;
+  op: StartedOidcProvider;
+  s: Services;
+  /** Every log line the bridge wrote, for checks that secrets never appear. */
+  logs: string[];
+  /** Collection ids by owner. */
+  collections: Record<string, string>;
+  /** A bearer token for the bridge API, as a PI's notebook would hold. */
+  bearer(username: string): Promise<string>;
+  /** Signs in through the provider like a browser; returns the cookie header and CSRF token. */
+  session(username: string): Promise<{ cookie: string; csrf: string }>;
+  close(): Promise<void>;
+}
+
+export interface BridgeAppOptions {
+  /** Owners whose collection of `stamps` images is run through the pipeline. */
+  owners?: string[];
+  stamps?: number;
+  loginRateLimit?: number;
+  writeRateLimit?: number;
+  databaseUrl?: string;
+}
+
+export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeApp> {
+  const owners = o.owners ?? ['alien', 'rev'];
+  const stamps = o.stamps ?? 4;
+  const op = await startOidcProvider();
+  const redis: LocalRedis = await startLocalRedis();
+  const dir = await mkdtemp(join(tmpdir(), 'bridge-app-'));
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  const env: Record<string, string> = {
+    DATA_DIR: join(dir, 'data'),
+    ARTIFACT_ROOT: join(dir, 'artifacts'),
+    REDIS_URL: redis.url,
+    LOG_LEVEL: 'info',
+    OIDC_ISSUER: op.issuer,
+    OIDC_CLIENT_ID: op.clients.web.clientId,
+    OIDC_CLIENT_SECRET: op.clients.web.clientSecret,
+    OIDC_SCOPES: op.scopes,
+    OIDC_GROUPS_CLAIM: 'groups',
+    OIDC_AUDIENCES: op.apiAudience,
+    OIDC_ALLOW_HTTP: 'true',
+    SESSION_SECRET: 'test-session-secret-0123456789abcdef-not-for-production',
+    SWEEP_INTERVAL_SECONDS: '5',
+  };
+  if (o.databaseUrl) env.DATABASE_URL = o.databaseUrl;
+  // The bridge's own logger (with its redaction), writing where the test can read it.
+  const s = await buildServices(loadConfig(env), { log: createLogger('info', sink), migrate: true });
+  const api = await startApiRole(s, 0, { loginRateLimit: o.loginRateLimit, writeRateLimit: o.writeRateLimit });
+  const worker = await startWorkerRole(s);
+
+  const collections: Record<string, string> = {};
+  for (const owner of owners) {
+    const layout: DemoLayout = { owner, run: `u/${owner}/zoo-review`, datasetType: 'zooniverse_cutout', tracts: [9813], patches: [42], stampsPerFile: stamps, size: 48 };
+    await writeDemoArtifacts(env.ARTIFACT_ROOT, layout);
+    const c = await createCollection(
+      s.db,
+      { owner, repository: 'dp02', name: layout.run, sourceKind: 'prefix', sourceRoot: env.ARTIFACT_ROOT, datasetType: layout.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, dataRelease: 'dp0.2' },
+      owner,
+    );
+    collections[owner] = c.id;
+    await s.queues.add('poll', { collectionId: c.id });
+  }
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const judged = await s.db.selectFrom('images').select((eb) => eb.fn.countAll<number>().as('n')).where('verdict', 'is not', null).executeTakeFirstOrThrow();
+    if (Number(judged.n) >= owners.length * stamps) break;
+    if (Date.now() > deadline) throw new Error(`the pipeline did not judge ${owners.length * stamps} images in time (have ${judged.n})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  return {
+    url: api.url,
+    op,
+    s,
+    logs,
+    collections,
+    bearer: (username) => op.tokenFor(username, { audience: op.apiAudience }),
+    async session(username) {
+      const jar = new CookieJar();
+      const start = new URL('/auth/login?returnTo=/review', api.url);
+      const r1 = await fetch(start, { redirect: 'manual' });
+      jar.store(start, r1);
+      const callback = await op.authorize(r1.headers.get('location')!, username);
+      const r2 = await fetch(callback, { redirect: 'manual', headers: { cookie: jar.header(callback) } });
+      if (r2.status !== 303) throw new Error(`callback answered ${r2.status}: ${await r2.text()}`);
+      jar.store(callback, r2);
+      const cookie = jar.header(new URL('/api/v1/me', api.url));
+      const me = (await (await fetch(new URL('/api/v1/me', api.url), { headers: { cookie } })).json()) as { csrfToken: string };
+      return { cookie, csrf: me.csrfToken };
+    },
+    async close() {
+      await worker.close();
+      await api.close();
+      await s.close();
+      await redis.stop();
+      await op.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
