@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { createCollection } from '../../src/db/repositories/collections.js';
+import { createBatch } from '../../src/db/repositories/batches.js';
+import { insertImages, type NewImage } from '../../src/db/repositories/images.js';
+import { applyPolicy, decide, type ReviewDeps } from '../../src/domain/review.js';
+import { loadPolicyFile } from '../../src/policies/policy-file.js';
+import { DEFAULT_POLICY_FILE } from '../../src/app/service.js';
+import { createLogger } from '../../src/app/logger.js';
+import { DB_KINDS, freshDatabase, type TestDb } from '../support/databases.js';
+
+/**
+ * The review step on a real database: the shipped Rubin policy gives each
+ * new image its verdict, reviewers decide, and everything is audited.
+ */
+const REVIEWER = { username: 'rev', roles: ['pi', 'reviewer'] };
+
+function image(collectionId: string, batchId: string, i: number): NewImage {
+  return { collectionId, groupKey: '{"patch":1,"tract":1}', stampIndex: i, state: 'quarantined', ra: 150, dec: 2, wcsQuality: 'full', width: 64, height: 64, bytes: 100, sha256: `${i}`.padStart(64, '0'), quarantineKey: `images/x/${i}.png`, bands: ['i', 'r', 'g'], colour: { preset: 'auto' }, error: null, batchId };
+}
+
+for (const kind of DB_KINDS) {
+  describe(`review on ${kind}`, () => {
+    let t: TestDb;
+    let d: ReviewDeps;
+    beforeAll(async () => {
+      t = await freshDatabase(kind);
+      d = { db: t.db, policy: await loadPolicyFile(DEFAULT_POLICY_FILE), now: () => new Date(), log: createLogger('silent') };
+    });
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    async function collection(name: string, o: { release: string; rights?: string[]; panel?: boolean }) {
+      const c = await createCollection(t.db, { owner: 'alien', repository: 'dp1', name: `u/alien/${name}`, sourceKind: 'prefix', sourceRoot: '/x', datasetType: 'zooniverse_cutout', rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, dataRelease: o.release, ownerDataRights: o.rights ?? [] }, 'alien');
+      if (o.panel) await t.db.updateTable('collections').set({ panel_approval: 'approved' }).where('id', '=', c.id).execute();
+      return c;
+    }
+
+    async function images(collectionId: string, n: number, from = 0) {
+      const b = await createBatch(t.db, collectionId);
+      return insertImages(t.db, Array.from({ length: n }, (_, i) => image(collectionId, b.id, from + i)), 'converter');
+    }
+
+    it('proprietary data without panel approval is rejected, with the policy version and reason on record', async () => {
+      const c = await collection('proprietary', { release: 'dr1', rights: ['dr1'] });
+      await images(c.id, 3);
+      expect(await applyPolicy(d, c.id)).toEqual({ rejected: 3, auto_approved: 0, pending_review: 0, errors: 0 });
+      const rows = await t.db.selectFrom('images').selectAll().where('collection_id', '=', c.id).execute();
+      expect(rows.every((r) => r.state === 'rejected' && r.verdict === 'rejected' && r.policy_ref === 'rubin-default@2026-11-23.1')).toBe(true);
+      expect(rows[0].verdict_reasons.join(' ')).toMatch(/proprietary/);
+      expect(rows[0].policy_digest).toMatch(/^[0-9a-f]{64}$/);
+      const audit = await t.db.selectFrom('audit_log').selectAll().where('collection_id', '=', c.id).execute();
+      expect(audit).toHaveLength(3);
+      expect(audit[0]).toMatchObject({ actor: 'policy:rubin-default@2026-11-23.1', action: 'policy_rejected', policy_ref: 'rubin-default@2026-11-23.1' });
+    });
+
+    it('with panel approval: pending review, coordinates kept; a public release without approval: pending, coordinates stripped', async () => {
+      const approved = await collection('approved', { release: 'dr1', rights: ['dr1'], panel: true });
+      await images(approved.id, 2);
+      expect((await applyPolicy(d, approved.id)).pending_review).toBe(2);
+      const a = await t.db.selectFrom('images').select(['state', 'strip_coordinates']).where('collection_id', '=', approved.id).execute();
+      expect(a).toEqual([
+        { state: 'quarantined', strip_coordinates: false },
+        { state: 'quarantined', strip_coordinates: false },
+      ]);
+      const open = await collection('public', { release: 'dp0.2' });
+      await images(open.id, 2);
+      expect((await applyPolicy(d, open.id)).pending_review).toBe(2);
+      const o = await t.db.selectFrom('images').select('strip_coordinates').where('collection_id', '=', open.id).execute();
+      expect(o.every((r) => r.strip_coordinates)).toBe(true);
+    });
+
+    it('the 100-image pre-approval cap counts across batches: the 101st image is rejected naming the cap', async () => {
+      const c = await collection('capped', { release: 'dp0.2' });
+      await images(c.id, 60);
+      expect(await applyPolicy(d, c.id)).toMatchObject({ pending_review: 60, rejected: 0 });
+      await images(c.id, 45, 60);
+      expect(await applyPolicy(d, c.id)).toMatchObject({ pending_review: 40, rejected: 5 });
+      const rejected = await t.db.selectFrom('images').select(['stamp_index', 'verdict_reasons']).where('collection_id', '=', c.id).where('state', '=', 'rejected').orderBy('stamp_index').execute();
+      expect(rejected.map((r) => r.stamp_index)).toEqual([100, 101, 102, 103, 104]);
+      expect(rejected[0].verdict_reasons[0]).toMatch(/max_per_collection is 100/);
+      // Evaluating again changes nothing: verdicts are given once.
+      expect(await applyPolicy(d, c.id)).toEqual({ rejected: 0, auto_approved: 0, pending_review: 0, errors: 0 });
+    });
+
+    it('reviewers approve, reject with a reason, and undo; each decision is audited; policy rejections cannot be undone', async () => {
+      const c = await collection('decide', { release: 'dp0.2' });
+      const imgs = await images(c.id, 4);
+      await applyPolicy(d, c.id);
+      const [a, b, r, x] = imgs.map((i) => i.id);
+
+      await expect(decide(t.db, REVIEWER, [r], 'reject', '  ')).rejects.toThrow(/reason is required/);
+      expect(await decide(t.db, REVIEWER, [a, b], 'approve', null)).toEqual([
+        { imageId: a, ok: true, state: 'approved' },
+        { imageId: b, ok: true, state: 'approved' },
+      ]);
+      expect(await decide(t.db, REVIEWER, [r], 'reject', 'a satellite trail, not a galaxy')).toEqual([{ imageId: r, ok: true, state: 'rejected' }]);
+      // Approving again is refused per image, not for the whole request.
+      const again = await decide(t.db, REVIEWER, [a, x], 'approve', null);
+      expect(again[0]).toMatchObject({ imageId: a, ok: false });
+      expect(again[0].error).toMatch(/is approved, not waiting for review/);
+      expect(again[1]).toEqual({ imageId: x, ok: true, state: 'approved' });
+      expect(await decide(t.db, REVIEWER, [b], 'undo', 'approved by mistake')).toEqual([{ imageId: b, ok: true, state: 'quarantined' }]);
+
+      const audit = await t.db.selectFrom('audit_log').select(['entity_id', 'actor', 'action', 'reason', 'policy_ref']).where('collection_id', '=', c.id).where('actor', '=', 'rev').orderBy('id').execute();
+      expect(audit.map((e) => [e.entity_id, e.action, e.reason])).toEqual([
+        [a, 'approve', null],
+        [b, 'approve', null],
+        [r, 'reject', 'a satellite trail, not a galaxy'],
+        [x, 'approve', null],
+        [b, 'undo', 'approved by mistake'],
+      ]);
+      expect(audit.every((e) => e.policy_ref === 'rubin-default@2026-11-23.1')).toBe(true);
+
+      const p = await collection('policy-rejected', { release: 'dr1' });
+      const [pi] = await images(p.id, 1);
+      await applyPolicy(d, p.id);
+      const undo = await decide(t.db, REVIEWER, [pi.id], 'undo', null);
+      expect(undo[0].error).toMatch(/by the policy, not by a reviewer/);
+      const approve = await decide(t.db, REVIEWER, [pi.id], 'approve', null);
+      expect(approve[0].ok).toBe(false);
+    });
+
+    it('nobody decides on their own collection, admins included', async () => {
+      const c = await collection('own', { release: 'dp0.2' });
+      const [img] = await images(c.id, 1);
+      await applyPolicy(d, c.id);
+      const res = await decide(t.db, { username: 'alien', roles: ['pi', 'reviewer', 'admin'] }, [img.id], 'approve', null);
+      expect(res[0].ok).toBe(false);
+      expect(res[0].error).toMatch(/your own collection/);
+      await expect(decide(t.db, { username: 'boss', roles: ['pi', 'admin'] }, [img.id], 'approve', null)).rejects.toThrow(/only EPO reviewers/);
+    });
+
+    it('the audit log is append-only in the database itself', async () => {
+      await expect(sql`update audit_log set reason = 'rewritten'`.execute(t.db)).rejects.toThrow(/append-only/);
+      await expect(sql`delete from audit_log`.execute(t.db)).rejects.toThrow(/append-only/);
+    });
+  });
+}
