@@ -8,16 +8,19 @@ import { progressBar } from './progress.js';
  * `bridge demo`: the whole pipeline on a fresh clone with no network. Makes
  * Rubin-like Stamps files in a retrieve-artifacts tree, registers them as a
  * PI's collection through the API, and runs poll -> retrieve -> convert into
- * quarantine on the embedded defaults (PGlite, filesystem store, a private
- * redis-server).
+ * quarantine and the data-rights policy on the embedded defaults (PGlite,
+ * filesystem store, a private redis-server). 120 stamps of a public release
+ * without panel approval: the policy leaves 100 for review (coordinates to be
+ * stripped) and refuses 20 over the pre-approval cap.
  */
 export function demoCommand(): Command {
   return new Command('demo')
     .description('Run the pipeline end to end on generated Rubin-like cutouts')
     .option('--dir <dir>', 'where the demo keeps its data (wiped first)', './data/demo')
     .option('--keep-running', 'leave the API and workers running afterwards (Ctrl-C to stop)')
+    .option('--auto-approve', 'approve, as a demo EPO reviewer, every image the policy left for review')
     .option('--timeout <seconds>', 'give up after this long', (v) => Number(v), 300)
-    .action(async (o: { dir: string; keepRunning?: boolean; timeout: number }) => {
+    .action(async (o: { dir: string; keepRunning?: boolean; autoApprove?: boolean; timeout: number }) => {
       const { writeDemoArtifacts, DEMO_LAYOUT } = await import('../demo/demo-data.js');
       const { buildServices } = await import('../app/service.js');
       const { startApiRole } = await import('../app/api-server.js');
@@ -29,7 +32,7 @@ export function demoCommand(): Command {
       const say = (m: string) => process.stdout.write(m + '\n');
       const files = await writeDemoArtifacts(artifacts);
       const expected = DEMO_LAYOUT.tracts.length * DEMO_LAYOUT.patches.length * DEMO_LAYOUT.stampsPerFile;
-      say(`wrote ${files} Stamps files (${DEMO_LAYOUT.tracts.length} tracts x ${DEMO_LAYOUT.patches.length} patch x 3 bands x ${DEMO_LAYOUT.stampsPerFile} stamps, GZIP_2) under ${artifacts}`);
+      say(`wrote ${files} Stamps files (${DEMO_LAYOUT.tracts.length} tracts x ${DEMO_LAYOUT.patches.length} patches x 3 bands x ${DEMO_LAYOUT.stampsPerFile} stamps, GZIP_2) under ${artifacts}`);
 
       const config = loadConfig({ ...process.env, DATA_DIR: dir, ARTIFACT_ROOT: artifacts, PORT: process.env.PORT ?? '0', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', BRIDGE_MODE: 'dev' });
       const s = await buildServices(config);
@@ -39,18 +42,20 @@ export function demoCommand(): Command {
         const res = await fetch(`${api.url}/api/v1/collections`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'x-bridge-dev-user': DEMO_LAYOUT.owner },
-          body: JSON.stringify({ repository: 'demo', collection: DEMO_LAYOUT.run, sourceKind: 'prefix', sourceRoot: '.', datasetType: DEMO_LAYOUT.datasetType, bands: ['g', 'r', 'i'], pollIntervalSeconds: 60 }),
+          body: JSON.stringify({ repository: 'demo', dataRelease: DEMO_LAYOUT.dataRelease, collection: DEMO_LAYOUT.run, sourceKind: 'prefix', sourceRoot: '.', datasetType: DEMO_LAYOUT.datasetType, bands: ['g', 'r', 'i'], pollIntervalSeconds: 60 }),
         });
         const body = (await res.json()) as { id: string; detail?: string };
         if (res.status !== 201) throw new Error(`registering the demo collection failed: ${res.status} ${body.detail ?? ''}`);
         say(`registered collection ${DEMO_LAYOUT.run} (${body.id}); polling, retrieving and converting...`);
-        const bar = progressBar('quarantine');
+        const bar = progressBar('quarantine + policy');
         const deadline = Date.now() + o.timeout * 1000;
         let counts: { artifacts: Record<string, number>; images: Record<string, number> } = { artifacts: {}, images: {} };
         for (;;) {
           const r = await fetch(`${api.url}/api/v1/collections/${body.id}`, { headers: { 'x-bridge-dev-user': DEMO_LAYOUT.owner } });
           counts = ((await r.json()) as { counts: typeof counts }).counts;
-          const done = (counts.images.quarantined ?? 0) + (counts.images.failed ?? 0);
+          // Done when every stamp is either failed or has its policy verdict.
+          const judged = await s.db.selectFrom('images').select((eb) => eb.fn.countAll<number>().as('n')).where('collection_id', '=', body.id).where((eb) => eb.or([eb('verdict', 'is not', null), eb('state', '=', 'failed')])).executeTakeFirstOrThrow();
+          const done = Number(judged.n);
           bar(Math.min(done, expected), expected);
           const failedArtifacts = counts.artifacts.failed ?? 0;
           if (done >= expected || (failedArtifacts > 0 && (counts.artifacts.retrieved ?? 0) + (counts.artifacts.discovered ?? 0) === 0)) break;
@@ -58,11 +63,33 @@ export function demoCommand(): Command {
           await new Promise((r2) => setTimeout(r2, 250));
         }
         say('');
+        const verdicts = await s.db.selectFrom('images').select(['verdict', (eb) => eb.fn.countAll<number>().as('n')]).where('collection_id', '=', body.id).groupBy('verdict').execute();
         say(`artifacts: ${JSON.stringify(counts.artifacts)}`);
         say(`images:    ${JSON.stringify(counts.images)}`);
-        say(`quarantined PNGs (private): ${join(dir, 'objects', 'quarantine', 'images', body.id)}`);
-        say(`API: ${api.url}/api/v1/collections/${body.id}/images  (send header X-Bridge-Dev-User: ${DEMO_LAYOUT.owner})`);
+        say(`policy ${s.policy.name}@${s.policy.version}: ${verdicts.map((v) => `${v.verdict ?? 'none'} ${v.n}`).join(', ')}`);
+        const sample = await s.db.selectFrom('images').select('id').where('collection_id', '=', body.id).where('verdict', '=', 'rejected').limit(1).executeTakeFirst();
+        if (sample) say(`why one was rejected:  DATA_DIR=${dir} npx bridge policy explain ${sample.id}`);
+
+        if (o.autoApprove) {
+          // A demo reviewer (not the owner: separation of duties) approves what the policy left for review.
+          const reviewer = { 'x-bridge-dev-user': 'epo-demo-reviewer', 'x-bridge-dev-roles': 'reviewer' };
+          let approved = 0;
+          for (;;) {
+            const list = await fetch(`${api.url}/api/v1/review/images?collection=${body.id}&state=quarantined&verdict=pending_review&limit=500`, { headers: reviewer });
+            const ids = ((await list.json()) as { items: { id: string }[] }).items.map((i) => i.id);
+            if (!ids.length) break;
+            const res = await fetch(`${api.url}/api/v1/review/decisions`, { method: 'POST', headers: { ...reviewer, 'content-type': 'application/json' }, body: JSON.stringify({ imageIds: ids, action: 'approve', reason: 'bridge demo --auto-approve' }) });
+            const results = ((await res.json()) as { results: { ok: boolean }[] }).results;
+            approved += results.filter((x) => x.ok).length;
+            if (!results.some((x) => x.ok)) break;
+          }
+          say(`approved ${approved} images as epo-demo-reviewer (--auto-approve)`);
+        }
+        say('');
+        say(`reviewer page: ${api.url}/review  (dev sign-in: use a username other than ${DEMO_LAYOUT.owner}, tick "EPO reviewer")`);
+        say(`API: ${api.url}/api/v1/collections/${body.id}  (dev mode: header X-Bridge-Dev-User: ${DEMO_LAYOUT.owner})`);
         say(`queues: ${api.url}/admin/queues (admin)   metrics: ${api.url}/metrics`);
+        if (!o.keepRunning) say('add --keep-running to keep the page up (Ctrl-C to stop)');
         if (o.keepRunning) {
           say('running; Ctrl-C to stop');
           await new Promise<void>((r2) => {

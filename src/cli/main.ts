@@ -5,6 +5,7 @@ import { serveCommand } from './serve-command.js';
 import { migrateCommand } from './migrate-command.js';
 import { statusCommand } from './status-command.js';
 import { demoCommand } from './demo-command.js';
+import { policyCommand } from './policy-command.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { SOFTWARE } from '../imaging/version.js';
 
@@ -18,7 +19,8 @@ const program = new Command('bridge')
   .addCommand(serveCommand())
   .addCommand(migrateCommand())
   .addCommand(statusCommand())
-  .addCommand(demoCommand());
+  .addCommand(demoCommand())
+  .addCommand(policyCommand());
 for (const c of program.commands) c.exitOverride();
 
 try {

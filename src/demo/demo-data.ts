@@ -11,6 +11,8 @@ export interface DemoLayout {
   patches: number[];
   stampsPerFile: number;
   size: number;
+  /** Data release the demo collection claims (a policy fact). */
+  dataRelease?: string;
 }
 
 export const DEMO_LAYOUT: DemoLayout = {
@@ -18,9 +20,11 @@ export const DEMO_LAYOUT: DemoLayout = {
   run: 'u/demo/zooniverse-demo',
   datasetType: 'zooniverse_cutout',
   tracts: [9813, 9814, 9815],
-  patches: [42],
+  patches: [42, 43],
   stampsPerFile: 20,
   size: 96,
+  // A public (simulated) release: the Rubin policy then needs no data rights.
+  dataRelease: 'dp0.2',
 };
 
 /**

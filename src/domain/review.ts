@@ -94,7 +94,7 @@ export async function applyPolicy(d: ReviewDeps, collectionId: string): Promise<
           await appendAudit(tx, [{ actor: policyActor(d.policy), action: 'policy_error', entity: 'image', entityId: img.id, collectionId: c.id, policyRef: `${d.policy.name}@${d.policy.version}`, reason: e.message }]);
           continue;
         }
-        await recordVerdict(tx, img, c, verdict);
+        await recordVerdict(tx, img, c, verdict, facts);
         out[verdict.outcome]++;
       }
     });
@@ -105,7 +105,7 @@ function policyActor(p: Policy): string {
   return `policy:${p.name}@${p.version}`;
 }
 
-async function recordVerdict(tx: Tx, img: Image, c: Collection, v: PolicyVerdict): Promise<void> {
+async function recordVerdict(tx: Tx, img: Image, c: Collection, v: PolicyVerdict, facts: PolicyFacts): Promise<void> {
   const set = {
     verdict: v.outcome,
     verdict_reasons: JSON.stringify(v.reasons),
@@ -132,7 +132,8 @@ async function recordVerdict(tx: Tx, img: Image, c: Collection, v: PolicyVerdict
       collectionId: c.id,
       policyRef: v.policy.ref,
       reason: v.reasons.join('; ') || null,
-      detail: { rules: v.matched.map((m) => m.rule_id), strip_coordinates: v.strip_coordinates, digest: v.policy.digest },
+      // The facts as evaluated, so `bridge policy explain` replays this exact decision.
+      detail: { rules: v.matched.map((m) => m.rule_id), strip_coordinates: v.strip_coordinates, digest: v.policy.digest, facts },
     },
   ]);
 }
