@@ -216,3 +216,42 @@ describe('browser sessions', () => {
     }
   });
 });
+
+describe('rate limits', () => {
+  let small: BridgeApp;
+  beforeAll(async () => {
+    small = await startBridgeApp({ owners: [], loginRateLimit: 3, writeRateLimit: 4 });
+  }, 120_000);
+  afterAll(async () => {
+    await small?.close();
+  });
+
+  it('login attempts and writes are limited per minute with 429 and RateLimit headers; reads are not', async () => {
+    const logins = [];
+    for (let i = 0; i < 4; i++) logins.push((await fetch(`${small.url}/auth/login`, { redirect: 'manual' })).status);
+    expect(logins).toEqual([303, 303, 303, 429]);
+
+    const t = await small.bearer('alien');
+    const headers = { authorization: `Bearer ${t}`, 'content-type': 'application/json' };
+    const writes = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await fetch(`${small.url}/api/v1/collections`, { method: 'POST', headers, body: JSON.stringify({ repository: 'dp1', collection: `u/alien/rate-${i}` }) });
+      writes.push(r.status);
+      if (r.status === 429) {
+        expect(r.headers.get('ratelimit-policy') ?? r.headers.get('ratelimit')).toBeTruthy();
+        expect(((await r.json()) as { code: string }).code).toBe('too_many_requests');
+      }
+    }
+    expect(writes).toEqual([201, 201, 201, 201, 429]);
+    // Another user has their own allowance; reads are never limited.
+    const other = await small.bearer('other');
+    expect((await fetch(`${small.url}/api/v1/collections`, { method: 'POST', headers: { authorization: `Bearer ${other}`, 'content-type': 'application/json' }, body: JSON.stringify({ repository: 'dp1', collection: 'u/other/rate' }) })).status).toBe(201);
+    for (let i = 0; i < 6; i++) expect((await fetch(`${small.url}/api/v1/collections`, { headers })).status).toBe(200);
+  });
+
+  it('request bodies are capped', async () => {
+    const t = await small.bearer('rev');
+    const r = await fetch(`${small.url}/api/v1/review/decisions`, { method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, body: JSON.stringify({ imageIds: [], action: 'approve', reason: 'x'.repeat(100_000) }) });
+    expect(r.status).toBe(413);
+  });
+});
