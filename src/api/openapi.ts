@@ -21,6 +21,10 @@ export function openApiDocument(): Record<string, unknown> {
     info: { title: 'RSP-to-Zooniverse bridge', version: '1' },
     servers: [{ url: '/api/v1' }],
     components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT or opaque token from the RSP identity provider' },
+        session: { type: 'apiKey', in: 'cookie', name: 'bridge_session', description: 'Browser session; writes also need the X-CSRF-Token header' },
+      },
       schemas: {
         Registration: z.toJSONSchema(registrationSchema, { io: 'input' }),
         Problem: { type: 'object', properties: { type: { type: 'string' }, status: { type: 'integer' }, code: { type: 'string' }, title: { type: 'string' }, detail: { type: 'string' }, field: { type: 'string' }, requestId: { type: 'string' } } },
@@ -29,7 +33,7 @@ export function openApiDocument(): Record<string, unknown> {
     paths: {
       '/collections': {
         post: { summary: 'Register a collection under u/<you>/', requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Registration' } } } }, responses: { '201': { description: 'Registered' }, '409': { description: 'Already registered' }, ...errors } },
-        get: { summary: 'My collections (all=true for reviewers/admins)', responses: { '200': { description: 'List' }, ...errors } },
+        get: { summary: 'Collections with image counts: your own, or all for reviewers and admins (mine=true for your own)', responses: { '200': { description: 'List' }, ...errors } },
       },
       '/collections/{id}': { get: { summary: 'A collection with counts per state', parameters: idParam, responses: { '200': { description: 'Collection' }, ...errors } } },
       '/collections/{id}/pause': { post: { summary: 'Stop polling', parameters: idParam, responses: { '200': { description: 'Paused' }, ...errors } } },
@@ -37,6 +41,38 @@ export function openApiDocument(): Record<string, unknown> {
       '/collections/{id}/retire': { post: { summary: 'Retire for good', parameters: idParam, responses: { '200': { description: 'Retired' }, ...errors } } },
       '/collections/{id}/artifacts': { get: { summary: 'Artifacts, each failed one with its reason', parameters: [...idParam, ...page], responses: { '200': { description: 'Page' }, ...errors } } },
       '/collections/{id}/images': { get: { summary: 'Images', parameters: [...idParam, ...page], responses: { '200': { description: 'Page' }, ...errors } } },
+      '/collections/{id}/audit': { get: { summary: "The collection's audit log, newest first (verdicts, decisions, panel approval)", parameters: idParam, responses: { '200': { description: 'Entries' }, ...errors } } },
+      '/collections/{id}/panel-approval': {
+        post: { summary: "Admin: record the Data Rights Panel's decision (a policy fact)", parameters: idParam, requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['panelApproval', 'reason'], properties: { panelApproval: { enum: ['none', 'approved'] }, reason: { type: 'string' } } } } } }, responses: { '200': { description: 'Recorded' }, ...errors } },
+      },
+      '/me': { get: { summary: 'Who you are: username, roles, groups, data rights (and the CSRF token for browser sessions)', responses: { '200': { description: 'Identity' }, ...errors } } },
+      '/review/batches': { get: { summary: "A collection's review batches (one per poll that found data) with counts", parameters: [{ name: 'collection', in: 'query', required: true, schema: { type: 'string', format: 'uuid' } }], responses: { '200': { description: 'Batches' }, ...errors } } },
+      '/review/images': {
+        get: {
+          summary: 'Images with their policy verdict, rules, position, bands, preset and a short-lived signed preview URL',
+          parameters: ['collection', 'batch'].map((name) => ({ name, in: 'query', schema: { type: 'string', format: 'uuid' } })).concat([
+            { name: 'verdict', in: 'query', schema: { enum: ['pending_review', 'auto_approved', 'rejected'] } as never },
+            { name: 'state', in: 'query', schema: { type: 'string' } as never },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } as never },
+            { name: 'after', in: 'query', schema: { type: 'string' } as never },
+          ]),
+          responses: { '200': { description: 'Page' }, ...errors },
+        },
+      },
+      '/review/decisions': {
+        post: {
+          summary: 'Reviewer: approve, reject (reason required) or undo many images; each succeeds or fails on its own; never on your own collection',
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['imageIds', 'action'], properties: { imageIds: { type: 'array', items: { type: 'string', format: 'uuid' }, maxItems: 500 }, action: { enum: ['approve', 'reject', 'undo'] }, reason: { type: 'string' } } } } } },
+          responses: { '200': { description: 'Per-image results' }, ...errors },
+        },
+      },
+      '/images/{id}/audit': { get: { summary: "An image's audit trail", parameters: idParam, responses: { '200': { description: 'Entries' }, ...errors } } },
+      '/delegations': {
+        get: { summary: 'Admin: delegated collection prefixes', responses: { '200': { description: 'List' }, ...errors } },
+        post: { summary: 'Admin: let a PI register collections under a prefix outside u/<own name>/', responses: { '201': { description: 'Delegated' }, '409': { description: 'Exists' }, ...errors } },
+      },
+      '/delegations/{id}': { delete: { summary: 'Admin: withdraw a delegation', parameters: idParam, responses: { '204': { description: 'Withdrawn' }, ...errors } } },
     },
+    security: [{ bearer: [] }, { session: [] }],
   };
 }
