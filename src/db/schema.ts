@@ -35,6 +35,12 @@ export interface CollectionTable {
   panel_approval: ColumnType<PanelApproval, PanelApproval | undefined, PanelApproval>;
   data_release: string | null;
   owner_data_rights: ColumnType<string[], string | undefined, string>;
+  webhook_url: string | null;
+  webhook_secret: string | null;
+  upload_mode: ColumnType<'import' | 'api', 'import' | 'api' | undefined, 'import' | 'api'>;
+  max_batch_size: ColumnType<number, number | undefined, number>;
+  subject_set_per: ColumnType<'batch' | 'collection', 'batch' | 'collection' | undefined, 'batch' | 'collection'>;
+  extra_metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
   cursor: string | null;
   last_polled_at: Timestamp | null;
   last_poll_error: string | null;
@@ -91,6 +97,9 @@ export interface ImageTable {
   policy_ref: string | null;
   policy_digest: string | null;
   evaluated_at: Timestamp | null;
+  public_key: string | null;
+  public_sha256: string | null;
+  published_at: Timestamp | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }
@@ -142,6 +151,47 @@ export interface DelegationTable {
   created_at: Generated<Date>;
 }
 
+export type UploadBatchState = 'publishing' | 'manifested' | 'uploading' | 'verifying' | 'uploaded' | 'blocked' | 'failed' | 'retracted';
+export interface UploadBatchTable {
+  id: Generated<string>;
+  collection_id: string;
+  seq: number;
+  mode: 'import' | 'api' | 'export';
+  state: UploadBatchState;
+  subject_set_id: string | null;
+  import_id: string | null;
+  manifest_csv_key: string | null;
+  manifest_json_key: string | null;
+  total: ColumnType<number, number | undefined, number>;
+  error: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export type UploadItemState = 'intent' | 'created' | 'linked' | 'failed' | 'retracted';
+export interface UploadItemTable {
+  id: Generated<string>;
+  upload_batch_id: string;
+  image_id: string;
+  external_id: string;
+  state: UploadItemState;
+  subject_id: string | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  error: string | null;
+  updated_at: Generated<Date>;
+}
+
+export interface EventTable {
+  id: Generated<string>;
+  collection_id: string;
+  kind: string;
+  payload: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_at: Generated<Date>;
+  delivered_at: Timestamp | null;
+  delivery_attempts: ColumnType<number, number | undefined, number>;
+  delivery_error: string | null;
+}
+
 export interface TransitionTable {
   id: Generated<string>;
   entity: 'collection' | 'artifact' | 'image';
@@ -163,6 +213,9 @@ export interface Database {
   sessions: SessionTable;
   login_flows: LoginFlowTable;
   delegations: DelegationTable;
+  upload_batches: UploadBatchTable;
+  upload_items: UploadItemTable;
+  events: EventTable;
 }
 
 export type Collection = Selectable<CollectionTable>;
@@ -175,3 +228,6 @@ export type Batch = Selectable<BatchTable>;
 export type AuditEntry = Selectable<AuditTable>;
 export type Session = Selectable<SessionTable>;
 export type Delegation = Selectable<DelegationTable>;
+export type UploadBatch = Selectable<UploadBatchTable>;
+export type UploadItem = Selectable<UploadItemTable>;
+export type BridgeEvent = Selectable<EventTable>;
