@@ -292,9 +292,20 @@ function writeUrl() {
 
 // ---------------------------------------------------------------- collections and batches
 
+/** The run collection name: GET /collections calls it `collection` (as registration does). */
+function collectionName(c) {
+  return String(c.collection ?? c.name ?? c.id);
+}
+
+/** Image counts per state: GET /collections nests them under `counts.images`. */
+function imageCounts(c) {
+  const counts = c.counts?.images ?? c.counts;
+  return counts && typeof counts === 'object' ? counts : {};
+}
+
 function collectionLabel(c) {
-  const q = c.counts?.quarantined ?? 0;
-  return `${c.name} (${c.status}) — ${q} quarantined`;
+  const q = imageCounts(c).quarantined ?? 0;
+  return `${collectionName(c)} (${c.status}) — ${q} quarantined`;
 }
 
 function batchLabel(b) {
@@ -313,7 +324,7 @@ function renderCollectionSummary() {
     els.collectionSummary.hidden = true;
     return;
   }
-  const counts = c.counts ?? {};
+  const counts = imageCounts(c);
   const keys = [...COUNT_ORDER.filter((k) => k in counts), ...Object.keys(counts).filter((k) => !COUNT_ORDER.includes(k))];
   els.collectionSummary.replaceChildren(
     h('p', { class: 'summary-line' },
@@ -329,7 +340,7 @@ function renderCollectionSummary() {
 /** Reviewers start on the first collection with work they may do; PIs on their first. */
 function defaultCollection() {
   if (isReviewer) {
-    const work = state.collections.find((c) => c.owner !== user.username && (c.counts?.quarantined ?? 0) > 0);
+    const work = state.collections.find((c) => c.owner !== user.username && (imageCounts(c).quarantined ?? 0) > 0);
     if (work) return work;
   }
   return state.collections[0];
@@ -526,12 +537,16 @@ function positionNodes(img) {
   return nodes;
 }
 
-function rulesNodes(img) {
+// Cards show rule ids (description on hover) so a grid of hundreds stays
+// scannable; the full-size view spells every rule out.
+function rulesNodes(img, full) {
   const rules = Array.isArray(img.matchedRules) ? img.matchedRules : [];
   const reasons = Array.isArray(img.verdictReasons) ? img.verdictReasons : [];
   const out = [];
-  if (rules.length) {
+  if (rules.length && full) {
     out.push(h('ul', { class: 'rules' }, rules.map((r) => h('li', null, h('code', { text: r.id }), r.description ? ` ${r.description}` : ''))));
+  } else if (rules.length) {
+    out.push(h('ul', { class: 'rules compact' }, rules.map((r) => h('li', null, h('code', { text: r.id, title: r.description ?? '' })))));
   }
   if (reasons.length) {
     out.push(h('ul', { class: 'reasons' }, reasons.map((r) => h('li', { text: r }))));
@@ -558,7 +573,7 @@ function metaList(img, { full = false } = {}) {
     row('Bands', Array.isArray(img.bands) && img.bands.length ? img.bands.join(' ') : '—'),
     row('Preset', img.preset ?? '—'),
     full ? row('Size', `${img.width} × ${img.height} px`) : null,
-    row('Rules', ...rulesNodes(img)),
+    row('Rules', ...rulesNodes(img, full)),
     full ? row('Policy version', String(img.policyVersion ?? '—')) : null,
     row('Last decision', ...decisionNodes(img.lastDecision)),
     full ? row('Collection', `${img.collectionName ?? img.collectionId} (owner ${img.owner ?? '?'})`) : null,
