@@ -4,7 +4,7 @@ import { createCollection } from '../../src/db/repositories/collections.js';
 import { createBatch } from '../../src/db/repositories/batches.js';
 import { insertImages, type NewImage } from '../../src/db/repositories/images.js';
 import { applyPolicy, decide, type ReviewDeps } from '../../src/domain/review.js';
-import { loadPolicyFile } from '../../src/policies/policy-file.js';
+import { loadPolicyFile, parsePolicy } from '../../src/policies/policy-file.js';
 import { DEFAULT_POLICY_FILE } from '../../src/app/service.js';
 import { createLogger } from '../../src/app/logger.js';
 import { DB_KINDS, freshDatabase, type TestDb } from '../support/databases.js';
@@ -130,6 +130,23 @@ for (const kind of DB_KINDS) {
       expect(res[0].ok).toBe(false);
       expect(res[0].error).toMatch(/your own collection/);
       await expect(decide(t.db, { username: 'boss', roles: ['pi', 'admin'] }, [img.id], 'approve', null)).rejects.toThrow(/only EPO reviewers/);
+    });
+
+    it('a policy configured to auto-approve approves without a reviewer, on record as the policy', async () => {
+      const policy = parsePolicy(
+        ['name: trusted', 'version: "1"', 'evaluation: first_match', 'rules:', '  - id: panel-approved', '    description: panel-approved collections need no review', "    condition: [eq, [lookup, collection.panel_approval], [const, approved]]", '    effects: [{ action: auto_approve, reason: approved by the panel }]', '  - id: others', '    description: everything else is reviewed', '    condition: [const, true]', '    effects: [{ action: require_review }]'].join('\n'),
+        'trusted.yaml',
+      );
+      const c = await collection('trusted', { release: 'dr1', rights: ['dr1'], panel: true });
+      await images(c.id, 2);
+      expect(await applyPolicy({ ...d, policy }, c.id)).toMatchObject({ auto_approved: 2 });
+      const rows = await t.db.selectFrom('images').select(['state', 'verdict', 'policy_ref']).where('collection_id', '=', c.id).execute();
+      expect(rows).toEqual([
+        { state: 'approved', verdict: 'auto_approved', policy_ref: 'trusted@1' },
+        { state: 'approved', verdict: 'auto_approved', policy_ref: 'trusted@1' },
+      ]);
+      const tr = await t.db.selectFrom('transitions').select(['actor', 'to_state']).where('entity_id', 'in', (await t.db.selectFrom('images').select('id').where('collection_id', '=', c.id).execute()).map((r) => r.id)).where('to_state', '=', 'approved').execute();
+      expect(tr.every((x) => x.actor === 'policy:trusted@1')).toBe(true);
     });
 
     it('the audit log is append-only in the database itself', async () => {
