@@ -51,7 +51,7 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
   const policy = await loadPolicyFile(config.POLICY_FILE ?? DEFAULT_POLICY_FILE);
   log.info({ policy: `${policy.name}@${policy.version}`, file: policy.source.file, digest: policy.source.digest.slice(0, 12) }, 'data-rights policy loaded');
   try {
-    const db = await openDatabase({ url: config.DATABASE_URL, dataDir: join(config.DATA_DIR, 'pglite') });
+    const db = await openDatabase({ url: config.DATABASE_URL, dataDir: join(config.DATA_DIR, 'pglite'), onIdleError: (e) => log.warn({ err: e.message }, 'Postgres closed an idle connection; the pool will reconnect') });
     cleanups.push(() => db.destroy());
     // Embedded PGlite migrates itself; a shared Postgres is migrated by `bridge migrate`.
     if (opts.migrate ?? !config.DATABASE_URL) await migrateToLatest(db);

@@ -14,6 +14,8 @@ export interface DatabaseOptions {
   url?: string;
   /** PGlite data directory; 'memory://' keeps it in memory (tests). */
   dataDir?: string;
+  /** Told when Postgres closes an idle pooled connection (for logging). */
+  onIdleError?: (e: Error) => void;
 }
 
 /** Real Postgres when a URL is given, else PGlite files under dataDir. */
@@ -22,6 +24,10 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
     // int8 (bigint) as number: our sizes stay far below 2^53.
     pg.types.setTypeParser(20, (v: string) => Number(v));
     const pool = new pg.Pool({ connectionString: opts.url, max: 10 });
+    // An idle connection closed by the server (restart, failover, pg_terminate)
+    // must not crash the process: the pool drops it and the next query opens
+    // a new one; errors during a query still reach that query's caller.
+    pool.on('error', (e) => opts.onIdleError?.(e));
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const dir = opts.dataDir ?? './data/pglite';
