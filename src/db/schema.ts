@@ -97,6 +97,7 @@ export interface ImageTable {
   policy_ref: string | null;
   policy_digest: string | null;
   evaluated_at: Timestamp | null;
+  observed_at: Timestamp | null;
   public_key: string | null;
   public_sha256: string | null;
   published_at: Timestamp | null;

@@ -13,6 +13,8 @@ export interface DemoLayout {
   size: number;
   /** Data release the demo collection claims (a policy fact). */
   dataRelease?: string;
+  /** Written as DATE-OBS in each file's primary header. */
+  observedAt?: Date;
 }
 
 export const DEMO_LAYOUT: DemoLayout = {
@@ -46,7 +48,7 @@ export async function writeDemoArtifacts(root: string, l: DemoLayout = DEMO_LAYO
         const dir = join(root, l.run, l.datasetType, String(tract), String(patch), band);
         await mkdir(dir, { recursive: true });
         const file = join(dir, `${l.datasetType}_${band}_${tract}_${patch}_${runPath}.fits`);
-        await writeStampsFile(file, l.stampsPerFile, (k) => ({ plane: stamps[k][b] }), positions, { compress: 'GZIP_2' });
+        await writeStampsFile(file, l.stampsPerFile, (k) => ({ plane: stamps[k][b] }), positions, { compress: 'GZIP_2', primaryCards: l.observedAt ? [['DATE-OBS', l.observedAt.toISOString().replace('Z', '')]] : [] });
         files++;
       }
     }

@@ -12,6 +12,7 @@ import type { ButlerSource, DatasetRef, Logger, ObjectStore } from './ports.js';
 import { AppError } from './errors.js';
 import { convertSet, type StampLine } from '../imaging/convert-set.js';
 import { convertZip } from '../imaging/convert-zip.js';
+import { observationTime, readPrimaryHeader } from '../imaging/fits/observation-time.js';
 import { DEFAULT_CONVERT_OPTIONS, type ConvertOptions } from '../imaging/convert.js';
 import type { ColourOptions } from '../imaging/colour/presets.js';
 
@@ -152,6 +153,11 @@ export async function convertGroup(d: PipelineDeps, collectionId: string, groupK
   return total;
 }
 
+async function observationTimeOf(path: string): Promise<string | null> {
+  const h = await readPrimaryHeader(path).catch(() => null);
+  return h ? observationTime(h) : null;
+}
+
 function isZipArtifact(a: Artifact): boolean {
   return !!a.object_key?.endsWith('.zip');
 }
@@ -185,7 +191,11 @@ async function convertBands(d: PipelineDeps, c: Collection, groupKey: string, ar
       }
       throw new UnprocessableInputError(msg.replaceAll(tmp + '/', ''));
     }
-    return await recordImages(d, c, { groupKey, bands: c.rgb ?? [], colour: c.colour }, out, result.failed, tmp, arts, actor);
+    // Bands may be observed at different times; the embargo protects the
+    // newest data, so the latest observation of the group counts.
+    const times = (await Promise.all(channels.map(async (ch) => observationTimeOf(ch.path)))).filter((t): t is string => t !== null);
+    const observedAt = times.length ? times.sort().at(-1)! : null;
+    return await recordImages(d, c, { groupKey, bands: c.rgb ?? [], colour: c.colour, observedAt }, out, result.failed, tmp, arts, actor);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
@@ -230,7 +240,7 @@ async function convertZipArtifact(d: PipelineDeps, c: Collection, a: Artifact, a
 async function recordImages(
   d: PipelineDeps,
   c: Collection,
-  g: { groupKey: string; bands: string[]; colour: Record<string, unknown> },
+  g: { groupKey: string; bands: string[]; colour: Record<string, unknown>; observedAt?: string | null },
   out: string,
   failed: { index: number; error: string }[],
   tmp: string,
@@ -240,7 +250,7 @@ async function recordImages(
   const lines: StampLine[] = (await readFile(join(out, 'stamps.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
   // Bands of one group can arrive in different polls: the group belongs to the batch that completed it.
   const latest = [...arts].sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime()).at(-1);
-  const base = { collectionId: c.id, groupKey: g.groupKey, bands: g.bands, colour: g.colour, batchId: latest?.batch_id ?? null };
+  const base = { collectionId: c.id, groupKey: g.groupKey, bands: g.bands, colour: g.colour, batchId: latest?.batch_id ?? null, observedAt: g.observedAt ?? null };
   // Objects are content-addressed, so writing them before the rows commit is
   // safe: a crash leaves at most an object that the retry writes again.
   const rows: NewImage[] = await mapLimit(lines, STORE_CONCURRENCY, async (l) => {

@@ -32,7 +32,7 @@ const ADMITTED = ['approved', 'published', 'uploaded'] as const;
  * review, so two batches in flight cannot pass a cap together).
  */
 export function factsFor(c: Collection, img: Image, counts: PolicyFacts['counts'], now: Date): PolicyFacts {
-  const observedAt = null;
+  const observedAt = img.observed_at ? new Date(img.observed_at).toISOString() : null;
   return {
     collection: { id: c.id, name: c.name, owner: c.owner, panel_approval: c.panel_approval },
     owner: { username: c.owner, data_rights: c.owner_data_rights },

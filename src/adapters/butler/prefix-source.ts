@@ -5,7 +5,7 @@ import { basename, join, sep } from 'node:path';
 import { UpstreamError, UpstreamRefusedError, ValidationError } from '../../domain/errors.js';
 import type { Artifact, ButlerSource, DatasetQuery, DatasetRef } from '../../domain/ports.js';
 import { entryDataStart, fileAccess, readZipDirectory, readZipEntry, ZipEntryDamaged, ZipRefused, type RandomAccess, type ZipEntry } from '../../imaging/cutouts/zip-archive.js';
-import { parseHeader } from '../../imaging/fits/header.js';
+import { readPrimaryHeader } from '../../imaging/fits/observation-time.js';
 
 /*
  * A directory that `butler retrieve-artifacts` wrote, read as if it were a
@@ -466,22 +466,8 @@ export function dataIdFromFileName(name: string, datasetType: string): Record<st
 
 /** BAND (or FILTER), TRACT and PATCH from the primary header; undefined when none is there. */
 export async function dataIdFromFitsHeader(path: string): Promise<Record<string, string | number> | undefined> {
-  const fh = await open(path, 'r');
-  let parsed: ReturnType<typeof parseHeader> = null;
-  try {
-    const buf = Buffer.alloc(MAX_HEADER_BYTES);
-    let have = 0;
-    while (have < buf.length) {
-      const { bytesRead } = await fh.read(buf, have, 2880, have);
-      if (bytesRead === 0) break;
-      have += bytesRead;
-      if (have % 2880 === 0 && (parsed = parseHeader(buf.subarray(0, have)))) break;
-    }
-  } finally {
-    await fh.close();
-  }
-  if (!parsed) return undefined;
-  const h = parsed.header;
+  const h = await readPrimaryHeader(path, MAX_HEADER_BYTES);
+  if (!h) return undefined;
   const out: Record<string, string | number> = {};
   const band = h.string('BAND') ?? h.string('FILTER');
   if (band) out.band = band.trim();

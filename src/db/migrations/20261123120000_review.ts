@@ -36,6 +36,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('policy_ref', 'text')
     .addColumn('policy_digest', 'text')
     .addColumn('evaluated_at', 'timestamptz')
+    // From the FITS headers (DATE-OBS / MJD-OBS); the prompt embargo counts from it.
+    .addColumn('observed_at', 'timestamptz')
     .execute();
   await db.schema.createIndex('images_review').on('images').columns(['collection_id', 'verdict', 'state']).execute();
   await db.schema.createIndex('images_batch').on('images').columns(['batch_id']).execute();
@@ -99,7 +101,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 export async function down(db: Kysely<unknown>): Promise<void> {
   for (const t of ['delegations', 'login_flows', 'sessions', 'audit_log']) await db.schema.dropTable(t).ifExists().execute();
   await sql`drop function if exists audit_log_append_only()`.execute(db);
-  for (const c of ['evaluated_at', 'policy_digest', 'policy_ref', 'strip_coordinates', 'verdict_rules', 'verdict_reasons', 'verdict', 'batch_id']) {
+  for (const c of ['observed_at', 'evaluated_at', 'policy_digest', 'policy_ref', 'strip_coordinates', 'verdict_rules', 'verdict_reasons', 'verdict', 'batch_id']) {
     await db.schema.alterTable('images').dropColumn(c).execute();
   }
   await db.schema.alterTable('artifacts').dropColumn('batch_id').execute();

@@ -19,6 +19,8 @@ export interface NewImage {
   colour: Record<string, unknown>;
   error: string | null;
   batchId?: string | null;
+  /** ISO 8601, from the FITS headers; null when they do not say. */
+  observedAt?: string | null;
 }
 
 /**
@@ -52,6 +54,7 @@ export async function insertImages(db: Tx, images: NewImage[], actor: string): P
           colour: JSON.stringify(m.colour),
           error: m.error,
           batch_id: m.batchId ?? null,
+          observed_at: m.observedAt ?? null,
         })),
       )
       .onConflict((oc) => oc.columns(['collection_id', 'group_key', 'stamp_index']).doNothing())

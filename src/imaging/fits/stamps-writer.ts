@@ -28,7 +28,7 @@ export async function writeStampsFile(
   count: number,
   stampAt: (i: number) => StampToWrite | Promise<StampToWrite>,
   positions?: { ra: number; dec: number }[],
-  opts: { compress?: 'GZIP_2' } = {},
+  opts: { compress?: 'GZIP_2'; primaryCards?: [string, FitsValue][] } = {},
 ): Promise<void> {
   const fh = await open(path, 'w');
   try {
@@ -46,6 +46,7 @@ export async function writeStampsFile(
     ];
     for (const p of positions ?? []) primary.push(['RA_DEG', p.ra]);
     for (const p of positions ?? []) primary.push(['DEC_DEG', p.dec]);
+    primary.push(...(opts.primaryCards ?? []));
     await fh.write(header(primary));
     for (let i = 0; i < count; i++) {
       const s = await stampAt(i);
