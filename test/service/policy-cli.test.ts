@@ -40,6 +40,21 @@ describe('bridge policy check', () => {
   });
 });
 
+describe('start-up', () => {
+  it('a service with a broken policy file refuses to start, naming the file and the rule', async () => {
+    const bad = join(tmp, 'broken.yaml');
+    await writeFile(bad, 'name: broken\nversion: "1"\nevaluation: all\nrules:\n  - id: no-effects\n    description: d\n    condition: [lookup, dataset.nope]\n    effects: []\n');
+    const { buildServices } = await import('../../src/app/service.js');
+    const { loadConfig } = await import('../../src/config/config.js');
+    const err = await buildServices(loadConfig({ POLICY_FILE: bad, DATA_DIR: join(tmp, 'never'), REDIS_URL: 'redis://127.0.0.1:1' }), { log: createLogger('silent') }).then(
+      () => new Error('started'),
+      (e: Error) => e,
+    );
+    expect(err.message).toMatch(/broken\.yaml: rule "no-effects"/);
+    expect(err.message).toMatch(/needs at least one effect/);
+  });
+});
+
 describe('bridge policy explain', () => {
   it("replays an image's verdict from the facts recorded with it, rule by rule", async () => {
     const dataDir = join(tmp, 'data');
