@@ -6,6 +6,7 @@ import { migrateCommand } from './migrate-command.js';
 import { statusCommand } from './status-command.js';
 import { demoCommand } from './demo-command.js';
 import { policyCommand } from './policy-command.js';
+import { exportCommand } from './export-command.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { SOFTWARE } from '../imaging/version.js';
 
@@ -20,7 +21,8 @@ const program = new Command('bridge')
   .addCommand(migrateCommand())
   .addCommand(statusCommand())
   .addCommand(demoCommand())
-  .addCommand(policyCommand());
+  .addCommand(policyCommand())
+  .addCommand(exportCommand());
 for (const c of program.commands) c.exitOverride();
 
 try {

@@ -1,0 +1,206 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database.js';
+import type { UploadBatch } from '../db/schema.js';
+import { getCollection } from '../db/repositories/collections.js';
+import type { Tx } from '../db/repositories/transitions.js';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import type { ObjectStore } from './ports.js';
+import { contentTypeOfKey, putPublicManifest } from './publish.js';
+import { toCsv } from './csv.js';
+import { datasetIdsByGroup, metadataColumns, parseExtraMetadata, subjectMetadata, type SubjectMetadata } from './subject-metadata.js';
+
+/**
+ * Upload batches and their manifests. A batch is a fixed list of published
+ * images (the upload_items ledger, one row per future subject with its
+ * external_id) planned once; its manifest is written in the two forms
+ * Zooniverse accepts, both in the public store:
+ *
+ *   manifests/<collection id>/batch-<seq>.csv   subject_set_imports: external_id, location:1, metadata:<key>
+ *   manifests/<collection id>/batch-<seq>.json  [{ external_id, locations: [{ "image/png": url }], metadata }]
+ *
+ * The metadata of each subject is src/domain/subject-metadata.ts (bridge
+ * keys, coordinates only where the policy allows, the PI's extra columns).
+ * One location per subject for now; multi-location subjects (colour plus
+ * per-band frames as a flipbook) are not built yet, though the CSV writer
+ * already numbers location:<n> columns.
+ */
+
+/** Panoptes refuses larger imports from non-admins. */
+export const MAX_IMPORT_ROWS = 10_000;
+
+export interface ManifestSubject {
+  external_id: string;
+  locations: Record<string, string>[];
+  metadata: SubjectMetadata;
+}
+
+/** The subject_set_imports form: metadata:<key> columns, empty where a subject lacks the key. */
+export function manifestCsv(subjects: ManifestSubject[]): string {
+  const keys = metadataColumns(subjects.map((s) => s.metadata));
+  const locations = Math.max(1, ...subjects.map((s) => s.locations.length));
+  const header = ['external_id', ...Array.from({ length: locations }, (_, i) => `location:${i + 1}`), ...keys.map((k) => `metadata:${k}`)];
+  const rows = subjects.map((s) => [
+    s.external_id,
+    ...Array.from({ length: locations }, (_, i) => (s.locations[i] ? Object.values(s.locations[i])[0] : '')),
+    ...keys.map((k) => (k in s.metadata ? String(s.metadata[k]) : '')),
+  ]);
+  return toCsv(header, rows);
+}
+
+// ---------------------------------------------------------------------------
+// Planning
+
+export interface PlannedBatch {
+  id: string;
+  seq: number;
+  total: number;
+}
+
+/**
+ * Puts the collection's published images that are in no upload batch yet
+ * into new batches of at most max_batch_size (and never more than 10,000),
+ * in stable order (review batch, group, stamp). Each batch gets its ledger
+ * rows (state intent, external_id = the bridge image id) in the same
+ * transaction, under a lock on the collection, so two planners cannot split
+ * the same images twice; the unique external_id backs that up. Returns only
+ * the batches created by this call (none when there is nothing new).
+ */
+export async function planUploadBatches(d: { db: Db }, collectionId: string): Promise<PlannedBatch[]> {
+  const c = await getCollection(d.db, collectionId);
+  return d.db.transaction().execute(async (tx) => {
+    await sql`select id from collections where id = ${c.id} for update`.execute(tx);
+    const fresh = await tx.selectFrom('collections').select(['max_batch_size', 'upload_mode']).where('id', '=', c.id).executeTakeFirstOrThrow();
+    const todo = await tx
+      .selectFrom('images')
+      .select('id')
+      .where('collection_id', '=', c.id)
+      .where('state', '=', 'published')
+      .where('public_key', 'is not', null)
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('upload_items').select('upload_items.id').whereRef('upload_items.image_id', '=', 'images.id'))))
+      .orderBy('batch_id')
+      .orderBy('group_key')
+      .orderBy('stamp_index')
+      .orderBy('id')
+      .execute();
+    if (!todo.length) return [];
+    const size = Math.max(1, Math.min(fresh.max_batch_size, MAX_IMPORT_ROWS));
+    const last = await tx.selectFrom('upload_batches').select(sql<number>`coalesce(max(seq), 0)::int`.as('seq')).where('collection_id', '=', c.id).executeTakeFirstOrThrow();
+    const planned: PlannedBatch[] = [];
+    for (let i = 0, seq = last.seq + 1; i < todo.length; i += size, seq++) {
+      const chunk = todo.slice(i, i + size);
+      const batch = await tx
+        .insertInto('upload_batches')
+        .values({ collection_id: c.id, seq, mode: fresh.upload_mode, state: 'publishing', total: chunk.length })
+        .returning(['id', 'seq', 'total'])
+        .executeTakeFirstOrThrow();
+      for (let j = 0; j < chunk.length; j += 1000) {
+        await tx
+          .insertInto('upload_items')
+          .values(chunk.slice(j, j + 1000).map((img) => ({ upload_batch_id: batch.id, image_id: img.id, external_id: img.id, state: 'intent' as const })))
+          .execute();
+      }
+      planned.push(batch);
+    }
+    return planned;
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+
+export interface ManifestResult {
+  batchId: string;
+  seq: number;
+  total: number;
+  csvKey: string;
+  jsonKey: string;
+  csvUrl: string;
+  jsonUrl: string;
+  /** The batch was already past 'manifested': nothing was rewritten. */
+  unchanged: boolean;
+  /** Extra columns left out of coordinate-stripped subjects, by image id. */
+  dropped: Record<string, string[]>;
+}
+
+export function manifestKeys(collectionId: string, seq: number): { csv: string; json: string } {
+  const base = `manifests/${collectionId}/batch-${seq}`;
+  return { csv: `${base}.csv`, json: `${base}.json` };
+}
+
+function joinUrl(base: string, key: string): string {
+  return `${base.replace(/\/+$/, '')}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/**
+ * Builds the batch's subjects from its ledger. Items retracted since planning
+ * are left out; anything else that is not live in the public store is an error.
+ */
+export async function batchSubjects(db: Tx, batch: UploadBatch, url: (key: string) => string): Promise<{ subjects: ManifestSubject[]; dropped: Record<string, string[]> }> {
+  const c = await getCollection(db, batch.collection_id);
+  const extra = parseExtraMetadata(c.extra_metadata);
+  const rows = await db
+    .selectFrom('upload_items')
+    .innerJoin('images', 'images.id', 'upload_items.image_id')
+    .selectAll('images')
+    .select(['upload_items.external_id', 'upload_items.state as item_state'])
+    .where('upload_items.upload_batch_id', '=', batch.id)
+    .orderBy('images.batch_id')
+    .orderBy('images.group_key')
+    .orderBy('images.stamp_index')
+    .orderBy('images.id')
+    .execute();
+  const live = rows.filter((r) => r.item_state !== 'retracted' && r.state !== 'retracted');
+  const notLive = live.filter((r) => (r.state !== 'published' && r.state !== 'uploaded') || !r.public_key || !r.public_sha256);
+  if (notLive.length) {
+    throw new ConflictError(`upload batch ${batch.seq}: ${notLive.length} image(s) are not published (e.g. ${notLive[0].id} is ${notLive[0].state})`, { imageIds: notLive.slice(0, 10).map((r) => r.id) });
+  }
+  if (live.length > MAX_IMPORT_ROWS) throw new ValidationError(`upload batch ${batch.seq} has ${live.length} subjects; a manifest holds at most ${MAX_IMPORT_ROWS}`);
+  const datasets = await datasetIdsByGroup(db, c.id, live.map((r) => r.group_key));
+  const dropped: Record<string, string[]> = {};
+  const subjects = live.map((r): ManifestSubject => {
+    const m = subjectMetadata({ collection: c, image: r, datasetIds: datasets.get(r.group_key) ?? [], contentHash: r.public_sha256!, uploadBatchSeq: batch.seq }, extra);
+    if (m.dropped.length) dropped[r.id] = m.dropped;
+    return { external_id: r.external_id, locations: [{ [contentTypeOfKey(r.public_key!)]: url(r.public_key!) }], metadata: m.metadata };
+  });
+  return { subjects, dropped };
+}
+
+/**
+ * Writes both manifests of a batch to the public store and marks the batch
+ * manifested (with a `batch_manifested` event, once). Safe to run again: the
+ * same ledger gives the same files. A batch already uploading or beyond is
+ * left as it is. `publicBaseUrl` replaces the store's own public URLs (a CDN
+ * in front of the bucket): location = `${publicBaseUrl}/${key}`.
+ */
+export async function writeManifests(d: { db: Db; store: ObjectStore }, uploadBatchId: string, publicBaseUrl?: string): Promise<ManifestResult> {
+  const batch = await d.db.selectFrom('upload_batches').selectAll().where('id', '=', uploadBatchId).executeTakeFirst();
+  if (!batch) throw new NotFoundError(`upload batch ${uploadBatchId} not found`);
+  const url = (key: string) => (publicBaseUrl ? joinUrl(publicBaseUrl, key) : d.store.publicUrl(key));
+  const keys = manifestKeys(batch.collection_id, batch.seq);
+  const base = { batchId: batch.id, seq: batch.seq, csvKey: keys.csv, jsonKey: keys.json, csvUrl: url(keys.csv), jsonUrl: url(keys.json) };
+  if (batch.state !== 'publishing' && batch.state !== 'manifested') return { ...base, total: batch.total, unchanged: true, dropped: {} };
+
+  const { subjects, dropped } = await batchSubjects(d.db, batch, url);
+  const enc = new TextEncoder();
+  await putPublicManifest(d.store, keys.csv, enc.encode(manifestCsv(subjects)), 'text/csv; charset=utf-8');
+  await putPublicManifest(d.store, keys.json, enc.encode(JSON.stringify(subjects, null, 1) + '\n'), 'application/json');
+
+  await d.db.transaction().execute(async (tx) => {
+    const moved = await tx
+      .updateTable('upload_batches')
+      .set({ manifest_csv_key: keys.csv, manifest_json_key: keys.json, total: subjects.length, state: 'manifested', updated_at: new Date() })
+      .where('id', '=', batch.id)
+      .where('state', '=', 'publishing')
+      .executeTakeFirst();
+    if (Number(moved.numUpdatedRows) > 0) {
+      await tx
+        .insertInto('events')
+        .values({ collection_id: batch.collection_id, kind: 'batch_manifested', payload: JSON.stringify({ batchId: batch.id, seq: batch.seq, total: subjects.length, csvKey: keys.csv, jsonKey: keys.json }) })
+        .execute();
+    } else {
+      // Re-manifested (e.g. after a retraction): keep the count in step with the files.
+      await tx.updateTable('upload_batches').set({ manifest_csv_key: keys.csv, manifest_json_key: keys.json, total: subjects.length, updated_at: new Date() }).where('id', '=', batch.id).where('state', '=', 'manifested').execute();
+    }
+  });
+  return { ...base, total: subjects.length, unchanged: false, dropped };
+}
