@@ -84,6 +84,10 @@ export function demoCommand(): Command {
             if (!results.some((x) => x.ok)) break;
           }
           say(`approved ${approved} images as epo-demo-reviewer (--auto-approve)`);
+          // The offline path for PIs without Zooniverse API credentials.
+          const { exportCollection } = await import('./export-command.js');
+          const ex = await exportCollection({ db: s.db, store: s.store }, body.id, join(dir, 'export.zip'));
+          say(`export for the Zooniverse Project Builder: ${ex.path} (${ex.images} images${ex.stripped ? `, ${ex.stripped} with coordinates stripped` : ''})`);
         }
         say('');
         say(`reviewer page: ${api.url}/review  (dev sign-in: use a username other than ${DEMO_LAYOUT.owner}, tick "EPO reviewer")`);

@@ -28,6 +28,7 @@ describe('bridge demo', () => {
       expect(out.stdout).toMatch(/policy rubin-default@[\w.-]+: (pending_review 100, rejected 20|rejected 20, pending_review 100)/);
       expect(out.stdout).toMatch(/npx bridge policy explain [0-9a-f-]{36}/);
       expect(out.stdout).toMatch(/approved 100 images as epo-demo-reviewer/);
+      expect(out.stdout).toMatch(/export for the Zooniverse Project Builder: .*export\.zip \(100 images, 100 with coordinates stripped\)/);
       expect(out.stdout).toMatch(/reviewer page: http:\/\/127\.0\.0\.1:\d+\/review/);
     } finally {
       await rm(dir, { recursive: true, force: true });
