@@ -148,7 +148,7 @@ export function createApi(d: ApiDeps): Express {
     res.json({ username: who.username, roles: who.roles, groups: who.groups, dataRights: who.dataRights, ...(req.csrfToken ? { csrfToken: req.csrfToken } : {}) });
   });
   api.use(collectionRoutes({ db: d.db, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot }));
-  api.use(reviewRoutes({ db: d.db, signer }));
+  api.use(reviewRoutes({ db: d.db, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids) }));
   api.use(adminRoutes({ db: d.db }));
   app.use('/api/v1', api);
 

@@ -66,6 +66,7 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: 'Per-image results' }, ...errors },
         },
       },
+      '/collections/{id}/uploads': { get: { summary: 'Publishing and upload progress: published images, and per batch the ledger counts (pending, created, linked, failed), state, subject set and errors', parameters: idParam, responses: { '200': { description: 'Progress' }, ...errors } } },
       '/images/{id}/audit': { get: { summary: "An image's audit trail", parameters: idParam, responses: { '200': { description: 'Entries' }, ...errors } } },
       '/delegations': {
         get: { summary: 'Admin: delegated collection prefixes', responses: { '200': { description: 'List' }, ...errors } },

@@ -7,13 +7,18 @@ import { getCollection } from '../db/repositories/collections.js';
 import { listAudit } from '../db/repositories/audit.js';
 import { listBatches } from '../db/repositories/batches.js';
 import { decide } from '../domain/review.js';
+import { uploadProgress } from '../domain/upload.js';
 import { ForbiddenError, NotFoundError } from '../domain/errors.js';
 import { requireRole, type Identity } from './auth.js';
 import type { MediaSigner } from './media.js';
+import type { Logger } from '../domain/ports.js';
 
 export interface ReviewRoutesDeps {
   db: Db;
   signer: MediaSigner;
+  /** Starts publishing what was just approved (the release flow). */
+  release: (collectionId: string, imageIds: string[]) => Promise<unknown>;
+  log: Logger;
 }
 
 const uuid = z.string().uuid();
@@ -98,7 +103,22 @@ export function reviewRoutes(d: ReviewRoutesDeps): Router {
   r.post('/review/decisions', requireRole('reviewer'), async (req, res) => {
     const b = decisionBody.parse(req.body);
     const results = await decide(d.db, req.identity!, [...new Set(b.imageIds)], b.action, b.reason ?? null);
+    const approved = results.filter((r) => r.ok && r.state === 'approved').map((r) => r.imageId);
+    if (approved.length) {
+      const rows = await d.db.selectFrom('images').select(['id', 'collection_id']).where('id', 'in', approved).execute();
+      const byCollection = new Map<string, string[]>();
+      for (const r of rows) byCollection.set(r.collection_id, [...(byCollection.get(r.collection_id) ?? []), r.id]);
+      // The decisions are committed; if queueing fails the sweep releases them later.
+      for (const [cid, ids] of byCollection) await d.release(cid, ids).catch((e: Error) => d.log.warn({ collectionId: cid, err: e.message }, 'could not queue the release; the sweep will'));
+    }
     res.json({ results });
+  });
+
+  r.get('/collections/:id/uploads', requireRole('pi'), async (req, res) => {
+    const c = await visibleCollection(String(req.params.id), req.identity!);
+    const batches = await d.db.selectFrom('upload_batches').select('id').where('collection_id', '=', c.id).orderBy('seq', 'desc').limit(200).execute();
+    const published = await d.db.selectFrom('images').select((eb) => eb.fn.countAll<number>().as('n')).where('collection_id', '=', c.id).where('public_key', 'is not', null).executeTakeFirstOrThrow();
+    res.json({ published: Number(published.n), items: await Promise.all(batches.map((b) => uploadProgress(d.db, b.id))) });
   });
 
   r.get('/images/:id/audit', requireRole('pi'), async (req, res) => {

@@ -18,6 +18,8 @@ import { ButlerServerSource } from '../adapters/butler/butler-client.js';
 import { RetrieveArtifactsSource } from '../adapters/butler/prefix-source.js';
 import type { PipelineDeps } from '../domain/pipeline.js';
 import type { ReviewDeps } from '../domain/review.js';
+import type { PanoptesClient } from '../domain/panoptes-port.js';
+import { PanoptesHttpClient } from '../adapters/panoptes/panoptes-client.js';
 import { loadPolicyFile, type Policy } from '../policies/policy-file.js';
 import { SOFTWARE } from '../imaging/version.js';
 
@@ -39,6 +41,8 @@ export interface Services {
   pipeline: PipelineDeps;
   review: ReviewDeps;
   policy: Policy;
+  /** Absent without Zooniverse credentials: batches then stop at their manifests (export still works). */
+  panoptes?: PanoptesClient;
   checkRedis(): Promise<void>;
   close(): Promise<void>;
 }
@@ -102,6 +106,10 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
     const pipeline: PipelineDeps = { db, store, sources, convertThreads: config.CONVERT_THREADS ?? 1, tmpDir: tmp, log };
 
     const review: ReviewDeps = { db, policy, now: () => new Date(), log };
+    const panoptes =
+      config.ZOONIVERSE_CLIENT_ID && config.ZOONIVERSE_CLIENT_SECRET
+        ? new PanoptesHttpClient({ baseUrl: config.ZOONIVERSE_BASE_URL, clientId: config.ZOONIVERSE_CLIENT_ID, clientSecret: config.ZOONIVERSE_CLIENT_SECRET, userAgent: SOFTWARE })
+        : undefined;
 
     const checkRedis = async () => {
       const r = new Redis(redisUrl!, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 2000 });
@@ -124,6 +132,7 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
       pipeline,
       review,
       policy,
+      panoptes,
       checkRedis,
       async close() {
         for (const c of cleanups.reverse()) await c().catch((e) => log.warn({ err: (e as Error).message }, 'error while closing'));

@@ -19,7 +19,7 @@ const list = z.string().transform((v) =>
     .filter(Boolean),
 );
 
-export const SECRET_KEYS = ['S3_SECRET_ACCESS_KEY', 'BUTLER_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'OIDC_CLIENT_SECRET'] as const;
+export const SECRET_KEYS = ['S3_SECRET_ACCESS_KEY', 'BUTLER_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'OIDC_CLIENT_SECRET', 'ZOONIVERSE_CLIENT_SECRET'] as const;
 
 export const configSchema = z.object({
   BRIDGE_MODE: z.enum(['dev', 'production']).default('dev'),
@@ -84,6 +84,12 @@ export const configSchema = z.object({
   /** Signs short-lived media URLs; required in production. */
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SESSION_TTL_HOURS: int(1, 24 * 30).default(12),
+
+  // Zooniverse (Panoptes): the EPO application's client_credentials.
+  /** Staging first; production is https://www.zooniverse.org. */
+  ZOONIVERSE_BASE_URL: z.string().url().default('https://panoptes-staging.zooniverse.org'),
+  ZOONIVERSE_CLIENT_ID: z.string().min(1).optional(),
+  ZOONIVERSE_CLIENT_SECRET: z.string().min(1).optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -119,6 +125,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const set = oidc.filter((k) => c[k]);
   if (set.length && set.length < oidc.length) {
     throw new ConfigError(`invalid configuration:\n  ${oidc.filter((k) => !c[k]).map((k) => `${k}: required with ${set.join(', ')} (not set)`).join('\n  ')}`);
+  }
+  if (!!c.ZOONIVERSE_CLIENT_ID !== !!c.ZOONIVERSE_CLIENT_SECRET) {
+    throw new ConfigError(`invalid configuration:\n  ${c.ZOONIVERSE_CLIENT_ID ? 'ZOONIVERSE_CLIENT_SECRET' : 'ZOONIVERSE_CLIENT_ID'}: required with the other Zooniverse credential (not set)`);
   }
   if (c.BRIDGE_MODE === 'production') {
     const missing = [...oidc, 'SESSION_SECRET', 'PUBLIC_BASE_URL'].filter((k) => !c[k as keyof Config]);

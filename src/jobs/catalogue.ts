@@ -58,6 +58,24 @@ export const JOBS = {
     jobId: (p: { collectionId: string; after: string }) => `evaluate-${p.collectionId}-${shortHash(p.after)}`,
     opts: { attempts: 5, backoff: backoff(5_000) },
   },
+  publish: {
+    queue: 'publish',
+    schema: z.object({ imageId: uuid }).strict(),
+    jobId: (p: { imageId: string }) => `publish-${p.imageId}`,
+    opts: { attempts: 5, backoff: backoff(5_000) },
+  },
+  manifest: {
+    queue: 'publish',
+    schema: z.object({ collectionId: uuid, round: z.string().min(1).max(64) }).strict(),
+    jobId: (p: { collectionId: string; round: string }) => `manifest-${p.collectionId}-${p.round}`,
+    opts: { attempts: 5, backoff: backoff(5_000) },
+  },
+  upload: {
+    queue: 'upload',
+    schema: z.object({ collectionId: uuid, round: z.string().min(1).max(64) }).strict(),
+    jobId: (p: { collectionId: string; round: string }) => `upload-${p.collectionId}-${p.round}`,
+    opts: { attempts: 8, backoff: backoff(30_000) },
+  },
   sweep: {
     queue: 'maintenance',
     schema: z.object({}).strict(),
@@ -72,6 +90,11 @@ export const QUEUE_NAMES = [...new Set(Object.values(JOBS).map((j) => j.queue))]
 
 /** Completed jobs are dropped (the database is the record); ids become free for later work. */
 export const COMMON_OPTS: JobsOptions = { removeOnComplete: true, removeOnFail: true };
+
+/** A name for one release of a collection's images: the same images give the same round (deduplication). */
+export function releaseRound(imageIds: string[]): string {
+  return shortHash([...imageIds].sort().join(','));
+}
 
 export function jobOptions<N extends JobName>(name: N, payload: JobPayload<N>): JobsOptions {
   const def = JOBS[name];

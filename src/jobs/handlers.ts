@@ -5,6 +5,9 @@ import { convertGroup, failArtifact, pollCollection, retrieveArtifact, Unprocess
 import { UpstreamRefusedError, NotFoundError } from '../domain/errors.js';
 import { listCollections } from '../db/repositories/collections.js';
 import { applyPolicy, type ReviewDeps } from '../domain/review.js';
+import { NotPublishableError, publishImage, withdrawAbandoned } from '../domain/publish.js';
+import { planUploadBatches, writeManifests } from '../domain/manifest.js';
+import { approvedUnpublished, uploadCollection, type ReleaseDeps } from '../domain/release.js';
 import { sweepCandidates } from '../db/repositories/artifacts.js';
 
 export interface HandlerContext {
@@ -17,11 +20,11 @@ export type Handlers = { [N in JobName]: Handler<N> };
 
 /** Errors retrying cannot fix become UnrecoverableError, with the reason the PI will read. */
 function permanent(e: unknown): never {
-  if (e instanceof UnprocessableInputError || e instanceof UpstreamRefusedError || e instanceof NotFoundError) throw new UnrecoverableError(e.message);
+  if (e instanceof UnprocessableInputError || e instanceof UpstreamRefusedError || e instanceof NotFoundError || e instanceof NotPublishableError) throw new UnrecoverableError(e.message);
   throw e;
 }
 
-export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, queues: JobQueues, opts: { sweepAgeMs: number }): Handlers {
+export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: ReleaseDeps, queues: JobQueues, opts: { sweepAgeMs: number }): Handlers {
   return {
     async poll({ collectionId }) {
       const { newArtifactIds } = await pollCollection(d, collectionId).catch(permanent);
@@ -49,15 +52,31 @@ export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, queues: Jo
     async evaluate({ collectionId }) {
       return applyPolicy(review, collectionId).catch(permanent);
     },
+    async publish({ imageId }) {
+      return publishImage({ db: d.db, store: d.store }, imageId).catch(permanent);
+    },
+    async manifest({ collectionId }) {
+      await planUploadBatches({ db: d.db }, collectionId);
+      const pending = await d.db.selectFrom('upload_batches').select('id').where('collection_id', '=', collectionId).where('state', '=', 'publishing').orderBy('seq').execute();
+      for (const b of pending) await writeManifests({ db: d.db, store: d.store }, b.id).catch(permanent);
+      return { manifested: pending.length };
+    },
+    async upload({ collectionId }) {
+      return uploadCollection(release, collectionId).catch(permanent);
+    },
     async sweep() {
       // The database is the truth: re-enqueue work whose job was lost (job ids dedupe the rest).
       const c = await sweepCandidates(d.db, new Date(Date.now() - opts.sweepAgeMs), 5000);
       for (const artifactId of c.discovered) await queues.add('retrieve', { artifactId });
       for (const g of c.groups) await queues.add('convert', g);
       for (const collectionId of c.unevaluated) await queues.add('evaluate', { collectionId, after: 'sweep' });
+      // Approved images whose release was lost, and batches that never finished uploading.
+      const unreleased = await approvedUnpublished(d.db, new Date(Date.now() - opts.sweepAgeMs));
+      for (const [collectionId, ids] of unreleased) await queues.release(collectionId, ids);
+      await withdrawAbandoned({ db: d.db, store: d.store }, 'sweeper');
       const active = await listCollections(d.db, { status: 'active' });
       for (const col of active) await queues.schedulePoll(col.id, col.poll_interval_seconds);
-      return { retrieve: c.discovered.length, convert: c.groups.length, evaluate: c.unevaluated.length, schedulers: active.length };
+      return { retrieve: c.discovered.length, convert: c.groups.length, evaluate: c.unevaluated.length, release: unreleased.size, schedulers: active.length };
     },
   };
 }

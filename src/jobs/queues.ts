@@ -1,12 +1,34 @@
-import { Queue, type ConnectionOptions } from 'bullmq';
-import { JOBS, QUEUE_NAMES, jobOptions, type JobName, type JobPayload } from './catalogue.js';
+import { FlowProducer, Queue, type ConnectionOptions, type FlowJob } from 'bullmq';
+import { JOBS, QUEUE_NAMES, jobOptions, releaseRound, type JobName, type JobPayload } from './catalogue.js';
 
 /** The producer side: typed, validated enqueueing into the catalogue's queues. */
 export class JobQueues {
   readonly queues: Map<string, Queue>;
+  private readonly flows: FlowProducer;
 
   constructor(readonly connection: ConnectionOptions, readonly prefix = 'bridge') {
     this.queues = new Map(QUEUE_NAMES.map((q) => [q, new Queue(q, { connection, prefix })]));
+    this.flows = new FlowProducer({ connection, prefix });
+  }
+
+  /**
+   * Releases approved images of a collection as one BullMQ flow: every image
+   * is published (children), then the manifests are written, then the
+   * batches are uploaded (the parent). A child that can never publish (the
+   * image was rejected meanwhile) does not hold the rest back.
+   */
+  async release(collectionId: string, imageIds: string[]): Promise<string> {
+    const round = releaseRound(imageIds);
+    const node = <N extends JobName>(name: N, data: JobPayload<N>, children?: FlowJob[]): FlowJob => ({
+      name,
+      queueName: JOBS[name].queue,
+      data: JOBS[name].schema.parse(data),
+      opts: { ...jobOptions(name, data), ignoreDependencyOnFailure: true },
+      ...(children ? { children } : {}),
+    });
+    const publishes = imageIds.map((imageId) => node('publish', { imageId }));
+    await this.flows.add(node('upload', { collectionId, round }, [node('manifest', { collectionId, round }, publishes)]));
+    return round;
   }
 
   queue(name: string): Queue {
@@ -42,5 +64,6 @@ export class JobQueues {
 
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
+    await this.flows.close();
   }
 }

@@ -40,6 +40,8 @@ export interface BridgeAppOptions {
   loginRateLimit?: number;
   writeRateLimit?: number;
   databaseUrl?: string;
+  /** Point the bridge at a Panoptes double with these credentials. */
+  zooniverse?: { baseUrl: string; clientId: string; clientSecret: string };
 }
 
 export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeApp> {
@@ -71,6 +73,7 @@ export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeAp
     SWEEP_INTERVAL_SECONDS: '5',
   };
   if (o.databaseUrl) env.DATABASE_URL = o.databaseUrl;
+  if (o.zooniverse) Object.assign(env, { ZOONIVERSE_BASE_URL: o.zooniverse.baseUrl, ZOONIVERSE_CLIENT_ID: o.zooniverse.clientId, ZOONIVERSE_CLIENT_SECRET: o.zooniverse.clientSecret, PUBLIC_BASE_URL: '' });
   // The bridge's own logger (with its redaction), writing where the test can read it.
   const s = await buildServices(loadConfig(env), { log: createLogger('info', sink), migrate: true });
   const api = await startApiRole(s, 0, { loginRateLimit: o.loginRateLimit, writeRateLimit: o.writeRateLimit });

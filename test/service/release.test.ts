@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBridgeApp, type BridgeApp } from '../support/bridge-app.js';
+import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../support/panoptes-server.js';
+
+/**
+ * From a reviewer's approval to Zooniverse subjects, through the BullMQ flow
+ * (publish children -> manifest -> upload parent) on real Redis, with the
+ * Panoptes double behind the real client.
+ */
+let app: BridgeApp;
+let zoo: PanoptesServerDouble;
+
+beforeAll(async () => {
+  zoo = await PanoptesServerDouble.start();
+  app = await startBridgeApp({ owners: ['alien'], stamps: 4, zooniverse: { baseUrl: zoo.url, clientId: PANOPTES_CLIENT_ID, clientSecret: PANOPTES_CLIENT_SECRET } });
+  await app.s.db.updateTable('collections').set({ zooniverse_project_id: '1', upload_mode: 'api' }).where('id', '=', app.collections.alien).execute();
+}, 120_000);
+afterAll(async () => {
+  await app?.close();
+  await zoo?.close();
+});
+
+async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out; last ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('release flow', () => {
+  it('approving three images publishes them (coordinates stripped), writes the manifests and creates exactly three linked subjects', async () => {
+    const imgs = await app.s.db.selectFrom('images').select('id').where('collection_id', '=', app.collections.alien).orderBy('stamp_index').execute();
+    const approve = imgs.slice(0, 3).map((i) => i.id);
+    const t = await app.bearer('rev');
+    const res = await fetch(`${app.url}/api/v1/review/decisions`, { method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, body: JSON.stringify({ imageIds: approve, action: 'approve' }) });
+    expect(res.status).toBe(200);
+
+    const batch = await until(
+      () => app.s.db.selectFrom('upload_batches').selectAll().where('collection_id', '=', app.collections.alien).executeTakeFirst(),
+      (b) => b?.state === 'uploaded',
+    );
+    expect(batch!.total).toBe(3);
+    const published = await app.s.db.selectFrom('images').select(['id', 'state', 'public_key']).where('id', 'in', approve).execute();
+    // Upload moves each image on from published to uploaded.
+    expect(published.map((p) => [p.state, !!p.public_key])).toEqual(approve.map(() => ['uploaded', true]));
+    // The fourth, not approved, never left quarantine.
+    const fourth = await app.s.db.selectFrom('images').select(['state', 'public_key']).where('id', '=', imgs[3].id).executeTakeFirstOrThrow();
+    expect(fourth).toEqual({ state: 'quarantined', public_key: null });
+
+    const members = zoo.setMembers(batch!.subject_set_id!);
+    expect(members).toHaveLength(3);
+    expect(zoo.duplicateExternalIds()).toEqual([]);
+    const ledger = await app.s.db.selectFrom('upload_items').select(['external_id', 'state', 'subject_id']).where('upload_batch_id', '=', batch!.id).execute();
+    expect(new Set(ledger.map((l) => l.external_id))).toEqual(new Set(approve));
+    expect(ledger.every((l) => l.state === 'linked' && members.includes(l.subject_id!))).toBe(true);
+
+    // Progress is visible to the PI through the API.
+    const progress = (await (await fetch(`${app.url}/api/v1/collections/${app.collections.alien}/uploads`, { headers: { authorization: `Bearer ${await app.bearer('alien')}` } })).json()) as { published: number; items: { state: string; total: number; linked: number }[] };
+    expect(progress.published).toBe(3);
+    expect(progress.items).toEqual([expect.objectContaining({ state: 'uploaded', total: 3, linked: 3 })]);
+
+    // The public image is served anonymously, with CORS, and carries no coordinates (policy: stripped).
+    const url = `${app.url}/public/${published[0].public_key}`;
+    const img = await fetch(url);
+    expect(img.status).toBe(200);
+    expect(img.headers.get('access-control-allow-origin')).toBe('*');
+    const text = Buffer.from(await img.arrayBuffer()).toString('latin1');
+    expect(text).not.toMatch(/Spatial|avm:|RA_DEG/);
+  });
+});
