@@ -16,6 +16,8 @@ import { authRoutes, type AuthRoutesDeps } from './auth-routes.js';
 import { mediaRoutes, mediaSigner } from './media.js';
 import { reviewRoutes } from './review-routes.js';
 import { adminRoutes } from './admin-routes.js';
+import { takedownRoutes } from './takedown-routes.js';
+import type { PanoptesClient } from '../domain/panoptes-port.js';
 import { reviewPage, uiAssets } from './review-page.js';
 import { collectionRoutes } from './collections-routes.js';
 import { openApiDocument } from './openapi.js';
@@ -37,6 +39,8 @@ export interface ApiDeps {
   mediaSecret: Buffer;
   /** Writes (POST/PUT/PATCH/DELETE) per caller per minute. */
   writeRateLimit: number;
+  /** For takedowns of uploaded subjects; absent without Zooniverse credentials. */
+  panoptes?: PanoptesClient;
 }
 
 /** The HTTP API. Every /api route passes the authentication slot, then declares its role. */
@@ -150,6 +154,7 @@ export function createApi(d: ApiDeps): Express {
   api.use(collectionRoutes({ db: d.db, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot }));
   api.use(reviewRoutes({ db: d.db, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids) }));
   api.use(adminRoutes({ db: d.db }));
+  api.use(takedownRoutes({ db: d.db, store: d.store, log: d.log, panoptes: d.panoptes, queues: d.queues }));
   app.use('/api/v1', api);
 
   const board = new ExpressAdapter();

@@ -68,6 +68,13 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/collections/{id}/uploads': { get: { summary: 'Publishing and upload progress: published images, and per batch the ledger counts (pending, created, linked, failed), state, subject set and errors', parameters: idParam, responses: { '200': { description: 'Progress' }, ...errors } } },
       '/images/{id}/audit': { get: { summary: "An image's audit trail", parameters: idParam, responses: { '200': { description: 'Entries' }, ...errors } } },
+      '/retractions': {
+        post: {
+          summary: 'Take released images down (owner, reviewer or admin): scope images, an upload batch, or a whole collection (which is also retired); subjects are unlinked and deleted at Zooniverse, public objects removed, all audited',
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['scope', 'reason'], properties: { scope: { enum: ['images', 'batch', 'collection'] }, imageIds: { type: 'array', items: { type: 'string', format: 'uuid' } }, uploadBatchId: { type: 'string', format: 'uuid' }, collectionId: { type: 'string', format: 'uuid' }, reason: { type: 'string' } } } } } },
+          responses: { '200': { description: 'Per-image results' }, ...errors },
+        },
+      },
       '/delegations': {
         get: { summary: 'Admin: delegated collection prefixes', responses: { '200': { description: 'List' }, ...errors } },
         post: { summary: 'Admin: let a PI register collections under a prefix outside u/<own name>/', responses: { '201': { description: 'Delegated' }, '409': { description: 'Exists' }, ...errors } },

@@ -70,6 +70,7 @@ export async function startApiRole(
     auth,
     mediaSecret,
     writeRateLimit: opts.writeRateLimit ?? 120,
+    panoptes: s.panoptes,
   });
   const server = app.listen(port, c.HOST);
   await new Promise<void>((r, j) => server.once('listening', r).once('error', j));

@@ -70,4 +70,33 @@ describe('release flow', () => {
     const text = Buffer.from(await img.arrayBuffer()).toString('latin1');
     expect(text).not.toMatch(/Spatial|avm:|RA_DEG/);
   });
+
+  it('takedown: one image, then the rest of its batch, leave Zooniverse and the public store, on record; another PI may not', async () => {
+    const batch = await app.s.db.selectFrom('upload_batches').selectAll().where('collection_id', '=', app.collections.alien).executeTakeFirstOrThrow();
+    const items = await app.s.db.selectFrom('upload_items').innerJoin('images', 'images.id', 'upload_items.image_id').select(['upload_items.image_id', 'upload_items.subject_id', 'images.public_key']).where('upload_batch_id', '=', batch.id).orderBy('images.stamp_index').execute();
+    const post = async (who: string, body: unknown) => fetch(`${app.url}/api/v1/retractions`, { method: 'POST', headers: { authorization: `Bearer ${await app.bearer(who)}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+    expect((await post('other', { scope: 'images', imageIds: [items[0].image_id], reason: 'not mine' })).status).toBe(403);
+    expect((await post('alien', { scope: 'images', imageIds: [items[0].image_id] })).status).toBe(400);
+
+    const one = await post('alien', { scope: 'images', imageIds: [items[0].image_id], reason: 'the PI asked: wrong field' });
+    expect(one.status).toBe(200);
+    expect(((await one.json()) as { results: unknown[] }).results).toEqual([{ imageId: items[0].image_id, ok: true }]);
+    expect(zoo.setMembers(batch.subject_set_id!)).not.toContain(items[0].subject_id);
+    expect(zoo.allSubjects().find((x) => x.id === items[0].subject_id)?.deleted).toBe(true);
+    expect((await fetch(`${app.url}/public/${items[0].public_key}`)).status).toBe(404);
+
+    const rest = await post('rev', { scope: 'batch', uploadBatchId: batch.id, reason: 'data-rights panel withdrew approval' });
+    expect(rest.status).toBe(200);
+    expect(zoo.setMembers(batch.subject_set_id!)).toEqual([]);
+    for (const it of items) expect((await fetch(`${app.url}/public/${it.public_key}`)).status).toBe(404);
+    const states = await app.s.db.selectFrom('images').select('state').where('id', 'in', items.map((i) => i.image_id)).execute();
+    expect(states.every((x) => x.state === 'retracted')).toBe(true);
+    const audit = await app.s.db.selectFrom('audit_log').select(['actor', 'action', 'reason']).where('action', '=', 'retract').orderBy('id').execute();
+    expect(audit.map((a) => [a.actor, a.reason])).toEqual([
+      ['alien', 'the PI asked: wrong field'],
+      ['rev', 'data-rights panel withdrew approval'],
+      ['rev', 'data-rights panel withdrew approval'],
+    ]);
+  });
 });
