@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,14 +12,12 @@ import type { Collection } from '../db/schema.js';
 import { JobQueues } from '../jobs/queues.js';
 import { startLocalRedis, type LocalRedis } from '../adapters/redis/redis-server.js';
 import { evictionPolicyWarning } from '../adapters/redis/redis-check.js';
-import { FsObjectStore } from '../adapters/storage/fs-store.js';
-import { S3ObjectStore } from '../adapters/storage/s3-store.js';
 import { ButlerServerSource } from '../adapters/butler/butler-client.js';
 import { RetrieveArtifactsSource } from '../adapters/butler/prefix-source.js';
 import type { PipelineDeps } from '../domain/pipeline.js';
 import type { ReviewDeps } from '../domain/review.js';
 import type { PanoptesClient } from '../domain/panoptes-port.js';
-import { PanoptesHttpClient } from '../adapters/panoptes/panoptes-client.js';
+import { buildPanoptes, buildStore } from './store.js';
 import { loadPolicyFile, type Policy } from '../policies/policy-file.js';
 import { SOFTWARE } from '../imaging/version.js';
 
@@ -72,23 +70,9 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
     const warning = await evictionPolicyWarning(redisUrl);
     if (warning) log.warn({}, warning);
 
-    const publicBase = config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${config.PORT}`;
-    let store: ObjectStore;
-    if (config.STORAGE === 's3') {
-      store = new S3ObjectStore({
-        endpoint: config.S3_ENDPOINT,
-        region: config.S3_REGION,
-        forcePathStyle: config.S3_FORCE_PATH_STYLE,
-        credentials: config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY ? { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY } : undefined,
-        quarantineBucket: config.S3_QUARANTINE_BUCKET!,
-        publicBucket: config.S3_PUBLIC_BUCKET!,
-        publicBaseUrl: config.S3_PUBLIC_BASE_URL,
-      });
-    } else {
-      const root = resolve(config.STORAGE_DIR ?? join(config.DATA_DIR, 'objects'));
-      await mkdir(root, { recursive: true });
-      store = new FsObjectStore({ root, publicBaseUrl: publicBase });
-    }
+    const built = await buildStore(config);
+    const store = built.store;
+    cleanups.push(async () => built.close());
 
     const url = new URL(redisUrl);
     const connection = { host: url.hostname, port: Number(url.port || 6379), username: url.username || undefined, password: url.password || undefined, tls: url.protocol === 'rediss:' ? {} : undefined, maxRetriesPerRequest: null };
@@ -106,10 +90,7 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
     const pipeline: PipelineDeps = { db, store, sources, convertThreads: config.CONVERT_THREADS ?? 1, tmpDir: tmp, log };
 
     const review: ReviewDeps = { db, policy, now: () => new Date(), log };
-    const panoptes =
-      config.ZOONIVERSE_CLIENT_ID && config.ZOONIVERSE_CLIENT_SECRET
-        ? new PanoptesHttpClient({ baseUrl: config.ZOONIVERSE_BASE_URL, clientId: config.ZOONIVERSE_CLIENT_ID, clientSecret: config.ZOONIVERSE_CLIENT_SECRET, userAgent: SOFTWARE })
-        : undefined;
+    const panoptes = buildPanoptes(config);
 
     const checkRedis = async () => {
       const r = new Redis(redisUrl!, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 2000 });

@@ -6,11 +6,10 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import JSZip from 'jszip';
-import { loadConfig, type Config } from '../config/config.js';
+import { loadConfig } from '../config/config.js';
 import { openDatabase, type Db } from '../db/database.js';
 import type { Collection } from '../db/schema.js';
-import { FsObjectStore } from '../adapters/storage/fs-store.js';
-import { S3ObjectStore } from '../adapters/storage/s3-store.js';
+import { buildStore } from '../app/store.js';
 import type { ObjectStore } from '../domain/ports.js';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
 import { publishableBytes } from '../domain/publish.js';
@@ -142,24 +141,6 @@ export async function exportCollection(
   return { path, images: images.length, stripped };
 }
 
-/** The object store as the service builds it (the export only reads from it). */
-function storeFromConfig(config: Config): { store: ObjectStore; close(): void } {
-  if (config.STORAGE === 's3') {
-    const store = new S3ObjectStore({
-      endpoint: config.S3_ENDPOINT,
-      region: config.S3_REGION,
-      forcePathStyle: config.S3_FORCE_PATH_STYLE,
-      credentials: config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY ? { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY } : undefined,
-      quarantineBucket: config.S3_QUARANTINE_BUCKET!,
-      publicBucket: config.S3_PUBLIC_BUCKET!,
-      publicBaseUrl: config.S3_PUBLIC_BASE_URL,
-    });
-    return { store, close: () => store.close() };
-  }
-  const root = resolve(config.STORAGE_DIR ?? join(config.DATA_DIR, 'objects'));
-  return { store: new FsObjectStore({ root, publicBaseUrl: config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${config.PORT}` }), close: () => {} };
-}
-
 /** `bridge export --collection <id or name> --out FILE.zip` */
 export function exportCommand(): Command {
   return new Command('export')
@@ -170,7 +151,7 @@ export function exportCommand(): Command {
       if (!o.out.toLowerCase().endsWith('.zip')) throw new UsageError(`--out ${o.out}: expected a .zip file name`);
       const config = loadConfig();
       const db = await openDatabase({ url: config.DATABASE_URL, dataDir: join(config.DATA_DIR, 'pglite') });
-      const { store, close } = storeFromConfig(config);
+      const { store, close } = await buildStore(config);
       try {
         const c = await resolveCollection(db, o.collection);
         const r = await exportCollection({ db, store }, c.id, o.out, { onProgress: progressBar('export') });

@@ -7,6 +7,7 @@ import { statusCommand } from './status-command.js';
 import { demoCommand } from './demo-command.js';
 import { policyCommand } from './policy-command.js';
 import { exportCommand } from './export-command.js';
+import { purgeCommand } from './purge-command.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { SOFTWARE } from '../imaging/version.js';
 
@@ -22,7 +23,8 @@ const program = new Command('bridge')
   .addCommand(statusCommand())
   .addCommand(demoCommand())
   .addCommand(policyCommand())
-  .addCommand(exportCommand());
+  .addCommand(exportCommand())
+  .addCommand(purgeCommand());
 for (const c of program.commands) c.exitOverride();
 
 try {
