@@ -66,6 +66,11 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: 'Per-image results' }, ...errors },
         },
       },
+      '/collections/{id}/webhook': {
+        put: { summary: 'Owner or admin: set the webhook (https); answers the HMAC secret once. Deliveries are JSON with X-Bridge-Event, X-Bridge-Delivery and X-Bridge-Signature: sha256=HMAC(secret, body)', parameters: idParam, responses: { '200': { description: 'URL and secret' }, ...errors } },
+        delete: { summary: 'Owner or admin: remove the webhook', parameters: idParam, responses: { '204': { description: 'Removed' }, ...errors } },
+      },
+      '/collections/{id}/events': { get: { summary: "The collection's events (batch quarantined, images approved/rejected/retracted, batch manifested/uploaded/failed/blocked/retracted) with their delivery state", parameters: idParam, responses: { '200': { description: 'Events' }, ...errors } } },
       '/collections/{id}/uploads': { get: { summary: 'Publishing and upload progress: published images, and per batch the ledger counts (pending, created, linked, failed), state, subject set and errors', parameters: idParam, responses: { '200': { description: 'Progress' }, ...errors } } },
       '/images/{id}/audit': { get: { summary: "An image's audit trail", parameters: idParam, responses: { '200': { description: 'Entries' }, ...errors } } },
       '/retractions': {

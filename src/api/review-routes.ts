@@ -8,6 +8,7 @@ import { listAudit } from '../db/repositories/audit.js';
 import { listBatches } from '../db/repositories/batches.js';
 import { decide } from '../domain/review.js';
 import { uploadProgress } from '../domain/upload.js';
+import { newWebhookSecret, recordEvent } from '../domain/notify.js';
 import { ForbiddenError, NotFoundError } from '../domain/errors.js';
 import { requireRole, type Identity } from './auth.js';
 import type { MediaSigner } from './media.js';
@@ -19,6 +20,8 @@ export interface ReviewRoutesDeps {
   /** Starts publishing what was just approved (the release flow). */
   release: (collectionId: string, imageIds: string[]) => Promise<unknown>;
   log: Logger;
+  /** Dev and tests: webhooks on plain http (e.g. a local receiver). */
+  allowHttpWebhooks: boolean;
 }
 
 const uuid = z.string().uuid();
@@ -103,6 +106,13 @@ export function reviewRoutes(d: ReviewRoutesDeps): Router {
   r.post('/review/decisions', requireRole('reviewer'), async (req, res) => {
     const b = decisionBody.parse(req.body);
     const results = await decide(d.db, req.identity!, [...new Set(b.imageIds)], b.action, b.reason ?? null);
+    const done = results.filter((r) => r.ok).map((r) => r.imageId);
+    if (done.length && b.action !== 'undo') {
+      const rows = await d.db.selectFrom('images').select(['id', 'collection_id']).where('id', 'in', done).execute();
+      const byC = new Map<string, string[]>();
+      for (const r of rows) byC.set(r.collection_id, [...(byC.get(r.collection_id) ?? []), r.id]);
+      for (const [cid, ids] of byC) await recordEvent(d.db, cid, b.action === 'approve' ? 'images_approved' : 'images_rejected', { imageIds: ids, by: req.identity!.username, reason: b.reason ?? null });
+    }
     const approved = results.filter((r) => r.ok && r.state === 'approved').map((r) => r.imageId);
     if (approved.length) {
       const rows = await d.db.selectFrom('images').select(['id', 'collection_id']).where('id', 'in', approved).execute();
@@ -112,6 +122,32 @@ export function reviewRoutes(d: ReviewRoutesDeps): Router {
       for (const [cid, ids] of byCollection) await d.release(cid, ids).catch((e: Error) => d.log.warn({ collectionId: cid, err: e.message }, 'could not queue the release; the sweep will'));
     }
     res.json({ results });
+  });
+
+  r.put('/collections/:id/webhook', requireRole('pi'), async (req, res) => {
+    const c = await visibleCollection(String(req.params.id), req.identity!);
+    if (c.owner !== req.identity!.username && !req.identity!.roles.includes('admin')) throw new ForbiddenError('only the owner or an admin can set the webhook');
+    const { url } = z
+      .object({ url: z.string().url().max(2000).refine((u) => d.allowHttpWebhooks || u.startsWith('https://'), 'must be an https:// URL') })
+      .strict()
+      .parse(req.body);
+    const secret = newWebhookSecret();
+    await d.db.updateTable('collections').set({ webhook_url: url, webhook_secret: secret, updated_at: new Date() }).where('id', '=', c.id).execute();
+    // The secret is shown this once; it signs every delivery (X-Bridge-Signature: sha256=HMAC(secret, body)).
+    res.json({ url, secret });
+  });
+
+  r.delete('/collections/:id/webhook', requireRole('pi'), async (req, res) => {
+    const c = await visibleCollection(String(req.params.id), req.identity!);
+    if (c.owner !== req.identity!.username && !req.identity!.roles.includes('admin')) throw new ForbiddenError('only the owner or an admin can remove the webhook');
+    await d.db.updateTable('collections').set({ webhook_url: null, webhook_secret: null, updated_at: new Date() }).where('id', '=', c.id).execute();
+    res.status(204).end();
+  });
+
+  r.get('/collections/:id/events', requireRole('pi'), async (req, res) => {
+    const c = await visibleCollection(String(req.params.id), req.identity!);
+    const rows = await d.db.selectFrom('events').selectAll().where('collection_id', '=', c.id).orderBy('id', 'desc').limit(200).execute();
+    res.json({ items: rows.map((e) => ({ id: String(e.id), kind: e.kind, at: e.created_at, data: e.payload, deliveredAt: e.delivered_at, deliveryAttempts: e.delivery_attempts, deliveryError: e.delivery_error })) });
   });
 
   r.get('/collections/:id/uploads', requireRole('pi'), async (req, res) => {

@@ -6,6 +6,7 @@ import type { PanoptesClient } from '../domain/panoptes-port.js';
 import type { Logger, ObjectStore } from '../domain/ports.js';
 import { ForbiddenError, NotFoundError } from '../domain/errors.js';
 import { retractCollection, retractImages, retractUploadBatch } from '../domain/takedown.js';
+import { recordEvent } from '../domain/notify.js';
 import type { JobQueues } from '../jobs/queues.js';
 import { requireRole, type Identity } from './auth.js';
 
@@ -48,6 +49,11 @@ export function takedownRoutes(d: { db: Db; store: ObjectStore; log: Logger; pan
           ? await retractUploadBatch(deps, b.uploadBatchId, who.username, b.reason)
           : await retractCollection(deps, b.collectionId, who.username, b.reason);
     if (b.scope === 'collection') await d.queues.unschedulePoll(b.collectionId);
+    const gone = results.filter((x) => x.ok).map((x) => x.imageId);
+    if (gone.length) {
+      const rows = await d.db.selectFrom('images').select(['id', 'collection_id']).where('id', 'in', gone).execute();
+      for (const cid of new Set(rows.map((x) => x.collection_id))) await recordEvent(d.db, cid, 'images_retracted', { imageIds: rows.filter((x) => x.collection_id === cid).map((x) => x.id), by: who.username, reason: b.reason });
+    }
     res.json({ results });
   });
   return r;

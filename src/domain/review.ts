@@ -8,6 +8,7 @@ import { evaluatePolicy, PolicyEvaluationError, type PolicyVerdict } from '../po
 import { ageHours, type PolicyFacts } from '../policies/facts.js';
 import type { Policy } from '../policies/policy-file.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.js';
+import { recordEvent } from './notify.js';
 import type { Logger } from './ports.js';
 
 /**
@@ -54,6 +55,7 @@ export async function applyPolicy(d: ReviewDeps, collectionId: string): Promise<
   const out = { rejected: 0, auto_approved: 0, pending_review: 0, errors: 0 };
   const c = await getCollection(d.db, collectionId);
   const now = d.now();
+  const byBatch = new Map<string, { rejected: number; auto_approved: number; pending_review: number }>();
   for (;;) {
     const todo = await d.db
       .selectFrom('images')
@@ -67,7 +69,11 @@ export async function applyPolicy(d: ReviewDeps, collectionId: string): Promise<
       .orderBy('stamp_index')
       .limit(500)
       .execute();
-    if (!todo.length) return out;
+    if (!todo.length) {
+      // One notification per batch that was judged in this run.
+      for (const [batchId, counts] of byBatch) await recordEvent(d.db, c.id, 'batch_quarantined', { batchId: batchId === 'none' ? null : batchId, ...counts });
+      return out;
+    }
     await d.db.transaction().execute(async (tx) => {
       // Taken under a lock on the collection row, so concurrent evaluations of
       // one collection queue up instead of both counting the same free places.
@@ -96,6 +102,9 @@ export async function applyPolicy(d: ReviewDeps, collectionId: string): Promise<
         }
         await recordVerdict(tx, img, c, verdict, facts);
         out[verdict.outcome]++;
+        const counts = byBatch.get(key) ?? { rejected: 0, auto_approved: 0, pending_review: 0 };
+        counts[verdict.outcome]++;
+        byBatch.set(key, counts);
       }
     });
   }

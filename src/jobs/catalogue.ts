@@ -76,6 +76,12 @@ export const JOBS = {
     jobId: (p: { collectionId: string; round: string }) => `upload-${p.collectionId}-${p.round}`,
     opts: { attempts: 8, backoff: backoff(30_000) },
   },
+  notify: {
+    queue: 'notify',
+    schema: z.object({ eventId: z.string().regex(/^\d{1,18}$/) }).strict(),
+    jobId: (p: { eventId: string }) => `notify-${p.eventId}`,
+    opts: { attempts: 8, backoff: backoff(30_000) },
+  },
   sweep: {
     queue: 'maintenance',
     schema: z.object({}).strict(),

@@ -8,6 +8,7 @@ import { applyPolicy, type ReviewDeps } from '../domain/review.js';
 import { NotPublishableError, publishImage, withdrawAbandoned } from '../domain/publish.js';
 import { planUploadBatches, writeManifests } from '../domain/manifest.js';
 import { approvedUnpublished, uploadCollection, type ReleaseDeps } from '../domain/release.js';
+import { deliverEvent, undelivered } from '../domain/notify.js';
 import { sweepCandidates } from '../db/repositories/artifacts.js';
 
 export interface HandlerContext {
@@ -25,6 +26,10 @@ function permanent(e: unknown): never {
 }
 
 export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: ReleaseDeps, queues: JobQueues, opts: { sweepAgeMs: number }): Handlers {
+  // Events are rows first; this queues their delivery (job ids keep it to one each).
+  const notifyPending = async () => {
+    for (const eventId of await undelivered(d.db)) await queues.add('notify', { eventId });
+  };
   return {
     async poll({ collectionId }) {
       const { newArtifactIds } = await pollCollection(d, collectionId).catch(permanent);
@@ -50,7 +55,9 @@ export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: R
       return r;
     },
     async evaluate({ collectionId }) {
-      return applyPolicy(review, collectionId).catch(permanent);
+      const r = await applyPolicy(review, collectionId).catch(permanent);
+      await notifyPending();
+      return r;
     },
     async publish({ imageId }) {
       return publishImage({ db: d.db, store: d.store }, imageId).catch(permanent);
@@ -59,10 +66,18 @@ export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: R
       await planUploadBatches({ db: d.db }, collectionId);
       const pending = await d.db.selectFrom('upload_batches').select('id').where('collection_id', '=', collectionId).where('state', '=', 'publishing').orderBy('seq').execute();
       for (const b of pending) await writeManifests({ db: d.db, store: d.store }, b.id).catch(permanent);
+      await notifyPending();
       return { manifested: pending.length };
     },
     async upload({ collectionId }) {
-      return uploadCollection(release, collectionId).catch(permanent);
+      try {
+        return await uploadCollection(release, collectionId).catch(permanent);
+      } finally {
+        await notifyPending();
+      }
+    },
+    async notify({ eventId }) {
+      return deliverEvent({ db: d.db, log: d.log }, eventId);
     },
     async sweep() {
       // The database is the truth: re-enqueue work whose job was lost (job ids dedupe the rest).
@@ -74,6 +89,7 @@ export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: R
       const unreleased = await approvedUnpublished(d.db, new Date(Date.now() - opts.sweepAgeMs));
       for (const [collectionId, ids] of unreleased) await queues.release(collectionId, ids);
       await withdrawAbandoned({ db: d.db, store: d.store }, 'sweeper');
+      await notifyPending();
       const active = await listCollections(d.db, { status: 'active' });
       for (const col of active) await queues.schedulePoll(col.id, col.poll_interval_seconds);
       return { retrieve: c.discovered.length, convert: c.groups.length, evaluate: c.unevaluated.length, release: unreleased.size, schedulers: active.length };

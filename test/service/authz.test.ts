@@ -75,6 +75,8 @@ const MATRIX: Row[] = [
     expect: { anon: 401, alien: 403, other: 403, rev: 200, boss: 403 },
   },
   { name: 'take images down', method: 'POST', path: () => '/api/v1/retractions', body: () => ({ scope: 'images', imageIds: [alienImage], reason: 'matrix' }), expect: { anon: 401, alien: 200, other: 403, rev: 200, boss: 200 } },
+  { name: 'events', method: 'GET', path: () => `/api/v1/collections/${alienCollection}/events`, expect: OWNER_OR_STAFF },
+  { name: 'set the webhook', method: 'PUT', path: () => `/api/v1/collections/${alienCollection}/webhook`, body: () => ({ url: 'https://hooks.example.org/bridge' }), expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 200 } },
   { name: 'upload progress', method: 'GET', path: () => `/api/v1/collections/${alienCollection}/uploads`, expect: OWNER_OR_STAFF },
   { name: 'record panel approval', method: 'POST', path: () => `/api/v1/collections/${alienCollection}/panel-approval`, body: () => ({ panelApproval: 'none', reason: 'matrix' }), expect: ADMIN },
   { name: 'list delegations', method: 'GET', path: () => '/api/v1/delegations', expect: ADMIN },

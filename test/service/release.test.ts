@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHmac } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startBridgeApp, type BridgeApp } from '../support/bridge-app.js';
 import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../support/panoptes-server.js';
 
@@ -9,15 +12,33 @@ import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from
  */
 let app: BridgeApp;
 let zoo: PanoptesServerDouble;
+let hook: Server;
+let hookUrl: string;
+let secret: string;
+const received: { kind: string; signature: string; body: string }[] = [];
 
 beforeAll(async () => {
   zoo = await PanoptesServerDouble.start();
   app = await startBridgeApp({ owners: ['alien'], stamps: 4, zooniverse: { baseUrl: zoo.url, clientId: PANOPTES_CLIENT_ID, clientSecret: PANOPTES_CLIENT_SECRET } });
   await app.s.db.updateTable('collections').set({ zooniverse_project_id: '1', upload_mode: 'api' }).where('id', '=', app.collections.alien).execute();
+  hook = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c));
+    req.on('end', () => {
+      received.push({ kind: String(req.headers['x-bridge-event']), signature: String(req.headers['x-bridge-signature']), body });
+      res.writeHead(received.length === 1 ? 500 : 204).end();
+    });
+  });
+  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+  hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/bridge-events`;
+  const set = await fetch(`${app.url}/api/v1/collections/${app.collections.alien}/webhook`, { method: 'PUT', headers: { authorization: `Bearer ${await app.bearer('alien')}`, 'content-type': 'application/json' }, body: JSON.stringify({ url: hookUrl }) });
+  expect(set.status).toBe(200);
+  secret = ((await set.json()) as { secret: string }).secret;
 }, 120_000);
 afterAll(async () => {
   await app?.close();
   await zoo?.close();
+  await new Promise((r) => hook?.close(r));
 });
 
 async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000): Promise<T> {
@@ -61,6 +82,23 @@ describe('release flow', () => {
     const progress = (await (await fetch(`${app.url}/api/v1/collections/${app.collections.alien}/uploads`, { headers: { authorization: `Bearer ${await app.bearer('alien')}` } })).json()) as { published: number; items: { state: string; total: number; linked: number }[] };
     expect(progress.published).toBe(3);
     expect(progress.items).toEqual([expect.objectContaining({ state: 'uploaded', total: 3, linked: 3 })]);
+
+    // The PI's webhook hears about it, signed; a failed delivery is retried, not lost.
+    const kinds = await until(async () => received.map((r) => r.kind), (k) => k.includes('batch_uploaded'));
+    expect(kinds).toEqual(expect.arrayContaining(['images_approved', 'batch_manifested', 'batch_uploaded']));
+    for (const r of received) expect(r.signature).toBe(`sha256=${createHmac('sha256', secret).update(r.body).digest('hex')}`);
+    const uploaded = JSON.parse(received.find((r) => r.kind === 'batch_uploaded')!.body) as { collection: { id: string }; data: { seq: number } };
+    expect(uploaded.collection.id).toBe(app.collections.alien);
+    expect(JSON.stringify(received)).not.toContain(secret);
+    // The first delivery got HTTP 500: recorded on the event, and its retry (hurried along) delivers it.
+    const failed = await app.s.db.selectFrom('events').selectAll().where('delivery_error', 'like', '%HTTP 500%').execute();
+    expect(failed).toHaveLength(1);
+    expect(failed[0].delivered_at).toBeNull();
+    const retry = await until(async () => (await app.s.queues.queue('notify').getDelayed()).filter((j) => j.data.eventId === String(failed[0].id)), (j) => j.length === 1);
+    await retry[0].promote();
+    const redelivered = await until(() => app.s.db.selectFrom('events').select(['delivered_at', 'delivery_attempts']).where('id', '=', failed[0].id).executeTakeFirstOrThrow(), (e) => e.delivered_at !== null);
+    expect(redelivered.delivery_attempts).toBe(2);
+    expect(received.filter((r) => r.kind === failed[0].kind).length).toBe(2);
 
     // The public image is served anonymously, with CORS, and carries no coordinates (policy: stripped).
     const url = `${app.url}/public/${published[0].public_key}`;
