@@ -2,7 +2,7 @@ import type { Db } from '../db/database.js';
 import { getCollection } from '../db/repositories/collections.js';
 import type { PanoptesClient } from './panoptes-port.js';
 import type { Logger, ObjectStore } from './ports.js';
-import { uploadBatch } from './upload.js';
+import { failBatch, uploadBatch } from './upload.js';
 
 /**
  * The release of approved images: what the flow's parent job does once the
@@ -41,4 +41,17 @@ export async function approvedUnpublished(db: Db, olderThan: Date, limit = 10_00
   const out = new Map<string, string[]>();
   for (const r of rows) out.set(r.collection_id, [...(out.get(r.collection_id) ?? []), r.id]);
   return out;
+}
+
+/**
+ * The job layer gives up on a collection's upload: the batch that was in
+ * progress ends 'failed' with the reason for the PI (and a batch_failed
+ * event), instead of sitting in 'uploading' with nobody working on it.
+ * Batches not yet started stay manifested for the next release.
+ */
+export async function giveUpUploads(d: Pick<ReleaseDeps, 'db'>, collectionId: string, reason: string): Promise<number> {
+  const open = await d.db.selectFrom('upload_batches').select('id').where('collection_id', '=', collectionId).where('state', 'in', ['uploading', 'verifying']).execute();
+  let n = 0;
+  for (const b of open) if (await failBatch({ db: d.db }, b.id, reason)) n++;
+  return n;
 }

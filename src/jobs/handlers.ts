@@ -7,7 +7,7 @@ import { listCollections } from '../db/repositories/collections.js';
 import { applyPolicy, type ReviewDeps } from '../domain/review.js';
 import { NotPublishableError, publishImage, withdrawAbandoned } from '../domain/publish.js';
 import { planUploadBatches, writeManifests } from '../domain/manifest.js';
-import { approvedUnpublished, uploadCollection, type ReleaseDeps } from '../domain/release.js';
+import { approvedUnpublished, giveUpUploads, uploadCollection, type ReleaseDeps } from '../domain/release.js';
 import { deliverEvent, undelivered } from '../domain/notify.js';
 import { sweepCandidates } from '../db/repositories/artifacts.js';
 
@@ -69,9 +69,14 @@ export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: R
       await notifyPending();
       return { manifested: pending.length };
     },
-    async upload({ collectionId }) {
+    async upload({ collectionId }, ctx) {
       try {
-        return await uploadCollection(release, collectionId).catch(permanent);
+        return await uploadCollection(release, collectionId);
+      } catch (e) {
+        if (ctx.attemptsMade + 1 >= ctx.maxAttempts && !(e instanceof UpstreamRefusedError)) {
+          await giveUpUploads(release, collectionId, `gave up after ${ctx.maxAttempts} attempts: ${(e as Error).message}`);
+        }
+        return permanent(e);
       } finally {
         await notifyPending();
       }
