@@ -318,8 +318,37 @@ function currentCollection() {
   return state.collections.find((c) => c.id === els.collection.value) ?? null;
 }
 
+// Publishing and upload progress of the collection: one line per upload batch.
+async function renderUploads(c) {
+  const box = document.getElementById('uploads');
+  const list = document.getElementById('uploads-list');
+  if (!box || !list) return;
+  let data;
+  try {
+    data = c ? await api(`${API}/collections/${encodeURIComponent(c.id)}/uploads`) : null;
+  } catch {
+    data = null;
+  }
+  const items = Array.isArray(data?.items) ? data.items : [];
+  if (!c || (!items.length && !data?.published)) {
+    box.hidden = true;
+    return;
+  }
+  list.replaceChildren(
+    h('li', { class: 'muted', text: `${data.published} published` }),
+    ...items.map((u) =>
+      h('li', { class: `upload upload-${u.state}`, 'data-batch-seq': String(u.seq) },
+        h('span', { text: `Batch ${u.seq} (${u.mode}): ` }),
+        h('progress', { max: String(Math.max(1, u.total)), value: String(u.linked), 'aria-label': `batch ${u.seq}: ${u.linked} of ${u.total} linked` }),
+        h('span', { text: ` ${u.linked}/${u.total} linked · ${u.state}` }),
+        u.error ? h('span', { class: 'upload-error', text: ` — ${u.error}` }) : null)),
+  );
+  box.hidden = false;
+}
+
 function renderCollectionSummary() {
   const c = currentCollection();
+  void renderUploads(c);
   if (!c) {
     els.collectionSummary.hidden = true;
     return;

@@ -395,6 +395,10 @@ suite(`reviewer page in headless Chromium${haveChromium ? '' : ` (skipped: no Ch
       // A PI's default filters show every state: all four images, thumbnails loaded.
       await waitForThumbnails(pi, 4);
       expect((await cardIds(pi)).sort()).toEqual([...ids].sort());
+      // The two approved images were published by the release they started (no Zooniverse
+      // credentials here, so no upload batch goes further than its manifest).
+      await pi.locator('#uploads').waitFor({ state: 'visible' });
+      expect(await pi.locator('#uploads-list').innerText()).toMatch(/2 published/);
 
       await pi.locator('#readonly-note').waitFor({ state: 'visible' });
       expect(await pi.locator('#readonly-note').innerText()).toMatch(/EPO reviewers decide/);
