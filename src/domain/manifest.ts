@@ -8,6 +8,7 @@ import type { ObjectStore } from './ports.js';
 import { contentTypeOfKey, putPublicManifest } from './publish.js';
 import { toCsv } from './csv.js';
 import { datasetIdsByGroup, metadataColumns, parseExtraMetadata, subjectMetadata, type SubjectMetadata } from './subject-metadata.js';
+import { recordEvent } from './notify.js';
 
 /**
  * Upload batches and their manifests. A batch is a fixed list of published
@@ -193,10 +194,7 @@ export async function writeManifests(d: { db: Db; store: ObjectStore }, uploadBa
       .where('state', '=', 'publishing')
       .executeTakeFirst();
     if (Number(moved.numUpdatedRows) > 0) {
-      await tx
-        .insertInto('events')
-        .values({ collection_id: batch.collection_id, kind: 'batch_manifested', payload: JSON.stringify({ batchId: batch.id, seq: batch.seq, total: subjects.length, csvKey: keys.csv, jsonKey: keys.json }) })
-        .execute();
+      await recordEvent(tx, batch.collection_id, 'batch_manifested', { batchId: batch.id, seq: batch.seq, total: subjects.length, csvKey: keys.csv, jsonKey: keys.json });
     } else {
       // Re-manifested (e.g. after a retraction): keep the count in step with the files.
       await tx.updateTable('upload_batches').set({ manifest_csv_key: keys.csv, manifest_json_key: keys.json, total: subjects.length, updated_at: new Date() }).where('id', '=', batch.id).where('state', '=', 'manifested').execute();

@@ -12,6 +12,7 @@ import { AmbiguousRequestError, SubjectLimitError, type PanoptesClient, type Pan
 import type { Logger, ObjectStore } from './ports.js';
 import { compareIds, findOrCreateSubjectSet, matchExternalIds, type SubjectScope } from './upload-reconcile.js';
 import { isTokenRefusal, withTokenRetry } from './upload-retry.js';
+import { recordEvent } from './notify.js';
 
 /*
  * Uploading one batch to Zooniverse, exactly once.
@@ -218,7 +219,7 @@ export async function failBatch(d: { db: Db; now?: () => Date }, uploadBatchId: 
       .returning(['collection_id', 'seq'])
       .executeTakeFirst();
     if (!b) return false;
-    await appendEvent(tx, b.collection_id, 'batch_failed', { uploadBatchId, seq: b.seq, error: message });
+    await recordEvent(tx, b.collection_id, 'batch_failed', { uploadBatchId, seq: b.seq, error: message });
     return true;
   });
 }
@@ -352,7 +353,7 @@ class BatchUpload {
     await this.db.transaction().execute(async (tx) => {
       const prev = await tx.selectFrom('upload_batches').select('state').where('id', '=', this.id).forUpdate().executeTakeFirstOrThrow();
       await tx.updateTable('upload_batches').set({ state: 'blocked', error: message, updated_at: this.now() }).where('id', '=', this.id).execute();
-      if (prev.state !== 'blocked') await appendEvent(tx, this.batch.collection_id, 'batch_blocked', { uploadBatchId: this.id, seq: this.batch.seq, login, uploaded, limit, needed, message });
+      if (prev.state !== 'blocked') await recordEvent(tx, this.batch.collection_id, 'batch_blocked', { uploadBatchId: this.id, seq: this.batch.seq, login, uploaded, limit, needed, message });
     });
     this.log.warn({ uploadBatchId: this.id, login, uploaded, limit, needed }, 'upload blocked by the Zooniverse subject limit');
     throw new BlockedError(message, login, uploaded, limit, needed);
@@ -779,7 +780,7 @@ class BatchUpload {
           .execute();
       }
       const payload = { uploadBatchId: this.id, seq: this.batch.seq, subjectSetId: this.setId, total: p.total, linked: p.linked, failed, duplicates: duplicates.length, ...(error ? { error } : {}) };
-      await appendEvent(tx, this.batch.collection_id, failed ? 'batch_failed' : 'batch_uploaded', payload);
+      await recordEvent(tx, this.batch.collection_id, failed ? 'batch_failed' : 'batch_uploaded', payload);
     });
     if (duplicates.length) this.log.warn({ uploadBatchId: this.id, duplicates: duplicates.slice(0, 10) }, 'subjects duplicated by external_id in the set');
     this.log.info({ uploadBatchId: this.id, state: to, linked: p.linked, failed, ...this.stats }, 'upload batch finished');
@@ -999,7 +1000,7 @@ async function retract(deps: UploadDeps, uploadBatchId: string, actor: string): 
     await tx.updateTable('upload_batches').set({ state: 'retracted', updated_at: now() }).where('id', '=', uploadBatchId).execute();
     if (prev.state !== 'retracted') {
       const detail = { seq: batch.seq, subjectSetId: batch.subject_set_id, images: imageIds.length, subjectsDeleted: deleted, subjectsKept: kept };
-      await appendEvent(tx, batch.collection_id, 'batch_retracted', { uploadBatchId, ...detail });
+      await recordEvent(tx, batch.collection_id, 'batch_retracted', { uploadBatchId, ...detail });
       await appendAudit(tx, [{ actor, action: 'batch_retracted', entity: 'batch', entityId: uploadBatchId, collectionId: batch.collection_id, detail }]);
     }
   });
@@ -1013,10 +1014,6 @@ async function loadBatch(db: Db, id: string): Promise<UploadBatch> {
   const b = await db.selectFrom('upload_batches').selectAll().where('id', '=', id).executeTakeFirst();
   if (!b) throw new NotFoundError(`upload batch ${id} not found`);
   return b;
-}
-
-export async function appendEvent(tx: Tx, collectionId: string, kind: string, payload: Record<string, unknown>): Promise<void> {
-  await tx.insertInto('events').values({ collection_id: collectionId, kind, payload: JSON.stringify(payload) }).execute();
 }
 
 export function blockedMessage(login: string, uploaded: number, limit: number, needed: number): string {
