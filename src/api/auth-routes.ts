@@ -7,6 +7,7 @@ import { createSession, deleteSession, saveLoginFlow, SESSION_COOKIE, takeLoginF
 import type { Logger } from '../domain/ports.js';
 import { readCookie, requireCsrf, UnauthenticatedError, type Identity, type IdentityProvider, type Role } from './auth.js';
 import { escapeHtml } from './html.js';
+import { safeReturnTo } from '../identity/oidc-identity.js';
 
 const LOGIN_COOKIE = 'bridge_login_state';
 
@@ -24,10 +25,6 @@ export interface AuthRoutesDeps {
   loginRateLimit: number;
 }
 
-/** Only same-site relative paths: a login link must not bounce the user to another site. */
-export function safeReturnTo(v: unknown): string {
-  return typeof v === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(v) ? v : '/review';
-}
 
 /**
  * Browser sign-in: authorization code + PKCE against the configured OIDC

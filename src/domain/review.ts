@@ -6,7 +6,7 @@ import { appendAudit, type AuditInput } from '../db/repositories/audit.js';
 import { transition, type Tx } from '../db/repositories/transitions.js';
 import { evaluatePolicy, PolicyEvaluationError, type PolicyVerdict } from '../policies/evaluate.js';
 import { ageHours, type PolicyFacts } from '../policies/facts.js';
-import type { Policy } from '../policies/policy-file.js';
+import { policyRef, type Policy } from '../policies/policy-file.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.js';
 import { recordEvent } from './notify.js';
 import type { Logger } from './ports.js';
@@ -97,7 +97,7 @@ export async function applyPolicy(d: ReviewDeps, collectionId: string): Promise<
           if (!(e instanceof PolicyEvaluationError)) throw e;
           out.errors++;
           await tx.updateTable('images').set({ error: `policy could not be evaluated: ${e.message}`, updated_at: new Date() }).where('id', '=', img.id).execute();
-          await appendAudit(tx, [{ actor: policyActor(d.policy), action: 'policy_error', entity: 'image', entityId: img.id, collectionId: c.id, policyRef: `${d.policy.name}@${d.policy.version}`, reason: e.message }]);
+          await appendAudit(tx, [{ actor: policyActor(policyRef(d.policy)), action: 'policy_error', entity: 'image', entityId: img.id, collectionId: c.id, policyRef: policyRef(d.policy), reason: e.message }]);
           continue;
         }
         await recordVerdict(tx, img, c, verdict, facts);
@@ -110,8 +110,9 @@ export async function applyPolicy(d: ReviewDeps, collectionId: string): Promise<
   }
 }
 
-function policyActor(p: Policy): string {
-  return `policy:${p.name}@${p.version}`;
+/** Who the audit log names for the policy's own decisions. */
+function policyActor(ref: string): string {
+  return `policy:${ref}`;
 }
 
 async function recordVerdict(tx: Tx, img: Image, c: Collection, v: PolicyVerdict, facts: PolicyFacts): Promise<void> {
@@ -125,7 +126,7 @@ async function recordVerdict(tx: Tx, img: Image, c: Collection, v: PolicyVerdict
     evaluated_at: new Date(),
     updated_at: new Date(),
   };
-  const actor = `policy:${v.policy.ref}`;
+  const actor = policyActor(v.policy.ref);
   if (v.outcome === 'pending_review') {
     await tx.updateTable('images').set(set).where('id', '=', img.id).execute();
   } else {

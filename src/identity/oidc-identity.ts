@@ -347,7 +347,7 @@ export class OidcIdentity {
  * local absolute paths, so a crafted login link cannot bounce a fresh session
  * to another site.
  */
-export function safeReturnTo(returnTo: string): string {
+export function safeReturnTo(returnTo: unknown): string {
   if (typeof returnTo !== 'string' || !returnTo.startsWith('/') || returnTo.startsWith('//') || returnTo.startsWith('/\\')) return '/';
   if (/[\u0000-\u001f\u007f\\]/.test(returnTo) || returnTo.length > 2048) return '/';
   return returnTo;
