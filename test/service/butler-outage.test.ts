@@ -13,6 +13,7 @@ import { createCollection, findCollection } from '../../src/db/repositories/coll
 import { createLogger } from '../../src/app/logger.js';
 import { writeDemoArtifacts, type DemoLayout } from '../../src/demo/demo-data.js';
 import { ButlerServerDouble, DOUBLE_TOKEN, type SeedDataset } from '../support/butler-server.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * The Butler server is down when the poll runs: the worker must keep going,
@@ -51,16 +52,6 @@ async function seedFromDemo(): Promise<SeedDataset[]> {
     out.push({ id: randomUUID(), datasetType: LAYOUT.datasetType, run: LAYOUT.run, dataId: { band, skymap: 'lsst_cells_v1', tract: 9813, patch: 42 }, ingestDate: new Date(Date.now() - 3600_000), bytes: new Uint8Array(await readFile(join(base, band, name))) });
   }
   return out;
-}
-
-async function waitFor<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out; last value ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('Butler server unreachable', () => {

@@ -12,6 +12,7 @@ import { createCollection } from '../../src/db/repositories/collections.js';
 import { createLogger } from '../../src/app/logger.js';
 import { writeDemoArtifacts, type DemoLayout } from '../../src/demo/demo-data.js';
 import { DB_KINDS } from '../support/databases.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * The acceptance path of the backbone: a collection of 3 tracts x 3 bands x
@@ -28,16 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await redis?.stop();
 });
-
-async function waitFor<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out; last value ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function envFor(kind: string, dir: string): Promise<Record<string, string>> {
   const env: Record<string, string> = { DATA_DIR: join(dir, 'data'), ARTIFACT_ROOT: join(dir, 'artifacts'), REDIS_URL: redis.url, LOG_LEVEL: 'warn', SWEEP_INTERVAL_SECONDS: '5', JOB_LOCK_SECONDS: '4' };

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startBridgeApp, type BridgeApp } from '../support/bridge-app.js';
 import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../support/panoptes-server.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * From a reviewer's approval to Zooniverse subjects, through the BullMQ flow
@@ -41,16 +42,6 @@ afterAll(async () => {
   await new Promise((r) => hook?.close(r));
 });
 
-async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out; last ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('release flow', () => {
   it('approving three images publishes them (coordinates stripped), writes the manifests and creates exactly three linked subjects', async () => {
     const imgs = await app.s.db.selectFrom('images').select('id').where('collection_id', '=', app.collections.alien).orderBy('stamp_index').execute();
@@ -59,7 +50,7 @@ describe('release flow', () => {
     const res = await fetch(`${app.url}/api/v1/review/decisions`, { method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, body: JSON.stringify({ imageIds: approve, action: 'approve' }) });
     expect(res.status).toBe(200);
 
-    const batch = await until(
+    const batch = await waitFor(
       () => app.s.db.selectFrom('upload_batches').selectAll().where('collection_id', '=', app.collections.alien).executeTakeFirst(),
       (b) => b?.state === 'uploaded',
     );
@@ -84,7 +75,7 @@ describe('release flow', () => {
     expect(progress.items).toEqual([expect.objectContaining({ state: 'uploaded', total: 3, linked: 3 })]);
 
     // The PI's webhook hears about it, signed; a failed delivery is retried, not lost.
-    const kinds = await until(async () => received.map((r) => r.kind), (k) => k.includes('batch_uploaded'));
+    const kinds = await waitFor(async () => received.map((r) => r.kind), (k) => k.includes('batch_uploaded'));
     expect(kinds).toEqual(expect.arrayContaining(['images_approved', 'batch_manifested', 'batch_uploaded']));
     for (const r of received) expect(r.signature).toBe(`sha256=${createHmac('sha256', secret).update(r.body).digest('hex')}`);
     const uploaded = JSON.parse(received.find((r) => r.kind === 'batch_uploaded')!.body) as { collection: { id: string }; data: { seq: number } };
@@ -94,9 +85,9 @@ describe('release flow', () => {
     const failed = await app.s.db.selectFrom('events').selectAll().where('delivery_error', 'like', '%HTTP 500%').execute();
     expect(failed).toHaveLength(1);
     expect(failed[0].delivered_at).toBeNull();
-    const retry = await until(async () => (await app.s.queues.queue('notify').getDelayed()).filter((j) => j.data.eventId === String(failed[0].id)), (j) => j.length === 1);
+    const retry = await waitFor(async () => (await app.s.queues.queue('notify').getDelayed()).filter((j) => j.data.eventId === String(failed[0].id)), (j) => j.length === 1);
     await retry[0].promote();
-    const redelivered = await until(() => app.s.db.selectFrom('events').select(['delivered_at', 'delivery_attempts']).where('id', '=', failed[0].id).executeTakeFirstOrThrow(), (e) => e.delivered_at !== null);
+    const redelivered = await waitFor(() => app.s.db.selectFrom('events').select(['delivered_at', 'delivery_attempts']).where('id', '=', failed[0].id).executeTakeFirstOrThrow(), (e) => e.delivered_at !== null);
     expect(redelivered.delivery_attempts).toBe(2);
     expect(received.filter((r) => r.kind === failed[0].kind).length).toBe(2);
 

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { z } from 'zod';
+import { rng } from '../../src/imaging/synthetic.js';
 
 /*
  * An in-process Panoptes (Zooniverse API) that holds clients to the contract
@@ -310,18 +311,6 @@ const ROUTES: RouteDef[] = [
   { method: 'GET', pattern: /^\/api\/subject_set_imports$/, route: 'listImports' },
   { method: 'GET', pattern: /^\/api\/subject_set_imports\/([^/]+)$/, route: 'getImport' },
 ];
-
-/** Deterministic [0, 1) stream (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class PanoptesServerDouble {
   readonly url: string;

@@ -4,18 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DB_KINDS } from '../support/databases.js';
 import { PanoptesServerDouble } from '../support/panoptes-server.js';
 import { faultMix, scratchDatabase, seedUploadBatch, startPublicStore } from '../support/upload-fixtures.js';
-
-/** Deterministic [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../../src/imaging/synthetic.js';
 
 const N = 300;
 const KILLS = 10;
