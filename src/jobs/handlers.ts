@@ -9,6 +9,7 @@ import { NotPublishableError, publishImage, withdrawAbandoned } from '../domain/
 import { planUploadBatches, writeManifests } from '../domain/manifest.js';
 import { approvedUnpublished, giveUpUploads, uploadCollection, type ReleaseDeps } from '../domain/release.js';
 import { deliverEvent, undelivered } from '../domain/notify.js';
+import { purgeExpired } from '../db/repositories/sessions.js';
 import { sweepCandidates } from '../db/repositories/artifacts.js';
 
 export interface HandlerContext {
@@ -94,6 +95,7 @@ export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: R
       const unreleased = await approvedUnpublished(d.db, new Date(Date.now() - opts.sweepAgeMs));
       for (const [collectionId, ids] of unreleased) await queues.release(collectionId, ids);
       await withdrawAbandoned({ db: d.db, store: d.store }, 'sweeper');
+      await purgeExpired(d.db);
       await notifyPending();
       const active = await listCollections(d.db, { status: 'active' });
       for (const col of active) await queues.schedulePoll(col.id, col.poll_interval_seconds);
