@@ -34,12 +34,15 @@ import { recordEvent } from './notify.js';
  * whatever point a crash hits, the database alone says which subjects must be
  * looked for and which can simply be created. There is no tracker file.
  *
- * Looking costs a listing: Panoptes cannot filter on external_id, and the
- * subjects are created without a set (linked afterwards, in chunks of 100,
- * like the official client) so a created-but-unlinked subject is only
- * visible in the project listing. Ambiguous creates are therefore collected
- * for a whole pass and reconciled together against one project listing per
- * round, never one listing per failure.
+ * Looking costs a listing: Panoptes cannot filter on external_id. Subjects
+ * are therefore created already linked to the batch's set (links.subject_sets
+ * on the create, one transaction at Panoptes), so a create that committed
+ * without an answer shows up in the set's listing, which is the size of the
+ * batch (or the collection), not of the whole project. Ambiguous creates are
+ * collected for a whole pass and matched together against one set listing
+ * per round, never one listing per failure. The chunked link afterwards (100
+ * per request, like the official client) is a cheap confirmation that every
+ * recorded subject is a member; re-linking a member is harmless.
  *
  * Batch states: manifested -> uploading -> verifying -> uploaded, or blocked
  * (the account's subject_limit would be passed: only Zooniverse can fix it)
@@ -335,7 +338,7 @@ class BatchUpload {
     // Some of them may exist already (sent before a crash): they are counted at Zooniverse.
     const suspects = (await this.items(['intent'])).filter((i) => i.attempts > 0);
     if (suspects.length) {
-      await this.reconcile(suspects, this.batch.mode === 'import' && this.batch.subject_set_id ? { subjectSetId: this.batch.subject_set_id } : { projectId: this.projectId });
+      await this.reconcile(suspects, this.reconcileScope());
       needed = await this.countItems(['intent']);
       if (needed === 0 || this.fits(needed)) return;
     }
@@ -408,7 +411,7 @@ class BatchUpload {
         const todo = intent.filter((i) => i.attempts === 0 || uncommitted.has(i.id));
         uncommitted.clear();
         if (suspects.length) {
-          const adopted = await this.reconcile(suspects, { projectId: this.projectId });
+          const adopted = await this.reconcile(suspects, this.reconcileScope());
           for (const s of suspects) if (!adopted.has(s.id)) todo.push(s);
         }
         if (todo.length) await this.createPass(todo, recorder, uncommitted, transient);
@@ -443,7 +446,7 @@ class BatchUpload {
         if (!(await this.claim(item.id))) return;
         this.stats.createRequests++;
         try {
-          const s = await this.panoptes.createSubject({ projectId: this.projectId, locations: entry.locations, metadata: entry.metadata, externalId: item.external_id });
+          const s = await this.panoptes.createSubject({ projectId: this.projectId, subjectSetIds: [this.setId], locations: entry.locations, metadata: entry.metadata, externalId: item.external_id });
           recorder.created({ id: item.id, sid: s.id });
           authRefusals = 0;
           streak = 0;
@@ -495,6 +498,16 @@ class BatchUpload {
       await this.block(blockedMessage(this.me?.login ?? 'the bridge account', uploaded, limit, left), uploaded, limit, left);
     }
     if (stop !== undefined) throw stop;
+  }
+
+  /**
+   * Where a subject sent for this batch can be: its set, once one is on
+   * record (every create and import names it, and the set is saved before
+   * the first one). Without a set nothing can have been sent; the project
+   * listing is only the safe answer should that ever not hold.
+   */
+  private reconcileScope(): SubjectScope {
+    return this.batch.subject_set_id ? { subjectSetId: this.batch.subject_set_id } : { projectId: this.projectId };
   }
 
   /** Write-ahead: the attempt is on record before the request leaves. */
@@ -953,7 +966,7 @@ async function retract(deps: UploadDeps, uploadBatchId: string, actor: string): 
   const extraCopies = new Map<string, string[]>();
   const unknown = rows.filter((r) => !r.subject_id && (r.attempts > 0 || (batch.mode === 'import' && batch.import_id)));
   if (unknown.length && projectId) {
-    const scope: SubjectScope = batch.mode === 'import' && batch.subject_set_id ? { subjectSetId: batch.subject_set_id } : { projectId };
+    const scope: SubjectScope = batch.subject_set_id ? { subjectSetId: batch.subject_set_id } : { projectId };
     const m = await matchExternalIds(d.panoptes, scope, unknown.map((r) => r.external_id));
     for (const r of unknown) {
       const s = m.found.get(r.external_id);

@@ -49,6 +49,9 @@ for (const kind of DB_KINDS) {
       // Tokens also die on their own every 700 requests.
       await restart({ tokenMaxUses: 700 });
       server.faults.push(...faultMix(0.1, 7));
+      // The project already holds a large set of someone else's: reconciling must not have to read it.
+      const other = server.seedSubjectSet({ displayName: 'earlier campaign' });
+      server.seedSubjects(other.id, 5000);
       const b = await seedUploadBatch(t.db, pub.store, { n: 2000 });
       const t0 = performance.now();
       const report = await uploadBatch(deps(), b.batchId);
@@ -70,10 +73,16 @@ for (const kind of DB_KINDS) {
         expect(row.subject_id).toBe(byExternal.get(row.external_id));
       }
 
-      // Created without a set (linked afterwards), in chunks of at most 100.
+      // Created already in the set (so a lost answer shows up in the set's listing), then the
+      // membership confirmed in link requests of at most 100.
       const creates = server.requestsTo('createSubject');
-      for (const r of creates) expect(JSON.parse(r.body).subjects.links.subject_sets).toBeUndefined();
+      for (const r of creates) expect(JSON.parse(r.body).subjects.links.subject_sets).toEqual([setId]);
       for (const r of server.requestsTo('linkSubjects')) expect(JSON.parse(r.body).subjects.length).toBeLessThanOrEqual(100);
+      // Reconciling listed our set only: never the project, never the 5,000 subjects of the other set.
+      const subjectListings = server.requestsTo('listSubjects');
+      expect(report.run.listings).toBeGreaterThan(0);
+      for (const r of subjectListings) expect(r.query.get('subject_set_id')).toBe(setId);
+      expect(report.run.scanned).toBeLessThanOrEqual(report.run.listings * 2000);
 
       // Fault share: create requests answered by an injected fault or refused because the token died under them.
       const troubled = troubledCreates(server.requests);
