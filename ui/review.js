@@ -318,8 +318,16 @@ function currentCollection() {
   return state.collections.find((c) => c.id === els.collection.value) ?? null;
 }
 
-// Publishing and upload progress of the collection: one line per upload batch.
+// Publishing and upload progress of the collection: its totals, then one line per upload batch.
+// While something is on its way the figures are read again every few seconds.
+const UPLOADS_POLL_MS = 4000;
+// Settled now, but a reviewer may approve more at any time.
+const UPLOADS_IDLE_POLL_MS = 15000;
+let uploadsTimer = null;
+
 async function renderUploads(c) {
+  clearTimeout(uploadsTimer);
+  uploadsTimer = null;
   const box = document.getElementById('uploads');
   const list = document.getElementById('uploads-list');
   if (!box || !list) return;
@@ -329,13 +337,16 @@ async function renderUploads(c) {
   } catch {
     data = null;
   }
+  // The reviewer may have moved to another collection while this was loading.
+  if (c && currentCollection()?.id !== c.id) return;
+  if (c && data && !document.hidden) uploadsTimer = setTimeout(() => void renderUploads(c), data.settled ? UPLOADS_IDLE_POLL_MS : UPLOADS_POLL_MS);
   const items = Array.isArray(data?.items) ? data.items : [];
-  if (!c || (!items.length && !data?.published)) {
+  if (!c || (!items.length && !data?.published && !data?.approved)) {
     box.hidden = true;
     return;
   }
   list.replaceChildren(
-    h('li', { class: 'muted', text: `${data.published} published` }),
+    h('li', { class: 'muted release-totals', text: `${data.approved} approved waiting to publish · ${data.published} published · ${data.linked}/${data.total} subjects linked${data.settled ? '' : ' · updating…'}` }),
     ...items.map((u) =>
       h('li', { class: `upload upload-${u.state}`, 'data-batch-seq': String(u.seq) },
         h('span', { text: `Batch ${u.seq} (${u.mode}): ` }),
@@ -1261,3 +1272,8 @@ async function init() {
 }
 
 init();
+
+// Back on a tab that stopped polling while hidden: read the progress again.
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden && uploadsTimer === null) void renderUploads(currentCollection());
+});

@@ -71,7 +71,7 @@ export function openApiDocument(): Record<string, unknown> {
         delete: { summary: 'Owner or admin: remove the webhook', parameters: idParam, responses: { '204': { description: 'Removed' }, ...errors } },
       },
       '/collections/{id}/events': { get: { summary: "The collection's events (batch quarantined, images approved/rejected/retracted, batch manifested/uploaded/failed/blocked/retracted) with their delivery state", parameters: idParam, responses: { '200': { description: 'Events' }, ...errors } } },
-      '/collections/{id}/uploads': { get: { summary: 'Publishing and upload progress: published images, and per batch the ledger counts (pending, created, linked, failed), state, subject set and errors', parameters: idParam, responses: { '200': { description: 'Progress' }, ...errors } } },
+      '/collections/{id}/uploads': { get: { summary: 'Release progress: approved images waiting to be published, published, subjects created and linked over all batches, settled (nothing on its way), and per batch (items) the ledger counts (pending, created, linked, failed), state, subject set and errors', parameters: idParam, responses: { '200': { description: 'Progress' }, ...errors } } },
       '/images/{id}/audit': { get: { summary: "An image's audit trail", parameters: idParam, responses: { '200': { description: 'Entries' }, ...errors } } },
       '/retractions': {
         post: {

@@ -7,7 +7,7 @@ import { getCollection } from '../db/repositories/collections.js';
 import { listAudit } from '../db/repositories/audit.js';
 import { listBatches } from '../db/repositories/batches.js';
 import { decide } from '../domain/review.js';
-import { uploadProgress } from '../domain/upload.js';
+import { releaseProgress } from '../domain/release.js';
 import { newWebhookSecret, recordEvent } from '../domain/notify.js';
 import { ForbiddenError, NotFoundError } from '../domain/errors.js';
 import { requireRole, type Identity } from './auth.js';
@@ -22,6 +22,8 @@ export interface ReviewRoutesDeps {
   log: Logger;
   /** Dev and tests: webhooks on plain http (e.g. a local receiver). */
   allowHttpWebhooks: boolean;
+  /** Zooniverse credentials are configured: manifested batches are on their way, not resting. */
+  uploading: boolean;
 }
 
 const uuid = z.string().uuid();
@@ -152,9 +154,8 @@ export function reviewRoutes(d: ReviewRoutesDeps): Router {
 
   r.get('/collections/:id/uploads', requireRole('pi'), async (req, res) => {
     const c = await visibleCollection(String(req.params.id), req.identity!);
-    const batches = await d.db.selectFrom('upload_batches').select('id').where('collection_id', '=', c.id).orderBy('seq', 'desc').limit(200).execute();
-    const published = await d.db.selectFrom('images').select((eb) => eb.fn.countAll<number>().as('n')).where('collection_id', '=', c.id).where('public_key', 'is not', null).executeTakeFirstOrThrow();
-    res.json({ published: Number(published.n), items: await Promise.all(batches.map((b) => uploadProgress(d.db, b.id))) });
+    const { batches, ...totals } = await releaseProgress(d.db, c.id, { uploading: d.uploading && !!c.zooniverse_project_id });
+    res.json({ ...totals, items: batches });
   });
 
   r.get('/images/:id/audit', requireRole('pi'), async (req, res) => {

@@ -1,26 +1,51 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../config/config.js';
-import { openDatabase } from '../db/database.js';
+import { openDatabase, type Db } from '../db/database.js';
 import { countByState, listCollections } from '../db/repositories/collections.js';
+import type { Collection } from '../db/schema.js';
+import { releaseProgress, type ReleaseProgress } from '../domain/release.js';
+import { UsageError } from './exit-codes.js';
 
-/** `bridge status [--collection ID]`: counts per state, straight from the database (the truth). */
+/**
+ * `bridge status [--collection ID|NAME] [--watch]`: counts per state and the
+ * release progress, straight from the database (the truth), so it shows the
+ * same whichever worker is doing the work. `--watch` redraws the progress
+ * bars in place on a terminal until nothing is on its way; elsewhere (logs,
+ * pipes) it prints a line, or with --json one JSON object, whenever a figure
+ * changes.
+ */
 export function statusCommand(): Command {
   return new Command('status')
-    .description('Show collections and their counts per state')
-    .option('--collection <id>', 'one collection')
+    .description('Show collections, their counts per state and their publishing/upload progress')
+    .option('--collection <id>', 'one collection (id or name)')
     .option('--json', 'machine-readable output')
-    .action(async (o: { collection?: string; json?: boolean }) => {
+    .option('--watch', 'follow the release of one collection (--collection) until nothing is on its way')
+    .option('--interval <seconds>', 'how often --watch reads the database', secondsArg, 2)
+    .action(async (o: { collection?: string; json?: boolean; watch?: boolean; interval: number }) => {
+      if (o.watch && !o.collection) throw new UsageError('--watch follows one collection: give --collection ID or NAME');
       const config = loadConfig();
       const db = await openDatabase({ url: config.DATABASE_URL, dataDir: join(config.DATA_DIR, 'pglite') });
+      const uploading = !!(config.ZOONIVERSE_CLIENT_ID && config.ZOONIVERSE_CLIENT_SECRET);
       try {
         const rows = (await listCollections(db)).filter((c) => !o.collection || c.id === o.collection || c.name === o.collection);
+        if (o.collection && !rows.length) throw new UsageError(`no collection ${o.collection}`);
+        if (o.watch) {
+          const ac = new AbortController();
+          const stop = () => ac.abort();
+          process.once('SIGINT', stop);
+          try {
+            await watchRelease({ db, collection: rows[0], uploading, out: process.stdout, tty: !!process.stdout.isTTY && !o.json, json: !!o.json, intervalMs: o.interval * 1000, signal: ac.signal });
+          } finally {
+            process.off('SIGINT', stop);
+          }
+          return;
+        }
         const out = [];
-        const { uploadProgress } = await import('../domain/upload.js');
         for (const c of rows) {
-          const batches = await db.selectFrom('upload_batches').select('id').where('collection_id', '=', c.id).orderBy('seq').execute();
-          const uploads = await Promise.all(batches.map((b) => uploadProgress(db, b.id)));
-          out.push({ id: c.id, collection: c.name, owner: c.owner, status: c.status, lastPolledAt: c.last_polled_at, lastPollError: c.last_poll_error, ...(await countByState(db, c.id)), uploads });
+          const release = await releaseProgress(db, c.id, { uploading: uploading && !!c.zooniverse_project_id });
+          out.push({ id: c.id, collection: c.name, owner: c.owner, status: c.status, lastPolledAt: c.last_polled_at, lastPollError: c.last_poll_error, ...(await countByState(db, c.id)), release });
         }
         if (o.json || !process.stdout.isTTY) {
           process.stdout.write(JSON.stringify(out, null, 2) + '\n');
@@ -30,9 +55,7 @@ export function statusCommand(): Command {
           process.stdout.write(`${c.collection} (${c.status}, owner ${c.owner}) ${c.id}\n`);
           process.stdout.write(`  artifacts: ${fmt(c.artifacts)}\n  images:    ${fmt(c.images)}\n`);
           if (c.lastPollError) process.stdout.write(`  last poll failed: ${c.lastPollError}\n`);
-          for (const u of c.uploads) {
-            process.stdout.write(`  batch ${u.seq} (${u.mode}) ${bar(u.linked, u.total)} ${u.linked}/${u.total} linked, ${u.created} created, ${u.failed} failed: ${u.state}${u.error ? ` (${u.error})` : ''}\n`);
-          }
+          for (const line of releaseLines(c.release)) process.stdout.write(`  ${line}\n`);
         }
         if (!out.length) process.stdout.write('no collections registered\n');
       } finally {
@@ -41,8 +64,69 @@ export function statusCommand(): Command {
     });
 }
 
-function bar(done: number, total: number, width = 24): string {
-  const n = total ? Math.round((done / total) * width) : 0;
+function secondsArg(v: string): number {
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < 0.1 || x > 3600) throw new InvalidArgumentError('--interval must be between 0.1 and 3600 seconds');
+  return x;
+}
+
+export interface WatchOptions {
+  db: Db;
+  collection: Pick<Collection, 'id' | 'name' | 'zooniverse_project_id'>;
+  /** Zooniverse credentials are configured (a manifested batch is waiting to be uploaded, not resting). */
+  uploading: boolean;
+  out: NodeJS.WritableStream;
+  /** Redraw in place (a terminal) instead of printing a line per change. */
+  tty: boolean;
+  json: boolean;
+  intervalMs: number;
+  signal?: AbortSignal;
+}
+
+/** Follows a collection's release until it settles (or the signal fires); returns the last reading. */
+export async function watchRelease(o: WatchOptions): Promise<ReleaseProgress> {
+  let drawn = 0;
+  let previous = '';
+  for (;;) {
+    const p = await releaseProgress(o.db, o.collection.id, { uploading: o.uploading && !!o.collection.zooniverse_project_id });
+    if (o.tty) {
+      const lines = [`${o.collection.name}: ${p.settled ? 'settled' : 'in progress'}`, ...releaseLines(p)];
+      // Back to the first line of the previous drawing, clear below, draw again.
+      o.out.write((drawn ? `\x1b[${drawn}F\x1b[J` : '') + lines.join('\n') + '\n');
+      drawn = lines.length;
+    } else {
+      const line = o.json ? JSON.stringify({ at: new Date().toISOString(), collection: o.collection.name, ...p }) : `${new Date().toISOString()} ${o.collection.name} ${summary(p)}`;
+      // The timestamp always differs; only a change in the figures is worth a line.
+      const key = JSON.stringify(p);
+      if (key !== previous) o.out.write(line + '\n');
+      previous = key;
+    }
+    if (p.settled || o.signal?.aborted) return p;
+    try {
+      await sleep(o.intervalMs, undefined, { signal: o.signal });
+    } catch {
+      return p;
+    }
+  }
+}
+
+/** One line per batch, newest first, after the collection's totals. */
+export function releaseLines(p: ReleaseProgress): string[] {
+  const lines = [`release: ${p.approved} approved waiting to publish, ${p.published} published, ${p.linked}/${p.total} subjects linked (${p.created} created)`];
+  for (const u of p.batches) {
+    const n = u.total - u.retracted;
+    lines.push(`batch ${u.seq} (${u.mode}) ${bar(u.linked, n)} ${u.linked}/${n} linked, ${u.created} created${u.failed ? `, ${u.failed} failed` : ''}: ${u.state}${u.error ? ` (${u.error})` : ''}`);
+  }
+  return lines;
+}
+
+function summary(p: ReleaseProgress): string {
+  const batches = p.batches.map((b) => `#${b.seq} ${b.state} ${b.linked}/${b.total - b.retracted}`).join(', ');
+  return `approved ${p.approved}, published ${p.published}, linked ${p.linked}/${p.total}${batches ? `; ${batches}` : ''}${p.settled ? '; settled' : ''}`;
+}
+
+export function bar(done: number, total: number, width = 24): string {
+  const n = total > 0 ? Math.min(width, Math.round((done / total) * width)) : 0;
   return `[${'#'.repeat(n)}${'.'.repeat(width - n)}]`;
 }
 

@@ -1,8 +1,9 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import { getCollection } from '../db/repositories/collections.js';
 import type { PanoptesClient } from './panoptes-port.js';
 import type { Logger, ObjectStore } from './ports.js';
-import { failBatch, uploadBatch } from './upload.js';
+import { failBatch, uploadBatch, uploadProgress, type UploadProgress } from './upload.js';
 
 /**
  * The release of approved images: what the flow's parent job does once the
@@ -54,4 +55,55 @@ export async function giveUpUploads(d: Pick<ReleaseDeps, 'db'>, collectionId: st
   let n = 0;
   for (const b of open) if (await failBatch({ db: d.db }, b.id, reason)) n++;
   return n;
+}
+
+export interface ReleaseProgress {
+  collectionId: string;
+  /** Approved by review, not yet in the public store. */
+  approved: number;
+  /** Live in the public store (published, or published and uploaded). */
+  published: number;
+  /** Subjects known to exist at Zooniverse and linked to their set, over every batch. */
+  created: number;
+  linked: number;
+  /** Subjects the batches hold (retracted ones excluded). */
+  total: number;
+  /** Newest first. */
+  batches: UploadProgress[];
+  /** Nothing is waiting and no batch is on its way: a watcher can stop. */
+  settled: boolean;
+}
+
+/** States a batch stays in until someone acts (or it is done). */
+const RESTING = new Set(['uploaded', 'blocked', 'failed', 'retracted']);
+
+/**
+ * The whole release of one collection, from approval to linked subjects: what
+ * the API, `bridge status` and the reviewer/PI page show. Read from the
+ * database alone (the truth), so it is the same whichever process asks.
+ * A manifested batch counts as settled only when there is nobody to upload it
+ * (`uploading` = false: no Zooniverse credentials or project).
+ */
+export async function releaseProgress(db: Db, collectionId: string, opts: { uploading?: boolean } = {}): Promise<ReleaseProgress> {
+  const counts = await db
+    .selectFrom('images')
+    .select([sql<number>`count(*) filter (where state = 'approved')::int`.as('approved'), sql<number>`count(*) filter (where state in ('published', 'uploaded') and public_key is not null)::int`.as('published')])
+    .where('collection_id', '=', collectionId)
+    .executeTakeFirstOrThrow();
+  const ids = await db.selectFrom('upload_batches').select('id').where('collection_id', '=', collectionId).orderBy('seq', 'desc').limit(200).execute();
+  const batches: UploadProgress[] = [];
+  for (const b of ids) batches.push(await uploadProgress(db, b.id));
+  const live = batches.filter((b) => b.state !== 'retracted');
+  const uploading = opts.uploading ?? true;
+  const settled = counts.approved === 0 && batches.every((b) => RESTING.has(b.state) || (!uploading && b.state === 'manifested') || b.mode === 'export');
+  return {
+    collectionId,
+    approved: counts.approved,
+    published: counts.published,
+    created: live.reduce((a, b) => a + b.created, 0),
+    linked: live.reduce((a, b) => a + b.linked, 0),
+    total: live.reduce((a, b) => a + b.total - b.retracted, 0),
+    batches,
+    settled,
+  };
 }

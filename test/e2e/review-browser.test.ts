@@ -439,6 +439,16 @@ suite(`reviewer page in headless Chromium${haveChromium ? '' : ` (skipped: no Ch
       extended.searchParams.set('exp', String(Number(good.searchParams.get('exp')) + 3600));
       expect((await fetch(extended)).status).toBe(403);
 
+      // The release progress follows along without a reload: the reviewer approves the last
+      // image elsewhere, and the PI's open page shows it published on its next reading.
+      const revCsrf = await rev.locator('meta[name="csrf-token"]').getAttribute('content');
+      const approved = await revContext.request.post(`${app.url}/api/v1/review/decisions`, { headers: { 'x-csrf-token': revCsrf ?? '' }, data: { imageIds: [ids[3]], action: 'approve', reason: 'fine' } });
+      expect(approved.status()).toBe(200);
+      // A mark on the open document: a reload would lose it.
+      await pi.evaluate(() => ((window as unknown as { stillHere: boolean }).stillHere = true));
+      await expect.poll(() => pi.locator('#uploads-list').innerText(), { timeout: 45_000, interval: 250 }).toMatch(/0 approved waiting to publish · 3 published/);
+      expect(await pi.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
+
       expect(bridgeProblems()).toEqual([]);
     } finally {
       await context.close();
