@@ -3,11 +3,15 @@ import { resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
-import type { Collection } from '../db/schema.js';
+import type { Collection, CollectionUpdate } from '../db/schema.js';
 import { countByState, createCollection, getCollection, listCollections, setCollectionStatus } from '../db/repositories/collections.js';
 import { listArtifacts } from '../db/repositories/artifacts.js';
 import { listImages } from '../db/repositories/images.js';
 import { ForbiddenError, ValidationError } from '../domain/errors.js';
+import { parseExtraMetadata } from '../domain/subject-metadata.js';
+import { parseExtraMetadataTable } from '../domain/extra-metadata-table.js';
+import { appendAudit } from '../db/repositories/audit.js';
+import express from 'express';
 import { requireRole, type Identity } from './auth.js';
 import { canSee } from './review-routes.js';
 import { defaultChannelOrder, parseRgbMapping, BAND_ORDER } from '../imaging/colour/bands.js';
@@ -36,6 +40,27 @@ export const registrationSchema = z
   })
   .strict();
 
+/**
+ * How a collection's published images become Zooniverse subjects. Applies
+ * to upload batches planned after the change; a batch already manifested
+ * keeps the manifest it has (and re-uploading it stays exactly-once).
+ */
+export const uploadSettingsSchema = z
+  .object({
+    zooniverseProjectId: z.string().regex(/^\d{1,12}$/, 'must be a Zooniverse project id (digits)').nullable(),
+    uploadMode: z.enum(['import', 'api']),
+    maxBatchSize: z.number().int().min(1).max(10_000, 'Zooniverse imports take at most 10,000 rows'),
+    subjectSetPer: z.enum(['batch', 'collection']),
+    subjectSetNaming: z.string().trim().min(1).max(200).nullable(),
+    subjectFrames: z.boolean(),
+    extraMetadata: z.unknown(),
+  })
+  .partial()
+  .strict();
+
+/** The PI's extra-metadata table (CSV) may be large; everything else stays under the API's 64 kB cap. */
+const TABLE_LIMIT = '8mb';
+
 const pageQuery = z.object({ after: z.string().uuid().optional(), limit: z.coerce.number().int().min(1).max(500).default(100) });
 
 export function collectionView(c: Collection, counts?: unknown) {
@@ -50,6 +75,11 @@ export function collectionView(c: Collection, counts?: unknown) {
     colour: c.colour,
     zooniverseProjectId: c.zooniverse_project_id,
     subjectSetNaming: c.subject_set_naming,
+    uploadMode: c.upload_mode,
+    maxBatchSize: c.max_batch_size,
+    subjectSetPer: c.subject_set_per,
+    subjectFrames: c.subject_frames,
+    extraMetadata: extraMetadataSummary(c.extra_metadata),
     pollIntervalSeconds: c.poll_interval_seconds,
     status: c.status,
     dataRelease: c.data_release,
@@ -61,6 +91,13 @@ export function collectionView(c: Collection, counts?: unknown) {
   };
 }
 
+/** The columns on every subject, and how many objects have their own row (the table itself can be large). */
+function extraMetadataSummary(raw: unknown) {
+  const m = parseExtraMetadata(raw);
+  const keys = new Set<string>();
+  for (const row of Object.values(m.objects)) for (const k of Object.keys(row)) keys.add(k);
+  return { columns: m.columns, objects: Object.keys(m.objects).length, objectColumns: [...keys] };
+}
 
 /** Group keys are canonical JSON, with `#zip:<dataset>` after it for ZIP renderings. */
 function parseGroupKey(k: string): unknown {
@@ -156,6 +193,56 @@ export function collectionRoutes(d: CollectionRoutesDeps): Router {
   r.get('/collections/:id', requireRole('pi'), async (req, res) => {
     const c = await load(String(req.params.id), req.identity!);
     res.json(collectionView(c, await countByState(d.db, c.id)));
+  });
+
+  const loadOwned = async (id: string, who: Identity) => {
+    const c = await load(id, who);
+    if (c.owner !== who.username && !who.roles.includes('admin')) throw new ForbiddenError('only the owner or an admin can change a collection');
+    return c;
+  };
+
+  /** Records a settings change in the audit log: who changed what, from what. */
+  const saveSettings = async (c: Collection, who: Identity, set: CollectionUpdate, detail: Record<string, unknown>) => {
+    await d.db.transaction().execute(async (tx) => {
+      await tx.updateTable('collections').set({ ...set, updated_at: new Date() }).where('id', '=', c.id).execute();
+      await appendAudit(tx, [{ actor: who.username, action: 'settings', entity: 'collection', entityId: c.id, collectionId: c.id, reason: null, detail }]);
+    });
+    return getCollection(d.db, c.id);
+  };
+
+  r.patch('/collections/:id', requireRole('pi'), async (req, res) => {
+    const who = req.identity!;
+    const c = await loadOwned(String(req.params.id), who);
+    const body = uploadSettingsSchema.parse(req.body);
+    if (!Object.keys(body).length) throw new ValidationError('nothing to change: give at least one of ' + Object.keys(uploadSettingsSchema.shape).join(', '));
+    const set: CollectionUpdate = {};
+    if (body.zooniverseProjectId !== undefined) set.zooniverse_project_id = body.zooniverseProjectId;
+    if (body.uploadMode !== undefined) set.upload_mode = body.uploadMode;
+    if (body.maxBatchSize !== undefined) set.max_batch_size = body.maxBatchSize;
+    if (body.subjectSetPer !== undefined) set.subject_set_per = body.subjectSetPer;
+    if (body.subjectSetNaming !== undefined) set.subject_set_naming = body.subjectSetNaming;
+    if (body.subjectFrames !== undefined) set.subject_frames = body.subjectFrames;
+    if (body.extraMetadata !== undefined) set.extra_metadata = JSON.stringify(parseExtraMetadata(body.extraMetadata));
+    const changed = Object.keys(body).filter((k) => k !== 'extraMetadata');
+    const saved = await saveSettings(c, who, set, { changed: Object.keys(body), ...Object.fromEntries(changed.map((k) => [k, (body as Record<string, unknown>)[k]])) });
+    res.json(collectionView(saved));
+  });
+
+  /**
+   * The PI's table of per-object columns (e.g. ML scores), as CSV: a header
+   * row whose first column is `object` (a bridge image id, `<dataset id>:<stamp
+   * index>`, or a stamp index) and whose other columns are metadata keys.
+   * Replaces the previous table; the collection-wide columns stay.
+   */
+  r.put('/collections/:id/extra-metadata', requireRole('pi'), express.text({ type: ['text/csv', 'text/plain'], limit: TABLE_LIMIT }), async (req, res) => {
+    const who = req.identity!;
+    const c = await loadOwned(String(req.params.id), who);
+    if (typeof req.body !== 'string') throw new ValidationError('send the table as text/csv', { field: 'content-type' });
+    const objects = parseExtraMetadataTable(req.body);
+    const current = parseExtraMetadata(c.extra_metadata);
+    const next = parseExtraMetadata({ columns: current.columns, objects });
+    const saved = await saveSettings(c, who, { extra_metadata: JSON.stringify(next) }, { changed: ['extraMetadata.objects'], objects: Object.keys(objects).length });
+    res.json(collectionView(saved));
   });
 
   for (const [action, to] of [['pause', 'paused'], ['resume', 'active'], ['retire', 'retired']] as const) {

@@ -41,6 +41,8 @@ export interface CollectionTable {
   max_batch_size: ColumnType<number, number | undefined, number>;
   subject_set_per: ColumnType<'batch' | 'collection', 'batch' | 'collection' | undefined, 'batch' | 'collection'>;
   extra_metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
+  /** Subjects carry one greyscale frame per band after the colour image (a flipbook). */
+  subject_frames: ColumnType<boolean, boolean | undefined, boolean>;
   cursor: string | null;
   last_polled_at: Timestamp | null;
   last_poll_error: string | null;
@@ -204,6 +206,17 @@ export interface TransitionTable {
   at: Generated<Date>;
 }
 
+export interface ImageFrameTable {
+  image_id: string;
+  band: string;
+  position: number;
+  quarantine_key: string;
+  sha256: string;
+  bytes: number;
+  public_key: string | null;
+  public_sha256: string | null;
+}
+
 export interface Database {
   collections: CollectionTable;
   artifacts: ArtifactTable;
@@ -217,6 +230,7 @@ export interface Database {
   upload_batches: UploadBatchTable;
   upload_items: UploadItemTable;
   events: EventTable;
+  image_frames: ImageFrameTable;
 }
 
 export type Collection = Selectable<CollectionTable>;
@@ -232,3 +246,4 @@ export type Delegation = Selectable<DelegationTable>;
 export type UploadBatch = Selectable<UploadBatchTable>;
 export type UploadItem = Selectable<UploadItemTable>;
 export type BridgeEvent = Selectable<EventTable>;
+export type ImageFrame = Selectable<ImageFrameTable>;

@@ -26,11 +26,13 @@ afterAll(async () => {
   await app?.close();
 });
 
+/** A body given as `{ csv }` goes as text/csv; anything else as JSON. */
 async function call(who: Who, method: string, path: string, body?: unknown): Promise<Response> {
   const headers: Record<string, string> = {};
   if (who !== 'anon') headers.authorization = `Bearer ${tokens[who]}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  return fetch(`${app.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual' });
+  const csv = typeof body === 'object' && body !== null && 'csv' in body ? String((body as { csv: unknown }).csv) : undefined;
+  if (body !== undefined) headers['content-type'] = csv !== undefined ? 'text/csv' : 'application/json';
+  return fetch(`${app.url}${path}`, { method, headers, body: body === undefined ? undefined : (csv ?? JSON.stringify(body)), redirect: 'manual' });
 }
 
 interface Row {
@@ -78,6 +80,8 @@ const MATRIX: Row[] = [
   { name: 'events', method: 'GET', path: () => `/api/v1/collections/${alienCollection}/events`, expect: OWNER_OR_STAFF },
   { name: 'set the webhook', method: 'PUT', path: () => `/api/v1/collections/${alienCollection}/webhook`, body: () => ({ url: 'https://hooks.example.org/bridge' }), expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 200 } },
   { name: 'upload progress', method: 'GET', path: () => `/api/v1/collections/${alienCollection}/uploads`, expect: OWNER_OR_STAFF },
+  { name: 'change upload settings', method: 'PATCH', path: () => `/api/v1/collections/${alienCollection}`, body: () => ({ maxBatchSize: 500 }), expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 200 } },
+  { name: 'replace the extra-metadata table', method: 'PUT', path: () => `/api/v1/collections/${alienCollection}/extra-metadata`, body: () => ({ csv: 'object,ml_score\n0,0.5\n' }), expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 200 } },
   { name: 'record panel approval', method: 'POST', path: () => `/api/v1/collections/${alienCollection}/panel-approval`, body: () => ({ panelApproval: 'none', reason: 'matrix' }), expect: ADMIN },
   { name: 'list delegations', method: 'GET', path: () => '/api/v1/delegations', expect: ADMIN },
   { name: 'delegate a prefix', method: 'POST', path: () => '/api/v1/delegations', body: (who) => ({ username: 'other', prefix: `u/team-${who}/` }), expect: { anon: 401, alien: 403, other: 403, rev: 403, boss: 201 } },

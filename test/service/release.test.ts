@@ -21,7 +21,10 @@ const received: { kind: string; signature: string; body: string }[] = [];
 beforeAll(async () => {
   zoo = await PanoptesServerDouble.start();
   app = await startBridgeApp({ owners: ['alien'], stamps: 4, zooniverse: { baseUrl: zoo.url, clientId: PANOPTES_CLIENT_ID, clientSecret: PANOPTES_CLIENT_SECRET } });
-  await app.s.db.updateTable('collections').set({ zooniverse_project_id: '1', upload_mode: 'api' }).where('id', '=', app.collections.alien).execute();
+  // The PI connects the collection to their Zooniverse project, through the API.
+  const settings = await fetch(`${app.url}/api/v1/collections/${app.collections.alien}`, { method: 'PATCH', headers: { authorization: `Bearer ${await app.bearer('alien')}`, 'content-type': 'application/json' }, body: JSON.stringify({ zooniverseProjectId: '1', uploadMode: 'api' }) });
+  expect(settings.status).toBe(200);
+  expect(await settings.json()).toMatchObject({ zooniverseProjectId: '1', uploadMode: 'api', maxBatchSize: 1000, subjectSetPer: 'batch', subjectFrames: false });
   hook = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c));
