@@ -1,8 +1,11 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { rm, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config/config.js';
+import type { Db } from '../db/database.js';
+import { releaseProgress } from '../domain/release.js';
 import { progressBar } from './progress.js';
+import { UsageError } from './exit-codes.js';
 
 /**
  * `bridge demo`: the whole pipeline on a fresh clone with no network. Makes
@@ -19,8 +22,11 @@ export function demoCommand(): Command {
     .option('--dir <dir>', 'where the demo keeps its data (wiped first)', './data/demo')
     .option('--keep-running', 'leave the API and workers running afterwards (Ctrl-C to stop)')
     .option('--auto-approve', 'approve, as a demo EPO reviewer, every image the policy left for review')
+    .option('--zooniverse-project <id>', 'with --auto-approve and ZOONIVERSE_CLIENT_ID/SECRET set: upload the approved images to this Zooniverse project')
+    .addOption(new Option('--upload-mode <mode>', 'how subjects reach Zooniverse: api (subjects created one by one) or import (Zooniverse fetches the manifest, so the public store must be reachable from the internet)').choices(['api', 'import']).default('api'))
     .option('--timeout <seconds>', 'give up after this long', (v) => Number(v), 300)
-    .action(async (o: { dir: string; keepRunning?: boolean; autoApprove?: boolean; timeout: number }) => {
+    .action(async (o: { dir: string; keepRunning?: boolean; autoApprove?: boolean; zooniverseProject?: string; uploadMode: 'api' | 'import'; timeout: number }) => {
+      if (o.zooniverseProject !== undefined && !/^\d{1,12}$/.test(o.zooniverseProject)) throw new UsageError('--zooniverse-project takes a Zooniverse project id (digits)');
       const { writeDemoArtifacts, DEMO_LAYOUT } = await import('../demo/demo-data.js');
       const { buildServices } = await import('../app/service.js');
       const { startApiRole } = await import('../app/api-server.js');
@@ -35,6 +41,7 @@ export function demoCommand(): Command {
       say(`wrote ${files} Stamps files (${DEMO_LAYOUT.tracts.length} tracts x ${DEMO_LAYOUT.patches.length} patches x 3 bands x ${DEMO_LAYOUT.stampsPerFile} stamps, GZIP_2) under ${artifacts}`);
 
       const config = loadConfig({ ...process.env, DATA_DIR: dir, ARTIFACT_ROOT: artifacts, PORT: process.env.PORT ?? '0', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', BRIDGE_MODE: 'dev' });
+      const uploadTo = config.ZOONIVERSE_CLIENT_ID && o.zooniverseProject && o.autoApprove ? o.zooniverseProject : undefined;
       const s = await buildServices(config);
       const api = await startApiRole(s, config.PORT);
       const worker = await startWorkerRole(s);
@@ -47,6 +54,15 @@ export function demoCommand(): Command {
         const body = (await res.json()) as { id: string; detail?: string };
         if (res.status !== 201) throw new Error(`registering the demo collection failed: ${res.status} ${body.detail ?? ''}`);
         say(`registered collection ${DEMO_LAYOUT.run} (${body.id}); polling, retrieving and converting...`);
+        if (uploadTo) {
+          // Before any approval: approving starts the release, which uploads where the collection says.
+          const set = await fetch(`${api.url}/api/v1/collections/${body.id}`, {
+            method: 'PATCH',
+            headers: { 'content-type': 'application/json', 'x-bridge-dev-user': DEMO_LAYOUT.owner },
+            body: JSON.stringify({ zooniverseProjectId: uploadTo, uploadMode: o.uploadMode }),
+          });
+          if (set.status !== 200) throw new Error(`connecting the demo collection to Zooniverse project ${uploadTo} failed: ${set.status} ${((await set.json()) as { detail?: string }).detail ?? ''}`);
+        }
         const bar = progressBar('quarantine + policy');
         const deadline = Date.now() + o.timeout * 1000;
         let counts: { artifacts: Record<string, number>; images: Record<string, number> } = { artifacts: {}, images: {} };
@@ -88,6 +104,11 @@ export function demoCommand(): Command {
           const { exportCollection } = await import('./export-command.js');
           const ex = await exportCollection({ db: s.db, store: s.store }, body.id, join(dir, 'export.zip'));
           say(`export for the Zooniverse Project Builder: ${ex.path} (${ex.images} images${ex.stripped ? `, ${ex.stripped} with coordinates stripped` : ''})`);
+          if (uploadTo) await followUpload(s.db, body.id, uploadTo, config.ZOONIVERSE_BASE_URL, deadline, say);
+          else if (config.ZOONIVERSE_CLIENT_ID) say('Zooniverse credentials are set: add --zooniverse-project ID to upload the approved images as well');
+          else say('no Zooniverse upload: set ZOONIVERSE_CLIENT_ID and ZOONIVERSE_CLIENT_SECRET (and --zooniverse-project ID) to upload too');
+        } else if (o.zooniverseProject) {
+          say('nothing was approved, so nothing was uploaded: add --auto-approve to upload as well');
         }
         say('');
         say(`reviewer page: ${api.url}/review  (dev sign-in: use a username other than ${DEMO_LAYOUT.owner}, tick "EPO reviewer")`);
@@ -107,4 +128,25 @@ export function demoCommand(): Command {
         await s.close();
       }
     });
+}
+
+/** Waits for the release the approvals started to settle, showing the subjects linked so far. */
+async function followUpload(db: Db, collectionId: string, projectId: string, baseUrl: string, deadline: number, say: (m: string) => void): Promise<void> {
+  const bar = progressBar('upload to Zooniverse');
+  for (;;) {
+    const p = await releaseProgress(db, collectionId, { uploading: true });
+    bar(p.linked, Math.max(p.total, p.linked + p.approved));
+    if (p.settled && p.batches.length) {
+      const sets = [...new Set(p.batches.map((b) => b.subjectSetId).filter((x): x is string => !!x))];
+      const trouble = p.batches.filter((b) => b.state !== 'uploaded');
+      say(`uploaded ${p.linked} subjects to Zooniverse project ${projectId} at ${baseUrl} (subject set${sets.length === 1 ? '' : 's'} ${sets.join(', ') || 'none'})`);
+      for (const b of trouble) say(`  batch ${b.seq}: ${b.state}${b.error ? ` (${b.error})` : ''}`);
+      return;
+    }
+    if (Date.now() > deadline) {
+      say(`the upload did not finish in time: ${p.linked}/${p.total} subjects linked; see bridge status --collection ${collectionId} --watch`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../support/panoptes-server.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -14,15 +15,9 @@ describe('bridge demo', () => {
       const env = { ...process.env, LOG_LEVEL: 'warn' } as Record<string, string>;
       delete env.REDIS_URL;
       delete env.DATABASE_URL;
-      const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'demo', '--dir', dir, '--auto-approve'], { cwd: ROOT, env });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d));
-        child.stderr.on('data', (d: Buffer) => (stderr += d));
-        child.on('error', reject);
-        child.on('exit', (code) => resolve({ code, stdout, stderr }));
-      });
+      delete env.ZOONIVERSE_CLIENT_ID;
+      delete env.ZOONIVERSE_CLIENT_SECRET;
+      const out = await runDemo(['--auto-approve'], dir, env);
       expect(out.code, out.stderr).toBe(0);
       expect(out.stdout).toMatch(/images: +\{"quarantined":100,"rejected":20\}/);
       expect(out.stdout).toMatch(/policy rubin-default@[\w.-]+: (pending_review 100, rejected 20|rejected 20, pending_review 100)/);
@@ -30,8 +25,48 @@ describe('bridge demo', () => {
       expect(out.stdout).toMatch(/approved 100 images as epo-demo-reviewer/);
       expect(out.stdout).toMatch(/export for the Zooniverse Project Builder: .*export\.zip \(100 images, 100 with coordinates stripped\)/);
       expect(out.stdout).toMatch(/reviewer page: http:\/\/127\.0\.0\.1:\d+\/review/);
+      expect(out.stdout).toMatch(/no Zooniverse upload: set ZOONIVERSE_CLIENT_ID and ZOONIVERSE_CLIENT_SECRET/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }, 240_000);
+
+  it('ends with the real upload when Zooniverse credentials and a project are given: 100 subjects, once each', async () => {
+    const zoo = await PanoptesServerDouble.start();
+    const dir = await mkdtemp(join(tmpdir(), 'demo-upload-test-'));
+    try {
+      const env = { ...process.env, LOG_LEVEL: 'warn', ZOONIVERSE_BASE_URL: zoo.url, ZOONIVERSE_CLIENT_ID: PANOPTES_CLIENT_ID, ZOONIVERSE_CLIENT_SECRET: PANOPTES_CLIENT_SECRET } as Record<string, string>;
+      delete env.REDIS_URL;
+      delete env.DATABASE_URL;
+      const out = await runDemo(['--auto-approve', '--zooniverse-project', '1'], dir, env);
+      expect(out.code, out.stderr).toBe(0);
+      const m = /uploaded (\d+) subjects to Zooniverse project 1 at (\S+) \(subject set (\d+)\)/.exec(out.stdout);
+      expect(m, out.stdout).not.toBeNull();
+      expect(m![1]).toBe('100');
+      expect(m![2]).toBe(zoo.url);
+      // What the demo says is what Zooniverse holds: 100 subjects in that set, none twice, none outside it.
+      const members = zoo.setMembers(m![3]);
+      expect(members).toHaveLength(100);
+      expect(zoo.allSubjects({ includeDeleted: false })).toHaveLength(100);
+      expect(zoo.duplicateExternalIds()).toEqual([]);
+      // The policy stripped the coordinates of this public release: no positions reach Zooniverse.
+      for (const s of zoo.allSubjects()) expect(Object.keys(s.metadata).filter((k) => k.startsWith('!'))).toEqual([]);
+      expect(out.stdout).toMatch(/export for the Zooniverse Project Builder: .*export\.zip \(100 images/);
+    } finally {
+      await zoo.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
+
+function runDemo(args: string[], dir: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'demo', '--dir', dir, ...args], { cwd: ROOT, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
