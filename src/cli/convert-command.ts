@@ -44,9 +44,11 @@ export function convertCommand(): Command {
     .option('--level <l>', 'zlib level 0-9', number('--level', (x) => Number.isInteger(x) && x >= 0 && x <= 9, 'must be an integer 0-9'), 6)
     .option('--max-bytes <n>', 'largest PNG allowed', number('--max-bytes', (x) => Number.isInteger(x) && x > 0, 'must be a positive integer'), 1_000_000)
     .option('--pixel-scale <arcsec>', 'pixel scale for stamps with a position but no WCS', number('--pixel-scale', (x) => x > 0, 'must be > 0'), 0.2)
+    .option('--frames', 'also write each band alone as a grey PNG (stamp-NNNNN-BAND.png), for flipbook subjects')
     .option('--workers <n>', 'worker threads (default: all cores)', number('--workers', (x) => Number.isInteger(x) && x >= 0, 'must be an integer >= 0'))
     .action(async (o) => {
       if (!o.band === !o.zip) throw new UsageError('give either --band BAND=FILE (repeatable) or --zip FILE');
+      if (o.zip && o.frames) throw new UsageError('--frames needs FITS bands (--band); a ZIP holds finished renderings');
       if (o.zip) {
         const result = await convertZip(o.zip, resolve(o.out), { maxSide: o.maxSide, level: o.level, maxBytes: o.maxBytes }, progressBar('copying'));
         return report(result, resolve(o.out));
@@ -71,6 +73,7 @@ export function convertCommand(): Command {
         pixelScaleArcsec: o.pixelScale,
       };
       if (o.maxSide) opts.maxSide = o.maxSide;
+      if (o.frames) opts.frames = true;
       const outDir = resolve(o.out);
       const result = await convertSet({
         channels: order.map((band) => ({ band, path: bands[band] })),
@@ -86,9 +89,16 @@ export function convertCommand(): Command {
 function report(result: ConvertSetResult, outDir: string): void {
   for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
   for (const f of result.failed) process.stderr.write(`error: stamp ${f.index}: ${f.error}\n`);
-  const summary = { out: outDir, total: result.total, converted: result.converted, failed: result.failed.length };
+  const summary = {
+    out: outDir,
+    total: result.total,
+    converted: result.converted,
+    failed: result.failed.length,
+    ...(result.frames !== undefined ? { frames: result.frames } : {}),
+  };
   if (process.stdout.isTTY) {
-    process.stdout.write(`${result.converted} of ${result.total} stamps converted into ${outDir} (stamps.jsonl lists them)\n`);
+    const frames = result.frames !== undefined ? `, with ${result.frames} per-band frames` : '';
+    process.stdout.write(`${result.converted} of ${result.total} stamps converted into ${outDir}${frames} (stamps.jsonl lists them)\n`);
   } else {
     process.stdout.write(JSON.stringify(summary) + '\n');
   }

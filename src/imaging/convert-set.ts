@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { FitsCutouts } from './cutouts/fits-cutouts.js';
-import { checkStampCounts, convertStamp, type ChannelSource, type ConvertOptions, type StampRecord } from './convert.js';
+import { checkStampCounts, convertStamp, type ChannelSource, type ConvertOptions, type StampFrame, type StampRecord } from './convert.js';
+import { ImagingError } from './types.js';
 
 export interface BandFile {
   band: string;
@@ -22,6 +23,14 @@ export interface ConvertSetJob {
 
 export interface StampLine extends StampRecord {
   file: string;
+  /** Only when frames were made (ConvertOptions.frames, two or more bands), in channel order. */
+  frames?: FrameLine[];
+}
+
+export interface FrameLine {
+  band: string;
+  file: string;
+  bytes: number;
 }
 
 export interface ConvertSetResult {
@@ -29,10 +38,48 @@ export interface ConvertSetResult {
   converted: number;
   failed: { index: number; error: string }[];
   warnings: string[];
+  /** Frame files written, when frames were asked for and the set has two or more bands. */
+  frames?: number;
 }
 
 export function stampFileName(index: number): string {
   return `stamp-${String(index).padStart(5, '0')}.png`;
+}
+
+/** The band goes into a path, so only a plain word is accepted (no separators, dots or dashes that could clash). */
+export function frameFileName(index: number, band: string): string {
+  if (!/^[A-Za-z0-9_]+$/.test(band)) {
+    throw new ImagingError(`band "${band}" cannot name a frame file: only letters, digits and _ are allowed`, { field: 'bands' });
+  }
+  return `stamp-${String(index).padStart(5, '0')}-${band}.png`;
+}
+
+function makesFrames(job: { channels: unknown[]; opts: ConvertOptions }): boolean {
+  return job.opts.frames === true && job.channels.length > 1;
+}
+
+/**
+ * Writes one converted stamp (colour PNG, then its frames) into outDir and
+ * returns its stamps.jsonl line; shared by this thread and the workers so
+ * both write the same files.
+ */
+export async function writeStamp(
+  outDir: string,
+  index: number,
+  converted: { png: Uint8Array; record: StampRecord; frames?: StampFrame[] },
+): Promise<StampLine> {
+  const file = stampFileName(index);
+  await writeFile(join(outDir, file), converted.png);
+  const line: StampLine = { file, ...converted.record };
+  if (converted.frames) {
+    line.frames = [];
+    for (const f of converted.frames) {
+      const name = frameFileName(index, f.band);
+      await writeFile(join(outDir, name), f.png);
+      line.frames.push({ band: f.band, file: name, bytes: f.png.length });
+    }
+  }
+  return line;
 }
 
 /**
@@ -40,6 +87,18 @@ export function stampFileName(index: number): string {
  * in stamp order. A stamp that fails is reported and skipped; the rest go on.
  */
 export async function convertSet(job: ConvertSetJob): Promise<ConvertSetResult> {
+  const frames = makesFrames(job);
+  if (frames) {
+    // Refused before any work: a bad band name would otherwise fail every stamp.
+    const seen = new Set<string>();
+    for (const ch of job.channels) {
+      frameFileName(0, ch.band);
+      // Lower case too: on case-insensitive file systems g and G frames would overwrite each other.
+      const key = ch.band.toLowerCase();
+      if (seen.has(key)) throw new ImagingError(`band "${ch.band}" given twice; its frames would overwrite each other`, { field: 'bands' });
+      seen.add(key);
+    }
+  }
   await mkdir(job.outDir, { recursive: true });
   const opened: ChannelSource[] = [];
   try {
@@ -50,13 +109,16 @@ export async function convertSet(job: ConvertSetJob): Promise<ConvertSetResult> 
     const jsonl = await open(join(job.outDir, 'stamps.jsonl'), 'w');
     const failed: { index: number; error: string }[] = [];
     let converted = 0;
+    let frameFiles = 0;
     let done = 0;
     // Results arrive out of order from workers; lines are written in stamp order.
     const pending = new Map<number, StampLine | null>();
     let nextLine = 0;
     const settle = async (index: number, line: StampLine | null, error?: string) => {
-      if (line) converted++;
-      else failed.push({ index, error: error ?? 'unknown error' });
+      if (line) {
+        converted++;
+        frameFiles += line.frames?.length ?? 0;
+      } else failed.push({ index, error: error ?? 'unknown error' });
       pending.set(index, line);
       while (pending.has(nextLine)) {
         const l = pending.get(nextLine);
@@ -70,10 +132,8 @@ export async function convertSet(job: ConvertSetJob): Promise<ConvertSetResult> 
       if (workers <= 1) {
         for (let i = 0; i < total; i++) {
           try {
-            const { png, record } = await convertStamp(opened, i, job.opts);
-            const file = stampFileName(i);
-            await writeFile(join(job.outDir, file), png);
-            await settle(i, { file, ...record });
+            const line = await writeStamp(job.outDir, i, await convertStamp(opened, i, job.opts));
+            await settle(i, line);
           } catch (e) {
             await settle(i, null, (e as Error).message);
           }
@@ -89,7 +149,7 @@ export async function convertSet(job: ConvertSetJob): Promise<ConvertSetResult> 
       await jsonl.close();
     }
     failed.sort((a, b) => a.index - b.index);
-    return { total, converted, failed, warnings };
+    return { total, converted, failed, warnings, ...(frames ? { frames: frameFiles } : {}) };
   } finally {
     await Promise.all(opened.map((o) => o.cutouts.close()));
   }

@@ -1,9 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { FitsCutouts } from './cutouts/fits-cutouts.js';
 import { convertStamp, type ChannelSource } from './convert.js';
-import { stampFileName, type WorkerInit, type WorkerReply } from './convert-set.js';
+import { writeStamp, type WorkerInit, type WorkerReply } from './convert-set.js';
 
 /** Worker thread: opens the band files once, then converts the stamp indices it is sent. */
 const init = workerData as WorkerInit;
@@ -26,10 +24,7 @@ port.on('message', async (index: number | 'close') => {
     return;
   }
   try {
-    const { png, record } = await convertStamp(channels, index, init.opts);
-    const file = stampFileName(index);
-    await writeFile(join(init.outDir, file), png);
-    reply({ index, line: { file, ...record } });
+    reply({ index, line: await writeStamp(init.outDir, index, await convertStamp(channels, index, init.opts)) });
   } catch (e) {
     reply({ index, error: (e as Error).message });
   }

@@ -1,5 +1,5 @@
 import { FitsCutouts, type Cutout, type SkyPosition } from './cutouts/fits-cutouts.js';
-import { renderColour, type ColourOptions } from './colour/presets.js';
+import { renderColour, type ColourOptions, type RenderedColour } from './colour/presets.js';
 import { downsample, fitFactor, mirrorX } from './resize.js';
 import { encodePng } from './png/png-writer.js';
 import type { AvmSpatial } from './png/avm.js';
@@ -18,6 +18,12 @@ export interface ConvertOptions {
   pixelScaleArcsec: number;
   /** Bands of one stamp must agree in position to within this. */
   positionToleranceArcsec: number;
+  /**
+   * Also render every band alone as a grey frame, for Zooniverse subjects
+   * shown as a flipbook (colour image first, then one frame per band). One
+   * band needs none: its image already is the grey frame.
+   */
+  frames?: boolean;
 }
 
 export const DEFAULT_CONVERT_OPTIONS: ConvertOptions = {
@@ -41,6 +47,12 @@ export interface StampRecord {
   bytes: number;
 }
 
+/** One band of a stamp rendered alone, aligned pixel for pixel with the colour image. */
+export interface StampFrame {
+  band: string;
+  png: Uint8Array;
+}
+
 export interface ChannelSource {
   band: string;
   cutouts: FitsCutouts;
@@ -48,13 +60,15 @@ export interface ChannelSource {
 
 /**
  * Renders stamp `index` of a band set (channels already in R, G, B order, or
- * one for grey) to a PNG with AVM and provenance.
+ * one for grey) to a PNG with AVM and provenance. With `opts.frames` and two
+ * or more bands, also each band alone as the PNG a one-band conversion of it
+ * would give, from the same cutouts and geometry.
  */
 export async function convertStamp(
   channels: ChannelSource[],
   index: number,
   opts: ConvertOptions,
-): Promise<{ png: Uint8Array; record: StampRecord }> {
+): Promise<{ png: Uint8Array; record: StampRecord; frames?: StampFrame[] }> {
   const cutouts: Cutout[] = [];
   for (const ch of channels) cutouts.push(await ch.cutouts.read(index));
   const where = { stamp: index };
@@ -85,7 +99,13 @@ export async function convertStamp(
   const fx = width / first.plane.width;
   const fy = height / first.plane.height;
 
-  const { raster, params } = renderColour(planes, { ...opts.colour, bands: channels.map((c) => c.band) });
+  const colour = renderColour(planes, { ...opts.colour, bands: channels.map((c) => c.band) });
+  // Frames are rendered before the release below: unmirrored, full-size
+  // planes are the cutouts' own buffers, which release hands to the next read.
+  const frameRenders =
+    opts.frames && channels.length > 1
+      ? planes.map((p, c) => renderColour([p], frameColour(opts.colour, c, channels.length, channels[c].band)))
+      : undefined;
   // The source pixels are no longer needed (planes are copies when resized or mirrored, else rendered already).
   cutouts.forEach((c, i) => channels[i].cutouts.release(c));
 
@@ -113,27 +133,86 @@ export async function convertStamp(
     dec = position.dec;
   }
 
-  const provenance = {
-    software: SOFTWARE,
-    sources: channels.map((ch, i) => ({ band: ch.band, file: ch.cutouts.name, hdu: cutouts[i].hdu })),
-    stamp: index,
-    channels: channelLabels(channels.map((c) => c.band)),
-    colour: params,
+  const geometry: StampGeometry = {
+    index,
+    spatial,
     resize: f < 1 ? { factor: [fx, fy], from: [first.plane.width, first.plane.height] } : null,
     mirrored,
-    wcs: quality,
+    quality,
   };
-  const png = encodePng(raster, {
+  const sources = channels.map((ch, i) => ({ band: ch.band, file: ch.cutouts.name, hdu: cutouts[i].hdu }));
+  const png = encodeStamp(sources, colour, geometry, opts);
+  const record: StampRecord = { index, ra, dec, width, height, wcs: quality, bytes: png.length };
+  if (!frameRenders) return { png, record };
+  const frames = frameRenders.map((r, c) => {
+    try {
+      return { band: sources[c].band, png: encodeStamp([sources[c]], r, geometry, opts) };
+    } catch (e) {
+      throw new ImagingError(`frame of band ${sources[c].band}: ${(e as Error).message}`);
+    }
+  });
+  return { png, record, frames };
+}
+
+/**
+ * What the colour image and its frames share: they differ only in pixels and
+ * sources. A flipbook needs its frames aligned, so a frame keeps this
+ * geometry (the first band's WCS or position) even where its own band's
+ * header differs within the position tolerance.
+ */
+interface StampGeometry {
+  index: number;
+  spatial: AvmSpatial | undefined;
+  resize: { factor: [number, number]; from: [number, number] } | null;
+  mirrored: boolean;
+  quality: WcsQuality;
+}
+
+function encodeStamp(
+  sources: { band: string; file: string; hdu: Cutout['hdu'] }[],
+  rendered: RenderedColour,
+  g: StampGeometry,
+  opts: ConvertOptions,
+): Uint8Array {
+  const provenance = {
+    software: SOFTWARE,
+    sources,
+    stamp: g.index,
+    channels: channelLabels(sources.map((s) => s.band)),
+    colour: rendered.params,
+    resize: g.resize,
+    mirrored: g.mirrored,
+    wcs: g.quality,
+  };
+  return encodePng(rendered.raster, {
     level: opts.level,
     maxBytes: opts.maxBytes,
-    spatial,
+    spatial: g.spatial,
     text: {
       Software: SOFTWARE,
-      Source: channels.map((ch) => ch.cutouts.name.split('/').pop()).join(', '),
+      Source: sources.map((s) => s.file.split('/').pop()).join(', '),
       'bridge:provenance': JSON.stringify(provenance),
     },
   });
-  return { png, record: { index, ra, dec, width, height, wcs: quality, bytes: png.length } };
+}
+
+/**
+ * Colour options for band `c` of `n` rendered alone. Per-channel values
+ * (minimum, scales: R, G, B) are narrowed to that band's channel, so a frame
+ * uses the black level and scale the band has in the colour image; the grey
+ * path would otherwise refuse three differing minimums and take R's scale for
+ * every band. Scalar options pass through unchanged.
+ */
+function frameColour(colour: ColourOptions, c: number, n: number, band: string): ColourOptions {
+  // Two bands fill R and B (G is their mean).
+  const rgb = n === 2 ? (c === 0 ? 0 : 2) : c;
+  const o: ColourOptions = { ...colour, bands: [band] };
+  if (Array.isArray(colour.minimum)) o.minimum = colour.minimum[rgb];
+  if (colour.scales) {
+    const s = colour.scales[rgb];
+    o.scales = [s, s, s];
+  }
+  return o;
 }
 
 function channelLabels(bands: string[]): Record<string, string> {
