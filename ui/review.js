@@ -238,6 +238,7 @@ const els = {
   viewerTitle: byId('viewer-title'),
   viewerScroll: byId('viewer-scroll'),
   viewerImg: byId('viewer-img'),
+  viewerFrames: byId('viewer-frames'),
   viewerImgError: byId('viewer-img-error'),
   viewerMeta: byId('viewer-meta'),
   viewerAudit: byId('viewer-audit'),
@@ -1054,6 +1055,7 @@ async function openViewer(id) {
   els.viewerImg.removeAttribute('width');
   els.viewerImg.alt = altText(img);
   els.viewerImg.src = img.previewUrl;
+  renderFrameButtons(img);
   applyZoom();
   els.viewerMeta.replaceChildren(
     h('p', { class: 'badges' }, verdictBadge(img.verdict), ' ', stateBadge(img.state)),
@@ -1078,6 +1080,27 @@ async function openViewer(id) {
     if (state.viewerId !== id) return;
     els.viewerAudit.replaceChildren(h('li', { class: 'audit-empty error-text', text: `Could not load the audit trail. ${err.message}` }));
   }
+}
+
+// Flipbook subjects: the colour image and one grey frame per band, as volunteers will see them.
+function renderFrameButtons(img) {
+  const frames = Array.isArray(img.frames) ? img.frames : [];
+  els.viewerFrames.hidden = frames.length === 0;
+  if (!frames.length) {
+    els.viewerFrames.replaceChildren();
+    return;
+  }
+  const views = [{ label: 'colour', url: img.previewUrl }, ...frames.map((f) => ({ label: f.band, url: f.previewUrl }))];
+  const buttons = views.map((v, i) =>
+    h('button', { type: 'button', class: 'btn btn-small', 'data-frame': v.label, 'aria-pressed': String(i === 0), text: v.label }));
+  buttons.forEach((b, i) => b.addEventListener('click', () => {
+    els.viewerImgError.hidden = true;
+    els.viewerImg.hidden = false;
+    els.viewerImg.src = views[i].url;
+    els.viewerImg.alt = `${altText(img)} (${views[i].label})`;
+    for (const other of buttons) other.setAttribute('aria-pressed', String(other === b));
+  }));
+  els.viewerFrames.replaceChildren(...buttons);
 }
 
 function stepViewer(delta) {

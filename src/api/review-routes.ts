@@ -2,12 +2,13 @@ import { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
-import type { Collection, Image } from '../db/schema.js';
+import type { Collection, Image, ImageFrame } from '../db/schema.js';
 import { getCollection } from '../db/repositories/collections.js';
 import { listAudit } from '../db/repositories/audit.js';
 import { listBatches } from '../db/repositories/batches.js';
 import { decide } from '../domain/review.js';
 import { releaseProgress } from '../domain/release.js';
+import { framesByImage } from '../domain/manifest.js';
 import { newWebhookSecret, recordEvent } from '../domain/notify.js';
 import { ForbiddenError, NotFoundError } from '../domain/errors.js';
 import { requireRole, type Identity } from './auth.js';
@@ -99,8 +100,9 @@ export function reviewRoutes(d: ReviewRoutesDeps): Router {
     const rows = await query.execute();
     const page = rows.slice(0, q.limit);
     const last = await lastDecisions(d.db, page.map((i) => i.id));
+    const frames = await framesByImage(d.db, page.map((i) => i.id));
     res.json({
-      items: page.map((img) => imageView(img, who, d.signer, last.get(img.id) ?? null)),
+      items: page.map((img) => imageView(img, who, d.signer, last.get(img.id) ?? null, frames.get(img.id) ?? [])),
       next: rows.length > q.limit ? String(Number(q.after ?? 0) + q.limit) : null,
     });
   });
@@ -178,7 +180,7 @@ export function reviewRoutes(d: ReviewRoutesDeps): Router {
 
 type ImageRow = Image & { collection_name: string; owner: string };
 
-function imageView(img: ImageRow, who: Identity, signer: MediaSigner, last: { action: string; actor: string; at: Date; reason: string | null } | null) {
+function imageView(img: ImageRow, who: Identity, signer: MediaSigner, last: { action: string; actor: string; at: Date; reason: string | null } | null, frames: ImageFrame[]) {
   const decidable = img.state === 'quarantined' || img.state === 'approved' || img.state === 'rejected';
   return {
     id: img.id,
@@ -202,6 +204,8 @@ function imageView(img: ImageRow, who: Identity, signer: MediaSigner, last: { ac
     width: img.width,
     height: img.height,
     previewUrl: img.quarantine_key ? signer.sign(img.quarantine_key) : null,
+    // Reviewers approve the whole subject: the per-band frames volunteers will flip through too.
+    frames: frames.map((f) => ({ band: f.band, previewUrl: signer.sign(f.quarantine_key) })),
     // Separation of duties: nobody decides on their own collection's images.
     canDecide: decidable && who.roles.includes('reviewer') && img.owner !== who.username,
     lastDecision: last,

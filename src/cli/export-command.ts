@@ -12,7 +12,8 @@ import type { Collection } from '../db/schema.js';
 import { buildStore } from '../app/store.js';
 import type { ObjectStore } from '../domain/ports.js';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
-import { publishableBytes } from '../domain/publish.js';
+import { publishableBytes, publishableFrameBytes } from '../domain/publish.js';
+import { framesByImage } from '../domain/manifest.js';
 import { toCsv } from '../domain/csv.js';
 import { datasetIdsByGroup, metadataColumns, parseExtraMetadata, subjectMetadata, type SubjectMetadata } from '../domain/subject-metadata.js';
 import { UsageError } from './exit-codes.js';
@@ -27,7 +28,8 @@ import { progressBar } from './progress.js';
  * Project Builder matches manifest cells against the names of the files
  * dropped next to it, and turns every other column into subject metadata
  * under its header name (no `metadata:` prefix, no external_id), so the
- * manifest is: `image_name_1`, then the same metadata the API path uses
+ * manifest is: `image_name_1` (and, for flipbook subjects, `image_name_2`...
+ * naming the `<image id>-<band>.png` frames), then the same metadata the API path uses
  * (`#` hidden, `!` shown in Talk only; see src/domain/subject-metadata.ts), minus
  * the upload batch. The bytes are exactly what publishing would put in the
  * public store, coordinates stripped where the policy says so.
@@ -52,6 +54,10 @@ export async function resolveCollection(db: Db, idOrName: string): Promise<Colle
   if (!rows.length) throw new NotFoundError(`no collection ${idOrName}`);
   if (rows.length > 1) throw new UsageError(`${rows.length} collections are named ${idOrName} (in ${rows.map((r) => `${r.repository}: ${r.id}`).join(', ')}); give the id`);
   return rows[0];
+}
+
+function frameFile(imageId: string, band: string): string {
+  return `${imageId}-${band}.png`;
 }
 
 /** A stream that fetches its bytes only when the zip writer reaches it, so one image at a time is in memory. */
@@ -100,17 +106,21 @@ export async function exportCollection(
 
   const zip = new JSZip();
   // Filled in as the writer reaches each image; the manifest is the last entry, so it is complete by then.
-  const rows: { file: string; metadata: SubjectMetadata }[] = [];
+  const frames = await framesByImage(d.db, images.map((i) => i.id));
+  const rows: { files: string[]; metadata: SubjectMetadata }[] = [];
   let stripped = 0;
   for (const img of images) {
     const ext = /\.jpe?g$/i.test(img.public_key ?? img.quarantine_key) ? 'jpg' : 'png';
     const file = `${img.id}.${ext}`;
+    const own = frames.get(img.id) ?? [];
+    // Frames go first so that the image's row, written when the colour image is reached, names them all.
+    for (const f of own) zip.file(frameFile(img.id, f.band), lazy(async () => (await publishableFrameBytes(d.store, img, f)).bytes), { binary: true, compression: 'STORE' });
     zip.file(
       file,
       lazy(async () => {
         const p = await publishableBytes(d.store, img);
         if (p.stripped) stripped++;
-        rows.push({ file, metadata: subjectMetadata({ collection: c, image: img, datasetIds: datasets.get(img.group_key) ?? [], contentHash: p.sha256 }, extra).metadata });
+        rows.push({ files: [file, ...own.map((f) => frameFile(img.id, f.band))], metadata: subjectMetadata({ collection: c, image: img, datasetIds: datasets.get(img.group_key) ?? [], contentHash: p.sha256 }, extra).metadata });
         opts.onProgress?.(rows.length, images.length);
         return p.bytes;
       }),
@@ -122,7 +132,9 @@ export async function exportCollection(
     lazy(async () => {
       if (rows.length !== images.length) throw new Error(`export: manifest reached before all images (${rows.length} of ${images.length})`);
       const keys = metadataColumns(rows.map((r) => r.metadata));
-      const csv = toCsv(['image_name_1', ...keys], rows.map((r) => [r.file, ...keys.map((k) => (k in r.metadata ? String(r.metadata[k]) : ''))]));
+      const locations = Math.max(1, ...rows.map((r) => r.files.length));
+      const header = [...Array.from({ length: locations }, (_, i) => `image_name_${i + 1}`), ...keys];
+      const csv = toCsv(header, rows.map((r) => [...Array.from({ length: locations }, (_, i) => r.files[i] ?? ''), ...keys.map((k) => (k in r.metadata ? String(r.metadata[k]) : ''))]));
       return new TextEncoder().encode(csv);
     }),
     { binary: true, compression: 'DEFLATE' },

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
-import type { UploadBatch } from '../db/schema.js';
+import type { ImageFrame, UploadBatch } from '../db/schema.js';
 import { getCollection } from '../db/repositories/collections.js';
 import type { Tx } from '../db/repositories/transitions.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
@@ -21,9 +21,9 @@ import { recordEvent } from './notify.js';
  *
  * The metadata of each subject is src/domain/subject-metadata.ts (bridge
  * keys, coordinates only where the policy allows, the PI's extra columns).
- * One location per subject for now; multi-location subjects (colour plus
- * per-band frames as a flipbook) are not built yet, though the CSV writer
- * already numbers location:<n> columns.
+ * Location 1 is the colour image; a collection with subject_frames adds its
+ * per-band grey frames as locations 2..n (Zooniverse shows them as a
+ * flipbook), in channel order.
  */
 
 /** Panoptes refuses larger imports from non-admins. */
@@ -157,13 +157,27 @@ export async function batchSubjects(db: Tx, batch: UploadBatch, url: (key: strin
   }
   if (live.length > MAX_IMPORT_ROWS) throw new ValidationError(`upload batch ${batch.seq} has ${live.length} subjects; a manifest holds at most ${MAX_IMPORT_ROWS}`);
   const datasets = await datasetIdsByGroup(db, c.id, live.map((r) => r.group_key));
+  const frames = await framesByImage(db, live.map((r) => r.id));
+  const unpublished = [...frames.values()].flat().find((f) => !f.public_key);
+  if (unpublished) throw new ConflictError(`upload batch ${batch.seq}: frame ${unpublished.band} of image ${unpublished.image_id} is not published`, { imageIds: [unpublished.image_id] });
   const dropped: Record<string, string[]> = {};
   const subjects = live.map((r): ManifestSubject => {
     const m = subjectMetadata({ collection: c, image: r, datasetIds: datasets.get(r.group_key) ?? [], contentHash: r.public_sha256!, uploadBatchSeq: batch.seq }, extra);
     if (m.dropped.length) dropped[r.id] = m.dropped;
-    return { external_id: r.external_id, locations: [{ [contentTypeOfKey(r.public_key!)]: url(r.public_key!) }], metadata: m.metadata };
+    const locations = [{ [contentTypeOfKey(r.public_key!)]: url(r.public_key!) }, ...(frames.get(r.id) ?? []).map((f) => ({ [contentTypeOfKey(f.public_key!)]: url(f.public_key!) }))];
+    return { external_id: r.external_id, locations, metadata: m.metadata };
   });
   return { subjects, dropped };
+}
+
+/** Frames of the given images, each image's in location order. */
+export async function framesByImage(db: Tx, imageIds: string[]): Promise<Map<string, ImageFrame[]>> {
+  const out = new Map<string, ImageFrame[]>();
+  for (let i = 0; i < imageIds.length; i += 1000) {
+    const rows = await db.selectFrom('image_frames').selectAll().where('image_id', 'in', imageIds.slice(i, i + 1000)).orderBy('image_id').orderBy('position').execute();
+    for (const f of rows) out.set(f.image_id, [...(out.get(f.image_id) ?? []), f]);
+  }
+  return out;
 }
 
 /**

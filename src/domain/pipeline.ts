@@ -175,7 +175,7 @@ async function convertBands(d: PipelineDeps, c: Collection, groupKey: string, ar
       channels.push({ band, path, artifactId: a.id });
     }
     const out = join(tmp, 'out');
-    const opts: ConvertOptions = { ...DEFAULT_CONVERT_OPTIONS, colour: c.colour as unknown as ColourOptions };
+    const opts: ConvertOptions = { ...DEFAULT_CONVERT_OPTIONS, colour: c.colour as unknown as ColourOptions, frames: c.subject_frames };
     let result;
     try {
       result = await convertSet({ channels: channels.map(({ band, path }) => ({ band, path })), outDir: out, opts, workers: Math.max(1, d.convertThreads) });
@@ -253,19 +253,28 @@ async function recordImages(
   const base = { collectionId: c.id, groupKey: g.groupKey, bands: g.bands, colour: g.colour, batchId: latest?.batch_id ?? null, observedAt: g.observedAt ?? null };
   // Objects are content-addressed, so writing them before the rows commit is
   // safe: a crash leaves at most an object that the retry writes again.
-  const rows: NewImage[] = await mapLimit(lines, STORE_CONCURRENCY, async (l) => {
-    const bytes = await readFile(join(out, l.file));
+  const store = async (file: string) => {
+    const bytes = await readFile(join(out, file));
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const jpeg = l.file.endsWith('.jpg');
+    const jpeg = file.endsWith('.jpg');
     const key = `images/${c.id}/${sha256}.${jpeg ? 'jpg' : 'png'}`;
     await d.store.put('quarantine', key, bytes, { contentType: jpeg ? 'image/jpeg' : 'image/png' });
-    return { ...base, stampIndex: l.index, state: 'quarantined' as const, ra: l.ra, dec: l.dec, wcsQuality: l.wcs, width: l.width, height: l.height, bytes: l.bytes, sha256, quarantineKey: key, error: null };
+    return { sha256, key, bytes: bytes.length };
+  };
+  const frames = new Map<number, { band: string; position: number; sha256: string; key: string; bytes: number }[]>();
+  const rows: NewImage[] = await mapLimit(lines, STORE_CONCURRENCY, async (l) => {
+    const img = await store(l.file);
+    if (l.frames?.length) frames.set(l.index, await Promise.all(l.frames.map(async (f, i) => ({ band: f.band, position: i + 1, ...(await store(f.file)) }))));
+    return { ...base, stampIndex: l.index, state: 'quarantined' as const, ra: l.ra, dec: l.dec, wcsQuality: l.wcs, width: l.width, height: l.height, bytes: l.bytes, sha256: img.sha256, quarantineKey: img.key, error: null };
   });
   for (const f of failed) {
     rows.push({ ...base, stampIndex: f.index, state: 'failed', ra: null, dec: null, wcsQuality: 'none', width: 0, height: 0, bytes: 0, sha256: '', quarantineKey: '', error: f.error.replaceAll(tmp + '/', '') });
   }
   const images = await d.db.transaction().execute(async (tx) => {
     const inserted = await insertImages(tx, rows, actor);
+    // Only images inserted now get frames: a re-run finds both already committed together.
+    const frameRows = inserted.flatMap((img) => (frames.get(img.stamp_index) ?? []).map((f) => ({ image_id: img.id, band: f.band, position: f.position, quarantine_key: f.key, sha256: f.sha256, bytes: f.bytes })));
+    for (let i = 0; i < frameRows.length; i += 1000) await tx.insertInto('image_frames').values(frameRows.slice(i, i + 1000)).execute();
     for (const a of arts) await transition(tx, 'artifact', a.id, 'retrieved', 'converted', actor);
     return inserted.filter((r) => r.state === 'quarantined').length;
   });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../db/database.js';
-import type { Image } from '../db/schema.js';
+import type { Image, ImageFrame } from '../db/schema.js';
 import { appendAudit } from '../db/repositories/audit.js';
 import { transition, type Tx } from '../db/repositories/transitions.js';
 import { stripCoordinates, type ImageFormat } from '../imaging/png/strip-coordinates.js';
@@ -21,7 +21,9 @@ import type { ObjectStore, StoredObject } from './ports.js';
  *   2. write the object (skipped when it is already there: same key, same bytes);
  *   3. under the row lock again, move approved -> published and audit it.
  * If a reviewer rejected or recalled the image between 1 and 3, step 3
- * withdraws the object instead. If the process died between 1 and 3 and the
+ * withdraws the object instead. An image's per-band frames (flipbook
+ * subjects) travel with it through the same three steps: reviewed together,
+ * published together, withdrawn together. If the process died between 1 and 3 and the
  * image was then rejected, `withdrawAbandoned` finds the recorded key.
  */
 export interface PublishDeps {
@@ -92,45 +94,67 @@ interface Prepared {
   bytes?: Uint8Array;
 }
 
-async function prepare(store: ObjectStore, img: Image): Promise<Prepared> {
+/** One object of an image in quarantine: the colour rendering, or one of its frames. */
+interface Piece {
+  /** For messages: "image <id>" or "image <id> frame <band>". */
+  label: string;
+  quarantineKey: string;
+  /** What the reviewers saw. */
+  sha256: string;
+}
+
+function imagePiece(img: Image): Piece {
   if (!img.quarantine_key || !img.sha256) throw new NotPublishableError(`image ${img.id} has no stored rendering`);
-  if (!img.strip_coordinates) {
-    const head = await store.head('quarantine', img.quarantine_key);
-    if (!head) throw new NotFoundError(`image ${img.id}: quarantine object ${img.quarantine_key} is missing`);
-    checkReviewed(img, head.sha256);
-    const format = formatOfKey(img.quarantine_key);
-    return { key: publicKeyFor(img.sha256, format), sha256: img.sha256, format, stripped: false };
+  return { label: `image ${img.id}`, quarantineKey: img.quarantine_key, sha256: img.sha256 };
+}
+
+function framePiece(img: Pick<Image, 'id'>, f: ImageFrame): Piece {
+  return { label: `image ${img.id} frame ${f.band}`, quarantineKey: f.quarantine_key, sha256: f.sha256 };
+}
+
+async function prepare(store: ObjectStore, piece: Piece, strip: boolean): Promise<Prepared> {
+  if (!strip) {
+    const head = await store.head('quarantine', piece.quarantineKey);
+    if (!head) throw new NotFoundError(`${piece.label}: quarantine object ${piece.quarantineKey} is missing`);
+    checkReviewed(piece, head.sha256);
+    const format = formatOfKey(piece.quarantineKey);
+    return { key: publicKeyFor(piece.sha256, format), sha256: piece.sha256, format, stripped: false };
   }
-  const { body } = await store.get('quarantine', img.quarantine_key);
-  checkReviewed(img, sha256(body));
-  const format = sniff(body, img);
+  const { body } = await store.get('quarantine', piece.quarantineKey);
+  checkReviewed(piece, sha256(body));
+  const format = sniff(body, piece);
   const bytes = stripCoordinates(body, format);
   const digest = sha256(bytes);
   return { key: publicKeyFor(digest, format), sha256: digest, format, stripped: true, bytes };
 }
 
 /** What reviewers saw is what gets published: a changed quarantine object is never sent out. */
-function checkReviewed(img: Image, actual: string): void {
-  if (actual !== img.sha256) {
-    throw new ConflictError(`image ${img.id}: the quarantine object does not match the reviewed image (sha256 ${actual.slice(0, 12)}..., expected ${img.sha256.slice(0, 12)}...)`);
+function checkReviewed(piece: Piece, actual: string): void {
+  if (actual !== piece.sha256) {
+    throw new ConflictError(`${piece.label}: the quarantine object does not match the reviewed image (sha256 ${actual.slice(0, 12)}..., expected ${piece.sha256.slice(0, 12)}...)`);
   }
 }
 
-function sniff(bytes: Uint8Array, img: Image): ImageFormat {
+function sniff(bytes: Uint8Array, piece: Piece): ImageFormat {
   if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'png';
   if (bytes[0] === 0xff && bytes[1] === 0xd8) return 'jpeg';
-  throw new NotPublishableError(`image ${img.id} is neither PNG nor JPEG`);
+  throw new NotPublishableError(`${piece.label} is neither PNG nor JPEG`);
 }
 
 /** Writes the prepared object unless the same bytes are already there (a re-run after a crash). */
-async function writePublic(store: ObjectStore, img: Image, p: Prepared): Promise<void> {
+async function writePublic(store: ObjectStore, piece: Piece, p: Prepared): Promise<void> {
   const existing = await store.head('public', p.key);
   if (existing?.sha256 === p.sha256) return;
   const opts = { contentType: FORMATS[p.format].contentType, cacheControl: IMMUTABLE_CACHE_CONTROL };
   let written: StoredObject;
   if (p.bytes) written = await store.put('public', p.key, p.bytes, opts);
-  else written = await store.copy({ area: 'quarantine', key: img.quarantine_key }, { area: 'public', key: p.key }, opts);
+  else written = await store.copy({ area: 'quarantine', key: piece.quarantineKey }, { area: 'public', key: p.key }, opts);
   if (written.sha256 !== p.sha256) throw new UpstreamError(`public object ${p.key} was stored with sha256 ${written.sha256}, expected ${p.sha256}`);
+}
+
+/** The image's frames in location order (none unless its collection asked for flipbook subjects). */
+export async function framesOf(db: Tx, imageId: string): Promise<ImageFrame[]> {
+  return db.selectFrom('image_frames').selectAll().where('image_id', '=', imageId).orderBy('position').execute();
 }
 
 async function lockImage(tx: Tx, imageId: string): Promise<Image> {
@@ -154,7 +178,9 @@ export async function publishImage(d: PublishDeps, imageId: string, actor = 'pub
   if (isLive(before)) return result(d.store, before, before.public_key, before.public_sha256 ?? '', before.public_sha256 !== before.sha256, true);
   refuseUnlessApproved(before);
 
-  const p = await prepare(d.store, before);
+  const p = await prepare(d.store, imagePiece(before), before.strip_coordinates);
+  const frames = await framesOf(d.db, imageId);
+  const pf = await Promise.all(frames.map((f) => prepare(d.store, framePiece(before, f), before.strip_coordinates)));
 
   const intent = await d.db.transaction().execute(async (tx) => {
     const img = await lockImage(tx, imageId);
@@ -163,11 +189,16 @@ export async function publishImage(d: PublishDeps, imageId: string, actor = 'pub
     if (img.sha256 !== before.sha256) throw new ConflictError(`image ${imageId} changed while publishing; try again`);
     // A key recorded by an earlier, interrupted attempt is replaced by this one (the same, unless the stripping changed).
     await tx.updateTable('images').set({ public_key: p.key, public_sha256: p.sha256, updated_at: new Date() }).where('id', '=', img.id).execute();
+    for (const [i, f] of frames.entries()) {
+      await tx.updateTable('image_frames').set({ public_key: pf[i].key, public_sha256: pf[i].sha256 }).where('image_id', '=', img.id).where('band', '=', f.band).execute();
+    }
     return undefined;
   });
   if (intent && isLive(intent)) return result(d.store, intent, intent.public_key, intent.public_sha256 ?? '', p.stripped, true);
 
-  await writePublic(d.store, before, p);
+  // Frames first: once the colour image is out, the subject is complete.
+  for (const [i, f] of frames.entries()) await writePublic(d.store, framePiece(before, f), pf[i]);
+  await writePublic(d.store, imagePiece(before), p);
 
   const now = d.now?.() ?? new Date();
   const outcome = await d.db.transaction().execute(async (tx): Promise<PublishResult | Image> => {
@@ -176,7 +207,8 @@ export async function publishImage(d: PublishDeps, imageId: string, actor = 'pub
     if (img.state !== 'approved') {
       // Rejected or recalled to review while the bytes were on their way: take them back.
       await withdrawObject(tx, d.store, img.id, p.key);
-      await tx.updateTable('images').set({ public_key: null, public_sha256: null, updated_at: new Date() }).where('id', '=', img.id).execute();
+      for (const f of pf) await withdrawObject(tx, d.store, img.id, f.key);
+      await clearKeys(tx, img.id);
       return img;
     }
     await transition(tx, 'image', img.id, 'approved', 'published', actor, { public_key: p.key, public_sha256: p.sha256, published_at: now });
@@ -188,7 +220,7 @@ export async function publishImage(d: PublishDeps, imageId: string, actor = 'pub
         entityId: img.id,
         collectionId: img.collection_id,
         policyRef: img.policy_ref,
-        detail: { public_key: p.key, public_sha256: p.sha256, stripped: p.stripped },
+        detail: { public_key: p.key, public_sha256: p.sha256, stripped: p.stripped, ...(frames.length ? { frames: frames.map((f, i) => ({ band: f.band, public_key: pf[i].key })) } : {}) },
       },
     ]);
     return result(d.store, img, p.key, p.sha256, p.stripped, false);
@@ -202,24 +234,47 @@ function isLive(img: Image): img is Image & { public_key: string } {
   return (LIVE as readonly string[]).includes(img.state) && img.public_key !== null;
 }
 
+async function clearKeys(tx: Tx, imageId: string): Promise<void> {
+  await tx.updateTable('images').set({ public_key: null, public_sha256: null, updated_at: new Date() }).where('id', '=', imageId).execute();
+  await tx.updateTable('image_frames').set({ public_key: null, public_sha256: null }).where('image_id', '=', imageId).execute();
+}
+
 /**
  * Deletes a public object unless another image still needs it (identical
- * bytes share one content-addressed key). Runs under the caller's lock on
- * `imageId`; approved images count as users because their publish may be
- * between its intent and its commit.
+ * bytes share one content-addressed key: two blank frames, say). Runs under
+ * the caller's lock on `imageId`; approved images count as users because
+ * their publish may be between its intent and its commit.
  */
 async function withdrawObject(tx: Tx, store: ObjectStore, imageId: string, key: string): Promise<boolean> {
+  const users = ['approved', ...LIVE] as const;
   const other = await tx
     .selectFrom('images')
     .select('id')
     .where('public_key', '=', key)
     .where('id', '!=', imageId)
-    .where('state', 'in', ['approved', ...LIVE])
+    .where('state', 'in', users)
     .limit(1)
     .executeTakeFirst();
   if (other) return false;
+  const otherFrame = await tx
+    .selectFrom('image_frames')
+    .innerJoin('images', 'images.id', 'image_frames.image_id')
+    .select('images.id')
+    .where('image_frames.public_key', '=', key)
+    .where('images.id', '!=', imageId)
+    .where('images.state', 'in', users)
+    .limit(1)
+    .executeTakeFirst();
+  if (otherFrame) return false;
   await store.delete('public', key);
   return true;
+}
+
+/** Withdraws the public objects of the image's frames that no other image uses; returns how many were deleted. */
+async function withdrawFrames(tx: Tx, store: ObjectStore, imageId: string): Promise<number> {
+  let deleted = 0;
+  for (const f of await framesOf(tx, imageId)) if (f.public_key && (await withdrawObject(tx, store, imageId, f.public_key))) deleted++;
+  return deleted;
 }
 
 export interface UnpublishResult {
@@ -243,13 +298,15 @@ export async function unpublishImage(d: PublishDeps, imageId: string, actor: str
     const img = await lockImage(tx, imageId);
     if (img.state === 'retracted') {
       const deleted = img.public_key ? await withdrawObject(tx, d.store, img.id, img.public_key) : false;
+      await withdrawFrames(tx, d.store, img.id);
       return { imageId, publicKey: img.public_key, deleted, alreadyRetracted: true };
     }
     if (!(LIVE as readonly string[]).includes(img.state)) throw new ConflictError(`image ${imageId} is ${img.state}; only published or uploaded images can be retracted`);
     const deleted = img.public_key ? await withdrawObject(tx, d.store, img.id, img.public_key) : false;
+    const framesDeleted = await withdrawFrames(tx, d.store, img.id);
     await transition(tx, 'image', img.id, img.state, 'retracted', actor, {}, reason);
     await appendAudit(tx, [
-      { actor, action: 'retract', entity: 'image', entityId: img.id, collectionId: img.collection_id, policyRef: img.policy_ref, reason, detail: { from: img.state, public_key: img.public_key, deleted } },
+      { actor, action: 'retract', entity: 'image', entityId: img.id, collectionId: img.collection_id, policyRef: img.policy_ref, reason, detail: { from: img.state, public_key: img.public_key, deleted, ...(framesDeleted ? { framesDeleted } : {}) } },
     ]);
     return { imageId, publicKey: img.public_key, deleted, alreadyRetracted: false };
   });
@@ -276,7 +333,8 @@ export async function withdrawAbandoned(d: PublishDeps, actor = 'publisher', lim
       const img = await lockImage(tx, id);
       if (!img.public_key || (img.state !== 'quarantined' && img.state !== 'rejected')) return;
       const deleted = await withdrawObject(tx, d.store, img.id, img.public_key);
-      await tx.updateTable('images').set({ public_key: null, public_sha256: null, updated_at: new Date() }).where('id', '=', img.id).execute();
+      await withdrawFrames(tx, d.store, img.id);
+      await clearKeys(tx, img.id);
       await appendAudit(tx, [
         { actor, action: 'withdraw', entity: 'image', entityId: img.id, collectionId: img.collection_id, policyRef: img.policy_ref, reason: `publishing was interrupted and the image is now ${img.state}`, detail: { public_key: img.public_key, deleted } },
       ]);
@@ -300,9 +358,25 @@ export async function publishableBytes(store: ObjectStore, img: Image): Promise<
     return { bytes: body, sha256: digest, contentType: FORMATS[format].contentType, ext: FORMATS[format].ext, stripped: digest !== img.sha256 };
   }
   refuseUnlessApproved(img);
-  const p = await prepare(store, img);
-  const bytes = p.bytes ?? (await store.get('quarantine', img.quarantine_key)).body;
-  if (!p.bytes) checkReviewed(img, sha256(bytes));
+  return preparedBytes(store, imagePiece(img), img.strip_coordinates);
+}
+
+/** publishableBytes for one of the image's frames. */
+export async function publishableFrameBytes(store: ObjectStore, img: Image, f: ImageFrame): Promise<{ bytes: Uint8Array; sha256: string; contentType: string; ext: string; stripped: boolean }> {
+  if (isLive(img) && f.public_key) {
+    const { body } = await store.get('public', f.public_key);
+    const digest = sha256(body);
+    if (f.public_sha256 && digest !== f.public_sha256) throw new ConflictError(`image ${img.id} frame ${f.band}: public object ${f.public_key} does not match its recorded sha256`);
+    return { bytes: body, sha256: digest, contentType: 'image/png', ext: 'png', stripped: digest !== f.sha256 };
+  }
+  refuseUnlessApproved(img);
+  return preparedBytes(store, framePiece(img, f), img.strip_coordinates);
+}
+
+async function preparedBytes(store: ObjectStore, piece: Piece, strip: boolean) {
+  const p = await prepare(store, piece, strip);
+  const bytes = p.bytes ?? (await store.get('quarantine', piece.quarantineKey)).body;
+  if (!p.bytes) checkReviewed(piece, sha256(bytes));
   return { bytes, sha256: p.sha256, contentType: FORMATS[p.format].contentType, ext: FORMATS[p.format].ext, stripped: p.stripped };
 }
 

@@ -22,6 +22,7 @@ export async function purgeOwner(d: TakedownDeps, owner: string, actor: string, 
     const retracted = (await retractCollection(d, c.id, actor, reason)).filter((r) => r.ok).length;
     const keys = [
       ...(await d.db.selectFrom('images').select('quarantine_key as key').where('collection_id', '=', c.id).where('quarantine_key', '!=', '').execute()),
+      ...(await d.db.selectFrom('image_frames').innerJoin('images', 'images.id', 'image_frames.image_id').select('image_frames.quarantine_key as key').where('images.collection_id', '=', c.id).execute()),
       ...(await d.db.selectFrom('artifacts').select('object_key as key').where('collection_id', '=', c.id).where('object_key', 'is not', null).execute()),
     ];
     for (const k of keys) await d.store.delete('quarantine', k.key!);

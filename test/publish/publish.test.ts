@@ -249,5 +249,84 @@ for (const kind of DB_KINDS) {
       const [q] = await seedImages(t.db, fs.store, c, [{ png, stampIndex: 2, state: 'quarantined' }]);
       await expect(unpublishImage(d, q.id, 'epo', null)).rejects.toThrow(/only published or uploaded images can be retracted/);
     });
+
+    /** Frames as conversion records them: in quarantine, one row per band in location order. */
+    async function addFrames(imageId: string, pngs: Record<string, Uint8Array>): Promise<void> {
+      let position = 0;
+      for (const [band, png] of Object.entries(pngs)) {
+        const key = `images/frames/${sha(png)}.png`;
+        await fs.store.put('quarantine', key, png, { contentType: 'image/png' });
+        await t.db.insertInto('image_frames').values({ image_id: imageId, band, position: ++position, quarantine_key: key, sha256: sha(png), bytes: png.length }).execute();
+      }
+    }
+    const frameRows = (imageId: string) => t.db.selectFrom('image_frames').selectAll().where('image_id', '=', imageId).orderBy('position').execute();
+
+    it('frames go out with their image, stripped like it, and a frame two images share stays until neither needs it', async () => {
+      const c = await collection(t.db);
+      const [a, b] = await seedImages(t.db, fs.store, c, [
+        { png: stamps[7].png, stampIndex: 0, strip: true },
+        { png: stamps[8].png, stampIndex: 1, strip: true },
+      ]);
+      // Both images have the same g frame (a blank band, say); their r frames differ.
+      await addFrames(a.id, { g: stamps[9].png, r: stamps[10].png });
+      await addFrames(b.id, { g: stamps[9].png, r: stamps[11].png });
+      await publishImage(d, a.id);
+      await publishImage(d, b.id);
+      const fa = await frameRows(a.id);
+      const fb = await frameRows(b.id);
+      expect(fa[0].public_key).toBe(fb[0].public_key);
+      for (const f of [...fa, ...fb]) {
+        const { body } = await fs.store.get('public', f.public_key!);
+        expect(sha(body)).toBe(f.public_sha256);
+        expect(readXmp(body)).toBeNull();
+        expect(pixels(body).data.equals(pixels((await fs.store.get('quarantine', f.quarantine_key)).body).data)).toBe(true);
+      }
+      const audit = await t.db.selectFrom('audit_log').select('detail').where('entity_id', '=', a.id).where('action', '=', 'publish').executeTakeFirstOrThrow();
+      expect(audit.detail).toMatchObject({ frames: fa.map((f) => ({ band: f.band, public_key: f.public_key })) });
+
+      await unpublishImage(d, a.id, 'epo', 'takedown');
+      expect(await fs.store.head('public', fa[1].public_key!)).toBeUndefined();
+      expect(await fs.store.head('public', fa[0].public_key!)).toBeDefined();
+      await unpublishImage(d, b.id, 'epo', 'takedown');
+      for (const f of [...fa, ...fb]) expect(await fs.store.head('public', f.public_key!)).toBeUndefined();
+    });
+
+    /** A small PNG of its own, so that no earlier test has published the same bytes. */
+    const freshPng = (seed: number) => {
+      const p = new pngjs.PNG({ width: 8, height: 8 });
+      for (let i = 0; i < p.data.length; i++) p.data[i] = (i * 31 + seed * 97) & 255;
+      return new Uint8Array(pngjs.PNG.sync.write(p));
+    };
+
+    it('an image rejected while its frames were being written takes them back out too', async () => {
+      const c = await collection(t.db);
+      const [img] = await seedImages(t.db, fs.store, c, [{ png: freshPng(1), stampIndex: 0, strip: false }]);
+      await addFrames(img.id, { i: freshPng(2), r: freshPng(3) });
+      const written: string[] = [];
+      const racing = Object.create(fs.store) as ObjectStore;
+      racing.copy = async (...a) => {
+        const r = await fs.store.copy(...a);
+        written.push(a[1].key);
+        if (written.length === 1) await t.db.updateTable('images').set({ state: 'rejected' }).where('id', '=', img.id).execute();
+        return r;
+      };
+      await expect(publishImage({ ...d, store: racing }, img.id)).rejects.toThrow(/is rejected/);
+      expect(written).toHaveLength(3);
+      for (const key of written) expect(await fs.store.head('public', key)).toBeUndefined();
+      expect((await frameRows(img.id)).map((f) => f.public_key)).toEqual([null, null]);
+    });
+
+    it('the sweeper withdraws the frames of an interrupted publish too', async () => {
+      const c = await collection(t.db);
+      const [img] = await seedImages(t.db, fs.store, c, [{ png: freshPng(4), stampIndex: 0, strip: false }]);
+      await addFrames(img.id, { i: freshPng(5) });
+      // Dies on the colour image's copy, after the frame is out.
+      await expect(publishImage({ ...d, store: crashingAfterWrite(fs.store) }, img.id)).rejects.toThrow('crash');
+      const [frame] = await frameRows(img.id);
+      await t.db.updateTable('images').set({ state: 'rejected' }).where('id', '=', img.id).execute();
+      expect(await withdrawAbandoned(d)).toBe(1);
+      expect(await fs.store.head('public', frame.public_key!)).toBeUndefined();
+      expect((await frameRows(img.id))[0].public_key).toBeNull();
+    });
   });
 }

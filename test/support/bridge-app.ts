@@ -42,6 +42,8 @@ export interface BridgeAppOptions {
   databaseUrl?: string;
   /** Point the bridge at a Panoptes double with these credentials. */
   zooniverse?: { baseUrl: string; clientId: string; clientSecret: string };
+  /** Upload settings each owner sets through PATCH /collections/{id} before the first poll. */
+  settings?: Record<string, unknown>;
 }
 
 export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeApp> {
@@ -89,6 +91,10 @@ export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeAp
       owner,
     );
     collections[owner] = c.id;
+    if (o.settings) {
+      const res = await fetch(`${api.url}/api/v1/collections/${c.id}`, { method: 'PATCH', headers: { authorization: `Bearer ${await op.tokenFor(owner, { audience: op.apiAudience })}`, 'content-type': 'application/json' }, body: JSON.stringify(o.settings) });
+      if (res.status !== 200) throw new Error(`settings for ${owner}: ${res.status} ${await res.text()}`);
+    }
     await s.queues.add('poll', { collectionId: c.id });
   }
   const deadline = Date.now() + 60_000;
