@@ -53,6 +53,7 @@ export const uploadSettingsSchema = z
     subjectSetPer: z.enum(['batch', 'collection']),
     subjectSetNaming: z.string().trim().min(1).max(200).nullable(),
     subjectFrames: z.boolean(),
+    oneIncompleteSet: z.boolean(),
     extraMetadata: z.unknown(),
   })
   .partial()
@@ -79,6 +80,7 @@ export function collectionView(c: Collection, counts?: unknown) {
     maxBatchSize: c.max_batch_size,
     subjectSetPer: c.subject_set_per,
     subjectFrames: c.subject_frames,
+    oneIncompleteSet: c.one_incomplete_set,
     extraMetadata: extraMetadataSummary(c.extra_metadata),
     pollIntervalSeconds: c.poll_interval_seconds,
     status: c.status,
@@ -222,6 +224,7 @@ export function collectionRoutes(d: CollectionRoutesDeps): Router {
     if (body.subjectSetPer !== undefined) set.subject_set_per = body.subjectSetPer;
     if (body.subjectSetNaming !== undefined) set.subject_set_naming = body.subjectSetNaming;
     if (body.subjectFrames !== undefined) set.subject_frames = body.subjectFrames;
+    if (body.oneIncompleteSet !== undefined) set.one_incomplete_set = body.oneIncompleteSet;
     if (body.extraMetadata !== undefined) set.extra_metadata = JSON.stringify(parseExtraMetadata(body.extraMetadata));
     const changed = Object.keys(body).filter((k) => k !== 'extraMetadata');
     const saved = await saveSettings(c, who, set, { changed: Object.keys(body), ...Object.fromEntries(changed.map((k) => [k, (body as Record<string, unknown>)[k]])) });

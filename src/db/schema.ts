@@ -43,6 +43,8 @@ export interface CollectionTable {
   extra_metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
   /** Subjects carry one greyscale frame per band after the colour image (a flipbook). */
   subject_frames: ColumnType<boolean, boolean | undefined, boolean>;
+  /** Start a new subject set only once the previous one is complete (paced uploads). */
+  one_incomplete_set: ColumnType<boolean, boolean | undefined, boolean>;
   cursor: string | null;
   last_polled_at: Timestamp | null;
   last_poll_error: string | null;
@@ -96,6 +98,8 @@ export interface ImageTable {
   verdict_reasons: ColumnType<string[], string | undefined, string>;
   verdict_rules: ColumnType<MatchedRule[], string | undefined, string>;
   strip_coordinates: ColumnType<boolean, boolean | undefined, boolean>;
+  /** A policy rule asked for paced uploads (one incomplete subject set at a time). */
+  one_incomplete_set: ColumnType<boolean, boolean | undefined, boolean>;
   policy_ref: string | null;
   policy_digest: string | null;
   evaluated_at: Timestamp | null;
@@ -154,7 +158,7 @@ export interface DelegationTable {
   created_at: Generated<Date>;
 }
 
-export type UploadBatchState = 'publishing' | 'manifested' | 'uploading' | 'verifying' | 'uploaded' | 'blocked' | 'failed' | 'retracted';
+export type UploadBatchState = 'publishing' | 'manifested' | 'waiting' | 'uploading' | 'verifying' | 'uploaded' | 'blocked' | 'failed' | 'retracted';
 export interface UploadBatchTable {
   id: Generated<string>;
   collection_id: string;
@@ -167,6 +171,8 @@ export interface UploadBatchTable {
   manifest_json_key: string | null;
   total: ColumnType<number, number | undefined, number>;
   error: string | null;
+  /** When the batch's subject set was seen complete at Zooniverse (paced uploads stop checking it). */
+  set_completed_at: Timestamp | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }

@@ -85,6 +85,12 @@ export interface PanoptesSubjectSet {
   metadata: Record<string, unknown>;
   /** Recounted by a background worker in Panoptes: it trails links and unlinks. */
   setMemberSubjectsCount: number;
+  /**
+   * Workflow id -> share of the set's subjects retired in that workflow
+   * (0..1), recomputed by a Panoptes worker at most once a minute. Empty
+   * while the set is in no workflow.
+   */
+  completeness: Record<string, number>;
   createdAt: string;
   updatedAt: string;
 }

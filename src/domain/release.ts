@@ -3,7 +3,8 @@ import type { Db } from '../db/database.js';
 import { getCollection } from '../db/repositories/collections.js';
 import type { PanoptesClient } from './panoptes-port.js';
 import type { Logger, ObjectStore } from './ports.js';
-import { failBatch, uploadBatch, uploadProgress, type UploadProgress } from './upload.js';
+import { BatchBusyError, failBatch, uploadBatch, uploadProgress, type UploadProgress } from './upload.js';
+import { paceGate } from './pacing.js';
 
 /**
  * The release of approved images: what the flow's parent job does once the
@@ -18,22 +19,74 @@ export interface ReleaseDeps {
   panoptes?: PanoptesClient;
 }
 
-/** Uploads every batch of the collection that is manifested or part-way, oldest first. */
-export async function uploadCollection(d: ReleaseDeps, collectionId: string): Promise<{ uploaded: number; skipped?: string }> {
+/**
+ * Uploads every batch of the collection that is manifested, waiting or
+ * part-way, oldest first. With paced uploads (src/domain/pacing.ts) it stops
+ * at the first batch that has to wait for volunteers; the batches after it
+ * wait behind it, so sets appear in order.
+ */
+export async function uploadCollection(d: ReleaseDeps, collectionId: string): Promise<{ uploaded: number; skipped?: string; waiting?: string; busy?: boolean }> {
   const c = await getCollection(d.db, collectionId);
   if (!d.panoptes) return { uploaded: 0, skipped: 'no Zooniverse credentials are configured; the manifests are ready for import or export' };
   if (!c.zooniverse_project_id) return { uploaded: 0, skipped: `collection ${c.name} has no Zooniverse project id` };
   const batches = await d.db
     .selectFrom('upload_batches')
-    .select('id')
+    .selectAll()
     .where('collection_id', '=', c.id)
-    .where('state', 'in', ['manifested', 'uploading', 'verifying'])
+    .where('state', 'in', ['manifested', 'waiting', 'uploading', 'verifying'])
     // Export batches are for the offline path; they never go to the API.
     .where('mode', '!=', 'export')
     .orderBy('seq')
     .execute();
-  for (const b of batches) await uploadBatch({ db: d.db, panoptes: d.panoptes, store: d.store, log: d.log }, b.id);
-  return { uploaded: batches.length };
+  let uploaded = 0;
+  for (const b of batches) {
+    const waiting = await paceGate({ db: d.db, panoptes: d.panoptes }, c, b);
+    if (waiting) {
+      d.log.info({ collectionId, uploadBatchId: b.id, seq: b.seq }, waiting);
+      return { uploaded, waiting };
+    }
+    try {
+      await uploadBatch({ db: d.db, panoptes: d.panoptes, store: d.store, log: d.log }, b.id);
+    } catch (e) {
+      // Someone else is uploading it (a sweep offered the collection again): theirs to finish, and the later batches too.
+      if (e instanceof BatchBusyError) return { uploaded, busy: true };
+      throw e;
+    }
+    uploaded++;
+  }
+  return { uploaded };
+}
+
+/**
+ * Collections whose release stalled: batches left publishing, manifested,
+ * waiting or part-way for longer than `olderThan` allows (their job was lost,
+ * or they wait on volunteers and need asking again). For the sweep.
+ */
+export interface StalledRelease {
+  collectionId: string;
+  /** `<batch id>@<updated_at>` of each stalled batch: the same stall gives the same marks, a later one new ones. */
+  marks: string[];
+}
+
+export async function stalledReleases(db: Db, olderThan: Date): Promise<{ manifest: StalledRelease[]; upload: StalledRelease[] }> {
+  const rows = await db
+    .selectFrom('upload_batches')
+    .select(['collection_id', 'state', 'id', 'updated_at'])
+    .where('state', 'in', ['publishing', 'manifested', 'waiting', 'uploading', 'verifying'])
+    .where('mode', '!=', 'export')
+    .where('updated_at', '<', olderThan)
+    // A long upload moves its ledger, not its batch row: recent ledger activity means it is alive.
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('upload_items').select('upload_items.id').whereRef('upload_items.upload_batch_id', '=', 'upload_batches.id').where('upload_items.updated_at', '>=', olderThan))))
+    .orderBy('collection_id')
+    .orderBy('seq')
+    .limit(5000)
+    .execute();
+  const group = (keep: (state: string) => boolean): StalledRelease[] => {
+    const by = new Map<string, string[]>();
+    for (const r of rows) if (keep(r.state)) by.set(r.collection_id, [...(by.get(r.collection_id) ?? []), `${r.id}@${new Date(r.updated_at).toISOString()}`]);
+    return [...by].map(([collectionId, marks]) => ({ collectionId, marks }));
+  };
+  return { manifest: group((s) => s === 'publishing'), upload: group((s) => s !== 'publishing') };
 }
 
 /** Approved images not yet published, by collection: their release job was lost. */
@@ -75,7 +128,7 @@ export interface ReleaseProgress {
 }
 
 /** States a batch stays in until someone acts (or it is done). */
-const RESTING = new Set(['uploaded', 'blocked', 'failed', 'retracted']);
+const RESTING = new Set(['uploaded', 'blocked', 'failed', 'retracted', 'waiting']);
 
 /**
  * The whole release of one collection, from approval to linked subjects: what

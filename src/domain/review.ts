@@ -121,6 +121,7 @@ async function recordVerdict(tx: Tx, img: Image, c: Collection, v: PolicyVerdict
     verdict_reasons: JSON.stringify(v.reasons),
     verdict_rules: JSON.stringify(v.matched.map((m) => ({ id: m.rule_id, description: m.description }))),
     strip_coordinates: v.strip_coordinates,
+    one_incomplete_set: v.one_incomplete_set,
     policy_ref: v.policy.ref,
     policy_digest: v.policy.digest,
     evaluated_at: new Date(),
@@ -143,7 +144,7 @@ async function recordVerdict(tx: Tx, img: Image, c: Collection, v: PolicyVerdict
       policyRef: v.policy.ref,
       reason: v.reasons.join('; ') || null,
       // The facts as evaluated, so `bridge policy explain` replays this exact decision.
-      detail: { rules: v.matched.map((m) => m.rule_id), strip_coordinates: v.strip_coordinates, digest: v.policy.digest, facts },
+      detail: { rules: v.matched.map((m) => m.rule_id), strip_coordinates: v.strip_coordinates, ...(v.one_incomplete_set ? { one_incomplete_set: true } : {}), digest: v.policy.digest, facts },
     },
   ]);
 }

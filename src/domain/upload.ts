@@ -218,7 +218,7 @@ export async function failBatch(d: { db: Db; now?: () => Date }, uploadBatchId: 
       .updateTable('upload_batches')
       .set({ state: 'failed', error: message, updated_at: d.now?.() ?? new Date() })
       .where('id', '=', uploadBatchId)
-      .where('state', 'in', ['manifested', 'uploading', 'verifying'])
+      .where('state', 'in', ['manifested', 'waiting', 'uploading', 'verifying'])
       .returning(['collection_id', 'seq'])
       .executeTakeFirst();
     if (!b) return false;
@@ -805,7 +805,7 @@ class BatchUpload {
     try {
       const message = (e as Error).message;
       if (e instanceof UpstreamError) {
-        await this.db.updateTable('upload_batches').set({ error: `retrying: ${message}`, updated_at: this.now() }).where('id', '=', this.id).where('state', 'in', ['uploading', 'verifying', 'manifested']).execute();
+        await this.db.updateTable('upload_batches').set({ error: `retrying: ${message}`, updated_at: this.now() }).where('id', '=', this.id).where('state', 'in', ['uploading', 'verifying', 'manifested', 'waiting']).execute();
       } else if (e instanceof UpstreamRefusedError || e instanceof NotFoundError || e instanceof ValidationError) {
         await failBatch(this.d, this.id, message);
       }
@@ -1084,8 +1084,11 @@ const embedded = new WeakMap<Db, Promise<boolean>>();
  * Postgres itself if the process dies. PGlite is one process's database, so
  * the in-process guard is all it needs.
  */
+/** Another run holds the batch (in this process or another worker): it is in hand, not stuck. */
+export class BatchBusyError extends ConflictError {}
+
 async function withBatchLock<T>(db: Db, uploadBatchId: string, fn: () => Promise<T>): Promise<T> {
-  if (running.has(uploadBatchId)) throw new ConflictError(`upload batch ${uploadBatchId} is already being processed`);
+  if (running.has(uploadBatchId)) throw new BatchBusyError(`upload batch ${uploadBatchId} is already being processed`);
   running.add(uploadBatchId);
   try {
     let isEmbedded = embedded.get(db);
@@ -1097,7 +1100,7 @@ async function withBatchLock<T>(db: Db, uploadBatchId: string, fn: () => Promise
     const key = `upload_batch:${uploadBatchId}`;
     return await db.connection().execute(async (conn) => {
       const got = await sql<{ ok: boolean }>`select pg_try_advisory_lock(hashtext(${key})) as ok`.execute(conn);
-      if (!got.rows[0]?.ok) throw new UpstreamError(`upload batch ${uploadBatchId} is being processed by another worker`, 30_000);
+      if (!got.rows[0]?.ok) throw new BatchBusyError(`upload batch ${uploadBatchId} is being processed by another worker`);
       try {
         return await fn();
       } finally {

@@ -1,5 +1,5 @@
 import { UnrecoverableError } from 'bullmq';
-import type { JobName, JobPayload } from './catalogue.js';
+import { releaseRound, type JobName, type JobPayload } from './catalogue.js';
 import type { JobQueues } from './queues.js';
 import { convertGroup, failArtifact, pollCollection, retrieveArtifact, UnprocessableInputError, type PipelineDeps } from '../domain/pipeline.js';
 import { UpstreamRefusedError, NotFoundError } from '../domain/errors.js';
@@ -7,7 +7,7 @@ import { listCollections } from '../db/repositories/collections.js';
 import { applyPolicy, type ReviewDeps } from '../domain/review.js';
 import { NotPublishableError, publishImage, withdrawAbandoned } from '../domain/publish.js';
 import { planUploadBatches, writeManifests } from '../domain/manifest.js';
-import { approvedUnpublished, giveUpUploads, uploadCollection, type ReleaseDeps } from '../domain/release.js';
+import { approvedUnpublished, giveUpUploads, stalledReleases, uploadCollection, type ReleaseDeps } from '../domain/release.js';
 import { deliverEvent, undelivered } from '../domain/notify.js';
 import { purgeExpired } from '../db/repositories/sessions.js';
 import { sweepCandidates } from '../db/repositories/artifacts.js';
@@ -94,12 +94,16 @@ export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: R
       // Approved images whose release was lost, and batches that never finished uploading.
       const unreleased = await approvedUnpublished(d.db, new Date(Date.now() - opts.sweepAgeMs));
       for (const [collectionId, ids] of unreleased) await queues.release(collectionId, ids);
+      // Batches whose manifest or upload job was lost, or that wait on volunteers (paced uploads) and need asking again.
+      const stalled = await stalledReleases(d.db, new Date(Date.now() - opts.sweepAgeMs));
+      for (const m of stalled.manifest) await queues.add('manifest', { collectionId: m.collectionId, round: `sweep-${releaseRound(m.marks)}` });
+      if (release.panoptes) for (const u of stalled.upload) await queues.add('upload', { collectionId: u.collectionId, round: `sweep-${releaseRound(u.marks)}` });
       await withdrawAbandoned({ db: d.db, store: d.store }, 'sweeper');
       await purgeExpired(d.db);
       await notifyPending();
       const active = await listCollections(d.db, { status: 'active' });
       for (const col of active) await queues.schedulePoll(col.id, col.poll_interval_seconds);
-      return { retrieve: c.discovered.length, convert: c.groups.length, evaluate: c.unevaluated.length, release: unreleased.size, schedulers: active.length };
+      return { retrieve: c.discovered.length, convert: c.groups.length, evaluate: c.unevaluated.length, release: unreleased.size, stalled: stalled.manifest.length + stalled.upload.length, schedulers: active.length };
     },
   };
 }

@@ -12,7 +12,9 @@ import { policyRef, type EvaluationMode, type Policy, type PolicyEffect, type Po
  * - otherwise any `auto_approve` approves it;
  * - otherwise it waits for a reviewer: silence never publishes.
  * `strip_coordinates` from any matched rule strips. Caps from all matched
- * rules combine by taking the smallest of each kind.
+ * rules combine by taking the smallest of each kind. `one_incomplete_set`
+ * from any matched rule paces the image's upload: its subject set is only
+ * started once the collection's previous set is complete.
  */
 
 export type PolicyOutcome = 'rejected' | 'auto_approved' | 'pending_review';
@@ -44,6 +46,8 @@ export interface PolicyVerdict {
   /** Why, in words for the PI and reviewer; for `rejected`, every refusal. */
   reasons: string[];
   strip_coordinates: boolean;
+  /** Upload in a new subject set only once the collection's previous set is complete. */
+  one_incomplete_set: boolean;
   /** The caps that applied (the smallest of each kind among matched rules). */
   caps: PolicyCaps;
   matched: MatchedRule[];
@@ -157,6 +161,7 @@ export function formatExplanation(x: PolicyExplanation): string {
     out.push(`Outcome: ${v.outcome}`);
     for (const r of v.reasons) out.push(`  - ${r}`);
     out.push(`Coordinates: ${v.strip_coordinates ? 'stripped' : 'kept'}`);
+    if (v.one_incomplete_set) out.push('Upload: one incomplete subject set at a time');
     const caps = Object.entries(v.caps).map(([k, n]) => `${k} ${n}`);
     out.push(`Caps: ${caps.length ? caps.join(', ') : 'none'}`);
   } else {
@@ -181,6 +186,7 @@ export function formatEffect(e: PolicyEffect): string {
     case 'auto_approve':
       return e.reason ? `${e.action} (${JSON.stringify(e.reason)})` : e.action;
     case 'strip_coordinates':
+    case 'one_incomplete_set':
       return e.action;
     case 'cap':
       return `cap (${[e.max_per_batch !== undefined ? `max_per_batch ${e.max_per_batch}` : '', e.max_per_collection !== undefined ? `max_per_collection ${e.max_per_collection}` : ''].filter(Boolean).join(', ')})`;
@@ -201,6 +207,7 @@ function combine(policy: Policy, facts: PolicyFacts, matched: Array<{ rule: Poli
   const reviews: string[] = [];
   const approvals: string[] = [];
   let strip = false;
+  let paced = false;
   const caps: PolicyCaps = {};
   const capRule: { max_per_batch?: string; max_per_collection?: string } = {};
   for (const { rule } of matched) {
@@ -217,6 +224,9 @@ function combine(policy: Policy, facts: PolicyFacts, matched: Array<{ rule: Poli
           break;
         case 'strip_coordinates':
           strip = true;
+          break;
+        case 'one_incomplete_set':
+          paced = true;
           break;
         case 'cap':
           for (const k of ['max_per_batch', 'max_per_collection'] as const) {
@@ -255,6 +265,7 @@ function combine(policy: Policy, facts: PolicyFacts, matched: Array<{ rule: Poli
     outcome,
     reasons,
     strip_coordinates: strip,
+    one_incomplete_set: paced,
     caps,
     matched: matched.map(({ rule, trace }) => ({ rule_id: rule.id, description: rule.description, effects: rule.effects, explanation: formatTrace(trace) })),
     policy: policyStamp(policy),

@@ -18,7 +18,8 @@ export type PolicyEffect =
   | { action: 'require_review'; reason?: string }
   | { action: 'auto_approve'; reason?: string }
   | { action: 'strip_coordinates' }
-  | { action: 'cap'; max_per_batch?: number; max_per_collection?: number };
+  | { action: 'cap'; max_per_batch?: number; max_per_collection?: number }
+  | { action: 'one_incomplete_set' };
 
 export type EvaluationMode = 'all' | 'first_match';
 
@@ -93,8 +94,9 @@ const effectSchema = z.discriminatedUnion('action', [
   z
     .strictObject({ action: z.literal('cap'), max_per_batch: limit.optional(), max_per_collection: limit.optional() })
     .refine((c) => c.max_per_batch !== undefined || c.max_per_collection !== undefined, 'cap needs max_per_batch and/or max_per_collection'),
+  z.strictObject({ action: z.literal('one_incomplete_set') }),
 ]);
-const EFFECT_ACTIONS = ['reject', 'require_review', 'auto_approve', 'strip_coordinates', 'cap'];
+const EFFECT_ACTIONS = ['reject', 'require_review', 'auto_approve', 'strip_coordinates', 'cap', 'one_incomplete_set'];
 
 const fileSchema = z.strictObject({
   name: slug('name'),

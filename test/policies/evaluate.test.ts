@@ -55,6 +55,13 @@ describe('effect combination', () => {
     expect(v.outcome).toBe('auto_approved');
   });
 
+  it('one_incomplete_set paces the image only when its rule matched, whatever the outcome', () => {
+    const paced = evaluatePolicy(policy(rule('pace', TRUE, '{action: one_incomplete_set}') + rule('ok', TRUE, '{action: auto_approve}')), facts());
+    expect(paced).toMatchObject({ outcome: 'auto_approved', one_incomplete_set: true });
+    const not = evaluatePolicy(policy(rule('pace', FALSE, '{action: one_incomplete_set}') + rule('ok', TRUE, '{action: auto_approve}')), facts());
+    expect(not.one_incomplete_set).toBe(false);
+  });
+
   it('carries the policy name, version and digest', () => {
     const p = policy(rule('ok', TRUE, '{action: auto_approve}'));
     expect(evaluatePolicy(p, facts()).policy).toEqual({ name: 't', version: '7', digest: p.source.digest, ref: 't@7' });

@@ -135,6 +135,8 @@ export interface DoubleSubjectSet {
   metadata: Record<string, unknown>;
   /** Subject ids in the order they were linked. */
   members: Set<string>;
+  /** Workflow id -> fraction of the set's subjects retired there (Panoptes' SubjectSetCompletenessWorker). */
+  completeness: Record<string, number>;
   createdAt: string;
   updatedAt: string;
   version: number;
@@ -416,6 +418,13 @@ export class PanoptesServerDouble {
 
   subjectSet(id: string): DoubleSubjectSet | undefined {
     return this.sets.get(id);
+  }
+
+  /** Volunteers at work: the set is linked to the workflow and this share of its subjects is retired there. */
+  setCompleteness(setId: string, workflowId: string, fraction: number): void {
+    const set = this.sets.get(setId);
+    if (!set) throw new Error(`no subject set ${setId}`);
+    set.completeness[workflowId] = fraction;
   }
 
   setMembers(setId: string): string[] {
@@ -969,7 +978,7 @@ export class PanoptesServerDouble {
 
   private makeSet(projectId: string, displayName: string, metadata: Record<string, unknown>): DoubleSubjectSet {
     const now = new Date().toISOString();
-    const set: DoubleSubjectSet = { id: String(this.nextSetId++), projectId, displayName, metadata, members: new Set(), createdAt: now, updatedAt: now, version: 1 };
+    const set: DoubleSubjectSet = { id: String(this.nextSetId++), projectId, displayName, metadata, members: new Set(), completeness: {}, createdAt: now, updatedAt: now, version: 1 };
     this.sets.set(set.id, set);
     return set;
   }
@@ -1013,8 +1022,8 @@ export class PanoptesServerDouble {
       created_at: s.createdAt,
       updated_at: s.updatedAt,
       href: `/subject_sets/${s.id}`,
-      completeness: {},
-      links: { project: s.projectId, workflows: [] },
+      completeness: s.completeness,
+      links: { project: s.projectId, workflows: Object.keys(s.completeness) },
     };
   }
 

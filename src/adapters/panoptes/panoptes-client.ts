@@ -140,6 +140,8 @@ const SubjectSetJson = z.object({
   display_name: z.string(),
   metadata: Metadata,
   set_member_subjects_count: Count,
+  // Absent from older Panoptes; values arrive as numbers or numeric strings (jsonb).
+  completeness: z.record(z.string(), z.union([z.number(), z.string()])).nullish(),
   created_at: z.string(),
   updated_at: z.string().nullish(),
   links: z.object({ project: Id.nullish() }).partial().optional(),
@@ -185,6 +187,7 @@ function toSet(j: z.infer<typeof SubjectSetJson>): PanoptesSubjectSet {
     displayName: j.display_name,
     metadata: j.metadata,
     setMemberSubjectsCount: j.set_member_subjects_count,
+    completeness: Object.fromEntries(Object.entries(j.completeness ?? {}).map(([w, v]) => [w, Number(v)]).filter(([, v]) => Number.isFinite(v))),
     createdAt: j.created_at,
     updatedAt: j.updated_at ?? j.created_at,
   };

@@ -2,7 +2,7 @@ import type { Migration } from 'kysely';
 import * as initial from './20261123090000_initial.js';
 import * as review from './20261123120000_review.js';
 import * as publish from './20261124090000_publish.js';
-import * as subjectFrames from './20261125090000_subject_frames.js';
+import * as subjectFrames from './20261125090000_subject_frames_and_pacing.js';
 
 /**
  * Every migration, by timestamped name. Listed statically (not read from the
@@ -12,5 +12,5 @@ export const migrations: Record<string, Migration> = {
   '20261123090000_initial': initial,
   '20261123120000_review': review,
   '20261124090000_publish': publish,
-  '20261125090000_subject_frames': subjectFrames,
+  '20261125090000_subject_frames_and_pacing': subjectFrames,
 };
