@@ -182,7 +182,7 @@ export async function framesByImage(db: Tx, imageIds: string[]): Promise<Map<str
 
 /**
  * Writes both manifests of a batch to the public store and marks the batch
- * manifested (with a `batch_manifested` event, once). Safe to run again: the
+ * manifested (with a `batch_published` event, once: its images and manifests are public). Safe to run again: the
  * same ledger gives the same files. A batch already uploading or beyond is
  * left as it is. `publicBaseUrl` replaces the store's own public URLs (a CDN
  * in front of the bucket): location = `${publicBaseUrl}/${key}`.
@@ -208,7 +208,7 @@ export async function writeManifests(d: { db: Db; store: ObjectStore }, uploadBa
       .where('state', '=', 'publishing')
       .executeTakeFirst();
     if (Number(moved.numUpdatedRows) > 0) {
-      await recordEvent(tx, batch.collection_id, 'batch_manifested', { batchId: batch.id, seq: batch.seq, total: subjects.length, csvKey: keys.csv, jsonKey: keys.json });
+      await recordEvent(tx, batch.collection_id, 'batch_published', { uploadBatchId: batch.id, seq: batch.seq, total: subjects.length, manifestCsvUrl: base.csvUrl, manifestJsonUrl: base.jsonUrl });
     } else {
       // Re-manifested (e.g. after a retraction): keep the count in step with the files.
       await tx.updateTable('upload_batches').set({ manifest_csv_key: keys.csv, manifest_json_key: keys.json, total: subjects.length, updated_at: new Date() }).where('id', '=', batch.id).where('state', '=', 'manifested').execute();

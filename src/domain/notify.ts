@@ -11,7 +11,7 @@ import { UpstreamError } from './errors.js';
  * retried job that marks the row delivered. The body is JSON signed with
  * HMAC-SHA256 over the exact bytes, under the collection's own secret.
  */
-export type EventKind = 'batch_quarantined' | 'images_approved' | 'images_rejected' | 'batch_manifested' | 'batch_uploaded' | 'batch_failed' | 'batch_blocked' | 'batch_waiting' | 'batch_retracted' | 'images_retracted';
+export type EventKind = 'batch_quarantined' | 'images_approved' | 'images_rejected' | 'batch_published' | 'batch_uploaded' | 'batch_failed' | 'batch_blocked' | 'batch_waiting' | 'batch_retracted' | 'images_retracted';
 
 export async function recordEvent(tx: Tx, collectionId: string, kind: EventKind, payload: Record<string, unknown>): Promise<void> {
   await tx.insertInto('events').values({ collection_id: collectionId, kind, payload: JSON.stringify(payload) }).execute();

@@ -213,8 +213,8 @@ for (const kind of DB_KINDS) {
       expect(row).toMatchObject({ state: 'manifested', total: 2, manifest_csv_key: m.csvKey, manifest_json_key: m.jsonKey });
       const events = await t.db.selectFrom('events').selectAll().where('collection_id', '=', c.id).execute();
       expect(events).toHaveLength(1);
-      expect(events[0]).toMatchObject({ kind: 'batch_manifested' });
-      expect(events[0].payload).toMatchObject({ batchId: batch.id, seq: 1, total: 2 });
+      expect(events[0]).toMatchObject({ kind: 'batch_published' });
+      expect(events[0].payload).toMatchObject({ uploadBatchId: batch.id, seq: 1, total: 2, manifestCsvUrl: m.csvUrl, manifestJsonUrl: m.jsonUrl });
 
       // Again: the same files, no second event.
       const again = await writeManifests({ db: t.db, store: fs.store }, batch.id);

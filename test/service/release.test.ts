@@ -79,7 +79,7 @@ describe('release flow', () => {
 
     // The PI's webhook hears about it, signed; a failed delivery is retried, not lost.
     const kinds = await waitFor(async () => received.map((r) => r.kind), (k) => k.includes('batch_uploaded'));
-    expect(kinds).toEqual(expect.arrayContaining(['images_approved', 'batch_manifested', 'batch_uploaded']));
+    expect(kinds).toEqual(expect.arrayContaining(['images_approved', 'batch_published', 'batch_uploaded']));
     for (const r of received) expect(r.signature).toBe(`sha256=${createHmac('sha256', secret).update(r.body).digest('hex')}`);
     const uploaded = JSON.parse(received.find((r) => r.kind === 'batch_uploaded')!.body) as { collection: { id: string }; data: { seq: number } };
     expect(uploaded.collection.id).toBe(app.collections.alien);
