@@ -35,7 +35,35 @@ export function openApiDocument(): Record<string, unknown> {
         post: { summary: 'Register a collection under u/<you>/', requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Registration' } } } }, responses: { '201': { description: 'Registered' }, '409': { description: 'Already registered' }, ...errors } },
         get: { summary: 'Collections with image counts: your own, or all for reviewers and admins (mine=true for your own)', responses: { '200': { description: 'List' }, ...errors } },
       },
-      '/collections/{id}': { get: { summary: 'A collection with counts per state', parameters: idParam, responses: { '200': { description: 'Collection' }, ...errors } } },
+      '/collections/{id}': {
+        get: { summary: 'A collection with counts per state and its upload settings', parameters: idParam, responses: { '200': { description: 'Collection' }, ...errors } },
+        patch: {
+          summary: 'Owner or admin: upload settings, each optional, audited; they apply to batches planned afterwards',
+          parameters: idParam,
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  additionalProperties: false,
+                  properties: {
+                    zooniverseProjectId: { type: ['string', 'null'], pattern: '^\\d{1,12}$' },
+                    uploadMode: { enum: ['import', 'api'] },
+                    maxBatchSize: { type: 'integer', minimum: 1, maximum: 10000 },
+                    subjectSetPer: { enum: ['batch', 'collection'] },
+                    subjectSetNaming: { type: ['string', 'null'], maxLength: 200 },
+                    subjectFrames: { type: 'boolean', description: 'flipbook subjects: colour image then one grey frame per band' },
+                    oneIncompleteSet: { type: 'boolean', description: 'start a new subject set only once the previous one is complete' },
+                    extraMetadata: { type: 'object', properties: { columns: { type: 'object' }, objects: { type: 'object' } } },
+                  },
+                },
+              },
+            },
+          },
+          responses: { '200': { description: 'Collection' }, ...errors },
+        },
+      },
       '/collections/{id}/pause': { post: { summary: 'Stop polling', parameters: idParam, responses: { '200': { description: 'Paused' }, ...errors } } },
       '/collections/{id}/resume': { post: { summary: 'Resume polling', parameters: idParam, responses: { '200': { description: 'Active' }, ...errors } } },
       '/collections/{id}/retire': { post: { summary: 'Retire for good', parameters: idParam, responses: { '200': { description: 'Retired' }, ...errors } } },
@@ -66,11 +94,19 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: 'Per-image results' }, ...errors },
         },
       },
+      '/collections/{id}/extra-metadata': {
+        put: {
+          summary: "Owner or admin: replace the per-object metadata table (CSV, up to 8 MB): first column `object` (image id, <dataset id>:<stamp index> or stamp index), then metadata keys; errors name the line",
+          parameters: idParam,
+          requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' } } } },
+          responses: { '200': { description: 'The collection' }, ...errors },
+        },
+      },
       '/collections/{id}/webhook': {
         put: { summary: 'Owner or admin: set the webhook (https); answers the HMAC secret once. Deliveries are JSON with X-Bridge-Event, X-Bridge-Delivery and X-Bridge-Signature: sha256=HMAC(secret, body)', parameters: idParam, responses: { '200': { description: 'URL and secret' }, ...errors } },
         delete: { summary: 'Owner or admin: remove the webhook', parameters: idParam, responses: { '204': { description: 'Removed' }, ...errors } },
       },
-      '/collections/{id}/events': { get: { summary: "The collection's events (batch quarantined, images approved/rejected/retracted, batch manifested/uploaded/failed/blocked/retracted) with their delivery state", parameters: idParam, responses: { '200': { description: 'Events' }, ...errors } } },
+      '/collections/{id}/events': { get: { summary: "The collection's events (batch quarantined, images approved/rejected/retracted, batch published/waiting/uploaded/failed/blocked/retracted) with their delivery state", parameters: idParam, responses: { '200': { description: 'Events' }, ...errors } } },
       '/collections/{id}/uploads': { get: { summary: 'Release progress: approved images waiting to be published, published, subjects created and linked over all batches, settled (nothing on its way), and per batch (items) the ledger counts (pending, created, linked, failed), state, subject set and errors', parameters: idParam, responses: { '200': { description: 'Progress' }, ...errors } } },
       '/images/{id}/audit': { get: { summary: "An image's audit trail", parameters: idParam, responses: { '200': { description: 'Entries' }, ...errors } } },
       '/retractions': {

@@ -7,6 +7,7 @@ import { buildServices, type Services } from '../../src/app/service.js';
 import { startApiRole } from '../../src/app/api-server.js';
 import { createLogger } from '../../src/app/logger.js';
 import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis-server.js';
+import { uploadSettingsSchema } from '../../src/api/collections-routes.js';
 
 /** The HTTP API over real HTTP, Redis and PGlite (dev authenticator until identity lands). */
 let dir: string;
@@ -98,6 +99,9 @@ describe('operations endpoints', () => {
     expect(metrics).toMatch(/bridge_queue_jobs\{queue="poll",state="waiting"\}/);
     const spec = await call('GET', '/api/v1/openapi.json', 'alien');
     expect(spec.body.paths['/collections'].post).toBeDefined();
+    // The documented upload settings are exactly the ones the API accepts.
+    const documented = Object.keys(spec.body.paths['/collections/{id}'].patch.requestBody.content['application/json'].schema.properties);
+    expect(documented.sort()).toEqual(Object.keys(uploadSettingsSchema.shape).sort());
     expect((await call('GET', '/admin/queues', 'alien')).status).toBe(403);
   });
 });
