@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 
 import { uploadBatch } from '../../src/domain/upload.js';
 import { releaseProgress } from '../../src/domain/release.js';
 import { watchRelease } from '../../src/cli/status-command.js';
-import { DB_KINDS, freshDatabase, type TestDb } from '../support/databases.js';
-import { PanoptesServerDouble } from '../support/panoptes-server.js';
-import { panoptesClient, quietLog, seedUploadBatch, startDelayingProxy, startPublicStore, type PublicStore } from '../support/upload-fixtures.js';
+import { DB_KINDS } from '../support/databases.js';
+import { panoptesClient, quietLog, seedUploadBatch, startDelayingProxy } from '../support/upload-fixtures.js';
+import { uploadSetting } from '../support/upload-setting.js';
 
 /** Collects what a watcher writes. */
 class Capture extends Writable {
@@ -19,33 +19,21 @@ class Capture extends Writable {
 
 for (const kind of DB_KINDS) {
   describe(`bridge status --watch (${kind})`, () => {
-    let t: TestDb;
-    let pub: PublicStore;
-
-    beforeAll(async () => {
-      t = await freshDatabase(kind);
-      pub = await startPublicStore();
-    });
-    afterAll(async () => {
-      await pub?.close();
-      await t?.close();
-    });
+    const env = uploadSetting(kind);
 
     async function uploadWhileWatching(opts: { tty: boolean; json: boolean }) {
-      const server = await PanoptesServerDouble.start();
       // 20 ms per request and one create at a time: the upload takes long enough to be watched.
-      const proxy = await startDelayingProxy(server.url, 20);
+      const proxy = await startDelayingProxy(env.server.url, 20);
       try {
-        const b = await seedUploadBatch(t.db, pub.store, { n: 120 });
-        const collection = await t.db.selectFrom('collections').select(['id', 'name', 'zooniverse_project_id']).where('id', '=', b.collectionId).executeTakeFirstOrThrow();
+        const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 120 });
+        const collection = await env.t.db.selectFrom('collections').select(['id', 'name', 'zooniverse_project_id']).where('id', '=', b.collectionId).executeTakeFirstOrThrow();
         const out = new Capture();
-        const watching = watchRelease({ db: t.db, collection, uploading: true, out, tty: opts.tty, json: opts.json, intervalMs: 40 });
-        const report = await uploadBatch({ db: t.db, panoptes: panoptesClient(proxy.url), store: pub.store, log: quietLog, concurrency: 1, tuning: { flushEvery: 10, flushAfterMs: 30, linkChunk: 20 } }, b.batchId);
+        const watching = watchRelease({ db: env.t.db, collection, uploading: true, out, tty: opts.tty, json: opts.json, intervalMs: 40 });
+        const report = await uploadBatch({ db: env.t.db, panoptes: panoptesClient(proxy.url), store: env.pub.store, log: quietLog, concurrency: 1, tuning: { flushEvery: 10, flushAfterMs: 30, linkChunk: 20 } }, b.batchId);
         const last = await watching;
         return { b, out: out.text, last, report };
       } finally {
         await proxy.close();
-        await server.close();
       }
     }
 
@@ -77,9 +65,9 @@ for (const kind of DB_KINDS) {
     });
 
     it('counts a manifested batch as settled only when nobody is going to upload it', async () => {
-      const b = await seedUploadBatch(t.db, pub.store, { n: 3 });
-      expect((await releaseProgress(t.db, b.collectionId, { uploading: true })).settled).toBe(false);
-      expect((await releaseProgress(t.db, b.collectionId, { uploading: false })).settled).toBe(true);
+      const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 3 });
+      expect((await releaseProgress(env.t.db, b.collectionId, { uploading: true })).settled).toBe(false);
+      expect((await releaseProgress(env.t.db, b.collectionId, { uploading: false })).settled).toBe(true);
     });
   });
 }

@@ -1,56 +1,39 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { retractBatch, uploadBatch, uploadProgress, type UploadDeps } from '../../src/domain/upload.js';
-import { DB_KINDS, freshDatabase, type TestDb } from '../support/databases.js';
-import { PanoptesServerDouble } from '../support/panoptes-server.js';
-import { panoptesClient, quietLog, seedUploadBatch, startPublicStore, type PublicStore } from '../support/upload-fixtures.js';
+import { DB_KINDS } from '../support/databases.js';
+import { panoptesClient, quietLog, seedUploadBatch } from '../support/upload-fixtures.js';
+import { uploadSetting } from '../support/upload-setting.js';
 
 for (const kind of DB_KINDS) {
   describe(`upload in import mode (${kind})`, () => {
-    let t: TestDb;
-    let pub: PublicStore;
-    let server: PanoptesServerDouble;
-
-    beforeAll(async () => {
-      t = await freshDatabase(kind);
-      pub = await startPublicStore();
-    });
-    afterAll(async () => {
-      await pub?.close();
-      await t?.close();
-    });
-    beforeEach(async () => {
-      server = await PanoptesServerDouble.start();
-    });
-    afterEach(async () => {
-      await server.close();
-    });
+    const env = uploadSetting(kind);
 
     function deps(): UploadDeps {
-      return { db: t.db, panoptes: panoptesClient(server.url), store: pub.store, log: quietLog, tuning: { settleMs: 20, importPollMs: 20, importStallPolls: 5 } };
+      return { db: env.t.db, panoptes: panoptesClient(env.server.url), store: env.pub.store, log: quietLog, tuning: { settleMs: 20, importPollMs: 20, importStallPolls: 5 } };
     }
 
     async function ledger(batchId: string) {
-      return t.db.selectFrom('upload_items').selectAll().where('upload_batch_id', '=', batchId).orderBy('external_id').execute();
+      return env.t.db.selectFrom('upload_items').selectAll().where('upload_batch_id', '=', batchId).orderBy('external_id').execute();
     }
 
     function liveOf(externalIds: string[]) {
       const ours = new Set(externalIds);
-      return server.allSubjects({ includeDeleted: false }).filter((s) => ours.has(s.externalId ?? ''));
+      return env.server.allSubjects({ includeDeleted: false }).filter((s) => ours.has(s.externalId ?? ''));
     }
 
     it('imports the manifest Panoptes fetches from the public store, fills the ledger, and re-imports without duplicating', async () => {
-      const b = await seedUploadBatch(t.db, pub.store, { n: 200, mode: 'import' });
+      const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 200, mode: 'import' });
       const r = await uploadBatch(deps(), b.batchId);
       expect(r).toMatchObject({ state: 'uploaded', linked: 200, failed: 0, duplicates: [] });
-      expect(server.imports()).toHaveLength(1);
-      expect(server.imports()[0].sourceUrl).toBe(pub.store.publicUrl(b.csvKey));
-      expect(r.importId).toBe(server.imports()[0].id);
+      expect(env.server.imports()).toHaveLength(1);
+      expect(env.server.imports()[0].sourceUrl).toBe(env.pub.store.publicUrl(b.csvKey));
+      expect(r.importId).toBe(env.server.imports()[0].id);
       // No subject was created one by one.
-      expect(server.requestsTo('createSubject')).toHaveLength(0);
+      expect(env.server.requestsTo('createSubject')).toHaveLength(0);
       const live = liveOf(b.externalIds);
       expect(live).toHaveLength(200);
-      expect(new Set(server.setMembers(r.subjectSetId!))).toEqual(new Set(live.map((s) => s.id)));
+      expect(new Set(env.server.setMembers(r.subjectSetId!))).toEqual(new Set(live.map((s) => s.id)));
       const byExternal = new Map(live.map((s) => [s.externalId!, s.id]));
       const first = await ledger(b.batchId);
       for (const row of first) {
@@ -60,71 +43,71 @@ for (const kind of DB_KINDS) {
       expect(live[0].metadata).toMatchObject({ '#bridge_image_id': live[0].externalId });
 
       // The ledger lost (as if restored from an old backup): importing again upserts by external_id.
-      await t.db.updateTable('upload_batches').set({ state: 'manifested', import_id: null }).where('id', '=', b.batchId).execute();
-      await t.db.updateTable('upload_items').set({ state: 'intent', subject_id: null, attempts: 0 }).where('upload_batch_id', '=', b.batchId).execute();
+      await env.t.db.updateTable('upload_batches').set({ state: 'manifested', import_id: null }).where('id', '=', b.batchId).execute();
+      await env.t.db.updateTable('upload_items').set({ state: 'intent', subject_id: null, attempts: 0 }).where('upload_batch_id', '=', b.batchId).execute();
       const again = await uploadBatch(deps(), b.batchId);
       expect(again).toMatchObject({ state: 'uploaded', linked: 200 });
-      expect(server.imports()).toHaveLength(2);
+      expect(env.server.imports()).toHaveLength(2);
       expect(liveOf(b.externalIds)).toHaveLength(200);
-      expect(server.duplicateExternalIds()).toEqual([]);
-      expect(server.setMembers(r.subjectSetId!)).toHaveLength(200);
+      expect(env.server.duplicateExternalIds()).toEqual([]);
+      expect(env.server.setMembers(r.subjectSetId!)).toHaveLength(200);
       expect((await ledger(b.batchId)).map((x) => x.subject_id)).toEqual(first.map((x) => x.subject_id));
     });
 
     it('does not start a second import when the first answered 504 after it was created', async () => {
-      server.faults.push({ route: 'createImport', kind: 'commit-then-504' });
-      const b = await seedUploadBatch(t.db, pub.store, { n: 50, mode: 'import' });
+      env.server.faults.push({ route: 'createImport', kind: 'commit-then-504' });
+      const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 50, mode: 'import' });
       const r = await uploadBatch(deps(), b.batchId);
       expect(r).toMatchObject({ state: 'uploaded', linked: 50 });
-      expect(server.requestsTo('createImport')).toHaveLength(1);
-      expect(server.imports()).toHaveLength(1);
-      expect(r.importId).toBe(server.imports()[0].id);
+      expect(env.server.requestsTo('createImport')).toHaveLength(1);
+      expect(env.server.imports()).toHaveLength(1);
+      expect(r.importId).toBe(env.server.imports()[0].id);
     });
 
     it('finds an import whose id a crash lost, instead of importing again', async () => {
-      const b = await seedUploadBatch(t.db, pub.store, { n: 40, mode: 'import' });
+      const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 40, mode: 'import' });
       const r = await uploadBatch(deps(), b.batchId);
       // As if the process died after the POST, before recording the import and its outcome.
-      await t.db.updateTable('upload_batches').set({ state: 'uploading', import_id: null }).where('id', '=', b.batchId).execute();
-      await t.db.updateTable('upload_items').set({ state: 'intent', subject_id: null }).where('upload_batch_id', '=', b.batchId).execute();
+      await env.t.db.updateTable('upload_batches').set({ state: 'uploading', import_id: null }).where('id', '=', b.batchId).execute();
+      await env.t.db.updateTable('upload_items').set({ state: 'intent', subject_id: null }).where('upload_batch_id', '=', b.batchId).execute();
       const again = await uploadBatch(deps(), b.batchId);
       expect(again).toMatchObject({ state: 'uploaded', linked: 40, importId: r.importId });
-      expect(server.imports()).toHaveLength(1);
+      expect(env.server.imports()).toHaveLength(1);
     });
 
     it('notices a stalled import, keeps what it imported, and imports the rest again', async () => {
-      server.faults.push({ route: 'importWorker', kind: 'abort-import', afterRows: 30 });
-      const b = await seedUploadBatch(t.db, pub.store, { n: 200, mode: 'import' });
+      env.server.faults.push({ route: 'importWorker', kind: 'abort-import', afterRows: 30 });
+      const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 200, mode: 'import' });
       const r = await uploadBatch(deps(), b.batchId);
       expect(r).toMatchObject({ state: 'uploaded', linked: 200 });
-      expect(server.imports()).toHaveLength(2);
+      expect(env.server.imports()).toHaveLength(2);
       expect(liveOf(b.externalIds)).toHaveLength(200);
-      expect(server.duplicateExternalIds()).toEqual([]);
+      expect(env.server.duplicateExternalIds()).toEqual([]);
     });
 
     it('fails the batch with a clear message when imports keep stalling', async () => {
-      server.faults.push({ route: 'importWorker', kind: 'abort-import', afterRows: 30, times: 2 });
-      const b = await seedUploadBatch(t.db, pub.store, { n: 100, mode: 'import' });
+      env.server.faults.push({ route: 'importWorker', kind: 'abort-import', afterRows: 30, times: 2 });
+      const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 100, mode: 'import' });
       const r = await uploadBatch(deps(), b.batchId);
       expect(r).toMatchObject({ state: 'failed', linked: 30, failed: 70 });
       expect(r.error).toMatch(/^70 of 100 subjects could not be uploaded: 70 × Zooniverse import \d+ stopped at \d+ of 100 rows; the subject is not in subject set \d+ \(e\.g\. [0-9a-f-]{36}\)$/);
-      const ev = await t.db.selectFrom('events').select('kind').where('collection_id', '=', b.collectionId).execute();
+      const ev = await env.t.db.selectFrom('events').select('kind').where('collection_id', '=', b.collectionId).execute();
       expect(ev.map((e) => e.kind)).toEqual(['batch_failed']);
 
       // Asked again (by the PI, once Zooniverse is healthy): the failed rows get another import.
       const retry = await uploadBatch(deps(), b.batchId);
       expect(retry).toMatchObject({ state: 'uploaded', linked: 100, failed: 0 });
-      expect(server.duplicateExternalIds()).toEqual([]);
+      expect(env.server.duplicateExternalIds()).toEqual([]);
     });
 
     it('retracts an imported batch', async () => {
-      const b = await seedUploadBatch(t.db, pub.store, { n: 25, mode: 'import' });
+      const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 25, mode: 'import' });
       const r = await uploadBatch(deps(), b.batchId);
       const out = await retractBatch(deps(), b.batchId, 'admin');
       expect(out.subjectsDeleted).toBe(25);
-      expect(server.setMembers(r.subjectSetId!)).toHaveLength(0);
+      expect(env.server.setMembers(r.subjectSetId!)).toHaveLength(0);
       expect(liveOf(b.externalIds)).toHaveLength(0);
-      expect((await uploadProgress(t.db, b.batchId)).state).toBe('retracted');
+      expect((await uploadProgress(env.t.db, b.batchId)).state).toBe('retracted');
     });
   });
 }
