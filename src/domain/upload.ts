@@ -312,11 +312,16 @@ class BatchUpload {
       await this.checkLimit();
       await this.setState('uploading', null);
       this.setId = await this.ensureSubjectSet();
-      if (b.mode === 'api') {
+      if (b.mode === 'import') {
+        try {
+          await this.importPhase();
+        } catch (e) {
+          if (!(await this.importNotAllowed(e))) throw e;
+        }
+      }
+      if (this.batch.mode === 'api') {
         await this.createPhase();
         await this.linkPhase();
-      } else {
-        await this.importPhase();
       }
       await this.setState('verifying', null);
       await this.verify();
@@ -626,6 +631,24 @@ class BatchUpload {
       }
       this.log.warn({ uploadBatchId: b.id, importId: outcome.imp.id, missing: left.length, stalled: outcome.stalled }, 'import left rows missing: importing again (external_id upserts)');
     }
+  }
+
+  /**
+   * Import is the default "where the project allows": Panoptes refuses an
+   * import outright (403) when the manifest is over the row limit it sets
+   * for the account, or its policy does not let the account import into the
+   * project, while subjects can still be created one by one. A batch so
+   * refused before any import of it started goes on in api mode (recorded on
+   * the batch, so a resumed run does the same); other failures are not ours
+   * to work around.
+   */
+  private async importNotAllowed(e: unknown): Promise<boolean> {
+    if (!(e instanceof UpstreamRefusedError) || statusOf(e) !== 403 || this.batch.import_id) return false;
+    if (e instanceof SubjectLimitError) return false;
+    await this.db.updateTable('upload_batches').set({ mode: 'api', updated_at: this.now() }).where('id', '=', this.id).where('mode', '=', 'import').execute();
+    this.batch.mode = 'api';
+    this.log.warn({ uploadBatchId: this.id, err: (e as Error).message }, 'Zooniverse refused the import; uploading this batch subject by subject instead');
+    return true;
   }
 
   private async latestImport(sourceUrl: string, after?: string): Promise<PanoptesSubjectSetImport | undefined> {

@@ -54,6 +54,20 @@ for (const kind of DB_KINDS) {
       expect((await ledger(b.batchId)).map((x) => x.subject_id)).toEqual(first.map((x) => x.subject_id));
     });
 
+    it('goes on subject by subject where Zooniverse does not allow the import (here: a lower row limit)', async () => {
+      await env.restart({ importRowLimit: 20 });
+      const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 30, mode: 'import' });
+      const r = await uploadBatch(deps(), b.batchId);
+      expect(r).toMatchObject({ state: 'uploaded', mode: 'api', linked: 30, failed: 0, duplicates: [] });
+      // One refused import, nothing imported; every subject created once and in the set.
+      expect(env.server.requestsTo('createImport').map((q) => q.status)).toEqual([403]);
+      expect(env.server.imports()).toHaveLength(0);
+      expect(env.server.requestsTo('createSubject')).toHaveLength(30);
+      expect(liveOf(b.externalIds)).toHaveLength(30);
+      expect(env.server.setMembers(r.subjectSetId!)).toHaveLength(30);
+      expect((await env.t.db.selectFrom('upload_batches').select('mode').where('id', '=', b.batchId).executeTakeFirstOrThrow()).mode).toBe('api');
+    });
+
     it('does not start a second import when the first answered 504 after it was created', async () => {
       env.server.faults.push({ route: 'createImport', kind: 'commit-then-504' });
       const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 50, mode: 'import' });
