@@ -143,7 +143,8 @@ suite(`reviewer page in headless Chromium${haveChromium ? '' : ` (skipped: no Ch
 
   beforeAll(async () => {
     // rev's own collection is registered first, so the page's default must skip it for rev.
-    app = await startBridgeApp({ owners: ['rev', 'alien'] });
+    // Flipbook subjects: each image also has a grey frame per band, which the viewer flips through.
+    app = await startBridgeApp({ owners: ['rev', 'alien'], settings: { subjectFrames: true } });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -348,6 +349,19 @@ suite(`reviewer page in headless Chromium${haveChromium ? '' : ` (skipped: no Ch
     expect(await entry.locator('q.reason').innerText()).toBe(REASON);
     expect(await entry.locator('strong').innerText()).toBe('rev');
     expect(await rev.locator('#viewer-meta').innerText()).toContain(ids[2]);
+    // The frames volunteers will flip through: colour first, then the bands in channel order.
+    expect(await rev.locator('#viewer-frames button').allInnerTexts()).toEqual(['colour', 'i', 'r', 'g']);
+    const colourSrc = await rev.locator('#viewer-img').getAttribute('src');
+    await rev.locator('#viewer-frames button[data-frame="r"]').click();
+    await rev.waitForFunction((before) => {
+      const img = document.getElementById('viewer-img') as Img | null;
+      return !!img && img.getAttribute('src') !== before && img.complete && img.naturalWidth > 0;
+    }, colourSrc);
+    expect(await rev.locator('#viewer-img').evaluate((i) => [(i as Img).naturalWidth, (i as Img).naturalHeight])).toEqual([row.width, row.height]);
+    expect(await rev.locator('#viewer-frames button[data-frame="r"]').getAttribute('aria-pressed')).toBe('true');
+    expect(await rev.locator('#viewer-img').getAttribute('alt')).toMatch(/\(r\)$/);
+    await rev.locator('#viewer-frames button[data-frame="colour"]').click();
+    await poll(() => rev.locator('#viewer-img').getAttribute('src')).toBe(colourSrc);
     await rev.keyboard.press('Escape');
     await poll(() => viewer.evaluate((d) => (d as Dialog).open)).toBe(false);
     // Focus returns to the card the viewer was opened from.
