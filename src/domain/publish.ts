@@ -246,13 +246,23 @@ async function clearKeys(tx: Tx, imageId: string): Promise<void> {
  * their publish may be between its intent and its commit.
  */
 async function withdrawObject(tx: Tx, store: ObjectStore, imageId: string, key: string): Promise<boolean> {
+  const users = ['approved', ...LIVE] as const;
+  // Two indexed lookups (image objects, frame objects) rather than one OR over a join, which no index serves.
   const other = await tx
     .selectFrom('images')
-    .leftJoin('image_frames', 'image_frames.image_id', 'images.id')
     .select('images.id')
+    .where('images.public_key', '=', key)
     .where('images.id', '!=', imageId)
-    .where('images.state', 'in', ['approved', ...LIVE])
-    .where((eb) => eb.or([eb('images.public_key', '=', key), eb('image_frames.public_key', '=', key)]))
+    .where('images.state', 'in', users)
+    .unionAll(
+      tx
+        .selectFrom('image_frames')
+        .innerJoin('images', 'images.id', 'image_frames.image_id')
+        .select('images.id')
+        .where('image_frames.public_key', '=', key)
+        .where('images.id', '!=', imageId)
+        .where('images.state', 'in', users),
+    )
     .limit(1)
     .executeTakeFirst();
   if (other) return false;

@@ -36,9 +36,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addPrimaryKeyConstraint('image_frames_pkey', ['image_id', 'band'])
     .execute();
   await db.schema.createIndex('image_frames_public_key').on('image_frames').column('public_key').execute();
+  // Takedown asks whether another image still uses a public object, and planning whether an image is in a batch yet.
+  await db.schema.createIndex('images_public_key').on('images').column('public_key').where(sql.ref('public_key'), 'is not', null).execute();
+  await db.schema.createIndex('upload_items_image').on('upload_items').column('image_id').execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.dropIndex('upload_items_image').ifExists().execute();
+  await db.schema.dropIndex('images_public_key').ifExists().execute();
   await db.schema.dropTable('image_frames').ifExists().execute();
   await sql`update upload_batches set state = 'manifested' where state = 'waiting'`.execute(db);
   await sql`alter table upload_batches drop constraint upload_batches_state_check`.execute(db);
