@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runBridge, type CliRun } from '../support/cli.js';
 import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../support/panoptes-server.js';
-
-const ROOT = join(import.meta.dirname, '../..');
 
 /** `bridge demo` as a newcomer runs it: private Redis, PGlite, the shipped policy. */
 describe('bridge demo', () => {
@@ -59,14 +57,6 @@ describe('bridge demo', () => {
   }, 240_000);
 });
 
-function runDemo(args: string[], dir: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'demo', '--dir', dir, ...args], { cwd: ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function runDemo(args: string[], dir: string, env: Record<string, string>): Promise<CliRun> {
+  return runBridge(['demo', '--dir', dir, ...args], env);
 }

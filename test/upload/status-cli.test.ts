@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrateToLatest, openDatabase } from '../../src/db/database.js';
+import { runBridge, type CliRun } from '../support/cli.js';
 import { seedUploadBatch, startPublicStore, type PublicStore } from '../support/upload-fixtures.js';
 
-const ROOT = join(import.meta.dirname, '../..');
 
 /** `bridge status` as an operator runs it: a process of its own on the service's database. */
 describe('bridge status (command line)', () => {
@@ -28,20 +27,12 @@ describe('bridge status (command line)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function bridge(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  function bridge(args: string[]): Promise<CliRun> {
     const env = { ...process.env, DATA_DIR: dir, LOG_LEVEL: 'warn' } as Record<string, string>;
     delete env.DATABASE_URL;
     delete env.ZOONIVERSE_CLIENT_ID;
     delete env.ZOONIVERSE_CLIENT_SECRET;
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'status', ...args], { cwd: ROOT, env });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d));
-      child.stderr.on('data', (d: Buffer) => (stderr += d));
-      child.on('error', reject);
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
+    return runBridge(['status', ...args], env);
   }
 
   it('reports the release of one collection as JSON', async () => {
