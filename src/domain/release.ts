@@ -71,14 +71,15 @@ export interface StalledRelease {
 export async function stalledReleases(db: Db, olderThan: Date): Promise<{ manifest: StalledRelease[]; upload: StalledRelease[] }> {
   const rows = await db
     .selectFrom('upload_batches')
-    .select(['collection_id', 'state', 'id', 'updated_at'])
-    .where('state', 'in', ['publishing', 'manifested', 'waiting', 'uploading', 'verifying'])
-    .where('mode', '!=', 'export')
-    .where('updated_at', '<', olderThan)
+    .innerJoin('collections', 'collections.id', 'upload_batches.collection_id')
+    .select(['upload_batches.collection_id', 'upload_batches.state', 'upload_batches.id', 'upload_batches.updated_at', 'collections.zooniverse_project_id'])
+    .where('upload_batches.state', 'in', ['publishing', 'manifested', 'waiting', 'uploading', 'verifying'])
+    .where('upload_batches.mode', '!=', 'export')
+    .where('upload_batches.updated_at', '<', olderThan)
     // A long upload moves its ledger, not its batch row: recent ledger activity means it is alive.
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom('upload_items').select('upload_items.id').whereRef('upload_items.upload_batch_id', '=', 'upload_batches.id').where('upload_items.updated_at', '>=', olderThan))))
-    .orderBy('collection_id')
-    .orderBy('seq')
+    .orderBy('upload_batches.collection_id')
+    .orderBy('upload_batches.seq')
     .limit(5000)
     .execute();
   const group = (keep: (state: string) => boolean): StalledRelease[] => {
@@ -86,7 +87,9 @@ export async function stalledReleases(db: Db, olderThan: Date): Promise<{ manife
     for (const r of rows) if (keep(r.state)) by.set(r.collection_id, [...(by.get(r.collection_id) ?? []), `${r.id}@${new Date(r.updated_at).toISOString()}`]);
     return [...by].map(([collectionId, marks]) => ({ collectionId, marks }));
   };
-  return { manifest: group((s) => s === 'publishing'), upload: group((s) => s !== 'publishing') };
+  // Nothing to upload to without a Zooniverse project: those batches rest at their manifests.
+  const uploadable = new Set(rows.filter((r) => r.zooniverse_project_id).map((r) => r.collection_id));
+  return { manifest: group((s) => s === 'publishing'), upload: group((s) => s !== 'publishing').filter((u) => uploadable.has(u.collectionId)) };
 }
 
 /** Approved images not yet published, by collection: their release job was lost. */

@@ -92,6 +92,9 @@ for (const kind of DB_KINDS) {
       const second = await stalledReleases(env.t.db, cutoff);
       expect(second.upload.find((u) => u.collectionId === collectionId)?.marks).toEqual([expect.stringMatching(/^[0-9a-f-]{36}@/)]);
       expect(second.upload.find((u) => u.collectionId === collectionId)?.marks[0]).not.toMatch(new RegExp(`^${b1.batchId}`));
+      // Without a Zooniverse project there is nothing to upload to: not offered at all.
+      await env.t.db.updateTable('collections').set({ zooniverse_project_id: null }).where('id', '=', collectionId).execute();
+      expect((await stalledReleases(env.t.db, cutoff)).upload.find((u) => u.collectionId === collectionId)).toBeUndefined();
     });
 
     it('a set is complete only when it is in a workflow and fully retired in each', () => {
