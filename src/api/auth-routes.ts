@@ -3,7 +3,7 @@ import express, { Router, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
-import { createSession, deleteSession, saveLoginFlow, SESSION_COOKIE, takeLoginFlow } from '../db/repositories/sessions.js';
+import { createSession, deleteSession, findSession, saveLoginFlow, SESSION_COOKIE, takeLoginFlow, unsealIdToken } from '../db/repositories/sessions.js';
 import type { Logger } from '../domain/ports.js';
 import { readCookie, requireCsrf, UnauthenticatedError, type Identity, type IdentityProvider, type Role } from './auth.js';
 import { escapeHtml } from './html.js';
@@ -35,8 +35,8 @@ export function authRoutes(d: AuthRoutesDeps): Router {
   const limiter = rateLimit({ windowMs: 60_000, limit: d.loginRateLimit, standardHeaders: 'draft-7', legacyHeaders: false, message: { code: 'too_many_requests', title: 'Too many login attempts; wait a minute' } });
   const form = express.urlencoded({ extended: false, limit: '4kb' });
 
-  const startSession = async (res: Response, who: Identity) => {
-    const s = await createSession(d.db, who, d.sessionTtlMs);
+  const startSession = async (res: Response, who: Identity, idToken?: string) => {
+    const s = await createSession(d.db, who, d.sessionTtlMs, idToken);
     res.cookie(SESSION_COOKIE, s.cookie, { httpOnly: true, secure: d.secureCookies, sameSite: 'lax', path: '/', expires: s.expiresAt });
     d.log.info({ user: who.username, roles: who.roles }, 'signed in');
   };
@@ -66,8 +66,8 @@ export function authRoutes(d: AuthRoutesDeps): Router {
     }
     const flow = await takeLoginFlow(d.db, state);
     if (!flow) throw new UnauthenticatedError('this sign-in link has expired or was already used; start again from the login page');
-    const { identity } = await d.provider.completeLogin(new URL(req.originalUrl, d.publicBaseUrl), flow);
-    await startSession(res, identity);
+    const { identity, idToken } = await d.provider.completeLogin(new URL(req.originalUrl, d.publicBaseUrl), flow);
+    await startSession(res, identity, idToken);
     res.redirect(303, safeReturnTo(flow.returnTo));
   });
 
@@ -83,9 +83,15 @@ export function authRoutes(d: AuthRoutesDeps): Router {
 
   r.post('/auth/logout', form, requireCsrf, async (req, res) => {
     const cookie = readCookie(req.header('cookie'), SESSION_COOKIE);
-    if (cookie) await deleteSession(d.db, cookie);
+    let idToken: string | undefined;
+    if (cookie) {
+      const session = await findSession(d.db, cookie);
+      // The hint lets the provider end its session without asking the user to confirm who they are.
+      idToken = session ? unsealIdToken(session, cookie) : undefined;
+      await deleteSession(d.db, cookie);
+    }
     res.clearCookie(SESSION_COOKIE, { httpOnly: true, secure: d.secureCookies, sameSite: 'lax', path: '/' });
-    const end = d.provider?.endSessionUrl(undefined, new URL('/', d.publicBaseUrl).toString());
+    const end = d.provider?.endSessionUrl(idToken, new URL('/', d.publicBaseUrl).toString());
     res.redirect(303, end ?? '/');
   });
 

@@ -138,6 +138,8 @@ export interface SessionTable {
   groups: Json<string[]>;
   data_rights: Json<string[]>;
   csrf_token: string;
+  /** The provider's ID token, sealed with a key derived from the cookie (for logout's id_token_hint). */
+  id_token_sealed: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Generated<Date>;
   expires_at: Timestamp;
 }

@@ -477,10 +477,25 @@ suite(`reviewer page in headless Chromium${haveChromium ? '' : ` (skipped: no Ch
     const cookie = (await revContext.cookies(app.url)).find((c) => c.name === 'bridge_session');
     expect(cookie).toBeDefined();
     expect((await revContext.request.get(`${app.url}/api/v1/me`)).status()).toBe(200);
+    // The ID token is kept for the logout hint, but sealed: the database holds no token anyone could replay.
+    const stored = await app.s.db.selectFrom('sessions').select('id_token_sealed').where('username', '=', 'rev').execute();
+    expect(stored.length).toBeGreaterThan(0);
+    for (const row of stored) expect(row.id_token_sealed).toMatch(/^[\w-]{40,}$/);
+    for (const row of stored) expect(row.id_token_sealed).not.toMatch(/eyJ/);
+    const toProvider: string[] = [];
+    const watch = (r: { isNavigationRequest(): boolean; url(): string }) => {
+      if (r.isNavigationRequest() && r.url().startsWith(app.op.issuer)) toProvider.push(r.url());
+    };
+    rev.on('request', watch);
     await Promise.all([
       rev.waitForURL((u) => u.origin === new URL(app.op.issuer).origin, { timeout: 60_000, waitUntil: 'domcontentloaded' }),
       rev.locator('#logout-form button[type=submit]').click(),
     ]);
+    rev.off('request', watch);
+    // RP-initiated logout carries the ID token of rev's sign-in as its hint.
+    const hint = new URL(toProvider[0]).searchParams.get('id_token_hint');
+    expect(hint).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(JSON.parse(Buffer.from(hint!.split('.')[1], 'base64url').toString()).sub).toBe('rev');
     // The bridge session is gone at once, whatever the user answers at the provider.
     expect((await revContext.request.get(`${app.url}/api/v1/me`)).status()).toBe(401);
     expect((await revContext.cookies(app.url)).find((c) => c.name === 'bridge_session')).toBeUndefined();

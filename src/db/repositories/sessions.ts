@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import type { Session } from '../schema.js';
 import type { Tx } from './transitions.js';
 
@@ -14,16 +14,53 @@ export interface SessionIdentity {
   dataRights: string[];
 }
 
-/** Returns the cookie value; only its hash is stored. */
-export async function createSession(db: Tx, who: SessionIdentity, ttlMs: number): Promise<{ cookie: string; csrfToken: string; expiresAt: Date }> {
+/**
+ * Returns the cookie value; only its hash is stored. The provider's ID token,
+ * when given, is stored sealed (AES-256-GCM) under a key derived from the
+ * cookie, so reading the database does not yield a token anyone could replay.
+ */
+export async function createSession(db: Tx, who: SessionIdentity, ttlMs: number, idToken?: string): Promise<{ cookie: string; csrfToken: string; expiresAt: Date }> {
   const cookie = randomBytes(32).toString('base64url');
   const csrfToken = randomBytes(24).toString('base64url');
   const expiresAt = new Date(Date.now() + ttlMs);
   await db
     .insertInto('sessions')
-    .values({ id_hash: hash(cookie), username: who.username, roles: JSON.stringify(who.roles), groups: JSON.stringify(who.groups), data_rights: JSON.stringify(who.dataRights), csrf_token: csrfToken, expires_at: expiresAt })
+    .values({
+      id_hash: hash(cookie),
+      username: who.username,
+      roles: JSON.stringify(who.roles),
+      groups: JSON.stringify(who.groups),
+      data_rights: JSON.stringify(who.dataRights),
+      csrf_token: csrfToken,
+      id_token_sealed: idToken ? seal(cookie, idToken) : null,
+      expires_at: expiresAt,
+    })
     .execute();
   return { cookie, csrfToken, expiresAt };
+}
+
+function sealKey(cookie: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', cookie, '', 'bridge session id_token', 32));
+}
+
+function seal(cookie: string, plain: string): string {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', sealKey(cookie), iv);
+  const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+  return Buffer.concat([iv, c.getAuthTag(), body]).toString('base64url');
+}
+
+/** The session's ID token, or undefined when there is none or it does not open with this cookie. */
+export function unsealIdToken(session: Pick<Session, 'id_token_sealed'>, cookie: string): string | undefined {
+  if (!session.id_token_sealed) return undefined;
+  try {
+    const raw = Buffer.from(session.id_token_sealed, 'base64url');
+    const d = createDecipheriv('aes-256-gcm', sealKey(cookie), raw.subarray(0, 12));
+    d.setAuthTag(raw.subarray(12, 28));
+    return Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 export async function findSession(db: Tx, cookie: string): Promise<Session | undefined> {
