@@ -11,13 +11,19 @@ export function crc32(parts: Uint8Array[]): number {
 
 export function chunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, data.length);
-  const t = new TextEncoder().encode(type);
-  out.set(t, 4);
-  out.set(data, 8);
-  dv.setUint32(8 + data.length, crc32([t, data]));
+  writeChunk(out, 0, type, data);
   return out;
+}
+
+/** Writes a chunk (length, type, data, CRC) into `out` at `at`; returns where the next one starts. */
+export function writeChunk(out: Uint8Array, at: number, type: string, data: Uint8Array): number {
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  dv.setUint32(at, data.length);
+  for (let i = 0; i < 4; i++) out[at + 4 + i] = type.charCodeAt(i);
+  out.set(data, at + 8);
+  // Type and data lie side by side in `out`: the CRC covers them without a copy.
+  dv.setUint32(at + 8 + data.length, crc32Of(out.subarray(at + 4, at + 8 + data.length)));
+  return at + 12 + data.length;
 }
 
 /** iTXt with keyword XML:com.adobe.xmp, uncompressed, empty language and translated keyword. */

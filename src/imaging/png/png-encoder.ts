@@ -1,6 +1,6 @@
 import * as zlib from 'node:zlib';
 import type { Raster8 } from '../types.js';
-import { chunk } from './png-chunks.js';
+import { chunk, writeChunk } from './png-chunks.js';
 import { concatBytes } from '../bytes.js';
 
 /**
@@ -98,7 +98,7 @@ export function encodeRaster(r: Raster8, level: number, extra: Uint8Array[] = []
     return r.data.subarray(src, src + rowBytes);
   };
   const { filter, strategy } = chooseEncoding(rowAt, r.height, rowBytes, bpp, level);
-  const filtered = new Uint8Array((rowBytes + 1) * r.height);
+  const filtered = scratch((rowBytes + 1) * r.height);
   for (let y = 0; y < r.height; y++) filterRow(filter, rowAt(y), y > 0 ? rowAt(y - 1) : undefined, bpp, filtered, y * (rowBytes + 1));
   const idat = zlib.deflateSync(filtered, { level, strategy, memLevel: 9 });
 
@@ -109,6 +109,23 @@ export function encodeRaster(r: Raster8, level: number, extra: Uint8Array[] = []
   ihdr[8] = 8; // bit depth
   ihdr[9] = r.channels === 3 ? 2 : 0; // colour type: RGB or grey
   // compression 0, filter method 0, no interlace
-  const parts = [SIGNATURE, chunk('IHDR', ihdr), ...extra, chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))];
-  return concatBytes(parts);
+  // One allocation for the file; the compressed data is copied once, into it.
+  const head = concatBytes([SIGNATURE, chunk('IHDR', ihdr), ...extra]);
+  const out = new Uint8Array(head.length + 12 + idat.length + 12);
+  out.set(head);
+  writeChunk(out, writeChunk(out, head.length, 'IDAT', idat), 'IEND', EMPTY);
+  return out;
+}
+
+const EMPTY = new Uint8Array(0);
+let scratchBuf = new Uint8Array(0);
+
+/**
+ * A buffer for the filtered rows, reused from image to image: it is only
+ * read by the (synchronous) deflate before encodeRaster returns, and a new
+ * one for every stamp was a large share of the garbage per stamp.
+ */
+function scratch(n: number): Uint8Array {
+  if (scratchBuf.length < n) scratchBuf = new Uint8Array(n);
+  return scratchBuf.subarray(0, n);
 }
