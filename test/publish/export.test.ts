@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,56 +8,45 @@ import { exportCollection, exportCommand, resolveCollection } from '../../src/cl
 import { publishImage } from '../../src/domain/publish.js';
 import { readXmp } from '../../src/imaging/png/png-chunks.js';
 import type { ObjectStore } from '../../src/domain/ports.js';
-import { DB_KINDS, freshDatabase, type TestDb } from '../support/databases.js';
-import { artifacts, collection, csvObjects, parseCsv, renderedStamps, seedImages, tempStore, type Rendered } from './helpers.js';
+import { DB_KINDS } from '../support/databases.js';
+import { artifacts, collection, csvObjects, parseCsv, seedImages, publishSetting } from './helpers.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const pixels = (b: Uint8Array) => Buffer.from(pngjs.PNG.sync.read(Buffer.from(b)).data);
 
 for (const kind of DB_KINDS) {
   describe(`bridge export on ${kind}`, () => {
-    let t: TestDb;
-    let fs: Awaited<ReturnType<typeof tempStore>>;
-    let stamps: Rendered[];
-    beforeAll(async () => {
-      t = await freshDatabase(kind);
-      fs = await tempStore();
-      stamps = await renderedStamps();
-    });
-    afterAll(async () => {
-      await t?.close();
-      await fs?.close();
-    });
+    const env = publishSetting(kind);
 
     it('zips the approved and published images, stripped per the policy, with a Project Builder manifest', async () => {
-      const c = await collection(t.db, { extra: { columns: { survey: 'Rubin, DP1' }, objects: { '2': { ml_score: 0.5 } } } });
-      const datasetIds = await artifacts(t.db, c);
-      const [stripped, open, published, waiting] = await seedImages(t.db, fs.store, c, [
-        { png: stamps[6].png, stampIndex: 0, strip: true },
-        { png: stamps[7].png, stampIndex: 1, strip: false, ra: 10.5, dec: 41.25 },
-        { png: stamps[8].png, stampIndex: 2, strip: true },
-        { png: stamps[9].png, stampIndex: 3, state: 'quarantined' },
+      const c = await collection(env.t.db, { extra: { columns: { survey: 'Rubin, DP1' }, objects: { '2': { ml_score: 0.5 } } } });
+      const datasetIds = await artifacts(env.t.db, c);
+      const [stripped, open, published, waiting] = await seedImages(env.t.db, env.fs.store, c, [
+        { png: env.stamps[6].png, stampIndex: 0, strip: true },
+        { png: env.stamps[7].png, stampIndex: 1, strip: false, ra: 10.5, dec: 41.25 },
+        { png: env.stamps[8].png, stampIndex: 2, strip: true },
+        { png: env.stamps[9].png, stampIndex: 3, state: 'quarantined' },
       ]);
-      const pub = await publishImage({ db: t.db, store: fs.store }, published.id);
-      const out = join(fs.dir, 'exports', 'collection.zip');
+      const pub = await publishImage({ db: env.t.db, store: env.fs.store }, published.id);
+      const out = join(env.fs.dir, 'exports', 'collection.zip');
       const progress: number[] = [];
       // The zip is streamed: one image read at a time, whatever the collection's size.
       let reading = 0;
       let most = 0;
-      const store = Object.create(fs.store) as ObjectStore;
+      const store = Object.create(env.fs.store) as ObjectStore;
       store.get = async (...a) => {
         most = Math.max(most, ++reading);
         try {
-          return await fs.store.get(...a);
+          return await env.fs.store.get(...a);
         } finally {
           reading--;
         }
       };
-      const r = await exportCollection({ db: t.db, store }, c.id, out, { onProgress: (done) => progress.push(done) });
+      const r = await exportCollection({ db: env.t.db, store }, c.id, out, { onProgress: (done) => progress.push(done) });
       expect(most).toBe(1);
       expect(r).toEqual({ path: out, images: 3, stripped: 2 });
       expect(progress).toEqual([1, 2, 3]);
-      expect((await readdir(join(fs.dir, 'exports'))).sort()).toEqual(['collection.zip']);
+      expect((await readdir(join(env.fs.dir, 'exports'))).sort()).toEqual(['collection.zip']);
 
       const zip = await JSZip.loadAsync(await readFile(out));
       const names = Object.keys(zip.files).sort();
@@ -80,34 +69,34 @@ for (const kind of DB_KINDS) {
 
       const s = await file(`${stripped.id}.png`);
       expect(readXmp(s)).toBeNull();
-      expect(pixels(s).equals(pixels(stamps[6].png))).toBe(true);
+      expect(pixels(s).equals(pixels(env.stamps[6].png))).toBe(true);
       expect(rows[0]['!ra']).toBe('');
       const o = await file(`${open.id}.png`);
-      expect(Buffer.from(o).equals(Buffer.from(stamps[7].png))).toBe(true);
+      expect(Buffer.from(o).equals(Buffer.from(env.stamps[7].png))).toBe(true);
       expect(readXmp(o)).toMatch(/Spatial/);
       expect(rows[1]).toMatchObject({ '!ra': '10.500000', '!dec': '41.250000' });
       // A published image goes out exactly as published.
-      expect(Buffer.from(await file(`${published.id}.png`)).equals(Buffer.from((await fs.store.get('public', pub.publicKey)).body))).toBe(true);
+      expect(Buffer.from(await file(`${published.id}.png`)).equals(Buffer.from((await env.fs.store.get('public', pub.publicKey)).body))).toBe(true);
       // Exporting publishes nothing.
-      const states = await t.db.selectFrom('images').select(['id', 'state']).where('collection_id', '=', c.id).orderBy('stamp_index').execute();
+      const states = await env.t.db.selectFrom('images').select(['id', 'state']).where('collection_id', '=', c.id).orderBy('stamp_index').execute();
       expect(states.map((x) => x.state)).toEqual(['approved', 'approved', 'published', 'quarantined']);
     });
 
     it('refuses a collection with nothing approved, and leaves no partial file when an image is missing', async () => {
-      const c = await collection(t.db);
-      await expect(exportCollection({ db: t.db, store: fs.store }, c.id, join(fs.dir, 'none.zip'))).rejects.toThrow(/no approved images/);
-      const [img] = await seedImages(t.db, fs.store, c, [{ png: stamps[10].png, stampIndex: 0 }]);
-      await fs.store.delete('quarantine', img.quarantine_key);
-      const dir = join(fs.dir, 'broken');
-      await expect(exportCollection({ db: t.db, store: fs.store }, c.id, join(dir, 'x.zip'))).rejects.toThrow(/not found|missing/);
+      const c = await collection(env.t.db);
+      await expect(exportCollection({ db: env.t.db, store: env.fs.store }, c.id, join(env.fs.dir, 'none.zip'))).rejects.toThrow(/no approved images/);
+      const [img] = await seedImages(env.t.db, env.fs.store, c, [{ png: env.stamps[10].png, stampIndex: 0 }]);
+      await env.fs.store.delete('quarantine', img.quarantine_key);
+      const dir = join(env.fs.dir, 'broken');
+      await expect(exportCollection({ db: env.t.db, store: env.fs.store }, c.id, join(dir, 'x.zip'))).rejects.toThrow(/not found|missing/);
       expect(await readdir(dir)).toEqual([]);
     });
 
     it('finds a collection by id or by name', async () => {
-      const c = await collection(t.db);
-      expect((await resolveCollection(t.db, c.id)).id).toBe(c.id);
-      expect((await resolveCollection(t.db, c.name)).id).toBe(c.id);
-      await expect(resolveCollection(t.db, 'u/nobody/none')).rejects.toThrow(/no collection/);
+      const c = await collection(env.t.db);
+      expect((await resolveCollection(env.t.db, c.id)).id).toBe(c.id);
+      expect((await resolveCollection(env.t.db, c.name)).id).toBe(c.id);
+      await expect(resolveCollection(env.t.db, 'u/nobody/none')).rejects.toThrow(/no collection/);
     });
   });
 }

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { createBatch } from '../../src/db/repositories/batches.js';
 import { insertImages } from '../../src/db/repositories/images.js';
 import type { Db } from '../../src/db/database.js';
 import type { Collection, Image, ImageState } from '../../src/db/schema.js';
+import { freshDatabase, type TestDb } from '../support/databases.js';
 
 /** Shared set-up for the publishing tests: a real filesystem store, real converted PNGs, rows as the pipeline leaves them. */
 
@@ -20,6 +22,32 @@ export async function tempStore(): Promise<{ store: FsObjectStore; dir: string; 
   const dir = await mkdtemp(join(tmpdir(), 'publish-test-'));
   const store = new FsObjectStore({ root: join(dir, 'objects'), publicBaseUrl: PUBLIC_BASE });
   return { store, dir, close: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface PublishSetting {
+  readonly t: TestDb;
+  readonly fs: Awaited<ReturnType<typeof tempStore>>;
+  /** Real converter output (see renderedStamps). */
+  readonly stamps: Rendered[];
+}
+
+/**
+ * The setting of a publishing test, registered on the enclosing describe: a
+ * database of `kind`, a filesystem store and the rendered stamps, for the
+ * block. Read its fields inside hooks and tests (they are set by then).
+ */
+export function publishSetting(kind: 'pglite' | 'postgres'): PublishSetting {
+  const s = {} as { t: TestDb; fs: Awaited<ReturnType<typeof tempStore>>; stamps: Rendered[] };
+  beforeAll(async () => {
+    s.t = await freshDatabase(kind);
+    s.fs = await tempStore();
+    s.stamps = await renderedStamps();
+  });
+  afterAll(async () => {
+    await s.t?.close();
+    await s.fs?.close();
+  });
+  return s;
 }
 
 const FIX = join(import.meta.dirname, '../fixtures/fits');

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { publishImage, unpublishImage } from '../../src/domain/publish.js';
@@ -8,8 +8,8 @@ import { insertImages, type NewImage } from '../../src/db/repositories/images.js
 import { createBatch } from '../../src/db/repositories/batches.js';
 import type { Db } from '../../src/db/database.js';
 import type { Collection } from '../../src/db/schema.js';
-import { DB_KINDS, freshDatabase, type TestDb } from '../support/databases.js';
-import { artifacts, collection, csvObjects, parseCsv, renderedStamps, seedImages, tempStore, type Rendered } from './helpers.js';
+import { DB_KINDS } from '../support/databases.js';
+import { artifacts, collection, csvObjects, parseCsv, seedImages, publishSetting } from './helpers.js';
 
 const hex = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -46,37 +46,26 @@ async function publishedRows(db: Db, c: Collection, n: number, groups = 5, from 
 
 for (const kind of DB_KINDS) {
   describe(`upload batches and manifests on ${kind}`, () => {
-    let t: TestDb;
-    let fs: Awaited<ReturnType<typeof tempStore>>;
-    let stamps: Rendered[];
-    beforeAll(async () => {
-      t = await freshDatabase(kind);
-      fs = await tempStore();
-      stamps = await renderedStamps();
-    });
-    afterAll(async () => {
-      await t?.close();
-      await fs?.close();
-    });
+    const env = publishSetting(kind);
 
     it('splits 2,500 published images at 1,000 into 1,000/1,000/500 in stable order, once', async () => {
-      const c = await collection(t.db, { maxBatch: 1000 });
-      await publishedRows(t.db, c, 2500);
+      const c = await collection(env.t.db, { maxBatch: 1000 });
+      await publishedRows(env.t.db, c, 2500);
       // Two planners at once: the collection lock lets one of them do it all.
-      const [p1, p2] = await Promise.all([planUploadBatches({ db: t.db }, c.id), planUploadBatches({ db: t.db }, c.id)]);
+      const [p1, p2] = await Promise.all([planUploadBatches({ db: env.t.db }, c.id), planUploadBatches({ db: env.t.db }, c.id)]);
       const planned = [...p1, ...p2];
       expect(planned.map((b) => [b.seq, b.total])).toEqual([
         [1, 1000],
         [2, 1000],
         [3, 500],
       ]);
-      const batches = await t.db.selectFrom('upload_batches').selectAll().where('collection_id', '=', c.id).orderBy('seq').execute();
+      const batches = await env.t.db.selectFrom('upload_batches').selectAll().where('collection_id', '=', c.id).orderBy('seq').execute();
       expect(batches.map((b) => [b.seq, b.mode, b.state, b.total])).toEqual([
         [1, 'import', 'publishing', 1000],
         [2, 'import', 'publishing', 1000],
         [3, 'import', 'publishing', 500],
       ]);
-      const items = await t.db
+      const items = await env.t.db
         .selectFrom('upload_items')
         .innerJoin('images', 'images.id', 'upload_items.image_id')
         .innerJoin('upload_batches', 'upload_batches.id', 'upload_items.upload_batch_id')
@@ -91,20 +80,20 @@ for (const kind of DB_KINDS) {
       expect(order.slice(0, 1000).every((i) => i.seq === 1)).toBe(true);
       expect(order.slice(2000).every((i) => i.seq === 3)).toBe(true);
 
-      expect(await planUploadBatches({ db: t.db }, c.id)).toEqual([]);
-      await publishedRows(t.db, c, 7, 5, 2500);
-      expect((await planUploadBatches({ db: t.db }, c.id)).map((b) => [b.seq, b.total])).toEqual([[4, 7]]);
+      expect(await planUploadBatches({ db: env.t.db }, c.id)).toEqual([]);
+      await publishedRows(env.t.db, c, 7, 5, 2500);
+      expect((await planUploadBatches({ db: env.t.db }, c.id)).map((b) => [b.seq, b.total])).toEqual([[4, 7]]);
     });
 
     it('uses the collection upload mode, and ignores images that are not published', async () => {
-      const c = await collection(t.db);
-      await t.db.updateTable('collections').set({ upload_mode: 'api' }).where('id', '=', c.id).execute();
-      await seedImages(t.db, fs.store, c, [{ png: stamps[0].png, stampIndex: 0, state: 'approved' }]);
-      expect(await planUploadBatches({ db: t.db }, c.id)).toEqual([]);
-      await publishedRows(t.db, c, 3);
-      const [b] = await planUploadBatches({ db: t.db }, c.id);
+      const c = await collection(env.t.db);
+      await env.t.db.updateTable('collections').set({ upload_mode: 'api' }).where('id', '=', c.id).execute();
+      await seedImages(env.t.db, env.fs.store, c, [{ png: env.stamps[0].png, stampIndex: 0, state: 'approved' }]);
+      expect(await planUploadBatches({ db: env.t.db }, c.id)).toEqual([]);
+      await publishedRows(env.t.db, c, 3);
+      const [b] = await planUploadBatches({ db: env.t.db }, c.id);
       expect(b.total).toBe(3);
-      expect((await t.db.selectFrom('upload_batches').select('mode').where('id', '=', b.id).executeTakeFirstOrThrow()).mode).toBe('api');
+      expect((await env.t.db.selectFrom('upload_batches').select('mode').where('id', '=', b.id).executeTakeFirstOrThrow()).mode).toBe('api');
     });
 
     it('writes the subject_set_imports CSV and the API JSON to the public store, with the metadata conventions', async () => {
@@ -115,22 +104,22 @@ for (const kind of DB_KINDS) {
           '1': { ml_score: 0.75, ra_deg: '150.1', note: 'see ra=150.1' },
         },
       };
-      const c = await collection(t.db, { extra });
-      const datasetIds = await artifacts(t.db, c);
-      const [open, hidden] = await seedImages(t.db, fs.store, c, [
-        { png: stamps[2].png, stampIndex: 0, strip: false, ra: 150.1234567, dec: -2.5 },
-        { png: stamps[3].png, stampIndex: 1, strip: true, ra: 151.987654, dec: 3.25 },
+      const c = await collection(env.t.db, { extra });
+      const datasetIds = await artifacts(env.t.db, c);
+      const [open, hidden] = await seedImages(env.t.db, env.fs.store, c, [
+        { png: env.stamps[2].png, stampIndex: 0, strip: false, ra: 150.1234567, dec: -2.5 },
+        { png: env.stamps[3].png, stampIndex: 1, strip: true, ra: 151.987654, dec: 3.25 },
       ]);
-      await t.db.updateTable('collections').set({ extra_metadata: JSON.stringify({ ...extra, objects: { ...extra.objects, [hidden.id]: { '#priority': 3 } } }) }).where('id', '=', c.id).execute();
-      const pub = [await publishImage({ db: t.db, store: fs.store }, open.id), await publishImage({ db: t.db, store: fs.store }, hidden.id)];
-      const [batch] = await planUploadBatches({ db: t.db }, c.id);
-      const m = await writeManifests({ db: t.db, store: fs.store }, batch.id);
+      await env.t.db.updateTable('collections').set({ extra_metadata: JSON.stringify({ ...extra, objects: { ...extra.objects, [hidden.id]: { '#priority': 3 } } }) }).where('id', '=', c.id).execute();
+      const pub = [await publishImage({ db: env.t.db, store: env.fs.store }, open.id), await publishImage({ db: env.t.db, store: env.fs.store }, hidden.id)];
+      const [batch] = await planUploadBatches({ db: env.t.db }, c.id);
+      const m = await writeManifests({ db: env.t.db, store: env.fs.store }, batch.id);
       expect(m).toMatchObject({ seq: 1, total: 2, csvKey: `manifests/${c.id}/batch-1.csv`, jsonKey: `manifests/${c.id}/batch-1.json`, unchanged: false });
       expect(m.csvUrl).toBe(`http://bridge.test/public/manifests/${c.id}/batch-1.csv`);
       expect(Object.keys(m.dropped)).toEqual([hidden.id]);
       expect(m.dropped[hidden.id].sort()).toEqual(['note', 'ra_deg']);
 
-      const csvObj = await fs.store.get('public', m.csvKey);
+      const csvObj = await env.fs.store.get('public', m.csvKey);
       expect(csvObj.contentType).toBe('text/csv; charset=utf-8');
       const csv = new TextDecoder().decode(csvObj.body);
       expect(csv.endsWith('\n')).toBe(true);
@@ -181,7 +170,7 @@ for (const kind of DB_KINDS) {
       // The quoting survives a round trip through an independent reader, and the raw text shows RFC 4180 quoting.
       expect(csv).toContain('"Rubin ""DP1"", simulated\nsecond line"');
 
-      const jsonObj = await fs.store.get('public', m.jsonKey);
+      const jsonObj = await env.fs.store.get('public', m.jsonKey);
       expect(jsonObj.contentType).toBe('application/json');
       const subjects = JSON.parse(new TextDecoder().decode(jsonObj.body));
       expect(subjects).toHaveLength(2);
@@ -209,48 +198,48 @@ for (const kind of DB_KINDS) {
       expect(subjects[1].metadata['#priority']).toBe(3);
       expect(JSON.stringify(subjects[1])).not.toMatch(/151\.98|3\.25/);
 
-      const row = await t.db.selectFrom('upload_batches').selectAll().where('id', '=', batch.id).executeTakeFirstOrThrow();
+      const row = await env.t.db.selectFrom('upload_batches').selectAll().where('id', '=', batch.id).executeTakeFirstOrThrow();
       expect(row).toMatchObject({ state: 'manifested', total: 2, manifest_csv_key: m.csvKey, manifest_json_key: m.jsonKey });
-      const events = await t.db.selectFrom('events').selectAll().where('collection_id', '=', c.id).execute();
+      const events = await env.t.db.selectFrom('events').selectAll().where('collection_id', '=', c.id).execute();
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({ kind: 'batch_published' });
       expect(events[0].payload).toMatchObject({ uploadBatchId: batch.id, seq: 1, total: 2, manifestCsvUrl: m.csvUrl, manifestJsonUrl: m.jsonUrl });
 
       // Again: the same files, no second event.
-      const again = await writeManifests({ db: t.db, store: fs.store }, batch.id);
+      const again = await writeManifests({ db: env.t.db, store: env.fs.store }, batch.id);
       expect(again.total).toBe(2);
-      expect(Buffer.from((await fs.store.get('public', m.csvKey)).body).equals(Buffer.from(csvObj.body))).toBe(true);
-      expect(await t.db.selectFrom('events').select('id').where('collection_id', '=', c.id).execute()).toHaveLength(1);
+      expect(Buffer.from((await env.fs.store.get('public', m.csvKey)).body).equals(Buffer.from(csvObj.body))).toBe(true);
+      expect(await env.t.db.selectFrom('events').select('id').where('collection_id', '=', c.id).execute()).toHaveLength(1);
 
       // A retraction before upload: re-manifesting leaves the subject out.
-      await unpublishImage({ db: t.db, store: fs.store }, open.id, 'epo', 'takedown');
-      const after = await writeManifests({ db: t.db, store: fs.store }, batch.id);
+      await unpublishImage({ db: env.t.db, store: env.fs.store }, open.id, 'epo', 'takedown');
+      const after = await writeManifests({ db: env.t.db, store: env.fs.store }, batch.id);
       expect(after.total).toBe(1);
-      expect(csvObjects(new TextDecoder().decode((await fs.store.get('public', m.csvKey)).body)).map((r) => r.external_id)).toEqual([hidden.id]);
+      expect(csvObjects(new TextDecoder().decode((await env.fs.store.get('public', m.csvKey)).body)).map((r) => r.external_id)).toEqual([hidden.id]);
 
       // Once the upload has started the manifests are left alone.
-      await t.db.updateTable('upload_batches').set({ state: 'uploading' }).where('id', '=', batch.id).execute();
-      expect(await writeManifests({ db: t.db, store: fs.store }, batch.id)).toMatchObject({ unchanged: true, total: 1 });
+      await env.t.db.updateTable('upload_batches').set({ state: 'uploading' }).where('id', '=', batch.id).execute();
+      expect(await writeManifests({ db: env.t.db, store: env.fs.store }, batch.id)).toMatchObject({ unchanged: true, total: 1 });
     });
 
     it('refuses a batch holding an image that is not published', async () => {
-      const c = await collection(t.db);
-      const [img] = await seedImages(t.db, fs.store, c, [{ png: stamps[4].png, stampIndex: 0 }]);
-      await publishImage({ db: t.db, store: fs.store }, img.id);
-      const [batch] = await planUploadBatches({ db: t.db }, c.id);
-      await t.db.updateTable('images').set({ state: 'approved' }).where('id', '=', img.id).execute();
-      await expect(writeManifests({ db: t.db, store: fs.store }, batch.id)).rejects.toThrow(/not published/);
+      const c = await collection(env.t.db);
+      const [img] = await seedImages(env.t.db, env.fs.store, c, [{ png: env.stamps[4].png, stampIndex: 0 }]);
+      await publishImage({ db: env.t.db, store: env.fs.store }, img.id);
+      const [batch] = await planUploadBatches({ db: env.t.db }, c.id);
+      await env.t.db.updateTable('images').set({ state: 'approved' }).where('id', '=', img.id).execute();
+      await expect(writeManifests({ db: env.t.db, store: env.fs.store }, batch.id)).rejects.toThrow(/not published/);
     });
 
     it(`never writes a manifest of more than ${MAX_IMPORT_ROWS} rows`, async () => {
-      const c = await collection(t.db, { maxBatch: 10_000 });
-      const ids = await publishedRows(t.db, c, MAX_IMPORT_ROWS + 1, 50);
-      const [first, second] = await planUploadBatches({ db: t.db }, c.id);
+      const c = await collection(env.t.db, { maxBatch: 10_000 });
+      const ids = await publishedRows(env.t.db, c, MAX_IMPORT_ROWS + 1, 50);
+      const [first, second] = await planUploadBatches({ db: env.t.db }, c.id);
       expect([first.total, second.total]).toEqual([MAX_IMPORT_ROWS, 1]);
       // Forced past the planner's limit by hand: the writer still refuses.
-      const stray = await t.db.selectFrom('upload_items').select('id').where('upload_batch_id', '=', second.id).executeTakeFirstOrThrow();
-      await t.db.updateTable('upload_items').set({ upload_batch_id: first.id }).where('id', '=', stray.id).execute();
-      await expect(writeManifests({ db: t.db, store: fs.store }, first.id)).rejects.toThrow(/at most 10000/);
+      const stray = await env.t.db.selectFrom('upload_items').select('id').where('upload_batch_id', '=', second.id).executeTakeFirstOrThrow();
+      await env.t.db.updateTable('upload_items').set({ upload_batch_id: first.id }).where('id', '=', stray.id).execute();
+      await expect(writeManifests({ db: env.t.db, store: env.fs.store }, first.id)).rejects.toThrow(/at most 10000/);
       expect(ids).toHaveLength(MAX_IMPORT_ROWS + 1);
     }, 120_000);
   });
