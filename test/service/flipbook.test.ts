@@ -9,7 +9,8 @@ import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from
 import { waitFor } from '../support/wait.js';
 import { readXmp } from '../../src/imaging/png/png-chunks.js';
 import { exportCollection } from '../../src/cli/export-command.js';
-import { parseCsv } from '../../src/domain/extra-metadata-table.js';
+// The tests' own CSV reader, independent of the code under test.
+import { parseCsv } from '../publish/helpers.js';
 
 /**
  * A PI who asks for flipbook subjects (colour image, then one grey frame per

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,12 +10,10 @@ import { applyPolicy } from '../../src/domain/review.js';
 import { loadPolicyFile } from '../../src/policies/policy-file.js';
 import { DEFAULT_POLICY_FILE } from '../../src/app/service.js';
 import { createLogger } from '../../src/app/logger.js';
-
-const ROOT = join(import.meta.dirname, '../..');
+import { runBridge } from '../support/cli.js';
 
 function bridge(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, ...env } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runBridge(args, { ...process.env, ...env } as Record<string, string>);
 }
 
 let tmp: string;
@@ -29,12 +26,12 @@ afterAll(async () => {
 
 describe('bridge policy check', () => {
   it('accepts the shipped policy (exit 0) and names file, rule and place of a mistake (exit 1)', async () => {
-    const ok = bridge(['policy', 'check']);
+    const ok = await bridge(['policy', 'check']);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/policies\/rubin-default\.yaml: ok, rubin-default@/);
     const bad = join(tmp, 'bad.yaml');
     await writeFile(bad, 'name: bad\nversion: "1"\nevaluation: all\nrules:\n  - id: typo\n    description: d\n    condition: [gtee, [lookup, dataset.age_hours, 0], [const, 80]]\n    effects: [{ action: require_review }]\n');
-    const r = bridge(['policy', 'check', bad]);
+    const r = await bridge(['policy', 'check', bad]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/bad\.yaml: rule "typo": condition: unknown operator "gtee" \(did you mean "gte"\?\) \(line 7\)/);
   });
@@ -70,7 +67,7 @@ describe('bridge policy explain', () => {
     } finally {
       await db.destroy();
     }
-    const r = bridge(['policy', 'explain', rejected], { DATA_DIR: dataDir });
+    const r = await bridge(['policy', 'explain', rejected], { DATA_DIR: dataDir });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/verdict rejected by rubin-default@/);
@@ -79,7 +76,7 @@ describe('bridge policy explain', () => {
     expect(r.stdout).toMatch(/\[no match\] prompt-embargo/);
     expect(r.stdout).toMatch(/dataset\.release \("dr1"\)/);
 
-    const missing = bridge(['policy', 'explain', '00000000-0000-4000-8000-000000000000'], { DATA_DIR: dataDir });
+    const missing = await bridge(['policy', 'explain', '00000000-0000-4000-8000-000000000000'], { DATA_DIR: dataDir });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no image/);
   });
