@@ -3,7 +3,7 @@ import type { Db } from '../db/database.js';
 import { getCollection } from '../db/repositories/collections.js';
 import type { PanoptesClient } from './panoptes-port.js';
 import type { Logger, ObjectStore } from './ports.js';
-import { BatchBusyError, failBatch, uploadBatch, uploadProgress, type UploadProgress } from './upload.js';
+import { BatchBusyError, failBatch, progressOf, uploadBatch, type UploadProgress } from './upload.js';
 import { paceGate } from './pacing.js';
 
 /**
@@ -146,9 +146,9 @@ export async function releaseProgress(db: Db, collectionId: string, opts: { uplo
     .select([sql<number>`count(*) filter (where state = 'approved')::int`.as('approved'), sql<number>`count(*) filter (where state in ('published', 'uploaded') and public_key is not null)::int`.as('published')])
     .where('collection_id', '=', collectionId)
     .executeTakeFirstOrThrow();
-  const ids = await db.selectFrom('upload_batches').select('id').where('collection_id', '=', collectionId).orderBy('seq', 'desc').limit(200).execute();
-  const batches: UploadProgress[] = [];
-  for (const b of ids) batches.push(await uploadProgress(db, b.id));
+  // Read every few seconds by each open page: two queries, whatever the number of batches.
+  const rows = await db.selectFrom('upload_batches').selectAll().where('collection_id', '=', collectionId).orderBy('seq', 'desc').limit(200).execute();
+  const batches = await progressOf(db, rows);
   const live = batches.filter((b) => b.state !== 'retracted');
   const uploading = opts.uploading ?? true;
   const settled = counts.approved === 0 && batches.every((b) => RESTING.has(b.state) || (!uploading && b.state === 'manifested') || b.mode === 'export');

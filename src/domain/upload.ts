@@ -168,30 +168,39 @@ export interface RetractResult {
 export async function uploadProgress(db: Db | Tx, uploadBatchId: string): Promise<UploadProgress> {
   const b = await db.selectFrom('upload_batches').selectAll().where('id', '=', uploadBatchId).executeTakeFirst();
   if (!b) throw new NotFoundError(`upload batch ${uploadBatchId} not found`);
+  return (await progressOf(db, [b]))[0];
+}
+
+/** The progress of several batches with one count over their ledgers, in the order given. */
+export async function progressOf(db: Db | Tx, batches: UploadBatch[]): Promise<UploadProgress[]> {
+  if (!batches.length) return [];
   const rows = await db
     .selectFrom('upload_items')
-    .select(['state', sql<number>`count(*)::int`.as('n')])
-    .where('upload_batch_id', '=', uploadBatchId)
-    .groupBy('state')
+    .select(['upload_batch_id', 'state', sql<number>`count(*)::int`.as('n')])
+    .where('upload_batch_id', 'in', batches.map((b) => b.id))
+    .groupBy(['upload_batch_id', 'state'])
     .execute();
-  const n = (s: UploadItemState) => rows.find((r) => r.state === s)?.n ?? 0;
-  const total = rows.reduce((a, r) => a + r.n, 0);
-  return {
-    uploadBatchId: b.id,
-    collectionId: b.collection_id,
-    seq: b.seq,
-    mode: b.mode,
-    state: b.state,
-    total: Math.max(total, b.total),
-    pending: n('intent'),
-    created: n('created') + n('linked'),
-    linked: n('linked'),
-    failed: n('failed'),
-    retracted: n('retracted'),
-    subjectSetId: b.subject_set_id,
-    importId: b.import_id,
-    error: b.error,
-  };
+  return batches.map((b) => {
+    const own = rows.filter((r) => r.upload_batch_id === b.id);
+    const n = (s: UploadItemState) => own.find((r) => r.state === s)?.n ?? 0;
+    const total = own.reduce((a, r) => a + r.n, 0);
+    return {
+      uploadBatchId: b.id,
+      collectionId: b.collection_id,
+      seq: b.seq,
+      mode: b.mode,
+      state: b.state,
+      total: Math.max(total, b.total),
+      pending: n('intent'),
+      created: n('created') + n('linked'),
+      linked: n('linked'),
+      failed: n('failed'),
+      retracted: n('retracted'),
+      subjectSetId: b.subject_set_id,
+      importId: b.import_id,
+      error: b.error,
+    };
+  });
 }
 
 /**
