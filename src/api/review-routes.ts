@@ -8,7 +8,7 @@ import { listAudit } from '../db/repositories/audit.js';
 import { listBatches } from '../db/repositories/batches.js';
 import { decide } from '../domain/review.js';
 import { releaseProgress } from '../domain/release.js';
-import { framesByImage } from '../domain/manifest.js';
+import { framesByImage } from '../db/repositories/frames.js';
 import { newWebhookSecret, recordEvent } from '../domain/notify.js';
 import { ForbiddenError, NotFoundError } from '../domain/errors.js';
 import { requireRole, type Identity } from './auth.js';

@@ -13,7 +13,7 @@ import { buildStore } from '../app/store.js';
 import type { ObjectStore } from '../domain/ports.js';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
 import { publishableBytes, publishableFrameBytes } from '../domain/publish.js';
-import { framesByImage } from '../domain/manifest.js';
+import { framesByImage } from '../db/repositories/frames.js';
 import { toCsv } from '../domain/csv.js';
 import { datasetIdsByGroup, metadataColumns, parseExtraMetadata, subjectMetadata, type SubjectMetadata } from '../domain/subject-metadata.js';
 import { UsageError } from './exit-codes.js';

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
-import type { ImageFrame, UploadBatch } from '../db/schema.js';
+import type { UploadBatch } from '../db/schema.js';
+import { framesByImage } from '../db/repositories/frames.js';
 import { getCollection } from '../db/repositories/collections.js';
 import type { Tx } from '../db/repositories/transitions.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
@@ -168,16 +169,6 @@ export async function batchSubjects(db: Tx, batch: UploadBatch, url: (key: strin
     return { external_id: r.external_id, locations, metadata: m.metadata };
   });
   return { subjects, dropped };
-}
-
-/** Frames of the given images, each image's in location order. */
-export async function framesByImage(db: Tx, imageIds: string[]): Promise<Map<string, ImageFrame[]>> {
-  const out = new Map<string, ImageFrame[]>();
-  for (let i = 0; i < imageIds.length; i += 1000) {
-    const rows = await db.selectFrom('image_frames').selectAll().where('image_id', 'in', imageIds.slice(i, i + 1000)).orderBy('image_id').orderBy('position').execute();
-    for (const f of rows) out.set(f.image_id, [...(out.get(f.image_id) ?? []), f]);
-  }
-  return out;
 }
 
 /**

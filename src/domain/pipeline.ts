@@ -6,6 +6,7 @@ import type { Artifact, Collection } from '../db/schema.js';
 import { getCollection, findCollection, recordPoll } from '../db/repositories/collections.js';
 import { findArtifact, groupArtifacts, insertDiscovered, markFailed, markRetrieved } from '../db/repositories/artifacts.js';
 import { insertImages, type NewImage } from '../db/repositories/images.js';
+import { insertFrames } from '../db/repositories/frames.js';
 import { assignBatch, createBatch } from '../db/repositories/batches.js';
 import { transition } from '../db/repositories/transitions.js';
 import type { ButlerSource, DatasetRef, Logger, ObjectStore } from './ports.js';
@@ -274,7 +275,7 @@ async function recordImages(
     const inserted = await insertImages(tx, rows, actor);
     // Only images inserted now get frames: a re-run finds both already committed together.
     const frameRows = inserted.flatMap((img) => (frames.get(img.stamp_index) ?? []).map((f) => ({ image_id: img.id, band: f.band, position: f.position, quarantine_key: f.key, sha256: f.sha256, bytes: f.bytes })));
-    for (let i = 0; i < frameRows.length; i += 1000) await tx.insertInto('image_frames').values(frameRows.slice(i, i + 1000)).execute();
+    await insertFrames(tx, frameRows);
     for (const a of arts) await transition(tx, 'artifact', a.id, 'retrieved', 'converted', actor);
     return inserted.filter((r) => r.state === 'quarantined').length;
   });

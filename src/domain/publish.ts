@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import type { Image, ImageFrame } from '../db/schema.js';
 import { appendAudit } from '../db/repositories/audit.js';
+import { framesOf } from '../db/repositories/frames.js';
 import { transition, type Tx } from '../db/repositories/transitions.js';
 import { stripCoordinates, type ImageFormat } from '../imaging/png/strip-coordinates.js';
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from './errors.js';
@@ -152,10 +153,6 @@ async function writePublic(store: ObjectStore, piece: Piece, p: Prepared): Promi
   if (written.sha256 !== p.sha256) throw new UpstreamError(`public object ${p.key} was stored with sha256 ${written.sha256}, expected ${p.sha256}`);
 }
 
-/** The image's frames in location order (none unless its collection asked for flipbook subjects). */
-export async function framesOf(db: Tx, imageId: string): Promise<ImageFrame[]> {
-  return db.selectFrom('image_frames').selectAll().where('image_id', '=', imageId).orderBy('position').execute();
-}
 
 async function lockImage(tx: Tx, imageId: string): Promise<Image> {
   const img = await tx.selectFrom('images').selectAll().where('id', '=', imageId).forUpdate().executeTakeFirst();
