@@ -8,6 +8,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Db } from '../db/database.js';
+import type { Repositories } from '../domain/ports/repositories.js';
 import type { Logger, ObjectStore } from '../domain/ports.js';
 import type { JobQueues } from '../jobs/queues.js';
 import { problemHandler } from './problem.js';
@@ -24,6 +25,7 @@ import { openApiDocument } from './openapi.js';
 
 export interface ApiDeps {
   db: Db;
+  repos: Repositories;
   queues: JobQueues;
   store: ObjectStore;
   log: Logger;
@@ -152,7 +154,7 @@ export function createApi(d: ApiDeps): Express {
     res.json({ username: who.username, roles: who.roles, groups: who.groups, dataRights: who.dataRights, ...(req.csrfToken ? { csrfToken: req.csrfToken } : {}) });
   });
   api.use(collectionRoutes({ db: d.db, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot }));
-  api.use(reviewRoutes({ db: d.db, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), allowHttpWebhooks: !d.auth.secureCookies, uploading: !!d.panoptes }));
+  api.use(reviewRoutes({ db: d.db, repos: d.repos, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), allowHttpWebhooks: !d.auth.secureCookies, uploading: !!d.panoptes }));
   api.use(adminRoutes({ db: d.db }));
   api.use(takedownRoutes({ db: d.db, store: d.store, log: d.log, panoptes: d.panoptes, queues: d.queues }));
   app.use('/api/v1', api);

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
+import type { Repositories } from '../domain/ports/repositories.js';
 import type { Collection, Image, ImageFrame } from '../db/schema.js';
 import { getCollection } from '../db/repositories/collections.js';
 import { listAudit } from '../db/repositories/audit.js';
@@ -9,7 +10,7 @@ import { listBatches } from '../db/repositories/batches.js';
 import { decide } from '../domain/review.js';
 import { releaseProgress } from '../domain/release.js';
 import { framesByImage } from '../db/repositories/frames.js';
-import { newWebhookSecret, recordEvent } from '../domain/notify.js';
+import { newWebhookSecret } from '../domain/notify.js';
 import { ForbiddenError, NotFoundError } from '../domain/errors.js';
 import { requireRole, type Identity } from './auth.js';
 import type { MediaSigner } from './media.js';
@@ -17,6 +18,7 @@ import type { Logger } from '../domain/ports.js';
 
 export interface ReviewRoutesDeps {
   db: Db;
+  repos: Repositories;
   signer: MediaSigner;
   /** Starts publishing what was just approved (the release flow). */
   release: (collectionId: string, imageIds: string[]) => Promise<unknown>;
@@ -109,14 +111,7 @@ export function reviewRoutes(d: ReviewRoutesDeps): Router {
 
   r.post('/review/decisions', requireRole('reviewer'), async (req, res) => {
     const b = decisionBody.parse(req.body);
-    const results = await decide(d.db, req.identity!, [...new Set(b.imageIds)], b.action, b.reason ?? null);
-    const done = results.filter((r) => r.ok).map((r) => r.imageId);
-    if (done.length && b.action !== 'undo') {
-      const rows = await d.db.selectFrom('images').select(['id', 'collection_id']).where('id', 'in', done).execute();
-      const byC = new Map<string, string[]>();
-      for (const r of rows) byC.set(r.collection_id, [...(byC.get(r.collection_id) ?? []), r.id]);
-      for (const [cid, ids] of byC) await recordEvent(d.db, cid, b.action === 'approve' ? 'images_approved' : 'images_rejected', { imageIds: ids, by: req.identity!.username, reason: b.reason ?? null });
-    }
+    const results = await decide(d.repos, req.identity!, [...new Set(b.imageIds)], b.action, b.reason ?? null);
     const approved = results.filter((r) => r.ok && r.state === 'approved').map((r) => r.imageId);
     if (approved.length) {
       const rows = await d.db.selectFrom('images').select(['id', 'collection_id']).where('id', 'in', approved).execute();

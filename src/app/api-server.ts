@@ -59,6 +59,7 @@ export async function startApiRole(
   };
   const app = createApi({
     db: s.db,
+    repos: s.repos,
     queues: s.queues,
     store: s.store,
     log: s.log,

@@ -9,6 +9,9 @@ import { createLogger } from './logger.js';
 import { migrateToLatest, openDatabase, type Db } from '../db/database.js';
 import type { ButlerSource, ObjectStore } from '../domain/ports.js';
 import type { Collection } from '../db/schema.js';
+import { createRepositories } from '../db/repositories/index.js';
+import type { Repositories } from '../domain/ports/repositories.js';
+import { systemClock } from '../domain/ports/clock.js';
 import { JobQueues } from '../jobs/queues.js';
 import { startLocalRedis, type LocalRedis } from '../adapters/redis/redis-server.js';
 import { evictionPolicyWarning } from '../adapters/redis/redis-check.js';
@@ -32,6 +35,8 @@ export interface Services {
   config: Config;
   log: Pino;
   db: Db;
+  /** The domain's view of the database, built once. */
+  repos: Repositories;
   store: ObjectStore;
   redisUrl: string;
   queues: JobQueues;
@@ -89,7 +94,8 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
     await mkdir(tmp, { recursive: true });
     const pipeline: PipelineDeps = { db, store, sources, convertThreads: config.CONVERT_THREADS ?? 1, tmpDir: tmp, log };
 
-    const review: ReviewDeps = { db, policy, now: () => new Date(), log };
+    const repos = createRepositories(db);
+    const review: ReviewDeps = { repos, policy, clock: systemClock, log };
     const panoptes = buildPanoptes(config);
 
     const checkRedis = async () => {
@@ -106,6 +112,7 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
       config,
       log,
       db,
+      repos,
       store,
       redisUrl,
       queues,

@@ -1,20 +1,13 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type * as M from '../domain/model.js';
+import type { ArtifactState, CollectionStatus, ImageState, MatchedRule, PanelApproval, SourceKind, UploadBatchState, UploadItemState, Verdict } from '../domain/model.js';
+
+export type { ArtifactState, CollectionStatus, ImageState, MatchedRule, PanelApproval, SourceKind, UploadBatchState, UploadItemState, Verdict };
 
 /** Row types of the database; migrations in ./migrations are the source of truth. */
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
-
-export type CollectionStatus = 'active' | 'paused' | 'retired';
-export type SourceKind = 'butler' | 'prefix';
-export type ArtifactState = 'discovered' | 'retrieved' | 'converted' | 'failed';
-export type PanelApproval = 'none' | 'approved';
-export type Verdict = 'rejected' | 'auto_approved' | 'pending_review';
-export interface MatchedRule {
-  id: string;
-  description: string;
-}
-export type ImageState = 'quarantined' | 'approved' | 'rejected' | 'published' | 'uploaded' | 'retracted' | 'failed';
 
 export interface CollectionTable {
   id: Generated<string>;
@@ -160,7 +153,6 @@ export interface DelegationTable {
   created_at: Generated<Date>;
 }
 
-export type UploadBatchState = 'publishing' | 'manifested' | 'waiting' | 'uploading' | 'verifying' | 'uploaded' | 'blocked' | 'failed' | 'retracted';
 export interface UploadBatchTable {
   id: Generated<string>;
   collection_id: string;
@@ -179,7 +171,6 @@ export interface UploadBatchTable {
   updated_at: Generated<Date>;
 }
 
-export type UploadItemState = 'intent' | 'created' | 'linked' | 'failed' | 'retracted';
 export interface UploadItemTable {
   id: Generated<string>;
   upload_batch_id: string;
@@ -241,17 +232,28 @@ export interface Database {
   image_frames: ImageFrameTable;
 }
 
-export type Collection = Selectable<CollectionTable>;
 export type NewCollection = Insertable<CollectionTable>;
 export type CollectionUpdate = Updateable<CollectionTable>;
-export type Artifact = Selectable<ArtifactTable>;
-export type Image = Selectable<ImageTable>;
-export type Transition = Selectable<TransitionTable>;
-export type Batch = Selectable<BatchTable>;
-export type AuditEntry = Selectable<AuditTable>;
 export type Session = Selectable<SessionTable>;
-export type Delegation = Selectable<DelegationTable>;
-export type UploadBatch = Selectable<UploadBatchTable>;
-export type UploadItem = Selectable<UploadItemTable>;
-export type BridgeEvent = Selectable<EventTable>;
-export type ImageFrame = Selectable<ImageFrameTable>;
+export type { Artifact, AuditEntry, Batch, BridgeEvent, Collection, Delegation, Image, ImageFrame, Transition, UploadBatch, UploadItem } from '../domain/model.js';
+
+/*
+ * The domain's record types (src/domain/model.ts) are written out by hand so
+ * the domain needs no database types; these checks fail to compile the
+ * moment a table and its record drift apart, in either direction.
+ */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Check<T extends true> = T;
+export type SchemaMatchesModel = [
+  Check<Same<Selectable<CollectionTable>, M.Collection>>,
+  Check<Same<Selectable<ArtifactTable>, M.Artifact>>,
+  Check<Same<Selectable<ImageTable>, M.Image>>,
+  Check<Same<Selectable<BatchTable>, M.Batch>>,
+  Check<Same<Selectable<AuditTable>, M.AuditEntry>>,
+  Check<Same<Selectable<DelegationTable>, M.Delegation>>,
+  Check<Same<Selectable<UploadBatchTable>, M.UploadBatch>>,
+  Check<Same<Selectable<UploadItemTable>, M.UploadItem>>,
+  Check<Same<Selectable<EventTable>, M.BridgeEvent>>,
+  Check<Same<Selectable<TransitionTable>, M.Transition>>,
+  Check<Same<Selectable<ImageFrameTable>, M.ImageFrame>>,
+];

@@ -1,15 +1,12 @@
-import { sql } from 'kysely';
-import type { Db } from '../db/database.js';
-import type { Collection, Image } from '../db/schema.js';
-import { getCollection } from '../db/repositories/collections.js';
-import { appendAudit, type AuditInput } from '../db/repositories/audit.js';
-import { transition, type Tx } from '../db/repositories/transitions.js';
+import type { Collection, Image, ImageState } from './model.js';
+import type { AuditInput } from './ports/audit-repository.js';
+import type { Clock } from './ports/clock.js';
+import type { Logger } from './ports/logger.js';
+import type { Repositories } from './ports/repositories.js';
 import { evaluatePolicy, PolicyEvaluationError, type PolicyVerdict } from '../policies/evaluate.js';
 import { ageHours, type PolicyFacts } from '../policies/facts.js';
 import { policyRef, type Policy } from '../policies/policy-file.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.js';
-import { recordEvent } from './notify.js';
-import type { Logger } from './ports.js';
 
 /**
  * The review step between quarantine and publishing. The data-rights policy
@@ -18,14 +15,11 @@ import type { Logger } from './ports.js';
  * and decision goes to the append-only audit log with the policy version.
  */
 export interface ReviewDeps {
-  db: Db;
+  repos: Repositories;
   policy: Policy;
-  now: () => Date;
+  clock: Clock;
   log: Logger;
 }
-
-/** Images that left review for publishing can no longer be decided here. */
-const ADMITTED = ['approved', 'published', 'uploaded'] as const;
 
 /**
  * Builds the facts the policy sees for one image. `counts.collection_published`
@@ -51,40 +45,38 @@ export function factsFor(c: Collection, img: Image, counts: PolicyFacts['counts'
  * skipped. An image whose rules fail to evaluate stays without a verdict,
  * with the error on record, and so stays in quarantine.
  */
-export async function applyPolicy(d: ReviewDeps, collectionId: string): Promise<{ rejected: number; auto_approved: number; pending_review: number; errors: number }> {
-  const out = { rejected: 0, auto_approved: 0, pending_review: 0, errors: 0 };
-  const c = await getCollection(d.db, collectionId);
-  const now = d.now();
+export interface PolicyRun {
+  rejected: number;
+  auto_approved: number;
+  pending_review: number;
+  errors: number;
+  /** Images the policy approved on its own in this run: ready to be released without a reviewer. */
+  autoApprovedIds: string[];
+}
+
+export async function applyPolicy(d: ReviewDeps, collectionId: string): Promise<PolicyRun> {
+  const out: PolicyRun = { rejected: 0, auto_approved: 0, pending_review: 0, errors: 0, autoApprovedIds: [] };
+  const c = await d.repos.collections.get(collectionId);
+  const now = d.clock.now();
   const byBatch = new Map<string, { rejected: number; auto_approved: number; pending_review: number }>();
   for (;;) {
-    const todo = await d.db
-      .selectFrom('images')
-      .selectAll()
-      .where('collection_id', '=', c.id)
-      .where('state', '=', 'quarantined')
-      .where('verdict', 'is', null)
-      .where('error', 'is', null)
-      .orderBy('batch_id')
-      .orderBy('group_key')
-      .orderBy('stamp_index')
-      .limit(500)
-      .execute();
+    const todo = await d.repos.images.awaitingVerdict(c.id, 500);
     if (!todo.length) {
       // One notification per batch that was judged in this run.
-      for (const [batchId, counts] of byBatch) await recordEvent(d.db, c.id, 'batch_quarantined', { batchId: batchId === 'none' ? null : batchId, ...counts });
+      for (const [batchId, counts] of byBatch) await d.repos.events.record(c.id, 'batch_quarantined', { batchId: batchId === 'none' ? null : batchId, ...counts });
       return out;
     }
-    await d.db.transaction().execute(async (tx) => {
+    await d.repos.transaction(async (tx) => {
       // Taken under a lock on the collection row, so concurrent evaluations of
       // one collection queue up instead of both counting the same free places.
-      await sql`select id from collections where id = ${c.id} for update`.execute(tx);
-      const today = await countToday(tx, c.id, now);
+      await tx.collections.lock(c.id);
+      const today = await tx.images.countJudgedSince(c.id, new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())));
       const perBatch = new Map<string, { total: number; evaluated: number; admittedBefore: number }>();
       for (const img of todo) {
         const key = img.batch_id ?? 'none';
         let b = perBatch.get(key);
         if (!b) {
-          b = { ...(await batchCounts(tx, c.id, img.batch_id)), admittedBefore: await countAdmittedOutside(tx, c.id, img.batch_id) };
+          b = { ...(await tx.images.batchReviewCounts(c.id, img.batch_id)), admittedBefore: await tx.images.countAdmittedOutside(c.id, img.batch_id) };
           perBatch.set(key, b);
         }
         b.evaluated++;
@@ -96,12 +88,13 @@ export async function applyPolicy(d: ReviewDeps, collectionId: string): Promise<
         } catch (e) {
           if (!(e instanceof PolicyEvaluationError)) throw e;
           out.errors++;
-          await tx.updateTable('images').set({ error: `policy could not be evaluated: ${e.message}`, updated_at: new Date() }).where('id', '=', img.id).execute();
-          await appendAudit(tx, [{ actor: policyActor(policyRef(d.policy)), action: 'policy_error', entity: 'image', entityId: img.id, collectionId: c.id, policyRef: policyRef(d.policy), reason: e.message }]);
+          await tx.images.update(img.id, { error: `policy could not be evaluated: ${e.message}` });
+          await tx.audit.append([{ actor: policyActor(policyRef(d.policy)), action: 'policy_error', entity: 'image', entityId: img.id, collectionId: c.id, policyRef: policyRef(d.policy), reason: e.message }]);
           continue;
         }
-        await recordVerdict(tx, img, c, verdict, facts);
+        await recordVerdict(tx, img, c, verdict, facts, now);
         out[verdict.outcome]++;
+        if (verdict.outcome === 'auto_approved') out.autoApprovedIds.push(img.id);
         const counts = byBatch.get(key) ?? { rejected: 0, auto_approved: 0, pending_review: 0 };
         counts[verdict.outcome]++;
         byBatch.set(key, counts);
@@ -115,26 +108,25 @@ function policyActor(ref: string): string {
   return `policy:${ref}`;
 }
 
-async function recordVerdict(tx: Tx, img: Image, c: Collection, v: PolicyVerdict, facts: PolicyFacts): Promise<void> {
+async function recordVerdict(tx: Repositories, img: Image, c: Collection, v: PolicyVerdict, facts: PolicyFacts, now: Date): Promise<void> {
   const set = {
     verdict: v.outcome,
-    verdict_reasons: JSON.stringify(v.reasons),
-    verdict_rules: JSON.stringify(v.matched.map((m) => ({ id: m.rule_id, description: m.description }))),
+    verdict_reasons: v.reasons,
+    verdict_rules: v.matched.map((m) => ({ id: m.rule_id, description: m.description })),
     strip_coordinates: v.strip_coordinates,
     one_incomplete_set: v.one_incomplete_set,
     policy_ref: v.policy.ref,
     policy_digest: v.policy.digest,
-    evaluated_at: new Date(),
-    updated_at: new Date(),
+    evaluated_at: now,
   };
   const actor = policyActor(v.policy.ref);
   if (v.outcome === 'pending_review') {
-    await tx.updateTable('images').set(set).where('id', '=', img.id).execute();
+    await tx.images.update(img.id, set);
   } else {
     const to = v.outcome === 'rejected' ? 'rejected' : 'approved';
-    await transition(tx, 'image', img.id, 'quarantined', to, actor, set, v.reasons.join('; ') || null);
+    await tx.images.transition(img.id, 'quarantined', to, actor, set, v.reasons.join('; ') || null);
   }
-  await appendAudit(tx, [
+  await tx.audit.append([
     {
       actor,
       action: `policy_${v.outcome}`,
@@ -147,41 +139,6 @@ async function recordVerdict(tx: Tx, img: Image, c: Collection, v: PolicyVerdict
       detail: { rules: v.matched.map((m) => m.rule_id), strip_coordinates: v.strip_coordinates, ...(v.one_incomplete_set ? { one_incomplete_set: true } : {}), digest: v.policy.digest, facts },
     },
   ]);
-}
-
-/** Images of other batches that were admitted (approved on, or waiting for review). */
-async function countAdmittedOutside(tx: Tx, collectionId: string, batchId: string | null): Promise<number> {
-  let q = tx
-    .selectFrom('images')
-    .select(sql<number>`count(*)::int`.as('n'))
-    .where('collection_id', '=', collectionId);
-  q = batchId === null ? q.where('batch_id', 'is not', null) : q.where((eb) => eb.or([eb('batch_id', 'is', null), eb('batch_id', '!=', batchId)]));
-  const r = await q
-    .where((eb) => eb.or([eb('state', 'in', [...ADMITTED]), eb.and([eb('state', '=', 'quarantined'), eb('verdict', '=', 'pending_review')])]))
-    .executeTakeFirstOrThrow();
-  return r.n;
-}
-
-async function countToday(tx: Tx, collectionId: string, now: Date): Promise<number> {
-  const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-  const r = await tx
-    .selectFrom('images')
-    .select(sql<number>`count(*)::int`.as('n'))
-    .where('collection_id', '=', collectionId)
-    .where('created_at', '>=', start)
-    .where('verdict', 'is not', null)
-    .executeTakeFirstOrThrow();
-  return r.n;
-}
-
-async function batchCounts(tx: Tx, collectionId: string, batchId: string | null): Promise<{ total: number; evaluated: number }> {
-  let q = tx
-    .selectFrom('images')
-    .select([sql<number>`count(*)::int`.as('total'), sql<number>`count(*) filter (where verdict is not null)::int`.as('evaluated')])
-    .where('collection_id', '=', collectionId)
-    .where('state', '!=', 'failed');
-  q = batchId === null ? q.where('batch_id', 'is', null) : q.where('batch_id', '=', batchId);
-  return q.executeTakeFirstOrThrow();
 }
 
 // ---------------------------------------------------------------------------
@@ -206,29 +163,41 @@ export interface DecisionResult {
  * on its own (a bulk approve of 50 with one already published approves 49),
  * and each success is one audit entry. Separation of duties: nobody decides
  * on their own collection's images, admins included.
+ *
+ * The decisions, their audit entries and the PI's events (one per
+ * collection) commit together: a crash cannot leave a decision nobody was
+ * told about. A refused image writes nothing, so it never spoils the rest.
  */
-export async function decide(db: Db, who: Reviewer, imageIds: string[], action: DecisionAction, reason: string | null): Promise<DecisionResult[]> {
+export async function decide(repos: Repositories, who: Reviewer, imageIds: string[], action: DecisionAction, reason: string | null): Promise<DecisionResult[]> {
   if (!who.roles.includes('reviewer')) throw new ForbiddenError('only EPO reviewers decide on images');
   if (action === 'reject' && !reason?.trim()) throw new ValidationError('a reason is required to reject', { field: 'reason' });
-  const results: DecisionResult[] = [];
-  for (const id of imageIds) {
-    try {
-      const state = await db.transaction().execute(async (tx) => decideOne(tx, who, id, action, reason?.trim() || null));
-      results.push({ imageId: id, ok: true, state });
-    } catch (e) {
-      if (!(e instanceof ConflictError || e instanceof ForbiddenError || e instanceof NotFoundError)) throw e;
-      results.push({ imageId: id, ok: false, error: e.message });
+  const why = reason?.trim() || null;
+  return repos.transaction(async (tx) => {
+    const results: DecisionResult[] = [];
+    const byCollection = new Map<string, string[]>();
+    for (const id of imageIds) {
+      try {
+        const { state, collectionId } = await decideOne(tx, who, id, action, why);
+        results.push({ imageId: id, ok: true, state });
+        byCollection.set(collectionId, [...(byCollection.get(collectionId) ?? []), id]);
+      } catch (e) {
+        if (!(e instanceof ConflictError || e instanceof ForbiddenError || e instanceof NotFoundError)) throw e;
+        results.push({ imageId: id, ok: false, error: e.message });
+      }
     }
-  }
-  return results;
+    // Undo returns images to review: nothing a PI acts on.
+    if (action !== 'undo') {
+      for (const [cid, ids] of byCollection) await tx.events.record(cid, action === 'approve' ? 'images_approved' : 'images_rejected', { imageIds: ids, by: who.username, reason });
+    }
+    return results;
+  });
 }
 
-async function decideOne(tx: Tx, who: Reviewer, id: string, action: DecisionAction, reason: string | null): Promise<string> {
-  const img = await tx.selectFrom('images').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
-  if (!img) throw new NotFoundError(`image ${id} not found`);
-  const c = await getCollection(tx, img.collection_id);
+async function decideOne(tx: Repositories, who: Reviewer, id: string, action: DecisionAction, reason: string | null): Promise<{ state: ImageState; collectionId: string }> {
+  const img = await tx.images.lock(id);
+  const c = await tx.collections.get(img.collection_id);
   if (c.owner === who.username) throw new ForbiddenError(`image ${id} belongs to your own collection ${c.name}; another reviewer must decide`);
-  let to: string;
+  let to: ImageState;
   if (action === 'approve') {
     if (img.state !== 'quarantined') throw new ConflictError(`image ${id} is ${img.state}, not waiting for review`);
     if (img.verdict !== 'pending_review') throw new ConflictError(img.verdict === null ? `image ${id} has no policy verdict yet${img.error ? ` (${img.error})` : ''}` : `image ${id} was not left for review by the policy`);
@@ -239,13 +208,13 @@ async function decideOne(tx: Tx, who: Reviewer, id: string, action: DecisionActi
   } else {
     // Undo returns a reviewer's decision to review; the policy's own verdicts stand.
     if (img.state !== 'approved' && img.state !== 'rejected') throw new ConflictError(`image ${id} is ${img.state}; only approved or rejected images not yet published can be undone`);
-    const last = await tx.selectFrom('audit_log').select(['actor', 'action']).where('entity_id', '=', id).where('action', 'in', ['approve', 'reject', 'undo', 'policy_rejected', 'policy_auto_approved']).orderBy('id', 'desc').limit(1).executeTakeFirst();
+    const last = await tx.audit.latest(id, ['approve', 'reject', 'undo', 'policy_rejected', 'policy_auto_approved']);
     if (!last || last.action.startsWith('policy_')) throw new ConflictError(`image ${id} was ${img.state} by the policy, not by a reviewer; it cannot be undone`);
     to = 'quarantined';
   }
-  const moved = await transition(tx, 'image', id, img.state, to, who.username, {}, reason);
+  const moved = await tx.images.transition(id, img.state, to, who.username, {}, reason);
   if (!moved) throw new ConflictError(`image ${id} changed while deciding; reload and try again`);
   const entry: AuditInput = { actor: who.username, action, entity: 'image', entityId: id, collectionId: c.id, policyRef: img.policy_ref, reason, detail: { from: img.state, to } };
-  await appendAudit(tx, [entry]);
-  return to;
+  await tx.audit.append([entry]);
+  return { state: to, collectionId: c.id };
 }

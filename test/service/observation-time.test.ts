@@ -14,6 +14,7 @@ import { writeDemoArtifacts } from '../../src/demo/demo-data.js';
 import { formatCard, parseHeader, type FitsValue } from '../../src/imaging/fits/header.js';
 import { observationTime } from '../../src/imaging/fits/observation-time.js';
 import { freshDatabase, type TestDb } from '../support/databases.js';
+import { createRepositories } from '../../src/db/repositories/index.js';
 
 function header(cards: [string, FitsValue][]) {
   const text = [['SIMPLE', true] as [string, FitsValue], ...cards].map(([k, v]) => formatCard(k, v)).join('') + 'END'.padEnd(80);
@@ -59,7 +60,7 @@ describe('the prompt embargo through the pipeline', () => {
       const imgs = await t.db.selectFrom('images').select('observed_at').where('collection_id', '=', c.id).execute();
       expect(imgs).toHaveLength(2);
       for (const i of imgs) expect(Math.abs(new Date(i.observed_at!).getTime() - (now.getTime() - hours * 3_600_000))).toBeLessThan(1000);
-      await applyPolicy({ db: t.db, policy: await loadPolicyFile(DEFAULT_POLICY_FILE), now: () => now, log: d.log }, c.id);
+      await applyPolicy({ repos: createRepositories(t.db), policy: await loadPolicyFile(DEFAULT_POLICY_FILE), clock: { now: () => now }, log: d.log }, c.id);
     }
     const rows = await t.db.selectFrom('images').innerJoin('collections', 'collections.id', 'images.collection_id').select(['collections.name', 'images.verdict', 'images.verdict_reasons']).execute();
     const fresh = rows.filter((r) => r.name === 'u/alien/fresh');

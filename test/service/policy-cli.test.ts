@@ -11,6 +11,7 @@ import { loadPolicyFile } from '../../src/policies/policy-file.js';
 import { DEFAULT_POLICY_FILE } from '../../src/app/service.js';
 import { createLogger } from '../../src/app/logger.js';
 import { runBridge } from '../support/cli.js';
+import { createRepositories } from '../../src/db/repositories/index.js';
 
 function bridge(args: string[], env: Record<string, string> = {}) {
   return runBridge(args, { ...process.env, ...env } as Record<string, string>);
@@ -62,7 +63,7 @@ describe('bridge policy explain', () => {
       const c = await createCollection(db, { owner: 'alien', repository: 'dp1', name: 'u/alien/x', sourceKind: 'prefix', sourceRoot: '/x', datasetType: 'zooniverse_cutout', rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, dataRelease: 'dr1', ownerDataRights: [] }, 'alien');
       const b = await createBatch(db, c.id);
       const [img] = await insertImages(db, [{ collectionId: c.id, groupKey: '{}', stampIndex: 0, state: 'quarantined', ra: 1, dec: 2, wcsQuality: 'full', width: 10, height: 10, bytes: 1, sha256: 'a'.repeat(64), quarantineKey: 'images/x/a.png', bands: ['r'], colour: {}, error: null, batchId: b.id }], 't');
-      await applyPolicy({ db, policy: await loadPolicyFile(DEFAULT_POLICY_FILE), now: () => new Date(), log: createLogger('silent') }, c.id);
+      await applyPolicy({ repos: createRepositories(db), policy: await loadPolicyFile(DEFAULT_POLICY_FILE), clock: { now: () => new Date() }, log: createLogger('silent') }, c.id);
       rejected = img.id;
     } finally {
       await db.destroy();

@@ -8,6 +8,7 @@ import { loadPolicyFile, parsePolicy } from '../../src/policies/policy-file.js';
 import { DEFAULT_POLICY_FILE } from '../../src/app/service.js';
 import { createLogger } from '../../src/app/logger.js';
 import { DB_KINDS, freshDatabase, type TestDb } from '../support/databases.js';
+import { createRepositories } from '../../src/db/repositories/index.js';
 
 /**
  * The review step on a real database: the shipped Rubin policy gives each
@@ -25,7 +26,7 @@ for (const kind of DB_KINDS) {
     let d: ReviewDeps;
     beforeAll(async () => {
       t = await freshDatabase(kind);
-      d = { db: t.db, policy: await loadPolicyFile(DEFAULT_POLICY_FILE), now: () => new Date(), log: createLogger('silent') };
+      d = { repos: createRepositories(t.db), policy: await loadPolicyFile(DEFAULT_POLICY_FILE), clock: { now: () => new Date() }, log: createLogger('silent') };
     });
     afterAll(async () => {
       await t?.close();
@@ -45,7 +46,7 @@ for (const kind of DB_KINDS) {
     it('proprietary data without panel approval is rejected, with the policy version and reason on record', async () => {
       const c = await collection('proprietary', { release: 'dr1', rights: ['dr1'] });
       await images(c.id, 3);
-      expect(await applyPolicy(d, c.id)).toEqual({ rejected: 3, auto_approved: 0, pending_review: 0, errors: 0 });
+      expect(await applyPolicy(d, c.id)).toEqual({ rejected: 3, auto_approved: 0, pending_review: 0, errors: 0, autoApprovedIds: [] });
       const rows = await t.db.selectFrom('images').selectAll().where('collection_id', '=', c.id).execute();
       expect(rows.every((r) => r.state === 'rejected' && r.verdict === 'rejected' && r.policy_ref === 'rubin-default@2026-11-23.1')).toBe(true);
       expect(rows[0].verdict_reasons.join(' ')).toMatch(/proprietary/);
@@ -81,7 +82,7 @@ for (const kind of DB_KINDS) {
       expect(rejected.map((r) => r.stamp_index)).toEqual([100, 101, 102, 103, 104]);
       expect(rejected[0].verdict_reasons[0]).toMatch(/max_per_collection is 100/);
       // Evaluating again changes nothing: verdicts are given once.
-      expect(await applyPolicy(d, c.id)).toEqual({ rejected: 0, auto_approved: 0, pending_review: 0, errors: 0 });
+      expect(await applyPolicy(d, c.id)).toEqual({ rejected: 0, auto_approved: 0, pending_review: 0, errors: 0, autoApprovedIds: [] });
     });
 
     it('reviewers approve, reject with a reason, and undo; each decision is audited; policy rejections cannot be undone', async () => {
@@ -90,18 +91,18 @@ for (const kind of DB_KINDS) {
       await applyPolicy(d, c.id);
       const [a, b, r, x] = imgs.map((i) => i.id);
 
-      await expect(decide(t.db, REVIEWER, [r], 'reject', '  ')).rejects.toThrow(/reason is required/);
-      expect(await decide(t.db, REVIEWER, [a, b], 'approve', null)).toEqual([
+      await expect(decide(createRepositories(t.db), REVIEWER, [r], 'reject', '  ')).rejects.toThrow(/reason is required/);
+      expect(await decide(createRepositories(t.db), REVIEWER, [a, b], 'approve', null)).toEqual([
         { imageId: a, ok: true, state: 'approved' },
         { imageId: b, ok: true, state: 'approved' },
       ]);
-      expect(await decide(t.db, REVIEWER, [r], 'reject', 'a satellite trail, not a galaxy')).toEqual([{ imageId: r, ok: true, state: 'rejected' }]);
+      expect(await decide(createRepositories(t.db), REVIEWER, [r], 'reject', 'a satellite trail, not a galaxy')).toEqual([{ imageId: r, ok: true, state: 'rejected' }]);
       // Approving again is refused per image, not for the whole request.
-      const again = await decide(t.db, REVIEWER, [a, x], 'approve', null);
+      const again = await decide(createRepositories(t.db), REVIEWER, [a, x], 'approve', null);
       expect(again[0]).toMatchObject({ imageId: a, ok: false });
       expect(again[0].error).toMatch(/is approved, not waiting for review/);
       expect(again[1]).toEqual({ imageId: x, ok: true, state: 'approved' });
-      expect(await decide(t.db, REVIEWER, [b], 'undo', 'approved by mistake')).toEqual([{ imageId: b, ok: true, state: 'quarantined' }]);
+      expect(await decide(createRepositories(t.db), REVIEWER, [b], 'undo', 'approved by mistake')).toEqual([{ imageId: b, ok: true, state: 'quarantined' }]);
 
       const audit = await t.db.selectFrom('audit_log').select(['entity_id', 'actor', 'action', 'reason', 'policy_ref']).where('collection_id', '=', c.id).where('actor', '=', 'rev').orderBy('id').execute();
       expect(audit.map((e) => [e.entity_id, e.action, e.reason])).toEqual([
@@ -116,9 +117,9 @@ for (const kind of DB_KINDS) {
       const p = await collection('policy-rejected', { release: 'dr1' });
       const [pi] = await images(p.id, 1);
       await applyPolicy(d, p.id);
-      const undo = await decide(t.db, REVIEWER, [pi.id], 'undo', null);
+      const undo = await decide(createRepositories(t.db), REVIEWER, [pi.id], 'undo', null);
       expect(undo[0].error).toMatch(/by the policy, not by a reviewer/);
-      const approve = await decide(t.db, REVIEWER, [pi.id], 'approve', null);
+      const approve = await decide(createRepositories(t.db), REVIEWER, [pi.id], 'approve', null);
       expect(approve[0].ok).toBe(false);
     });
 
@@ -126,10 +127,10 @@ for (const kind of DB_KINDS) {
       const c = await collection('own', { release: 'dp0.2' });
       const [img] = await images(c.id, 1);
       await applyPolicy(d, c.id);
-      const res = await decide(t.db, { username: 'alien', roles: ['pi', 'reviewer', 'admin'] }, [img.id], 'approve', null);
+      const res = await decide(createRepositories(t.db), { username: 'alien', roles: ['pi', 'reviewer', 'admin'] }, [img.id], 'approve', null);
       expect(res[0].ok).toBe(false);
       expect(res[0].error).toMatch(/your own collection/);
-      await expect(decide(t.db, { username: 'boss', roles: ['pi', 'admin'] }, [img.id], 'approve', null)).rejects.toThrow(/only EPO reviewers/);
+      await expect(decide(createRepositories(t.db), { username: 'boss', roles: ['pi', 'admin'] }, [img.id], 'approve', null)).rejects.toThrow(/only EPO reviewers/);
     });
 
     it('a policy configured to auto-approve approves without a reviewer, on record as the policy', async () => {

@@ -1,6 +1,9 @@
 import { sql } from 'kysely';
 import type { Artifact, ArtifactState } from '../schema.js';
-import type { DatasetRef } from '../../domain/ports.js';
+import type { DatasetRef } from '../../domain/ports/butler-source.js';
+import type { ArtifactsRepository } from '../../domain/ports/artifacts-repository.js';
+import type { Page } from '../../domain/ports/repositories.js';
+import { assignBatch } from './batches.js';
 import { NotFoundError } from '../../domain/errors.js';
 import { transition, type Tx } from './transitions.js';
 
@@ -75,10 +78,7 @@ export async function groupArtifacts(db: Tx, collectionId: string, groupKey: str
   return db.selectFrom('artifacts').selectAll().where('collection_id', '=', collectionId).where('group_key', '=', groupKey).orderBy('band').execute();
 }
 
-export interface Page<T> {
-  items: T[];
-  next: string | null;
-}
+export type { Page };
 
 export async function listArtifacts(db: Tx, collectionId: string, f: { state?: ArtifactState; after?: string; limit: number }): Promise<Page<Artifact>> {
   let q = db.selectFrom('artifacts').selectAll().where('collection_id', '=', collectionId).orderBy('id').limit(f.limit + 1);
@@ -119,4 +119,24 @@ export async function sweepCandidates(db: Tx, olderThan: Date, limit: number): P
     .limit(limit)
     .execute();
   return { discovered: discovered.map((r) => r.id), groups: groups.map((g) => ({ collectionId: g.collection_id, groupKey: g.group_key })), unevaluated: unevaluated.map((r) => r.collection_id) };
+}
+
+export function artifactsRepository(db: Tx): ArtifactsRepository {
+  return {
+    insertDiscovered: (collectionId, refs, actor) => insertDiscovered(db, collectionId, refs, actor),
+    get: (id) => getArtifact(db, id),
+    find: (id) => findArtifact(db, id),
+    markRetrieved: (a, v, actor) => markRetrieved(db, a, v, actor),
+    markFailed: (a, error, actor) => markFailed(db, a, error, actor),
+    transition: (id, from, to, actor, changes, reason) => transition(db, 'artifact', id, from, to, actor, changes ?? {}, reason ?? null),
+    bumpAttempts: (id) => bumpAttempts(db, id),
+    group: (collectionId, groupKey) => groupArtifacts(db, collectionId, groupKey),
+    list: (collectionId, f) => listArtifacts(db, collectionId, f),
+    assignBatch: (batchId, ids) => assignBatch(db, batchId, ids),
+    sweepCandidates: (olderThan, limit) => sweepCandidates(db, olderThan, limit),
+    async objectKeys(collectionId) {
+      const rows = await db.selectFrom('artifacts').select('object_key').where('collection_id', '=', collectionId).where('object_key', 'is not', null).execute();
+      return rows.map((r) => r.object_key!);
+    },
+  };
 }

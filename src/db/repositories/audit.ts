@@ -1,16 +1,8 @@
-import type { AuditEntry, AuditTable } from '../schema.js';
+import type { AuditEntry } from '../schema.js';
+import type { AuditInput, AuditRepository } from '../../domain/ports/audit-repository.js';
 import type { Tx } from './transitions.js';
 
-export interface AuditInput {
-  actor: string;
-  action: string;
-  entity: AuditTable['entity'];
-  entityId: string;
-  collectionId: string | null;
-  policyRef?: string | null;
-  reason?: string | null;
-  detail?: Record<string, unknown>;
-}
+export type { AuditInput };
 
 /** Appends to the audit log (the table refuses updates and deletes). */
 export async function appendAudit(db: Tx, entries: AuditInput[]): Promise<void> {
@@ -39,4 +31,12 @@ export async function listAudit(db: Tx, f: { entityId?: string; collectionId?: s
   if (f.collectionId) q = q.where('collection_id', '=', f.collectionId);
   if (f.before) q = q.where('id', '<', f.before);
   return q.execute();
+}
+
+export function auditRepository(db: Tx): AuditRepository {
+  return {
+    append: (entries) => appendAudit(db, entries),
+    list: (f) => listAudit(db, f),
+    latest: (entityId, actions) => db.selectFrom('audit_log').select(['actor', 'action']).where('entity_id', '=', entityId).where('action', 'in', actions).orderBy('id', 'desc').limit(1).executeTakeFirst(),
+  };
 }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Batch } from '../schema.js';
 import type { Tx } from './transitions.js';
+import type { BatchesRepository, BatchSummary } from '../../domain/ports/batches-repository.js';
 
 /**
  * A batch is what one poll brought in: the unit reviewers see together and
@@ -20,8 +21,8 @@ export async function assignBatch(db: Tx, batchId: string, artifactIds: string[]
   await db.updateTable('artifacts').set({ batch_id: batchId }).where('id', 'in', artifactIds).execute();
 }
 
-export async function listBatches(db: Tx, collectionId: string): Promise<(Batch & { pending: number; approved: number; rejected: number; total: number })[]> {
-  const rows = await sql<Batch & { pending: number; approved: number; rejected: number; total: number }>`
+export async function listBatches(db: Tx, collectionId: string): Promise<BatchSummary[]> {
+  const rows = await sql<BatchSummary>`
     select b.*,
       count(i.id) filter (where i.state = 'quarantined')::int as pending,
       count(i.id) filter (where i.state in ('approved', 'published', 'uploaded'))::int as approved,
@@ -31,4 +32,8 @@ export async function listBatches(db: Tx, collectionId: string): Promise<(Batch 
     where b.collection_id = ${collectionId}
     group by b.id order by b.seq desc`.execute(db);
   return rows.rows;
+}
+
+export function batchesRepository(db: Tx): BatchesRepository {
+  return { create: (collectionId) => createBatch(db, collectionId), list: (collectionId) => listBatches(db, collectionId) };
 }

@@ -1,25 +1,10 @@
 import { sql } from 'kysely';
-import type { Collection, CollectionStatus, SourceKind } from '../schema.js';
+import type { Collection, CollectionStatus } from '../schema.js';
+import type { CollectionChanges, CollectionsRepository, NewCollectionInput, StateCounts } from '../../domain/ports/collections-repository.js';
+
+export type { NewCollectionInput, StateCounts };
 import { ConflictError, NotFoundError } from '../../domain/errors.js';
 import { transition, type Tx } from './transitions.js';
-
-export interface NewCollectionInput {
-  owner: string;
-  repository: string;
-  name: string;
-  sourceKind: SourceKind;
-  sourceRoot: string | null;
-  datasetType: string;
-  rgb: string[];
-  colour: Record<string, unknown>;
-  zooniverseProjectId: string | null;
-  subjectSetNaming: string | null;
-  pollIntervalSeconds: number;
-  /** Data release of the datasets (dp1, dr1, prompt...); defaults to the repository label. */
-  dataRelease?: string | null;
-  /** The registering PI's data_rights claim, kept for the policy (workers have no session). */
-  ownerDataRights?: string[];
-}
 
 export async function createCollection(db: Tx, c: NewCollectionInput, actor: string): Promise<Collection> {
   try {
@@ -81,13 +66,45 @@ export async function setCollectionStatus(db: Tx, c: Collection, to: CollectionS
   return transition(db, 'collection', c.id, c.status, to, actor);
 }
 
-export interface StateCounts {
-  artifacts: Record<string, number>;
-  images: Record<string, number>;
-}
-
 export async function countByState(db: Tx, collectionId: string): Promise<StateCounts> {
   const a = await db.selectFrom('artifacts').select(['state', sql<number>`count(*)::int`.as('n')]).where('collection_id', '=', collectionId).groupBy('state').execute();
   const i = await db.selectFrom('images').select(['state', sql<number>`count(*)::int`.as('n')]).where('collection_id', '=', collectionId).groupBy('state').execute();
   return { artifacts: Object.fromEntries(a.map((r) => [r.state, r.n])), images: Object.fromEntries(i.map((r) => [r.state, r.n])) };
+}
+
+/** JSON columns are stored as text; everything else as it is. */
+function columns(c: CollectionChanges): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...c };
+  for (const k of ['colour', 'rgb', 'extra_metadata'] as const) if (k in c) out[k] = JSON.stringify(c[k]);
+  return out;
+}
+
+export function collectionsRepository(db: Tx): CollectionsRepository {
+  return {
+    create: (c, actor) => createCollection(db, c, actor),
+    get: (id) => getCollection(db, id),
+    find: (id) => findCollection(db, id),
+    async lock(id) {
+      const row = await db.selectFrom('collections').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+      if (!row) throw new NotFoundError(`collection ${id} not found`);
+      return row;
+    },
+    list: (filter) => listCollections(db, filter),
+    async update(id, changes) {
+      await db.updateTable('collections').set({ ...columns(changes), updated_at: new Date() }).where('id', '=', id).execute();
+    },
+    recordPoll: (id, result) => recordPoll(db, id, result),
+    setStatus: (id, from, to, actor, reason) => transition(db, 'collection', id, from, to, actor, {}, reason ?? null),
+    countByState: (id) => countByState(db, id),
+    async imageCountsOf(ids) {
+      const out = new Map<string, Record<string, number>>();
+      if (!ids.length) return out;
+      const rows = await db.selectFrom('images').select(['collection_id', 'state', sql<number>`count(*)::int`.as('n')]).where('collection_id', 'in', ids).groupBy(['collection_id', 'state']).execute();
+      for (const r of rows) out.set(r.collection_id, { ...out.get(r.collection_id), [r.state]: r.n });
+      return out;
+    },
+    async delete(id) {
+      await db.deleteFrom('collections').where('id', '=', id).execute();
+    },
+  };
 }

@@ -1,4 +1,5 @@
-import type { ImageFrame, ImageFrameTable } from '../schema.js';
+import type { ImageFrame } from '../schema.js';
+import type { NewFrame } from '../../domain/ports/images-repository.js';
 import type { Tx } from './transitions.js';
 
 /** An image's per-band frames (flipbook subjects), in location order; none unless its collection asked for them. */
@@ -17,6 +18,6 @@ export async function framesByImage(db: Tx, imageIds: string[]): Promise<Map<str
 }
 
 /** Frames as conversion records them (not yet published), in statements of 1,000 rows. */
-export async function insertFrames(db: Tx, rows: Omit<ImageFrameTable, 'public_key' | 'public_sha256'>[]): Promise<void> {
+export async function insertFrames(db: Tx, rows: NewFrame[]): Promise<void> {
   for (let i = 0; i < rows.length; i += 1000) await db.insertInto('image_frames').values(rows.slice(i, i + 1000)).execute();
 }

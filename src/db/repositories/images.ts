@@ -1,27 +1,13 @@
 import type { Image, ImageState } from '../schema.js';
+import { sql } from 'kysely';
 import type { Page } from './artifacts.js';
+import type { ImageChanges, ImagesRepository, NewImage } from '../../domain/ports/images-repository.js';
+import { NotFoundError } from '../../domain/errors.js';
+import { framesByImage, framesOf, insertFrames } from './frames.js';
+import { transition } from './transitions.js';
 import type { Tx } from './transitions.js';
 
-export interface NewImage {
-  collectionId: string;
-  groupKey: string;
-  stampIndex: number;
-  state: 'quarantined' | 'failed';
-  ra: number | null;
-  dec: number | null;
-  wcsQuality: 'full' | 'position' | 'none';
-  width: number;
-  height: number;
-  bytes: number;
-  sha256: string;
-  quarantineKey: string;
-  bands: string[];
-  colour: Record<string, unknown>;
-  error: string | null;
-  batchId?: string | null;
-  /** ISO 8601, from the FITS headers; null when they do not say. */
-  observedAt?: string | null;
-}
+export type { NewImage };
 
 /**
  * One image per (collection, group, stamp): converting a group twice adds
@@ -72,4 +58,120 @@ export async function listImages(db: Tx, collectionId: string, f: { state?: Imag
   if (f.after) q = q.where('id', '>', f.after);
   const rows = await q.execute();
   return { items: rows.slice(0, f.limit), next: rows.length > f.limit ? rows[f.limit - 1].id : null };
+}
+
+/** Images of the review pipeline that count as admitted: approved, or on their way out. */
+const ADMITTED = ['approved', 'published', 'uploaded'] as const;
+/** States in which an image still needs (or serves) its public objects. */
+const USING_PUBLIC = ['approved', 'published', 'uploaded'] as const;
+
+/** JSON columns are stored as text; everything else as it is. */
+function columns(c: ImageChanges): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...c };
+  if (c.verdict_reasons) out.verdict_reasons = JSON.stringify(c.verdict_reasons);
+  if (c.verdict_rules) out.verdict_rules = JSON.stringify(c.verdict_rules);
+  return out;
+}
+
+export function imagesRepository(db: Tx): ImagesRepository {
+  return {
+    insert: (images, actor) => insertImages(db, images, actor),
+    insertFrames: (frames) => insertFrames(db, frames),
+    find: (id) => db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst(),
+    async findMany(ids) {
+      const out = [];
+      for (let i = 0; i < ids.length; i += 1000) out.push(...(await db.selectFrom('images').selectAll().where('id', 'in', ids.slice(i, i + 1000)).execute()));
+      return out;
+    },
+    async lock(id) {
+      const img = await db.selectFrom('images').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+      if (!img) throw new NotFoundError(`image ${id} not found`);
+      return img;
+    },
+    list: (collectionId, f) => listImages(db, collectionId, f),
+    async update(id, changes) {
+      await db.updateTable('images').set({ ...columns(changes), updated_at: new Date() }).where('id', '=', id).execute();
+    },
+    transition: (id, from, to, actor, changes, reason) => transition(db, 'image', id, from, to, actor, columns(changes ?? {}), reason ?? null),
+
+    awaitingVerdict: (collectionId, limit) =>
+      db
+        .selectFrom('images')
+        .selectAll()
+        .where('collection_id', '=', collectionId)
+        .where('state', '=', 'quarantined')
+        .where('verdict', 'is', null)
+        .where('error', 'is', null)
+        .orderBy('batch_id')
+        .orderBy('group_key')
+        .orderBy('stamp_index')
+        .limit(limit)
+        .execute(),
+    batchReviewCounts(collectionId, batchId) {
+      let q = db
+        .selectFrom('images')
+        .select([sql<number>`count(*)::int`.as('total'), sql<number>`count(*) filter (where verdict is not null)::int`.as('evaluated')])
+        .where('collection_id', '=', collectionId)
+        .where('state', '!=', 'failed');
+      q = batchId === null ? q.where('batch_id', 'is', null) : q.where('batch_id', '=', batchId);
+      return q.executeTakeFirstOrThrow();
+    },
+    async countAdmittedOutside(collectionId, batchId) {
+      let q = db.selectFrom('images').select(sql<number>`count(*)::int`.as('n')).where('collection_id', '=', collectionId);
+      q = batchId === null ? q.where('batch_id', 'is not', null) : q.where((eb) => eb.or([eb('batch_id', 'is', null), eb('batch_id', '!=', batchId)]));
+      const r = await q.where((eb) => eb.or([eb('state', 'in', [...ADMITTED]), eb.and([eb('state', '=', 'quarantined'), eb('verdict', '=', 'pending_review')])])).executeTakeFirstOrThrow();
+      return r.n;
+    },
+    async countJudgedSince(collectionId, since) {
+      const r = await db
+        .selectFrom('images')
+        .select(sql<number>`count(*)::int`.as('n'))
+        .where('collection_id', '=', collectionId)
+        .where('created_at', '>=', since)
+        .where('verdict', 'is not', null)
+        .executeTakeFirstOrThrow();
+      return r.n;
+    },
+
+    frames: (imageId) => framesOf(db, imageId),
+    framesByImage: (ids) => framesByImage(db, ids),
+    async setPublicKeys(imageId, image, frames) {
+      await db.updateTable('images').set({ public_key: image.key, public_sha256: image.sha256, updated_at: new Date() }).where('id', '=', imageId).execute();
+      for (const f of frames) await db.updateTable('image_frames').set({ public_key: f.key, public_sha256: f.sha256 }).where('image_id', '=', imageId).where('band', '=', f.band).execute();
+    },
+    async clearPublicKeys(imageId) {
+      await db.updateTable('images').set({ public_key: null, public_sha256: null, updated_at: new Date() }).where('id', '=', imageId).execute();
+      await db.updateTable('image_frames').set({ public_key: null, public_sha256: null }).where('image_id', '=', imageId).execute();
+    },
+    async publicKeyInUse(key, exceptImageId) {
+      // Two indexed lookups (image objects, frame objects) rather than one OR over a join, which no index serves.
+      const other = await db
+        .selectFrom('images')
+        .select('images.id')
+        .where('images.public_key', '=', key)
+        .where('images.id', '!=', exceptImageId)
+        .where('images.state', 'in', USING_PUBLIC)
+        .unionAll(
+          db
+            .selectFrom('image_frames')
+            .innerJoin('images', 'images.id', 'image_frames.image_id')
+            .select('images.id')
+            .where('image_frames.public_key', '=', key)
+            .where('images.id', '!=', exceptImageId)
+            .where('images.state', 'in', USING_PUBLIC),
+        )
+        .limit(1)
+        .executeTakeFirst();
+      return !!other;
+    },
+    async abandonedPublic(limit) {
+      const rows = await db.selectFrom('images').select('id').where('public_key', 'is not', null).where('state', 'in', ['quarantined', 'rejected']).orderBy('id').limit(limit).execute();
+      return rows.map((r) => r.id);
+    },
+    async quarantineKeys(collectionId) {
+      const images = await db.selectFrom('images').select('quarantine_key as key').where('collection_id', '=', collectionId).where('quarantine_key', '!=', '').execute();
+      const frames = await db.selectFrom('image_frames').innerJoin('images', 'images.id', 'image_frames.image_id').select('image_frames.quarantine_key as key').where('images.collection_id', '=', collectionId).execute();
+      return [...images, ...frames].map((r) => r.key);
+    },
+  };
 }

@@ -1,0 +1,32 @@
+import type { Repositories } from '../../domain/ports/repositories.js';
+import type { Db } from '../database.js';
+import { artifactsRepository } from './artifacts.js';
+import { auditRepository } from './audit.js';
+import { batchesRepository } from './batches.js';
+import { collectionsRepository } from './collections.js';
+import { eventsRepository } from './events.js';
+import { imagesRepository } from './images.js';
+import type { Tx } from './transitions.js';
+
+/**
+ * The domain's repositories on Kysely. Built once per process by its
+ * composition root; `transaction` rebinds every repository to one database
+ * transaction, and inside one simply joins it (Postgres has no nested
+ * transactions, and the domain never needs a savepoint).
+ */
+export function createRepositories(db: Db): Repositories {
+  return bind(db, false);
+}
+
+function bind(db: Tx, inTransaction: boolean): Repositories {
+  const repos: Repositories = {
+    collections: collectionsRepository(db),
+    artifacts: artifactsRepository(db),
+    images: imagesRepository(db),
+    batches: batchesRepository(db),
+    audit: auditRepository(db),
+    events: eventsRepository(db),
+    transaction: (fn) => (inTransaction ? fn(repos) : (db as Db).transaction().execute((tx) => fn(bind(tx, true)))),
+  };
+  return repos;
+}

@@ -1,0 +1,207 @@
+/**
+ * The bridge's records as the domain sees them: plain data, no database
+ * types. `src/db/schema.ts` declares the tables that store them and checks
+ * at compile time that a selected row is exactly one of these.
+ */
+
+export type CollectionStatus = 'active' | 'paused' | 'retired';
+export type SourceKind = 'butler' | 'prefix';
+export type ArtifactState = 'discovered' | 'retrieved' | 'converted' | 'failed';
+/** Whether the Data Rights Panel approved the collection (for non-public data). */
+export type PanelApproval = 'none' | 'approved';
+export type Verdict = 'rejected' | 'auto_approved' | 'pending_review';
+export interface MatchedRule {
+  id: string;
+  description: string;
+}
+export type ImageState = 'quarantined' | 'approved' | 'rejected' | 'published' | 'uploaded' | 'retracted' | 'failed';
+export type UploadBatchState = 'publishing' | 'manifested' | 'waiting' | 'uploading' | 'verifying' | 'uploaded' | 'blocked' | 'failed' | 'retracted';
+export type UploadItemState = 'intent' | 'created' | 'linked' | 'failed' | 'retracted';
+export type UploadMode = 'import' | 'api';
+
+export interface Collection {
+  id: string;
+  owner: string;
+  repository: string;
+  name: string;
+  source_kind: SourceKind;
+  /** Directory or s3://bucket/prefix for 'prefix' sources. */
+  source_root: string | null;
+  dataset_type: string;
+  /** Band names for R, G, B (or one for grey); null = reddest first. */
+  rgb: string[] | null;
+  colour: Record<string, unknown>;
+  zooniverse_project_id: string | null;
+  subject_set_naming: string | null;
+  poll_interval_seconds: number;
+  status: CollectionStatus;
+  panel_approval: PanelApproval;
+  data_release: string | null;
+  owner_data_rights: string[];
+  webhook_url: string | null;
+  webhook_secret: string | null;
+  upload_mode: 'import' | 'api';
+  max_batch_size: number;
+  subject_set_per: 'batch' | 'collection';
+  extra_metadata: Record<string, unknown>;
+  /** Subjects carry one greyscale frame per band after the colour image (a flipbook). */
+  subject_frames: boolean;
+  /** Start a new subject set only once the previous one is complete (paced uploads). */
+  one_incomplete_set: boolean;
+  cursor: string | null;
+  last_polled_at: Date | null;
+  last_poll_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface Artifact {
+  id: string;
+  collection_id: string;
+  dataset_id: string;
+  dataset_type: string;
+  run: string;
+  data_id: Record<string, string | number>;
+  band: string | null;
+  /** Canonical JSON of the dataId without band: the bands of one group combine into images. */
+  group_key: string;
+  cursor: string;
+  path: string | null;
+  size: number | null;
+  sha256: string | null;
+  /** Where the retrieved bytes wait (private area). */
+  object_key: string | null;
+  batch_id: string | null;
+  state: ArtifactState;
+  error: string | null;
+  attempts: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface Image {
+  id: string;
+  collection_id: string;
+  group_key: string;
+  stamp_index: number;
+  state: ImageState;
+  ra: number | null;
+  dec: number | null;
+  wcs_quality: 'full' | 'position' | 'none';
+  width: number;
+  height: number;
+  bytes: number;
+  sha256: string;
+  quarantine_key: string;
+  bands: string[];
+  colour: Record<string, unknown>;
+  error: string | null;
+  batch_id: string | null;
+  verdict: Verdict | null;
+  verdict_reasons: string[];
+  verdict_rules: MatchedRule[];
+  strip_coordinates: boolean;
+  /** A policy rule asked for paced uploads (one incomplete subject set at a time). */
+  one_incomplete_set: boolean;
+  policy_ref: string | null;
+  policy_digest: string | null;
+  evaluated_at: Date | null;
+  observed_at: Date | null;
+  public_key: string | null;
+  public_sha256: string | null;
+  published_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface Batch {
+  id: string;
+  collection_id: string;
+  seq: number;
+  created_at: Date;
+}
+
+export interface AuditEntry {
+  id: string;
+  at: Date;
+  actor: string;
+  action: string;
+  entity: 'collection' | 'image' | 'batch';
+  entity_id: string;
+  collection_id: string | null;
+  policy_ref: string | null;
+  reason: string | null;
+  detail: Record<string, unknown>;
+}
+
+export interface Delegation {
+  id: string;
+  username: string;
+  prefix: string;
+  granted_by: string;
+  created_at: Date;
+}
+
+export interface UploadBatch {
+  id: string;
+  collection_id: string;
+  seq: number;
+  mode: 'import' | 'api' | 'export';
+  state: UploadBatchState;
+  subject_set_id: string | null;
+  import_id: string | null;
+  manifest_csv_key: string | null;
+  manifest_json_key: string | null;
+  total: number;
+  error: string | null;
+  /** When the batch's subject set was seen complete at Zooniverse (paced uploads stop checking it). */
+  set_completed_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface UploadItem {
+  id: string;
+  upload_batch_id: string;
+  image_id: string;
+  external_id: string;
+  state: UploadItemState;
+  subject_id: string | null;
+  attempts: number;
+  error: string | null;
+  updated_at: Date;
+}
+
+export interface BridgeEvent {
+  id: string;
+  collection_id: string;
+  kind: string;
+  payload: Record<string, unknown>;
+  created_at: Date;
+  delivered_at: Date | null;
+  delivery_attempts: number;
+  delivery_error: string | null;
+}
+
+export interface Transition {
+  id: string;
+  entity: 'collection' | 'artifact' | 'image';
+  entity_id: string;
+  from_state: string | null;
+  to_state: string;
+  actor: string;
+  reason: string | null;
+  at: Date;
+}
+
+export interface ImageFrame {
+  image_id: string;
+  band: string;
+  position: number;
+  quarantine_key: string;
+  sha256: string;
+  bytes: number;
+  public_key: string | null;
+  public_sha256: string | null;
+}
+

@@ -1,0 +1,96 @@
+import type { Image, ImageFrame, ImageState } from '../model.js';
+import type { Page } from './repositories.js';
+
+export interface NewImage {
+  collectionId: string;
+  groupKey: string;
+  stampIndex: number;
+  state: 'quarantined' | 'failed';
+  ra: number | null;
+  dec: number | null;
+  wcsQuality: 'full' | 'position' | 'none';
+  width: number;
+  height: number;
+  bytes: number;
+  sha256: string;
+  quarantineKey: string;
+  bands: string[];
+  colour: Record<string, unknown>;
+  error: string | null;
+  batchId?: string | null;
+  /** ISO 8601, from the FITS headers; null when they do not say. */
+  observedAt?: string | null;
+}
+
+/** A per-band frame as conversion records it (not yet published). */
+export type NewFrame = Omit<ImageFrame, 'public_key' | 'public_sha256'>;
+
+/** Fields of an image that steps after conversion record (verdicts, publishing, errors). */
+export type ImageChanges = Partial<
+  Pick<
+    Image,
+    | 'error'
+    | 'verdict'
+    | 'verdict_reasons'
+    | 'verdict_rules'
+    | 'strip_coordinates'
+    | 'one_incomplete_set'
+    | 'policy_ref'
+    | 'policy_digest'
+    | 'evaluated_at'
+    | 'public_key'
+    | 'public_sha256'
+    | 'published_at'
+  >
+>;
+
+/** The counts the policy's caps need for one image's batch (null = images without a poll batch). */
+export interface BatchReviewCounts {
+  /** Images of the batch that converted (failed ones do not count). */
+  total: number;
+  /** Of those, how many already have a verdict. */
+  evaluated: number;
+}
+
+export interface ImagesRepository {
+  /**
+   * One image per (collection, group, stamp): inserting a group twice adds
+   * nothing. Returns the rows actually inserted.
+   */
+  insert(images: NewImage[], actor: string): Promise<Image[]>;
+  insertFrames(frames: NewFrame[]): Promise<void>;
+  find(id: string): Promise<Image | undefined>;
+  /** Several images by id (missing ids are absent from the answer). */
+  findMany(ids: string[]): Promise<Image[]>;
+  /** Locks the image's row until the transaction ends. Throws NotFoundError. */
+  lock(id: string): Promise<Image>;
+  list(collectionId: string, filter: { state?: ImageState; after?: string; limit: number }): Promise<Page<Image>>;
+  update(id: string, changes: ImageChanges): Promise<void>;
+  /**
+   * Moves the image from `from` to `to` only if it is still in `from` (two
+   * workers racing produce one transition), recording `changes` with it and
+   * logging the transition. False when it had already moved.
+   */
+  transition(id: string, from: ImageState, to: ImageState, actor: string, changes?: ImageChanges, reason?: string | null): Promise<boolean>;
+
+  /** Quarantined images of the collection with no verdict and no error, in stable order (batch, group, stamp). */
+  awaitingVerdict(collectionId: string, limit: number): Promise<Image[]>;
+  batchReviewCounts(collectionId: string, batchId: string | null): Promise<BatchReviewCounts>;
+  /** Images of other batches admitted so far: approved or later, or left for review by the policy. */
+  countAdmittedOutside(collectionId: string, batchId: string | null): Promise<number>;
+  /** Images of the collection created since `since` that already have a verdict (the daily cap). */
+  countJudgedSince(collectionId: string, since: Date): Promise<number>;
+
+  frames(imageId: string): Promise<ImageFrame[]>;
+  /** Frames of many images, each image's in location order. */
+  framesByImage(imageIds: string[]): Promise<Map<string, ImageFrame[]>>;
+  /** Records where an image and its frames will be (or are) public; frames are matched by band. */
+  setPublicKeys(imageId: string, image: { key: string; sha256: string }, frames: { band: string; key: string; sha256: string }[]): Promise<void>;
+  clearPublicKeys(imageId: string): Promise<void>;
+  /** Whether an image other than `imageId` that is approved, published or uploaded uses the public object `key` (as its image or a frame). */
+  publicKeyInUse(key: string, exceptImageId: string): Promise<boolean>;
+  /** Images holding a public key while quarantined or rejected: an interrupted publish to undo. */
+  abandonedPublic(limit: number): Promise<string[]>;
+  /** Quarantine object keys of a collection's images and frames (for purging). */
+  quarantineKeys(collectionId: string): Promise<string[]>;
+}

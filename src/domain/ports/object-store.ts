@@ -1,0 +1,33 @@
+/** The object store: a private quarantine area and a public area Zooniverse fetches from. */
+
+/** Where an object lives: quarantine is private, public is served to Zooniverse. */
+export type StoreArea = 'quarantine' | 'public';
+
+export interface PutOptions {
+  contentType: string;
+  /** e.g. 'public, max-age=31536000, immutable' for content-addressed public keys. */
+  cacheControl?: string;
+}
+
+export interface StoredObject {
+  key: string;
+  size: number;
+  contentType: string;
+  /** hex SHA-256 of the bytes, computed by the store on put and checked by the backend where it can. */
+  sha256: string;
+}
+
+export interface ObjectStore {
+  put(area: StoreArea, key: string, body: Uint8Array, opts: PutOptions): Promise<StoredObject>;
+  /** Throws NotFoundError when absent. */
+  get(area: StoreArea, key: string): Promise<{ body: Uint8Array; contentType: string }>;
+  head(area: StoreArea, key: string): Promise<StoredObject | undefined>;
+  /** Idempotent: deleting a missing key is not an error. */
+  delete(area: StoreArea, key: string): Promise<void>;
+  /** Server-side copy where the backend can (quarantine -> public on publish). */
+  copy(from: { area: StoreArea; key: string }, to: { area: StoreArea; key: string }, opts: PutOptions): Promise<StoredObject>;
+  /** The anonymous URL of a public object (never defined for quarantine). */
+  publicUrl(key: string): string;
+  /** Readiness: can we reach both areas? Throws with a clear message if not. */
+  check(): Promise<void>;
+}

@@ -1,0 +1,33 @@
+import type { ArtifactsRepository } from './artifacts-repository.js';
+import type { AuditRepository } from './audit-repository.js';
+import type { BatchesRepository } from './batches-repository.js';
+import type { CollectionsRepository } from './collections-repository.js';
+import type { EventsRepository } from './events-repository.js';
+import type { ImagesRepository } from './images-repository.js';
+
+/**
+ * Everything the domain reads and writes about its records, as one bundle.
+ * `src/db/repositories` implements it on Kysely (Postgres or PGlite); the
+ * domain never sees SQL.
+ *
+ * `transaction(fn)` runs `fn` against repositories bound to one database
+ * transaction: every write in it commits or none does, which is how a state
+ * change and its audit row or event are never separated. Row locks taken with
+ * the `lock...` methods last until the transaction ends. Called on a bundle
+ * that is already inside a transaction, it simply joins that transaction.
+ */
+export interface Repositories {
+  collections: CollectionsRepository;
+  artifacts: ArtifactsRepository;
+  images: ImagesRepository;
+  batches: BatchesRepository;
+  audit: AuditRepository;
+  events: EventsRepository;
+  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
+}
+
+/** A page of a keyset-paged listing; `next` is the cursor of the following page. */
+export interface Page<T> {
+  items: T[];
+  next: string | null;
+}
