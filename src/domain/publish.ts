@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Db } from '../db/database.js';
-import type { Image, ImageFrame } from '../db/schema.js';
-import { appendAudit } from '../db/repositories/audit.js';
-import { framesOf } from '../db/repositories/frames.js';
-import { transition, type Tx } from '../db/repositories/transitions.js';
+import type { Image, ImageFrame } from './model.js';
+import type { Clock } from './ports/clock.js';
+import type { Repositories } from './ports/repositories.js';
 import { stripCoordinates, type ImageFormat } from '../imaging/png/strip-coordinates.js';
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from './errors.js';
-import type { ObjectStore, StoredObject } from './ports.js';
+import type { ObjectStore, StoredObject } from './ports/object-store.js';
 
 /**
  * The only way into the public store. Quarantine is private; what leaves it
@@ -28,9 +26,9 @@ import type { ObjectStore, StoredObject } from './ports.js';
  * image was then rejected, `withdrawAbandoned` finds the recorded key.
  */
 export interface PublishDeps {
-  db: Db;
+  repos: Repositories;
   store: ObjectStore;
-  now?: () => Date;
+  clock?: Clock;
 }
 
 export interface PublishResult {
@@ -154,12 +152,6 @@ async function writePublic(store: ObjectStore, piece: Piece, p: Prepared): Promi
 }
 
 
-async function lockImage(tx: Tx, imageId: string): Promise<Image> {
-  const img = await tx.selectFrom('images').selectAll().where('id', '=', imageId).forUpdate().executeTakeFirst();
-  if (!img) throw new NotFoundError(`image ${imageId} not found`);
-  return img;
-}
-
 function result(store: ObjectStore, img: { id: string }, key: string, sha: string, stripped: boolean, alreadyPublished: boolean): PublishResult {
   return { imageId: img.id, publicKey: key, publicSha256: sha, url: store.publicUrl(key), stripped, alreadyPublished };
 }
@@ -170,25 +162,22 @@ function result(store: ObjectStore, img: { id: string }, key: string, sha: strin
  * is refused with NotPublishableError.
  */
 export async function publishImage(d: PublishDeps, imageId: string, actor = 'publisher'): Promise<PublishResult> {
-  const before = await d.db.selectFrom('images').selectAll().where('id', '=', imageId).executeTakeFirst();
+  const before = await d.repos.images.find(imageId);
   if (!before) throw new NotFoundError(`image ${imageId} not found`);
   if (isLive(before)) return result(d.store, before, before.public_key, before.public_sha256 ?? '', before.public_sha256 !== before.sha256, true);
   refuseUnlessApproved(before);
 
   const p = await prepare(d.store, imagePiece(before), before.strip_coordinates);
-  const frames = await framesOf(d.db, imageId);
+  const frames = await d.repos.images.frames(imageId);
   const pf = await Promise.all(frames.map((f) => prepare(d.store, framePiece(before, f), before.strip_coordinates)));
 
-  const intent = await d.db.transaction().execute(async (tx) => {
-    const img = await lockImage(tx, imageId);
+  const intent = await d.repos.transaction(async (tx) => {
+    const img = await tx.images.lock(imageId);
     if (isLive(img)) return img;
     refuseUnlessApproved(img);
     if (img.sha256 !== before.sha256) throw new ConflictError(`image ${imageId} changed while publishing; try again`);
     // A key recorded by an earlier, interrupted attempt is replaced by this one (the same, unless the stripping changed).
-    await tx.updateTable('images').set({ public_key: p.key, public_sha256: p.sha256, updated_at: new Date() }).where('id', '=', img.id).execute();
-    for (const [i, f] of frames.entries()) {
-      await tx.updateTable('image_frames').set({ public_key: pf[i].key, public_sha256: pf[i].sha256 }).where('image_id', '=', img.id).where('band', '=', f.band).execute();
-    }
+    await tx.images.setPublicKeys(img.id, { key: p.key, sha256: p.sha256 }, frames.map((f, i) => ({ band: f.band, key: pf[i].key, sha256: pf[i].sha256 })));
     return undefined;
   });
   if (intent && isLive(intent)) return result(d.store, intent, intent.public_key, intent.public_sha256 ?? '', p.stripped, true);
@@ -197,19 +186,19 @@ export async function publishImage(d: PublishDeps, imageId: string, actor = 'pub
   for (const [i, f] of frames.entries()) await writePublic(d.store, framePiece(before, f), pf[i]);
   await writePublic(d.store, imagePiece(before), p);
 
-  const now = d.now?.() ?? new Date();
-  const outcome = await d.db.transaction().execute(async (tx): Promise<PublishResult | Image> => {
-    const img = await lockImage(tx, imageId);
+  const now = d.clock?.now() ?? new Date();
+  const outcome = await d.repos.transaction(async (tx): Promise<PublishResult | Image> => {
+    const img = await tx.images.lock(imageId);
     if (isLive(img)) return result(d.store, img, img.public_key, img.public_sha256 ?? '', p.stripped, true);
     if (img.state !== 'approved') {
       // Rejected or recalled to review while the bytes were on their way: take them back.
       await withdrawObject(tx, d.store, img.id, p.key);
       for (const f of pf) await withdrawObject(tx, d.store, img.id, f.key);
-      await clearKeys(tx, img.id);
+      await tx.images.clearPublicKeys(img.id);
       return img;
     }
-    await transition(tx, 'image', img.id, 'approved', 'published', actor, { public_key: p.key, public_sha256: p.sha256, published_at: now });
-    await appendAudit(tx, [
+    await tx.images.transition(img.id, 'approved', 'published', actor, { public_key: p.key, public_sha256: p.sha256, published_at: now });
+    await tx.audit.append([
       {
         actor,
         action: 'publish',
@@ -231,46 +220,15 @@ function isLive(img: Image): img is Image & { public_key: string } {
   return (LIVE as readonly string[]).includes(img.state) && img.public_key !== null;
 }
 
-async function clearKeys(tx: Tx, imageId: string): Promise<void> {
-  await tx.updateTable('images').set({ public_key: null, public_sha256: null, updated_at: new Date() }).where('id', '=', imageId).execute();
-  await tx.updateTable('image_frames').set({ public_key: null, public_sha256: null }).where('image_id', '=', imageId).execute();
-}
-
-/**
- * Deletes a public object unless another image still needs it (identical
- * bytes share one content-addressed key: two blank frames, say). Runs under
- * the caller's lock on `imageId`; approved images count as users because
- * their publish may be between its intent and its commit.
- */
-async function withdrawObject(tx: Tx, store: ObjectStore, imageId: string, key: string): Promise<boolean> {
-  const users = ['approved', ...LIVE] as const;
-  // Two indexed lookups (image objects, frame objects) rather than one OR over a join, which no index serves.
-  const other = await tx
-    .selectFrom('images')
-    .select('images.id')
-    .where('images.public_key', '=', key)
-    .where('images.id', '!=', imageId)
-    .where('images.state', 'in', users)
-    .unionAll(
-      tx
-        .selectFrom('image_frames')
-        .innerJoin('images', 'images.id', 'image_frames.image_id')
-        .select('images.id')
-        .where('image_frames.public_key', '=', key)
-        .where('images.id', '!=', imageId)
-        .where('images.state', 'in', users),
-    )
-    .limit(1)
-    .executeTakeFirst();
-  if (other) return false;
+async function withdrawObject(tx: Repositories, store: ObjectStore, imageId: string, key: string): Promise<boolean> {
+  if (await tx.images.publicKeyInUse(key, imageId)) return false;
   await store.delete('public', key);
   return true;
 }
 
-/** Withdraws the public objects of the image's frames that no other image uses; returns how many were deleted. */
-async function withdrawFrames(tx: Tx, store: ObjectStore, imageId: string): Promise<number> {
+async function withdrawFrames(tx: Repositories, store: ObjectStore, imageId: string): Promise<number> {
   let deleted = 0;
-  for (const f of await framesOf(tx, imageId)) if (f.public_key && (await withdrawObject(tx, store, imageId, f.public_key))) deleted++;
+  for (const f of await tx.images.frames(imageId)) if (f.public_key && (await withdrawObject(tx, store, imageId, f.public_key))) deleted++;
   return deleted;
 }
 
@@ -291,8 +249,8 @@ export interface UnpublishResult {
  * Re-running on a retracted image deletes its object again if still there.
  */
 export async function unpublishImage(d: PublishDeps, imageId: string, actor: string, reason: string | null): Promise<UnpublishResult> {
-  return d.db.transaction().execute(async (tx) => {
-    const img = await lockImage(tx, imageId);
+  return d.repos.transaction(async (tx) => {
+    const img = await tx.images.lock(imageId);
     if (img.state === 'retracted') {
       const deleted = img.public_key ? await withdrawObject(tx, d.store, img.id, img.public_key) : false;
       await withdrawFrames(tx, d.store, img.id);
@@ -301,8 +259,8 @@ export async function unpublishImage(d: PublishDeps, imageId: string, actor: str
     if (!(LIVE as readonly string[]).includes(img.state)) throw new ConflictError(`image ${imageId} is ${img.state}; only published or uploaded images can be retracted`);
     const deleted = img.public_key ? await withdrawObject(tx, d.store, img.id, img.public_key) : false;
     const framesDeleted = await withdrawFrames(tx, d.store, img.id);
-    await transition(tx, 'image', img.id, img.state, 'retracted', actor, {}, reason);
-    await appendAudit(tx, [
+    await tx.images.transition(img.id, img.state, 'retracted', actor, {}, reason);
+    await tx.audit.append([
       { actor, action: 'retract', entity: 'image', entityId: img.id, collectionId: img.collection_id, policyRef: img.policy_ref, reason, detail: { from: img.state, public_key: img.public_key, deleted, ...(framesDeleted ? { framesDeleted } : {}) } },
     ]);
     return { imageId, publicKey: img.public_key, deleted, alreadyRetracted: false };
@@ -316,23 +274,15 @@ export async function unpublishImage(d: PublishDeps, imageId: string, actor: str
  * many images were cleaned.
  */
 export async function withdrawAbandoned(d: PublishDeps, actor = 'publisher', limit = 100): Promise<number> {
-  const rows = await d.db
-    .selectFrom('images')
-    .select('id')
-    .where('public_key', 'is not', null)
-    .where('state', 'in', ['quarantined', 'rejected'])
-    .orderBy('id')
-    .limit(limit)
-    .execute();
   let n = 0;
-  for (const { id } of rows) {
-    await d.db.transaction().execute(async (tx) => {
-      const img = await lockImage(tx, id);
+  for (const id of await d.repos.images.abandonedPublic(limit)) {
+    await d.repos.transaction(async (tx) => {
+      const img = await tx.images.lock(id);
       if (!img.public_key || (img.state !== 'quarantined' && img.state !== 'rejected')) return;
       const deleted = await withdrawObject(tx, d.store, img.id, img.public_key);
       await withdrawFrames(tx, d.store, img.id);
-      await clearKeys(tx, img.id);
-      await appendAudit(tx, [
+      await tx.images.clearPublicKeys(img.id);
+      await tx.audit.append([
         { actor, action: 'withdraw', entity: 'image', entityId: img.id, collectionId: img.collection_id, policyRef: img.policy_ref, reason: `publishing was interrupted and the image is now ${img.state}`, detail: { public_key: img.public_key, deleted } },
       ]);
       n++;

@@ -1,4 +1,5 @@
 import type { Db } from '../db/database.js';
+import { createRepositories } from '../db/repositories/index.js';
 import { getCollection } from '../db/repositories/collections.js';
 import { transition } from '../db/repositories/transitions.js';
 import type { PanoptesClient } from './panoptes-port.js';
@@ -50,7 +51,7 @@ async function retractOne(d: TakedownDeps, imageId: string, actor: string, reaso
     }
     await d.db.updateTable('upload_items').set({ state: 'retracted', updated_at: new Date() }).where('id', '=', it.id).execute();
   }
-  await unpublishImage({ db: d.db, store: d.store }, imageId, actor, reason);
+  await unpublishImage({ repos: createRepositories(d.db), store: d.store }, imageId, actor, reason);
 }
 
 export async function retractImages(d: TakedownDeps, imageIds: string[], actor: string, reason: string): Promise<TakedownResult[]> {

@@ -9,6 +9,7 @@ import { NotPublishableError, publishImage, withdrawAbandoned } from '../domain/
 import { planUploadBatches, writeManifests } from '../domain/manifest.js';
 import { approvedUnpublished, giveUpUploads, stalledReleases, uploadCollection, type ReleaseDeps } from '../domain/release.js';
 import { deliverEvent, undelivered } from '../domain/notify.js';
+import type { WebhookSender } from '../domain/ports/webhook-sender.js';
 import { purgeExpired } from '../db/repositories/sessions.js';
 import { sweepCandidates } from '../db/repositories/artifacts.js';
 
@@ -26,10 +27,10 @@ function permanent(e: unknown): never {
   throw e;
 }
 
-export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: ReleaseDeps, queues: JobQueues, opts: { sweepAgeMs: number }): Handlers {
+export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: ReleaseDeps, queues: JobQueues, opts: { sweepAgeMs: number; webhooks: WebhookSender }): Handlers {
   // Events are rows first; this queues their delivery (job ids keep it to one each).
   const notifyPending = async () => {
-    for (const eventId of await undelivered(d.db)) await queues.add('notify', { eventId });
+    for (const eventId of await undelivered(review.repos)) await queues.add('notify', { eventId });
   };
   return {
     async poll({ collectionId }) {
@@ -61,7 +62,7 @@ export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: R
       return r;
     },
     async publish({ imageId }) {
-      return publishImage({ db: d.db, store: d.store }, imageId).catch(permanent);
+      return publishImage({ repos: review.repos, store: d.store }, imageId).catch(permanent);
     },
     async manifest({ collectionId }) {
       await planUploadBatches({ db: d.db }, collectionId);
@@ -83,7 +84,7 @@ export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: R
       }
     },
     async notify({ eventId }) {
-      return deliverEvent({ db: d.db, log: d.log }, eventId);
+      return deliverEvent({ repos: review.repos, webhooks: opts.webhooks }, eventId);
     },
     async sweep() {
       // The database is the truth: re-enqueue work whose job was lost (job ids dedupe the rest).
@@ -98,7 +99,7 @@ export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: R
       const stalled = await stalledReleases(d.db, new Date(Date.now() - opts.sweepAgeMs));
       for (const m of stalled.manifest) await queues.add('manifest', { collectionId: m.collectionId, round: `sweep-${releaseRound(m.marks)}` });
       if (release.panoptes) for (const u of stalled.upload) await queues.add('upload', { collectionId: u.collectionId, round: `sweep-${releaseRound(u.marks)}` });
-      await withdrawAbandoned({ db: d.db, store: d.store }, 'sweeper');
+      await withdrawAbandoned({ repos: review.repos, store: d.store }, 'sweeper');
       await purgeExpired(d.db);
       await notifyPending();
       const active = await listCollections(d.db, { status: 'active' });

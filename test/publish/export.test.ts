@@ -10,6 +10,7 @@ import { readXmp } from '../../src/imaging/png/png-chunks.js';
 import type { ObjectStore } from '../../src/domain/ports.js';
 import { DB_KINDS } from '../support/databases.js';
 import { artifacts, collection, csvObjects, parseCsv, seedImages, publishSetting } from './helpers.js';
+import { createRepositories } from '../../src/db/repositories/index.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const pixels = (b: Uint8Array) => Buffer.from(pngjs.PNG.sync.read(Buffer.from(b)).data);
@@ -27,7 +28,7 @@ for (const kind of DB_KINDS) {
         { png: env.stamps[8].png, stampIndex: 2, strip: true },
         { png: env.stamps[9].png, stampIndex: 3, state: 'quarantined' },
       ]);
-      const pub = await publishImage({ db: env.t.db, store: env.fs.store }, published.id);
+      const pub = await publishImage({ repos: createRepositories(env.t.db), store: env.fs.store }, published.id);
       const out = join(env.fs.dir, 'exports', 'collection.zip');
       const progress: number[] = [];
       // The zip is streamed: one image read at a time, whatever the collection's size.

@@ -10,6 +10,7 @@ import type { Db } from '../../src/db/database.js';
 import type { Collection } from '../../src/db/schema.js';
 import { DB_KINDS } from '../support/databases.js';
 import { artifacts, collection, csvObjects, parseCsv, seedImages, publishSetting } from './helpers.js';
+import { createRepositories } from '../../src/db/repositories/index.js';
 
 const hex = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -111,7 +112,7 @@ for (const kind of DB_KINDS) {
         { png: env.stamps[3].png, stampIndex: 1, strip: true, ra: 151.987654, dec: 3.25 },
       ]);
       await env.t.db.updateTable('collections').set({ extra_metadata: JSON.stringify({ ...extra, objects: { ...extra.objects, [hidden.id]: { '#priority': 3 } } }) }).where('id', '=', c.id).execute();
-      const pub = [await publishImage({ db: env.t.db, store: env.fs.store }, open.id), await publishImage({ db: env.t.db, store: env.fs.store }, hidden.id)];
+      const pub = [await publishImage({ repos: createRepositories(env.t.db), store: env.fs.store }, open.id), await publishImage({ repos: createRepositories(env.t.db), store: env.fs.store }, hidden.id)];
       const [batch] = await planUploadBatches({ db: env.t.db }, c.id);
       const m = await writeManifests({ db: env.t.db, store: env.fs.store }, batch.id);
       expect(m).toMatchObject({ seq: 1, total: 2, csvKey: `manifests/${c.id}/batch-1.csv`, jsonKey: `manifests/${c.id}/batch-1.json`, unchanged: false });
@@ -212,7 +213,7 @@ for (const kind of DB_KINDS) {
       expect(await env.t.db.selectFrom('events').select('id').where('collection_id', '=', c.id).execute()).toHaveLength(1);
 
       // A retraction before upload: re-manifesting leaves the subject out.
-      await unpublishImage({ db: env.t.db, store: env.fs.store }, open.id, 'epo', 'takedown');
+      await unpublishImage({ repos: createRepositories(env.t.db), store: env.fs.store }, open.id, 'epo', 'takedown');
       const after = await writeManifests({ db: env.t.db, store: env.fs.store }, batch.id);
       expect(after.total).toBe(1);
       expect(csvObjects(new TextDecoder().decode((await env.fs.store.get('public', m.csvKey)).body)).map((r) => r.external_id)).toEqual([hidden.id]);
@@ -225,7 +226,7 @@ for (const kind of DB_KINDS) {
     it('refuses a batch holding an image that is not published', async () => {
       const c = await collection(env.t.db);
       const [img] = await seedImages(env.t.db, env.fs.store, c, [{ png: env.stamps[4].png, stampIndex: 0 }]);
-      await publishImage({ db: env.t.db, store: env.fs.store }, img.id);
+      await publishImage({ repos: createRepositories(env.t.db), store: env.fs.store }, img.id);
       const [batch] = await planUploadBatches({ db: env.t.db }, c.id);
       await env.t.db.updateTable('images').set({ state: 'approved' }).where('id', '=', img.id).execute();
       await expect(writeManifests({ db: env.t.db, store: env.fs.store }, batch.id)).rejects.toThrow(/not published/);

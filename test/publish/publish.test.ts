@@ -9,6 +9,7 @@ import type { ObjectStore } from '../../src/domain/ports.js';
 import type { FsObjectStore } from '../../src/adapters/storage/fs-store.js';
 import { DB_KINDS } from '../support/databases.js';
 import { collection, seedImages, publishSetting } from './helpers.js';
+import { createRepositories } from '../../src/db/repositories/index.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -60,7 +61,7 @@ for (const kind of DB_KINDS) {
     const env = publishSetting(kind);
     let d: PublishDeps;
     beforeAll(() => {
-      d = { db: env.t.db, store: env.fs.store, now: () => new Date('2026-11-25T10:00:00Z') };
+      d = { repos: createRepositories(env.t.db), store: env.fs.store, clock: { now: () => new Date('2026-11-25T10:00:00Z') } };
     });
 
     it('the fixture PNGs carry AVM and provenance to strip, and all differ in pixels', () => {
