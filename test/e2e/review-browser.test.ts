@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UI_DIR } from '../../src/api/review-page.js';
 import { startBridgeApp, type BridgeApp } from '../support/bridge-app.js';
 
 /**
@@ -173,6 +174,17 @@ suite(`reviewer page in headless Chromium${haveChromium ? '' : ` (skipped: no Ch
       await context.close();
     }
   }, LONG);
+
+  it("serves the page's ES modules as JavaScript (a module script of any other type is refused)", async () => {
+    const modules = (await readdir(join(UI_DIR, 'js'))).filter((f) => f.endsWith('.js'));
+    expect(modules).toContain('main.js');
+    for (const file of modules) {
+      const res = await fetch(`${app.url}/ui/js/${file}`);
+      expect(res.status, file).toBe(200);
+      expect(res.headers.get('content-type'), file).toMatch(/^(text|application)\/javascript\b/);
+      expect(res.headers.get('x-content-type-options'), file).toBe('nosniff');
+    }
+  });
 
   it('sends a signed-out browser to the provider, and back to /review signed in as rev', async () => {
     await signIn(rev, 'rev');

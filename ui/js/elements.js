@@ -1,0 +1,57 @@
+// @ts-check
+// The page's fixed elements (ui/review.html), looked up once.
+
+import { byId } from './dom.js';
+
+const cards = document.querySelector('#grid .cards');
+if (!(cards instanceof HTMLElement)) throw new Error('#grid .cards: expected an HTMLElement');
+
+export const els = {
+  userName: byId('user-name', HTMLElement),
+  userRoles: byId('user-roles', HTMLElement),
+  logoutCsrf: byId('logout-csrf', HTMLInputElement),
+  collection: byId('collection', HTMLSelectElement),
+  collectionSummary: byId('collection-summary', HTMLElement),
+  batch: byId('batch', HTMLSelectElement),
+  verdict: byId('verdict', HTMLSelectElement),
+  state: byId('state', HTMLSelectElement),
+  resultCount: byId('result-count', HTMLElement),
+  refresh: byId('refresh', HTMLButtonElement),
+  helpOpen: byId('help-open', HTMLButtonElement),
+  readonlyNote: byId('readonly-note', HTMLElement),
+  toolbar: byId('toolbar', HTMLElement),
+  selectedCount: byId('selected-count', HTMLElement),
+  selectAll: byId('select-all', HTMLButtonElement),
+  selectNone: byId('select-none', HTMLButtonElement),
+  actions: byId('actions', HTMLElement),
+  approve: byId('approve', HTMLButtonElement),
+  reject: byId('reject', HTMLButtonElement),
+  undo: byId('undo', HTMLButtonElement),
+  status: byId('status', HTMLElement),
+  grid: byId('grid', HTMLElement),
+  cards,
+  empty: byId('empty', HTMLElement),
+  loadMore: byId('load-more', HTMLButtonElement),
+  audit: byId('audit', HTMLElement),
+  auditRefresh: byId('audit-refresh', HTMLButtonElement),
+  rejectDialog: byId('reject-dialog', HTMLDialogElement),
+  rejectForm: byId('reject-form', HTMLFormElement),
+  rejectSummary: byId('reject-summary', HTMLElement),
+  rejectReason: byId('reject-reason', HTMLTextAreaElement),
+  rejectError: byId('reject-error', HTMLElement),
+  rejectCancel: byId('reject-cancel', HTMLButtonElement),
+  rejectConfirm: byId('reject-confirm', HTMLButtonElement),
+  viewer: byId('viewer', HTMLDialogElement),
+  viewerTitle: byId('viewer-title', HTMLElement),
+  viewerScroll: byId('viewer-scroll', HTMLElement),
+  viewerImg: byId('viewer-img', HTMLImageElement),
+  viewerFrames: byId('viewer-frames', HTMLElement),
+  viewerImgError: byId('viewer-img-error', HTMLElement),
+  viewerMeta: byId('viewer-meta', HTMLElement),
+  viewerAudit: byId('viewer-audit', HTMLElement),
+  viewerPrev: byId('viewer-prev', HTMLButtonElement),
+  viewerNext: byId('viewer-next', HTMLButtonElement),
+  viewerClose: byId('viewer-close', HTMLButtonElement),
+  help: byId('help', HTMLDialogElement),
+  helpClose: byId('help-close', HTMLButtonElement),
+};

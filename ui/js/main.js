@@ -1,0 +1,99 @@
+// @ts-check
+// Reviewer (and PI) page of the RSP → Zooniverse bridge: the entry module,
+// loaded by review.html with <script type="module">. ES modules served as
+// they are: no framework, no build step, no third-party code.
+// It wires the page together and loads what the URL asks for.
+
+import { messageOf } from './api.js';
+import { loadAudit } from './audit.js';
+import { loadBatches, loadCollections, refreshCounts, renderCollectionSummary } from './collections.js';
+import { wireDecisions } from './decisions.js';
+import { h } from './dom.js';
+import { els } from './elements.js';
+import { loadImages, resetGrid, showEmpty } from './grid.js';
+import { wireGrid } from './grid-navigation.js';
+import { wireKeyboard } from './keyboard.js';
+import { applyMode } from './read-only.js';
+import { clearSelection, selectAll, updateToolbar } from './selection.js';
+import { csrfToken, user } from './session.js';
+import { state } from './state.js';
+import { say } from './status.js';
+import { resumeUploadsWhenVisible } from './upload-progress.js';
+import { readUrl, writeUrl } from './url-filters.js';
+import { wireViewer } from './viewer.js';
+
+function wire() {
+  els.collection.addEventListener('change', async () => {
+    writeUrl();
+    state.batches = [];
+    renderCollectionSummary();
+    resetGrid();
+    els.grid.setAttribute('aria-busy', 'true');
+    loadAudit();
+    try {
+      await loadBatches();
+    } catch (err) {
+      say(`Could not load batches. ${messageOf(err)}`, 'error');
+    }
+    // Again, now that the batch picker holds this collection's batches.
+    writeUrl();
+    loadImages();
+  });
+  for (const sel of [els.batch, els.verdict, els.state]) {
+    sel.addEventListener('change', () => {
+      writeUrl();
+      loadImages();
+    });
+  }
+  els.refresh.addEventListener('click', () => {
+    loadImages();
+    loadAudit();
+    refreshCounts();
+  });
+  els.loadMore.addEventListener('click', () => loadImages({ append: true }));
+  els.auditRefresh.addEventListener('click', () => loadAudit());
+
+  wireGrid();
+
+  els.selectAll.addEventListener('click', selectAll);
+  els.selectNone.addEventListener('click', () => clearSelection());
+
+  wireDecisions();
+  wireViewer();
+  wireKeyboard();
+}
+
+async function init() {
+  els.userName.textContent = user.username || 'unknown user';
+  els.userRoles.replaceChildren(...user.roles.map((r) => h('span', { class: 'role', text: r })));
+  els.logoutCsrf.value = csrfToken;
+
+  const fromUrl = readUrl();
+  els.verdict.value = fromUrl.verdict;
+  els.state.value = fromUrl.state;
+  wire();
+  applyMode();
+  updateToolbar();
+
+  try {
+    await loadCollections();
+  } catch (err) {
+    els.collection.replaceChildren(h('option', { value: '', text: 'Unavailable' }));
+    showEmpty('Collections could not be loaded.');
+    els.grid.setAttribute('aria-busy', 'false');
+    say(`Could not load collections. ${messageOf(err)}`, 'error');
+    return;
+  }
+  loadAudit();
+  try {
+    await loadBatches({ keep: fromUrl.batch });
+  } catch (err) {
+    say(`Could not load batches. ${messageOf(err)}`, 'error');
+  }
+  writeUrl();
+  await loadImages();
+}
+
+init();
+
+resumeUploadsWhenVisible();

@@ -1,0 +1,156 @@
+// @ts-check
+// The JSON shapes the page reads from the bridge's /api/v1, as the server
+// sends them (src/api/review-routes.ts, collections-routes.ts, problem.ts).
+// Types only: nothing imports this file at run time, so the browser never
+// fetches it. Dates arrive as ISO strings.
+
+/**
+ * The signed-in user, from the page's `bridge-user` meta tag.
+ * @typedef {object} User
+ * @property {string} username
+ * @property {string[]} roles
+ */
+
+/** @typedef {'quarantined' | 'approved' | 'rejected' | 'published' | 'uploaded' | 'retracted' | 'failed'} ImageState */
+/** @typedef {'pending_review' | 'auto_approved' | 'rejected'} Verdict */
+/** @typedef {'approve' | 'reject' | 'undo'} DecisionAction */
+/** @typedef {Record<string, number>} StateCounts */
+
+/**
+ * @template T
+ * @typedef {object} ItemList
+ * @property {T[]} items
+ */
+
+/**
+ * @template T
+ * @typedef {object} Page
+ * @property {T[]} items
+ * @property {string | null} next offset of the next page, null on the last
+ */
+
+/**
+ * An item of GET /collections.
+ * @typedef {object} Collection
+ * @property {string} id
+ * @property {string} owner
+ * @property {string} collection the run collection name, u/<owner>/...
+ * @property {string} [name] read in place of `collection` when that is missing
+ * @property {string} status active, paused or retired
+ * @property {{ images?: StateCounts }} [counts]
+ */
+
+/**
+ * An item of GET /review/batches.
+ * @typedef {object} Batch
+ * @property {string} id
+ * @property {string} collectionId
+ * @property {number} seq
+ * @property {string} createdAt
+ * @property {{ pending: number, approved: number, rejected: number, total: number }} counts
+ */
+
+/**
+ * @typedef {object} MatchedRule
+ * @property {string} id
+ * @property {string} description
+ */
+
+/**
+ * @typedef {object} LastDecision
+ * @property {string} action
+ * @property {string} actor
+ * @property {string} at
+ * @property {string | null} reason
+ */
+
+/**
+ * A grey per-band frame of a flipbook subject.
+ * @typedef {object} Frame
+ * @property {string} band
+ * @property {string} previewUrl
+ */
+
+/**
+ * An item of GET /review/images.
+ * @typedef {object} ReviewImage
+ * @property {string} id
+ * @property {string} collectionId
+ * @property {string} collectionName
+ * @property {string} owner
+ * @property {string | null} batchId
+ * @property {number} stampIndex
+ * @property {ImageState} state
+ * @property {Verdict | null} verdict
+ * @property {string[]} verdictReasons
+ * @property {MatchedRule[]} matchedRules
+ * @property {boolean} stripCoordinates
+ * @property {string | null} policyVersion
+ * @property {string | null} error
+ * @property {number | null} ra
+ * @property {number | null} dec
+ * @property {'full' | 'position' | 'none'} wcsQuality
+ * @property {string[]} bands
+ * @property {string} preset
+ * @property {number} width
+ * @property {number} height
+ * @property {string | null} previewUrl signed, short-lived quarantine media URL
+ * @property {Frame[]} frames
+ * @property {boolean} canDecide false on the reviewer's own collection (separation of duties)
+ * @property {LastDecision | null} lastDecision
+ */
+
+/**
+ * One result of POST /review/decisions: each image succeeds or fails on its own.
+ * @typedef {object} DecisionResult
+ * @property {string} imageId
+ * @property {boolean} ok
+ * @property {ImageState} [state]
+ * @property {string} [error]
+ */
+
+/**
+ * An item of GET /collections/:id/audit and GET /images/:id/audit.
+ * @typedef {object} AuditEntry
+ * @property {string} id
+ * @property {string} at
+ * @property {string} actor
+ * @property {string} action
+ * @property {string} imageId the entity the entry is about
+ * @property {string | null} reason
+ * @property {string | null} policyVersion
+ * @property {unknown} detail
+ */
+
+/**
+ * One upload batch of GET /collections/:id/uploads.
+ * @typedef {object} UploadBatch
+ * @property {string} uploadBatchId
+ * @property {number} seq
+ * @property {string} mode
+ * @property {string} state
+ * @property {number} total
+ * @property {number} linked
+ * @property {string | null} error
+ */
+
+/**
+ * GET /collections/:id/uploads: the collection's release progress.
+ * @typedef {object} Uploads
+ * @property {number} approved approved, not yet published
+ * @property {number} published
+ * @property {number} linked
+ * @property {number} total
+ * @property {boolean} settled nothing is on its way: poll slowly
+ * @property {UploadBatch[]} items newest first
+ */
+
+/**
+ * An RFC 9457 problem+json error body.
+ * @typedef {object} Problem
+ * @property {string} [code]
+ * @property {string} [title]
+ * @property {string} [detail]
+ */
+
+export {};

@@ -1,0 +1,137 @@
+// @ts-check
+// The full-size viewer: the image at a chosen zoom, its flipbook frames, its
+// details and its own audit trail, stepping through the grid's images.
+
+import { API, api, messageOf } from './api.js';
+import { auditItem, sortNewest } from './audit.js';
+import { stateBadge, verdictBadge } from './badges.js';
+import { h, isTypingTarget } from './dom.js';
+import { els } from './elements.js';
+import { altText, metaList, stampTitle } from './image-details.js';
+import { focusCard, setRoving } from './selection.js';
+import { state } from './state.js';
+
+/** @typedef {import('./types.js').ReviewImage} ReviewImage */
+
+const zoomButtons = /** @type {NodeListOf<HTMLButtonElement>} */ (els.viewer.querySelectorAll('[data-zoom]'));
+
+function applyZoom() {
+  const img = els.viewerImg;
+  const z = state.viewerZoom;
+  img.classList.toggle('fit', z === 'fit');
+  img.classList.toggle('pixelated', z !== 'fit' && Number(z) > 1);
+  if (z === 'fit') {
+    img.removeAttribute('width');
+  } else if (img.naturalWidth) {
+    img.width = img.naturalWidth * Number(z);
+  } else {
+    img.removeAttribute('width');
+  }
+  for (const b of zoomButtons) b.setAttribute('aria-pressed', String(b.dataset.zoom === z));
+}
+
+/** @param {string} id */
+export async function openViewer(id) {
+  const img = state.imageById.get(id);
+  if (!img) return;
+  state.viewerId = id;
+  setRoving(id);
+  els.viewerTitle.textContent = `${stampTitle(img)} — ${img.collectionName ?? img.collectionId}`;
+  els.viewerImgError.hidden = true;
+  els.viewerImg.hidden = false;
+  els.viewerImg.removeAttribute('width');
+  els.viewerImg.alt = altText(img);
+  // String(): an image without a preview (null) still ends in the load-error note.
+  els.viewerImg.src = String(img.previewUrl);
+  renderFrameButtons(img);
+  applyZoom();
+  els.viewerMeta.replaceChildren(
+    h('p', { class: 'badges' }, verdictBadge(img.verdict), ' ', stateBadge(img.state)),
+    metaList(img, { full: true }),
+  );
+  const idx = state.images.findIndex((i) => i.id === id);
+  els.viewerPrev.disabled = idx <= 0;
+  els.viewerNext.disabled = idx < 0 || idx >= state.images.length - 1;
+  if (!els.viewer.open) {
+    els.viewer.showModal();
+    els.viewerClose.focus();
+  }
+  els.viewerScroll.scrollTo(0, 0);
+  els.viewerAudit.replaceChildren(h('li', { class: 'audit-empty muted', text: 'Loading…' }));
+  try {
+    /** @type {import('./types.js').ItemList<import('./types.js').AuditEntry> | null} */
+    const data = await api(`${API}/images/${encodeURIComponent(id)}/audit`);
+    if (state.viewerId !== id) return;
+    const items = sortNewest(Array.isArray(data?.items) ? data.items : []);
+    els.viewerAudit.replaceChildren(...items.map((i) => auditItem(i, { withImage: false })));
+    if (items.length === 0) els.viewerAudit.append(h('li', { class: 'audit-empty muted', text: 'No entries yet.' }));
+  } catch (err) {
+    if (state.viewerId !== id) return;
+    els.viewerAudit.replaceChildren(h('li', { class: 'audit-empty error-text', text: `Could not load the audit trail. ${messageOf(err)}` }));
+  }
+}
+
+/**
+ * Flipbook subjects: the colour image and one grey frame per band, as volunteers will see them.
+ * @param {ReviewImage} img
+ */
+function renderFrameButtons(img) {
+  const frames = Array.isArray(img.frames) ? img.frames : [];
+  els.viewerFrames.hidden = frames.length === 0;
+  if (!frames.length) {
+    els.viewerFrames.replaceChildren();
+    return;
+  }
+  const views = [{ label: 'colour', url: img.previewUrl }, ...frames.map((f) => ({ label: f.band, url: f.previewUrl }))];
+  const buttons = views.map((v, i) =>
+    h('button', { type: 'button', class: 'btn btn-small', 'data-frame': v.label, 'aria-pressed': String(i === 0), text: v.label }));
+  buttons.forEach((b, i) => b.addEventListener('click', () => {
+    els.viewerImgError.hidden = true;
+    els.viewerImg.hidden = false;
+    els.viewerImg.src = String(views[i].url);
+    els.viewerImg.alt = `${altText(img)} (${views[i].label})`;
+    for (const other of buttons) other.setAttribute('aria-pressed', String(other === b));
+  }));
+  els.viewerFrames.replaceChildren(...buttons);
+}
+
+/** @param {number} delta -1 for the previous image in the grid, 1 for the next */
+function stepViewer(delta) {
+  const idx = state.images.findIndex((i) => i.id === state.viewerId);
+  const next = state.images[idx + delta];
+  if (next) openViewer(next.id);
+}
+
+export function wireViewer() {
+  els.viewerClose.addEventListener('click', () => els.viewer.close());
+  els.viewerPrev.addEventListener('click', () => stepViewer(-1));
+  els.viewerNext.addEventListener('click', () => stepViewer(1));
+  els.viewer.addEventListener('keydown', (e) => {
+    if (e.altKey || e.ctrlKey || e.metaKey || isTypingTarget(e.target)) return;
+    if (e.target === els.viewerScroll) return; // arrows scroll the image there
+    if (e.key === 'ArrowLeft') { e.preventDefault(); stepViewer(-1); }
+    if (e.key === 'ArrowRight') { e.preventDefault(); stepViewer(1); }
+  });
+  els.viewer.addEventListener('click', (e) => {
+    if (e.target === els.viewer) els.viewer.close(); // click on the backdrop
+  });
+  els.viewer.addEventListener('close', () => {
+    els.viewerImg.removeAttribute('src');
+    const id = state.viewerId;
+    state.viewerId = null;
+    if (id) focusCard(id);
+  });
+  for (const b of zoomButtons) {
+    b.addEventListener('click', () => {
+      state.viewerZoom = b.dataset.zoom ?? state.viewerZoom;
+      applyZoom();
+    });
+  }
+  els.viewerImg.addEventListener('load', applyZoom);
+  els.viewerImg.addEventListener('error', () => {
+    // Closing the viewer removes src, which is no failure to report.
+    if (!els.viewerImg.getAttribute('src')) return;
+    els.viewerImg.hidden = true;
+    els.viewerImgError.hidden = false;
+  });
+}
