@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { UpstreamError, UpstreamRefusedError } from '../../domain/errors.js';
+import { networkErrorCode, transientAnswer, type TransientStatuses } from '../http/retry.js';
 
 /*
  * The bearer token of the bridge's Zooniverse application: an OAuth2
@@ -32,6 +33,8 @@ export interface ClientCredentialsOptions {
 /** Doorkeeper always sends expires_in; if it ever does not, assume the documented two hours. */
 const DEFAULT_LIFETIME_S = 7200;
 const MAX_MARGIN_MS = 5 * 60_000;
+/** Trouble that may pass (Retry-After read on any of it); the Panoptes client counts it as one failed attempt and tries again. */
+const TRANSIENT: TransientStatuses = { below500: new Set([429]), retryAfter: 'all' };
 
 const TokenResponse = z.object({
   access_token: z.string().min(1),
@@ -91,11 +94,12 @@ export class ClientCredentialsToken {
       });
       text = await res.text();
     } catch (e) {
-      throw new UpstreamError(`The Zooniverse token endpoint (${this.host}) could not be reached (${errorCode(e)}).`);
+      throw new UpstreamError(`The Zooniverse token endpoint (${this.host}) could not be reached (${networkErrorCode(e)}).`);
     }
     const said = this.describe(text);
-    if (res.status === 429 || res.status >= 500) {
-      throw new UpstreamError(`The Zooniverse token endpoint (${this.host}) answered HTTP ${res.status}${said}.`, retryAfter(res, this.now()), { status: res.status });
+    const again = transientAnswer(res, TRANSIENT, this.now());
+    if (again) {
+      throw new UpstreamError(`The Zooniverse token endpoint (${this.host}) answered HTTP ${res.status}${said}.`, again.retryAfterMs, { status: res.status });
     }
     if (res.status === 400 || res.status === 401) {
       throw new UpstreamRefusedError(
@@ -132,23 +136,4 @@ export class ClientCredentialsToken {
     msg = msg.split(this.opts.clientSecret).join('[redacted]');
     return msg ? `: ${msg}` : '';
   }
-}
-
-export function retryAfter(res: Response, now: number): number | undefined {
-  const h = res.headers.get('retry-after')?.trim();
-  if (!h) return undefined;
-  if (/^\d+$/.test(h)) return Number(h) * 1000;
-  const at = Date.parse(h);
-  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
-}
-
-export function errorCode(e: unknown): string {
-  let cur: unknown = e;
-  for (let i = 0; i < 4 && cur; i++) {
-    const c = cur as { code?: unknown; name?: unknown; cause?: unknown };
-    if (typeof c.code === 'string') return c.code;
-    if (c.name === 'TimeoutError' || c.name === 'AbortError') return 'timeout';
-    cur = c.cause;
-  }
-  return 'network error';
 }
