@@ -1,7 +1,9 @@
 import { z } from 'zod';
 
 import { UpstreamError, UpstreamRefusedError } from '../../domain/errors.js';
+import { PanoptesRefused } from '../../domain/panoptes-port.js';
 import { networkErrorCode, transientAnswer, type TransientStatuses } from '../http/retry.js';
+import { refusalOf } from './refusal.js';
 
 /*
  * The bearer token of the bridge's Zooniverse application: an OAuth2
@@ -102,12 +104,13 @@ export class ClientCredentialsToken {
       throw new UpstreamError(`The Zooniverse token endpoint (${this.host}) answered HTTP ${res.status}${said}.`, again.retryAfterMs, { status: res.status });
     }
     if (res.status === 400 || res.status === 401) {
-      throw new UpstreamRefusedError(
+      throw new PanoptesRefused(
         `The Zooniverse token endpoint (${this.host}) refused the bridge's client credentials (HTTP ${res.status}${said}); check the Zooniverse client id and secret and the requested scopes.`,
+        refusalOf(res.status),
         { status: res.status },
       );
     }
-    if (res.status !== 200) throw new UpstreamRefusedError(`The Zooniverse token endpoint (${this.host}) answered HTTP ${res.status}${said}.`, { status: res.status });
+    if (res.status !== 200) throw new PanoptesRefused(`The Zooniverse token endpoint (${this.host}) answered HTTP ${res.status}${said}.`, refusalOf(res.status), { status: res.status });
     let parsed: z.infer<typeof TokenResponse>;
     try {
       parsed = TokenResponse.parse(JSON.parse(text));
@@ -115,7 +118,7 @@ export class ClientCredentialsToken {
       throw new UpstreamError(`The Zooniverse token endpoint (${this.host}) sent an answer without an access token.`);
     }
     if (parsed.token_type && parsed.token_type.toLowerCase() !== 'bearer') {
-      throw new UpstreamRefusedError(`The Zooniverse token endpoint (${this.host}) issued a '${parsed.token_type}' token; the bridge only speaks Bearer.`);
+      throw new PanoptesRefused(`The Zooniverse token endpoint (${this.host}) issued a '${parsed.token_type}' token; the bridge only speaks Bearer.`, 'other');
     }
     const lifetimeMs = (parsed.expires_in ?? DEFAULT_LIFETIME_S) * 1000;
     // Counted from before the request: the server's clock started no earlier.

@@ -2,9 +2,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { z } from 'zod';
 
-import { NotFoundError, UpstreamError, UpstreamRefusedError, ValidationError } from '../../domain/errors.js';
+import { UpstreamError, ValidationError } from '../../domain/errors.js';
 import {
   AmbiguousRequestError,
+  PanoptesConflict,
+  PanoptesNotFound,
+  PanoptesRateLimited,
+  PanoptesRefused,
   SubjectLimitError,
   type NewSubject,
   type PanoptesClient,
@@ -18,6 +22,7 @@ import {
 } from '../../domain/panoptes-port.js';
 import { TransientFailure, backoffDelay, networkErrorCode, retrying, transientAnswer, type RetryPolicy, type TransientStatuses } from '../http/retry.js';
 import { ClientCredentialsToken } from './oauth-token.js';
+import { refusalOf } from './refusal.js';
 
 /*
  * Client of Zooniverse's Panoptes API (shared/reference/zooniverse.md) for the
@@ -40,7 +45,10 @@ import { ClientCredentialsToken } from './oauth-token.js';
  *
  * A 401 is answered by fetching a new token once per request; a second 401
  * means the credentials themselves are refused.
-
+ *
+ * This file is where Panoptes' status numbers become the port's typed errors
+ * (PanoptesNotFound, PanoptesConflict, PanoptesRateLimited, PanoptesRefused,
+ * AmbiguousRequestError, SubjectLimitError); nothing past it reads a status.
  */
 
 export interface PanoptesHttpClientOptions {
@@ -108,6 +116,8 @@ interface Answer {
 
 /** 409: the transaction rolled back; read again and resend. */
 class Conflict extends TransientFailure {}
+/** 429 or 503: Panoptes asks us to wait, and did nothing. */
+class Throttled extends TransientFailure {}
 class Unauthorized extends Error {
   constructor(
     message: string,
@@ -247,6 +257,7 @@ export class PanoptesHttpClient implements PanoptesClient {
       maxRetryAfterMs: opts.maxRetryAfterMs ?? 120_000,
       sleep: opts.sleep ?? ((ms) => delay(ms).then(() => undefined)),
       random: opts.random ?? Math.random,
+      giveUp: exhausted,
     };
     this.timeoutMs = opts.requestTimeoutMs ?? 60_000;
     this.pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, opts.pageSize ?? MAX_PAGE_SIZE));
@@ -390,13 +401,13 @@ export class PanoptesHttpClient implements PanoptesClient {
           await this.send({ method: 'DELETE', path: `/subjects/${sid}`, ifMatch: etag, what: `deleting subject ${sid}` });
         } catch (e) {
           // It was there a moment ago: an earlier attempt of ours that lost its answer took it.
-          if (e instanceof NotFoundError) return;
+          if (e instanceof PanoptesNotFound) return;
           throw e;
         }
       });
       return 'deleted';
     } catch (e) {
-      if (e instanceof NotFoundError) return 'absent';
+      if (e instanceof PanoptesNotFound) return 'absent';
       throw e;
     }
   }
@@ -469,7 +480,7 @@ export class PanoptesHttpClient implements PanoptesClient {
         return await write(read.etag);
       } catch (e) {
         if (!(e instanceof StaleEtag)) throw e;
-        if (n > MAX_STALE_RETRIES) throw new UpstreamError(`${label} kept changing while the bridge tried to change it (HTTP 412 ${n} times).`);
+        if (n > MAX_STALE_RETRIES) throw new PanoptesConflict(`${label} kept changing while the bridge tried to change it (HTTP 412 ${n} times).`);
       }
     }
   }
@@ -490,7 +501,7 @@ export class PanoptesHttpClient implements PanoptesClient {
             return await this.once(call);
           } catch (e) {
             if (e instanceof Unauthorized) {
-              if (refreshed) throw new UpstreamRefusedError(`Panoptes (${this.host}) refused a freshly issued token while ${call.what}: ${e.message}`, { status: 401 });
+              if (refreshed) throw new PanoptesRefused(`Panoptes (${this.host}) refused a freshly issued token while ${call.what}: ${e.message}`, 'credentials', { status: 401 });
               refreshed = true;
               this.tokens.invalidate(e.token);
               continue;
@@ -603,19 +614,19 @@ export class PanoptesHttpClient implements PanoptesClient {
     const again = transientAnswer(res, TRANSIENT, this.now());
     if (again) {
       // Both are answered before the action runs: safe to retry, creates included.
-      if (status === 429 || status === 503) return new TransientFailure(`HTTP ${status}${suffix}`, again.retryAfterMs, detail);
+      if (status === 429 || status === 503) return new Throttled(`HTTP ${status}${suffix}`, again.retryAfterMs, detail);
       return call.creates ? this.ambiguous(call, `HTTP ${status}${suffix}`, status) : new TransientFailure(`HTTP ${status}${suffix}`, undefined, detail);
     }
     if (status === 412) return new StaleEtag(head);
     if (status === 403) {
       const m = LIMIT_MESSAGE.exec(said);
       if (m) return new SubjectLimitError(`${head}. The account's subject limit is reached; deleting subjects does not free any, ask Zooniverse to raise it.`, Number(m[1]), Number(m[2]));
-      return new UpstreamRefusedError(`${head}.`, detail);
+      return new PanoptesRefused(`${head}.`, 'forbidden', detail);
     }
-    if (status === 404) return new NotFoundError(`${head}.`, detail);
-    if (status === 415 || status === 428) return new UpstreamRefusedError(`${head}. This is a bug in the bridge's Panoptes client.`, detail);
-    if (status >= 300 && status < 400) return new UpstreamRefusedError(`${head}; check the Zooniverse base URL.`, detail);
-    return new UpstreamRefusedError(`${head}.`, detail);
+    if (status === 404) return new PanoptesNotFound(`${head}.`, detail);
+    if (status === 415 || status === 428) return new PanoptesRefused(`${head}. This is a bug in the bridge's Panoptes client.`, 'other', detail);
+    if (status >= 300 && status < 400) return new PanoptesRefused(`${head}; check the Zooniverse base URL.`, 'other', detail);
+    return new PanoptesRefused(`${head}.`, refusalOf(status), detail);
   }
 
   private panoptesMessage(json: unknown, text: string, token: string): string {
@@ -647,6 +658,14 @@ function idPart(id: string, what: string): string {
   const s = String(id).trim();
   if (!/^\d+$/.test(s)) throw new ValidationError(`'${id}' is not a Panoptes ${what} id`);
   return s;
+}
+
+/** The port's error for a call whose attempts ran out, by the kind of its last failure. */
+function exhausted(message: string, last: TransientFailure, attempts: number): Error {
+  const detail = { attempts, ...last.detail };
+  if (last instanceof Throttled) return new PanoptesRateLimited(message, last.retryAfterMs, detail);
+  if (last instanceof Conflict) return new PanoptesConflict(message, last.retryAfterMs, detail);
+  return new UpstreamError(message, last.retryAfterMs, detail);
 }
 
 function chunk<T>(items: readonly T[], size: number): T[][] {
