@@ -1,4 +1,4 @@
-import { UpstreamError, UpstreamRefusedError } from './errors.js';
+import { NotFoundError, UpstreamError, UpstreamRefusedError } from './errors.js';
 
 /*
  * What the domain needs from Zooniverse's Panoptes API, without HTTP.
@@ -11,6 +11,13 @@ import { UpstreamError, UpstreamRefusedError } from './errors.js';
  * unknown; they throw AmbiguousRequestError and the caller reconciles
  * (findSubjects / findSubjectSets / findSubjectSetImports) before sending it
  * again. Everything else is idempotent and retried inside the adapter.
+ *
+ * Failures are typed (below): the adapter is the only place that knows
+ * which HTTP answer means what, and the domain asks `instanceof`, never a
+ * status number. Each type extends the service-wide error the job layer and
+ * the API already understand (NotFoundError, UpstreamError: retry later,
+ * UpstreamRefusedError: retrying cannot help), and keeps that class's name,
+ * which the API shows as the problem's title.
  *
  * Finding subjects again (read from the Panoptes source, 2026):
  * - GET /api/subjects?subject_set_id=ID lists the members of a set (also a
@@ -44,6 +51,54 @@ export class AmbiguousRequestError extends UpstreamError {
     detail?: Record<string, unknown>,
   ) {
     super(message, retryAfterMs, { operation, ...detail });
+  }
+}
+
+/** Panoptes has no such resource (or will not show it to the account). */
+export class PanoptesNotFound extends NotFoundError {
+  override readonly name = 'NotFoundError';
+}
+
+/**
+ * The resource kept changing under the request (a concurrent write, or an
+ * If-Match gone stale), longer than the adapter's own retries. Another try
+ * later starts from a fresh read.
+ */
+export class PanoptesConflict extends UpstreamError {
+  override readonly name = 'UpstreamError';
+}
+
+/**
+ * Panoptes asked the bridge to come back later (throttling, or a feature
+ * switched off for a while), past the adapter's own retries or for longer
+ * than it waits in-process. Refused before anything ran, so it is safe to
+ * send again, creates included; retryAfterMs is the wait it asked for.
+ */
+export class PanoptesRateLimited extends UpstreamError {
+  override readonly name = 'UpstreamError';
+}
+
+/** Why Panoptes refused for good. */
+export type PanoptesRefusal =
+  /** The bridge's token or client credentials (a token refused as soon as it was issued). */
+  | 'credentials'
+  /** The account may not do this: no permission on the project, an import over its row limit, a subject it may not delete. */
+  | 'forbidden'
+  /** The request is invalid as sent: JSON Panoptes cannot read, a location type it does not allow. */
+  | 'invalid'
+  /** The request is well-formed but names something Panoptes will not act on: an id that is no longer a subject, a manifest it could not fetch. */
+  | 'unprocessable'
+  | 'other';
+
+/** Panoptes refused for good: the same request will be refused again. */
+export class PanoptesRefused extends UpstreamRefusedError {
+  override readonly name = 'UpstreamRefusedError';
+  constructor(
+    message: string,
+    readonly reason: PanoptesRefusal,
+    detail?: Record<string, unknown>,
+  ) {
+    super(message, detail);
   }
 }
 

@@ -1,10 +1,9 @@
-import { UpstreamRefusedError, type AppError } from './errors.js';
-import type { PanoptesClient, PanoptesSubject, SubjectQuery } from './panoptes-port.js';
+import { PanoptesRefused, type PanoptesClient, type PanoptesSubject, type SubjectQuery } from './panoptes-port.js';
 
 /*
  * The Panoptes client renews its token ahead of expiry and once more when a
  * request meets a 401; a second 401 in the same request it reports as
- * refused credentials (UpstreamRefusedError, status 401). During an upload
+ * refused credentials (PanoptesRefused, reason 'credentials'). During an upload
  * with many requests in flight that can also be a race: a token dies while
  * another request is already carrying its successor, which dies in turn.
  * Failing a whole batch for good on that would be wrong, so the upload
@@ -16,7 +15,7 @@ import type { PanoptesClient, PanoptesSubject, SubjectQuery } from './panoptes-p
 const ATTEMPTS = 3;
 
 export function isTokenRefusal(e: unknown): boolean {
-  return e instanceof UpstreamRefusedError && (e as AppError).detail?.status === 401;
+  return e instanceof PanoptesRefused && e.reason === 'credentials';
 }
 
 async function again<T>(fn: () => Promise<T>): Promise<T> {

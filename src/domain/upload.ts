@@ -7,8 +7,8 @@ import type { Collection, UploadBatch, UploadBatchState, UploadItemState } from 
 import { appendAudit } from '../db/repositories/audit.js';
 import { getCollection } from '../db/repositories/collections.js';
 import type { Tx } from '../db/repositories/transitions.js';
-import { AppError, ConflictError, NotFoundError, UpstreamError, UpstreamRefusedError, ValidationError } from './errors.js';
-import { AmbiguousRequestError, SubjectLimitError, type PanoptesClient, type PanoptesSubjectSetImport, type PanoptesUser, type SubjectLocation } from './panoptes-port.js';
+import { ConflictError, NotFoundError, UpstreamError, UpstreamRefusedError, ValidationError } from './errors.js';
+import { AmbiguousRequestError, PanoptesRefused, SubjectLimitError, type PanoptesClient, type PanoptesSubjectSetImport, type PanoptesUser, type SubjectLocation } from './panoptes-port.js';
 import type { Logger, ObjectStore } from './ports.js';
 import { compareIds, findOrCreateSubjectSet, matchExternalIds, type SubjectScope } from './upload-reconcile.js';
 import { isTokenRefusal, withTokenRetry } from './upload-retry.js';
@@ -586,8 +586,8 @@ class BatchUpload {
     try {
       await this.panoptes.linkSubjects(this.setId, rows.map((r) => r.sid));
     } catch (e) {
-      // 422: some id is not a subject any more (deleted in the project since): find which.
-      if (!(e instanceof UpstreamRefusedError) || statusOf(e) !== 422) throw e;
+      // Unprocessable: some id is not a subject any more (deleted in the project since): find which.
+      if (!(e instanceof PanoptesRefused) || e.reason !== 'unprocessable') throw e;
       const live = new Set<string>();
       for await (const s of this.panoptes.findSubjects({ ids: rows.map((r) => r.sid) })) live.add(s.id);
       const gone = rows.filter((r) => !live.has(r.sid));
@@ -652,7 +652,7 @@ class BatchUpload {
    * to work around.
    */
   private async importNotAllowed(e: unknown): Promise<boolean> {
-    if (!(e instanceof UpstreamRefusedError) || statusOf(e) !== 403 || this.batch.import_id) return false;
+    if (!(e instanceof PanoptesRefused) || e.reason !== 'forbidden' || this.batch.import_id) return false;
     if (e instanceof SubjectLimitError) return false;
     await this.db.updateTable('upload_batches').set({ mode: 'api', updated_at: this.now() }).where('id', '=', this.id).where('mode', '=', 'import').execute();
     this.batch.mode = 'api';
@@ -1025,9 +1025,8 @@ async function retract(deps: UploadDeps, uploadBatchId: string, actor: string): 
       try {
         await d.panoptes.deleteSubject(sid);
       } catch (e) {
-        // Not permitted (403, or 422 for a subject Panoptes will not let go): it stays, unlinked.
-        const status = statusOf(e);
-        if (!(e instanceof UpstreamRefusedError) || (status !== 403 && status !== 422)) throw e;
+        // Forbidden, or unprocessable (a subject Panoptes will not let go): it stays, unlinked.
+        if (!(e instanceof PanoptesRefused) || (e.reason !== 'forbidden' && e.reason !== 'unprocessable')) throw e;
         refused = true;
         d.log.warn({ uploadBatchId, subjectId: sid, err: e.message }, 'Zooniverse refused to delete a subject; it stays unlinked');
       }
@@ -1076,18 +1075,10 @@ export function subjectSetName(c: Pick<Collection, 'name' | 'subject_set_naming'
   return base.includes('{seq}') ? base.replace(/\{seq\}/g, String(seq)) : `${base} batch ${seq}`;
 }
 
-function statusOf(e: unknown): number | undefined {
-  const s = (e as AppError).detail?.status;
-  return typeof s === 'number' ? s : undefined;
-}
-
 /** A refusal of this one record (bad location or metadata), as opposed to a refusal of the whole run. */
 function itemRefusal(e: unknown): string | undefined {
   if (e instanceof ValidationError) return e.message;
-  if (e instanceof UpstreamRefusedError && !(e instanceof SubjectLimitError)) {
-    const s = statusOf(e);
-    if (s === 400 || s === 422) return e.message;
-  }
+  if (e instanceof PanoptesRefused && (e.reason === 'invalid' || e.reason === 'unprocessable')) return e.message;
   return undefined;
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { JobsOptions } from 'bullmq';
+import { backoffDelay } from '../adapters/http/retry.js';
 
 /**
  * Every job the bridge runs, in one place: name, queue, payload schema
@@ -23,8 +24,7 @@ const backoff = (delay: number) => ({ type: BACKOFF_TYPE, delay });
  * raised to the upstream's Retry-After when the error carries one.
  */
 export function retryDelay(baseMs: number, attemptsMade: number, err?: unknown, random = Math.random): number {
-  const exp = baseMs * 2 ** Math.max(0, attemptsMade - 1);
-  const jittered = Math.floor(exp / 2 + random() * (exp / 2));
+  const jittered = backoffDelay(attemptsMade, { baseDelayMs: baseMs, jitter: 'upper-half' }, random);
   const asked = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
   return typeof asked === 'number' && Number.isFinite(asked) && asked > jittered ? Math.ceil(asked) : jittered;
 }

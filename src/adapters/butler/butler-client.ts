@@ -5,6 +5,7 @@ import { UpstreamError, UpstreamRefusedError, ValidationError } from '../../doma
 import type { Artifact, ButlerSource, DatasetQuery, DatasetRef } from '../../domain/ports.js';
 import { DEFAULT_MAX_ARTIFACT_BYTES, readZipMember, readZipMembers } from './prefix-source.js';
 import { bytesAccess } from '../../imaging/cutouts/zip-archive.js';
+import { TransientFailure, networkErrorCode, retrying, transientAnswer, type RetryPolicy, type TransientStatuses } from '../http/retry.js';
 
 /*
  * Client of the Butler server REST API (daf_butler remote_butler), as the EPO
@@ -111,16 +112,10 @@ export function utcMsToTaiNsec(utcMs: number): bigint {
   return (BigInt(Math.floor(utcMs)) + BigInt(taiMinusUtc) * 1000n) * 1_000_000n;
 }
 
-/** One failed attempt that another attempt may fix. */
-class Transient extends Error {
-  constructor(
-    message: string,
-    readonly retryAfterMs?: number,
-    readonly detail: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
+/** The API: a timeout, throttling or a server in trouble; only throttling says how long to wait. */
+const API_TRANSIENT: TransientStatuses = { below500: new Set([408, 429]), retryAfter: new Set([429, 503]) };
+/** Storage (S3, GCS) may send Retry-After with any of its transient answers. */
+const STORAGE_TRANSIENT: TransientStatuses = { below500: new Set([408, 429]), retryAfter: 'all' };
 
 /** Storage says the presigned URL has expired: ask get_file for a new one. */
 class ExpiredUrl extends Error {}
@@ -172,12 +167,8 @@ export class ButlerServerSource implements ButlerSource {
   private readonly host: string;
   private readonly token: () => string | Promise<string>;
   private readonly fetchImpl: typeof fetch;
-  private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
-  private readonly random: () => number;
-  private readonly maxAttempts: number;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
+  private readonly retry: RetryPolicy;
   private readonly readTimeoutMs: number;
   private readonly userAgent: string;
   private readonly maxArtifactBytes: number;
@@ -195,12 +186,16 @@ export class ButlerServerSource implements ButlerSource {
     this.host = url.host;
     this.token = opts.token;
     this.fetchImpl = opts.fetch ?? fetch;
-    this.sleep = opts.sleep ?? ((ms) => delay(ms).then(() => undefined));
     this.now = opts.now ?? Date.now;
-    this.random = opts.random ?? Math.random;
-    this.maxAttempts = Math.max(1, opts.maxAttempts ?? 6);
-    this.baseDelayMs = opts.baseDelayMs ?? 500;
-    this.maxDelayMs = opts.maxDelayMs ?? 30_000;
+    const maxDelayMs = opts.maxDelayMs ?? 30_000;
+    this.retry = {
+      maxAttempts: opts.maxAttempts ?? 6,
+      backoff: { baseDelayMs: opts.baseDelayMs ?? 500, maxDelayMs, jitter: 'full' },
+      // Longer than our longest backoff: the job layer waits instead of a worker.
+      maxRetryAfterMs: maxDelayMs,
+      sleep: opts.sleep ?? ((ms) => delay(ms).then(() => undefined)),
+      random: opts.random ?? Math.random,
+    };
     this.readTimeoutMs = opts.readTimeoutMs ?? 120_000;
     this.userAgent = opts.userAgent ?? 'rsp-zooniverse-bridge';
     this.maxArtifactBytes = opts.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES;
@@ -232,9 +227,7 @@ export class ButlerServerSource implements ButlerSource {
       limit: null,
       with_dimension_records: false,
     });
-    const refs = await this.retrying(`Listing collection '${q.collection}' in Butler repository '${q.repository}' (${this.host})`, () =>
-      this.queryOnce(q, body),
-    );
+    const refs = await retrying(`Listing collection '${q.collection}' in Butler repository '${q.repository}' (${this.host})`, () => this.queryOnce(q, body), this.retry);
     const sorted = [...refs.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const low = previous ?? 0;
     const high = Math.max(startedAt, low);
@@ -246,11 +239,9 @@ export class ButlerServerSource implements ButlerSource {
   async fetchArtifact(repository: string, ref: DatasetRef): Promise<Artifact> {
     for (let refresh = 0; ; refresh++) {
       // Never reuse a URL across calls: each download starts from get_file.
-      const file = await this.retrying(`Looking up the file of dataset ${ref.id} in Butler repository '${repository}' (${this.host})`, () =>
-        this.getFileOnce(repository, ref.id),
-      );
+      const file = await retrying(`Looking up the file of dataset ${ref.id} in Butler repository '${repository}' (${this.host})`, () => this.getFileOnce(repository, ref.id), this.retry);
       try {
-        return await this.retrying(`Downloading dataset ${ref.id} from storage (${hostOf(file.url)})`, () => this.downloadOnce(file, ref.id));
+        return await retrying(`Downloading dataset ${ref.id} from storage (${hostOf(file.url)})`, () => this.downloadOnce(file, ref.id), this.retry);
       } catch (e) {
         if (!(e instanceof ExpiredUrl)) throw e;
         if (refresh >= MAX_URL_REFRESHES) {
@@ -394,7 +385,8 @@ export class ButlerServerSource implements ButlerSource {
         const text = await readText(o, MAX_ERROR_BODY).catch(() => '');
         if ((res.status === 403 || res.status === 400) && file.auth === 'none' && EXPIRED_BODY.test(text)) throw new ExpiredUrl();
         const head = `Storage (${storage}) answered HTTP ${res.status} to the download of dataset ${id}`;
-        if (res.status === 408 || res.status === 429 || res.status >= 500) throw new Transient(head, retryAfterMs(res, this.now()), { status: res.status });
+        const again = transientAnswer(res, STORAGE_TRANSIENT, this.now());
+        if (again) throw new TransientFailure(head, again.retryAfterMs, { status: res.status });
         if (res.status === 404 || res.status === 410) throw new UpstreamRefusedError(`${head}: the file is missing from the datastore.`, { datasetId: id, status: res.status });
         throw new UpstreamRefusedError(`${head}.`, { datasetId: id, status: res.status });
       }
@@ -412,7 +404,7 @@ export class ButlerServerSource implements ButlerSource {
         if (!entry) throw new UpstreamRefusedError(`Dataset ${id} is stored in a zip archive that has no member '${member}'.`, { datasetId: id });
         bytes = await readZipMember(src, entry, label, this.maxArtifactBytes);
       } else if (file.fileSize !== undefined && bytes.length !== file.fileSize) {
-        throw new Transient(`Storage (${storage}) sent ${bytes.length} bytes for dataset ${id}; the Butler records ${file.fileSize}`);
+        throw new TransientFailure(`Storage (${storage}) sent ${bytes.length} bytes for dataset ${id}; the Butler records ${file.fileSize}`);
       }
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       return { bytes, path: file.path, size: bytes.length, sha256 };
@@ -464,8 +456,8 @@ export class ButlerServerSource implements ButlerSource {
     } catch (e) {
       idle.clear();
       const who = init.what ?? `the Butler server (${this.host})`;
-      if (idle.timedOut) throw new Transient(`${who} did not answer within ${this.readTimeoutMs / 1000} s`);
-      throw new Transient(`the request to ${who} failed before any answer (${networkCode(e)})`);
+      if (idle.timedOut) throw new TransientFailure(`${who} did not answer within ${this.readTimeoutMs / 1000} s`);
+      throw new TransientFailure(`the request to ${who} failed before any answer (${networkErrorCode(e)})`);
     }
   }
 
@@ -484,8 +476,8 @@ export class ButlerServerSource implements ButlerSource {
     const suffix = said ? `: ${said}` : '';
     const detail = { status, requestId: o.requestId, repository: ctx.repository };
     const repo = `Butler repository '${ctx.repository}' (${this.host})`;
-    if (status === 429 || status === 503) return new Transient(`HTTP ${status}${suffix}`, retryAfterMs(res, this.now()), detail);
-    if (status === 408 || status >= 500) return new Transient(`HTTP ${status}${suffix}`, undefined, detail);
+    const again = transientAnswer(res, API_TRANSIENT, this.now());
+    if (again) return new TransientFailure(`HTTP ${status}${suffix}`, again.retryAfterMs, detail);
     if (status === 401) return new UpstreamRefusedError(`${repo} rejected the EPO service account's token (HTTP 401); it may have expired or been revoked${suffix}`, detail);
     if (status === 403) return new UpstreamRefusedError(`${repo} refused the EPO service account (HTTP 403)${suffix}`, detail);
     if (status === 404) return new UpstreamRefusedError(`${repo} was not found (HTTP 404); check the repository label and BUTLER_URL${suffix}`, detail);
@@ -502,32 +494,6 @@ export class ButlerServerSource implements ButlerSource {
     }
     if (status === 422) return new UpstreamRefusedError(`${repo} rejected the bridge's request as malformed (HTTP 422)${suffix}. This is a bug in the bridge, not in the collection.`, detail);
     return new UpstreamRefusedError(`${repo} answered HTTP ${status}${suffix}`, detail);
-  }
-
-  private async retrying<T>(what: string, attempt: () => Promise<T>): Promise<T> {
-    let last: Transient | undefined;
-    let made = 0;
-    for (let n = 1; n <= this.maxAttempts; n++) {
-      made = n;
-      try {
-        return await attempt();
-      } catch (e) {
-        if (!(e instanceof Transient)) throw e;
-        last = e;
-        if (n === this.maxAttempts) break;
-        // A server that asks for a longer pause than we sleep in-process gets
-        // it from the job layer instead (UpstreamError carries retryAfterMs).
-        if (e.retryAfterMs !== undefined && e.retryAfterMs > this.maxDelayMs) break;
-        await this.sleep(e.retryAfterMs ?? this.backoff(n));
-      }
-    }
-    const tries = made === 1 ? '1 attempt' : `${made} attempts`;
-    throw new UpstreamError(`${what} failed after ${tries}: ${last!.message}.`, last!.retryAfterMs, { attempts: made, ...last!.detail });
-  }
-
-  /** Capped exponential backoff with full jitter. */
-  private backoff(attempt: number): number {
-    return Math.floor(this.random() * Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1)));
   }
 }
 
@@ -570,24 +536,6 @@ function describeDetail(detail: unknown): string | undefined {
   return undefined;
 }
 
-function retryAfterMs(res: Response, now: number): number | undefined {
-  const h = res.headers.get('retry-after')?.trim();
-  if (!h) return undefined;
-  if (/^\d+$/.test(h)) return Number(h) * 1000;
-  const at = Date.parse(h);
-  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
-}
-
-function networkCode(e: unknown): string {
-  let cur: unknown = e;
-  for (let i = 0; i < 4 && cur; i++) {
-    const c = cur as { code?: unknown; cause?: unknown };
-    if (typeof c.code === 'string') return c.code;
-    cur = c.cause;
-  }
-  return 'network error';
-}
-
 async function* chunks(o: Opened, what: string): AsyncGenerator<Uint8Array> {
   if (!o.res.body) return;
   const reader = o.res.body.getReader();
@@ -597,8 +545,8 @@ async function* chunks(o: Opened, what: string): AsyncGenerator<Uint8Array> {
       try {
         r = await reader.read();
       } catch (e) {
-        if (o.idle.timedOut) throw new Transient(`${what} sent nothing for ${Math.round(o.idle.ms / 1000)} s`);
-        throw new Transient(`the connection to ${what} broke before the answer was complete (${networkCode(e)})`);
+        if (o.idle.timedOut) throw new TransientFailure(`${what} sent nothing for ${Math.round(o.idle.ms / 1000)} s`);
+        throw new TransientFailure(`the connection to ${what} broke before the answer was complete (${networkErrorCode(e)})`);
       }
       if (r.done) return;
       o.idle.reset();
@@ -642,7 +590,7 @@ async function readJson(o: Opened, what: string): Promise<unknown> {
   try {
     return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
   } catch {
-    throw new Transient(`${what} sent an answer that is not JSON`);
+    throw new TransientFailure(`${what} sent an answer that is not JSON`);
   }
 }
 
@@ -659,9 +607,9 @@ async function readJsonLines(o: Opened, onLine: (msg: { type?: unknown; rows?: u
     try {
       msg = JSON.parse(text);
     } catch {
-      throw new Transient(`${what} sent a result line that is not JSON`);
+      throw new TransientFailure(`${what} sent a result line that is not JSON`);
     }
-    if (typeof msg !== 'object' || msg === null) throw new Transient(`${what} sent a result line that is not a JSON object`);
+    if (typeof msg !== 'object' || msg === null) throw new TransientFailure(`${what} sent a result line that is not a JSON object`);
     onLine(msg as { type?: unknown });
   };
   for await (const c of chunks(o, what)) {
@@ -677,5 +625,5 @@ async function readJsonLines(o: Opened, onLine: (msg: { type?: unknown; rows?: u
   }
   buf += decoder.decode();
   // Every line the server writes ends with '\n': anything left is a line cut off.
-  if (buf.trim()) throw new Transient(`${what} ended the listing in the middle of a line (the stream was truncated)`);
+  if (buf.trim()) throw new TransientFailure(`${what} ended the listing in the middle of a line (the stream was truncated)`);
 }

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 
 import { UpstreamError, UpstreamRefusedError } from '../../domain/errors.js';
+import { PanoptesRefused } from '../../domain/panoptes-port.js';
+import { networkErrorCode, transientAnswer, type TransientStatuses } from '../http/retry.js';
+import { refusalOf } from './refusal.js';
 
 /*
  * The bearer token of the bridge's Zooniverse application: an OAuth2
@@ -32,6 +35,8 @@ export interface ClientCredentialsOptions {
 /** Doorkeeper always sends expires_in; if it ever does not, assume the documented two hours. */
 const DEFAULT_LIFETIME_S = 7200;
 const MAX_MARGIN_MS = 5 * 60_000;
+/** Trouble that may pass (Retry-After read on any of it); the Panoptes client counts it as one failed attempt and tries again. */
+const TRANSIENT: TransientStatuses = { below500: new Set([429]), retryAfter: 'all' };
 
 const TokenResponse = z.object({
   access_token: z.string().min(1),
@@ -91,19 +96,21 @@ export class ClientCredentialsToken {
       });
       text = await res.text();
     } catch (e) {
-      throw new UpstreamError(`The Zooniverse token endpoint (${this.host}) could not be reached (${errorCode(e)}).`);
+      throw new UpstreamError(`The Zooniverse token endpoint (${this.host}) could not be reached (${networkErrorCode(e)}).`);
     }
     const said = this.describe(text);
-    if (res.status === 429 || res.status >= 500) {
-      throw new UpstreamError(`The Zooniverse token endpoint (${this.host}) answered HTTP ${res.status}${said}.`, retryAfter(res, this.now()), { status: res.status });
+    const again = transientAnswer(res, TRANSIENT, this.now());
+    if (again) {
+      throw new UpstreamError(`The Zooniverse token endpoint (${this.host}) answered HTTP ${res.status}${said}.`, again.retryAfterMs, { status: res.status });
     }
     if (res.status === 400 || res.status === 401) {
-      throw new UpstreamRefusedError(
+      throw new PanoptesRefused(
         `The Zooniverse token endpoint (${this.host}) refused the bridge's client credentials (HTTP ${res.status}${said}); check the Zooniverse client id and secret and the requested scopes.`,
+        refusalOf(res.status),
         { status: res.status },
       );
     }
-    if (res.status !== 200) throw new UpstreamRefusedError(`The Zooniverse token endpoint (${this.host}) answered HTTP ${res.status}${said}.`, { status: res.status });
+    if (res.status !== 200) throw new PanoptesRefused(`The Zooniverse token endpoint (${this.host}) answered HTTP ${res.status}${said}.`, refusalOf(res.status), { status: res.status });
     let parsed: z.infer<typeof TokenResponse>;
     try {
       parsed = TokenResponse.parse(JSON.parse(text));
@@ -111,7 +118,7 @@ export class ClientCredentialsToken {
       throw new UpstreamError(`The Zooniverse token endpoint (${this.host}) sent an answer without an access token.`);
     }
     if (parsed.token_type && parsed.token_type.toLowerCase() !== 'bearer') {
-      throw new UpstreamRefusedError(`The Zooniverse token endpoint (${this.host}) issued a '${parsed.token_type}' token; the bridge only speaks Bearer.`);
+      throw new PanoptesRefused(`The Zooniverse token endpoint (${this.host}) issued a '${parsed.token_type}' token; the bridge only speaks Bearer.`, 'other');
     }
     const lifetimeMs = (parsed.expires_in ?? DEFAULT_LIFETIME_S) * 1000;
     // Counted from before the request: the server's clock started no earlier.
@@ -132,23 +139,4 @@ export class ClientCredentialsToken {
     msg = msg.split(this.opts.clientSecret).join('[redacted]');
     return msg ? `: ${msg}` : '';
   }
-}
-
-export function retryAfter(res: Response, now: number): number | undefined {
-  const h = res.headers.get('retry-after')?.trim();
-  if (!h) return undefined;
-  if (/^\d+$/.test(h)) return Number(h) * 1000;
-  const at = Date.parse(h);
-  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
-}
-
-export function errorCode(e: unknown): string {
-  let cur: unknown = e;
-  for (let i = 0; i < 4 && cur; i++) {
-    const c = cur as { code?: unknown; name?: unknown; cause?: unknown };
-    if (typeof c.code === 'string') return c.code;
-    if (c.name === 'TimeoutError' || c.name === 'AbortError') return 'timeout';
-    cur = c.cause;
-  }
-  return 'network error';
 }

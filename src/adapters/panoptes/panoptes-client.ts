@@ -2,9 +2,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { z } from 'zod';
 
-import { NotFoundError, UpstreamError, UpstreamRefusedError, ValidationError } from '../../domain/errors.js';
+import { UpstreamError, ValidationError } from '../../domain/errors.js';
 import {
   AmbiguousRequestError,
+  PanoptesConflict,
+  PanoptesNotFound,
+  PanoptesRateLimited,
+  PanoptesRefused,
   SubjectLimitError,
   type NewSubject,
   type PanoptesClient,
@@ -16,7 +20,9 @@ import {
   type PanoptesUser,
   type SubjectQuery,
 } from '../../domain/panoptes-port.js';
-import { ClientCredentialsToken, errorCode, retryAfter } from './oauth-token.js';
+import { TransientFailure, backoffDelay, networkErrorCode, retrying, transientAnswer, type RetryPolicy, type TransientStatuses } from '../http/retry.js';
+import { ClientCredentialsToken } from './oauth-token.js';
+import { refusalOf } from './refusal.js';
 
 /*
  * Client of Zooniverse's Panoptes API (shared/reference/zooniverse.md) for the
@@ -39,6 +45,10 @@ import { ClientCredentialsToken, errorCode, retryAfter } from './oauth-token.js'
  *
  * A 401 is answered by fetching a new token once per request; a second 401
  * means the credentials themselves are refused.
+ *
+ * This file is where Panoptes' status numbers become the port's typed errors
+ * (PanoptesNotFound, PanoptesConflict, PanoptesRateLimited, PanoptesRefused,
+ * AmbiguousRequestError, SubjectLimitError); nothing past it reads a status.
  */
 
 export interface PanoptesHttpClientOptions {
@@ -74,6 +84,11 @@ const MAX_STALE_RETRIES = 3;
 /** The connection was never established: nothing reached Panoptes. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 const LIMIT_MESSAGE = /uploaded\s+(\d+)\s+subjects?\s+of\s+(\d+)\s+maximum/i;
+/**
+ * Every 5xx, and 429; 409 is handled before (it has its own retries). 429
+ * and 503 carry Retry-After and are answered before the action runs.
+ */
+const TRANSIENT: TransientStatuses = { below500: new Set([429]), retryAfter: new Set([429, 503]) };
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -99,17 +114,10 @@ interface Answer {
   etag?: string;
 }
 
-/** One failed attempt that another attempt may fix. */
-class Transient extends Error {
-  constructor(
-    message: string,
-    readonly retryAfterMs?: number,
-    readonly detail: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
-class Conflict extends Transient {}
+/** 409: the transaction rolled back; read again and resend. */
+class Conflict extends TransientFailure {}
+/** 429 or 503: Panoptes asks us to wait, and did nothing. */
+class Throttled extends TransientFailure {}
 class Unauthorized extends Error {
   constructor(
     message: string,
@@ -224,17 +232,12 @@ export class PanoptesHttpClient implements PanoptesClient {
   private readonly api: string;
   private readonly host: string;
   private readonly tokens: ClientCredentialsToken;
-  private readonly maxAttempts: number;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
-  private readonly maxRetryAfterMs: number;
+  private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
   private readonly pageSize: number;
   private readonly linkChunk: number;
   private readonly userAgent: string;
   private readonly now: () => number;
-  private readonly random: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(opts: PanoptesHttpClientOptions) {
     let url: URL;
@@ -248,12 +251,14 @@ export class PanoptesHttpClient implements PanoptesClient {
     this.api = `${root}/api`;
     this.host = url.host;
     this.now = opts.now ?? Date.now;
-    this.random = opts.random ?? Math.random;
-    this.sleep = opts.sleep ?? ((ms) => delay(ms).then(() => undefined));
-    this.maxAttempts = Math.max(1, opts.maxAttempts ?? 5);
-    this.baseDelayMs = opts.baseDelayMs ?? 1_000;
-    this.maxDelayMs = opts.maxDelayMs ?? 30_000;
-    this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 120_000;
+    this.retry = {
+      maxAttempts: opts.maxAttempts ?? 5,
+      backoff: { baseDelayMs: opts.baseDelayMs ?? 1_000, maxDelayMs: opts.maxDelayMs ?? 30_000, jitter: 'full' },
+      maxRetryAfterMs: opts.maxRetryAfterMs ?? 120_000,
+      sleep: opts.sleep ?? ((ms) => delay(ms).then(() => undefined)),
+      random: opts.random ?? Math.random,
+      giveUp: exhausted,
+    };
     this.timeoutMs = opts.requestTimeoutMs ?? 60_000;
     this.pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, opts.pageSize ?? MAX_PAGE_SIZE));
     this.linkChunk = Math.min(MAX_PAGE_SIZE, Math.max(1, opts.linkChunkSize ?? 100));
@@ -396,13 +401,13 @@ export class PanoptesHttpClient implements PanoptesClient {
           await this.send({ method: 'DELETE', path: `/subjects/${sid}`, ifMatch: etag, what: `deleting subject ${sid}` });
         } catch (e) {
           // It was there a moment ago: an earlier attempt of ours that lost its answer took it.
-          if (e instanceof NotFoundError) return;
+          if (e instanceof PanoptesNotFound) return;
           throw e;
         }
       });
       return 'deleted';
     } catch (e) {
-      if (e instanceof NotFoundError) return 'absent';
+      if (e instanceof PanoptesNotFound) return 'absent';
       throw e;
     }
   }
@@ -475,47 +480,44 @@ export class PanoptesHttpClient implements PanoptesClient {
         return await write(read.etag);
       } catch (e) {
         if (!(e instanceof StaleEtag)) throw e;
-        if (n > MAX_STALE_RETRIES) throw new UpstreamError(`${label} kept changing while the bridge tried to change it (HTTP 412 ${n} times).`);
+        if (n > MAX_STALE_RETRIES) throw new PanoptesConflict(`${label} kept changing while the bridge tried to change it (HTTP 412 ${n} times).`);
       }
     }
   }
 
-  private async send(call: Call): Promise<Answer> {
-    let last: Transient | undefined;
+  /**
+   * `call` with retries. A 401 (a new token is fetched once) and a 409 that
+   * `onConflict` can answer (up to MAX_STALE_RETRIES times) are sent again
+   * within the same attempt: neither did anything on the server.
+   */
+  private send(call: Call): Promise<Answer> {
     let refreshed = false;
     let conflicts = 0;
-    let made = 0;
-    while (made < this.maxAttempts) {
-      made++;
-      try {
-        return await this.once(call);
-      } catch (e) {
-        if (e instanceof Unauthorized) {
-          if (refreshed) throw new UpstreamRefusedError(`Panoptes (${this.host}) refused a freshly issued token while ${call.what}: ${e.message}`, { status: 401 });
-          // Refused before anything ran, creates included: not an attempt.
-          refreshed = true;
-          made--;
-          this.tokens.invalidate(e.token);
-          continue;
+    return retrying(
+      `Panoptes (${this.host}): ${call.what}`,
+      async () => {
+        for (;;) {
+          try {
+            return await this.once(call);
+          } catch (e) {
+            if (e instanceof Unauthorized) {
+              if (refreshed) throw new PanoptesRefused(`Panoptes (${this.host}) refused a freshly issued token while ${call.what}: ${e.message}`, 'credentials', { status: 401 });
+              refreshed = true;
+              this.tokens.invalidate(e.token);
+              continue;
+            }
+            if (e instanceof Conflict && call.onConflict && conflicts < MAX_STALE_RETRIES) {
+              conflicts++;
+              await this.retry.sleep(backoffDelay(conflicts, this.retry.backoff, this.retry.random));
+              await call.onConflict();
+              continue;
+            }
+            throw e;
+          }
         }
-        if (!(e instanceof Transient)) throw e;
-        last = e;
-        if (e instanceof Conflict && call.onConflict && conflicts < MAX_STALE_RETRIES) {
-          conflicts++;
-          made--;
-          await this.sleep(this.backoff(conflicts));
-          await call.onConflict();
-          continue;
-        }
-        if (made >= this.maxAttempts) break;
-        // A server that asks for a longer pause than we sleep in-process gets
-        // it from the job layer instead.
-        if (e.retryAfterMs !== undefined && e.retryAfterMs > this.maxRetryAfterMs) break;
-        await this.sleep(e.retryAfterMs ?? this.backoff(made));
-      }
-    }
-    const tries = made === 1 ? '1 attempt' : `${made} attempts`;
-    throw new UpstreamError(`Panoptes (${this.host}): ${call.what} failed after ${tries}: ${last!.message}.`, last!.retryAfterMs, { attempts: made, ...last!.detail });
+      },
+      this.retry,
+    );
   }
 
   private async once(call: Call): Promise<Answer> {
@@ -524,7 +526,7 @@ export class PanoptesHttpClient implements PanoptesClient {
       token = await this.tokens.get();
     } catch (e) {
       // The token endpoint's own troubles pass like any other: nothing was sent to the API.
-      if (e instanceof UpstreamError) throw new Transient(e.message, e.retryAfterMs);
+      if (e instanceof UpstreamError) throw new TransientFailure(e.message, e.retryAfterMs);
       throw e;
     }
     const headers: Record<string, string> = { accept: ACCEPT, authorization: `Bearer ${token}`, 'user-agent': this.userAgent };
@@ -571,7 +573,7 @@ export class PanoptesHttpClient implements PanoptesClient {
       if (res.status >= 200 && res.status < 300) {
         if (json === undefined) {
           if (call.creates) throw this.ambiguous(call, `HTTP ${res.status} with an answer that is not JSON`);
-          throw new Transient(`HTTP ${res.status} with an answer that is not JSON`);
+          throw new TransientFailure(`HTTP ${res.status} with an answer that is not JSON`);
         }
         return { status: res.status, body: json, etag: res.headers.get('etag') ?? undefined };
       }
@@ -583,11 +585,11 @@ export class PanoptesHttpClient implements PanoptesClient {
 
   /** The connection failed or timed out: did the request reach Panoptes? */
   private lost(call: Call, e: unknown, timedOut: boolean, when: string): Error {
-    const code = timedOut ? 'timeout' : errorCode(e);
+    const code = timedOut ? 'timeout' : networkErrorCode(e);
     const what = timedOut ? `no complete answer within ${this.timeoutMs / 1000} s` : `the connection failed ${when} (${code})`;
-    if (NOT_SENT.has(code)) return new Transient(what, undefined, { code });
+    if (NOT_SENT.has(code)) return new TransientFailure(what, undefined, { code });
     if (call.creates) return this.ambiguous(call, what);
-    return new Transient(what, undefined, { code });
+    return new TransientFailure(what, undefined, { code });
   }
 
   private ambiguous(call: Call, why: string, status?: number): AmbiguousRequestError {
@@ -609,19 +611,22 @@ export class PanoptesHttpClient implements PanoptesClient {
     const detail = { status, panoptesMessage: said || undefined };
     if (status === 401) return new Unauthorized(said || 'the token was rejected', token);
     if (status === 409) return new Conflict(`HTTP 409${suffix}`, undefined, detail);
-    // Both are answered before the action runs: safe to retry, creates included.
-    if (status === 429 || status === 503) return new Transient(`HTTP ${status}${suffix}`, retryAfter(res, this.now()), detail);
-    if (status >= 500) return call.creates ? this.ambiguous(call, `HTTP ${status}${suffix}`, status) : new Transient(`HTTP ${status}${suffix}`, undefined, detail);
+    const again = transientAnswer(res, TRANSIENT, this.now());
+    if (again) {
+      // Both are answered before the action runs: safe to retry, creates included.
+      if (status === 429 || status === 503) return new Throttled(`HTTP ${status}${suffix}`, again.retryAfterMs, detail);
+      return call.creates ? this.ambiguous(call, `HTTP ${status}${suffix}`, status) : new TransientFailure(`HTTP ${status}${suffix}`, undefined, detail);
+    }
     if (status === 412) return new StaleEtag(head);
     if (status === 403) {
       const m = LIMIT_MESSAGE.exec(said);
       if (m) return new SubjectLimitError(`${head}. The account's subject limit is reached; deleting subjects does not free any, ask Zooniverse to raise it.`, Number(m[1]), Number(m[2]));
-      return new UpstreamRefusedError(`${head}.`, detail);
+      return new PanoptesRefused(`${head}.`, 'forbidden', detail);
     }
-    if (status === 404) return new NotFoundError(`${head}.`, detail);
-    if (status === 415 || status === 428) return new UpstreamRefusedError(`${head}. This is a bug in the bridge's Panoptes client.`, detail);
-    if (status >= 300 && status < 400) return new UpstreamRefusedError(`${head}; check the Zooniverse base URL.`, detail);
-    return new UpstreamRefusedError(`${head}.`, detail);
+    if (status === 404) return new PanoptesNotFound(`${head}.`, detail);
+    if (status === 415 || status === 428) return new PanoptesRefused(`${head}. This is a bug in the bridge's Panoptes client.`, 'other', detail);
+    if (status >= 300 && status < 400) return new PanoptesRefused(`${head}; check the Zooniverse base URL.`, 'other', detail);
+    return new PanoptesRefused(`${head}.`, refusalOf(status), detail);
   }
 
   private panoptesMessage(json: unknown, text: string, token: string): string {
@@ -646,11 +651,6 @@ export class PanoptesHttpClient implements PanoptesClient {
     if (!parsed.success) throw new UpstreamError(`Panoptes (${this.host}) sent a ${key} resource this client cannot read: ${z.prettifyError(parsed.error)}`);
     return parsed.data;
   }
-
-  /** Capped exponential backoff with full jitter. */
-  private backoff(attempt: number): number {
-    return Math.floor(this.random() * Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1)));
-  }
 }
 
 /** Panoptes ids are integers; anything else would only earn a 404 or 422 later. */
@@ -658,6 +658,14 @@ function idPart(id: string, what: string): string {
   const s = String(id).trim();
   if (!/^\d+$/.test(s)) throw new ValidationError(`'${id}' is not a Panoptes ${what} id`);
   return s;
+}
+
+/** The port's error for a call whose attempts ran out, by the kind of its last failure. */
+function exhausted(message: string, last: TransientFailure, attempts: number): Error {
+  const detail = { attempts, ...last.detail };
+  if (last instanceof Throttled) return new PanoptesRateLimited(message, last.retryAfterMs, detail);
+  if (last instanceof Conflict) return new PanoptesConflict(message, last.retryAfterMs, detail);
+  return new UpstreamError(message, last.retryAfterMs, detail);
 }
 
 function chunk<T>(items: readonly T[], size: number): T[][] {
