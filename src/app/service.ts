@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
@@ -20,9 +19,10 @@ import type { PanoptesClient } from '../domain/panoptes-port.js';
 import { buildPanoptes, buildStore } from './store.js';
 import { loadPolicyFile, type Policy } from '../policies/policy-file.js';
 import { SOFTWARE } from '../imaging/version.js';
+import { packagePath } from '../package-root.js';
 
-/** The policy shipped with the bridge (resolved from src/app or dist/app alike). */
-export const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../policies/rubin-default.yaml', import.meta.url));
+/** The policy shipped with the bridge. */
+export const DEFAULT_POLICY_FILE = packagePath('policies', 'rubin-default.yaml');
 
 /**
  * Everything a bridge process needs, built once from the configuration. The
