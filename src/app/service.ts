@@ -8,7 +8,8 @@ import { createLogger } from './logger.js';
 import { migrateToLatest, openDatabase, type Db } from '../db/database.js';
 import type { ButlerSource, ObjectStore } from '../domain/ports.js';
 import type { Collection } from '../db/schema.js';
-import { JobQueues } from '../jobs/queues.js';
+import { BullMqJobQueue } from '../adapters/queue/bullmq-queue.js';
+import { bullmqConnection } from '../adapters/queue/redis-connection.js';
 import { startLocalRedis, type LocalRedis } from '../adapters/redis/redis-server.js';
 import { evictionPolicyWarning } from '../adapters/redis/redis-check.js';
 import { ButlerServerSource } from '../adapters/butler/butler-client.js';
@@ -34,7 +35,12 @@ export interface Services {
   db: Db;
   store: ObjectStore;
   redisUrl: string;
-  queues: JobQueues;
+  /**
+   * The BullMQ adapter itself, not just the JobQueue port: the worker role
+   * consumes from its connection and the admin dashboard shows its queues.
+   * Everything else is handed it as a JobQueue.
+   */
+  queues: BullMqJobQueue;
   sources: (c: Collection) => ButlerSource;
   pipeline: PipelineDeps;
   review: ReviewDeps;
@@ -74,9 +80,7 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
     const store = built.store;
     cleanups.push(async () => built.close());
 
-    const url = new URL(redisUrl);
-    const connection = { host: url.hostname, port: Number(url.port || 6379), username: url.username || undefined, password: url.password || undefined, tls: url.protocol === 'rediss:' ? {} : undefined, maxRetriesPerRequest: null };
-    const queues = new JobQueues(connection);
+    const queues = new BullMqJobQueue(bullmqConnection(redisUrl));
     cleanups.push(() => queues.close());
 
     const butler = config.BUTLER_URL ? new ButlerServerSource({ baseUrl: config.BUTLER_URL, token: () => config.BUTLER_TOKEN ?? '', userAgent: SOFTWARE, maxAttempts: config.BUTLER_RETRY_ATTEMPTS, baseDelayMs: config.BUTLER_RETRY_BASE_MS }) : undefined;

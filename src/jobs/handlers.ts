@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import { releaseRound, type JobName, type JobPayload } from './catalogue.js';
-import type { JobQueues } from './queues.js';
+import type { JobQueue } from '../domain/ports/job-queue.js';
 import { convertGroup, failArtifact, pollCollection, retrieveArtifact, UnprocessableInputError, type PipelineDeps } from '../domain/pipeline.js';
 import { UpstreamRefusedError, NotFoundError } from '../domain/errors.js';
 import { listCollections } from '../db/repositories/collections.js';
@@ -26,7 +26,7 @@ function permanent(e: unknown): never {
   throw e;
 }
 
-export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: ReleaseDeps, queues: JobQueues, opts: { sweepAgeMs: number }): Handlers {
+export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: ReleaseDeps, queues: JobQueue, opts: { sweepAgeMs: number }): Handlers {
   // Events are rows first; this queues their delivery (job ids keep it to one each).
   const notifyPending = async () => {
     for (const eventId of await undelivered(d.db)) await queues.add('notify', { eventId });

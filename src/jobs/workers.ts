@@ -1,5 +1,6 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { BACKOFF_TYPE, JOBS, QUEUE_NAMES, retryDelay, type JobName } from './catalogue.js';
+import { JOBS, QUEUE_NAMES, retryDelay, type JobName } from './catalogue.js';
+import { BACKOFF_TYPE } from '../adapters/queue/bullmq-options.js';
 import type { Handlers } from './handlers.js';
 import type { Logger } from '../domain/ports.js';
 
