@@ -23,7 +23,7 @@ import { sql } from 'kysely';
 // The compiled code is what ships and what the conversion threads run.
 import { loadConfig } from '../dist/src/config/config.js';
 import { buildServices, type Services } from '../dist/src/app/service.js';
-import { startWorkerRole } from '../dist/src/app/worker.js';
+import { startWorkerRole } from '../dist/workers/main.js';
 import { createLogger } from '../dist/src/app/logger.js';
 import { createCollection } from '../dist/src/db/repositories/collections.js';
 import { pollCollection } from '../dist/src/domain/pipeline.js';

@@ -11,7 +11,7 @@ export function serveCommand(): Command {
       // Loaded here, not at the top, so `bridge convert` starts without the service stack.
       const { buildServices } = await import('../app/service.js');
       const { startApiRole } = await import('../app/api-server.js');
-      const { startWorkerRole } = await import('../app/worker.js');
+      const { startWorkerRole } = await import('../../workers/main.js');
       const s = await buildServices(config);
       const stops: (() => Promise<void>)[] = [];
       if (o.role !== 'worker') stops.push((await startApiRole(s)).close);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tmpdir } from 'node:os';
 import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis-server.js';
 import { BullMqJobQueue } from '../../src/adapters/queue/bullmq-queue.js';
-import { pipelineHandlers } from '../../src/jobs/handlers.js';
+import { pipelineHandlers } from '../../workers/handlers.js';
 import { loadPolicyFile } from '../../src/policies/policy-file.js';
 import { DEFAULT_POLICY_FILE } from '../../src/app/service.js';
 import { PanoptesServerDouble } from '../support/panoptes-server.js';

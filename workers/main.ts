@@ -1,10 +1,14 @@
-import { startWorkers } from '../jobs/workers.js';
-import { pipelineHandlers } from '../jobs/handlers.js';
-import { listCollections } from '../db/repositories/collections.js';
 import type { Worker } from 'bullmq';
-import type { Services } from './service.js';
+import type { Services } from '../src/app/service.js';
+import { listCollections } from '../src/db/repositories/collections.js';
+import { pipelineHandlers } from './handlers.js';
+import { startWorkers } from './runner.js';
 
-/** Composition root of a worker process: handlers, schedulers, the sweep. */
+/**
+ * Composition root of a worker process (`bridge serve --role worker|all`):
+ * the handlers on the services built once by the process, the workers on
+ * the queues' own Redis connection, the sweep's and the polls' schedules.
+ */
 export async function startWorkerRole(s: Services): Promise<{ workers: Worker[]; close(): Promise<void> }> {
   const handlers = pipelineHandlers(s.pipeline, s.review, { db: s.db, store: s.store, log: s.log, panoptes: s.panoptes }, s.queues, { sweepAgeMs: s.config.SWEEP_INTERVAL_SECONDS * 1000 });
   const w = startWorkers(handlers, { connection: s.queues.connection, concurrency: s.config.WORKER_CONCURRENCY, log: s.log, lockMs: s.config.JOB_LOCK_SECONDS * 1000 });
