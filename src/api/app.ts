@@ -4,13 +4,10 @@ import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
 import type { Db } from '../db/database.js';
 import type { Repositories } from '../domain/ports/repositories.js';
 import type { Logger, ObjectStore } from '../domain/ports.js';
-import type { JobQueues } from '../jobs/queues.js';
+import type { JobQueue } from '../domain/ports/job-queue.js';
 import { problemHandler } from './problem.js';
 import { requireCsrf, requireRole, type Authenticator } from './auth.js';
 import { authRoutes, type AuthRoutesDeps } from './auth-routes.js';
@@ -26,7 +23,9 @@ import { openApiDocument } from './openapi.js';
 export interface ApiDeps {
   db: Db;
   repos: Repositories;
-  queues: JobQueues;
+  queues: JobQueue;
+  /** The queue dashboard (bull-board), served to admins at /admin/queues; built by the composition root, which has the raw queues. */
+  queueDashboard: RequestHandler;
   store: ObjectStore;
   log: Logger;
   authenticator: Authenticator;
@@ -45,6 +44,9 @@ export interface ApiDeps {
   panoptes?: PanoptesClient;
 }
 
+/** Where the queue dashboard is mounted (it must know its own base path). */
+export const QUEUE_DASHBOARD_PATH = '/admin/queues';
+
 /** The HTTP API. Every /api route passes the authentication slot, then declares its role. */
 export function createApi(d: ApiDeps): Express {
   const app = express();
@@ -61,7 +63,7 @@ export function createApi(d: ApiDeps): Express {
     });
   // bull-board's UI needs inline scripts; it is admin-only, so it alone gets no CSP.
   const relaxed = helmet({ contentSecurityPolicy: false, strictTransportSecurity: d.auth.secureCookies });
-  app.use((req, res, next) => (req.path.startsWith('/admin/queues') ? relaxed(req, res, next) : strict(req, res, next)));
+  app.use((req, res, next) => (req.path.startsWith(QUEUE_DASHBOARD_PATH) ? relaxed(req, res, next) : strict(req, res, next)));
 
   app.use((req, res, next) => {
     const incoming = req.header('x-request-id');
@@ -159,10 +161,7 @@ export function createApi(d: ApiDeps): Express {
   api.use(takedownRoutes({ db: d.db, store: d.store, log: d.log, panoptes: d.panoptes, queues: d.queues }));
   app.use('/api/v1', api);
 
-  const board = new ExpressAdapter();
-  board.setBasePath('/admin/queues');
-  createBullBoard({ queues: [...d.queues.queues.values()].map((q) => new BullMQAdapter(q)), serverAdapter: board });
-  app.use('/admin/queues', requireRole('admin'), board.getRouter());
+  app.use(QUEUE_DASHBOARD_PATH, requireRole('admin'), d.queueDashboard);
 
   app.use((_req, res) => {
     res.status(404).type('application/problem+json').json({ type: 'https://bridge.invalid/problems/not_found', status: 404, code: 'not_found', title: 'Not found' });

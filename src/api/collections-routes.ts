@@ -16,7 +16,7 @@ import { requireRole, type Identity } from './auth.js';
 import { canSee } from './review-routes.js';
 import { defaultChannelOrder, parseRgbMapping, BAND_ORDER } from '../imaging/colour/bands.js';
 import { COLOUR_PRESETS } from '../imaging/colour/presets.js';
-import type { JobQueues } from '../jobs/queues.js';
+import type { JobQueue } from '../domain/ports/job-queue.js';
 
 const band = z.enum(BAND_ORDER);
 export const registrationSchema = z
@@ -118,7 +118,7 @@ async function imageCountsByCollection(db: Db, ids: string[]): Promise<Map<strin
 
 export interface CollectionRoutesDeps {
   db: Db;
-  queues: JobQueues;
+  queues: JobQueue;
   defaultPollIntervalSeconds: number;
   /** Directory under which 'prefix' sources must live (retrieve-artifacts output). */
   artifactRoot: string;

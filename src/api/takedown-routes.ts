@@ -7,7 +7,7 @@ import type { Logger, ObjectStore } from '../domain/ports.js';
 import { ForbiddenError, NotFoundError } from '../domain/errors.js';
 import { retractCollection, retractImages, retractUploadBatch } from '../domain/takedown.js';
 import { recordEvent } from '../domain/notify.js';
-import type { JobQueues } from '../jobs/queues.js';
+import type { JobQueue } from '../domain/ports/job-queue.js';
 import { requireRole, type Identity } from './auth.js';
 
 const uuid = z.string().uuid();
@@ -22,7 +22,7 @@ function mayTakeDown(who: Identity, owner: string): boolean {
   return owner === who.username || who.roles.includes('reviewer') || who.roles.includes('admin');
 }
 
-export function takedownRoutes(d: { db: Db; store: ObjectStore; log: Logger; panoptes?: PanoptesClient; queues: JobQueues }): Router {
+export function takedownRoutes(d: { db: Db; store: ObjectStore; log: Logger; panoptes?: PanoptesClient; queues: JobQueue }): Router {
   const r = Router();
   r.post('/retractions', requireRole('pi'), async (req, res) => {
     const b = body.parse(req.body);

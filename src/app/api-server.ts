@@ -1,8 +1,9 @@
 import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { createApi } from '../api/app.js';
+import { createApi, QUEUE_DASHBOARD_PATH } from '../api/app.js';
 import { authenticator, type IdentityProvider } from '../api/auth.js';
 import { FsObjectStore, servePublic } from '../adapters/storage/fs-store.js';
+import { queueDashboard } from '../adapters/queue/queue-dashboard.js';
 import { OidcIdentity } from '../identity/oidc-identity.js';
 import type { Config } from '../config/config.js';
 import type { Services } from './service.js';
@@ -61,6 +62,7 @@ export async function startApiRole(
     db: s.db,
     repos: s.repos,
     queues: s.queues,
+    queueDashboard: queueDashboard(s.queues.queues.values(), QUEUE_DASHBOARD_PATH),
     store: s.store,
     log: s.log,
     authenticator: authenticator({ db: s.db, provider: auth.provider, devHeaders: dev && !hasProvider }),

@@ -30,7 +30,7 @@ export function demoCommand(): Command {
       const { writeDemoArtifacts, DEMO_LAYOUT } = await import('../demo/demo-data.js');
       const { buildServices } = await import('../app/service.js');
       const { startApiRole } = await import('../app/api-server.js');
-      const { startWorkerRole } = await import('../app/worker.js');
+      const { startWorkerRole } = await import('../../workers/main.js');
       const dir = resolve(o.dir);
       await rm(dir, { recursive: true, force: true });
       const artifacts = join(dir, 'artifacts');

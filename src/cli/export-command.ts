@@ -6,10 +6,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import JSZip from 'jszip';
-import { loadConfig } from '../config/config.js';
-import { openDatabase, type Db } from '../db/database.js';
+import type { Db } from '../db/database.js';
 import type { Collection } from '../db/schema.js';
-import { buildStore } from '../app/store.js';
 import type { ObjectStore } from '../domain/ports.js';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
 import { publishableBytes, publishableFrameBytes } from '../domain/publish.js';
@@ -18,6 +16,7 @@ import { toCsv } from '../domain/csv.js';
 import { datasetIdsByGroup, metadataColumns, parseExtraMetadata, subjectMetadata, type SubjectMetadata } from '../domain/subject-metadata.js';
 import { UsageError } from './exit-codes.js';
 import { progressBar } from './progress.js';
+import type { CliContext } from './context.js';
 
 /**
  * `bridge export`: a collection's approved images and a manifest for the
@@ -154,24 +153,18 @@ export async function exportCollection(
 }
 
 /** `bridge export --collection <id or name> --out FILE.zip` */
-export function exportCommand(): Command {
+export function exportCommand(ctx: CliContext): Command {
   return new Command('export')
     .description('Write the approved images of a collection and a Zooniverse Project Builder manifest (manifest.csv) to a zip')
     .requiredOption('--collection <id or name>', 'the collection')
     .requiredOption('--out <file.zip>', 'where to write the zip')
     .action(async (o: { collection: string; out: string }) => {
       if (!o.out.toLowerCase().endsWith('.zip')) throw new UsageError(`--out ${o.out}: expected a .zip file name`);
-      const config = loadConfig();
-      const db = await openDatabase({ url: config.DATABASE_URL, dataDir: join(config.DATA_DIR, 'pglite') });
-      const { store, close } = await buildStore(config);
-      try {
-        const c = await resolveCollection(db, o.collection);
-        const r = await exportCollection({ db, store }, c.id, o.out, { onProgress: progressBar('export') });
-        process.stdout.write(`wrote ${r.path}: ${r.images} images (${r.stripped} with coordinates stripped by the data-rights policy) and manifest.csv\n`);
-        process.stdout.write('upload: Zooniverse Project Builder > Subject Sets > add files: manifest.csv and the images together\n');
-      } finally {
-        close();
-        await db.destroy();
-      }
+      const db = await ctx.db();
+      const store = await ctx.store();
+      const c = await resolveCollection(db, o.collection);
+      const r = await exportCollection({ db, store }, c.id, o.out, { onProgress: progressBar('export') });
+      process.stdout.write(`wrote ${r.path}: ${r.images} images (${r.stripped} with coordinates stripped by the data-rights policy) and manifest.csv\n`);
+      process.stdout.write('upload: Zooniverse Project Builder > Subject Sets > add files: manifest.csv and the images together\n');
     });
 }

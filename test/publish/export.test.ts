@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import JSZip from 'jszip';
 import pngjs from 'pngjs';
 import { exportCollection, exportCommand, resolveCollection } from '../../src/cli/export-command.js';
+import { cliContext } from '../../src/cli/context.js';
 import { publishImage } from '../../src/domain/publish.js';
 import { readXmp } from '../../src/imaging/png/png-chunks.js';
 import type { ObjectStore } from '../../src/domain/ports.js';
@@ -104,7 +105,7 @@ for (const kind of DB_KINDS) {
 
 describe('bridge export command', () => {
   it('takes --collection and --out', () => {
-    const cmd = exportCommand();
+    const cmd = exportCommand(cliContext());
     expect(cmd.name()).toBe('export');
     const flags = cmd.options.map((o) => o.long);
     expect(flags).toEqual(['--collection', '--out']);

@@ -7,7 +7,7 @@ import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis
 import { loadConfig } from '../../src/config/config.js';
 import { buildServices, type Services } from '../../src/app/service.js';
 import { startApiRole } from '../../src/app/api-server.js';
-import { startWorkerRole } from '../../src/app/worker.js';
+import { startWorkerRole } from '../../workers/main.js';
 import { createCollection } from '../../src/db/repositories/collections.js';
 import { writeDemoArtifacts, type DemoLayout } from '../../src/demo/demo-data.js';
 import { CookieJar, startOidcProvider, type StartedOidcProvider } from './oidc-provider.js';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tmpdir } from 'node:os';
 import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis-server.js';
-import { JobQueues } from '../../src/jobs/queues.js';
-import { pipelineHandlers } from '../../src/jobs/handlers.js';
+import { BullMqJobQueue } from '../../src/adapters/queue/bullmq-queue.js';
+import { pipelineHandlers } from '../../workers/handlers.js';
 import { loadPolicyFile } from '../../src/policies/policy-file.js';
 import { DEFAULT_POLICY_FILE } from '../../src/app/service.js';
 import { PanoptesServerDouble } from '../support/panoptes-server.js';
@@ -21,13 +21,13 @@ describe('upload job gives up', () => {
   let pub: PublicStore;
   let zoo: PanoptesServerDouble;
   let redis: LocalRedis;
-  let queues: JobQueues;
+  let queues: BullMqJobQueue;
   beforeAll(async () => {
     t = await freshDatabase('pglite');
     pub = await startPublicStore();
     zoo = await PanoptesServerDouble.start();
     redis = await startLocalRedis();
-    queues = new JobQueues({ host: '127.0.0.1', port: Number(new URL(redis.url).port), maxRetriesPerRequest: null });
+    queues = new BullMqJobQueue({ host: '127.0.0.1', port: Number(new URL(redis.url).port), maxRetriesPerRequest: null });
   });
   afterAll(async () => {
     await queues?.close();
