@@ -11,6 +11,7 @@ import { approvedUnpublished, giveUpUploads, stalledReleases, uploadCollection, 
 import { deliverEvent, undelivered } from '../domain/notify.js';
 import { purgeExpired } from '../db/repositories/sessions.js';
 import { sweepCandidates } from '../db/repositories/artifacts.js';
+import type { Db } from '../db/database.js';
 
 export interface HandlerContext {
   attemptsMade: number;
@@ -26,7 +27,7 @@ function permanent(e: unknown): never {
   throw e;
 }
 
-export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: ReleaseDeps, queues: JobQueues, opts: { sweepAgeMs: number }): Handlers {
+export function pipelineHandlers(d: PipelineDeps & { db: Db }, review: ReviewDeps, release: ReleaseDeps, queues: JobQueues, opts: { sweepAgeMs: number }): Handlers {
   // Events are rows first; this queues their delivery (job ids keep it to one each).
   const notifyPending = async () => {
     for (const eventId of await undelivered(d.db)) await queues.add('notify', { eventId });
