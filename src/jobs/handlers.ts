@@ -65,9 +65,9 @@ export function pipelineHandlers(d: PipelineDeps & { db: Db }, review: ReviewDep
       return publishImage({ db: d.db, store: d.store }, imageId).catch(permanent);
     },
     async manifest({ collectionId }) {
-      await planUploadBatches({ db: d.db }, collectionId);
+      await planUploadBatches({ repos: d.repos }, collectionId);
       const pending = await d.db.selectFrom('upload_batches').select('id').where('collection_id', '=', collectionId).where('state', '=', 'publishing').orderBy('seq').execute();
-      for (const b of pending) await writeManifests({ db: d.db, store: d.store }, b.id).catch(permanent);
+      for (const b of pending) await writeManifests({ repos: d.repos, store: d.store }, b.id).catch(permanent);
       await notifyPending();
       return { manifested: pending.length };
     },
