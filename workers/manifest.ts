@@ -6,11 +6,10 @@ import { notifyPending } from './notify.js';
 /** Groups a collection's published images into upload batches and writes each batch's manifest. */
 export function manifestHandler(h: HandlerDeps): Handler<'manifest'> {
   return async ({ collectionId }) => {
-    const { db, store } = h.pipeline;
-    await planUploadBatches({ db }, collectionId);
-    // Still inline SQL: it moves into db/repositories with the rest of the handlers' queries.
-    const pending = await db.selectFrom('upload_batches').select('id').where('collection_id', '=', collectionId).where('state', '=', 'publishing').orderBy('seq').execute();
-    for (const b of pending) await writeManifests({ db, store }, b.id).catch(permanent);
+    const d = { repos: h.repos, store: h.pipeline.store };
+    await planUploadBatches(d, collectionId);
+    const pending = await h.repos.uploadBatches.awaitingManifest(collectionId);
+    for (const id of pending) await writeManifests(d, id).catch(permanent);
     await notifyPending(h);
     return { manifested: pending.length };
   };

@@ -1,7 +1,5 @@
 import { releaseRound } from '../src/domain/jobs.js';
-import { listCollections } from '../src/db/repositories/collections.js';
 import { purgeExpired } from '../src/db/repositories/sessions.js';
-import { sweepCandidates } from '../src/db/repositories/artifacts.js';
 import { withdrawAbandoned } from '../src/domain/publish.js';
 import { approvedUnpublished, stalledReleases } from '../src/domain/release.js';
 import type { Handler, HandlerDeps } from './handler.js';
@@ -14,9 +12,10 @@ import { notifyPending } from './notify.js';
  */
 export function sweepHandler(h: HandlerDeps): Handler<'sweep'> {
   return async () => {
-    const { db, store } = h.pipeline;
+    const { store } = h.pipeline;
+    const { db } = h.release;
     const { queues } = h;
-    const c = await sweepCandidates(db, new Date(Date.now() - h.sweepAgeMs), 5000);
+    const c = await h.repos.artifacts.sweepCandidates(new Date(Date.now() - h.sweepAgeMs), 5000);
     for (const artifactId of c.discovered) await queues.add('retrieve', { artifactId });
     for (const g of c.groups) await queues.add('convert', g);
     for (const collectionId of c.unevaluated) await queues.add('evaluate', { collectionId, after: 'sweep' });
@@ -30,7 +29,7 @@ export function sweepHandler(h: HandlerDeps): Handler<'sweep'> {
     await withdrawAbandoned({ repos: h.repos, store }, 'sweeper');
     await purgeExpired(db);
     await notifyPending(h);
-    const active = await listCollections(db, { status: 'active' });
+    const active = await h.repos.collections.list({ status: 'active' });
     for (const col of active) await queues.schedulePoll(col.id, col.poll_interval_seconds);
     return { retrieve: c.discovered.length, convert: c.groups.length, evaluate: c.unevaluated.length, release: unreleased.size, stalled: stalled.manifest.length + stalled.upload.length, schedulers: active.length };
   };

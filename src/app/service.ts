@@ -1,6 +1,4 @@
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Logger as Pino } from 'pino';
 import { maskConfig, type Config } from '../config/config.js';
@@ -94,11 +92,8 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
       if (!butler) throw new Error('BUTLER_URL is not configured, so Butler collections cannot be polled');
       return butler;
     };
-    const tmp = join(tmpdir(), 'rsp-zooniverse-bridge');
-    await mkdir(tmp, { recursive: true });
-    const pipeline: PipelineDeps = { db, store, sources, convertThreads: config.CONVERT_THREADS ?? 1, tmpDir: tmp, log };
-
     const repos = createRepositories(db);
+    const pipeline: PipelineDeps = { repos, store, sources, convertThreads: config.CONVERT_THREADS ?? 1, log };
     const review: ReviewDeps = { repos, policy, clock: systemClock, log };
     const panoptes = buildPanoptes(config);
 

@@ -12,8 +12,9 @@ import type { ObjectStore } from '../domain/ports.js';
 import { NotFoundError, ValidationError } from '../domain/errors.js';
 import { publishableBytes, publishableFrameBytes } from '../domain/publish.js';
 import { framesByImage } from '../db/repositories/frames.js';
+import { datasetIdsByImage } from '../db/repositories/image-datasets.js';
 import { toCsv } from '../domain/csv.js';
-import { datasetIdsByGroup, metadataColumns, parseExtraMetadata, subjectMetadata, type SubjectMetadata } from '../domain/subject-metadata.js';
+import { metadataColumns, parseExtraMetadata, subjectMetadata, type SubjectMetadata } from '../domain/subject-metadata.js';
 import { UsageError } from './exit-codes.js';
 import { progressBar } from './progress.js';
 import type { CliContext } from './context.js';
@@ -101,7 +102,7 @@ export async function exportCollection(
     .orderBy('id')
     .execute();
   if (!images.length) throw new ValidationError(`collection ${c.name} has no approved images to export`);
-  const datasets = await datasetIdsByGroup(d.db, c.id, images.map((i) => i.group_key));
+  const datasets = await datasetIdsByImage(d.db, images.map((i) => i.id));
 
   const zip = new JSZip();
   // Filled in as the writer reaches each image; the manifest is the last entry, so it is complete by then.
@@ -119,7 +120,7 @@ export async function exportCollection(
       lazy(async () => {
         const p = await publishableBytes(d.store, img);
         if (p.stripped) stripped++;
-        rows.push({ files: [file, ...own.map((f) => frameFile(img.id, f.band))], metadata: subjectMetadata({ collection: c, image: img, datasetIds: datasets.get(img.group_key) ?? [], contentHash: p.sha256 }, extra).metadata });
+        rows.push({ files: [file, ...own.map((f) => frameFile(img.id, f.band))], metadata: subjectMetadata({ collection: c, image: img, datasetIds: datasets.get(img.id) ?? [], contentHash: p.sha256 }, extra).metadata });
         opts.onProgress?.(rows.length, images.length);
         return p.bytes;
       }),

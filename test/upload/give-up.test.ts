@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tmpdir } from 'node:os';
 import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis-server.js';
 import { BullMqJobQueue } from '../../src/adapters/queue/bullmq-queue.js';
 import { pipelineHandlers } from '../../workers/handlers.js';
@@ -40,7 +39,7 @@ describe('upload job gives up', () => {
   it('retries while attempts remain, then records the failure on the batch', async () => {
     const b = await seedUploadBatch(t.db, pub.store, { n: 30 });
     zoo.uploadingDisabled = true;
-    const d = { db: t.db, store: pub.store, sources: () => { throw new Error('not used'); }, convertThreads: 1, tmpDir: tmpdir(), log: quietLog };
+    const d = { db: t.db, repos: createRepositories(t.db), store: pub.store, sources: () => { throw new Error('not used'); }, convertThreads: 1, log: quietLog };
     const h = pipelineHandlers(d, { repos: createRepositories(t.db), policy: await loadPolicyFile(DEFAULT_POLICY_FILE), clock: { now: () => new Date() }, log: quietLog }, { db: t.db, store: pub.store, log: quietLog, panoptes: panoptesClient(zoo.url) }, queues, { sweepAgeMs: 60_000, webhooks: httpWebhookSender() });
     const state = async () => (await t.db.selectFrom('upload_batches').select(['state', 'error']).where('id', '=', b.batchId).executeTakeFirstOrThrow());
 

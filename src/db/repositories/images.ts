@@ -4,6 +4,7 @@ import type { Page } from './artifacts.js';
 import type { ImageChanges, ImagesRepository, NewImage } from '../../domain/ports/images-repository.js';
 import { NotFoundError } from '../../domain/errors.js';
 import { framesByImage, framesOf, insertFrames } from './frames.js';
+import { datasetIdsByImage, linkDatasets } from './image-datasets.js';
 import { transition } from './transitions.js';
 import type { Tx } from './transitions.js';
 
@@ -77,6 +78,8 @@ export function imagesRepository(db: Tx): ImagesRepository {
   return {
     insert: (images, actor) => insertImages(db, images, actor),
     insertFrames: (frames) => insertFrames(db, frames),
+    linkDatasets: (links) => linkDatasets(db, links),
+    datasetIds: (imageIds) => datasetIdsByImage(db, imageIds),
     find: (id) => db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst(),
     async findMany(ids) {
       const out = [];

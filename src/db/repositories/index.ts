@@ -6,6 +6,7 @@ import { batchesRepository } from './batches.js';
 import { collectionsRepository } from './collections.js';
 import { eventsRepository } from './events.js';
 import { imagesRepository } from './images.js';
+import { uploadBatchesRepository } from './upload-batches.js';
 import type { Tx } from './transitions.js';
 
 /**
@@ -26,6 +27,7 @@ function bind(db: Tx, inTransaction: boolean): Repositories {
     batches: batchesRepository(db),
     audit: auditRepository(db),
     events: eventsRepository(db),
+    uploadBatches: uploadBatchesRepository(db),
     transaction: (fn) => (inTransaction ? fn(repos) : (db as Db).transaction().execute((tx) => fn(bind(tx, true)))),
   };
   return repos;

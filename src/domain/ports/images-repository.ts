@@ -1,4 +1,4 @@
-import type { Image, ImageFrame, ImageState } from '../model.js';
+import type { Image, ImageDataset, ImageFrame, ImageState } from '../model.js';
 import type { Page } from './repositories.js';
 
 export interface NewImage {
@@ -59,6 +59,10 @@ export interface ImagesRepository {
    */
   insert(images: NewImage[], actor: string): Promise<Image[]>;
   insertFrames(frames: NewFrame[]): Promise<void>;
+  /** Records the datasets each image was made from; conversion writes them in the transaction that inserts the images. */
+  linkDatasets(links: ImageDataset[]): Promise<void>;
+  /** The Butler dataset ids behind each image, by band then id (the order of a subject's #dataset_ids); images without any are absent. */
+  datasetIds(imageIds: string[]): Promise<Map<string, string[]>>;
   find(id: string): Promise<Image | undefined>;
   /** Several images by id (missing ids are absent from the answer). */
   findMany(ids: string[]): Promise<Image[]>;

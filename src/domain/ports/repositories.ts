@@ -4,6 +4,7 @@ import type { BatchesRepository } from './batches-repository.js';
 import type { CollectionsRepository } from './collections-repository.js';
 import type { EventsRepository } from './events-repository.js';
 import type { ImagesRepository } from './images-repository.js';
+import type { UploadBatchesRepository } from './upload-batches-repository.js';
 
 /**
  * Everything the domain reads and writes about its records, as one bundle.
@@ -23,6 +24,7 @@ export interface Repositories {
   batches: BatchesRepository;
   audit: AuditRepository;
   events: EventsRepository;
+  uploadBatches: UploadBatchesRepository;
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
 }
 
