@@ -5,6 +5,7 @@ import type { ArtifactsRepository } from '../../domain/ports/artifacts-repositor
 import type { Page } from '../../domain/ports/repositories.js';
 import { assignBatch } from './batches.js';
 import { NotFoundError } from '../../domain/errors.js';
+import { datasetIdsByGroup } from '../../domain/subject-metadata.js';
 import { transition, type Tx } from './transitions.js';
 
 /** dataId without band, keys sorted: the bands of one group share it. */
@@ -134,6 +135,8 @@ export function artifactsRepository(db: Tx): ArtifactsRepository {
     list: (collectionId, f) => listArtifacts(db, collectionId, f),
     assignBatch: (batchId, ids) => assignBatch(db, batchId, ids),
     sweepCandidates: (olderThan, limit) => sweepCandidates(db, olderThan, limit),
+    // The query stays in subject-metadata.ts while manifest writing still calls it with a database handle.
+    datasetIdsByGroup: (collectionId, groupKeys) => datasetIdsByGroup(db, collectionId, groupKeys),
     async objectKeys(collectionId) {
       const rows = await db.selectFrom('artifacts').select('object_key').where('collection_id', '=', collectionId).where('object_key', 'is not', null).execute();
       return rows.map((r) => r.object_key!);

@@ -19,6 +19,8 @@ export interface ArtifactsRepository {
   assignBatch(batchId: string, artifactIds: string[]): Promise<void>;
   /** Work whose job may have been lost: discovered artifacts, groups with every band retrieved, images without a verdict. */
   sweepCandidates(olderThan: Date, limit: number): Promise<{ discovered: string[]; groups: { collectionId: string; groupKey: string }[]; unevaluated: string[] }>;
+  /** The dataset ids behind each image group: the band artifacts of a FITS group, or the archive a ZIP group came from. */
+  datasetIdsByGroup(collectionId: string, groupKeys: string[]): Promise<Map<string, string[]>>;
   /** Object keys of a collection's retrieved files (for purging). */
   objectKeys(collectionId: string): Promise<string[]>;
 }
