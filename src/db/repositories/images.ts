@@ -194,11 +194,11 @@ export function imagesRepository(db: Tx): ImagesRepository {
       const rows = await q.execute();
       return { items: rows.slice(0, f.limit), next: rows.length > f.limit ? String(f.offset + f.limit) : null };
     },
-    async collectionsOf(imageIds) {
-      const out = new Map<string, string>();
+    async byCollection(imageIds) {
+      const out = new Map<string, string[]>();
       for (let i = 0; i < imageIds.length; i += 1000) {
         const rows = await db.selectFrom('images').select(['id', 'collection_id']).where('id', 'in', imageIds.slice(i, i + 1000)).execute();
-        for (const r of rows) out.set(r.id, r.collection_id);
+        for (const r of rows) out.set(r.collection_id, [...(out.get(r.collection_id) ?? []), r.id]);
       }
       return out;
     },

@@ -111,8 +111,8 @@ export interface ImagesRepository {
 
   /** The review page's listing, oldest first (then group, stamp); offset-paged, `next` being the next offset. */
   listForReview(filter: ReviewImageFilter): Promise<Page<ReviewImage>>;
-  /** The collection of each image, by image id (unknown ids are absent). */
-  collectionsOf(imageIds: string[]): Promise<Map<string, string>>;
+  /** The given images grouped by collection id (unknown ids are left out). */
+  byCollection(imageIds: string[]): Promise<Map<string, string[]>>;
   /** What an export holds: the approved and released images, in stable order (batch, group, stamp). */
   exportable(collectionId: string): Promise<Image[]>;
   /** Images the pipeline is done with before review: they have a verdict, or failed. */
