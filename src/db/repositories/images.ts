@@ -198,7 +198,11 @@ export function imagesRepository(db: Tx): ImagesRepository {
       const out = new Map<string, string[]>();
       for (let i = 0; i < imageIds.length; i += 1000) {
         const rows = await db.selectFrom('images').select(['id', 'collection_id']).where('id', 'in', imageIds.slice(i, i + 1000)).execute();
-        for (const r of rows) out.set(r.collection_id, [...(out.get(r.collection_id) ?? []), r.id]);
+        for (const r of rows) {
+          const ids = out.get(r.collection_id);
+          if (ids) ids.push(r.id);
+          else out.set(r.collection_id, [r.id]);
+        }
       }
       return out;
     },
