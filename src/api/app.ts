@@ -153,9 +153,9 @@ export function createApi(d: ApiDeps): Express {
     const who = req.identity!;
     res.json({ username: who.username, roles: who.roles, groups: who.groups, dataRights: who.dataRights, ...(req.csrfToken ? { csrfToken: req.csrfToken } : {}) });
   });
-  api.use(collectionRoutes({ db: d.db, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot }));
+  api.use(collectionRoutes({ repos: d.repos, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot }));
   api.use(reviewRoutes({ db: d.db, repos: d.repos, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), allowHttpWebhooks: !d.auth.secureCookies, uploading: !!d.panoptes }));
-  api.use(adminRoutes({ db: d.db }));
+  api.use(adminRoutes({ repos: d.repos }));
   api.use(takedownRoutes({ db: d.db, store: d.store, log: d.log, panoptes: d.panoptes, queues: d.queues }));
   app.use('/api/v1', api);
 
