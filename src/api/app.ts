@@ -2,7 +2,6 @@ import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
@@ -87,7 +86,7 @@ export function createApi(d: ApiDeps): Express {
         checks[name] = `failed: ${(e as Error).message}`;
       }
     };
-    await run('database', () => sql`select 1`.execute(d.db));
+    await run('database', () => d.repos.health.ping());
     await run('redis', d.checkRedis);
     await run('storage', () => d.store.check());
     const ok = Object.values(checks).every((v) => v === 'ok');
@@ -113,8 +112,7 @@ export function createApi(d: ApiDeps): Express {
       registers: [registry],
       async collect() {
         this.reset();
-        const rows = await d.db.selectFrom(table).select(['state', sql<number>`count(*)::int`.as('n')]).groupBy('state').execute();
-        for (const r of rows) this.set({ state: r.state }, r.n);
+        for (const [state, n] of Object.entries(await d.repos.health.countByState(table))) this.set({ state }, n);
       },
     });
   }
@@ -156,7 +154,7 @@ export function createApi(d: ApiDeps): Express {
   api.use(collectionRoutes({ repos: d.repos, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot }));
   api.use(reviewRoutes({ db: d.db, repos: d.repos, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), allowHttpWebhooks: !d.auth.secureCookies, uploading: !!d.panoptes }));
   api.use(adminRoutes({ repos: d.repos }));
-  api.use(takedownRoutes({ db: d.db, store: d.store, log: d.log, panoptes: d.panoptes, queues: d.queues }));
+  api.use(takedownRoutes({ db: d.db, repos: d.repos, store: d.store, log: d.log, panoptes: d.panoptes, queues: d.queues }));
   app.use('/api/v1', api);
 
   const board = new ExpressAdapter();

@@ -1,8 +1,8 @@
 import { resolve, sep } from 'node:path';
-import type { Collection, CollectionStatus, SourceKind } from './model.js';
+import type { Collection, CollectionStatus, Image, SourceKind } from './model.js';
 import type { Repositories } from './ports/repositories.js';
 import { isAdmin, overseesAll, type Caller } from './caller.js';
-import { ForbiddenError, ValidationError } from './errors.js';
+import { ForbiddenError, NotFoundError, ValidationError } from './errors.js';
 import { newWebhookSecret } from './notify.js';
 import { defaultChannelOrder, parseRgbMapping } from '../imaging/colour/bands.js';
 
@@ -165,4 +165,12 @@ export async function setWebhook(repos: Repositories, who: Caller, c: Collection
 export async function removeWebhook(repos: Repositories, who: Caller, c: Collection): Promise<void> {
   assertMayChange(who, c, 'only the owner or an admin can remove the webhook');
   await repos.collections.update(c.id, { webhook_url: null, webhook_secret: null });
+}
+
+/** An image, if the caller may see its collection. Throws NotFoundError or ForbiddenError. */
+export async function visibleImage(repos: Repositories, who: Caller, imageId: string): Promise<Image> {
+  const img = await repos.images.find(imageId);
+  if (!img) throw new NotFoundError(`image ${imageId} not found`);
+  await visibleCollection(repos, who, img.collection_id);
+  return img;
 }
