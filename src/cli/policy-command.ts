@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { join } from 'node:path';
 import { loadConfig } from '../config/config.js';
 import { openDatabase } from '../db/database.js';
+import { createRepositories } from '../db/repositories/index.js';
 import { EXIT, UsageError } from './exit-codes.js';
 
 /**
@@ -34,9 +35,11 @@ export function policyCommand(): Command {
       const config = loadConfig();
       const db = await openDatabase({ url: config.DATABASE_URL, dataDir: join(config.DATA_DIR, 'pglite') });
       try {
-        const img = await db.selectFrom('images').select(['id', 'state', 'verdict', 'policy_ref', 'policy_digest', 'error']).where('id', '=', imageId).executeTakeFirst();
-        if (!img) throw new UsageError(`no image ${imageId}`);
-        const entry = await db.selectFrom('audit_log').select(['detail', 'at', 'policy_ref']).where('entity_id', '=', imageId).where('action', 'like', 'policy\\_%').orderBy('id', 'desc').limit(1).executeTakeFirst();
+        const repos = createRepositories(db);
+        const found = await repos.images.find(imageId);
+        if (!found) throw new UsageError(`no image ${imageId}`);
+        const img = { id: found.id, state: found.state, verdict: found.verdict, policy_ref: found.policy_ref, policy_digest: found.policy_digest, error: found.error };
+        const entry = await repos.audit.latestByPolicy(imageId);
         const facts = (entry?.detail as { facts?: unknown } | undefined)?.facts;
         if (!facts) throw new UsageError(img.error ? `image ${imageId} has no verdict: ${img.error}` : `image ${imageId} has no policy verdict yet`);
         const current = await loadPolicyFile(config.POLICY_FILE ?? DEFAULT_POLICY_FILE);

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { join } from 'node:path';
 import { loadConfig } from '../config/config.js';
 import { openDatabase } from '../db/database.js';
+import { createRepositories } from '../db/repositories/index.js';
 import { UsageError } from './exit-codes.js';
 
 /** `bridge purge --owner USER --reason TEXT [--yes]`: a PI's data removed on request (dry run without --yes). */
@@ -16,7 +17,7 @@ export function purgeCommand(): Command {
       const config = loadConfig();
       const db = await openDatabase({ url: config.DATABASE_URL, dataDir: join(config.DATA_DIR, 'pglite') });
       try {
-        const rows = await db.selectFrom('collections').select(['id', 'name', 'status']).where('owner', '=', o.owner).execute();
+        const rows = await createRepositories(db).collections.list({ owner: o.owner });
         if (!o.yes) {
           process.stdout.write(rows.length ? `would purge ${rows.length} collection(s) of ${o.owner}:\n${rows.map((r) => `  ${r.name} (${r.status}) ${r.id}`).join('\n')}\nrun again with --yes\n` : `${o.owner} has no collections\n`);
           return;
