@@ -10,7 +10,7 @@ import type { Db } from '../db/database.js';
 import type { Repositories } from '../domain/ports/repositories.js';
 import type { Logger, ObjectStore } from '../domain/ports.js';
 import type { JobQueues } from '../jobs/queues.js';
-import { problemHandler } from './problem.js';
+import { problem, problemHandler } from './problem.js';
 import { requireCsrf, requireRole, type Authenticator } from './auth.js';
 import { authRoutes, type AuthRoutesDeps } from './auth-routes.js';
 import { mediaRoutes, mediaSigner } from './media.js';
@@ -136,9 +136,7 @@ export function createApi(d: ApiDeps): Express {
     legacyHeaders: false,
     skip: (req) => ['GET', 'HEAD', 'OPTIONS'].includes(req.method),
     keyGenerator: (req) => (req.identity ? `user:${req.identity.username}` : `ip:${ipKeyGenerator(req.ip ?? '')}`),
-    handler: (_req, res) => {
-      res.status(429).type('application/problem+json').json({ type: 'https://bridge.invalid/problems/too_many_requests', status: 429, code: 'too_many_requests', title: 'Too many requests', detail: 'slow down: too many changes in the last minute' });
-    },
+    handler: problem('too_many_requests', 'Too many requests', 'slow down: too many changes in the last minute'),
   });
   const api = express.Router();
   api.use(writes);
@@ -162,9 +160,7 @@ export function createApi(d: ApiDeps): Express {
   createBullBoard({ queues: [...d.queues.queues.values()].map((q) => new BullMQAdapter(q)), serverAdapter: board });
   app.use('/admin/queues', requireRole('admin'), board.getRouter());
 
-  app.use((_req, res) => {
-    res.status(404).type('application/problem+json').json({ type: 'https://bridge.invalid/problems/not_found', status: 404, code: 'not_found', title: 'Not found' });
-  });
+  app.use(problem('not_found', 'Not found'));
   app.use(problemHandler(d.log));
   return app;
 }

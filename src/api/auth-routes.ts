@@ -7,6 +7,7 @@ import { createSession, deleteSession, findSession, saveLoginFlow, SESSION_COOKI
 import type { Logger } from '../domain/ports.js';
 import { readCookie, requireCsrf, UnauthenticatedError, type Identity, type IdentityProvider, type Role } from './auth.js';
 import { escapeHtml } from './html.js';
+import { problem } from './problem.js';
 import { safeReturnTo } from '../identity/oidc-identity.js';
 
 const LOGIN_COOKIE = 'bridge_login_state';
@@ -32,7 +33,7 @@ export interface AuthRoutesDeps {
  */
 export function authRoutes(d: AuthRoutesDeps): Router {
   const r = Router();
-  const limiter = rateLimit({ windowMs: 60_000, limit: d.loginRateLimit, standardHeaders: 'draft-7', legacyHeaders: false, message: { code: 'too_many_requests', title: 'Too many login attempts; wait a minute' } });
+  const limiter = rateLimit({ windowMs: 60_000, limit: d.loginRateLimit, standardHeaders: 'draft-7', legacyHeaders: false, handler: problem('too_many_requests', 'Too many login attempts; wait a minute') });
   const form = express.urlencoded({ extended: false, limit: '4kb' });
 
   const startSession = async (res: Response, who: Identity, idToken?: string) => {
