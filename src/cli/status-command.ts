@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../config/config.js';
 import { openDatabase, type Db } from '../db/database.js';
-import { countByState, listCollections } from '../db/repositories/collections.js';
-import type { Collection } from '../db/schema.js';
+import { createRepositories } from '../db/repositories/index.js';
+import type { Collection } from '../domain/model.js';
 import { releaseProgress, type ReleaseProgress } from '../domain/release.js';
 import { UsageError } from './exit-codes.js';
 
@@ -29,7 +29,8 @@ export function statusCommand(): Command {
       const db = await openDatabase({ url: config.DATABASE_URL, dataDir: join(config.DATA_DIR, 'pglite') });
       const uploading = !!(config.ZOONIVERSE_CLIENT_ID && config.ZOONIVERSE_CLIENT_SECRET);
       try {
-        const rows = (await listCollections(db)).filter((c) => !o.collection || c.id === o.collection || c.name === o.collection);
+        const repos = createRepositories(db);
+        const rows = (await repos.collections.list()).filter((c) => !o.collection || c.id === o.collection || c.name === o.collection);
         if (o.collection && !rows.length) throw new UsageError(`no collection ${o.collection}`);
         if (o.watch) {
           const ac = new AbortController();
@@ -45,7 +46,7 @@ export function statusCommand(): Command {
         const out = [];
         for (const c of rows) {
           const release = await releaseProgress(db, c.id, { uploading: uploading && !!c.zooniverse_project_id });
-          out.push({ id: c.id, collection: c.name, owner: c.owner, status: c.status, lastPolledAt: c.last_polled_at, lastPollError: c.last_poll_error, ...(await countByState(db, c.id)), release });
+          out.push({ id: c.id, collection: c.name, owner: c.owner, status: c.status, lastPolledAt: c.last_polled_at, lastPollError: c.last_poll_error, ...(await repos.collections.countByState(c.id)), release });
         }
         if (o.json || !process.stdout.isTTY) {
           process.stdout.write(JSON.stringify(out, null, 2) + '\n');
