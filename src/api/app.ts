@@ -6,7 +6,6 @@ import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import type { Db } from '../db/database.js';
 import type { Repositories } from '../domain/ports/repositories.js';
 import type { Logger, ObjectStore } from '../domain/ports.js';
 import type { JobQueues } from '../jobs/queues.js';
@@ -18,12 +17,15 @@ import { reviewRoutes } from './review-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { takedownRoutes } from './takedown-routes.js';
 import type { PanoptesClient } from '../domain/panoptes-port.js';
+import { releaseProgress } from '../domain/release.js';
+import type { TakedownDeps } from '../domain/takedown.js';
 import { reviewPage, uiAssets } from './review-page.js';
 import { collectionRoutes } from './collections-routes.js';
 import { openApiDocument } from './openapi.js';
 
 export interface ApiDeps {
-  db: Db;
+  /** The database handle that takedowns and release progress, not yet on the ports, still take. */
+  db: TakedownDeps['db'];
   repos: Repositories;
   queues: JobQueues;
   store: ObjectStore;
@@ -35,7 +37,7 @@ export interface ApiDeps {
   artifactRoot: string;
   checkRedis: () => Promise<void>;
   /** Sign-in routes; the provider, if any, also verifies bearer tokens in `authenticator`. */
-  auth: Omit<AuthRoutesDeps, 'db' | 'log'>;
+  auth: Omit<AuthRoutesDeps, 'sessions' | 'log'>;
   /** Signs short-lived quarantine media URLs. */
   mediaSecret: Buffer;
   /** Writes (POST/PUT/PATCH/DELETE) per caller per minute. */
@@ -125,7 +127,7 @@ export function createApi(d: ApiDeps): Express {
   app.use('/ui', uiAssets());
   app.use(d.authenticator);
   // The same object, not a copy: the API server may learn its public URL after listening.
-  app.use(authRoutes(Object.assign(d.auth, { db: d.db, log: d.log })));
+  app.use(authRoutes(Object.assign(d.auth, { sessions: d.repos.sessions, log: d.log })));
   app.get('/', (_req, res) => res.redirect(302, '/review'));
   app.get('/review', reviewPage());
 
@@ -150,9 +152,9 @@ export function createApi(d: ApiDeps): Express {
     res.json({ username: who.username, roles: who.roles, groups: who.groups, dataRights: who.dataRights, ...(req.csrfToken ? { csrfToken: req.csrfToken } : {}) });
   });
   api.use(collectionRoutes({ repos: d.repos, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot }));
-  api.use(reviewRoutes({ db: d.db, repos: d.repos, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), allowHttpWebhooks: !d.auth.secureCookies, uploading: !!d.panoptes }));
+  api.use(reviewRoutes({ repos: d.repos, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), releaseProgress: (cid, o) => releaseProgress(d.db, cid, o), allowHttpWebhooks: !d.auth.secureCookies, uploading: !!d.panoptes }));
   api.use(adminRoutes({ repos: d.repos }));
-  api.use(takedownRoutes({ db: d.db, repos: d.repos, store: d.store, log: d.log, panoptes: d.panoptes, queues: d.queues }));
+  api.use(takedownRoutes({ repos: d.repos, takedown: { db: d.db, store: d.store, log: d.log, panoptes: d.panoptes }, queues: d.queues }));
   app.use('/api/v1', api);
 
   const board = new ExpressAdapter();

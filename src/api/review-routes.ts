@@ -1,23 +1,21 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import type { Db } from '../db/database.js';
 import type { AuditEntry } from '../domain/model.js';
 import type { Repositories } from '../domain/ports/repositories.js';
 import { decide } from '../domain/review.js';
 import { listForReview, type ReviewCard } from '../domain/review-listing.js';
 import { changeableCollection, removeWebhook, setWebhook, visibleCollection, visibleImage } from '../domain/collections.js';
-import { releaseProgress } from '../domain/release.js';
+import type { ReleaseProgress } from '../domain/release.js';
 import { requireRole, type Identity } from './auth.js';
 import type { MediaSigner } from './media.js';
 import type { Logger } from '../domain/ports.js';
 
 export interface ReviewRoutesDeps {
-  /** For the release progress, which still reads the upload ledger itself. */
-  db: Db;
   repos: Repositories;
   signer: MediaSigner;
   /** Starts publishing what was just approved (the release flow). */
   release: (collectionId: string, imageIds: string[]) => Promise<unknown>;
+  releaseProgress: (collectionId: string, opts: { uploading: boolean }) => Promise<ReleaseProgress>;
   log: Logger;
   /** Dev and tests: webhooks on plain http (e.g. a local receiver). */
   allowHttpWebhooks: boolean;
@@ -105,7 +103,7 @@ export function reviewRoutes(d: ReviewRoutesDeps): Router {
 
   r.get('/collections/:id/uploads', requireRole('pi'), async (req, res) => {
     const c = await visible(String(req.params.id), req.identity!);
-    const { batches, ...totals } = await releaseProgress(d.db, c.id, { uploading: d.uploading && !!c.zooniverse_project_id });
+    const { batches, ...totals } = await d.releaseProgress(c.id, { uploading: d.uploading && !!c.zooniverse_project_id });
     res.json({ ...totals, items: batches });
   });
 

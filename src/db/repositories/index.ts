@@ -8,6 +8,7 @@ import { delegationsRepository } from './delegations.js';
 import { eventsRepository } from './events.js';
 import { healthRepository } from './health.js';
 import { imagesRepository } from './images.js';
+import { sessionsRepository } from './sessions.js';
 import { uploadBatchesRepository } from './upload-batches.js';
 import type { Tx } from './transitions.js';
 
@@ -32,6 +33,7 @@ function bind(db: Tx, inTransaction: boolean): Repositories {
     delegations: delegationsRepository(db),
     uploadBatches: uploadBatchesRepository(db),
     health: healthRepository(db),
+    sessions: sessionsRepository(db),
     transaction: (fn) => (inTransaction ? fn(repos) : (db as Db).transaction().execute((tx) => fn(bind(tx, true)))),
   };
   return repos;

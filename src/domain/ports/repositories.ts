@@ -6,6 +6,7 @@ import type { DelegationsRepository } from './delegations-repository.js';
 import type { EventsRepository } from './events-repository.js';
 import type { HealthRepository } from './health-repository.js';
 import type { ImagesRepository } from './images-repository.js';
+import type { SessionsRepository } from './sessions-repository.js';
 import type { UploadBatchesRepository } from './upload-batches-repository.js';
 
 /**
@@ -29,6 +30,7 @@ export interface Repositories {
   delegations: DelegationsRepository;
   uploadBatches: UploadBatchesRepository;
   health: HealthRepository;
+  sessions: SessionsRepository;
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
 }
 
