@@ -38,6 +38,7 @@ export function policyCommand(): Command {
         const repos = createRepositories(db);
         const found = await repos.images.find(imageId);
         if (!found) throw new UsageError(`no image ${imageId}`);
+        // The fields --json has always shown.
         const img = { id: found.id, state: found.state, verdict: found.verdict, policy_ref: found.policy_ref, policy_digest: found.policy_digest, error: found.error };
         const entry = await repos.audit.latestByPolicy(imageId);
         const facts = (entry?.detail as { facts?: unknown } | undefined)?.facts;
