@@ -2,13 +2,11 @@ import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
-import type { Db } from '../db/database.js';
 import type { Repositories } from '../domain/ports/repositories.js';
 import type { Logger, ObjectStore } from '../domain/ports.js';
 import type { JobQueue } from '../domain/ports/job-queue.js';
-import { problemHandler } from './problem.js';
+import { problem, problemHandler } from './problem.js';
 import { requireCsrf, requireRole, type Authenticator } from './auth.js';
 import { authRoutes, type AuthRoutesDeps } from './auth-routes.js';
 import { mediaRoutes, mediaSigner } from './media.js';
@@ -16,12 +14,15 @@ import { reviewRoutes } from './review-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { takedownRoutes } from './takedown-routes.js';
 import type { PanoptesClient } from '../domain/panoptes-port.js';
+import { releaseProgress } from '../domain/release.js';
+import type { TakedownDeps } from '../domain/takedown.js';
 import { reviewPage, uiAssets } from './review-page.js';
 import { collectionRoutes } from './collections-routes.js';
 import { openApiDocument } from './openapi.js';
 
 export interface ApiDeps {
-  db: Db;
+  /** The database handle that takedowns and release progress, not yet on the ports, still take. */
+  db: TakedownDeps['db'];
   repos: Repositories;
   queues: JobQueue;
   /** The queue dashboard (bull-board), served to admins at /admin/queues; built by the composition root, which has the raw queues. */
@@ -35,7 +36,7 @@ export interface ApiDeps {
   artifactRoot: string;
   checkRedis: () => Promise<void>;
   /** Sign-in routes; the provider, if any, also verifies bearer tokens in `authenticator`. */
-  auth: Omit<AuthRoutesDeps, 'db' | 'log'>;
+  auth: Omit<AuthRoutesDeps, 'sessions' | 'log'>;
   /** Signs short-lived quarantine media URLs. */
   mediaSecret: Buffer;
   /** Writes (POST/PUT/PATCH/DELETE) per caller per minute. */
@@ -89,7 +90,7 @@ export function createApi(d: ApiDeps): Express {
         checks[name] = `failed: ${(e as Error).message}`;
       }
     };
-    await run('database', () => sql`select 1`.execute(d.db));
+    await run('database', () => d.repos.health.ping());
     await run('redis', d.checkRedis);
     await run('storage', () => d.store.check());
     const ok = Object.values(checks).every((v) => v === 'ok');
@@ -115,8 +116,7 @@ export function createApi(d: ApiDeps): Express {
       registers: [registry],
       async collect() {
         this.reset();
-        const rows = await d.db.selectFrom(table).select(['state', sql<number>`count(*)::int`.as('n')]).groupBy('state').execute();
-        for (const r of rows) this.set({ state: r.state }, r.n);
+        for (const [state, n] of Object.entries(await d.repos.health.countByState(table))) this.set({ state }, n);
       },
     });
   }
@@ -129,7 +129,7 @@ export function createApi(d: ApiDeps): Express {
   app.use('/ui', uiAssets());
   app.use(d.authenticator);
   // The same object, not a copy: the API server may learn its public URL after listening.
-  app.use(authRoutes(Object.assign(d.auth, { db: d.db, log: d.log })));
+  app.use(authRoutes(Object.assign(d.auth, { sessions: d.repos.sessions, log: d.log })));
   app.get('/', (_req, res) => res.redirect(302, '/review'));
   app.get('/review', reviewPage());
 
@@ -140,9 +140,7 @@ export function createApi(d: ApiDeps): Express {
     legacyHeaders: false,
     skip: (req) => ['GET', 'HEAD', 'OPTIONS'].includes(req.method),
     keyGenerator: (req) => (req.identity ? `user:${req.identity.username}` : `ip:${ipKeyGenerator(req.ip ?? '')}`),
-    handler: (_req, res) => {
-      res.status(429).type('application/problem+json').json({ type: 'https://bridge.invalid/problems/too_many_requests', status: 429, code: 'too_many_requests', title: 'Too many requests', detail: 'slow down: too many changes in the last minute' });
-    },
+    handler: problem('too_many_requests', 'Too many requests', 'slow down: too many changes in the last minute'),
   });
   const api = express.Router();
   api.use(writes);
@@ -155,17 +153,15 @@ export function createApi(d: ApiDeps): Express {
     const who = req.identity!;
     res.json({ username: who.username, roles: who.roles, groups: who.groups, dataRights: who.dataRights, ...(req.csrfToken ? { csrfToken: req.csrfToken } : {}) });
   });
-  api.use(collectionRoutes({ db: d.db, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot }));
-  api.use(reviewRoutes({ db: d.db, repos: d.repos, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), allowHttpWebhooks: !d.auth.secureCookies, uploading: !!d.panoptes }));
-  api.use(adminRoutes({ db: d.db }));
-  api.use(takedownRoutes({ db: d.db, store: d.store, log: d.log, panoptes: d.panoptes, queues: d.queues }));
+  api.use(collectionRoutes({ repos: d.repos, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot }));
+  api.use(reviewRoutes({ repos: d.repos, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), releaseProgress: (cid, o) => releaseProgress(d.db, cid, o), allowHttpWebhooks: !d.auth.secureCookies, uploading: !!d.panoptes }));
+  api.use(adminRoutes({ repos: d.repos }));
+  api.use(takedownRoutes({ repos: d.repos, takedown: { db: d.db, store: d.store, log: d.log, panoptes: d.panoptes }, queues: d.queues }));
   app.use('/api/v1', api);
 
   app.use(QUEUE_DASHBOARD_PATH, requireRole('admin'), d.queueDashboard);
 
-  app.use((_req, res) => {
-    res.status(404).type('application/problem+json').json({ type: 'https://bridge.invalid/problems/not_found', status: 404, code: 'not_found', title: 'Not found' });
-  });
+  app.use(problem('not_found', 'Not found'));
   app.use(problemHandler(d.log));
   return app;
 }

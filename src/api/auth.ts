@@ -1,8 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { AppError, ForbiddenError } from '../domain/errors.js';
-import type { Db } from '../db/database.js';
-import { findSession, SESSION_COOKIE } from '../db/repositories/sessions.js';
+import type { SessionsRepository } from '../domain/ports/sessions-repository.js';
+
+/** The browser session cookie: httpOnly, SameSite=Lax, Secure outside dev (set in auth-routes.ts). */
+export const SESSION_COOKIE = 'bridge_session';
 
 export type Role = 'pi' | 'reviewer' | 'admin';
 
@@ -54,7 +56,7 @@ declare module 'express-serve-static-core' {
 export type Authenticator = RequestHandler;
 
 export interface AuthenticatorDeps {
-  db: Db;
+  sessions: SessionsRepository;
   /** Absent in dev without an OIDC provider. */
   provider?: IdentityProvider;
   /** Dev only: trust `X-Bridge-Dev-User` / `X-Bridge-Dev-Roles` headers (never in production). */
@@ -76,11 +78,11 @@ export function authenticator(d: AuthenticatorDeps): Authenticator {
       }
       const cookie = readCookie(req.header('cookie'), SESSION_COOKIE);
       if (cookie) {
-        const s = await findSession(d.db, cookie);
+        const s = await d.sessions.find(cookie);
         if (s) {
-          req.identity = { username: s.username, roles: s.roles as Role[], groups: s.groups, dataRights: s.data_rights };
+          req.identity = { username: s.username, roles: s.roles as Role[], groups: s.groups, dataRights: s.dataRights };
           req.authVia = 'session';
-          req.csrfToken = s.csrf_token;
+          req.csrfToken = s.csrfToken;
           return next();
         }
       }

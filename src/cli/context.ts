@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Logger as Pino } from 'pino';
 import { loadConfig, type Config } from '../config/config.js';
 import type { Db } from '../db/database.js';
+import type { Repositories } from '../domain/ports/repositories.js';
 import type { ObjectStore } from '../domain/ports.js';
 import type { PanoptesClient } from '../domain/panoptes-port.js';
 
@@ -19,6 +20,8 @@ import type { PanoptesClient } from '../domain/panoptes-port.js';
 export interface CliContext {
   config(): Config;
   db(): Promise<Db>;
+  /** The domain's repositories on that database. */
+  repos(): Promise<Repositories>;
   store(): Promise<ObjectStore>;
   /** Absent without Zooniverse credentials. */
   panoptes(): Promise<PanoptesClient | undefined>;
@@ -41,6 +44,7 @@ export function cliContext(env: Record<string, string | undefined> = process.env
     cleanups.push(() => opened.destroy());
     return opened;
   });
+  const repos = once(async () => (await import('../db/repositories/index.js')).createRepositories(await db()));
   const store = once(async () => {
     const { buildStore } = await import('../app/store.js');
     const built = await buildStore(config());
@@ -52,6 +56,7 @@ export function cliContext(env: Record<string, string | undefined> = process.env
   return {
     config,
     db,
+    repos,
     store,
     panoptes,
     log,

@@ -30,10 +30,12 @@ export function policyCommand(ctx: CliContext): Command {
       const { explainEvaluation, formatExplanation } = await import('../policies/evaluate.js');
       const { DEFAULT_POLICY_FILE } = await import('../app/service.js');
       const config = ctx.config();
-      const db = await ctx.db();
-      const img = await db.selectFrom('images').select(['id', 'state', 'verdict', 'policy_ref', 'policy_digest', 'error']).where('id', '=', imageId).executeTakeFirst();
-      if (!img) throw new UsageError(`no image ${imageId}`);
-      const entry = await db.selectFrom('audit_log').select(['detail', 'at', 'policy_ref']).where('entity_id', '=', imageId).where('action', 'like', 'policy\\_%').orderBy('id', 'desc').limit(1).executeTakeFirst();
+      const repos = await ctx.repos();
+      const found = await repos.images.find(imageId);
+      if (!found) throw new UsageError(`no image ${imageId}`);
+      // The fields --json has always shown.
+      const img = { id: found.id, state: found.state, verdict: found.verdict, policy_ref: found.policy_ref, policy_digest: found.policy_digest, error: found.error };
+      const entry = await repos.audit.latestByPolicy(imageId);
       const facts = (entry?.detail as { facts?: unknown } | undefined)?.facts;
       if (!facts) throw new UsageError(img.error ? `image ${imageId} has no verdict: ${img.error}` : `image ${imageId} has no policy verdict yet`);
       const current = await loadPolicyFile(config.POLICY_FILE ?? DEFAULT_POLICY_FILE);

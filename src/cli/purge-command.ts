@@ -12,7 +12,7 @@ export function purgeCommand(ctx: CliContext): Command {
     .action(async (o: { owner: string; reason: string; yes?: boolean }) => {
       if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(o.owner)) throw new UsageError(`--owner must be an RSP username, not ${JSON.stringify(o.owner)}`);
       const db = await ctx.db();
-      const rows = await db.selectFrom('collections').select(['id', 'name', 'status']).where('owner', '=', o.owner).execute();
+      const rows = await (await ctx.repos()).collections.list({ owner: o.owner });
       if (!o.yes) {
         process.stdout.write(rows.length ? `would purge ${rows.length} collection(s) of ${o.owner}:\n${rows.map((r) => `  ${r.name} (${r.status}) ${r.id}`).join('\n')}\nrun again with --yes\n` : `${o.owner} has no collections\n`);
         return;

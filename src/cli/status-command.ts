@@ -1,8 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from '../db/database.js';
-import { countByState, listCollections } from '../db/repositories/collections.js';
-import type { Collection } from '../db/schema.js';
+import type { Collection } from '../domain/model.js';
 import { releaseProgress, type ReleaseProgress } from '../domain/release.js';
 import { UsageError } from './exit-codes.js';
 import type { CliContext } from './context.js';
@@ -26,8 +25,9 @@ export function statusCommand(ctx: CliContext): Command {
       if (o.watch && !o.collection) throw new UsageError('--watch follows one collection: give --collection ID or NAME');
       const config = ctx.config();
       const db = await ctx.db();
+      const repos = await ctx.repos();
       const uploading = !!(config.ZOONIVERSE_CLIENT_ID && config.ZOONIVERSE_CLIENT_SECRET);
-      const rows = (await listCollections(db)).filter((c) => !o.collection || c.id === o.collection || c.name === o.collection);
+      const rows = (await repos.collections.list()).filter((c) => !o.collection || c.id === o.collection || c.name === o.collection);
       if (o.collection && !rows.length) throw new UsageError(`no collection ${o.collection}`);
       if (o.watch) {
         const ac = new AbortController();
@@ -43,7 +43,7 @@ export function statusCommand(ctx: CliContext): Command {
       const out = [];
       for (const c of rows) {
         const release = await releaseProgress(db, c.id, { uploading: uploading && !!c.zooniverse_project_id });
-        out.push({ id: c.id, collection: c.name, owner: c.owner, status: c.status, lastPolledAt: c.last_polled_at, lastPollError: c.last_poll_error, ...(await countByState(db, c.id)), release });
+        out.push({ id: c.id, collection: c.name, owner: c.owner, status: c.status, lastPolledAt: c.last_polled_at, lastPollError: c.last_poll_error, ...(await repos.collections.countByState(c.id)), release });
       }
       if (o.json || !process.stdout.isTTY) {
         process.stdout.write(JSON.stringify(out, null, 2) + '\n');

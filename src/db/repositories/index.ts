@@ -4,8 +4,11 @@ import { artifactsRepository } from './artifacts.js';
 import { auditRepository } from './audit.js';
 import { batchesRepository } from './batches.js';
 import { collectionsRepository } from './collections.js';
+import { delegationsRepository } from './delegations.js';
 import { eventsRepository } from './events.js';
+import { healthRepository } from './health.js';
 import { imagesRepository } from './images.js';
+import { sessionsRepository } from './sessions.js';
 import { uploadBatchesRepository } from './upload-batches.js';
 import type { Tx } from './transitions.js';
 
@@ -27,7 +30,10 @@ function bind(db: Tx, inTransaction: boolean): Repositories {
     batches: batchesRepository(db),
     audit: auditRepository(db),
     events: eventsRepository(db),
+    delegations: delegationsRepository(db),
     uploadBatches: uploadBatchesRepository(db),
+    health: healthRepository(db),
+    sessions: sessionsRepository(db),
     transaction: (fn) => (inTransaction ? fn(repos) : (db as Db).transaction().execute((tx) => fn(bind(tx, true)))),
   };
   return repos;

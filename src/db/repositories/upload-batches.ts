@@ -81,5 +81,10 @@ export function uploadBatchesRepository(db: Tx): UploadBatchesRepository {
         .where('state', '=', 'manifested')
         .execute();
     },
+
+    async collectionOf(uploadBatchId) {
+      const row = await db.selectFrom('upload_batches').select('collection_id').where('id', '=', uploadBatchId).executeTakeFirst();
+      return row?.collection_id;
+    },
   };
 }

@@ -47,4 +47,6 @@ export interface UploadBatchesRepository {
   markManifested(id: string, m: ManifestRecord): Promise<boolean>;
   /** Records rewritten manifests of a batch that is 'manifested' (and leaves any other batch alone). */
   updateManifest(id: string, m: ManifestRecord): Promise<void>;
+  /** The collection an upload batch belongs to; undefined when there is no such batch. */
+  collectionOf(uploadBatchId: string): Promise<string | undefined>;
 }
