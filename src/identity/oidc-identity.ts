@@ -1,3 +1,8 @@
+/*
+ * OpenID Connect for the bridge: browser sign-in and bearer tokens.
+ * Longer than 400 lines because both paths share discovery, key sets and
+ * the careful error wording that keeps tokens out of messages.
+ */
 import * as client from 'openid-client';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as jose, jwtVerify, type JWTPayload } from 'jose';
 import { z } from 'zod';
