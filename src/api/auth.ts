@@ -2,35 +2,12 @@ import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { AppError, ForbiddenError } from '../domain/errors.js';
 import type { SessionsRepository } from '../domain/ports/sessions-repository.js';
+import type { Identity, IdentityProvider, LoginFlow, Role } from '../domain/ports/identity-provider.js';
 
 /** The browser session cookie: httpOnly, SameSite=Lax, Secure outside dev (set in auth-routes.ts). */
 export const SESSION_COOKIE = 'bridge_session';
 
-export type Role = 'pi' | 'reviewer' | 'admin';
-
-export interface Identity {
-  /** RSP username (Gafaelfawr `sub`). */
-  username: string;
-  roles: Role[];
-  groups: string[];
-  /** Releases the user holds data rights for (Gafaelfawr's `data_rights`). */
-  dataRights: string[];
-}
-
-/** What the API needs from the identity provider (implemented by identity/oidc-identity.ts). */
-export interface IdentityProvider {
-  beginLogin(returnTo: string): Promise<{ authorizationUrl: string; flow: LoginFlow }>;
-  completeLogin(callbackUrl: URL, flow: LoginFlow): Promise<{ identity: Identity; idToken?: string }>;
-  verifyBearer(token: string): Promise<Identity>;
-  endSessionUrl(idTokenHint: string | undefined, postLogoutRedirectUri: string): string | undefined;
-}
-
-export interface LoginFlow {
-  state: string;
-  nonce: string;
-  codeVerifier: string;
-  returnTo: string;
-}
+export type { Identity, IdentityProvider, LoginFlow, Role };
 
 export class UnauthenticatedError extends AppError {
   readonly code = 'unauthenticated';

@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { createApi, QUEUE_DASHBOARD_PATH } from '../api/app.js';
-import { authenticator, type IdentityProvider } from '../api/auth.js';
+import { authenticator } from '../api/auth.js';
+import type { IdentityProvider } from '../domain/ports/identity-provider.js';
 import { FsObjectStore, servePublic } from '../adapters/storage/fs-store.js';
 import { queueDashboard } from '../adapters/queue/queue-dashboard.js';
 import { OidcIdentity } from '../identity/oidc-identity.js';
