@@ -6,6 +6,8 @@ import { batchesRepository } from './batches.js';
 import { collectionsRepository } from './collections.js';
 import { eventsRepository } from './events.js';
 import { imagesRepository } from './images.js';
+import { purgeRepository } from './purge.js';
+import { uploadLedgerRepository } from './upload-ledger.js';
 import type { Tx } from './transitions.js';
 
 /**
@@ -26,6 +28,8 @@ function bind(db: Tx, inTransaction: boolean): Repositories {
     batches: batchesRepository(db),
     audit: auditRepository(db),
     events: eventsRepository(db),
+    ledger: uploadLedgerRepository(db),
+    purge: purgeRepository(db),
     transaction: (fn) => (inTransaction ? fn(repos) : (db as Db).transaction().execute((tx) => fn(bind(tx, true)))),
   };
   return repos;

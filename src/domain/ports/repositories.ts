@@ -4,6 +4,8 @@ import type { BatchesRepository } from './batches-repository.js';
 import type { CollectionsRepository } from './collections-repository.js';
 import type { EventsRepository } from './events-repository.js';
 import type { ImagesRepository } from './images-repository.js';
+import type { PurgeRepository } from './purge-repository.js';
+import type { UploadLedgerRepository } from './upload-ledger-repository.js';
 
 /**
  * Everything the domain reads and writes about its records, as one bundle.
@@ -23,6 +25,8 @@ export interface Repositories {
   batches: BatchesRepository;
   audit: AuditRepository;
   events: EventsRepository;
+  ledger: UploadLedgerRepository;
+  purge: PurgeRepository;
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
 }
 
