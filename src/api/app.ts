@@ -9,6 +9,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Db } from '../db/database.js';
 import type { Repositories } from '../domain/ports/repositories.js';
+import type { Lock } from '../domain/ports/lock.js';
 import type { Logger, ObjectStore } from '../domain/ports.js';
 import type { JobQueues } from '../jobs/queues.js';
 import { problemHandler } from './problem.js';
@@ -26,6 +27,8 @@ import { openApiDocument } from './openapi.js';
 export interface ApiDeps {
   db: Db;
   repos: Repositories;
+  /** The upload lock, which takedowns of a batch take too. */
+  lock: Lock;
   queues: JobQueues;
   store: ObjectStore;
   log: Logger;
@@ -156,7 +159,7 @@ export function createApi(d: ApiDeps): Express {
   api.use(collectionRoutes({ db: d.db, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot }));
   api.use(reviewRoutes({ db: d.db, repos: d.repos, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), allowHttpWebhooks: !d.auth.secureCookies, uploading: !!d.panoptes }));
   api.use(adminRoutes({ db: d.db }));
-  api.use(takedownRoutes({ db: d.db, store: d.store, log: d.log, panoptes: d.panoptes, queues: d.queues }));
+  api.use(takedownRoutes({ db: d.db, repos: d.repos, lock: d.lock, store: d.store, log: d.log, panoptes: d.panoptes, queues: d.queues }));
   app.use('/api/v1', api);
 
   const board = new ExpressAdapter();

@@ -151,7 +151,7 @@ export function reviewRoutes(d: ReviewRoutesDeps): Router {
 
   r.get('/collections/:id/uploads', requireRole('pi'), async (req, res) => {
     const c = await visibleCollection(String(req.params.id), req.identity!);
-    const { batches, ...totals } = await releaseProgress(d.db, c.id, { uploading: d.uploading && !!c.zooniverse_project_id });
+    const { batches, ...totals } = await releaseProgress(d.repos, c.id, { uploading: d.uploading && !!c.zooniverse_project_id });
     res.json({ ...totals, items: batches });
   });
 

@@ -4,6 +4,8 @@ import type { Db } from '../db/database.js';
 import { getCollection } from '../db/repositories/collections.js';
 import type { PanoptesClient } from '../domain/panoptes-port.js';
 import type { Logger, ObjectStore } from '../domain/ports.js';
+import type { Lock } from '../domain/ports/lock.js';
+import type { Repositories } from '../domain/ports/repositories.js';
 import { ForbiddenError, NotFoundError } from '../domain/errors.js';
 import { retractCollection, retractImages, retractUploadBatch } from '../domain/takedown.js';
 import { recordEvent } from '../domain/notify.js';
@@ -22,12 +24,12 @@ function mayTakeDown(who: Identity, owner: string): boolean {
   return owner === who.username || who.roles.includes('reviewer') || who.roles.includes('admin');
 }
 
-export function takedownRoutes(d: { db: Db; store: ObjectStore; log: Logger; panoptes?: PanoptesClient; queues: JobQueues }): Router {
+export function takedownRoutes(d: { db: Db; repos: Repositories; lock: Lock; store: ObjectStore; log: Logger; panoptes?: PanoptesClient; queues: JobQueues }): Router {
   const r = Router();
   r.post('/retractions', requireRole('pi'), async (req, res) => {
     const b = body.parse(req.body);
     const who = req.identity!;
-    const deps = { db: d.db, store: d.store, log: d.log, panoptes: d.panoptes };
+    const deps = { repos: d.repos, lock: d.lock, store: d.store, log: d.log, panoptes: d.panoptes };
     let collectionIds: string[];
     if (b.scope === 'images') {
       const rows = await d.db.selectFrom('images').select(['id', 'collection_id']).where('id', 'in', b.imageIds).execute();

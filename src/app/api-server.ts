@@ -60,6 +60,7 @@ export async function startApiRole(
   const app = createApi({
     db: s.db,
     repos: s.repos,
+    lock: s.lock,
     queues: s.queues,
     store: s.store,
     log: s.log,

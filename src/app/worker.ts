@@ -9,7 +9,7 @@ import { httpWebhookSender } from '../adapters/webhook/http-webhook-sender.js';
 export async function startWorkerRole(s: Services): Promise<{ workers: Worker[]; close(): Promise<void> }> {
   const url = new URL(s.redisUrl);
   const connection = { host: url.hostname, port: Number(url.port || 6379), username: url.username || undefined, password: url.password || undefined, tls: url.protocol === 'rediss:' ? {} : undefined, maxRetriesPerRequest: null };
-  const handlers = pipelineHandlers(s.pipeline, s.review, { db: s.db, store: s.store, log: s.log, panoptes: s.panoptes }, s.queues, { sweepAgeMs: s.config.SWEEP_INTERVAL_SECONDS * 1000, webhooks: httpWebhookSender() });
+  const handlers = pipelineHandlers(s.pipeline, s.review, { repos: s.repos, lock: s.lock, store: s.store, log: s.log, panoptes: s.panoptes }, s.queues, { sweepAgeMs: s.config.SWEEP_INTERVAL_SECONDS * 1000, webhooks: httpWebhookSender() });
   const w = startWorkers(handlers, { connection, concurrency: s.config.WORKER_CONCURRENCY, log: s.log, lockMs: s.config.JOB_LOCK_SECONDS * 1000 });
   await s.queues.scheduleSweep(s.config.SWEEP_INTERVAL_SECONDS);
   for (const c of await listCollections(s.db, { status: 'active' })) await s.queues.schedulePoll(c.id, c.poll_interval_seconds);

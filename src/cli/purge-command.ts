@@ -24,10 +24,12 @@ export function purgeCommand(): Command {
         const { buildPanoptes, buildStore } = await import('../app/store.js');
         const { createLogger } = await import('../app/logger.js');
         const { purgeOwner } = await import('../domain/purge.js');
+        const { createRepositories } = await import('../db/repositories/index.js');
+        const { databaseLock } = await import('../db/locks.js');
         const { store, close } = await buildStore(config);
         try {
           const actor = `cli:${process.env.USER ?? 'operator'}`;
-          const r = await purgeOwner({ db, store, panoptes: buildPanoptes(config), log: createLogger(config.LOG_LEVEL) }, o.owner, actor, o.reason);
+          const r = await purgeOwner({ repos: createRepositories(db), lock: databaseLock(db), store, panoptes: buildPanoptes(config), log: createLogger(config.LOG_LEVEL) }, o.owner, actor, o.reason);
           process.stdout.write(JSON.stringify(r, null, 2) + '\n');
         } finally {
           close();

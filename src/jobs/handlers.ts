@@ -93,10 +93,10 @@ export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: R
       for (const g of c.groups) await queues.add('convert', g);
       for (const collectionId of c.unevaluated) await queues.add('evaluate', { collectionId, after: 'sweep' });
       // Approved images whose release was lost, and batches that never finished uploading.
-      const unreleased = await approvedUnpublished(d.db, new Date(Date.now() - opts.sweepAgeMs));
+      const unreleased = await approvedUnpublished(release.repos, new Date(Date.now() - opts.sweepAgeMs));
       for (const [collectionId, ids] of unreleased) await queues.release(collectionId, ids);
       // Batches whose manifest or upload job was lost, or that wait on volunteers (paced uploads) and need asking again.
-      const stalled = await stalledReleases(d.db, new Date(Date.now() - opts.sweepAgeMs));
+      const stalled = await stalledReleases(release.repos, new Date(Date.now() - opts.sweepAgeMs));
       for (const m of stalled.manifest) await queues.add('manifest', { collectionId: m.collectionId, round: `sweep-${releaseRound(m.marks)}` });
       if (release.panoptes) for (const u of stalled.upload) await queues.add('upload', { collectionId: u.collectionId, round: `sweep-${releaseRound(u.marks)}` });
       await withdrawAbandoned({ repos: review.repos, store: d.store }, 'sweeper');
