@@ -13,11 +13,11 @@ import { spawnSync } from 'node:child_process';
 import { deflateSync, constants as zlibConstants } from 'node:zlib';
 import { Worker } from 'node:worker_threads';
 // The compiled code (dist/, built by the bench script) is what ships and what worker threads run.
-import { syntheticStamp } from '../dist/imaging/synthetic.js';
-import { writeStampsFile } from '../dist/imaging/fits/stamps-writer.js';
-import { convertSet } from '../dist/imaging/convert-set.js';
-import { DEFAULT_CONVERT_OPTIONS, type ConvertOptions } from '../dist/imaging/convert.js';
-import { luptonRgb } from '../dist/imaging/colour/lupton.js';
+import { syntheticStamp } from '../dist/src/imaging/synthetic.js';
+import { writeStampsFile } from '../dist/src/imaging/fits/stamps-writer.js';
+import { convertSet } from '../dist/src/imaging/convert-set.js';
+import { DEFAULT_CONVERT_OPTIONS, type ConvertOptions } from '../dist/src/imaging/convert.js';
+import { luptonRgb } from '../dist/src/imaging/colour/lupton.js';
 import type { ImagePlane } from '../src/imaging/types.js';
 import { pythonWith } from '../test/support/python.js';
 
@@ -116,8 +116,8 @@ async function bigRun(gb: number): Promise<string> {
     }
     // A separate process, so its peak RSS is the conversion's alone.
     const script = `
-      import { convertSet } from ${JSON.stringify(new URL('../dist/imaging/convert-set.js', import.meta.url).href)};
-      import { DEFAULT_CONVERT_OPTIONS } from ${JSON.stringify(new URL('../dist/imaging/convert.js', import.meta.url).href)};
+      import { convertSet } from ${JSON.stringify(new URL('../dist/src/imaging/convert-set.js', import.meta.url).href)};
+      import { DEFAULT_CONVERT_OPTIONS } from ${JSON.stringify(new URL('../dist/src/imaging/convert.js', import.meta.url).href)};
       const t0 = Date.now();
       const r = await convertSet({ channels: ['i','r','g'].map((band) => ({ band, path: ${JSON.stringify(dir)} + '/' + band + '.fits' })),
         outDir: ${JSON.stringify(join(dir, 'out'))}, opts: { ...DEFAULT_CONVERT_OPTIONS, maxSide: 424 }, workers: ${cores} });

@@ -21,15 +21,15 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 // The compiled code is what ships and what the conversion threads run.
-import { loadConfig } from '../dist/config/config.js';
-import { buildServices, type Services } from '../dist/app/service.js';
-import { startWorkerRole } from '../dist/app/worker.js';
-import { createLogger } from '../dist/app/logger.js';
-import { createCollection } from '../dist/db/repositories/collections.js';
-import { pollCollection } from '../dist/domain/pipeline.js';
-import { writeDemoArtifacts, type DemoLayout } from '../dist/demo/demo-data.js';
-import { convertSet } from '../dist/imaging/convert-set.js';
-import { DEFAULT_CONVERT_OPTIONS } from '../dist/imaging/convert.js';
+import { loadConfig } from '../dist/src/config/config.js';
+import { buildServices, type Services } from '../dist/src/app/service.js';
+import { startWorkerRole } from '../dist/workers/main.js';
+import { createLogger } from '../dist/src/app/logger.js';
+import { createCollection } from '../dist/src/db/repositories/collections.js';
+import { pollCollection } from '../dist/src/domain/pipeline.js';
+import { writeDemoArtifacts, type DemoLayout } from '../dist/src/demo/demo-data.js';
+import { convertSet } from '../dist/src/imaging/convert-set.js';
+import { DEFAULT_CONVERT_OPTIONS } from '../dist/src/imaging/convert.js';
 import { ButlerServerDouble, DOUBLE_TOKEN, type SeedDataset } from '../test/support/butler-server.js';
 
 const STAMPS = Number(process.env.BENCH_STAMPS ?? 2000);

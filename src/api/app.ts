@@ -2,17 +2,12 @@ import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
-import type { Db } from '../db/database.js';
 import type { Repositories } from '../domain/ports/repositories.js';
 import type { Lock } from '../domain/ports/lock.js';
 import type { Logger, ObjectStore } from '../domain/ports.js';
-import type { JobQueues } from '../jobs/queues.js';
-import { problemHandler } from './problem.js';
+import type { JobQueue } from '../domain/ports/job-queue.js';
+import { problem, problemHandler } from './problem.js';
 import { requireCsrf, requireRole, type Authenticator } from './auth.js';
 import { authRoutes, type AuthRoutesDeps } from './auth-routes.js';
 import { mediaRoutes, mediaSigner } from './media.js';
@@ -20,16 +15,18 @@ import { reviewRoutes } from './review-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { takedownRoutes } from './takedown-routes.js';
 import type { PanoptesClient } from '../domain/panoptes-port.js';
+import { releaseProgress } from '../domain/release.js';
 import { reviewPage, uiAssets } from './review-page.js';
 import { collectionRoutes } from './collections-routes.js';
 import { openApiDocument } from './openapi.js';
 
 export interface ApiDeps {
-  db: Db;
   repos: Repositories;
-  /** The upload lock, which takedowns of a batch take too. */
+  /** The upload lock, which a takedown of an upload batch takes too. */
   lock: Lock;
-  queues: JobQueues;
+  queues: JobQueue;
+  /** The queue dashboard (bull-board), served to admins at /admin/queues; built by the composition root, which has the raw queues. */
+  queueDashboard: RequestHandler;
   store: ObjectStore;
   log: Logger;
   authenticator: Authenticator;
@@ -39,7 +36,7 @@ export interface ApiDeps {
   artifactRoot: string;
   checkRedis: () => Promise<void>;
   /** Sign-in routes; the provider, if any, also verifies bearer tokens in `authenticator`. */
-  auth: Omit<AuthRoutesDeps, 'db' | 'log'>;
+  auth: Omit<AuthRoutesDeps, 'sessions' | 'log'>;
   /** Signs short-lived quarantine media URLs. */
   mediaSecret: Buffer;
   /** Writes (POST/PUT/PATCH/DELETE) per caller per minute. */
@@ -47,6 +44,9 @@ export interface ApiDeps {
   /** For takedowns of uploaded subjects; absent without Zooniverse credentials. */
   panoptes?: PanoptesClient;
 }
+
+/** Where the queue dashboard is mounted (it must know its own base path). */
+export const QUEUE_DASHBOARD_PATH = '/admin/queues';
 
 /** The HTTP API. Every /api route passes the authentication slot, then declares its role. */
 export function createApi(d: ApiDeps): Express {
@@ -64,7 +64,7 @@ export function createApi(d: ApiDeps): Express {
     });
   // bull-board's UI needs inline scripts; it is admin-only, so it alone gets no CSP.
   const relaxed = helmet({ contentSecurityPolicy: false, strictTransportSecurity: d.auth.secureCookies });
-  app.use((req, res, next) => (req.path.startsWith('/admin/queues') ? relaxed(req, res, next) : strict(req, res, next)));
+  app.use((req, res, next) => (req.path.startsWith(QUEUE_DASHBOARD_PATH) ? relaxed(req, res, next) : strict(req, res, next)));
 
   app.use((req, res, next) => {
     const incoming = req.header('x-request-id');
@@ -90,7 +90,7 @@ export function createApi(d: ApiDeps): Express {
         checks[name] = `failed: ${(e as Error).message}`;
       }
     };
-    await run('database', () => sql`select 1`.execute(d.db));
+    await run('database', () => d.repos.health.ping());
     await run('redis', d.checkRedis);
     await run('storage', () => d.store.check());
     const ok = Object.values(checks).every((v) => v === 'ok');
@@ -116,8 +116,7 @@ export function createApi(d: ApiDeps): Express {
       registers: [registry],
       async collect() {
         this.reset();
-        const rows = await d.db.selectFrom(table).select(['state', sql<number>`count(*)::int`.as('n')]).groupBy('state').execute();
-        for (const r of rows) this.set({ state: r.state }, r.n);
+        for (const [state, n] of Object.entries(await d.repos.health.countByState(table))) this.set({ state }, n);
       },
     });
   }
@@ -130,7 +129,7 @@ export function createApi(d: ApiDeps): Express {
   app.use('/ui', uiAssets());
   app.use(d.authenticator);
   // The same object, not a copy: the API server may learn its public URL after listening.
-  app.use(authRoutes(Object.assign(d.auth, { db: d.db, log: d.log })));
+  app.use(authRoutes(Object.assign(d.auth, { sessions: d.repos.sessions, log: d.log })));
   app.get('/', (_req, res) => res.redirect(302, '/review'));
   app.get('/review', reviewPage());
 
@@ -141,9 +140,7 @@ export function createApi(d: ApiDeps): Express {
     legacyHeaders: false,
     skip: (req) => ['GET', 'HEAD', 'OPTIONS'].includes(req.method),
     keyGenerator: (req) => (req.identity ? `user:${req.identity.username}` : `ip:${ipKeyGenerator(req.ip ?? '')}`),
-    handler: (_req, res) => {
-      res.status(429).type('application/problem+json').json({ type: 'https://bridge.invalid/problems/too_many_requests', status: 429, code: 'too_many_requests', title: 'Too many requests', detail: 'slow down: too many changes in the last minute' });
-    },
+    handler: problem('too_many_requests', 'Too many requests', 'slow down: too many changes in the last minute'),
   });
   const api = express.Router();
   api.use(writes);
@@ -156,20 +153,15 @@ export function createApi(d: ApiDeps): Express {
     const who = req.identity!;
     res.json({ username: who.username, roles: who.roles, groups: who.groups, dataRights: who.dataRights, ...(req.csrfToken ? { csrfToken: req.csrfToken } : {}) });
   });
-  api.use(collectionRoutes({ db: d.db, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot }));
-  api.use(reviewRoutes({ db: d.db, repos: d.repos, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), allowHttpWebhooks: !d.auth.secureCookies, uploading: !!d.panoptes }));
-  api.use(adminRoutes({ db: d.db }));
-  api.use(takedownRoutes({ db: d.db, repos: d.repos, lock: d.lock, store: d.store, log: d.log, panoptes: d.panoptes, queues: d.queues }));
+  api.use(collectionRoutes({ repos: d.repos, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot }));
+  api.use(reviewRoutes({ repos: d.repos, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), releaseProgress: (cid, o) => releaseProgress(d.repos, cid, o), allowHttpWebhooks: !d.auth.secureCookies, uploading: !!d.panoptes }));
+  api.use(adminRoutes({ repos: d.repos }));
+  api.use(takedownRoutes({ repos: d.repos, takedown: { repos: d.repos, lock: d.lock, store: d.store, log: d.log, panoptes: d.panoptes }, queues: d.queues }));
   app.use('/api/v1', api);
 
-  const board = new ExpressAdapter();
-  board.setBasePath('/admin/queues');
-  createBullBoard({ queues: [...d.queues.queues.values()].map((q) => new BullMQAdapter(q)), serverAdapter: board });
-  app.use('/admin/queues', requireRole('admin'), board.getRouter());
+  app.use(QUEUE_DASHBOARD_PATH, requireRole('admin'), d.queueDashboard);
 
-  app.use((_req, res) => {
-    res.status(404).type('application/problem+json').json({ type: 'https://bridge.invalid/problems/not_found', status: 404, code: 'not_found', title: 'Not found' });
-  });
+  app.use(problem('not_found', 'Not found'));
   app.use(problemHandler(d.log));
   return app;
 }

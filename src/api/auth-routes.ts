@@ -2,17 +2,17 @@ import { timingSafeEqual } from 'node:crypto';
 import express, { Router, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
-import type { Db } from '../db/database.js';
-import { createSession, deleteSession, findSession, saveLoginFlow, SESSION_COOKIE, takeLoginFlow, unsealIdToken } from '../db/repositories/sessions.js';
+import type { SessionsRepository } from '../domain/ports/sessions-repository.js';
 import type { Logger } from '../domain/ports.js';
-import { readCookie, requireCsrf, UnauthenticatedError, type Identity, type IdentityProvider, type Role } from './auth.js';
+import { readCookie, requireCsrf, SESSION_COOKIE, UnauthenticatedError, type Identity, type IdentityProvider, type Role } from './auth.js';
 import { escapeHtml } from './html.js';
+import { problem } from './problem.js';
 import { safeReturnTo } from '../identity/oidc-identity.js';
 
 const LOGIN_COOKIE = 'bridge_login_state';
 
 export interface AuthRoutesDeps {
-  db: Db;
+  sessions: SessionsRepository;
   log: Logger;
   provider?: IdentityProvider;
   /** Dev without a provider: a clearly labelled form that signs in as anyone. */
@@ -32,11 +32,11 @@ export interface AuthRoutesDeps {
  */
 export function authRoutes(d: AuthRoutesDeps): Router {
   const r = Router();
-  const limiter = rateLimit({ windowMs: 60_000, limit: d.loginRateLimit, standardHeaders: 'draft-7', legacyHeaders: false, message: { code: 'too_many_requests', title: 'Too many login attempts; wait a minute' } });
+  const limiter = rateLimit({ windowMs: 60_000, limit: d.loginRateLimit, standardHeaders: 'draft-7', legacyHeaders: false, handler: problem('too_many_requests', 'Too many login attempts; wait a minute') });
   const form = express.urlencoded({ extended: false, limit: '4kb' });
 
   const startSession = async (res: Response, who: Identity, idToken?: string) => {
-    const s = await createSession(d.db, who, d.sessionTtlMs, idToken);
+    const s = await d.sessions.create(who, d.sessionTtlMs, idToken);
     res.cookie(SESSION_COOKIE, s.cookie, { httpOnly: true, secure: d.secureCookies, sameSite: 'lax', path: '/', expires: s.expiresAt });
     d.log.info({ user: who.username, roles: who.roles }, 'signed in');
   };
@@ -45,7 +45,7 @@ export function authRoutes(d: AuthRoutesDeps): Router {
     const returnTo = safeReturnTo(req.query.returnTo);
     if (d.provider) {
       const { authorizationUrl, flow } = await d.provider.beginLogin(returnTo);
-      await saveLoginFlow(d.db, flow);
+      await d.sessions.saveLoginFlow(flow);
       // Binds the flow to this browser: a callback link made by someone else
       // (to sign the victim in as the attacker) finds no matching cookie.
       res.cookie(LOGIN_COOKIE, flow.state, { httpOnly: true, secure: d.secureCookies, sameSite: 'lax', path: '/auth/callback', maxAge: 10 * 60_000 });
@@ -64,7 +64,7 @@ export function authRoutes(d: AuthRoutesDeps): Router {
     if (!state || bound.length !== state.length || !timingSafeEqual(Buffer.from(bound), Buffer.from(state))) {
       throw new UnauthenticatedError('this sign-in was not started in this browser; start again from the login page');
     }
-    const flow = await takeLoginFlow(d.db, state);
+    const flow = await d.sessions.takeLoginFlow(state);
     if (!flow) throw new UnauthenticatedError('this sign-in link has expired or was already used; start again from the login page');
     const { identity, idToken } = await d.provider.completeLogin(new URL(req.originalUrl, d.publicBaseUrl), flow);
     await startSession(res, identity, idToken);
@@ -84,12 +84,8 @@ export function authRoutes(d: AuthRoutesDeps): Router {
   r.post('/auth/logout', form, requireCsrf, async (req, res) => {
     const cookie = readCookie(req.header('cookie'), SESSION_COOKIE);
     let idToken: string | undefined;
-    if (cookie) {
-      const session = await findSession(d.db, cookie);
-      // The hint lets the provider end its session without asking the user to confirm who they are.
-      idToken = session ? unsealIdToken(session, cookie) : undefined;
-      await deleteSession(d.db, cookie);
-    }
+    // The hint lets the provider end its session without asking the user to confirm who they are.
+    if (cookie) idToken = await d.sessions.end(cookie);
     res.clearCookie(SESSION_COOKIE, { httpOnly: true, secure: d.secureCookies, sameSite: 'lax', path: '/' });
     const end = d.provider?.endSessionUrl(idToken, new URL('/', d.publicBaseUrl).toString());
     res.redirect(303, end ?? '/');

@@ -1,34 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { AppError, ForbiddenError } from '../domain/errors.js';
-import type { Db } from '../db/database.js';
-import { findSession, SESSION_COOKIE } from '../db/repositories/sessions.js';
+import type { SessionsRepository } from '../domain/ports/sessions-repository.js';
+import type { Identity, IdentityProvider, LoginFlow, Role } from '../domain/ports/identity-provider.js';
 
-export type Role = 'pi' | 'reviewer' | 'admin';
+/** The browser session cookie: httpOnly, SameSite=Lax, Secure outside dev (set in auth-routes.ts). */
+export const SESSION_COOKIE = 'bridge_session';
 
-export interface Identity {
-  /** RSP username (Gafaelfawr `sub`). */
-  username: string;
-  roles: Role[];
-  groups: string[];
-  /** Releases the user holds data rights for (Gafaelfawr's `data_rights`). */
-  dataRights: string[];
-}
-
-/** What the API needs from the identity provider (implemented by identity/oidc-identity.ts). */
-export interface IdentityProvider {
-  beginLogin(returnTo: string): Promise<{ authorizationUrl: string; flow: LoginFlow }>;
-  completeLogin(callbackUrl: URL, flow: LoginFlow): Promise<{ identity: Identity; idToken?: string }>;
-  verifyBearer(token: string): Promise<Identity>;
-  endSessionUrl(idTokenHint: string | undefined, postLogoutRedirectUri: string): string | undefined;
-}
-
-export interface LoginFlow {
-  state: string;
-  nonce: string;
-  codeVerifier: string;
-  returnTo: string;
-}
+export type { Identity, IdentityProvider, LoginFlow, Role };
 
 export class UnauthenticatedError extends AppError {
   readonly code = 'unauthenticated';
@@ -54,7 +33,7 @@ declare module 'express-serve-static-core' {
 export type Authenticator = RequestHandler;
 
 export interface AuthenticatorDeps {
-  db: Db;
+  sessions: SessionsRepository;
   /** Absent in dev without an OIDC provider. */
   provider?: IdentityProvider;
   /** Dev only: trust `X-Bridge-Dev-User` / `X-Bridge-Dev-Roles` headers (never in production). */
@@ -76,11 +55,11 @@ export function authenticator(d: AuthenticatorDeps): Authenticator {
       }
       const cookie = readCookie(req.header('cookie'), SESSION_COOKIE);
       if (cookie) {
-        const s = await findSession(d.db, cookie);
+        const s = await d.sessions.find(cookie);
         if (s) {
-          req.identity = { username: s.username, roles: s.roles as Role[], groups: s.groups, dataRights: s.data_rights };
+          req.identity = { username: s.username, roles: s.roles as Role[], groups: s.groups, dataRights: s.dataRights };
           req.authVia = 'session';
-          req.csrfToken = s.csrf_token;
+          req.csrfToken = s.csrfToken;
           return next();
         }
       }

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { AppError } from '../domain/errors.js';
 import type { Logger } from '../domain/ports.js';
@@ -15,8 +15,29 @@ const STATUS: Record<string, number> = {
   illegal_transition: 409,
   unprocessable_input: 422,
   upstream_refused: 422,
+  too_many_requests: 429,
   upstream_unavailable: 503,
 };
+
+/**
+ * A problem the HTTP layer itself finds (no such route, a rate limit), with
+ * its title given: these have no domain error class to name them.
+ */
+export class HttpProblem extends AppError {
+  constructor(
+    readonly code: string,
+    readonly title: string,
+    detail?: string,
+  ) {
+    super(detail ?? '');
+  }
+}
+
+/** Hands an HTTP-layer problem to the error handler, for middleware that answers instead of a route. */
+export const problem =
+  (code: string, title: string, detail?: string): RequestHandler =>
+  (_req, _res, next) =>
+    next(new HttpProblem(code, title, detail));
 
 /** The one place errors become HTTP: RFC 9457 problem+json with a stable `code`. */
 export function problemHandler(log: Logger): ErrorRequestHandler {
@@ -31,7 +52,7 @@ export function problemHandler(log: Logger): ErrorRequestHandler {
       body = { code: 'validation_failed', title: 'Invalid request', detail: field ? `${field}: ${first.message}` : first?.message, field, issues: err.issues.map((i) => ({ field: i.path.join('.'), message: i.message })) };
     } else if (err instanceof AppError) {
       status = STATUS[err.code] ?? 500;
-      body = { code: err.code, title: err.name, detail: err.message, ...(err.detail ?? {}) };
+      body = { code: err.code, title: err instanceof HttpProblem ? err.title : err.name, detail: err.message || undefined, ...(err.detail ?? {}) };
     } else if ((err as { type?: string }).type === 'entity.too.large') {
       status = 413;
       body = { code: 'too_large', title: 'Request too large', detail: 'the request body is over the size limit' };

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { sep } from 'node:path';
 import express, { type RequestHandler } from 'express';
 import { escapeHtml } from './html.js';
+import { packagePath } from '../package-root.js';
 
-/** The reviewer page's static files (ui/ at the package root, from src/api or dist/api alike). */
-export const UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
+/** The reviewer page's static files (ui/ at the package root; the build does not copy them). */
+export const UI_DIR = packagePath('ui') + sep;
 
 export function uiAssets(): RequestHandler {
   return express.static(UI_DIR, { index: false, fallthrough: false, maxAge: '5m', setHeaders: (res) => res.setHeader('X-Content-Type-Options', 'nosniff') });

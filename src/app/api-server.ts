@@ -1,8 +1,10 @@
 import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { createApi } from '../api/app.js';
-import { authenticator, type IdentityProvider } from '../api/auth.js';
+import { createApi, QUEUE_DASHBOARD_PATH } from '../api/app.js';
+import { authenticator } from '../api/auth.js';
+import type { IdentityProvider } from '../domain/ports/identity-provider.js';
 import { FsObjectStore, servePublic } from '../adapters/storage/fs-store.js';
+import { queueDashboard } from '../adapters/queue/queue-dashboard.js';
 import { OidcIdentity } from '../identity/oidc-identity.js';
 import type { Config } from '../config/config.js';
 import type { Services } from './service.js';
@@ -58,13 +60,13 @@ export async function startApiRole(
     loginRateLimit: opts.loginRateLimit ?? 30,
   };
   const app = createApi({
-    db: s.db,
     repos: s.repos,
     lock: s.lock,
     queues: s.queues,
+    queueDashboard: queueDashboard(s.queues.queues.values(), QUEUE_DASHBOARD_PATH),
     store: s.store,
     log: s.log,
-    authenticator: authenticator({ db: s.db, provider: auth.provider, devHeaders: dev && !hasProvider }),
+    authenticator: authenticator({ sessions: s.repos.sessions, provider: auth.provider, devHeaders: dev && !hasProvider }),
     publicHandler: s.store instanceof FsObjectStore ? servePublic(s.store) : undefined,
     defaultPollIntervalSeconds: c.DEFAULT_POLL_INTERVAL_SECONDS,
     artifactRoot: c.ARTIFACT_ROOT,

@@ -1,7 +1,4 @@
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Logger as Pino } from 'pino';
 import { maskConfig, type Config } from '../config/config.js';
@@ -14,7 +11,8 @@ import { databaseLock } from '../db/locks.js';
 import type { Repositories } from '../domain/ports/repositories.js';
 import type { Lock } from '../domain/ports/lock.js';
 import { systemClock } from '../domain/ports/clock.js';
-import { JobQueues } from '../jobs/queues.js';
+import { BullMqJobQueue } from '../adapters/queue/bullmq-queue.js';
+import { bullmqConnection } from '../adapters/queue/redis-connection.js';
 import { startLocalRedis, type LocalRedis } from '../adapters/redis/redis-server.js';
 import { evictionPolicyWarning } from '../adapters/redis/redis-check.js';
 import { ButlerServerSource } from '../adapters/butler/butler-client.js';
@@ -25,9 +23,10 @@ import type { PanoptesClient } from '../domain/panoptes-port.js';
 import { buildPanoptes, buildStore } from './store.js';
 import { loadPolicyFile, type Policy } from '../policies/policy-file.js';
 import { SOFTWARE } from '../imaging/version.js';
+import { packagePath } from '../package-root.js';
 
-/** The policy shipped with the bridge (resolved from src/app or dist/app alike). */
-export const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../policies/rubin-default.yaml', import.meta.url));
+/** The policy shipped with the bridge. */
+export const DEFAULT_POLICY_FILE = packagePath('policies', 'rubin-default.yaml');
 
 /**
  * Everything a bridge process needs, built once from the configuration. The
@@ -43,7 +42,12 @@ export interface Services {
   lock: Lock;
   store: ObjectStore;
   redisUrl: string;
-  queues: JobQueues;
+  /**
+   * The BullMQ adapter itself, not just the JobQueue port: the worker role
+   * consumes from its connection and the admin dashboard shows its queues.
+   * Everything else is handed it as a JobQueue.
+   */
+  queues: BullMqJobQueue;
   sources: (c: Collection) => ButlerSource;
   pipeline: PipelineDeps;
   review: ReviewDeps;
@@ -83,9 +87,7 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
     const store = built.store;
     cleanups.push(async () => built.close());
 
-    const url = new URL(redisUrl);
-    const connection = { host: url.hostname, port: Number(url.port || 6379), username: url.username || undefined, password: url.password || undefined, tls: url.protocol === 'rediss:' ? {} : undefined, maxRetriesPerRequest: null };
-    const queues = new JobQueues(connection);
+    const queues = new BullMqJobQueue(bullmqConnection(redisUrl));
     cleanups.push(() => queues.close());
 
     const butler = config.BUTLER_URL ? new ButlerServerSource({ baseUrl: config.BUTLER_URL, token: () => config.BUTLER_TOKEN ?? '', userAgent: SOFTWARE, maxAttempts: config.BUTLER_RETRY_ATTEMPTS, baseDelayMs: config.BUTLER_RETRY_BASE_MS }) : undefined;
@@ -94,11 +96,8 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
       if (!butler) throw new Error('BUTLER_URL is not configured, so Butler collections cannot be polled');
       return butler;
     };
-    const tmp = join(tmpdir(), 'rsp-zooniverse-bridge');
-    await mkdir(tmp, { recursive: true });
-    const pipeline: PipelineDeps = { db, store, sources, convertThreads: config.CONVERT_THREADS ?? 1, tmpDir: tmp, log };
-
     const repos = createRepositories(db);
+    const pipeline: PipelineDeps = { repos, store, sources, convertThreads: config.CONVERT_THREADS ?? 1, log };
     const review: ReviewDeps = { repos, policy, clock: systemClock, log };
     const panoptes = buildPanoptes(config);
 

@@ -31,7 +31,7 @@ export function demoCommand(): Command {
       const { writeDemoArtifacts, DEMO_LAYOUT } = await import('../demo/demo-data.js');
       const { buildServices } = await import('../app/service.js');
       const { startApiRole } = await import('../app/api-server.js');
-      const { startWorkerRole } = await import('../app/worker.js');
+      const { startWorkerRole } = await import('../../workers/main.js');
       const dir = resolve(o.dir);
       await rm(dir, { recursive: true, force: true });
       const artifacts = join(dir, 'artifacts');
@@ -71,8 +71,7 @@ export function demoCommand(): Command {
           const r = await fetch(`${api.url}/api/v1/collections/${body.id}`, { headers: { 'x-bridge-dev-user': DEMO_LAYOUT.owner } });
           counts = ((await r.json()) as { counts: typeof counts }).counts;
           // Done when every stamp is either failed or has its policy verdict.
-          const judged = await s.db.selectFrom('images').select((eb) => eb.fn.countAll<number>().as('n')).where('collection_id', '=', body.id).where((eb) => eb.or([eb('verdict', 'is not', null), eb('state', '=', 'failed')])).executeTakeFirstOrThrow();
-          const done = Number(judged.n);
+          const done = await s.repos.images.countJudgedOrFailed(body.id);
           bar(Math.min(done, expected), expected);
           const failedArtifacts = counts.artifacts.failed ?? 0;
           if (done >= expected || (failedArtifacts > 0 && (counts.artifacts.retrieved ?? 0) + (counts.artifacts.discovered ?? 0) === 0)) break;
@@ -80,12 +79,12 @@ export function demoCommand(): Command {
           await new Promise((r2) => setTimeout(r2, 250));
         }
         say('');
-        const verdicts = await s.db.selectFrom('images').select(['verdict', (eb) => eb.fn.countAll<number>().as('n')]).where('collection_id', '=', body.id).groupBy('verdict').execute();
+        const verdicts = await s.repos.images.countByVerdict(body.id);
         say(`artifacts: ${JSON.stringify(counts.artifacts)}`);
         say(`images:    ${JSON.stringify(counts.images)}`);
         say(`policy ${s.policy.name}@${s.policy.version}: ${verdicts.map((v) => `${v.verdict ?? 'none'} ${v.n}`).join(', ')}`);
-        const sample = await s.db.selectFrom('images').select('id').where('collection_id', '=', body.id).where('verdict', '=', 'rejected').limit(1).executeTakeFirst();
-        if (sample) say(`why one was rejected:  DATA_DIR=${dir} npx bridge policy explain ${sample.id}`);
+        const sample = await s.repos.images.firstWithVerdict(body.id, 'rejected');
+        if (sample) say(`why one was rejected:  DATA_DIR=${dir} npx bridge policy explain ${sample}`);
 
         if (o.autoApprove) {
           // A demo reviewer (not the owner: separation of duties) approves what the policy left for review.
@@ -102,8 +101,8 @@ export function demoCommand(): Command {
           }
           say(`approved ${approved} images as epo-demo-reviewer (--auto-approve)`);
           // The offline path for PIs without Zooniverse API credentials.
-          const { exportCollection } = await import('./export-command.js');
-          const ex = await exportCollection({ db: s.db, store: s.store }, body.id, join(dir, 'export.zip'));
+          const { exportCollection } = await import('../domain/export.js');
+          const ex = await exportCollection({ repos: s.repos, store: s.store }, body.id, join(dir, 'export.zip'));
           say(`export for the Zooniverse Project Builder: ${ex.path} (${ex.images} images${ex.stripped ? `, ${ex.stripped} with coordinates stripped` : ''})`);
           if (uploadTo) await followUpload(s.db, body.id, uploadTo, config.ZOONIVERSE_BASE_URL, deadline, say);
           else if (config.ZOONIVERSE_CLIENT_ID) say('Zooniverse credentials are set: add --zooniverse-project ID to upload the approved images as well');

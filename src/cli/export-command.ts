@@ -1,177 +1,33 @@
 import { Command } from 'commander';
-import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import JSZip from 'jszip';
-import { loadConfig } from '../config/config.js';
-import { openDatabase, type Db } from '../db/database.js';
-import type { Collection } from '../db/schema.js';
-import { buildStore } from '../app/store.js';
-import type { ObjectStore } from '../domain/ports.js';
-import { NotFoundError, ValidationError } from '../domain/errors.js';
-import { publishableBytes, publishableFrameBytes } from '../domain/publish.js';
-import { framesByImage } from '../db/repositories/frames.js';
-import { toCsv } from '../domain/csv.js';
-import { datasetIdsByGroup, metadataColumns, parseExtraMetadata, subjectMetadata, type SubjectMetadata } from '../domain/subject-metadata.js';
+import type { Collection } from '../domain/model.js';
+import type { Repositories } from '../domain/ports/repositories.js';
+import { NotFoundError } from '../domain/errors.js';
+import { exportCollection } from '../domain/export.js';
 import { UsageError } from './exit-codes.js';
 import { progressBar } from './progress.js';
+import type { CliContext } from './context.js';
 
-/**
- * `bridge export`: a collection's approved images and a manifest for the
- * Zooniverse Project Builder's subject uploader, in one zip, for PIs who
- * upload by hand (no API credentials).
- *
- * The zip holds `<image id>.png` (or .jpg) files and `manifest.csv`. The
- * Project Builder matches manifest cells against the names of the files
- * dropped next to it, and turns every other column into subject metadata
- * under its header name (no `metadata:` prefix, no external_id), so the
- * manifest is: `image_name_1` (and, for flipbook subjects, `image_name_2`...
- * naming the `<image id>-<band>.png` frames), then the same metadata the API path uses
- * (`#` hidden, `!` shown in Talk only; see src/domain/subject-metadata.ts), minus
- * the upload batch. The bytes are exactly what publishing would put in the
- * public store, coordinates stripped where the policy says so.
- */
-
-export interface ExportResult {
-  path: string;
-  images: number;
-  stripped: number;
-}
-
-const EXPORTABLE = ['approved', 'published', 'uploaded'] as const;
-
-/** A collection by id, or by name when that name is unambiguous. */
-export async function resolveCollection(db: Db, idOrName: string): Promise<Collection> {
-  const isUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrName);
-  const rows = await db
-    .selectFrom('collections')
-    .selectAll()
-    .where((eb) => (isUuid ? eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]) : eb('name', '=', idOrName)))
-    .execute();
+/** A collection by id, or by name when that name is unambiguous (otherwise the operator must give the id). */
+export async function resolveCollection(repos: Repositories, idOrName: string): Promise<Collection> {
+  const rows = await repos.collections.findByIdOrName(idOrName);
   if (!rows.length) throw new NotFoundError(`no collection ${idOrName}`);
   if (rows.length > 1) throw new UsageError(`${rows.length} collections are named ${idOrName} (in ${rows.map((r) => `${r.repository}: ${r.id}`).join(', ')}); give the id`);
   return rows[0];
 }
 
-function frameFile(imageId: string, band: string): string {
-  return `${imageId}-${band}.png`;
-}
-
-/** A stream that fetches its bytes only when the zip writer reaches it, so one image at a time is in memory. */
-function lazy(produce: () => Promise<Uint8Array>): Readable {
-  let started = false;
-  return new Readable({
-    read() {
-      if (started) return;
-      started = true;
-      produce().then(
-        (bytes) => {
-          this.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-          this.push(null);
-        },
-        (e: unknown) => this.destroy(e as Error),
-      );
-    },
-  });
-}
-
-/**
- * Writes the export to `outPath` (atomically: a temporary file renamed into
- * place, removed on failure). Refuses a collection with nothing approved.
- */
-export async function exportCollection(
-  d: { db: Db; store: ObjectStore },
-  collectionId: string,
-  outPath: string,
-  opts: { onProgress?: (done: number, total: number) => void } = {},
-): Promise<ExportResult> {
-  const c = await d.db.selectFrom('collections').selectAll().where('id', '=', collectionId).executeTakeFirst();
-  if (!c) throw new NotFoundError(`collection ${collectionId} not found`);
-  const extra = parseExtraMetadata(c.extra_metadata);
-  const images = await d.db
-    .selectFrom('images')
-    .selectAll()
-    .where('collection_id', '=', c.id)
-    .where('state', 'in', [...EXPORTABLE])
-    .orderBy('batch_id')
-    .orderBy('group_key')
-    .orderBy('stamp_index')
-    .orderBy('id')
-    .execute();
-  if (!images.length) throw new ValidationError(`collection ${c.name} has no approved images to export`);
-  const datasets = await datasetIdsByGroup(d.db, c.id, images.map((i) => i.group_key));
-
-  const zip = new JSZip();
-  // Filled in as the writer reaches each image; the manifest is the last entry, so it is complete by then.
-  const frames = await framesByImage(d.db, images.map((i) => i.id));
-  const rows: { files: string[]; metadata: SubjectMetadata }[] = [];
-  let stripped = 0;
-  for (const img of images) {
-    const ext = /\.jpe?g$/i.test(img.public_key ?? img.quarantine_key) ? 'jpg' : 'png';
-    const file = `${img.id}.${ext}`;
-    const own = frames.get(img.id) ?? [];
-    // Frames go first so that the image's row, written when the colour image is reached, names them all.
-    for (const f of own) zip.file(frameFile(img.id, f.band), lazy(async () => (await publishableFrameBytes(d.store, img, f)).bytes), { binary: true, compression: 'STORE' });
-    zip.file(
-      file,
-      lazy(async () => {
-        const p = await publishableBytes(d.store, img);
-        if (p.stripped) stripped++;
-        rows.push({ files: [file, ...own.map((f) => frameFile(img.id, f.band))], metadata: subjectMetadata({ collection: c, image: img, datasetIds: datasets.get(img.group_key) ?? [], contentHash: p.sha256 }, extra).metadata });
-        opts.onProgress?.(rows.length, images.length);
-        return p.bytes;
-      }),
-      { binary: true, compression: 'STORE' },
-    );
-  }
-  zip.file(
-    'manifest.csv',
-    lazy(async () => {
-      if (rows.length !== images.length) throw new Error(`export: manifest reached before all images (${rows.length} of ${images.length})`);
-      const keys = metadataColumns(rows.map((r) => r.metadata));
-      const locations = Math.max(1, ...rows.map((r) => r.files.length));
-      const header = [...Array.from({ length: locations }, (_, i) => `image_name_${i + 1}`), ...keys];
-      const csv = toCsv(header, rows.map((r) => [...Array.from({ length: locations }, (_, i) => r.files[i] ?? ''), ...keys.map((k) => (k in r.metadata ? String(r.metadata[k]) : ''))]));
-      return new TextEncoder().encode(csv);
-    }),
-    { binary: true, compression: 'DEFLATE' },
-  );
-
-  const path = resolve(outPath);
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
-  try {
-    await pipeline(zip.generateNodeStream({ type: 'nodebuffer', streamFiles: false, platform: 'UNIX' }) as Readable, createWriteStream(tmp, { mode: 0o644 }));
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  return { path, images: images.length, stripped };
-}
-
-/** `bridge export --collection <id or name> --out FILE.zip` */
-export function exportCommand(): Command {
+/** `bridge export --collection <id or name> --out FILE.zip` (see domain/export.ts). */
+export function exportCommand(ctx: CliContext): Command {
   return new Command('export')
     .description('Write the approved images of a collection and a Zooniverse Project Builder manifest (manifest.csv) to a zip')
     .requiredOption('--collection <id or name>', 'the collection')
     .requiredOption('--out <file.zip>', 'where to write the zip')
     .action(async (o: { collection: string; out: string }) => {
       if (!o.out.toLowerCase().endsWith('.zip')) throw new UsageError(`--out ${o.out}: expected a .zip file name`);
-      const config = loadConfig();
-      const db = await openDatabase({ url: config.DATABASE_URL, dataDir: join(config.DATA_DIR, 'pglite') });
-      const { store, close } = await buildStore(config);
-      try {
-        const c = await resolveCollection(db, o.collection);
-        const r = await exportCollection({ db, store }, c.id, o.out, { onProgress: progressBar('export') });
-        process.stdout.write(`wrote ${r.path}: ${r.images} images (${r.stripped} with coordinates stripped by the data-rights policy) and manifest.csv\n`);
-        process.stdout.write('upload: Zooniverse Project Builder > Subject Sets > add files: manifest.csv and the images together\n');
-      } finally {
-        close();
-        await db.destroy();
-      }
+      const repos = await ctx.repos();
+      const store = await ctx.store();
+      const c = await resolveCollection(repos, o.collection);
+      const r = await exportCollection({ repos, store }, c.id, o.out, { onProgress: progressBar('export') });
+      process.stdout.write(`wrote ${r.path}: ${r.images} images (${r.stripped} with coordinates stripped by the data-rights policy) and manifest.csv\n`);
+      process.stdout.write('upload: Zooniverse Project Builder > Subject Sets > add files: manifest.csv and the images together\n');
     });
 }

@@ -9,26 +9,33 @@ import { policyCommand } from './policy-command.js';
 import { exportCommand } from './export-command.js';
 import { purgeCommand } from './purge-command.js';
 import { EXIT, UsageError } from './exit-codes.js';
+import { cliContext } from './context.js';
 import { SOFTWARE } from '../imaging/version.js';
 
-/** Composition root of the `bridge` CLI. */
+/** Composition root of the `bridge` CLI: one context (config, database, store) for whichever command runs. */
+const context = cliContext();
 const program = new Command('bridge')
   .description('RSP-to-Zooniverse bridge')
   .version(SOFTWARE)
   .exitOverride()
   .addCommand(convertCommand())
   .addCommand(inspectCommand())
-  .addCommand(serveCommand())
-  .addCommand(migrateCommand())
-  .addCommand(statusCommand())
+  .addCommand(serveCommand(context))
+  .addCommand(migrateCommand(context))
+  .addCommand(statusCommand(context))
   .addCommand(demoCommand())
-  .addCommand(policyCommand())
-  .addCommand(exportCommand())
-  .addCommand(purgeCommand());
+  .addCommand(policyCommand(context))
+  .addCommand(exportCommand(context))
+  .addCommand(purgeCommand(context));
 for (const c of program.commands) c.exitOverride();
 
 try {
-  await program.parseAsync(process.argv);
+  try {
+    await program.parseAsync(process.argv);
+  } finally {
+    // Inside the outer try: a failure to close is reported like the command's own.
+    await context.close();
+  }
 } catch (e) {
   if (e instanceof CommanderError) {
     // Help and version are "errors" to commander; they already printed.

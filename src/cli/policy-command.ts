@@ -1,15 +1,13 @@
 import { Command } from 'commander';
-import { join } from 'node:path';
-import { loadConfig } from '../config/config.js';
-import { openDatabase } from '../db/database.js';
 import { EXIT, UsageError } from './exit-codes.js';
+import type { CliContext } from './context.js';
 
 /**
  * `bridge policy check [FILE...]` validates policy files (default: the
  * policies/ directory). `bridge policy explain IMAGE_ID` replays the verdict
  * an image got, from the facts recorded with it, rule by rule.
  */
-export function policyCommand(): Command {
+export function policyCommand(ctx: CliContext): Command {
   const policy = new Command('policy').description('Check data-rights policies, and explain verdicts');
   policy
     .command('check')
@@ -31,27 +29,25 @@ export function policyCommand(): Command {
       const { loadPolicyFile } = await import('../policies/policy-file.js');
       const { explainEvaluation, formatExplanation } = await import('../policies/evaluate.js');
       const { DEFAULT_POLICY_FILE } = await import('../app/service.js');
-      const config = loadConfig();
-      const db = await openDatabase({ url: config.DATABASE_URL, dataDir: join(config.DATA_DIR, 'pglite') });
-      try {
-        const img = await db.selectFrom('images').select(['id', 'state', 'verdict', 'policy_ref', 'policy_digest', 'error']).where('id', '=', imageId).executeTakeFirst();
-        if (!img) throw new UsageError(`no image ${imageId}`);
-        const entry = await db.selectFrom('audit_log').select(['detail', 'at', 'policy_ref']).where('entity_id', '=', imageId).where('action', 'like', 'policy\\_%').orderBy('id', 'desc').limit(1).executeTakeFirst();
-        const facts = (entry?.detail as { facts?: unknown } | undefined)?.facts;
-        if (!facts) throw new UsageError(img.error ? `image ${imageId} has no verdict: ${img.error}` : `image ${imageId} has no policy verdict yet`);
-        const current = await loadPolicyFile(config.POLICY_FILE ?? DEFAULT_POLICY_FILE);
-        const x = explainEvaluation(current, facts as never);
-        const sameText = current.source.digest === img.policy_digest;
-        if (o.json) {
-          process.stdout.write(JSON.stringify({ image: img, decidedAt: entry!.at, samePolicyText: sameText, explanation: x }, null, 2) + '\n');
-          return;
-        }
-        process.stdout.write(`image ${img.id}: ${img.state}, verdict ${img.verdict} by ${img.policy_ref} at ${new Date(entry!.at).toISOString()}\n`);
-        if (!sameText) process.stdout.write(`note: the policy file now configured (${current.name}@${current.version}, ${current.source.digest.slice(0, 12)}) is not the text that decided (${(img.policy_digest ?? '').slice(0, 12)}); below is what it would decide now, from the same facts\n`);
-        process.stdout.write(formatExplanation(x) + '\n');
-      } finally {
-        await db.destroy();
+      const config = ctx.config();
+      const repos = await ctx.repos();
+      const found = await repos.images.find(imageId);
+      if (!found) throw new UsageError(`no image ${imageId}`);
+      // The fields --json has always shown.
+      const img = { id: found.id, state: found.state, verdict: found.verdict, policy_ref: found.policy_ref, policy_digest: found.policy_digest, error: found.error };
+      const entry = await repos.audit.latestByPolicy(imageId);
+      const facts = (entry?.detail as { facts?: unknown } | undefined)?.facts;
+      if (!facts) throw new UsageError(img.error ? `image ${imageId} has no verdict: ${img.error}` : `image ${imageId} has no policy verdict yet`);
+      const current = await loadPolicyFile(config.POLICY_FILE ?? DEFAULT_POLICY_FILE);
+      const x = explainEvaluation(current, facts as never);
+      const sameText = current.source.digest === img.policy_digest;
+      if (o.json) {
+        process.stdout.write(JSON.stringify({ image: img, decidedAt: entry!.at, samePolicyText: sameText, explanation: x }, null, 2) + '\n');
+        return;
       }
+      process.stdout.write(`image ${img.id}: ${img.state}, verdict ${img.verdict} by ${img.policy_ref} at ${new Date(entry!.at).toISOString()}\n`);
+      if (!sameText) process.stdout.write(`note: the policy file now configured (${current.name}@${current.version}, ${current.source.digest.slice(0, 12)}) is not the text that decided (${(img.policy_digest ?? '').slice(0, 12)}); below is what it would decide now, from the same facts\n`);
+      process.stdout.write(formatExplanation(x) + '\n');
     });
   return policy;
 }

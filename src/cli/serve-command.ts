@@ -1,17 +1,17 @@
 import { Command, Option } from 'commander';
-import { loadConfig } from '../config/config.js';
+import type { CliContext } from './context.js';
 
 /** `bridge serve --role api|worker|all`: one process kind, shut down cleanly on SIGTERM/SIGINT. */
-export function serveCommand(): Command {
+export function serveCommand(ctx: CliContext): Command {
   return new Command('serve')
     .description('Run the API, the workers, or both')
     .addOption(new Option('--role <role>', 'what this process runs').choices(['api', 'worker', 'all']).default('all'))
     .action(async (o: { role: 'api' | 'worker' | 'all' }) => {
-      const config = loadConfig();
+      const config = ctx.config();
       // Loaded here, not at the top, so `bridge convert` starts without the service stack.
       const { buildServices } = await import('../app/service.js');
       const { startApiRole } = await import('../app/api-server.js');
-      const { startWorkerRole } = await import('../app/worker.js');
+      const { startWorkerRole } = await import('../../workers/main.js');
       const s = await buildServices(config);
       const stops: (() => Promise<void>)[] = [];
       if (o.role !== 'worker') stops.push((await startApiRole(s)).close);

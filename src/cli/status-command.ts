@@ -1,13 +1,11 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '../config/config.js';
-import { openDatabase, type Db } from '../db/database.js';
-import { countByState, listCollections } from '../db/repositories/collections.js';
+import type { Db } from '../db/database.js';
 import { createRepositories } from '../db/repositories/index.js';
-import type { Collection } from '../db/schema.js';
+import type { Collection } from '../domain/model.js';
 import { releaseProgress, type ReleaseProgress } from '../domain/release.js';
 import { UsageError } from './exit-codes.js';
+import type { CliContext } from './context.js';
 
 /**
  * `bridge status [--collection ID|NAME] [--watch]`: counts per state and the
@@ -17,7 +15,7 @@ import { UsageError } from './exit-codes.js';
  * pipes) it prints a line, or with --json one JSON object, whenever a figure
  * changes.
  */
-export function statusCommand(): Command {
+export function statusCommand(ctx: CliContext): Command {
   return new Command('status')
     .description('Show collections, their counts per state and their publishing/upload progress')
     .option('--collection <id>', 'one collection (id or name)')
@@ -26,42 +24,39 @@ export function statusCommand(): Command {
     .option('--interval <seconds>', 'how often --watch reads the database', secondsArg, 2)
     .action(async (o: { collection?: string; json?: boolean; watch?: boolean; interval: number }) => {
       if (o.watch && !o.collection) throw new UsageError('--watch follows one collection: give --collection ID or NAME');
-      const config = loadConfig();
-      const db = await openDatabase({ url: config.DATABASE_URL, dataDir: join(config.DATA_DIR, 'pglite') });
+      const config = ctx.config();
+      const db = await ctx.db();
+      const repos = await ctx.repos();
       const uploading = !!(config.ZOONIVERSE_CLIENT_ID && config.ZOONIVERSE_CLIENT_SECRET);
-      try {
-        const rows = (await listCollections(db)).filter((c) => !o.collection || c.id === o.collection || c.name === o.collection);
-        if (o.collection && !rows.length) throw new UsageError(`no collection ${o.collection}`);
-        if (o.watch) {
-          const ac = new AbortController();
-          const stop = () => ac.abort();
-          process.once('SIGINT', stop);
-          try {
-            await watchRelease({ db, collection: rows[0], uploading, out: process.stdout, tty: !!process.stdout.isTTY && !o.json, json: !!o.json, intervalMs: o.interval * 1000, signal: ac.signal });
-          } finally {
-            process.off('SIGINT', stop);
-          }
-          return;
+      const rows = (await repos.collections.list()).filter((c) => !o.collection || c.id === o.collection || c.name === o.collection);
+      if (o.collection && !rows.length) throw new UsageError(`no collection ${o.collection}`);
+      if (o.watch) {
+        const ac = new AbortController();
+        const stop = () => ac.abort();
+        process.once('SIGINT', stop);
+        try {
+          await watchRelease({ db, collection: rows[0], uploading, out: process.stdout, tty: !!process.stdout.isTTY && !o.json, json: !!o.json, intervalMs: o.interval * 1000, signal: ac.signal });
+        } finally {
+          process.off('SIGINT', stop);
         }
-        const out = [];
-        for (const c of rows) {
-          const release = await releaseProgress(createRepositories(db), c.id, { uploading: uploading && !!c.zooniverse_project_id });
-          out.push({ id: c.id, collection: c.name, owner: c.owner, status: c.status, lastPolledAt: c.last_polled_at, lastPollError: c.last_poll_error, ...(await countByState(db, c.id)), release });
-        }
-        if (o.json || !process.stdout.isTTY) {
-          process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-          return;
-        }
-        for (const c of out) {
-          process.stdout.write(`${c.collection} (${c.status}, owner ${c.owner}) ${c.id}\n`);
-          process.stdout.write(`  artifacts: ${fmt(c.artifacts)}\n  images:    ${fmt(c.images)}\n`);
-          if (c.lastPollError) process.stdout.write(`  last poll failed: ${c.lastPollError}\n`);
-          for (const line of releaseLines(c.release)) process.stdout.write(`  ${line}\n`);
-        }
-        if (!out.length) process.stdout.write('no collections registered\n');
-      } finally {
-        await db.destroy();
+        return;
       }
+      const out = [];
+      for (const c of rows) {
+        const release = await releaseProgress(repos, c.id, { uploading: uploading && !!c.zooniverse_project_id });
+        out.push({ id: c.id, collection: c.name, owner: c.owner, status: c.status, lastPolledAt: c.last_polled_at, lastPollError: c.last_poll_error, ...(await repos.collections.countByState(c.id)), release });
+      }
+      if (o.json || !process.stdout.isTTY) {
+        process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+        return;
+      }
+      for (const c of out) {
+        process.stdout.write(`${c.collection} (${c.status}, owner ${c.owner}) ${c.id}\n`);
+        process.stdout.write(`  artifacts: ${fmt(c.artifacts)}\n  images:    ${fmt(c.images)}\n`);
+        if (c.lastPollError) process.stdout.write(`  last poll failed: ${c.lastPollError}\n`);
+        for (const line of releaseLines(c.release)) process.stdout.write(`  ${line}\n`);
+      }
+      if (!out.length) process.stdout.write('no collections registered\n');
     });
 }
 

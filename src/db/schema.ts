@@ -216,6 +216,14 @@ export interface ImageFrameTable {
   public_sha256: string | null;
 }
 
+export interface ImageDatasetTable {
+  image_id: string;
+  artifact_id: string | null;
+  dataset_id: string;
+  band: string | null;
+  position: number;
+}
+
 export interface Database {
   collections: CollectionTable;
   artifacts: ArtifactTable;
@@ -230,12 +238,13 @@ export interface Database {
   upload_items: UploadItemTable;
   events: EventTable;
   image_frames: ImageFrameTable;
+  image_datasets: ImageDatasetTable;
 }
 
 export type NewCollection = Insertable<CollectionTable>;
 export type CollectionUpdate = Updateable<CollectionTable>;
 export type Session = Selectable<SessionTable>;
-export type { Artifact, AuditEntry, Batch, BridgeEvent, Collection, Delegation, Image, ImageFrame, Transition, UploadBatch, UploadItem } from '../domain/model.js';
+export type { Artifact, AuditEntry, Batch, BridgeEvent, Collection, Delegation, Image, ImageDataset, ImageFrame, Transition, UploadBatch, UploadItem } from '../domain/model.js';
 
 /*
  * The domain's record types (src/domain/model.ts) are written out by hand so
@@ -256,4 +265,5 @@ export type SchemaMatchesModel = [
   Check<Same<Selectable<EventTable>, M.BridgeEvent>>,
   Check<Same<Selectable<TransitionTable>, M.Transition>>,
   Check<Same<Selectable<ImageFrameTable>, M.ImageFrame>>,
+  Check<Same<Selectable<ImageDatasetTable>, M.ImageDataset>>,
 ];

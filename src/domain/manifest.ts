@@ -1,15 +1,10 @@
-import { sql } from 'kysely';
-import type { Db } from '../db/database.js';
-import type { UploadBatch } from '../db/schema.js';
-import { framesByImage } from '../db/repositories/frames.js';
-import { getCollection } from '../db/repositories/collections.js';
-import type { Tx } from '../db/repositories/transitions.js';
+import type { UploadBatch } from './model.js';
+import type { Repositories } from './ports/repositories.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import type { ObjectStore } from './ports.js';
 import { contentTypeOfKey, putPublicManifest } from './publish.js';
 import { toCsv } from './csv.js';
-import { datasetIdsByGroup, metadataColumns, parseExtraMetadata, subjectMetadata, type SubjectMetadata } from './subject-metadata.js';
-import { recordEvent } from './notify.js';
+import { metadataColumns, parseExtraMetadata, subjectMetadata, type SubjectMetadata } from './subject-metadata.js';
 
 /**
  * Upload batches and their manifests. A batch is a fixed list of published
@@ -67,41 +62,18 @@ export interface PlannedBatch {
  * the same images twice; the unique external_id backs that up. Returns only
  * the batches created by this call (none when there is nothing new).
  */
-export async function planUploadBatches(d: { db: Db }, collectionId: string): Promise<PlannedBatch[]> {
-  const c = await getCollection(d.db, collectionId);
-  return d.db.transaction().execute(async (tx) => {
-    await sql`select id from collections where id = ${c.id} for update`.execute(tx);
-    const fresh = await tx.selectFrom('collections').select(['max_batch_size', 'upload_mode']).where('id', '=', c.id).executeTakeFirstOrThrow();
-    const todo = await tx
-      .selectFrom('images')
-      .select('id')
-      .where('collection_id', '=', c.id)
-      .where('state', '=', 'published')
-      .where('public_key', 'is not', null)
-      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('upload_items').select('upload_items.id').whereRef('upload_items.image_id', '=', 'images.id'))))
-      .orderBy('batch_id')
-      .orderBy('group_key')
-      .orderBy('stamp_index')
-      .orderBy('id')
-      .execute();
+export async function planUploadBatches(d: { repos: Repositories }, collectionId: string): Promise<PlannedBatch[]> {
+  const c = await d.repos.collections.get(collectionId);
+  return d.repos.transaction(async (tx) => {
+    // Read under the lock: the batch size and mode are the ones in force now.
+    const fresh = await tx.collections.lock(c.id);
+    const todo = await tx.uploadBatches.unplannedImages(c.id);
     if (!todo.length) return [];
     const size = Math.max(1, Math.min(fresh.max_batch_size, MAX_IMPORT_ROWS));
-    const last = await tx.selectFrom('upload_batches').select(sql<number>`coalesce(max(seq), 0)::int`.as('seq')).where('collection_id', '=', c.id).executeTakeFirstOrThrow();
     const planned: PlannedBatch[] = [];
-    for (let i = 0, seq = last.seq + 1; i < todo.length; i += size, seq++) {
-      const chunk = todo.slice(i, i + size);
-      const batch = await tx
-        .insertInto('upload_batches')
-        .values({ collection_id: c.id, seq, mode: fresh.upload_mode, state: 'publishing', total: chunk.length })
-        .returning(['id', 'seq', 'total'])
-        .executeTakeFirstOrThrow();
-      for (let j = 0; j < chunk.length; j += 1000) {
-        await tx
-          .insertInto('upload_items')
-          .values(chunk.slice(j, j + 1000).map((img) => ({ upload_batch_id: batch.id, image_id: img.id, external_id: img.id, state: 'intent' as const })))
-          .execute();
-      }
-      planned.push(batch);
+    for (let i = 0, seq = (await tx.uploadBatches.lastSeq(c.id)) + 1; i < todo.length; i += size, seq++) {
+      const batch = await tx.uploadBatches.create({ collectionId: c.id, seq, mode: fresh.upload_mode, imageIds: todo.slice(i, i + size) });
+      planned.push({ id: batch.id, seq: batch.seq, total: batch.total });
     }
     return planned;
   });
@@ -137,33 +109,23 @@ function joinUrl(base: string, key: string): string {
  * Builds the batch's subjects from its ledger. Items retracted since planning
  * are left out; anything else that is not live in the public store is an error.
  */
-export async function batchSubjects(db: Tx, batch: UploadBatch, url: (key: string) => string): Promise<{ subjects: ManifestSubject[]; dropped: Record<string, string[]> }> {
-  const c = await getCollection(db, batch.collection_id);
+export async function batchSubjects(repos: Repositories, batch: UploadBatch, url: (key: string) => string): Promise<{ subjects: ManifestSubject[]; dropped: Record<string, string[]> }> {
+  const c = await repos.collections.get(batch.collection_id);
   const extra = parseExtraMetadata(c.extra_metadata);
-  const rows = await db
-    .selectFrom('upload_items')
-    .innerJoin('images', 'images.id', 'upload_items.image_id')
-    .selectAll('images')
-    .select(['upload_items.external_id', 'upload_items.state as item_state'])
-    .where('upload_items.upload_batch_id', '=', batch.id)
-    .orderBy('images.batch_id')
-    .orderBy('images.group_key')
-    .orderBy('images.stamp_index')
-    .orderBy('images.id')
-    .execute();
-  const live = rows.filter((r) => r.item_state !== 'retracted' && r.state !== 'retracted');
+  const rows = await repos.uploadBatches.ledger(batch.id);
+  const live = rows.filter((r) => r.state !== 'retracted' && r.image.state !== 'retracted').map((r) => ({ ...r.image, external_id: r.externalId }));
   const notLive = live.filter((r) => (r.state !== 'published' && r.state !== 'uploaded') || !r.public_key || !r.public_sha256);
   if (notLive.length) {
     throw new ConflictError(`upload batch ${batch.seq}: ${notLive.length} image(s) are not published (e.g. ${notLive[0].id} is ${notLive[0].state})`, { imageIds: notLive.slice(0, 10).map((r) => r.id) });
   }
   if (live.length > MAX_IMPORT_ROWS) throw new ValidationError(`upload batch ${batch.seq} has ${live.length} subjects; a manifest holds at most ${MAX_IMPORT_ROWS}`);
-  const datasets = await datasetIdsByGroup(db, c.id, live.map((r) => r.group_key));
-  const frames = await framesByImage(db, live.map((r) => r.id));
+  const datasets = await repos.images.datasetIds(live.map((r) => r.id));
+  const frames = await repos.images.framesByImage(live.map((r) => r.id));
   const unpublished = [...frames.values()].flat().find((f) => !f.public_key);
   if (unpublished) throw new ConflictError(`upload batch ${batch.seq}: frame ${unpublished.band} of image ${unpublished.image_id} is not published`, { imageIds: [unpublished.image_id] });
   const dropped: Record<string, string[]> = {};
   const subjects = live.map((r): ManifestSubject => {
-    const m = subjectMetadata({ collection: c, image: r, datasetIds: datasets.get(r.group_key) ?? [], contentHash: r.public_sha256!, uploadBatchSeq: batch.seq }, extra);
+    const m = subjectMetadata({ collection: c, image: r, datasetIds: datasets.get(r.id) ?? [], contentHash: r.public_sha256!, uploadBatchSeq: batch.seq }, extra);
     if (m.dropped.length) dropped[r.id] = m.dropped;
     const locations = [{ [contentTypeOfKey(r.public_key!)]: url(r.public_key!) }, ...(frames.get(r.id) ?? []).map((f) => ({ [contentTypeOfKey(f.public_key!)]: url(f.public_key!) }))];
     return { external_id: r.external_id, locations, metadata: m.metadata };
@@ -178,31 +140,26 @@ export async function batchSubjects(db: Tx, batch: UploadBatch, url: (key: strin
  * left as it is. `publicBaseUrl` replaces the store's own public URLs (a CDN
  * in front of the bucket): location = `${publicBaseUrl}/${key}`.
  */
-export async function writeManifests(d: { db: Db; store: ObjectStore }, uploadBatchId: string, publicBaseUrl?: string): Promise<ManifestResult> {
-  const batch = await d.db.selectFrom('upload_batches').selectAll().where('id', '=', uploadBatchId).executeTakeFirst();
+export async function writeManifests(d: { repos: Repositories; store: ObjectStore }, uploadBatchId: string, publicBaseUrl?: string): Promise<ManifestResult> {
+  const batch = await d.repos.uploadBatches.find(uploadBatchId);
   if (!batch) throw new NotFoundError(`upload batch ${uploadBatchId} not found`);
   const url = (key: string) => (publicBaseUrl ? joinUrl(publicBaseUrl, key) : d.store.publicUrl(key));
   const keys = manifestKeys(batch.collection_id, batch.seq);
   const base = { batchId: batch.id, seq: batch.seq, csvKey: keys.csv, jsonKey: keys.json, csvUrl: url(keys.csv), jsonUrl: url(keys.json) };
   if (batch.state !== 'publishing' && batch.state !== 'manifested') return { ...base, total: batch.total, unchanged: true, dropped: {} };
 
-  const { subjects, dropped } = await batchSubjects(d.db, batch, url);
+  const { subjects, dropped } = await batchSubjects(d.repos, batch, url);
   const enc = new TextEncoder();
   await putPublicManifest(d.store, keys.csv, enc.encode(manifestCsv(subjects)), 'text/csv; charset=utf-8');
   await putPublicManifest(d.store, keys.json, enc.encode(JSON.stringify(subjects, null, 1) + '\n'), 'application/json');
 
-  await d.db.transaction().execute(async (tx) => {
-    const moved = await tx
-      .updateTable('upload_batches')
-      .set({ manifest_csv_key: keys.csv, manifest_json_key: keys.json, total: subjects.length, state: 'manifested', updated_at: new Date() })
-      .where('id', '=', batch.id)
-      .where('state', '=', 'publishing')
-      .executeTakeFirst();
-    if (Number(moved.numUpdatedRows) > 0) {
-      await recordEvent(tx, batch.collection_id, 'batch_published', { uploadBatchId: batch.id, seq: batch.seq, total: subjects.length, manifestCsvUrl: base.csvUrl, manifestJsonUrl: base.jsonUrl });
+  const record = { csvKey: keys.csv, jsonKey: keys.json, total: subjects.length };
+  await d.repos.transaction(async (tx) => {
+    if (await tx.uploadBatches.markManifested(batch.id, record)) {
+      await tx.events.record(batch.collection_id, 'batch_published', { uploadBatchId: batch.id, seq: batch.seq, total: subjects.length, manifestCsvUrl: base.csvUrl, manifestJsonUrl: base.jsonUrl });
     } else {
       // Re-manifested (e.g. after a retraction): keep the count in step with the files.
-      await tx.updateTable('upload_batches').set({ manifest_csv_key: keys.csv, manifest_json_key: keys.json, total: subjects.length, updated_at: new Date() }).where('id', '=', batch.id).where('state', '=', 'manifested').execute();
+      await tx.uploadBatches.updateManifest(batch.id, record);
     }
   });
   return { ...base, total: subjects.length, unchanged: false, dropped };

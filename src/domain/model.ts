@@ -205,3 +205,17 @@ export interface ImageFrame {
   public_sha256: string | null;
 }
 
+/**
+ * A Butler dataset an image was made from: one band of its group, or the ZIP
+ * archive it came out of. Written with the image at conversion, so later
+ * steps (manifests, exports) need not work the dataset ids out again.
+ */
+export interface ImageDataset {
+  image_id: string;
+  /** Null only if the artifact row was deleted; the dataset id stays with the image. */
+  artifact_id: string | null;
+  dataset_id: string;
+  band: string | null;
+  /** 1-based channel order (R, G, B; the one band or archive is 1); datasets that fed no channel come last. */
+  position: number;
+}

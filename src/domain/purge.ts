@@ -26,7 +26,7 @@ export async function purgeOwner(d: TakedownDeps, owner: string, actor: string, 
     });
     report.collections.push({ id: c.id, name: c.name, retracted, objectsDeleted: keys.length });
   }
-  report.sessions = await d.repos.purge.endSessionsOf(owner);
-  report.delegations = await d.repos.purge.dropDelegationsOf(owner);
+  report.sessions = await d.repos.sessions.endAllOf(owner);
+  report.delegations = await d.repos.delegations.revokeAllOf(owner);
   return report;
 }

@@ -1,5 +1,4 @@
-import type { Collection, Image } from '../db/schema.js';
-import type { Tx } from '../db/repositories/transitions.js';
+import type { Collection, Image } from './model.js';
 import { ValidationError } from './errors.js';
 
 /**
@@ -148,35 +147,6 @@ export function coordinateColumns(ra: number, dec: number): SubjectMetadata {
   const legacy = `https://www.legacysurvey.org/viewer?ra=${r}&dec=${d}&zoom=15`;
   const simbad = `https://simbad.cds.unistra.fr/simbad/sim-coo?${new URLSearchParams({ Coord: `${r} ${dec < 0 ? '' : '+'}${d}`, CooFrame: 'ICRS', Radius: '10', 'Radius.unit': 'arcsec' })}`;
   return { '!ra': r, '!dec': d, '!Legacy Survey': `[view](${legacy})`, '!SIMBAD': `[objects within 10"](${simbad})` };
-}
-
-/**
- * The dataset ids behind each image group: the band artifacts of a FITS
- * group, or the one archive a `#zip:` group came from.
- */
-export async function datasetIdsByGroup(db: Tx, collectionId: string, groupKeys: string[]): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
-  const fitsGroups: string[] = [];
-  for (const g of new Set(groupKeys)) {
-    const zip = g.indexOf('#zip:');
-    if (zip >= 0) out.set(g, [g.slice(zip + 5)]);
-    else fitsGroups.push(g);
-  }
-  for (let i = 0; i < fitsGroups.length; i += 1000) {
-    const rows = await db
-      .selectFrom('artifacts')
-      .select(['group_key', 'dataset_id', 'band'])
-      .where('collection_id', '=', collectionId)
-      .where('group_key', 'in', fitsGroups.slice(i, i + 1000))
-      .where((eb) => eb.or([eb('object_key', 'is', null), eb('object_key', 'not like', '%.zip')]))
-      .orderBy('group_key')
-      .orderBy('band')
-      .orderBy('dataset_id')
-      .execute();
-    for (const r of rows) out.set(r.group_key, [...(out.get(r.group_key) ?? []), r.dataset_id]);
-  }
-  for (const g of fitsGroups) if (!out.has(g)) out.set(g, []);
-  return out;
 }
 
 /** Column order: the bridge's keys first, then coordinates, then the PI's in order of first appearance. */

@@ -1,3 +1,8 @@
+/*
+ * OpenID Connect for the bridge: browser sign-in and bearer tokens.
+ * Longer than 400 lines because both paths share discovery, key sets and
+ * the careful error wording that keeps tokens out of messages.
+ */
 import * as client from 'openid-client';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as jose, jwtVerify, type JWTPayload } from 'jose';
 import { z } from 'zod';
@@ -5,6 +10,7 @@ import { UpstreamError } from '../domain/errors.js';
 import { isRspUsername, optionalString, parseDataRights, parseGroups, rolesFor, type IdentityRole } from './claims.js';
 import { InvalidTokenError, LoginFailedError } from './errors.js';
 import { TokenCache } from './token-cache.js';
+import type { IdentityProvider } from '../domain/ports/identity-provider.js';
 
 export { InvalidTokenError, LoginFailedError };
 
@@ -82,7 +88,7 @@ const loginFailure: Failure = (reason) => new LoginFailedError(`login failed: ${
  * code with PKCE, and bearer tokens from notebooks. Neither path ever puts a
  * token or secret in an error message.
  */
-export class OidcIdentity {
+export class OidcIdentity implements IdentityProvider {
   private readonly cache: TokenCache<VerifiedIdentity>;
   private readonly inflight = new Map<string, Promise<VerifiedIdentity>>();
 

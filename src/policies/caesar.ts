@@ -5,6 +5,8 @@
  * whose arguments are expressions themselves; constants need `["const", x]`
  * exactly as in Caesar, so a bare `"dataset.age_hours"` (a forgotten lookup)
  * is a load-time error instead of a string that silently never matches.
+ * Longer than 400 lines because the language's static checker and its
+ * evaluator must stay in step operator by operator.
  *
  * Where we differ from Caesar, on purpose (documented in policies/README.md):
  * - Types are strict. Ruby treats every value except nil/false as true and

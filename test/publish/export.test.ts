@@ -4,7 +4,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import JSZip from 'jszip';
 import pngjs from 'pngjs';
-import { exportCollection, exportCommand, resolveCollection } from '../../src/cli/export-command.js';
+import { exportCommand, resolveCollection } from '../../src/cli/export-command.js';
+import { cliContext } from '../../src/cli/context.js';
+import { exportCollection } from '../../src/domain/export.js';
 import { publishImage } from '../../src/domain/publish.js';
 import { readXmp } from '../../src/imaging/png/png-chunks.js';
 import type { ObjectStore } from '../../src/domain/ports.js';
@@ -43,7 +45,7 @@ for (const kind of DB_KINDS) {
           reading--;
         }
       };
-      const r = await exportCollection({ db: env.t.db, store }, c.id, out, { onProgress: (done) => progress.push(done) });
+      const r = await exportCollection({ repos: createRepositories(env.t.db), store }, c.id, out, { onProgress: (done) => progress.push(done) });
       expect(most).toBe(1);
       expect(r).toEqual({ path: out, images: 3, stripped: 2 });
       expect(progress).toEqual([1, 2, 3]);
@@ -85,26 +87,26 @@ for (const kind of DB_KINDS) {
 
     it('refuses a collection with nothing approved, and leaves no partial file when an image is missing', async () => {
       const c = await collection(env.t.db);
-      await expect(exportCollection({ db: env.t.db, store: env.fs.store }, c.id, join(env.fs.dir, 'none.zip'))).rejects.toThrow(/no approved images/);
+      await expect(exportCollection({ repos: createRepositories(env.t.db), store: env.fs.store }, c.id, join(env.fs.dir, 'none.zip'))).rejects.toThrow(/no approved images/);
       const [img] = await seedImages(env.t.db, env.fs.store, c, [{ png: env.stamps[10].png, stampIndex: 0 }]);
       await env.fs.store.delete('quarantine', img.quarantine_key);
       const dir = join(env.fs.dir, 'broken');
-      await expect(exportCollection({ db: env.t.db, store: env.fs.store }, c.id, join(dir, 'x.zip'))).rejects.toThrow(/not found|missing/);
+      await expect(exportCollection({ repos: createRepositories(env.t.db), store: env.fs.store }, c.id, join(dir, 'x.zip'))).rejects.toThrow(/not found|missing/);
       expect(await readdir(dir)).toEqual([]);
     });
 
     it('finds a collection by id or by name', async () => {
       const c = await collection(env.t.db);
-      expect((await resolveCollection(env.t.db, c.id)).id).toBe(c.id);
-      expect((await resolveCollection(env.t.db, c.name)).id).toBe(c.id);
-      await expect(resolveCollection(env.t.db, 'u/nobody/none')).rejects.toThrow(/no collection/);
+      expect((await resolveCollection(createRepositories(env.t.db), c.id)).id).toBe(c.id);
+      expect((await resolveCollection(createRepositories(env.t.db), c.name)).id).toBe(c.id);
+      await expect(resolveCollection(createRepositories(env.t.db), 'u/nobody/none')).rejects.toThrow(/no collection/);
     });
   });
 }
 
 describe('bridge export command', () => {
   it('takes --collection and --out', () => {
-    const cmd = exportCommand();
+    const cmd = exportCommand(cliContext());
     expect(cmd.name()).toBe('export');
     const flags = cmd.options.map((o) => o.long);
     expect(flags).toEqual(['--collection', '--out']);

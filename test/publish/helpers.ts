@@ -138,6 +138,12 @@ export async function seedImages(db: Db, store: FsObjectStore, c: Collection, im
     rows.push({ collectionId: c.id, groupKey: s.groupKey ?? GROUP, stampIndex: s.stampIndex, state: 'quarantined' as const, ra: s.ra === undefined ? 150.123456789 : s.ra, dec: s.dec === undefined ? -2.5 : s.dec, wcsQuality: 'full' as const, width: 64, height: 64, bytes: s.png.length, sha256: sha, quarantineKey: key, bands: ['i', 'r', 'g'], colour: { preset: 'auto' }, error: null, batchId: s.batchId ?? batch.id });
   }
   const inserted = await insertImages(db, rows, 'converter');
+  // Conversion links each image to the band artifacts of its group (channel order i, r, g), when the test made them.
+  for (const img of inserted) {
+    const arts = await db.selectFrom('artifacts').select(['id', 'dataset_id', 'band']).where('collection_id', '=', c.id).where('group_key', '=', img.group_key).execute();
+    const links = arts.map((a) => ({ image_id: img.id, artifact_id: a.id, dataset_id: a.dataset_id, band: a.band, position: img.bands.indexOf(a.band ?? '') + 1 }));
+    if (links.length) await db.insertInto('image_datasets').values(links).execute();
+  }
   for (const [i, img] of inserted.entries()) {
     const s = imgs[i];
     await db

@@ -9,8 +9,8 @@ import { createBatch } from '../../src/db/repositories/batches.js';
 import type { Db } from '../../src/db/database.js';
 import type { Collection } from '../../src/db/schema.js';
 import { DB_KINDS } from '../support/databases.js';
-import { artifacts, collection, csvObjects, parseCsv, seedImages, publishSetting } from './helpers.js';
 import { createRepositories } from '../../src/db/repositories/index.js';
+import { artifacts, collection, csvObjects, parseCsv, seedImages, publishSetting } from './helpers.js';
 
 const hex = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -53,7 +53,7 @@ for (const kind of DB_KINDS) {
       const c = await collection(env.t.db, { maxBatch: 1000 });
       await publishedRows(env.t.db, c, 2500);
       // Two planners at once: the collection lock lets one of them do it all.
-      const [p1, p2] = await Promise.all([planUploadBatches({ db: env.t.db }, c.id), planUploadBatches({ db: env.t.db }, c.id)]);
+      const [p1, p2] = await Promise.all([planUploadBatches({ repos: createRepositories(env.t.db) }, c.id), planUploadBatches({ repos: createRepositories(env.t.db) }, c.id)]);
       const planned = [...p1, ...p2];
       expect(planned.map((b) => [b.seq, b.total])).toEqual([
         [1, 1000],
@@ -81,18 +81,18 @@ for (const kind of DB_KINDS) {
       expect(order.slice(0, 1000).every((i) => i.seq === 1)).toBe(true);
       expect(order.slice(2000).every((i) => i.seq === 3)).toBe(true);
 
-      expect(await planUploadBatches({ db: env.t.db }, c.id)).toEqual([]);
+      expect(await planUploadBatches({ repos: createRepositories(env.t.db) }, c.id)).toEqual([]);
       await publishedRows(env.t.db, c, 7, 5, 2500);
-      expect((await planUploadBatches({ db: env.t.db }, c.id)).map((b) => [b.seq, b.total])).toEqual([[4, 7]]);
+      expect((await planUploadBatches({ repos: createRepositories(env.t.db) }, c.id)).map((b) => [b.seq, b.total])).toEqual([[4, 7]]);
     });
 
     it('uses the collection upload mode, and ignores images that are not published', async () => {
       const c = await collection(env.t.db);
       await env.t.db.updateTable('collections').set({ upload_mode: 'api' }).where('id', '=', c.id).execute();
       await seedImages(env.t.db, env.fs.store, c, [{ png: env.stamps[0].png, stampIndex: 0, state: 'approved' }]);
-      expect(await planUploadBatches({ db: env.t.db }, c.id)).toEqual([]);
+      expect(await planUploadBatches({ repos: createRepositories(env.t.db) }, c.id)).toEqual([]);
       await publishedRows(env.t.db, c, 3);
-      const [b] = await planUploadBatches({ db: env.t.db }, c.id);
+      const [b] = await planUploadBatches({ repos: createRepositories(env.t.db) }, c.id);
       expect(b.total).toBe(3);
       expect((await env.t.db.selectFrom('upload_batches').select('mode').where('id', '=', b.id).executeTakeFirstOrThrow()).mode).toBe('api');
     });
@@ -113,8 +113,8 @@ for (const kind of DB_KINDS) {
       ]);
       await env.t.db.updateTable('collections').set({ extra_metadata: JSON.stringify({ ...extra, objects: { ...extra.objects, [hidden.id]: { '#priority': 3 } } }) }).where('id', '=', c.id).execute();
       const pub = [await publishImage({ repos: createRepositories(env.t.db), store: env.fs.store }, open.id), await publishImage({ repos: createRepositories(env.t.db), store: env.fs.store }, hidden.id)];
-      const [batch] = await planUploadBatches({ db: env.t.db }, c.id);
-      const m = await writeManifests({ db: env.t.db, store: env.fs.store }, batch.id);
+      const [batch] = await planUploadBatches({ repos: createRepositories(env.t.db) }, c.id);
+      const m = await writeManifests({ repos: createRepositories(env.t.db), store: env.fs.store }, batch.id);
       expect(m).toMatchObject({ seq: 1, total: 2, csvKey: `manifests/${c.id}/batch-1.csv`, jsonKey: `manifests/${c.id}/batch-1.json`, unchanged: false });
       expect(m.csvUrl).toBe(`http://bridge.test/public/manifests/${c.id}/batch-1.csv`);
       expect(Object.keys(m.dropped)).toEqual([hidden.id]);
@@ -207,40 +207,40 @@ for (const kind of DB_KINDS) {
       expect(events[0].payload).toMatchObject({ uploadBatchId: batch.id, seq: 1, total: 2, manifestCsvUrl: m.csvUrl, manifestJsonUrl: m.jsonUrl });
 
       // Again: the same files, no second event.
-      const again = await writeManifests({ db: env.t.db, store: env.fs.store }, batch.id);
+      const again = await writeManifests({ repos: createRepositories(env.t.db), store: env.fs.store }, batch.id);
       expect(again.total).toBe(2);
       expect(Buffer.from((await env.fs.store.get('public', m.csvKey)).body).equals(Buffer.from(csvObj.body))).toBe(true);
       expect(await env.t.db.selectFrom('events').select('id').where('collection_id', '=', c.id).execute()).toHaveLength(1);
 
       // A retraction before upload: re-manifesting leaves the subject out.
       await unpublishImage({ repos: createRepositories(env.t.db), store: env.fs.store }, open.id, 'epo', 'takedown');
-      const after = await writeManifests({ db: env.t.db, store: env.fs.store }, batch.id);
+      const after = await writeManifests({ repos: createRepositories(env.t.db), store: env.fs.store }, batch.id);
       expect(after.total).toBe(1);
       expect(csvObjects(new TextDecoder().decode((await env.fs.store.get('public', m.csvKey)).body)).map((r) => r.external_id)).toEqual([hidden.id]);
 
       // Once the upload has started the manifests are left alone.
       await env.t.db.updateTable('upload_batches').set({ state: 'uploading' }).where('id', '=', batch.id).execute();
-      expect(await writeManifests({ db: env.t.db, store: env.fs.store }, batch.id)).toMatchObject({ unchanged: true, total: 1 });
+      expect(await writeManifests({ repos: createRepositories(env.t.db), store: env.fs.store }, batch.id)).toMatchObject({ unchanged: true, total: 1 });
     });
 
     it('refuses a batch holding an image that is not published', async () => {
       const c = await collection(env.t.db);
       const [img] = await seedImages(env.t.db, env.fs.store, c, [{ png: env.stamps[4].png, stampIndex: 0 }]);
       await publishImage({ repos: createRepositories(env.t.db), store: env.fs.store }, img.id);
-      const [batch] = await planUploadBatches({ db: env.t.db }, c.id);
+      const [batch] = await planUploadBatches({ repos: createRepositories(env.t.db) }, c.id);
       await env.t.db.updateTable('images').set({ state: 'approved' }).where('id', '=', img.id).execute();
-      await expect(writeManifests({ db: env.t.db, store: env.fs.store }, batch.id)).rejects.toThrow(/not published/);
+      await expect(writeManifests({ repos: createRepositories(env.t.db), store: env.fs.store }, batch.id)).rejects.toThrow(/not published/);
     });
 
     it(`never writes a manifest of more than ${MAX_IMPORT_ROWS} rows`, async () => {
       const c = await collection(env.t.db, { maxBatch: 10_000 });
       const ids = await publishedRows(env.t.db, c, MAX_IMPORT_ROWS + 1, 50);
-      const [first, second] = await planUploadBatches({ db: env.t.db }, c.id);
+      const [first, second] = await planUploadBatches({ repos: createRepositories(env.t.db) }, c.id);
       expect([first.total, second.total]).toEqual([MAX_IMPORT_ROWS, 1]);
       // Forced past the planner's limit by hand: the writer still refuses.
       const stray = await env.t.db.selectFrom('upload_items').select('id').where('upload_batch_id', '=', second.id).executeTakeFirstOrThrow();
       await env.t.db.updateTable('upload_items').set({ upload_batch_id: first.id }).where('id', '=', stray.id).execute();
-      await expect(writeManifests({ db: env.t.db, store: env.fs.store }, first.id)).rejects.toThrow(/at most 10000/);
+      await expect(writeManifests({ repos: createRepositories(env.t.db), store: env.fs.store }, first.id)).rejects.toThrow(/at most 10000/);
       expect(ids).toHaveLength(MAX_IMPORT_ROWS + 1);
     }, 120_000);
   });

@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis-server.js';
 import { loadConfig } from '../../src/config/config.js';
 import { buildServices } from '../../src/app/service.js';
-import { startWorkerRole } from '../../src/app/worker.js';
+import { startWorkerRole } from '../../workers/main.js';
 import { createCollection, findCollection } from '../../src/db/repositories/collections.js';
 import { createLogger } from '../../src/app/logger.js';
 import { writeDemoArtifacts, type DemoLayout } from '../../src/demo/demo-data.js';

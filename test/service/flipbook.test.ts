@@ -8,7 +8,7 @@ import { startBridgeApp, type BridgeApp } from '../support/bridge-app.js';
 import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../support/panoptes-server.js';
 import { waitFor } from '../support/wait.js';
 import { readXmp } from '../../src/imaging/png/png-chunks.js';
-import { exportCollection } from '../../src/cli/export-command.js';
+import { exportCollection } from '../../src/domain/export.js';
 // The tests' own CSV reader, independent of the code under test.
 import { parseCsv } from '../publish/helpers.js';
 
@@ -127,7 +127,7 @@ describe('flipbook subjects with PI settings', () => {
     // The same subjects for the Project Builder: four files per row, named in the manifest.
     const dir = await mkdtemp(join(tmpdir(), 'flipbook-export-'));
     try {
-      const out = await exportCollection({ db: app.s.db, store: app.s.store }, app.collections.alien, join(dir, 'x.zip'));
+      const out = await exportCollection({ repos: app.s.repos, store: app.s.store }, app.collections.alien, join(dir, 'x.zip'));
       expect(out.images).toBe(3);
       const zip = await JSZip.loadAsync(await readFile(out.path));
       const [header, ...rows] = parseCsv(await zip.file('manifest.csv')!.async('string')).filter((r) => r.length > 1);

@@ -48,7 +48,7 @@ describe('the prompt embargo through the pipeline', () => {
   it('DATE-OBS reaches the image; prompt data 10 hours old is refused under the 80-hour embargo, 100 hours old is not', async () => {
     const root = join(dir, 'artifacts');
     const now = new Date();
-    const d: PipelineDeps = { db: t.db, store: new FsObjectStore({ root: join(dir, 'objects'), publicBaseUrl: 'http://127.0.0.1:1' }), sources: (c) => new RetrieveArtifactsSource({ root: c.source_root! }), convertThreads: 1, tmpDir: dir, log: createLogger('silent') };
+    const d: PipelineDeps = { repos: createRepositories(t.db), store: new FsObjectStore({ root: join(dir, 'objects'), publicBaseUrl: 'http://127.0.0.1:1' }), sources: (c) => new RetrieveArtifactsSource({ root: c.source_root! }), convertThreads: 1, log: createLogger('silent') };
     for (const [run, hours] of [['u/alien/fresh', 10], ['u/alien/older', 100]] as const) {
       await writeDemoArtifacts(root, { owner: 'alien', run, datasetType: 'zooniverse_cutout', tracts: [9813], patches: [42], stampsPerFile: 2, size: 32, observedAt: new Date(now.getTime() - hours * 3_600_000) });
       const c = await createCollection(t.db, { owner: 'alien', repository: 'prompt', name: run, sourceKind: 'prefix', sourceRoot: root, datasetType: 'zooniverse_cutout', rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, dataRelease: 'prompt' }, 'alien');

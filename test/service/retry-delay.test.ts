@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retryDelay } from '../../src/jobs/catalogue.js';
+import { retryDelay } from '../../src/adapters/queue/bullmq-options.js';
 import { UpstreamError } from '../../src/domain/errors.js';
 
 describe('job retry delay', () => {

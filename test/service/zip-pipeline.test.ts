@@ -11,6 +11,7 @@ import { createLogger } from '../../src/app/logger.js';
 import { encodePng } from '../../src/imaging/png/png-writer.js';
 import { makeZip } from '../support/butler-server.js';
 import { DB_KINDS, freshDatabase, type TestDb } from '../support/databases.js';
+import { createRepositories } from '../../src/db/repositories/index.js';
 
 /**
  * The third input shape through the pipeline: a ZIP of PNG renderings (the
@@ -35,7 +36,7 @@ for (const kind of DB_KINDS) {
       t = await freshDatabase(kind);
       dir = await mkdtemp(join(tmpdir(), 'zip-pipeline-'));
       const store = new FsObjectStore({ root: join(dir, 'objects'), publicBaseUrl: 'http://127.0.0.1:1' });
-      d = { db: t.db, store, sources: (c) => new RetrieveArtifactsSource({ root: c.source_root! }), convertThreads: 1, tmpDir: dir, log: createLogger('silent') };
+      d = { repos: createRepositories(t.db), store, sources: (c) => new RetrieveArtifactsSource({ root: c.source_root! }), convertThreads: 1, log: createLogger('silent') };
     });
     afterAll(async () => {
       await t?.close();
@@ -89,6 +90,11 @@ for (const kind of DB_KINDS) {
       const decoded = pngjs.PNG.sync.read(Buffer.from(stored.body));
       const original = pngjs.PNG.sync.read(Buffer.from(pngs[2]));
       expect(Buffer.compare(decoded.data, original.data)).toBe(0);
+
+      // Each image names the archive it came out of.
+      const archive = await t.db.selectFrom('artifacts').select(['id', 'dataset_id']).where('collection_id', '=', c.id).where('state', '=', 'converted').executeTakeFirstOrThrow();
+      const links = await t.db.selectFrom('image_datasets').selectAll().where('image_id', 'in', images.map((i) => i.id)).execute();
+      expect(links.map((l) => [l.artifact_id, l.dataset_id, l.position])).toEqual(images.map(() => [archive.id, archive.dataset_id, 1]));
 
       const arts = await t.db.selectFrom('artifacts').select(['state', 'error']).where('collection_id', '=', c.id).orderBy('state').execute();
       expect(arts.map((a) => a.state)).toEqual(['converted', 'failed']);

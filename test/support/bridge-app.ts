@@ -7,7 +7,7 @@ import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis
 import { loadConfig } from '../../src/config/config.js';
 import { buildServices, type Services } from '../../src/app/service.js';
 import { startApiRole } from '../../src/app/api-server.js';
-import { startWorkerRole } from '../../src/app/worker.js';
+import { startWorkerRole } from '../../workers/main.js';
 import { createCollection } from '../../src/db/repositories/collections.js';
 import { writeDemoArtifacts, type DemoLayout } from '../../src/demo/demo-data.js';
 import { CookieJar, startOidcProvider, type StartedOidcProvider } from './oidc-provider.js';
@@ -44,6 +44,10 @@ export interface BridgeAppOptions {
   zooniverse?: { baseUrl: string; clientId: string; clientSecret: string };
   /** Upload settings each owner sets through PATCH /collections/{id} before the first poll. */
   settings?: Record<string, unknown>;
+  /** A data-rights policy file other than the shipped one. */
+  policyFile?: string;
+  /** How often the sweep runs (default 5 s); long, to show something happens without it. */
+  sweepSeconds?: number;
 }
 
 export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeApp> {
@@ -72,8 +76,9 @@ export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeAp
     OIDC_AUDIENCES: op.apiAudience,
     OIDC_ALLOW_HTTP: 'true',
     SESSION_SECRET: 'test-session-secret-0123456789abcdef-not-for-production',
-    SWEEP_INTERVAL_SECONDS: '5',
+    SWEEP_INTERVAL_SECONDS: String(o.sweepSeconds ?? 5),
   };
+  if (o.policyFile) env.POLICY_FILE = o.policyFile;
   if (o.databaseUrl) env.DATABASE_URL = o.databaseUrl;
   if (o.zooniverse) Object.assign(env, { ZOONIVERSE_BASE_URL: o.zooniverse.baseUrl, ZOONIVERSE_CLIENT_ID: o.zooniverse.clientId, ZOONIVERSE_CLIENT_SECRET: o.zooniverse.clientSecret, PUBLIC_BASE_URL: '' });
   // The bridge's own logger (with its redaction), writing where the test can read it.

@@ -6,7 +6,7 @@
 import { sql } from 'kysely';
 import { loadConfig } from '../../src/config/config.js';
 import { buildServices } from '../../src/app/service.js';
-import { startWorkerRole } from '../../src/app/worker.js';
+import { startWorkerRole } from '../../workers/main.js';
 import { createLogger } from '../../src/app/logger.js';
 
 const config = loadConfig();

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tmpdir } from 'node:os';
 import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis-server.js';
-import { JobQueues } from '../../src/jobs/queues.js';
-import { pipelineHandlers } from '../../src/jobs/handlers.js';
+import { BullMqJobQueue } from '../../src/adapters/queue/bullmq-queue.js';
+import { pipelineHandlers } from '../../workers/handlers.js';
 import { loadPolicyFile } from '../../src/policies/policy-file.js';
 import { DEFAULT_POLICY_FILE } from '../../src/app/service.js';
 import { PanoptesServerDouble } from '../support/panoptes-server.js';
@@ -22,13 +21,13 @@ describe('upload job gives up', () => {
   let pub: PublicStore;
   let zoo: PanoptesServerDouble;
   let redis: LocalRedis;
-  let queues: JobQueues;
+  let queues: BullMqJobQueue;
   beforeAll(async () => {
     t = await freshDatabase('pglite');
     pub = await startPublicStore();
     zoo = await PanoptesServerDouble.start();
     redis = await startLocalRedis();
-    queues = new JobQueues({ host: '127.0.0.1', port: Number(new URL(redis.url).port), maxRetriesPerRequest: null });
+    queues = new BullMqJobQueue({ host: '127.0.0.1', port: Number(new URL(redis.url).port), maxRetriesPerRequest: null });
   });
   afterAll(async () => {
     await queues?.close();
@@ -41,7 +40,7 @@ describe('upload job gives up', () => {
   it('retries while attempts remain, then records the failure on the batch', async () => {
     const b = await seedUploadBatch(t.db, pub.store, { n: 30 });
     zoo.uploadingDisabled = true;
-    const d = { db: t.db, store: pub.store, sources: () => { throw new Error('not used'); }, convertThreads: 1, tmpDir: tmpdir(), log: quietLog };
+    const d = { db: t.db, repos: createRepositories(t.db), store: pub.store, sources: () => { throw new Error('not used'); }, convertThreads: 1, log: quietLog };
     const h = pipelineHandlers(d, { repos: createRepositories(t.db), policy: await loadPolicyFile(DEFAULT_POLICY_FILE), clock: { now: () => new Date() }, log: quietLog }, { repos: createRepositories(t.db), lock: databaseLock(t.db), store: pub.store, log: quietLog, panoptes: panoptesClient(zoo.url) }, queues, { sweepAgeMs: 60_000, webhooks: httpWebhookSender() });
     const state = async () => (await t.db.selectFrom('upload_batches').select(['state', 'error']).where('id', '=', b.batchId).executeTakeFirstOrThrow());
 

@@ -12,6 +12,10 @@ import { TransientFailure, networkErrorCode, retrying, transientAnswer, type Ret
  * service account: lists a PI's run collection and downloads its files.
  * The wire contract is shared/reference/butler-api.md.
  *
+ * Longer than 400 lines because it is the whole contract in one place: the
+ * cursor, the query stream with its keep-alives, artifact downloads through
+ * presigned URLs, and the mapping of every failure, each depending on the others.
+ *
  * The listing cursor
  * ------------------
  * The only filter that makes a poll cost O(new datasets) is the registry's

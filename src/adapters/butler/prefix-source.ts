@@ -9,7 +9,9 @@ import { readPrimaryHeader } from '../../imaging/fits/observation-time.js';
 
 /*
  * A directory that `butler retrieve-artifacts` wrote, read as if it were a
- * Butler. Two shapes are understood:
+ * Butler. Longer than 400 lines because both layouts, their identity scheme
+ * and the change-time cursor must agree with each other exactly. Two shapes
+ * are understood:
  *
  *  - the default --preserve-path tree, where the datastore path starts with
  *    the run: root/<run>/<datasetType>/<tract>/<patch>/<band>/<file>.fits

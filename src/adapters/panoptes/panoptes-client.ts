@@ -26,7 +26,10 @@ import { refusalOf } from './refusal.js';
 
 /*
  * Client of Zooniverse's Panoptes API (shared/reference/zooniverse.md) for the
- * bridge's application account.
+ * bridge's application account. Longer than 400 lines because every
+ * Panoptes call the bridge makes shares one request path (token, retries,
+ * If-Match, ambiguity), and splitting the calls from it would hide which
+ * failures each call may meet.
  *
  * Which failures are retried here
  * -------------------------------

@@ -17,6 +17,10 @@ import {
 } from './keys.js';
 
 /*
+ * Longer than 400 lines because the crash-safety argument below covers
+ * every operation (put, copy, delete, serving) and is easiest to check when
+ * they sit together.
+ *
  * On-disk layout (root is owned by this service):
  *
  *   root/quarantine/<key>            0700 dirs, 0600 files: never served

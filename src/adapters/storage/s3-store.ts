@@ -26,6 +26,9 @@ import {
 } from './keys.js';
 
 /*
+ * Longer than 400 lines because multipart uploads, checksums and the one
+ * mapping of SDK failures belong to every operation of the store.
+ *
  * Deployment requirements (not enforced here, on purpose):
  * - The quarantine bucket MUST be private: no public-read bucket policy, Block
  *   Public Access on. Unreviewed images live there.

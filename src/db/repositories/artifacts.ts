@@ -134,6 +134,7 @@ export function artifactsRepository(db: Tx): ArtifactsRepository {
     list: (collectionId, f) => listArtifacts(db, collectionId, f),
     assignBatch: (batchId, ids) => assignBatch(db, batchId, ids),
     sweepCandidates: (olderThan, limit) => sweepCandidates(db, olderThan, limit),
+    // The query stays in subject-metadata.ts while manifest writing still calls it with a database handle.
     async objectKeys(collectionId) {
       const rows = await db.selectFrom('artifacts').select('object_key').where('collection_id', '=', collectionId).where('object_key', 'is not', null).execute();
       return rows.map((r) => r.object_key!);

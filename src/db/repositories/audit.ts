@@ -38,5 +38,30 @@ export function auditRepository(db: Tx): AuditRepository {
     append: (entries) => appendAudit(db, entries),
     list: (f) => listAudit(db, f),
     latest: (entityId, actions) => db.selectFrom('audit_log').select(['actor', 'action']).where('entity_id', '=', entityId).where('action', 'in', actions).orderBy('id', 'desc').limit(1).executeTakeFirst(),
+    async latestOfEach(entityIds, actions) {
+      const out = new Map<string, Pick<AuditEntry, 'actor' | 'action' | 'at' | 'reason'>>();
+      for (let i = 0; i < entityIds.length; i += 1000) {
+        const rows = await db
+          .selectFrom('audit_log')
+          .distinctOn('entity_id')
+          .select(['entity_id', 'action', 'actor', 'at', 'reason'])
+          .where('entity_id', 'in', entityIds.slice(i, i + 1000))
+          .where('action', 'in', actions)
+          .orderBy('entity_id')
+          .orderBy('id', 'desc')
+          .execute();
+        for (const { entity_id, ...last } of rows) out.set(entity_id, last);
+      }
+      return out;
+    },
+    latestByPolicy: (entityId) =>
+      db
+        .selectFrom('audit_log')
+        .selectAll()
+        .where('entity_id', '=', entityId)
+        .where('action', 'like', 'policy\\_%')
+        .orderBy('id', 'desc')
+        .limit(1)
+        .executeTakeFirst(),
   };
 }

@@ -84,6 +84,15 @@ export function collectionsRepository(db: Tx): CollectionsRepository {
     create: (c, actor) => createCollection(db, c, actor),
     get: (id) => getCollection(db, id),
     find: (id) => findCollection(db, id),
+    findByIdOrName(idOrName) {
+      // Comparing a non-UUID with the uuid column would be an error, not a miss.
+      const isUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrName);
+      return db
+        .selectFrom('collections')
+        .selectAll()
+        .where((eb) => (isUuid ? eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]) : eb('name', '=', idOrName)))
+        .execute();
+    },
     async lock(id) {
       const row = await db.selectFrom('collections').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
       if (!row) throw new NotFoundError(`collection ${id} not found`);

@@ -4,6 +4,7 @@ import type { Page } from './artifacts.js';
 import type { ImageChanges, ImagesRepository, NewImage } from '../../domain/ports/images-repository.js';
 import { NotFoundError } from '../../domain/errors.js';
 import { framesByImage, framesOf, insertFrames } from './frames.js';
+import { datasetIdsByImage, linkDatasets } from './image-datasets.js';
 import { transition } from './transitions.js';
 import type { Tx } from './transitions.js';
 
@@ -77,6 +78,8 @@ export function imagesRepository(db: Tx): ImagesRepository {
   return {
     insert: (images, actor) => insertImages(db, images, actor),
     insertFrames: (frames) => insertFrames(db, frames),
+    linkDatasets: (links) => linkDatasets(db, links),
+    datasetIds: (imageIds) => datasetIdsByImage(db, imageIds),
     find: (id) => db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst(),
     async findMany(ids) {
       const out = [];
@@ -185,6 +188,64 @@ export function imagesRepository(db: Tx): ImagesRepository {
       const images = await db.selectFrom('images').select('quarantine_key as key').where('collection_id', '=', collectionId).where('quarantine_key', '!=', '').execute();
       const frames = await db.selectFrom('image_frames').innerJoin('images', 'images.id', 'image_frames.image_id').select('image_frames.quarantine_key as key').where('images.collection_id', '=', collectionId).execute();
       return [...images, ...frames].map((r) => r.key);
+    },
+
+    async listForReview(f) {
+      let q = db
+        .selectFrom('images')
+        .innerJoin('collections', 'collections.id', 'images.collection_id')
+        .selectAll('images')
+        .select(['collections.name as collection_name', 'collections.owner as owner'])
+        .orderBy('images.created_at')
+        .orderBy('images.group_key')
+        .orderBy('images.stamp_index')
+        .orderBy('images.id')
+        .offset(f.offset)
+        .limit(f.limit + 1);
+      if (f.owner) q = q.where('collections.owner', '=', f.owner);
+      if (f.collectionId) q = q.where('images.collection_id', '=', f.collectionId);
+      if (f.batchId) q = q.where('images.batch_id', '=', f.batchId);
+      if (f.verdict) q = q.where('images.verdict', '=', f.verdict);
+      if (f.state) q = q.where('images.state', '=', f.state);
+      const rows = await q.execute();
+      return { items: rows.slice(0, f.limit), next: rows.length > f.limit ? String(f.offset + f.limit) : null };
+    },
+    async byCollection(imageIds) {
+      const out = new Map<string, string[]>();
+      for (let i = 0; i < imageIds.length; i += 1000) {
+        const rows = await db.selectFrom('images').select(['id', 'collection_id']).where('id', 'in', imageIds.slice(i, i + 1000)).execute();
+        for (const r of rows) {
+          const ids = out.get(r.collection_id);
+          if (ids) ids.push(r.id);
+          else out.set(r.collection_id, [r.id]);
+        }
+      }
+      return out;
+    },
+    exportable: (collectionId) =>
+      db
+        .selectFrom('images')
+        .selectAll()
+        .where('collection_id', '=', collectionId)
+        .where('state', 'in', [...ADMITTED])
+        .orderBy('batch_id')
+        .orderBy('group_key')
+        .orderBy('stamp_index')
+        .orderBy('id')
+        .execute(),
+    async countJudgedOrFailed(collectionId) {
+      const r = await db
+        .selectFrom('images')
+        .select(sql<number>`count(*)::int`.as('n'))
+        .where('collection_id', '=', collectionId)
+        .where((eb) => eb.or([eb('verdict', 'is not', null), eb('state', '=', 'failed')]))
+        .executeTakeFirstOrThrow();
+      return r.n;
+    },
+    countByVerdict: (collectionId) => db.selectFrom('images').select(['verdict', sql<number>`count(*)::int`.as('n')]).where('collection_id', '=', collectionId).groupBy('verdict').orderBy('verdict').execute(),
+    async firstWithVerdict(collectionId, verdict) {
+      const row = await db.selectFrom('images').select('id').where('collection_id', '=', collectionId).where('verdict', '=', verdict).limit(1).executeTakeFirst();
+      return row?.id;
     },
   };
 }

@@ -4,9 +4,12 @@ import { artifactsRepository } from './artifacts.js';
 import { auditRepository } from './audit.js';
 import { batchesRepository } from './batches.js';
 import { collectionsRepository } from './collections.js';
+import { delegationsRepository } from './delegations.js';
 import { eventsRepository } from './events.js';
+import { healthRepository } from './health.js';
 import { imagesRepository } from './images.js';
-import { purgeRepository } from './purge.js';
+import { sessionsRepository } from './sessions.js';
+import { uploadBatchesRepository } from './upload-batches.js';
 import { uploadLedgerRepository } from './upload-ledger.js';
 import type { Tx } from './transitions.js';
 
@@ -28,8 +31,11 @@ function bind(db: Tx, inTransaction: boolean): Repositories {
     batches: batchesRepository(db),
     audit: auditRepository(db),
     events: eventsRepository(db),
+    delegations: delegationsRepository(db),
+    uploadBatches: uploadBatchesRepository(db),
+    health: healthRepository(db),
+    sessions: sessionsRepository(db),
     ledger: uploadLedgerRepository(db),
-    purge: purgeRepository(db),
     transaction: (fn) => (inTransaction ? fn(repos) : (db as Db).transaction().execute((tx) => fn(bind(tx, true)))),
   };
   return repos;

@@ -1,18 +1,11 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import type { Session } from '../schema.js';
+import type { LoginFlowRecord, SessionIdentity, SessionsRepository } from '../../domain/ports/sessions-repository.js';
 import type { Tx } from './transitions.js';
-
-/** The browser session cookie: httpOnly, SameSite=Lax, Secure outside dev (set in api/auth-routes.ts). */
-export const SESSION_COOKIE = 'bridge_session';
 
 const hash = (s: string) => createHash('sha256').update(s).digest('hex');
 
-export interface SessionIdentity {
-  username: string;
-  roles: string[];
-  groups: string[];
-  dataRights: string[];
-}
+export type { SessionIdentity };
 
 /**
  * Returns the cookie value; only its hash is stored. The provider's ID token,
@@ -77,12 +70,7 @@ export async function purgeExpired(db: Tx, now = new Date()): Promise<void> {
   await db.deleteFrom('login_flows').where('created_at', '<', new Date(now.getTime() - 15 * 60_000)).execute();
 }
 
-export interface StoredFlow {
-  state: string;
-  nonce: string;
-  codeVerifier: string;
-  returnTo: string;
-}
+export type StoredFlow = LoginFlowRecord;
 
 export async function saveLoginFlow(db: Tx, f: StoredFlow): Promise<void> {
   await db.insertInto('login_flows').values({ state_hash: hash(f.state), nonce: f.nonce, code_verifier: f.codeVerifier, return_to: f.returnTo }).execute();
@@ -93,4 +81,25 @@ export async function takeLoginFlow(db: Tx, state: string): Promise<StoredFlow |
   const row = await db.deleteFrom('login_flows').where('state_hash', '=', hash(state)).returningAll().executeTakeFirst();
   if (!row || new Date(row.created_at).getTime() < Date.now() - 10 * 60_000) return undefined;
   return { state, nonce: row.nonce, codeVerifier: row.code_verifier, returnTo: row.return_to };
+}
+
+export function sessionsRepository(db: Tx): SessionsRepository {
+  return {
+    create: (who, ttlMs, idToken) => createSession(db, who, ttlMs, idToken),
+    async find(cookie) {
+      const s = await findSession(db, cookie);
+      return s && { username: s.username, roles: s.roles, groups: s.groups, dataRights: s.data_rights, csrfToken: s.csrf_token };
+    },
+    async end(cookie) {
+      const s = await findSession(db, cookie);
+      await deleteSession(db, cookie);
+      return s ? unsealIdToken(s, cookie) : undefined;
+    },
+    saveLoginFlow: (f) => saveLoginFlow(db, f),
+    takeLoginFlow: (state) => takeLoginFlow(db, state),
+    async endAllOf(username) {
+      return Number((await db.deleteFrom('sessions').where('username', '=', username).executeTakeFirst()).numDeletedRows);
+    },
+    purgeExpired: () => purgeExpired(db),
+  };
 }

@@ -18,4 +18,8 @@ export interface AuditRepository {
   list(filter: { entityId?: string; collectionId?: string; before?: string; limit: number }): Promise<AuditEntry[]>;
   /** The newest entry about `entityId` whose action is one of `actions`. */
   latest(entityId: string, actions: string[]): Promise<Pick<AuditEntry, 'actor' | 'action'> | undefined>;
+  /** `latest` for many entities at once, by entity id (entities with no such entry are absent). */
+  latestOfEach(entityIds: string[], actions: string[]): Promise<Map<string, Pick<AuditEntry, 'actor' | 'action' | 'at' | 'reason'>>>;
+  /** The newest entry the policy itself wrote about `entityId`: its verdict, or why it could not give one. */
+  latestByPolicy(entityId: string): Promise<AuditEntry | undefined>;
 }

@@ -50,6 +50,8 @@ export interface CollectionsRepository {
   /** Throws NotFoundError when absent. */
   get(id: string): Promise<Collection>;
   find(id: string): Promise<Collection | undefined>;
+  /** Collections whose id or name is `idOrName` (one name may be registered in several repositories). */
+  findByIdOrName(idOrName: string): Promise<Collection[]>;
   /** Locks the collection's row until the transaction ends (serialises work on one collection). Throws NotFoundError. */
   lock(id: string): Promise<Collection>;
   list(filter?: { owner?: string; status?: CollectionStatus }): Promise<Collection[]>;

@@ -1,4 +1,4 @@
-import type { Image, ImageFrame, ImageState } from '../model.js';
+import type { Image, ImageDataset, ImageFrame, ImageState, Verdict } from '../model.js';
 import type { Page } from './repositories.js';
 
 export interface NewImage {
@@ -52,6 +52,21 @@ export interface BatchReviewCounts {
   evaluated: number;
 }
 
+/** An image as the review page lists it: with its collection's name and owner. */
+export type ReviewImage = Image & { collection_name: string; owner: string };
+
+export interface ReviewImageFilter {
+  /** Only images of this owner's collections. */
+  owner?: string;
+  collectionId?: string;
+  batchId?: string;
+  verdict?: Verdict;
+  state?: ImageState;
+  /** Where the page starts in the listing (the previous page's `next`). */
+  offset: number;
+  limit: number;
+}
+
 export interface ImagesRepository {
   /**
    * One image per (collection, group, stamp): inserting a group twice adds
@@ -59,6 +74,10 @@ export interface ImagesRepository {
    */
   insert(images: NewImage[], actor: string): Promise<Image[]>;
   insertFrames(frames: NewFrame[]): Promise<void>;
+  /** Records the datasets each image was made from; conversion writes them in the transaction that inserts the images. */
+  linkDatasets(links: ImageDataset[]): Promise<void>;
+  /** The Butler dataset ids behind each image, by band then id (the order of a subject's #dataset_ids); images without any are absent. */
+  datasetIds(imageIds: string[]): Promise<Map<string, string[]>>;
   find(id: string): Promise<Image | undefined>;
   /** Several images by id (missing ids are absent from the answer). */
   findMany(ids: string[]): Promise<Image[]>;
@@ -100,4 +119,16 @@ export interface ImagesRepository {
   abandonedPublic(limit: number): Promise<string[]>;
   /** Quarantine object keys of a collection's images and frames (for purging). */
   quarantineKeys(collectionId: string): Promise<string[]>;
+
+  /** The review page's listing, oldest first (then group, stamp); offset-paged, `next` being the next offset. */
+  listForReview(filter: ReviewImageFilter): Promise<Page<ReviewImage>>;
+  /** The given images grouped by collection id (unknown ids are left out). */
+  byCollection(imageIds: string[]): Promise<Map<string, string[]>>;
+  /** What an export holds: the approved and released images, in stable order (batch, group, stamp). */
+  exportable(collectionId: string): Promise<Image[]>;
+  /** Images the pipeline is done with before review: they have a verdict, or failed. */
+  countJudgedOrFailed(collectionId: string): Promise<number>;
+  countByVerdict(collectionId: string): Promise<{ verdict: Verdict | null; n: number }[]>;
+  /** Some image of the collection with this verdict, if there is one. */
+  firstWithVerdict(collectionId: string, verdict: Verdict): Promise<string | undefined>;
 }

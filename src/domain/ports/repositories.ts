@@ -2,9 +2,12 @@ import type { ArtifactsRepository } from './artifacts-repository.js';
 import type { AuditRepository } from './audit-repository.js';
 import type { BatchesRepository } from './batches-repository.js';
 import type { CollectionsRepository } from './collections-repository.js';
+import type { DelegationsRepository } from './delegations-repository.js';
 import type { EventsRepository } from './events-repository.js';
+import type { HealthRepository } from './health-repository.js';
 import type { ImagesRepository } from './images-repository.js';
-import type { PurgeRepository } from './purge-repository.js';
+import type { SessionsRepository } from './sessions-repository.js';
+import type { UploadBatchesRepository } from './upload-batches-repository.js';
 import type { UploadLedgerRepository } from './upload-ledger-repository.js';
 
 /**
@@ -25,8 +28,11 @@ export interface Repositories {
   batches: BatchesRepository;
   audit: AuditRepository;
   events: EventsRepository;
+  delegations: DelegationsRepository;
+  uploadBatches: UploadBatchesRepository;
+  health: HealthRepository;
+  sessions: SessionsRepository;
   ledger: UploadLedgerRepository;
-  purge: PurgeRepository;
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
 }
 

@@ -67,6 +67,17 @@ export class FitsCutouts {
     }
   }
 
+  /** Cutouts of a file already in memory; `name` stands for its path in messages and provenance. */
+  static async fromBytes(bytes: Uint8Array, name: string, limits: ReadLimits = DEFAULT_READ_LIMITS): Promise<FitsCutouts> {
+    const file = await FitsFile.fromBytes(bytes, name);
+    try {
+      return FitsCutouts.fromFile(file, limits);
+    } catch (e) {
+      await file.close();
+      throw e;
+    }
+  }
+
   static fromFile(file: FitsFile, limits: ReadLimits = DEFAULT_READ_LIMITS): FitsCutouts {
     const primary = file.hdus[0].header;
     const warnings: string[] = [];

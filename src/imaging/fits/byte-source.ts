@@ -25,6 +25,16 @@ export class BufferSource implements ByteSource {
     const end = Math.min(this.size, offset + length);
     return this.bytes.subarray(Math.max(0, offset), Math.max(offset, end));
   }
+  /**
+   * Copies rather than lends: pixel data then never aliases the source, which
+   * may be a SharedArrayBuffer that conversion threads read together.
+   */
+  async readInto(offset: number, length: number, into: Uint8Array): Promise<Uint8Array> {
+    const part = await this.read(offset, length);
+    const out = into.subarray(0, part.length);
+    out.set(part);
+    return out;
+  }
   async close(): Promise<void> {}
 }
 

@@ -25,6 +25,16 @@ export async function readPrimaryHeader(path: string, maxBytes = MAX_PRIMARY_HEA
   }
 }
 
+/** The primary header of a FITS file held in memory; null when none ends within maxBytes. */
+export function primaryHeaderOf(bytes: Uint8Array, maxBytes = MAX_PRIMARY_HEADER_BYTES): Header | null {
+  const end = Math.min(bytes.length - (bytes.length % BLOCK), maxBytes);
+  for (let have = BLOCK; have <= end; have += BLOCK) {
+    const parsed = parseHeader(bytes.subarray(0, have));
+    if (parsed) return parsed.header;
+  }
+  return null;
+}
+
 const MJD_UNIX_EPOCH = 40587;
 
 /**

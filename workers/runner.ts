@@ -1,7 +1,9 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { BACKOFF_TYPE, JOBS, QUEUE_NAMES, retryDelay, type JobName } from './catalogue.js';
-import type { Handlers } from './handlers.js';
-import type { Logger } from '../domain/ports.js';
+import { JOBS, QUEUE_NAMES, type JobName } from '../src/domain/jobs.js';
+import { retryDelay } from '../src/adapters/queue/bullmq-options.js';
+import { BACKOFF_TYPE } from '../src/adapters/queue/bullmq-options.js';
+import type { Logger } from '../src/domain/ports.js';
+import type { HandlerContext, Handlers } from './handler.js';
 
 export interface WorkerOptions {
   connection: ConnectionOptions;
@@ -34,7 +36,7 @@ export function startWorkers(handlers: Handlers, o: WorkerOptions): { workers: W
           if (!def || def.queue !== queue) throw new Error(`job ${job.name} does not belong to queue ${queue}`);
           const payload = def.schema.parse(job.data);
           const started = Date.now();
-          const result = await (handlers[name] as (p: unknown, c: { attemptsMade: number; maxAttempts: number }) => Promise<unknown>)(payload, {
+          const result = await (handlers[name] as (p: unknown, c: HandlerContext) => Promise<unknown>)(payload, {
             attemptsMade: job.attemptsMade,
             maxAttempts: job.opts.attempts ?? 1,
           });

@@ -1,8 +1,11 @@
 import { FlowProducer, Queue, type ConnectionOptions, type FlowJob } from 'bullmq';
-import { JOBS, QUEUE_NAMES, jobOptions, releaseRound, type JobName, type JobPayload } from './catalogue.js';
+import { JOBS, QUEUE_NAMES, releaseRound, type JobName, type JobPayload } from '../../domain/jobs.js';
+import type { JobQueue } from '../../domain/ports/job-queue.js';
+import { COMMON_OPTS, jobOptions, retryOptions } from './bullmq-options.js';
 
-/** The producer side: typed, validated enqueueing into the catalogue's queues. */
-export class JobQueues {
+/** The JobQueue port on BullMQ: typed, validated enqueueing into the catalogue's queues. */
+export class BullMqJobQueue implements JobQueue {
+  /** The raw queues, for what only BullMQ can show (the admin dashboard, tests). */
   readonly queues: Map<string, Queue>;
   private readonly flows: FlowProducer;
 
@@ -12,10 +15,10 @@ export class JobQueues {
   }
 
   /**
-   * Releases approved images of a collection as one BullMQ flow: every image
-   * is published (children), then the manifests are written, then the
-   * batches are uploaded (the parent). A child that can never publish (the
-   * image was rejected meanwhile) does not hold the rest back.
+   * A release is one BullMQ flow: every image is published (children), then
+   * the manifests are written, then the batches are uploaded (the parent). A
+   * child that can never publish (the image was rejected meanwhile) does not
+   * hold the rest back.
    */
   async release(collectionId: string, imageIds: string[]): Promise<string> {
     const round = releaseRound(imageIds);
@@ -43,9 +46,8 @@ export class JobQueues {
     await this.queue(def.queue).add(name, data, jobOptions(name, data as JobPayload<N>));
   }
 
-  /** One repeating poll per active collection; re-running it updates the interval. */
   async schedulePoll(collectionId: string, everySeconds: number): Promise<void> {
-    await this.queue(JOBS.poll.queue).upsertJobScheduler(`poll-${collectionId}`, { every: everySeconds * 1000 }, { name: 'poll', data: { collectionId }, opts: { attempts: JOBS.poll.opts.attempts, backoff: JOBS.poll.opts.backoff, removeOnComplete: true, removeOnFail: true } });
+    await this.queue(JOBS.poll.queue).upsertJobScheduler(`poll-${collectionId}`, { every: everySeconds * 1000 }, { name: 'poll', data: { collectionId }, opts: { ...retryOptions('poll'), ...COMMON_OPTS } });
   }
 
   async unschedulePoll(collectionId: string): Promise<void> {
@@ -53,7 +55,7 @@ export class JobQueues {
   }
 
   async scheduleSweep(everySeconds: number): Promise<void> {
-    await this.queue(JOBS.sweep.queue).upsertJobScheduler('sweep', { every: everySeconds * 1000 }, { name: 'sweep', data: {}, opts: { removeOnComplete: true, removeOnFail: true } });
+    await this.queue(JOBS.sweep.queue).upsertJobScheduler('sweep', { every: everySeconds * 1000 }, { name: 'sweep', data: {}, opts: { ...COMMON_OPTS } });
   }
 
   async depths(): Promise<Record<string, Record<string, number>>> {

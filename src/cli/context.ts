@@ -1,0 +1,75 @@
+import { join } from 'node:path';
+import type { Logger as Pino } from 'pino';
+import { loadConfig, type Config } from '../config/config.js';
+import type { Db } from '../db/database.js';
+import type { Repositories } from '../domain/ports/repositories.js';
+import type { Lock } from '../domain/ports/lock.js';
+import type { ObjectStore } from '../domain/ports.js';
+import type { PanoptesClient } from '../domain/panoptes-port.js';
+
+/**
+ * What the commands of one `bridge` run share: the configuration, the
+ * database, the object store, the Zooniverse client and the logger, each
+ * built once and only when a command first asks for it. So `bridge convert`
+ * and `inspect` neither need a valid environment nor load the service stack
+ * (hence the dynamic imports), and `purge` only reaches the store with
+ * --yes. main.ts closes whatever was opened, after the command.
+ *
+ * `serve` and `demo` build full Services instead (src/app/service.ts): they
+ * are long-running processes with their own composition roots.
+ */
+export interface CliContext {
+  config(): Config;
+  db(): Promise<Db>;
+  /** The domain's repositories on that database. */
+  repos(): Promise<Repositories>;
+  /** The upload lock on that database (a purge retracts batches an upload may hold). */
+  lock(): Promise<Lock>;
+  store(): Promise<ObjectStore>;
+  /** Absent without Zooniverse credentials. */
+  panoptes(): Promise<PanoptesClient | undefined>;
+  log(): Promise<Pino>;
+  /** Closes what was opened, newest first; safe to call when nothing was. */
+  close(): Promise<void>;
+}
+
+export function cliContext(env: Record<string, string | undefined> = process.env): CliContext {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const once = <T>(build: () => T): (() => T) => {
+    let built: { value: T } | undefined;
+    return () => (built ??= { value: build() }).value;
+  };
+  const config = once(() => loadConfig(env));
+  const db = once(async () => {
+    const { openDatabase } = await import('../db/database.js');
+    const c = config();
+    const opened = await openDatabase({ url: c.DATABASE_URL, dataDir: join(c.DATA_DIR, 'pglite') });
+    cleanups.push(() => opened.destroy());
+    return opened;
+  });
+  const repos = once(async () => (await import('../db/repositories/index.js')).createRepositories(await db()));
+  const lock = once(async () => (await import('../db/locks.js')).databaseLock(await db()));
+  const store = once(async () => {
+    const { buildStore } = await import('../app/store.js');
+    const built = await buildStore(config());
+    cleanups.push(() => built.close());
+    return built.store;
+  });
+  const panoptes = once(async () => (await import('../app/store.js')).buildPanoptes(config()));
+  const log = once(async () => (await import('../app/logger.js')).createLogger(config().LOG_LEVEL));
+  return {
+    config,
+    db,
+    repos,
+    lock,
+    store,
+    panoptes,
+    log,
+    async close() {
+      // Everything gets its chance to close; the first failure is reported.
+      const failures: unknown[] = [];
+      for (const c of cleanups.splice(0).reverse()) await Promise.resolve().then(c).catch((e: unknown) => failures.push(e));
+      if (failures.length) throw failures[0];
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import type { Collection, PanelApproval } from './model.js';
+import type { CollectionChanges } from './ports/collections-repository.js';
+import type { Repositories } from './ports/repositories.js';
+import { isAdmin, type Caller } from './caller.js';
+import { assertMayChange } from './collections.js';
+import { ForbiddenError } from './errors.js';
+import { parseExtraMetadata } from './subject-metadata.js';
+import { parseExtraMetadataTable } from './extra-metadata-table.js';
+
+/**
+ * How a collection's published images become Zooniverse subjects. Applies
+ * to upload batches planned after the change; a batch already manifested
+ * keeps the manifest it has (and re-uploading it stays exactly-once).
+ */
+export interface UploadSettingsChange {
+  zooniverseProjectId?: string | null;
+  uploadMode?: 'import' | 'api';
+  maxBatchSize?: number;
+  subjectSetPer?: 'batch' | 'collection';
+  subjectSetNaming?: string | null;
+  subjectFrames?: boolean;
+  oneIncompleteSet?: boolean;
+  /** `{ columns, objects }`, checked here: the PI's per-subject metadata. */
+  extraMetadata?: unknown;
+}
+
+/** Changes the owner's upload settings; the audit log records who changed which, and to what. */
+export async function changeUploadSettings(repos: Repositories, who: Caller, c: Collection, change: UploadSettingsChange): Promise<Collection> {
+  assertMayChange(who, c);
+  const set: CollectionChanges = {};
+  if (change.zooniverseProjectId !== undefined) set.zooniverse_project_id = change.zooniverseProjectId;
+  if (change.uploadMode !== undefined) set.upload_mode = change.uploadMode;
+  if (change.maxBatchSize !== undefined) set.max_batch_size = change.maxBatchSize;
+  if (change.subjectSetPer !== undefined) set.subject_set_per = change.subjectSetPer;
+  if (change.subjectSetNaming !== undefined) set.subject_set_naming = change.subjectSetNaming;
+  if (change.subjectFrames !== undefined) set.subject_frames = change.subjectFrames;
+  if (change.oneIncompleteSet !== undefined) set.one_incomplete_set = change.oneIncompleteSet;
+  if (change.extraMetadata !== undefined) set.extra_metadata = { ...parseExtraMetadata(change.extraMetadata) };
+  // The metadata table can be large: the log names it as changed but does not copy it.
+  const logged = Object.keys(change).filter((k) => k !== 'extraMetadata');
+  return saveSettings(repos, who, c, set, { changed: Object.keys(change), ...Object.fromEntries(logged.map((k) => [k, (change as Record<string, unknown>)[k]])) });
+}
+
+/**
+ * Replaces the PI's table of per-object columns (e.g. ML scores), given as
+ * CSV: a header row whose first column is `object` (a bridge image id,
+ * `<dataset id>:<stamp index>`, or a stamp index) and whose other columns
+ * are metadata keys. The collection-wide columns stay.
+ */
+export async function replaceExtraMetadataObjects(repos: Repositories, who: Caller, c: Collection, csv: string): Promise<Collection> {
+  assertMayChange(who, c);
+  const objects = parseExtraMetadataTable(csv);
+  const current = parseExtraMetadata(c.extra_metadata);
+  const next = parseExtraMetadata({ columns: current.columns, objects });
+  return saveSettings(repos, who, c, { extra_metadata: { ...next } }, { changed: ['extraMetadata.objects'], objects: Object.keys(objects).length });
+}
+
+/** Records the Data Rights Panel's decision on a collection (a policy fact); admins only, with the reason. */
+export async function setPanelApproval(repos: Repositories, who: Caller, c: Collection, approval: PanelApproval, reason: string): Promise<void> {
+  if (!isAdmin(who)) throw new ForbiddenError('requires role admin');
+  await repos.transaction(async (tx) => {
+    await tx.collections.update(c.id, { panel_approval: approval });
+    await tx.audit.append([{ actor: who.username, action: 'panel_approval', entity: 'collection', entityId: c.id, collectionId: c.id, reason, detail: { from: c.panel_approval, to: approval } }]);
+  });
+}
+
+/** A settings change and its audit entry commit together; returns the collection as saved. */
+async function saveSettings(repos: Repositories, who: Caller, c: Collection, set: CollectionChanges, detail: Record<string, unknown>): Promise<Collection> {
+  await repos.transaction(async (tx) => {
+    await tx.collections.update(c.id, set);
+    await tx.audit.append([{ actor: who.username, action: 'settings', entity: 'collection', entityId: c.id, collectionId: c.id, reason: null, detail }]);
+  });
+  return repos.collections.get(c.id);
+}

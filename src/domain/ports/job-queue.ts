@@ -1,0 +1,26 @@
+import type { JobName, JobPayload } from '../../domain/jobs.js';
+
+/**
+ * The producer side of the job system, as the API, the CLI and the job
+ * handlers use it. The catalogue (src/domain/jobs.ts) says which jobs
+ * exist and what they carry; an adapter (src/adapters/queue/) says how they
+ * reach the workers. Nothing here knows the queue library.
+ */
+export interface JobQueue {
+  /** Validates the payload against the catalogue and enqueues it; the same work already pending is not queued twice. */
+  add<N extends JobName>(name: N, payload: JobPayload<N>): Promise<void>;
+  /**
+   * Publishes the given approved images, then writes the collection's
+   * manifests, then uploads its batches, in that order; returns the
+   * release's round (the same images give the same round).
+   */
+  release(collectionId: string, imageIds: string[]): Promise<string>;
+  /** Polls an active collection every `everySeconds`; calling it again changes the interval. */
+  schedulePoll(collectionId: string, everySeconds: number): Promise<void>;
+  unschedulePoll(collectionId: string): Promise<void>;
+  /** Runs the sweep (re-enqueueing work whose job was lost) every `everySeconds`. */
+  scheduleSweep(everySeconds: number): Promise<void>;
+  /** Jobs per queue and state (waiting, active, delayed, failed, prioritized), for metrics. */
+  depths(): Promise<Record<string, Record<string, number>>>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,203 @@
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { FitsCutouts } from './cutouts/fits-cutouts.js';
+import { checkStampCounts, convertStamp, type ChannelSource, type ConvertOptions, type StampFrame, type StampRecord } from './convert.js';
+import { ImagingError } from './types.js';
+
+/**
+ * The conversion of a band set, with no files of its own: bands come as
+ * paths or as bytes already in memory, and each converted stamp goes to the
+ * caller's `onStamp` as PNG bytes. convert-set.ts writes them to a directory
+ * (the CLI); the pipeline puts them straight into the object store.
+ */
+
+/** One band: a FITS file on disk, or its bytes with a name standing for the file in messages and provenance. */
+export type BandSource = { band: string; path: string } | { band: string; bytes: Uint8Array; name: string };
+
+export interface ConvertedStamp {
+  index: number;
+  png: Uint8Array;
+  record: StampRecord;
+  /** Only when frames were asked for and the set has two or more bands, in channel order. */
+  frames?: StampFrame[];
+}
+
+export interface ConvertBandsJob {
+  /** In channel order: R, G, B (or a single band for grey). */
+  channels: BandSource[];
+  opts: ConvertOptions;
+  /** Worker threads; 0 or 1 converts in this thread. Default: all cores. */
+  workers?: number;
+  /**
+   * Takes each converted stamp, in whatever order they finish. Conversion
+   * waits for it before handing over the next, so a slow consumer holds the
+   * converters back instead of piling stamps up in memory; an error thrown
+   * here stops the conversion and is its result.
+   */
+  onStamp: (stamp: ConvertedStamp) => Promise<void> | void;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ConvertBandsResult {
+  total: number;
+  converted: number;
+  failed: { index: number; error: string }[];
+  warnings: string[];
+  /** Frames made, when frames were asked for and the set has two or more bands. */
+  frames?: number;
+}
+
+export function makesFrames(job: { channels: unknown[]; opts: ConvertOptions }): boolean {
+  return job.opts.frames === true && job.channels.length > 1;
+}
+
+/**
+ * Frames are named by band (in files, and as the rows of a subject's
+ * locations), so a band must be a plain word and appear once, ignoring
+ * case: on case-insensitive file systems g and G frames would overwrite each
+ * other. Checked before any work, as a bad band would otherwise fail every stamp.
+ */
+export function checkFrameBands(channels: { band: string }[]): void {
+  const seen = new Set<string>();
+  for (const ch of channels) {
+    if (!/^[A-Za-z0-9_]+$/.test(ch.band)) {
+      throw new ImagingError(`band "${ch.band}" cannot name a frame file: only letters, digits and _ are allowed`, { field: 'bands' });
+    }
+    const key = ch.band.toLowerCase();
+    if (seen.has(key)) throw new ImagingError(`band "${ch.band}" given twice; its frames would overwrite each other`, { field: 'bands' });
+    seen.add(key);
+  }
+}
+
+export function openBand(src: BandSource): Promise<FitsCutouts> {
+  return 'path' in src ? FitsCutouts.open(src.path) : FitsCutouts.fromBytes(src.bytes, src.name);
+}
+
+/** Converts every stamp of a band set. A stamp that fails is reported and skipped; the rest go on. */
+export async function convertBands(job: ConvertBandsJob): Promise<ConvertBandsResult> {
+  const frames = makesFrames(job);
+  if (frames) checkFrameBands(job.channels);
+  const opened: ChannelSource[] = [];
+  try {
+    for (const ch of job.channels) opened.push({ band: ch.band, cutouts: await openBand(ch) });
+    const total = checkStampCounts(opened);
+    const warnings = opened.flatMap((o) => o.cutouts.warnings.map((w) => `${o.cutouts.name}: ${w}`));
+    const workers = Math.min(job.workers ?? availableParallelism(), total);
+    const failed: { index: number; error: string }[] = [];
+    let converted = 0;
+    let frameCount = 0;
+    let done = 0;
+    const settle = async (index: number, stamp: ConvertedStamp | null, error?: string) => {
+      if (stamp) {
+        await job.onStamp(stamp);
+        converted++;
+        frameCount += stamp.frames?.length ?? 0;
+      } else failed.push({ index, error: error ?? 'unknown error' });
+      job.onProgress?.(++done, total);
+    };
+    if (workers <= 1) {
+      for (let i = 0; i < total; i++) {
+        let stamp: ConvertedStamp;
+        try {
+          stamp = { index: i, ...(await convertStamp(opened, i, job.opts)) };
+        } catch (e) {
+          await settle(i, null, (e as Error).message);
+          continue;
+        }
+        await settle(i, stamp);
+      }
+    } else {
+      // Two stamps in flight per worker overlap reads with CPU work; large
+      // stamps get one, which keeps peak memory down (each is tens of MB in flight).
+      const first = opened[0].cutouts.summary()[0];
+      const depth = first && first.width * first.height > 512 * 512 ? 1 : 2;
+      // The threads open the bands themselves; this thread only needed them to count stamps.
+      await Promise.all(opened.splice(0).map((o) => o.cutouts.close()));
+      await runPool(job, total, workers, depth, settle);
+    }
+    failed.sort((a, b) => a.index - b.index);
+    return { total, converted, failed, warnings, ...(frames ? { frames: frameCount } : {}) };
+  } finally {
+    await Promise.all(opened.map((o) => o.cutouts.close()));
+  }
+}
+
+/** What a conversion thread is started with. */
+export interface WorkerInit {
+  channels: BandSource[];
+  opts: ConvertOptions;
+}
+
+export type WorkerReply = { index: number; stamp: ConvertedStamp } | { index: number; error: string } | { fatal: string };
+
+/**
+ * Starts one conversion worker. Compiled (dist/) code runs the .js worker
+ * directly; under vitest/tsx the sources are .ts, so the worker first
+ * registers tsx's loader and then imports the .ts worker.
+ */
+function startWorker(init: WorkerInit): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./convert-worker.js', import.meta.url), { workerData: init });
+  const target = new URL('./convert-worker.ts', import.meta.url).href;
+  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(target)}); })`;
+  return new Worker(boot, { eval: true, workerData: init });
+}
+
+/**
+ * Bytes every thread reads: copied once into shared memory, so n threads
+ * share one copy rather than each receiving its own through postMessage.
+ */
+function shared(bytes: Uint8Array): Uint8Array {
+  if (bytes.buffer instanceof SharedArrayBuffer) return bytes;
+  const view = new Uint8Array(new SharedArrayBuffer(bytes.length));
+  view.set(bytes);
+  return view;
+}
+
+async function runPool(
+  job: ConvertBandsJob,
+  total: number,
+  n: number,
+  depth: number,
+  settle: (index: number, stamp: ConvertedStamp | null, error?: string) => Promise<void>,
+): Promise<void> {
+  const init: WorkerInit = { channels: job.channels.map((ch) => ('bytes' in ch ? { ...ch, bytes: shared(ch.bytes) } : ch)), opts: job.opts };
+  let next = 0;
+  // Replies are handed on one at a time, in arrival order; a thread gets its
+  // next stamp only once its last one has been taken (backpressure).
+  let chain = Promise.resolve();
+  let stopped: unknown;
+  const runOne = () =>
+    new Promise<void>((resolve, reject) => {
+      const w = startWorker(init);
+      let inFlight = 0;
+      const feed = () => {
+        while (stopped === undefined && inFlight < depth && next < total) {
+          w.postMessage(next++);
+          inFlight++;
+        }
+        if (inFlight === 0) w.postMessage('close');
+      };
+      w.on('message', (m: WorkerReply) => {
+        if ('fatal' in m) {
+          void w.terminate();
+          reject(new Error(m.fatal));
+          return;
+        }
+        chain = chain
+          .then(() => (stopped === undefined ? settle(m.index, 'stamp' in m ? m.stamp : null, 'error' in m ? m.error : undefined) : undefined))
+          .catch((e) => {
+            stopped ??= e;
+          })
+          .then(() => {
+            inFlight--;
+            feed();
+          });
+      });
+      w.on('error', reject);
+      w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`convert worker exited with code ${code}`))));
+      feed();
+    });
+  await Promise.all(Array.from({ length: n }, runOne));
+  await chain;
+  if (stopped !== undefined) throw stopped;
+}

@@ -1,0 +1,29 @@
+import type { JobName, JobPayload } from '../src/domain/jobs.js';
+import type { JobQueue } from '../src/domain/ports/job-queue.js';
+import type { PipelineDeps } from '../src/domain/pipeline.js';
+import type { ReviewDeps } from '../src/domain/review.js';
+import type { ReleaseDeps } from '../src/domain/release.js';
+import type { Repositories } from '../src/domain/ports/repositories.js';
+import type { WebhookSender } from '../src/domain/ports/webhook-sender.js';
+
+/** What the runner tells a handler about the job's retries, so the last attempt can record why it gave up. */
+export interface HandlerContext {
+  attemptsMade: number;
+  maxAttempts: number;
+}
+
+export type Handler<N extends JobName> = (payload: JobPayload<N>, ctx: HandlerContext) => Promise<unknown>;
+/** One handler per job of the catalogue: a job without one is a type error. */
+export type Handlers = { [N in JobName]: Handler<N> };
+
+/** Everything the handlers call: the domain's dependencies, and the queue for the work that follows. */
+export interface HandlerDeps {
+  pipeline: PipelineDeps;
+  review: ReviewDeps;
+  release: ReleaseDeps;
+  queues: JobQueue;
+  repos: Repositories;
+  webhooks: WebhookSender;
+  /** Work untouched for this long is considered lost by the sweep. */
+  sweepAgeMs: number;
+}

@@ -1,0 +1,31 @@
+import type { JobQueue } from '../src/domain/ports/job-queue.js';
+import type { PipelineDeps } from '../src/domain/pipeline.js';
+import type { ReviewDeps } from '../src/domain/review.js';
+import type { ReleaseDeps } from '../src/domain/release.js';
+import type { WebhookSender } from '../src/domain/ports/webhook-sender.js';
+import type { Handlers } from './handler.js';
+import { pollHandler } from './poll.js';
+import { retrieveHandler } from './retrieve.js';
+import { convertHandler } from './convert.js';
+import { evaluateHandler } from './evaluate.js';
+import { publishHandler } from './publish.js';
+import { manifestHandler } from './manifest.js';
+import { uploadHandler } from './upload.js';
+import { notifyHandler } from './notify.js';
+import { sweepHandler } from './sweep.js';
+
+/** The handler of every job in the catalogue, sharing one set of dependencies. */
+export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: ReleaseDeps, queues: JobQueue, opts: { sweepAgeMs: number; webhooks: WebhookSender }): Handlers {
+  const h = { pipeline: d, review, release, queues, repos: review.repos, webhooks: opts.webhooks, sweepAgeMs: opts.sweepAgeMs };
+  return {
+    poll: pollHandler(h),
+    retrieve: retrieveHandler(h),
+    convert: convertHandler(h),
+    evaluate: evaluateHandler(h),
+    publish: publishHandler(h),
+    manifest: manifestHandler(h),
+    upload: uploadHandler(h),
+    notify: notifyHandler(h),
+    sweep: sweepHandler(h),
+  };
+}
