@@ -24,7 +24,10 @@
  */
 import { PanoptesHttpClient } from '../src/adapters/panoptes/panoptes-client.js';
 import { migrateToLatest, openDatabase } from '../src/db/database.js';
-import { uploadBatch, type UploadReport } from '../src/domain/upload.js';
+import { databaseLock } from '../src/db/locks.js';
+import { createRepositories } from '../src/db/repositories/index.js';
+import { uploadBatch } from '../src/domain/upload.js';
+import type { UploadReport } from '../src/domain/upload-engine.js';
 import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../test/support/panoptes-server.js';
 import { faultMix, quietLog, seedUploadBatch, startDelayingProxy, startPublicStore, troubledCreates } from '../test/support/upload-fixtures.js';
 import { runCliModel, type CliSubject } from './cli-model.js';
@@ -100,7 +103,7 @@ async function main(): Promise<void> {
     const panoptes = new PanoptesHttpClient({ baseUrl: proxy.url, clientId: PANOPTES_CLIENT_ID, clientSecret: PANOPTES_CLIENT_SECRET });
     process.stdout.write('bridge ... ');
     const t0 = performance.now();
-    report = await uploadBatch({ db, panoptes, store: pub.store, log: quietLog }, batch.batchId);
+    report = await uploadBatch({ repos: createRepositories(db), lock: databaseLock(db), panoptes, store: pub.store, log: quietLog }, batch.batchId);
     bridge = figures(server, report.subjectSetId!, ours, performance.now() - t0, report.failed);
     console.log(`${(bridge.ms / 1000).toFixed(1)} s`);
     await proxy.close();

@@ -1,5 +1,4 @@
 import { releaseRound } from '../src/domain/jobs.js';
-import { purgeExpired } from '../src/db/repositories/sessions.js';
 import { withdrawAbandoned } from '../src/domain/publish.js';
 import { approvedUnpublished, stalledReleases } from '../src/domain/release.js';
 import type { Handler, HandlerDeps } from './handler.js';
@@ -13,21 +12,20 @@ import { notifyPending } from './notify.js';
 export function sweepHandler(h: HandlerDeps): Handler<'sweep'> {
   return async () => {
     const { store } = h.pipeline;
-    const { db } = h.release;
     const { queues } = h;
     const c = await h.repos.artifacts.sweepCandidates(new Date(Date.now() - h.sweepAgeMs), 5000);
     for (const artifactId of c.discovered) await queues.add('retrieve', { artifactId });
     for (const g of c.groups) await queues.add('convert', g);
     for (const collectionId of c.unevaluated) await queues.add('evaluate', { collectionId, after: 'sweep' });
     // Approved images whose release was lost, and batches that never finished uploading.
-    const unreleased = await approvedUnpublished(db, new Date(Date.now() - h.sweepAgeMs));
+    const unreleased = await approvedUnpublished(h.release.repos, new Date(Date.now() - h.sweepAgeMs));
     for (const [collectionId, ids] of unreleased) await queues.release(collectionId, ids);
     // Batches whose manifest or upload job was lost, or that wait on volunteers (paced uploads) and need asking again.
-    const stalled = await stalledReleases(db, new Date(Date.now() - h.sweepAgeMs));
+    const stalled = await stalledReleases(h.release.repos, new Date(Date.now() - h.sweepAgeMs));
     for (const m of stalled.manifest) await queues.add('manifest', { collectionId: m.collectionId, round: `sweep-${releaseRound(m.marks)}` });
     if (h.release.panoptes) for (const u of stalled.upload) await queues.add('upload', { collectionId: u.collectionId, round: `sweep-${releaseRound(u.marks)}` });
     await withdrawAbandoned({ repos: h.repos, store }, 'sweeper');
-    await purgeExpired(db);
+    await h.repos.sessions.purgeExpired();
     await notifyPending(h);
     const active = await h.repos.collections.list({ status: 'active' });
     for (const col of active) await queues.schedulePoll(col.id, col.poll_interval_seconds);

@@ -4,6 +4,7 @@ import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { randomUUID } from 'node:crypto';
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
 import type { Repositories } from '../domain/ports/repositories.js';
+import type { Lock } from '../domain/ports/lock.js';
 import type { Logger, ObjectStore } from '../domain/ports.js';
 import type { JobQueue } from '../domain/ports/job-queue.js';
 import { problem, problemHandler } from './problem.js';
@@ -15,15 +16,14 @@ import { adminRoutes } from './admin-routes.js';
 import { takedownRoutes } from './takedown-routes.js';
 import type { PanoptesClient } from '../domain/panoptes-port.js';
 import { releaseProgress } from '../domain/release.js';
-import type { TakedownDeps } from '../domain/takedown.js';
 import { reviewPage, uiAssets } from './review-page.js';
 import { collectionRoutes } from './collections-routes.js';
 import { openApiDocument } from './openapi.js';
 
 export interface ApiDeps {
-  /** The database handle that takedowns and release progress, not yet on the ports, still take. */
-  db: TakedownDeps['db'];
   repos: Repositories;
+  /** The upload lock, which a takedown of an upload batch takes too. */
+  lock: Lock;
   queues: JobQueue;
   /** The queue dashboard (bull-board), served to admins at /admin/queues; built by the composition root, which has the raw queues. */
   queueDashboard: RequestHandler;
@@ -154,9 +154,9 @@ export function createApi(d: ApiDeps): Express {
     res.json({ username: who.username, roles: who.roles, groups: who.groups, dataRights: who.dataRights, ...(req.csrfToken ? { csrfToken: req.csrfToken } : {}) });
   });
   api.use(collectionRoutes({ repos: d.repos, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot }));
-  api.use(reviewRoutes({ repos: d.repos, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), releaseProgress: (cid, o) => releaseProgress(d.db, cid, o), allowHttpWebhooks: !d.auth.secureCookies, uploading: !!d.panoptes }));
+  api.use(reviewRoutes({ repos: d.repos, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), releaseProgress: (cid, o) => releaseProgress(d.repos, cid, o), allowHttpWebhooks: !d.auth.secureCookies, uploading: !!d.panoptes }));
   api.use(adminRoutes({ repos: d.repos }));
-  api.use(takedownRoutes({ repos: d.repos, takedown: { db: d.db, store: d.store, log: d.log, panoptes: d.panoptes }, queues: d.queues }));
+  api.use(takedownRoutes({ repos: d.repos, takedown: { repos: d.repos, lock: d.lock, store: d.store, log: d.log, panoptes: d.panoptes }, queues: d.queues }));
   app.use('/api/v1', api);
 
   app.use(QUEUE_DASHBOARD_PATH, requireRole('admin'), d.queueDashboard);

@@ -60,8 +60,8 @@ export async function startApiRole(
     loginRateLimit: opts.loginRateLimit ?? 30,
   };
   const app = createApi({
-    db: s.db,
     repos: s.repos,
+    lock: s.lock,
     queues: s.queues,
     queueDashboard: queueDashboard(s.queues.queues.values(), QUEUE_DASHBOARD_PATH),
     store: s.store,

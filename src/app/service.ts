@@ -7,7 +7,9 @@ import { migrateToLatest, openDatabase, type Db } from '../db/database.js';
 import type { ButlerSource, ObjectStore } from '../domain/ports.js';
 import type { Collection } from '../db/schema.js';
 import { createRepositories } from '../db/repositories/index.js';
+import { databaseLock } from '../db/locks.js';
 import type { Repositories } from '../domain/ports/repositories.js';
+import type { Lock } from '../domain/ports/lock.js';
 import { systemClock } from '../domain/ports/clock.js';
 import { BullMqJobQueue } from '../adapters/queue/bullmq-queue.js';
 import { bullmqConnection } from '../adapters/queue/redis-connection.js';
@@ -36,6 +38,8 @@ export interface Services {
   db: Db;
   /** The domain's view of the database, built once. */
   repos: Repositories;
+  /** Keeps one upload run per batch, in this process and across workers. */
+  lock: Lock;
   store: ObjectStore;
   redisUrl: string;
   /**
@@ -112,6 +116,7 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
       log,
       db,
       repos,
+      lock: databaseLock(db),
       store,
       redisUrl,
       queues,

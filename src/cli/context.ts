@@ -3,6 +3,7 @@ import type { Logger as Pino } from 'pino';
 import { loadConfig, type Config } from '../config/config.js';
 import type { Db } from '../db/database.js';
 import type { Repositories } from '../domain/ports/repositories.js';
+import type { Lock } from '../domain/ports/lock.js';
 import type { ObjectStore } from '../domain/ports.js';
 import type { PanoptesClient } from '../domain/panoptes-port.js';
 
@@ -22,6 +23,8 @@ export interface CliContext {
   db(): Promise<Db>;
   /** The domain's repositories on that database. */
   repos(): Promise<Repositories>;
+  /** The upload lock on that database (a purge retracts batches an upload may hold). */
+  lock(): Promise<Lock>;
   store(): Promise<ObjectStore>;
   /** Absent without Zooniverse credentials. */
   panoptes(): Promise<PanoptesClient | undefined>;
@@ -45,6 +48,7 @@ export function cliContext(env: Record<string, string | undefined> = process.env
     return opened;
   });
   const repos = once(async () => (await import('../db/repositories/index.js')).createRepositories(await db()));
+  const lock = once(async () => (await import('../db/locks.js')).databaseLock(await db()));
   const store = once(async () => {
     const { buildStore } = await import('../app/store.js');
     const built = await buildStore(config());
@@ -57,6 +61,7 @@ export function cliContext(env: Record<string, string | undefined> = process.env
     config,
     db,
     repos,
+    lock,
     store,
     panoptes,
     log,

@@ -3,6 +3,7 @@ import { rm, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config/config.js';
 import type { Db } from '../db/database.js';
+import { createRepositories } from '../db/repositories/index.js';
 import { releaseProgress } from '../domain/release.js';
 import { progressBar } from './progress.js';
 import { UsageError } from './exit-codes.js';
@@ -133,7 +134,7 @@ export function demoCommand(): Command {
 async function followUpload(db: Db, collectionId: string, projectId: string, baseUrl: string, deadline: number, say: (m: string) => void): Promise<void> {
   const bar = progressBar('upload to Zooniverse');
   for (;;) {
-    const p = await releaseProgress(db, collectionId, { uploading: true });
+    const p = await releaseProgress(createRepositories(db), collectionId, { uploading: true });
     bar(p.linked, Math.max(p.total, p.linked + p.approved));
     if (p.settled && p.batches.length) {
       const sets = [...new Set(p.batches.map((b) => b.subjectSetId).filter((x): x is string => !!x))];

@@ -11,7 +11,6 @@ export function purgeCommand(ctx: CliContext): Command {
     .option('--yes', 'really do it (without it, only list what would go)')
     .action(async (o: { owner: string; reason: string; yes?: boolean }) => {
       if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(o.owner)) throw new UsageError(`--owner must be an RSP username, not ${JSON.stringify(o.owner)}`);
-      const db = await ctx.db();
       const rows = await (await ctx.repos()).collections.list({ owner: o.owner });
       if (!o.yes) {
         process.stdout.write(rows.length ? `would purge ${rows.length} collection(s) of ${o.owner}:\n${rows.map((r) => `  ${r.name} (${r.status}) ${r.id}`).join('\n')}\nrun again with --yes\n` : `${o.owner} has no collections\n`);
@@ -19,7 +18,7 @@ export function purgeCommand(ctx: CliContext): Command {
       }
       const { purgeOwner } = await import('../domain/purge.js');
       const actor = `cli:${process.env.USER ?? 'operator'}`;
-      const r = await purgeOwner({ db, store: await ctx.store(), panoptes: await ctx.panoptes(), log: await ctx.log() }, o.owner, actor, o.reason);
+      const r = await purgeOwner({ repos: await ctx.repos(), lock: await ctx.lock(), store: await ctx.store(), panoptes: await ctx.panoptes(), log: await ctx.log() }, o.owner, actor, o.reason);
       process.stdout.write(JSON.stringify(r, null, 2) + '\n');
     });
 }

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from '../db/database.js';
+import { createRepositories } from '../db/repositories/index.js';
 import type { Collection } from '../domain/model.js';
 import { releaseProgress, type ReleaseProgress } from '../domain/release.js';
 import { UsageError } from './exit-codes.js';
@@ -42,7 +43,7 @@ export function statusCommand(ctx: CliContext): Command {
       }
       const out = [];
       for (const c of rows) {
-        const release = await releaseProgress(db, c.id, { uploading: uploading && !!c.zooniverse_project_id });
+        const release = await releaseProgress(repos, c.id, { uploading: uploading && !!c.zooniverse_project_id });
         out.push({ id: c.id, collection: c.name, owner: c.owner, status: c.status, lastPolledAt: c.last_polled_at, lastPollError: c.last_poll_error, ...(await repos.collections.countByState(c.id)), release });
       }
       if (o.json || !process.stdout.isTTY) {
@@ -83,7 +84,7 @@ export async function watchRelease(o: WatchOptions): Promise<ReleaseProgress> {
   let drawn = 0;
   let previous = '';
   for (;;) {
-    const p = await releaseProgress(o.db, o.collection.id, { uploading: o.uploading && !!o.collection.zooniverse_project_id });
+    const p = await releaseProgress(createRepositories(o.db), o.collection.id, { uploading: o.uploading && !!o.collection.zooniverse_project_id });
     if (o.tty) {
       const lines = [`${o.collection.name}: ${p.settled ? 'settled' : 'in progress'}`, ...releaseLines(p)];
       // Back to the first line of the previous drawing, clear below, draw again.

@@ -50,9 +50,3 @@ export async function deliverEvent(d: { repos: Repositories; webhooks: WebhookSe
   await d.repos.events.markDelivered(eventId);
   return 'delivered';
 }
-
-/**
- * Transitional: callers not yet on the repository ports record events
- * through this. Removed once every caller uses `repos.events.record`.
- */
-export { recordEventWithTx as recordEvent } from '../db/repositories/events.js';

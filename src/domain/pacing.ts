@@ -1,7 +1,6 @@
-import type { Db } from '../db/database.js';
-import type { Collection, UploadBatch } from '../db/schema.js';
+import type { Collection, UploadBatch } from './model.js';
 import type { PanoptesClient, PanoptesSubjectSet } from './panoptes-port.js';
-import { recordEvent } from './notify.js';
+import type { Repositories } from './ports/repositories.js';
 
 /*
  * Paced uploads: one incomplete subject set at a time.
@@ -31,17 +30,10 @@ function describe(set: PanoptesSubjectSet): string {
 }
 
 /** Why the batch is paced, or undefined when it is not. */
-export async function pacingReason(db: Db, c: Pick<Collection, 'one_incomplete_set'>, batchId: string): Promise<string | undefined> {
+export async function pacingReason(repos: Repositories, c: Pick<Collection, 'one_incomplete_set'>, batchId: string): Promise<string | undefined> {
   if (c.one_incomplete_set) return 'the collection uploads one incomplete subject set at a time';
-  const ruled = await db
-    .selectFrom('upload_items')
-    .innerJoin('images', 'images.id', 'upload_items.image_id')
-    .select('images.policy_ref')
-    .where('upload_items.upload_batch_id', '=', batchId)
-    .where('images.one_incomplete_set', '=', true)
-    .limit(1)
-    .executeTakeFirst();
-  return ruled ? `the data-rights policy (${ruled.policy_ref ?? 'unknown'}) asks for one incomplete subject set at a time` : undefined;
+  const ruled = await repos.ledger.pacedByPolicy(batchId);
+  return ruled ? `the data-rights policy (${ruled.policyRef ?? 'unknown'}) asks for one incomplete subject set at a time` : undefined;
 }
 
 /**
@@ -49,38 +41,28 @@ export async function pacingReason(db: Db, c: Pick<Collection, 'one_incomplete_s
  * may, else the message the PI sees (the batch is moved to 'waiting' with it,
  * with a `batch_waiting` event the first time).
  */
-export async function paceGate(d: { db: Db; panoptes: PanoptesClient }, c: Collection, batch: UploadBatch): Promise<string | undefined> {
+export async function paceGate(d: { repos: Repositories; panoptes: PanoptesClient }, c: Collection, batch: UploadBatch): Promise<string | undefined> {
   // Only a batch about to start a set can be held; one already under way finishes.
   if (batch.subject_set_id || (batch.state !== 'manifested' && batch.state !== 'waiting')) return undefined;
   // Every batch shares the one set: it is the incomplete set, and it may grow.
   if (c.subject_set_per === 'collection') return undefined;
-  const why = await pacingReason(d.db, c, batch.id);
+  const why = await pacingReason(d.repos, c, batch.id);
   if (!why) return undefined;
-  const earlier = await d.db
-    .selectFrom('upload_batches')
-    .select(['id', 'seq', 'state', 'subject_set_id'])
-    .where('collection_id', '=', c.id)
-    .where('seq', '<', batch.seq)
-    .where('mode', '!=', 'export')
-    .where('state', 'not in', ['retracted'])
-    .where('set_completed_at', 'is', null)
-    .orderBy('seq')
-    .execute();
-  for (const e of earlier) {
-    if (!e.subject_set_id) return wait(d.db, batch, `waiting for batch ${e.seq} (${e.state}) to be uploaded and finished by volunteers first: ${why}`);
+  for (const e of await d.repos.ledger.openSetsBefore(c.id, batch.seq)) {
+    if (!e.subject_set_id) return wait(d.repos, batch, `waiting for batch ${e.seq} (${e.state}) to be uploaded and finished by volunteers first: ${why}`);
     const set = await d.panoptes.getSubjectSet(e.subject_set_id);
-    if (!isSetComplete(set)) return wait(d.db, batch, `waiting for subject set "${set.displayName}" (${set.id}, batch ${e.seq}) to be finished by volunteers: ${describe(set)}; ${why}`);
-    await d.db.updateTable('upload_batches').set({ set_completed_at: new Date() }).where('id', '=', e.id).execute();
+    if (!isSetComplete(set)) return wait(d.repos, batch, `waiting for subject set "${set.displayName}" (${set.id}, batch ${e.seq}) to be finished by volunteers: ${describe(set)}; ${why}`);
+    await d.repos.ledger.markSetCompleted(e.id);
   }
   return undefined;
 }
 
-async function wait(db: Db, batch: UploadBatch, message: string): Promise<string> {
-  await db.transaction().execute(async (tx) => {
-    const prev = await tx.selectFrom('upload_batches').select('state').where('id', '=', batch.id).forUpdate().executeTakeFirstOrThrow();
+async function wait(repos: Repositories, batch: UploadBatch, message: string): Promise<string> {
+  await repos.transaction(async (tx) => {
+    const prev = await tx.ledger.lock(batch.id);
     if (prev.state !== 'manifested' && prev.state !== 'waiting') return;
-    await tx.updateTable('upload_batches').set({ state: 'waiting', error: message, updated_at: new Date() }).where('id', '=', batch.id).execute();
-    if (prev.state !== 'waiting') await recordEvent(tx, batch.collection_id, 'batch_waiting', { uploadBatchId: batch.id, seq: batch.seq, message });
+    await tx.ledger.setState(batch.id, 'waiting', message);
+    if (prev.state !== 'waiting') await tx.events.record(batch.collection_id, 'batch_waiting', { uploadBatchId: batch.id, seq: batch.seq, message });
   });
   return message;
 }

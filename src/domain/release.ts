@@ -1,9 +1,11 @@
-import { sql } from 'kysely';
-import type { Db } from '../db/database.js';
-import { getCollection } from '../db/repositories/collections.js';
 import type { PanoptesClient } from './panoptes-port.js';
-import type { Logger, ObjectStore } from './ports.js';
-import { BatchBusyError, failBatch, progressOf, uploadBatch, type UploadProgress } from './upload.js';
+import type { Lock } from './ports/lock.js';
+import type { Logger } from './ports/logger.js';
+import type { ObjectStore } from './ports/object-store.js';
+import type { Repositories } from './ports/repositories.js';
+import { BatchBusyError, uploadBatch } from './upload.js';
+import { failBatch } from './upload-outcomes.js';
+import { progressOf, type UploadProgress } from './upload-progress.js';
 import { paceGate } from './pacing.js';
 
 /**
@@ -12,7 +14,9 @@ import { paceGate } from './pacing.js';
  * for when a release was lost.
  */
 export interface ReleaseDeps {
-  db: Db;
+  repos: Repositories;
+  /** The upload lock (one run per batch across workers). */
+  lock: Lock;
   store: ObjectStore;
   log: Logger;
   /** Absent without Zooniverse credentials: batches stop at their manifests (the export still works). */
@@ -26,27 +30,20 @@ export interface ReleaseDeps {
  * wait behind it, so sets appear in order.
  */
 export async function uploadCollection(d: ReleaseDeps, collectionId: string): Promise<{ uploaded: number; skipped?: string; waiting?: string; busy?: boolean }> {
-  const c = await getCollection(d.db, collectionId);
+  const c = await d.repos.collections.get(collectionId);
   if (!d.panoptes) return { uploaded: 0, skipped: 'no Zooniverse credentials are configured; the manifests are ready for import or export' };
   if (!c.zooniverse_project_id) return { uploaded: 0, skipped: `collection ${c.name} has no Zooniverse project id` };
-  const batches = await d.db
-    .selectFrom('upload_batches')
-    .selectAll()
-    .where('collection_id', '=', c.id)
-    .where('state', 'in', ['manifested', 'waiting', 'uploading', 'verifying'])
-    // Export batches are for the offline path; they never go to the API.
-    .where('mode', '!=', 'export')
-    .orderBy('seq')
-    .execute();
+  // Export batches are for the offline path; they never go to the API.
+  const batches = await d.repos.ledger.uploadableOf(c.id);
   let uploaded = 0;
   for (const b of batches) {
-    const waiting = await paceGate({ db: d.db, panoptes: d.panoptes }, c, b);
+    const waiting = await paceGate({ repos: d.repos, panoptes: d.panoptes }, c, b);
     if (waiting) {
       d.log.info({ collectionId, uploadBatchId: b.id, seq: b.seq }, waiting);
       return { uploaded, waiting };
     }
     try {
-      await uploadBatch({ db: d.db, panoptes: d.panoptes, store: d.store, log: d.log }, b.id);
+      await uploadBatch({ repos: d.repos, lock: d.lock, panoptes: d.panoptes, store: d.store, log: d.log }, b.id);
     } catch (e) {
       // Someone else is uploading it (a sweep offered the collection again): theirs to finish, and the later batches too.
       if (e instanceof BatchBusyError) return { uploaded, busy: true };
@@ -68,35 +65,22 @@ export interface StalledRelease {
   marks: string[];
 }
 
-export async function stalledReleases(db: Db, olderThan: Date): Promise<{ manifest: StalledRelease[]; upload: StalledRelease[] }> {
-  const rows = await db
-    .selectFrom('upload_batches')
-    .innerJoin('collections', 'collections.id', 'upload_batches.collection_id')
-    .select(['upload_batches.collection_id', 'upload_batches.state', 'upload_batches.id', 'upload_batches.updated_at', 'collections.zooniverse_project_id'])
-    .where('upload_batches.state', 'in', ['publishing', 'manifested', 'waiting', 'uploading', 'verifying'])
-    .where('upload_batches.mode', '!=', 'export')
-    .where('upload_batches.updated_at', '<', olderThan)
-    // A long upload moves its ledger, not its batch row: recent ledger activity means it is alive.
-    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('upload_items').select('upload_items.id').whereRef('upload_items.upload_batch_id', '=', 'upload_batches.id').where('upload_items.updated_at', '>=', olderThan))))
-    .orderBy('upload_batches.collection_id')
-    .orderBy('upload_batches.seq')
-    .limit(5000)
-    .execute();
+export async function stalledReleases(repos: Repositories, olderThan: Date): Promise<{ manifest: StalledRelease[]; upload: StalledRelease[] }> {
+  const rows = await repos.ledger.stalled(olderThan, 5000);
   const group = (keep: (state: string) => boolean): StalledRelease[] => {
     const by = new Map<string, string[]>();
-    for (const r of rows) if (keep(r.state)) by.set(r.collection_id, [...(by.get(r.collection_id) ?? []), `${r.id}@${new Date(r.updated_at).toISOString()}`]);
+    for (const r of rows) if (keep(r.state)) by.set(r.collectionId, [...(by.get(r.collectionId) ?? []), `${r.id}@${r.updatedAt.toISOString()}`]);
     return [...by].map(([collectionId, marks]) => ({ collectionId, marks }));
   };
   // Nothing to upload to without a Zooniverse project: those batches rest at their manifests.
-  const uploadable = new Set(rows.filter((r) => r.zooniverse_project_id).map((r) => r.collection_id));
+  const uploadable = new Set(rows.filter((r) => r.hasProject).map((r) => r.collectionId));
   return { manifest: group((s) => s === 'publishing'), upload: group((s) => s !== 'publishing').filter((u) => uploadable.has(u.collectionId)) };
 }
 
 /** Approved images not yet published, by collection: their release job was lost. */
-export async function approvedUnpublished(db: Db, olderThan: Date, limit = 10_000): Promise<Map<string, string[]>> {
-  const rows = await db.selectFrom('images').select(['id', 'collection_id']).where('state', '=', 'approved').where('updated_at', '<', olderThan).orderBy('collection_id').limit(limit).execute();
+export async function approvedUnpublished(repos: Repositories, olderThan: Date, limit = 10_000): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
-  for (const r of rows) out.set(r.collection_id, [...(out.get(r.collection_id) ?? []), r.id]);
+  for (const r of await repos.images.approvedIdleSince(olderThan, limit)) out.set(r.collection_id, [...(out.get(r.collection_id) ?? []), r.id]);
   return out;
 }
 
@@ -106,10 +90,9 @@ export async function approvedUnpublished(db: Db, olderThan: Date, limit = 10_00
  * event), instead of sitting in 'uploading' with nobody working on it.
  * Batches not yet started stay manifested for the next release.
  */
-export async function giveUpUploads(d: Pick<ReleaseDeps, 'db'>, collectionId: string, reason: string): Promise<number> {
-  const open = await d.db.selectFrom('upload_batches').select('id').where('collection_id', '=', collectionId).where('state', 'in', ['uploading', 'verifying']).execute();
+export async function giveUpUploads(d: Pick<ReleaseDeps, 'repos'>, collectionId: string, reason: string): Promise<number> {
   let n = 0;
-  for (const b of open) if (await failBatch({ db: d.db }, b.id, reason)) n++;
+  for (const id of await d.repos.ledger.underWayOf(collectionId)) if (await failBatch(d.repos, id, reason)) n++;
   return n;
 }
 
@@ -140,15 +123,10 @@ const RESTING = new Set(['uploaded', 'blocked', 'failed', 'retracted', 'waiting'
  * A manifested batch counts as settled only when there is nobody to upload it
  * (`uploading` = false: no Zooniverse credentials or project).
  */
-export async function releaseProgress(db: Db, collectionId: string, opts: { uploading?: boolean } = {}): Promise<ReleaseProgress> {
-  const counts = await db
-    .selectFrom('images')
-    .select([sql<number>`count(*) filter (where state = 'approved')::int`.as('approved'), sql<number>`count(*) filter (where state in ('published', 'uploaded') and public_key is not null)::int`.as('published')])
-    .where('collection_id', '=', collectionId)
-    .executeTakeFirstOrThrow();
+export async function releaseProgress(repos: Repositories, collectionId: string, opts: { uploading?: boolean } = {}): Promise<ReleaseProgress> {
+  const counts = await repos.images.releaseCounts(collectionId);
   // Read every few seconds by each open page: two queries, whatever the number of batches.
-  const rows = await db.selectFrom('upload_batches').selectAll().where('collection_id', '=', collectionId).orderBy('seq', 'desc').limit(200).execute();
-  const batches = await progressOf(db, rows);
+  const batches = await progressOf(repos, await repos.ledger.recentOf(collectionId, 200));
   const live = batches.filter((b) => b.state !== 'retracted');
   const uploading = opts.uploading ?? true;
   const settled = counts.approved === 0 && batches.every((b) => RESTING.has(b.state) || (!uploading && b.state === 'manifested') || b.mode === 'export');

@@ -1,12 +1,11 @@
-import type { Db } from '../db/database.js';
-import { createRepositories } from '../db/repositories/index.js';
-import { getCollection } from '../db/repositories/collections.js';
-import { transition } from '../db/repositories/transitions.js';
 import type { PanoptesClient } from './panoptes-port.js';
-import type { Logger, ObjectStore } from './ports.js';
-import { ConflictError, NotFoundError, UpstreamRefusedError } from './errors.js';
+import type { Lock } from './ports/lock.js';
+import type { Logger } from './ports/logger.js';
+import type { ObjectStore } from './ports/object-store.js';
+import type { Repositories } from './ports/repositories.js';
+import { ConflictError, NotFoundError } from './errors.js';
 import { unpublishImage } from './publish.js';
-import { retractBatch } from './upload.js';
+import { requirePanoptes, retractBatch, retractImageSubjects } from './retraction.js';
 
 /**
  * Takedown: an image, an upload batch or a whole collection leaves
@@ -16,7 +15,9 @@ import { retractBatch } from './upload.js';
  * running it again.
  */
 export interface TakedownDeps {
-  db: Db;
+  repos: Repositories;
+  /** The upload lock: a batch is not retracted while a run is uploading it. */
+  lock: Lock;
   store: ObjectStore;
   log: Logger;
   /** Needed only when something was uploaded. */
@@ -29,29 +30,10 @@ export interface TakedownResult {
   error?: string;
 }
 
-function needPanoptes(d: TakedownDeps): PanoptesClient {
-  if (!d.panoptes) throw new UpstreamRefusedError('subjects are on Zooniverse but no Zooniverse credentials are configured, so they cannot be removed');
-  return d.panoptes;
-}
-
 /** Removes the image's subject from Zooniverse (if it has one), then withdraws the public object. */
 async function retractOne(d: TakedownDeps, imageId: string, actor: string, reason: string): Promise<void> {
-  const items = await d.db
-    .selectFrom('upload_items')
-    .innerJoin('upload_batches', 'upload_batches.id', 'upload_items.upload_batch_id')
-    .select(['upload_items.id', 'upload_items.state', 'upload_items.subject_id', 'upload_batches.subject_set_id'])
-    .where('upload_items.image_id', '=', imageId)
-    .where('upload_items.state', 'in', ['created', 'linked'])
-    .execute();
-  for (const it of items) {
-    if (it.subject_id) {
-      const panoptes = needPanoptes(d);
-      if (it.state === 'linked' && it.subject_set_id) await panoptes.unlinkSubjects(it.subject_set_id, [it.subject_id]);
-      await panoptes.deleteSubject(it.subject_id);
-    }
-    await d.db.updateTable('upload_items').set({ state: 'retracted', updated_at: new Date() }).where('id', '=', it.id).execute();
-  }
-  await unpublishImage({ repos: createRepositories(d.db), store: d.store }, imageId, actor, reason);
+  await retractImageSubjects(d, imageId);
+  await unpublishImage({ repos: d.repos, store: d.store }, imageId, actor, reason);
 }
 
 export async function retractImages(d: TakedownDeps, imageIds: string[], actor: string, reason: string): Promise<TakedownResult[]> {
@@ -70,12 +52,9 @@ export async function retractImages(d: TakedownDeps, imageIds: string[], actor: 
 
 /** A whole upload batch: its subjects in bulk (unlinked in chunks), then its public objects. */
 export async function retractUploadBatch(d: TakedownDeps, uploadBatchId: string, actor: string, reason: string): Promise<TakedownResult[]> {
-  const batch = await d.db.selectFrom('upload_batches').selectAll().where('id', '=', uploadBatchId).executeTakeFirst();
-  if (!batch) throw new NotFoundError(`upload batch ${uploadBatchId} not found`);
-  const subjects = await d.db.selectFrom('upload_items').select('id').where('upload_batch_id', '=', batch.id).where('subject_id', 'is not', null).where('state', '!=', 'retracted').limit(1).execute();
-  if (subjects.length) await retractBatch({ db: d.db, panoptes: needPanoptes(d), store: d.store, log: d.log }, batch.id, actor);
-  const images = await d.db.selectFrom('upload_items').select('image_id').where('upload_batch_id', '=', batch.id).execute();
-  return retractImages(d, images.map((i) => i.image_id), actor, reason);
+  const batch = await d.repos.ledger.get(uploadBatchId);
+  if (await d.repos.ledger.holdsSubjects(batch.id)) await retractBatch({ repos: d.repos, lock: d.lock, panoptes: requirePanoptes(d.panoptes), store: d.store, log: d.log }, batch.id, actor);
+  return retractImages(d, await d.repos.ledger.imageIds(batch.id), actor, reason);
 }
 
 /**
@@ -83,12 +62,10 @@ export async function retractUploadBatch(d: TakedownDeps, uploadBatchId: string,
  * retired so nothing new is polled or released.
  */
 export async function retractCollection(d: TakedownDeps, collectionId: string, actor: string, reason: string): Promise<TakedownResult[]> {
-  const c = await getCollection(d.db, collectionId);
+  const c = await d.repos.collections.get(collectionId);
   const out: TakedownResult[] = [];
-  const batches = await d.db.selectFrom('upload_batches').select('id').where('collection_id', '=', c.id).where('state', '!=', 'retracted').orderBy('seq').execute();
-  for (const b of batches) out.push(...(await retractUploadBatch(d, b.id, actor, reason)));
-  const loose = await d.db.selectFrom('images').select('id').where('collection_id', '=', c.id).where('state', 'in', ['published', 'uploaded']).execute();
-  out.push(...(await retractImages(d, loose.map((i) => i.id), actor, reason)));
-  if (c.status !== 'retired') await transition(d.db, 'collection', c.id, c.status, 'retired', actor, {}, reason);
+  for (const id of await d.repos.ledger.unretractedOf(c.id)) out.push(...(await retractUploadBatch(d, id, actor, reason)));
+  out.push(...(await retractImages(d, await d.repos.images.releasedIds(c.id), actor, reason)));
+  if (c.status !== 'retired') await d.repos.collections.setStatus(c.id, c.status, 'retired', actor, reason);
   return out;
 }

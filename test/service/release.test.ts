@@ -135,7 +135,7 @@ describe('release flow', () => {
   it("purge removes a PI's data everywhere, on record", async () => {
     const { purgeOwner } = await import('../../src/domain/purge.js');
     const keys = await app.s.db.selectFrom('images').select('quarantine_key').where('collection_id', '=', app.collections.alien).execute();
-    const r = await purgeOwner({ db: app.s.db, store: app.s.store, log: app.s.log, panoptes: app.s.panoptes }, 'alien', 'cli:operator', 'the PI asked for deletion');
+    const r = await purgeOwner({ repos: app.s.repos, lock: app.s.lock, store: app.s.store, log: app.s.log, panoptes: app.s.panoptes }, 'alien', 'cli:operator', 'the PI asked for deletion');
     expect(r.collections).toEqual([expect.objectContaining({ id: app.collections.alien, objectsDeleted: expect.any(Number) })]);
     expect(await app.s.db.selectFrom('collections').select('id').where('owner', '=', 'alien').execute()).toEqual([]);
     expect(await app.s.db.selectFrom('images').select('id').where('collection_id', '=', app.collections.alien).execute()).toEqual([]);

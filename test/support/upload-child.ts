@@ -10,6 +10,8 @@
  */
 import { FsObjectStore } from '../../src/adapters/storage/fs-store.js';
 import { openDatabase } from '../../src/db/database.js';
+import { databaseLock } from '../../src/db/locks.js';
+import { createRepositories } from '../../src/db/repositories/index.js';
 import { uploadBatch } from '../../src/domain/upload.js';
 import { panoptesClient, quietLog } from './upload-fixtures.js';
 
@@ -23,7 +25,7 @@ const db = await openDatabase(target.startsWith('postgres') ? { url: target } : 
 const store = new FsObjectStore({ root: env('STORE_ROOT'), publicBaseUrl: env('STORE_URL') });
 try {
   const report = await uploadBatch(
-    { db, panoptes: panoptesClient(env('PANOPTES_URL')), store, log: quietLog, tuning: { settleMs: 20, flushAfterMs: 100 } },
+    { repos: createRepositories(db), lock: databaseLock(db), panoptes: panoptesClient(env('PANOPTES_URL')), store, log: quietLog, tuning: { settleMs: 20, flushAfterMs: 100 } },
     env('UPLOAD_BATCH_ID'),
   );
   process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -9,6 +9,7 @@ import { panoptesClient, quietLog, seedUploadBatch, startPublicStore, type Publi
 import { freshDatabase, type TestDb } from '../support/databases.js';
 import { httpWebhookSender } from '../../src/adapters/webhook/http-webhook-sender.js';
 import { createRepositories } from '../../src/db/repositories/index.js';
+import { databaseLock } from '../../src/db/locks.js';
 
 /**
  * Zooniverse keeps refusing (uploading switched off): the upload job retries,
@@ -40,7 +41,7 @@ describe('upload job gives up', () => {
     const b = await seedUploadBatch(t.db, pub.store, { n: 30 });
     zoo.uploadingDisabled = true;
     const d = { db: t.db, repos: createRepositories(t.db), store: pub.store, sources: () => { throw new Error('not used'); }, convertThreads: 1, log: quietLog };
-    const h = pipelineHandlers(d, { repos: createRepositories(t.db), policy: await loadPolicyFile(DEFAULT_POLICY_FILE), clock: { now: () => new Date() }, log: quietLog }, { db: t.db, store: pub.store, log: quietLog, panoptes: panoptesClient(zoo.url) }, queues, { sweepAgeMs: 60_000, webhooks: httpWebhookSender() });
+    const h = pipelineHandlers(d, { repos: createRepositories(t.db), policy: await loadPolicyFile(DEFAULT_POLICY_FILE), clock: { now: () => new Date() }, log: quietLog }, { repos: createRepositories(t.db), lock: databaseLock(t.db), store: pub.store, log: quietLog, panoptes: panoptesClient(zoo.url) }, queues, { sweepAgeMs: 60_000, webhooks: httpWebhookSender() });
     const state = async () => (await t.db.selectFrom('upload_batches').select(['state', 'error']).where('id', '=', b.batchId).executeTakeFirstOrThrow());
 
     await expect(h.upload({ collectionId: b.collectionId, round: 'r1' }, { attemptsMade: 0, maxAttempts: 3 })).rejects.toThrow(/disabled|503|creates in a row/i);

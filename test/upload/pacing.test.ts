@@ -11,7 +11,7 @@ for (const kind of DB_KINDS) {
   describe(`paced uploads (${kind})`, () => {
     const env = uploadSetting(kind);
 
-    const deps = (): ReleaseDeps => ({ db: env.t.db, store: env.pub.store, log: quietLog, panoptes: panoptesClient(env.server.url) });
+    const deps = (): ReleaseDeps => ({ repos: env.repos, lock: env.lock, store: env.pub.store, log: quietLog, panoptes: panoptesClient(env.server.url) });
     const batches = (collectionId: string) => env.t.db.selectFrom('upload_batches').selectAll().where('collection_id', '=', collectionId).orderBy('seq').execute();
     const events = (collectionId: string, kind: string) => env.t.db.selectFrom('events').select('payload').where('collection_id', '=', collectionId).where('kind', '=', kind).execute();
 
@@ -41,7 +41,7 @@ for (const kind of DB_KINDS) {
       expect(two.error).toMatch(/50% retired in workflow 77/);
       expect(await events(collectionId, 'batch_waiting')).toHaveLength(1);
       // Waiting is resting: nothing for the bridge to do until volunteers are done.
-      expect((await releaseProgress(env.t.db, collectionId)).settled).toBe(true);
+      expect((await releaseProgress(env.repos, collectionId)).settled).toBe(true);
 
       // Finished in every workflow it is in: batch 2 goes up, in a set of its own.
       env.server.setCompleteness(one.subject_set_id!, '78', 1);
@@ -84,17 +84,17 @@ for (const kind of DB_KINDS) {
       await env.t.db.updateTable('upload_batches').set({ updated_at: past }).where('collection_id', '=', collectionId).execute();
       await env.t.db.updateTable('upload_items').set({ updated_at: past }).where('upload_batch_id', 'in', [b1.batchId, b2.batchId]).execute();
       const cutoff = new Date(Date.now() - 60_000);
-      const first = await stalledReleases(env.t.db, cutoff);
+      const first = await stalledReleases(env.repos, cutoff);
       const mine = first.upload.find((u) => u.collectionId === collectionId);
       expect(mine?.marks).toHaveLength(2);
       // Batch 1's ledger moves (a worker is creating its subjects): only batch 2 is stalled.
       await env.t.db.updateTable('upload_items').set({ updated_at: new Date() }).where('upload_batch_id', '=', b1.batchId).execute();
-      const second = await stalledReleases(env.t.db, cutoff);
+      const second = await stalledReleases(env.repos, cutoff);
       expect(second.upload.find((u) => u.collectionId === collectionId)?.marks).toEqual([expect.stringMatching(/^[0-9a-f-]{36}@/)]);
       expect(second.upload.find((u) => u.collectionId === collectionId)?.marks[0]).not.toMatch(new RegExp(`^${b1.batchId}`));
       // Without a Zooniverse project there is nothing to upload to: not offered at all.
       await env.t.db.updateTable('collections').set({ zooniverse_project_id: null }).where('id', '=', collectionId).execute();
-      expect((await stalledReleases(env.t.db, cutoff)).upload.find((u) => u.collectionId === collectionId)).toBeUndefined();
+      expect((await stalledReleases(env.repos, cutoff)).upload.find((u) => u.collectionId === collectionId)).toBeUndefined();
     });
 
     it('a set is complete only when it is in a workflow and fully retired in each', () => {

@@ -29,7 +29,7 @@ for (const kind of DB_KINDS) {
         const collection = await env.t.db.selectFrom('collections').select(['id', 'name', 'zooniverse_project_id']).where('id', '=', b.collectionId).executeTakeFirstOrThrow();
         const out = new Capture();
         const watching = watchRelease({ db: env.t.db, collection, uploading: true, out, tty: opts.tty, json: opts.json, intervalMs: 40 });
-        const report = await uploadBatch({ db: env.t.db, panoptes: panoptesClient(proxy.url), store: env.pub.store, log: quietLog, concurrency: 1, tuning: { flushEvery: 10, flushAfterMs: 30, linkChunk: 20 } }, b.batchId);
+        const report = await uploadBatch({ repos: env.repos, lock: env.lock, panoptes: panoptesClient(proxy.url), store: env.pub.store, log: quietLog, concurrency: 1, tuning: { flushEvery: 10, flushAfterMs: 30, linkChunk: 20 } }, b.batchId);
         const last = await watching;
         return { b, out: out.text, last, report };
       } finally {
@@ -66,8 +66,8 @@ for (const kind of DB_KINDS) {
 
     it('counts a manifested batch as settled only when nobody is going to upload it', async () => {
       const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 3 });
-      expect((await releaseProgress(env.t.db, b.collectionId, { uploading: true })).settled).toBe(false);
-      expect((await releaseProgress(env.t.db, b.collectionId, { uploading: false })).settled).toBe(true);
+      expect((await releaseProgress(env.repos, b.collectionId, { uploading: true })).settled).toBe(false);
+      expect((await releaseProgress(env.repos, b.collectionId, { uploading: false })).settled).toBe(true);
     });
   });
 }

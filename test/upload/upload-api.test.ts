@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 
-import { BlockedError, retractBatch, uploadBatch, uploadProgress, type UploadDeps } from '../../src/domain/upload.js';
+import { uploadBatch } from '../../src/domain/upload.js';
+import type { UploadDeps } from '../../src/domain/upload-config.js';
+import { BlockedError } from '../../src/domain/upload-outcomes.js';
+import { uploadProgress } from '../../src/domain/upload-progress.js';
+import { retractBatch } from '../../src/domain/retraction.js';
 import { UpstreamError, UpstreamRefusedError } from '../../src/domain/errors.js';
 import type { PanoptesClient } from '../../src/domain/panoptes-port.js';
 import { DB_KINDS } from '../support/databases.js';
@@ -12,7 +16,7 @@ for (const kind of DB_KINDS) {
     const env = uploadSetting(kind);
 
     function deps(panoptes: PanoptesClient = panoptesClient(env.server.url)): UploadDeps {
-      return { db: env.t.db, panoptes, store: env.pub.store, log: quietLog, tuning: { settleMs: 20, flushAfterMs: 100 } };
+      return { repos: env.repos, lock: env.lock, panoptes, store: env.pub.store, log: quietLog, tuning: { settleMs: 20, flushAfterMs: 100 } };
     }
 
     async function ledger(batchId: string) {
@@ -94,7 +98,7 @@ for (const kind of DB_KINDS) {
       expect((err as Error).message).toBe('Zooniverse user rubin-epo-bridge has uploaded 90 of 100 subjects; this batch needs 20 more: ask Zooniverse to raise the limit');
       expect(env.server.requestsTo('createSubject')).toHaveLength(0);
       expect(env.server.requestsTo('createSubjectSet')).toHaveLength(0);
-      const p = await uploadProgress(env.t.db, b.batchId);
+      const p = await uploadProgress(env.repos, b.batchId);
       expect(p).toMatchObject({ state: 'blocked', pending: 20, created: 0, error: (err as Error).message });
       const ev = await events(b.collectionId);
       expect(ev.map((e) => e.kind)).toEqual(['batch_blocked']);
@@ -105,7 +109,7 @@ for (const kind of DB_KINDS) {
       expect((await events(b.collectionId)).map((e) => e.kind)).toEqual(['batch_blocked']);
       env.server.user.subjectLimit = 10_000;
       expect((await uploadBatch(deps(), b.batchId)).state).toBe('uploaded');
-      expect(env.server.setMembers((await uploadProgress(env.t.db, b.batchId)).subjectSetId!)).toHaveLength(20);
+      expect(env.server.setMembers((await uploadProgress(env.repos, b.batchId)).subjectSetId!)).toHaveLength(20);
     });
 
     it('meets the limit mid-run when /me is stale, blocks with the ledger intact, and finishes once raised', async () => {
@@ -117,7 +121,7 @@ for (const kind of DB_KINDS) {
       const err = await uploadBatch(deps(stale), b.batchId).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(BlockedError);
       expect((err as Error).message).toMatch(/has uploaded 15 of 15 subjects; this batch needs 30 more/);
-      const p = await uploadProgress(env.t.db, b.batchId);
+      const p = await uploadProgress(env.repos, b.batchId);
       expect(p).toMatchObject({ state: 'blocked', created: 10, pending: 30 });
 
       env.server.user.subjectLimit = 1000;
@@ -185,7 +189,7 @@ for (const kind of DB_KINDS) {
       expect((err as Error).message).toMatch(/^Panoptes is failing: the last \d+ subject creates all failed/);
       // A few pool-fulls of creates (each retried by the client on 503), not the whole batch.
       expect(env.server.requestsTo('createSubject').length).toBeLessThanOrEqual(5 * (32 + 8));
-      const p = await uploadProgress(env.t.db, b.batchId);
+      const p = await uploadProgress(env.repos, b.batchId);
       expect(p.state).toBe('uploading');
       expect(p.error).toMatch(/^retrying: Panoptes is failing/);
 
@@ -218,7 +222,7 @@ for (const kind of DB_KINDS) {
       const ours = new Set(b.externalIds);
       expect(env.server.allSubjects({ includeDeleted: false }).filter((s) => ours.has(s.externalId ?? ''))).toHaveLength(0);
       expect((await ledger(b.batchId)).every((i) => i.state === 'retracted')).toBe(true);
-      expect((await uploadProgress(env.t.db, b.batchId)).state).toBe('retracted');
+      expect((await uploadProgress(env.repos, b.batchId)).state).toBe('retracted');
       expect((await events(b.collectionId)).map((e) => e.kind)).toEqual(['batch_uploaded', 'batch_retracted']);
       const audit = await env.t.db.selectFrom('audit_log').selectAll().where('entity_id', '=', b.batchId).execute();
       expect(audit).toMatchObject([{ actor: 'pi@example.org', action: 'batch_retracted', entity: 'batch' }]);

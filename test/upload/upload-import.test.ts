@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
-import { retractBatch, uploadBatch, uploadProgress, type UploadDeps } from '../../src/domain/upload.js';
+import { uploadBatch } from '../../src/domain/upload.js';
+import type { UploadDeps } from '../../src/domain/upload-config.js';
+import { uploadProgress } from '../../src/domain/upload-progress.js';
+import { retractBatch } from '../../src/domain/retraction.js';
 import { DB_KINDS } from '../support/databases.js';
 import { panoptesClient, quietLog, seedUploadBatch } from '../support/upload-fixtures.js';
 import { uploadSetting } from '../support/upload-setting.js';
@@ -10,7 +13,7 @@ for (const kind of DB_KINDS) {
     const env = uploadSetting(kind);
 
     function deps(): UploadDeps {
-      return { db: env.t.db, panoptes: panoptesClient(env.server.url), store: env.pub.store, log: quietLog, tuning: { settleMs: 20, importPollMs: 20, importStallPolls: 5 } };
+      return { repos: env.repos, lock: env.lock, panoptes: panoptesClient(env.server.url), store: env.pub.store, log: quietLog, tuning: { settleMs: 20, importPollMs: 20, importStallPolls: 5 } };
     }
 
     async function ledger(batchId: string) {
@@ -121,7 +124,7 @@ for (const kind of DB_KINDS) {
       expect(out.subjectsDeleted).toBe(25);
       expect(env.server.setMembers(r.subjectSetId!)).toHaveLength(0);
       expect(liveOf(b.externalIds)).toHaveLength(0);
-      expect((await uploadProgress(env.t.db, b.batchId)).state).toBe('retracted');
+      expect((await uploadProgress(env.repos, b.batchId)).state).toBe('retracted');
     });
   });
 }

@@ -16,5 +16,8 @@ export function delegationsRepository(db: Tx): DelegationsRepository {
         .returningAll()
         .executeTakeFirst(),
     revoke: (id) => db.deleteFrom('delegations').where('id', '=', id).returningAll().executeTakeFirst(),
+    async revokeAllOf(username) {
+      return Number((await db.deleteFrom('delegations').where('username', '=', username).executeTakeFirst()).numDeletedRows);
+    },
   };
 }

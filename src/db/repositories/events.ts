@@ -39,7 +39,3 @@ export function eventsRepository(db: Tx): EventsRepository {
     },
   };
 }
-
-export function recordEventWithTx(db: Tx, collectionId: string, kind: Parameters<EventsRepository['record']>[1], payload: Record<string, unknown>): Promise<void> {
-  return eventsRepository(db).record(collectionId, kind, payload);
-}

@@ -136,6 +136,19 @@ export function imagesRepository(db: Tx): ImagesRepository {
       return r.n;
     },
 
+    approvedIdleSince: (olderThan, limit) =>
+      db.selectFrom('images').select(['id', 'collection_id']).where('state', '=', 'approved').where('updated_at', '<', olderThan).orderBy('collection_id').limit(limit).execute(),
+    releaseCounts: (collectionId) =>
+      db
+        .selectFrom('images')
+        .select([sql<number>`count(*) filter (where state = 'approved')::int`.as('approved'), sql<number>`count(*) filter (where state in ('published', 'uploaded') and public_key is not null)::int`.as('published')])
+        .where('collection_id', '=', collectionId)
+        .executeTakeFirstOrThrow(),
+    async releasedIds(collectionId) {
+      const rows = await db.selectFrom('images').select('id').where('collection_id', '=', collectionId).where('state', 'in', ['published', 'uploaded']).execute();
+      return rows.map((r) => r.id);
+    },
+
     frames: (imageId) => framesOf(db, imageId),
     framesByImage: (ids) => framesByImage(db, ids),
     async setPublicKeys(imageId, image, frames) {

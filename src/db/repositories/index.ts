@@ -10,6 +10,7 @@ import { healthRepository } from './health.js';
 import { imagesRepository } from './images.js';
 import { sessionsRepository } from './sessions.js';
 import { uploadBatchesRepository } from './upload-batches.js';
+import { uploadLedgerRepository } from './upload-ledger.js';
 import type { Tx } from './transitions.js';
 
 /**
@@ -34,6 +35,7 @@ function bind(db: Tx, inTransaction: boolean): Repositories {
     uploadBatches: uploadBatchesRepository(db),
     health: healthRepository(db),
     sessions: sessionsRepository(db),
+    ledger: uploadLedgerRepository(db),
     transaction: (fn) => (inTransaction ? fn(repos) : (db as Db).transaction().execute((tx) => fn(bind(tx, true)))),
   };
   return repos;

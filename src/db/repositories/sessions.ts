@@ -97,5 +97,9 @@ export function sessionsRepository(db: Tx): SessionsRepository {
     },
     saveLoginFlow: (f) => saveLoginFlow(db, f),
     takeLoginFlow: (state) => takeLoginFlow(db, state),
+    async endAllOf(username) {
+      return Number((await db.deleteFrom('sessions').where('username', '=', username).executeTakeFirst()).numDeletedRows);
+    },
+    purgeExpired: () => purgeExpired(db),
   };
 }

@@ -20,4 +20,6 @@ export interface DelegationsRepository {
   grant(d: NewDelegation): Promise<Delegation | undefined>;
   /** Removes the delegation and returns what it was; undefined when there was none. */
   revoke(id: string): Promise<Delegation | undefined>;
+  /** Removes every prefix delegated to the user (a purge); returns how many there were. */
+  revokeAllOf(username: string): Promise<number>;
 }

@@ -100,6 +100,13 @@ export interface ImagesRepository {
   /** Images of the collection created since `since` that already have a verdict (the daily cap). */
   countJudgedSince(collectionId: string, since: Date): Promise<number>;
 
+  /** Approved images that have not moved since `olderThan` (their release was lost), by collection, at most `limit`. */
+  approvedIdleSince(olderThan: Date, limit: number): Promise<Pick<Image, 'id' | 'collection_id'>[]>;
+  /** The collection's images approved and waiting to be published, and those live in the public store. */
+  releaseCounts(collectionId: string): Promise<{ approved: number; published: number }>;
+  /** Ids of the collection's images that were released (published or uploaded). */
+  releasedIds(collectionId: string): Promise<string[]>;
+
   frames(imageId: string): Promise<ImageFrame[]>;
   /** Frames of many images, each image's in location order. */
   framesByImage(imageIds: string[]): Promise<Map<string, ImageFrame[]>>;

@@ -8,6 +8,7 @@ import type { HealthRepository } from './health-repository.js';
 import type { ImagesRepository } from './images-repository.js';
 import type { SessionsRepository } from './sessions-repository.js';
 import type { UploadBatchesRepository } from './upload-batches-repository.js';
+import type { UploadLedgerRepository } from './upload-ledger-repository.js';
 
 /**
  * Everything the domain reads and writes about its records, as one bundle.
@@ -31,6 +32,7 @@ export interface Repositories {
   uploadBatches: UploadBatchesRepository;
   health: HealthRepository;
   sessions: SessionsRepository;
+  ledger: UploadLedgerRepository;
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
 }
 

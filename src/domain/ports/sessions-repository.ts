@@ -34,4 +34,8 @@ export interface SessionsRepository {
   saveLoginFlow(f: LoginFlowRecord): Promise<void>;
   /** Single use: the flow is deleted as it is taken; undefined when unknown or expired. */
   takeLoginFlow(state: string): Promise<LoginFlowRecord | undefined>;
+  /** Ends every session of the user (a purge); returns how many there were. */
+  endAllOf(username: string): Promise<number>;
+  /** Drops expired sessions and sign-ins nobody finished. */
+  purgeExpired(): Promise<void>;
 }

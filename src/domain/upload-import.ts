@@ -1,0 +1,159 @@
+import { NotFoundError, ValidationError } from './errors.js';
+import { AmbiguousRequestError, PanoptesRefused, SubjectLimitError, type PanoptesSubjectSetImport } from './panoptes-port.js';
+import type { Clock } from './ports/clock.js';
+import type { ObjectStore } from './ports/object-store.js';
+import { compareIds, matchExternalIds } from './upload-reconcile.js';
+import type { UploadRun } from './upload-run.js';
+
+/*
+ * Import mode: Panoptes reads the batch's CSV manifest itself (a subject
+ * set import) and creates the subjects in the set, upserting by
+ * external_id. The ledger learns what it made from the set's listing. An
+ * import is written ahead like a create (every intent row's attempts
+ * raised first), and its id recorded once known, so a resumed run finds
+ * it again instead of starting another.
+ */
+
+/** How watching an import ended: completed, or stalled (no change for `importStallPolls` polls). */
+interface PollOutcome {
+  imp: PanoptesSubjectSetImport;
+  stalled: boolean;
+}
+
+export class ImportUpload {
+  constructor(
+    private readonly run: UploadRun,
+    private readonly store: ObjectStore,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Imports the batch's manifest until every row is in the set, importing again (at most maxReimports) for rows missing. */
+  async importAll(): Promise<void> {
+    const { batch, repos, t, log } = this.run;
+    if (!batch.manifest_csv_key) throw new ValidationError(`upload batch ${batch.seq} has no manifest CSV to import`);
+    const sourceUrl = this.store.publicUrl(batch.manifest_csv_key);
+    let imp: PanoptesSubjectSetImport | undefined;
+    if (batch.import_id) {
+      imp = await this.run.panoptes.getSubjectSetImport(batch.import_id).catch((e: unknown) => {
+        if (e instanceof NotFoundError) return undefined;
+        throw e;
+      });
+    } else if ((await repos.ledger.items(batch.id, ['intent'])).some((i) => i.attempts > 0)) {
+      // An import may have been requested before a crash lost its id.
+      imp = await this.latestImport(sourceUrl);
+      if (imp) await this.saveImportId(imp.id);
+    }
+    if (imp) await this.matchFromSet();
+    for (let n = 0; ; n++) {
+      if (!(await repos.ledger.count(batch.id, ['intent']))) return;
+      if (!imp || n > 0) imp = await this.startImport(sourceUrl);
+      const outcome = await this.poll(imp);
+      await this.matchFromSet();
+      const left = await repos.ledger.items(batch.id, ['intent']);
+      if (!left.length) return;
+      if (n >= t.maxReimports) {
+        const why = outcome.stalled
+          ? `Zooniverse import ${outcome.imp.id} stopped at ${outcome.imp.importedCount} of ${outcome.imp.manifestCount} rows`
+          : `Zooniverse import ${outcome.imp.id} finished with ${outcome.imp.failedCount} of ${outcome.imp.manifestCount} rows failed (Panoptes does not say which or why)`;
+        await repos.ledger.recordFailed(left.map((i) => i.id), `${why}; the subject is not in subject set ${this.run.setId}`);
+        return;
+      }
+      log.warn({ uploadBatchId: batch.id, importId: outcome.imp.id, missing: left.length, stalled: outcome.stalled }, 'import left rows missing: importing again (external_id upserts)');
+    }
+  }
+
+  /**
+   * Import is the default "where the project allows": Panoptes refuses an
+   * import outright (403) when the manifest is over the row limit it sets
+   * for the account, or its policy does not let the account import into the
+   * project, while subjects can still be created one by one. A batch so
+   * refused before any import of it started goes on in api mode (recorded on
+   * the batch, so a resumed run does the same); other failures are not ours
+   * to work around.
+   */
+  async notAllowed(e: unknown): Promise<boolean> {
+    const { batch } = this.run;
+    if (!(e instanceof PanoptesRefused) || e.reason !== 'forbidden' || batch.import_id) return false;
+    if (e instanceof SubjectLimitError) return false;
+    await this.run.repos.ledger.switchToApi(batch.id);
+    batch.mode = 'api';
+    this.run.log.warn({ uploadBatchId: batch.id, err: (e as Error).message }, 'Zooniverse refused the import; uploading this batch subject by subject instead');
+    return true;
+  }
+
+  private async latestImport(sourceUrl: string, after?: string): Promise<PanoptesSubjectSetImport | undefined> {
+    const all = (await this.run.panoptes.findSubjectSetImports({ subjectSetId: this.run.setId })).filter((i) => i.sourceUrl === sourceUrl && (after === undefined || compareIds(i.id, after) > 0));
+    all.sort((a, b) => compareIds(a.id, b.id));
+    return all.at(-1);
+  }
+
+  private async startImport(sourceUrl: string): Promise<PanoptesSubjectSetImport> {
+    const { batch, t, stats } = this.run;
+    // Write-ahead, as for creates: a lost answer is looked for on resume.
+    await this.run.repos.ledger.claimAllIntent(batch.id);
+    const before = (await this.latestImport(sourceUrl))?.id;
+    let imp: PanoptesSubjectSetImport | undefined;
+    for (let n = 1; !imp; n++) {
+      stats.imports++;
+      try {
+        imp = await this.run.panoptes.createSubjectSetImport({ subjectSetId: this.run.setId, sourceUrl });
+      } catch (e) {
+        if (!(e instanceof AmbiguousRequestError) || n >= 3) throw e;
+        await t.sleep(t.settleMs);
+        imp = await this.latestImport(sourceUrl, before);
+      }
+    }
+    await this.saveImportId(imp.id);
+    this.run.log.info({ uploadBatchId: batch.id, importId: imp.id, rows: imp.manifestCount }, 'import started');
+    return imp;
+  }
+
+  private async saveImportId(importId: string): Promise<void> {
+    await this.run.repos.ledger.recordImport(this.run.batch.id, importId);
+    this.run.batch.import_id = importId;
+  }
+
+  private async poll(imp: PanoptesSubjectSetImport): Promise<PollOutcome> {
+    const { t } = this.run;
+    let mark = importMark(imp);
+    let still = 0;
+    const window = t.importPollMs * t.importStallPolls;
+    // An import found again after a restart may have died long ago: no need to watch it for another window.
+    if (imp.state !== 'completed' && this.clock.now().getTime() - Date.parse(imp.updatedAt) > 2 * window) return { imp, stalled: true };
+    while (imp.state !== 'completed') {
+      await t.sleep(t.importPollMs);
+      imp = await this.run.panoptes.getSubjectSetImport(imp.id);
+      const m = importMark(imp);
+      if (m === mark) {
+        if (++still >= t.importStallPolls) return { imp, stalled: true };
+      } else {
+        still = 0;
+        mark = m;
+        this.run.log.debug({ uploadBatchId: this.run.batch.id, importId: imp.id, imported: imp.importedCount, of: imp.manifestCount }, 'import progress');
+      }
+    }
+    return { imp, stalled: false };
+  }
+
+  /** The set's members matched against the ledger's waiting rows: found ones are recorded and linked. */
+  private async matchFromSet(): Promise<void> {
+    const { batch, repos, stats } = this.run;
+    const intent = await repos.ledger.items(batch.id, ['intent']);
+    if (!intent.length) return;
+    const m = await matchExternalIds(this.run.panoptes, { subjectSetId: this.run.setId }, intent.map((i) => i.external_id));
+    stats.listings++;
+    stats.scanned += m.scanned;
+    for (const dup of m.duplicates) this.run.duplicates.set(dup.externalId, dup.subjectIds);
+    const found = intent.flatMap((i) => {
+      const s = m.found.get(i.external_id);
+      return s ? [{ itemId: i.id, subjectId: s.id }] : [];
+    });
+    await repos.ledger.recordCreated(found);
+    if (found.length) await repos.ledger.recordLinked(found.map((f) => f.itemId));
+  }
+}
+
+/** What changes while an import makes progress; unchanged for `importStallPolls` polls = stalled. */
+function importMark(i: PanoptesSubjectSetImport): string {
+  return `${i.importedCount}/${i.failedCount}/${i.updatedAt}`;
+}
