@@ -2,7 +2,7 @@ import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { JOBS, QUEUE_NAMES, type JobName } from '../src/domain/jobs.js';
 import { retryDelay } from '../src/adapters/queue/bullmq-options.js';
 import { BACKOFF_TYPE } from '../src/adapters/queue/bullmq-options.js';
-import type { Logger } from '../src/domain/ports.js';
+import type { Logger } from '../src/domain/ports/logger.js';
 import type { HandlerContext, Handlers } from './handler.js';
 
 export interface WorkerOptions {

@@ -3,7 +3,7 @@ import express, { Router, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
 import type { SessionsRepository } from '../domain/ports/sessions-repository.js';
-import type { Logger } from '../domain/ports.js';
+import type { Logger } from '../domain/ports/logger.js';
 import { readCookie, requireCsrf, SESSION_COOKIE, UnauthenticatedError, type Identity, type IdentityProvider, type Role } from './auth.js';
 import { escapeHtml } from './html.js';
 import { problem } from './problem.js';

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
-import type { ObjectStore } from '../domain/ports.js';
+import type { ObjectStore } from '../domain/ports/object-store.js';
 import { ForbiddenError, NotFoundError } from '../domain/errors.js';
 
 /**

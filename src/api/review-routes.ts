@@ -8,7 +8,7 @@ import { changeableCollection, removeWebhook, setWebhook, visibleCollection, vis
 import type { ReleaseProgress } from '../domain/release.js';
 import { requireRole, type Identity } from './auth.js';
 import type { MediaSigner } from './media.js';
-import type { Logger } from '../domain/ports.js';
+import type { Logger } from '../domain/ports/logger.js';
 
 export interface ReviewRoutesDeps {
   repos: Repositories;

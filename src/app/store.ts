@@ -1,11 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config/config.js';
-import type { ObjectStore } from '../domain/ports.js';
+import type { ObjectStore } from '../domain/ports/object-store.js';
 import { FsObjectStore } from '../adapters/storage/fs-store.js';
 import { S3ObjectStore } from '../adapters/storage/s3-store.js';
 import { PanoptesHttpClient } from '../adapters/panoptes/panoptes-client.js';
-import type { PanoptesClient } from '../domain/panoptes-port.js';
+import type { PanoptesClient } from '../domain/ports/panoptes-client.js';
 import { SOFTWARE } from '../imaging/version.js';
 
 /** The object store the configuration describes; shared by the service and the CLI commands. */

@@ -4,8 +4,8 @@ import { loadConfig, type Config } from '../config/config.js';
 import type { Db } from '../db/database.js';
 import type { Repositories } from '../domain/ports/repositories.js';
 import type { Lock } from '../domain/ports/lock.js';
-import type { ObjectStore } from '../domain/ports.js';
-import type { PanoptesClient } from '../domain/panoptes-port.js';
+import type { ObjectStore } from '../domain/ports/object-store.js';
+import type { PanoptesClient } from '../domain/ports/panoptes-client.js';
 
 /**
  * What the commands of one `bridge` run share: the configuration, the

@@ -1,7 +1,7 @@
 import type { UploadBatch } from './model.js';
 import type { Repositories } from './ports/repositories.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
-import type { ObjectStore } from './ports.js';
+import type { ObjectStore } from './ports/object-store.js';
 import { contentTypeOfKey, putPublicManifest } from './publish.js';
 import { toCsv } from './csv.js';
 import { metadataColumns, parseExtraMetadata, subjectMetadata, type SubjectMetadata } from './subject-metadata.js';

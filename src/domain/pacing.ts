@@ -1,5 +1,5 @@
 import type { Collection, UploadBatch } from './model.js';
-import type { PanoptesClient, PanoptesSubjectSet } from './panoptes-port.js';
+import type { PanoptesClient, PanoptesSubjectSet } from './ports/panoptes-client.js';
 import type { Repositories } from './ports/repositories.js';
 
 /*

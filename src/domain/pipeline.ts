@@ -1,6 +1,8 @@
 import type { Artifact, Collection } from './model.js';
 import type { Repositories } from './ports/repositories.js';
-import type { ButlerSource, DatasetRef, Logger, ObjectStore } from './ports.js';
+import type { ButlerSource, DatasetRef } from './ports/butler-source.js';
+import type { Logger } from './ports/logger.js';
+import type { ObjectStore } from './ports/object-store.js';
 import { AppError } from './errors.js';
 import { quarantineWriter, recordImages, type ImageGroup } from './quarantine-writer.js';
 import { convertBands as convertBandSet, type BandSource } from '../imaging/convert-bands.js';

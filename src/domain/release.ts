@@ -1,4 +1,4 @@
-import type { PanoptesClient } from './panoptes-port.js';
+import type { PanoptesClient } from './ports/panoptes-client.js';
 import type { Lock } from './ports/lock.js';
 import type { Logger } from './ports/logger.js';
 import type { ObjectStore } from './ports/object-store.js';

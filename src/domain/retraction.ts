@@ -1,5 +1,5 @@
 import { UpstreamRefusedError } from './errors.js';
-import { PanoptesRefused, type PanoptesClient } from './panoptes-port.js';
+import { PanoptesRefused, type PanoptesClient } from './ports/panoptes-client.js';
 import type { Repositories } from './ports/repositories.js';
 import { withBatchLock } from './upload.js';
 import { tuningOf, type UploadDeps } from './upload-config.js';

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { PanoptesClient } from './panoptes-port.js';
+import type { PanoptesClient } from './ports/panoptes-client.js';
 import type { Clock } from './ports/clock.js';
 import type { Lock } from './ports/lock.js';
 import type { Logger } from './ports/logger.js';

@@ -1,5 +1,5 @@
 import { UpstreamError, ValidationError } from './errors.js';
-import { AmbiguousRequestError, PanoptesRefused, SubjectLimitError, type PanoptesUser, type SubjectLocation } from './panoptes-port.js';
+import { AmbiguousRequestError, PanoptesRefused, SubjectLimitError, type PanoptesUser, type SubjectLocation } from './ports/panoptes-client.js';
 import type { ObjectStore } from './ports/object-store.js';
 import type { CreatedSubject, LedgerItem } from './ports/upload-ledger-repository.js';
 import { LedgerRecorder, SubjectLinker } from './upload-linking.js';

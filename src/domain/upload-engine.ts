@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError, UpstreamError, UpstreamRefusedError, ValidationError } from './errors.js';
 import type { Collection, UploadBatch, UploadBatchState } from './model.js';
-import type { PanoptesUser } from './panoptes-port.js';
+import type { PanoptesUser } from './ports/panoptes-client.js';
 import { systemClock } from './ports/clock.js';
 import { tuningOf, type UploadDeps } from './upload-config.js';
 import { ApiCreation, Reconciler } from './upload-create.js';

@@ -1,5 +1,5 @@
 import { NotFoundError, ValidationError } from './errors.js';
-import { AmbiguousRequestError, PanoptesRefused, SubjectLimitError, type PanoptesSubjectSetImport } from './panoptes-port.js';
+import { AmbiguousRequestError, PanoptesRefused, SubjectLimitError, type PanoptesSubjectSetImport } from './ports/panoptes-client.js';
 import type { Clock } from './ports/clock.js';
 import type { ObjectStore } from './ports/object-store.js';
 import { compareIds, matchExternalIds } from './upload-reconcile.js';

@@ -1,4 +1,4 @@
-import { PanoptesRefused } from './panoptes-port.js';
+import { PanoptesRefused } from './ports/panoptes-client.js';
 import type { CreatedSubject, UploadLedgerRepository } from './ports/upload-ledger-repository.js';
 import type { UploadTuning } from './upload-config.js';
 import type { UploadRun } from './upload-run.js';

@@ -1,4 +1,4 @@
-import { AmbiguousRequestError, type PanoptesClient, type PanoptesSubject, type PanoptesSubjectSet } from './panoptes-port.js';
+import { AmbiguousRequestError, type PanoptesClient, type PanoptesSubject, type PanoptesSubjectSet } from './ports/panoptes-client.js';
 import { UpstreamError } from './errors.js';
 
 /*

@@ -1,4 +1,4 @@
-import { PanoptesRefused, type PanoptesClient, type PanoptesSubject, type SubjectQuery } from './panoptes-port.js';
+import { PanoptesRefused, type PanoptesClient, type PanoptesSubject, type SubjectQuery } from './ports/panoptes-client.js';
 
 /*
  * The Panoptes client renews its token ahead of expiry and once more when a

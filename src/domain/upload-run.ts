@@ -1,5 +1,5 @@
 import type { UploadBatch } from './model.js';
-import type { PanoptesClient } from './panoptes-port.js';
+import type { PanoptesClient } from './ports/panoptes-client.js';
 import type { Logger } from './ports/logger.js';
 import type { Repositories } from './ports/repositories.js';
 import type { UploadTuning } from './upload-config.js';

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { PanoptesHttpClient, type PanoptesHttpClientOptions } from '../../src/adapters/panoptes/panoptes-client.js';
 import { NotFoundError, UpstreamError, UpstreamRefusedError, ValidationError } from '../../src/domain/errors.js';
-import { AmbiguousRequestError, SubjectLimitError, type NewSubject, type PanoptesSubject } from '../../src/domain/panoptes-port.js';
+import { AmbiguousRequestError, SubjectLimitError, type NewSubject, type PanoptesSubject } from '../../src/domain/ports/panoptes-client.js';
 import { ManifestHost, PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble, type PanoptesDoubleOptions } from '../support/panoptes-server.js';
 
 let server: PanoptesServerDouble;

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { PanoptesHttpClient, type PanoptesHttpClientOptions } from '../../src/adapters/panoptes/panoptes-client.js';
 import { NotFoundError, UpstreamError, UpstreamRefusedError } from '../../src/domain/errors.js';
-import { PanoptesConflict, PanoptesNotFound, PanoptesRateLimited, PanoptesRefused, type NewSubject } from '../../src/domain/panoptes-port.js';
+import { PanoptesConflict, PanoptesNotFound, PanoptesRateLimited, PanoptesRefused, type NewSubject } from '../../src/domain/ports/panoptes-client.js';
 import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble, type PanoptesDoubleOptions } from '../support/panoptes-server.js';
 
 /*

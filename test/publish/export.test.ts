@@ -9,7 +9,7 @@ import { cliContext } from '../../src/cli/context.js';
 import { exportCollection } from '../../src/domain/export.js';
 import { publishImage } from '../../src/domain/publish.js';
 import { readXmp } from '../../src/imaging/png/png-chunks.js';
-import type { ObjectStore } from '../../src/domain/ports.js';
+import type { ObjectStore } from '../../src/domain/ports/object-store.js';
 import { DB_KINDS } from '../support/databases.js';
 import { artifacts, collection, csvObjects, parseCsv, seedImages, publishSetting } from './helpers.js';
 import { createRepositories } from '../../src/db/repositories/index.js';

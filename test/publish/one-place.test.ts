@@ -151,7 +151,7 @@ describe('only src/domain/publish.ts writes to the public store (type-aware)', (
     dir = await mkdtemp(join(tmpdir(), 'one-place-'));
     // A module that writes publicly through a store called something else, to prove the check sees it.
     probe = join(dir, 'probe.ts');
-    const ports = join(ROOT, 'src/domain/ports.js');
+    const ports = join(ROOT, 'src/domain/ports/object-store.js');
     await writeFile(
       probe,
       [

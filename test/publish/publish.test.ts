@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pngjs from 'pngjs';
 import { NotPublishableError, publishImage, unpublishImage, withdrawAbandoned, type PublishDeps } from '../../src/domain/publish.js';
 import { readChunks, readTextChunks, readXmp } from '../../src/imaging/png/png-chunks.js';
-import type { ObjectStore } from '../../src/domain/ports.js';
+import type { ObjectStore } from '../../src/domain/ports/object-store.js';
 import type { FsObjectStore } from '../../src/adapters/storage/fs-store.js';
 import { DB_KINDS } from '../support/databases.js';
 import { collection, seedImages, publishSetting } from './helpers.js';

@@ -7,7 +7,7 @@ import { RetrieveArtifactsSource } from '../../src/adapters/butler/prefix-source
 import { createCollection } from '../../src/db/repositories/collections.js';
 import { createRepositories } from '../../src/db/repositories/index.js';
 import { convertGroup, pollCollection, retrieveArtifact, UnprocessableInputError, type PipelineDeps } from '../../src/domain/pipeline.js';
-import type { ObjectStore } from '../../src/domain/ports.js';
+import type { ObjectStore } from '../../src/domain/ports/object-store.js';
 import { createLogger } from '../../src/app/logger.js';
 import { writeDemoArtifacts } from '../../src/demo/demo-data.js';
 import { DB_KINDS, freshDatabase, type TestDb } from '../support/databases.js';

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { ButlerServerSource, parseButlerCursor, utcMsToTaiNsec, type ButlerServerSourceOptions } from '../../src/adapters/butler/butler-client.js';
 import { UpstreamError, UpstreamRefusedError } from '../../src/domain/errors.js';
-import type { DatasetRef } from '../../src/domain/ports.js';
+import type { DatasetRef } from '../../src/domain/ports/butler-source.js';
 import { ButlerServerDouble, DOUBLE_TOKEN, OTHER_TOKEN, makeZip, taiNsecOf, type SeedDataset } from '../support/butler-server.js';
 
 const RUN = 'u/alien/zooniverse-1';

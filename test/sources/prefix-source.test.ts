@@ -13,7 +13,7 @@ import {
   type RetrieveArtifactsSourceOptions,
 } from '../../src/adapters/butler/prefix-source.js';
 import { UpstreamRefusedError, ValidationError } from '../../src/domain/errors.js';
-import type { DatasetRef } from '../../src/domain/ports.js';
+import type { DatasetRef } from '../../src/domain/ports/butler-source.js';
 import { makeZip } from '../support/butler-server.js';
 import { headerBlock } from '../support/fits-builder.js';
 

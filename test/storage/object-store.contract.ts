@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { NotFoundError, ValidationError } from '../../src/domain/errors.js';
-import type { ObjectStore } from '../../src/domain/ports.js';
+import type { ObjectStore } from '../../src/domain/ports/object-store.js';
 
 /**
  * The behaviour every ObjectStore adapter owes the domain. Each adapter's

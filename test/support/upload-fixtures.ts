@@ -12,8 +12,9 @@ import pg from 'pg';
 
 import { migrateToLatest, openDatabase, type Db } from '../../src/db/database.js';
 import { createCollection } from '../../src/db/repositories/collections.js';
-import type { PanoptesClient, PanoptesUser } from '../../src/domain/panoptes-port.js';
-import type { Logger, ObjectStore } from '../../src/domain/ports.js';
+import type { PanoptesClient, PanoptesUser } from '../../src/domain/ports/panoptes-client.js';
+import type { Logger } from '../../src/domain/ports/logger.js';
+import type { ObjectStore } from '../../src/domain/ports/object-store.js';
 import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, type Fault } from './panoptes-server.js';
 
 /*

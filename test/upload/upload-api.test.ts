@@ -6,7 +6,7 @@ import { BlockedError } from '../../src/domain/upload-outcomes.js';
 import { uploadProgress } from '../../src/domain/upload-progress.js';
 import { retractBatch } from '../../src/domain/retraction.js';
 import { UpstreamError, UpstreamRefusedError } from '../../src/domain/errors.js';
-import type { PanoptesClient } from '../../src/domain/panoptes-port.js';
+import type { PanoptesClient } from '../../src/domain/ports/panoptes-client.js';
 import { DB_KINDS } from '../support/databases.js';
 import { faultMix, panoptesClient, quietLog, seedUploadBatch, troubledCreates, withStaleMe } from '../support/upload-fixtures.js';
 import { uploadSetting } from '../support/upload-setting.js';

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { UpstreamError, UpstreamRefusedError, ValidationError } from '../../domain/errors.js';
-import type { Artifact, ButlerSource, DatasetQuery, DatasetRef } from '../../domain/ports.js';
+import type { Artifact, ButlerSource, DatasetQuery, DatasetRef } from '../../domain/ports/butler-source.js';
 import { DEFAULT_MAX_ARTIFACT_BYTES, readZipMember, readZipMembers } from './prefix-source.js';
 import { bytesAccess } from '../../imaging/cutouts/zip-archive.js';
 import { TransientFailure, networkErrorCode, retrying, transientAnswer, type RetryPolicy, type TransientStatuses } from '../http/retry.js';

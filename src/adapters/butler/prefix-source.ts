@@ -3,7 +3,7 @@ import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises
 import { basename, join, sep } from 'node:path';
 
 import { UpstreamError, UpstreamRefusedError, ValidationError } from '../../domain/errors.js';
-import type { Artifact, ButlerSource, DatasetQuery, DatasetRef } from '../../domain/ports.js';
+import type { Artifact, ButlerSource, DatasetQuery, DatasetRef } from '../../domain/ports/butler-source.js';
 import { entryDataStart, fileAccess, readZipDirectory, readZipEntry, ZipEntryDamaged, ZipRefused, type RandomAccess, type ZipEntry } from '../../imaging/cutouts/zip-archive.js';
 import { readPrimaryHeader } from '../../imaging/fits/observation-time.js';
 

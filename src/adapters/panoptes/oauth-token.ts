@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import { UpstreamError, UpstreamRefusedError } from '../../domain/errors.js';
-import { PanoptesRefused } from '../../domain/panoptes-port.js';
+import { PanoptesRefused } from '../../domain/ports/panoptes-client.js';
 import { networkErrorCode, transientAnswer, type TransientStatuses } from '../http/retry.js';
 import { refusalOf } from './refusal.js';
 

@@ -19,7 +19,7 @@ import {
   type PanoptesSubjectSetImport,
   type PanoptesUser,
   type SubjectQuery,
-} from '../../domain/panoptes-port.js';
+} from '../../domain/ports/panoptes-client.js';
 import { TransientFailure, backoffDelay, networkErrorCode, retrying, transientAnswer, type RetryPolicy, type TransientStatuses } from '../http/retry.js';
 import { ClientCredentialsToken } from './oauth-token.js';
 import { refusalOf } from './refusal.js';

@@ -1,4 +1,4 @@
-import type { PanoptesRefusal } from '../../domain/panoptes-port.js';
+import type { PanoptesRefusal } from '../../domain/ports/panoptes-client.js';
 
 /**
  * The reason a PanoptesRefused carries, from the status Panoptes (or its

@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
 import { ConflictError, NotFoundError, UpstreamError, UpstreamRefusedError, ValidationError } from '../../domain/errors.js';
-import type { ObjectStore, PutOptions, StoreArea, StoredObject } from '../../domain/ports.js';
+import type { ObjectStore, PutOptions, StoreArea, StoredObject } from '../../domain/ports/object-store.js';
 import {
   DEFAULT_MAX_GET_BYTES,
   DEFAULT_PUBLIC_CACHE_CONTROL,

@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 
 import { AppError, NotFoundError, UpstreamError, UpstreamRefusedError, ValidationError } from '../../domain/errors.js';
-import type { ObjectStore, PutOptions, StoreArea, StoredObject } from '../../domain/ports.js';
+import type { ObjectStore, PutOptions, StoreArea, StoredObject } from '../../domain/ports/object-store.js';
 import {
   DEFAULT_MAX_GET_BYTES,
   DEFAULT_PUBLIC_CACHE_CONTROL,

@@ -1,4 +1,4 @@
-import { NotFoundError, UpstreamError, UpstreamRefusedError } from './errors.js';
+import { NotFoundError, UpstreamError, UpstreamRefusedError } from '../errors.js';
 
 /*
  * What the domain needs from Zooniverse's Panoptes API, without HTTP.
