@@ -1,5 +1,5 @@
-import type { AuditEntry, ImageFrame, ImageState, Verdict } from './model.js';
-import type { ReviewImage } from './ports/images-repository.js';
+import type { AuditEntry, ImageFrame } from './model.js';
+import type { ReviewImage, ReviewImageFilter } from './ports/images-repository.js';
 import type { Page, Repositories } from './ports/repositories.js';
 import { overseesAll, type Caller } from './caller.js';
 import { visibleCollection } from './collections.js';
@@ -9,15 +9,8 @@ import { visibleCollection } from './collections.js';
  * per-band frames, the last decision about it (the policy's or a
  * reviewer's), and whether this caller may decide on it.
  */
-export interface ReviewFilter {
-  collectionId?: string;
-  batchId?: string;
-  verdict?: Verdict;
-  state?: ImageState;
-  /** Where the page starts (the previous page's `next`). */
-  offset: number;
-  limit: number;
-}
+/** The listing's filters as a caller gives them; whose collections they cover is decided here, not asked. */
+export type ReviewFilter = Omit<ReviewImageFilter, 'owner'>;
 
 export type LastDecision = Pick<AuditEntry, 'action' | 'actor' | 'at' | 'reason'>;
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { RETRY_AFTER_CAP_MS, TransientFailure, backoffDelay, networkErrorCode, parseRetryAfter, retrying, transientAnswer, type RetryPolicy } from '../../src/adapters/http/retry.js';
 import { UpstreamError } from '../../src/domain/errors.js';
+import { failure } from '../support/failure.js';
 
 /** A policy whose sleeps are recorded, not slept. */
 function policy(extra: Partial<RetryPolicy> = {}): { p: RetryPolicy; sleeps: number[] } {
@@ -30,15 +31,6 @@ function scripted(...failures: Error[]): { attempt: () => Promise<string>; calls
     },
     calls: () => n,
   };
-}
-
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a failure');
 }
 
 describe('retrying', () => {

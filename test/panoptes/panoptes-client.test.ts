@@ -1,28 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { PanoptesHttpClient, type PanoptesHttpClientOptions } from '../../src/adapters/panoptes/panoptes-client.js';
 import { NotFoundError, UpstreamError, UpstreamRefusedError, ValidationError } from '../../src/domain/errors.js';
 import { AmbiguousRequestError, SubjectLimitError, type NewSubject, type PanoptesSubject } from '../../src/domain/ports/panoptes-client.js';
-import { ManifestHost, PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble, type PanoptesDoubleOptions } from '../support/panoptes-server.js';
+import { ManifestHost, PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, panoptesDoublePerTest } from '../support/panoptes-server.js';
+import { failure } from '../support/failure.js';
 
-let server: PanoptesServerDouble;
-
-beforeEach(async () => {
-  server = await PanoptesServerDouble.start();
-});
-afterEach(async () => {
-  await server.close();
-});
-
-async function restart(opts: PanoptesDoubleOptions): Promise<void> {
-  await server.close();
-  server = await PanoptesServerDouble.start(opts);
-}
+const double = panoptesDoublePerTest();
 
 function client(extra: Partial<PanoptesHttpClientOptions> = {}) {
   const sleeps: number[] = [];
   const c = new PanoptesHttpClient({
-    baseUrl: server.url,
+    baseUrl: double.server.url,
     clientId: PANOPTES_CLIENT_ID,
     clientSecret: PANOPTES_CLIENT_SECRET,
     baseDelayMs: 5,
@@ -35,15 +24,6 @@ function client(extra: Partial<PanoptesHttpClientOptions> = {}) {
     ...extra,
   });
   return { c, sleeps };
-}
-
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a failure');
 }
 
 async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -71,18 +51,18 @@ describe('requests on the wire', () => {
     expect(set).toMatchObject({ projectId: '1', displayName: 'DP1 cutouts', metadata: { '#run': 'u/alien/1' }, setMemberSubjectsCount: 0 });
     expect(await c.getProject('1')).toMatchObject({ id: '1', displayName: 'Rubin Test Project' });
 
-    const [tokenReq, ...apiReqs] = server.requests;
+    const [tokenReq, ...apiReqs] = double.server.requests;
     expect(tokenReq.route).toBe('token');
     expect(tokenReq.headers['content-type']).toBe('application/x-www-form-urlencoded');
     expect(new URLSearchParams(tokenReq.body).get('grant_type')).toBe('client_credentials');
     expect(new URLSearchParams(tokenReq.body).get('scope')).toBe('public user project subject');
-    for (const r of server.requests) expect(r.url).not.toContain(PANOPTES_CLIENT_SECRET);
+    for (const r of double.server.requests) expect(r.url).not.toContain(PANOPTES_CLIENT_SECRET);
     for (const r of apiReqs) {
       expect(r.headers.accept).toBe('application/vnd.api+json; version=1');
       expect(r.headers.authorization).toMatch(/^Bearer dbl\./);
       if (r.method === 'POST') expect(r.headers['content-type']).toBe('application/json');
     }
-    expect(server.tokensIssued).toBe(1);
+    expect(double.server.tokensIssued).toBe(1);
   });
 
   it('sends If-Match with the ETag of the GET just before a DELETE', async () => {
@@ -90,7 +70,7 @@ describe('requests on the wire', () => {
     const set = await c.createSubjectSet({ projectId: '1', displayName: 's' });
     const s = await c.createSubject(newSubject(set.id, 'a'));
     expect(await c.deleteSubject(s.id)).toBe('deleted');
-    const [get, del] = server.requests.slice(-2);
+    const [get, del] = double.server.requests.slice(-2);
     expect(get.route).toBe('getSubject');
     expect(del.route).toBe('deleteSubject');
     expect(del.headers['if-match']).toMatch(/^"[0-9a-f]{32}"$/);
@@ -106,7 +86,7 @@ describe('requests on the wire', () => {
     await expect(c.createSubject({ projectId: '1', locations: [], metadata: {} })).rejects.toBeInstanceOf(ValidationError);
     await expect(c.createSubject({ projectId: '1', locations: [{ 'image/png': 'a', 'image/jpeg': 'b' }], metadata: {} })).rejects.toBeInstanceOf(ValidationError);
     await expect(all(c.findSubjects({ externalIds: ['x'] }))).rejects.toBeInstanceOf(ValidationError);
-    expect(server.requests).toHaveLength(0);
+    expect(double.server.requests).toHaveLength(0);
   });
 });
 
@@ -117,65 +97,65 @@ describe('tokens', () => {
     await c.me();
     now += 7200_000 - 301_000; // just outside the 5-minute margin
     await c.me();
-    expect(server.tokensIssued).toBe(1);
+    expect(double.server.tokensIssued).toBe(1);
     now += 2_000; // inside it
     await c.me();
-    expect(server.tokensIssued).toBe(2);
-    expect(server.requests.filter((r) => r.status === 401)).toHaveLength(0);
+    expect(double.server.tokensIssued).toBe(2);
+    expect(double.server.requests.filter((r) => r.status === 401)).toHaveLength(0);
   });
 
   it('uses 10% of a short lifetime as the margin', async () => {
-    await restart({ tokenTtlSeconds: 100 });
+    await double.restart({ tokenTtlSeconds: 100 });
     let now = Date.now();
     const { c } = client({ now: () => now });
     await c.me();
     now += 89_000;
     await c.me();
-    expect(server.tokensIssued).toBe(1);
+    expect(double.server.tokensIssued).toBe(1);
     now += 2_000;
     await c.me();
-    expect(server.tokensIssued).toBe(2);
+    expect(double.server.tokensIssued).toBe(2);
   });
 
   it('recovers from a token that dies mid-run (401) without losing or repeating the request', async () => {
     const { c } = client();
     const set = await c.createSubjectSet({ projectId: '1', displayName: 's' });
-    server.faults.push({ route: 'createSubject', kind: 'expire-token' });
+    double.server.faults.push({ route: 'createSubject', kind: 'expire-token' });
     const s = await c.createSubject(newSubject(set.id, 'a'));
-    expect(server.requestsTo('createSubject').map((r) => r.status)).toEqual([401, 201]);
-    expect(server.allSubjects().map((x) => x.id)).toEqual([s.id]);
-    expect(server.tokensIssued).toBe(2);
+    expect(double.server.requestsTo('createSubject').map((r) => r.status)).toEqual([401, 201]);
+    expect(double.server.allSubjects().map((x) => x.id)).toEqual([s.id]);
+    expect(double.server.tokensIssued).toBe(2);
 
-    server.expireAllTokens();
+    double.server.expireAllTokens();
     expect((await c.getSubject(s.id)).externalId).toBe('a');
-    expect(server.tokensIssued).toBe(3);
+    expect(double.server.tokensIssued).toBe(3);
   });
 
   it('keeps going when every token dies after a few requests, sharing one token fetch among concurrent calls', async () => {
-    await restart({ tokenMaxUses: 3 });
+    await double.restart({ tokenMaxUses: 3 });
     const { c } = client();
     const set = await c.createSubjectSet({ projectId: '1', displayName: 's' });
     for (let i = 0; i < 10; i++) await c.createSubject(newSubject(set.id, `e${i}`));
-    expect(server.allSubjects()).toHaveLength(10);
-    expect(server.duplicateExternalIds()).toEqual([]);
+    expect(double.server.allSubjects()).toHaveLength(10);
+    expect(double.server.duplicateExternalIds()).toEqual([]);
 
-    await restart({});
+    await double.restart({});
     const fresh = client().c;
     await Promise.all(Array.from({ length: 8 }, () => fresh.me()));
-    expect(server.tokensIssued).toBe(1);
+    expect(double.server.tokensIssued).toBe(1);
   });
 
   it('retries a token endpoint that is briefly down, and gives up on tokens that are refused as soon as issued', async () => {
     const { c } = client();
-    server.faults.push({ route: 'token', kind: 'status', status: 503 });
+    double.server.faults.push({ route: 'token', kind: 'status', status: 503 });
     await c.me();
-    expect(server.requestsTo('token').map((r) => r.status)).toEqual([503, 200]);
+    expect(double.server.requestsTo('token').map((r) => r.status)).toEqual([503, 200]);
 
-    await restart({ tokenMaxUses: 0 });
+    await double.restart({ tokenMaxUses: 0 });
     const e = await failure(client().c.me());
     expect(e).toBeInstanceOf(UpstreamRefusedError);
     expect(e.message).toMatch(/freshly issued token/);
-    expect(server.requestsTo('me').map((r) => r.status)).toEqual([401, 401]);
+    expect(double.server.requestsTo('me').map((r) => r.status)).toEqual([401, 401]);
   });
 
   it('reports refused credentials as refused, naming neither secret nor token', async () => {
@@ -191,57 +171,57 @@ describe('retries', () => {
   it('honours Retry-After on 429', async () => {
     const { c } = client({ sleep: undefined });
     const set = await c.createSubjectSet({ projectId: '1', displayName: 's' });
-    server.faults.push({ route: 'getSubjectSet', kind: 'status', status: 429, retryAfter: 1 });
+    double.server.faults.push({ route: 'getSubjectSet', kind: 'status', status: 429, retryAfter: 1 });
     const t0 = performance.now();
     await c.getSubjectSet(set.id);
     const waited = performance.now() - t0;
     expect(waited).toBeGreaterThanOrEqual(950);
     expect(waited).toBeLessThan(3000);
-    expect(server.requestsTo('getSubjectSet').map((r) => r.status)).toEqual([429, 200]);
+    expect(double.server.requestsTo('getSubjectSet').map((r) => r.status)).toEqual([429, 200]);
   });
 
   it('reads Retry-After as an HTTP date too, and leaves long pauses to the job layer', async () => {
     const { c, sleeps } = client({ maxRetryAfterMs: 60_000 });
     const set = await c.createSubjectSet({ projectId: '1', displayName: 's' });
-    server.faults.push({ route: 'getSubjectSet', kind: 'status', status: 503, retryAfter: new Date(Date.now() + 30_000).toUTCString() });
+    double.server.faults.push({ route: 'getSubjectSet', kind: 'status', status: 503, retryAfter: new Date(Date.now() + 30_000).toUTCString() });
     await c.getSubjectSet(set.id);
     expect(sleeps).toHaveLength(1);
     expect(sleeps[0]).toBeGreaterThan(25_000);
     expect(sleeps[0]).toBeLessThanOrEqual(30_000);
 
-    server.faults.push({ route: 'getSubjectSet', kind: 'status', status: 503, retryAfter: 3600 });
+    double.server.faults.push({ route: 'getSubjectSet', kind: 'status', status: 503, retryAfter: 3600 });
     const e = await failure(c.getSubjectSet(set.id));
     expect(e).toBeInstanceOf(UpstreamError);
     expect((e as UpstreamError).retryAfterMs).toBe(3_600_000);
-    expect(server.requestsTo('getSubjectSet').at(-1)!.status).toBe(503);
+    expect(double.server.requestsTo('getSubjectSet').at(-1)!.status).toBe(503);
   });
 
   it('retries a GET on 502 and on a dropped connection, with backoff', async () => {
     const { c, sleeps } = client();
     const set = await c.createSubjectSet({ projectId: '1', displayName: 's' });
-    server.faults.push({ route: 'getSubjectSet', kind: 'status', status: 502, times: 2 }, { route: 'getSubjectSet', kind: 'reset' });
+    double.server.faults.push({ route: 'getSubjectSet', kind: 'status', status: 502, times: 2 }, { route: 'getSubjectSet', kind: 'reset' });
     expect((await c.getSubjectSet(set.id)).id).toBe(set.id);
-    expect(server.requestsTo('getSubjectSet').map((r) => r.status)).toEqual([502, 502, 0, 200]);
+    expect(double.server.requestsTo('getSubjectSet').map((r) => r.status)).toEqual([502, 502, 0, 200]);
     expect(sleeps).toEqual([2, 5, 10]);
   });
 
   it('gives up after maxAttempts with an UpstreamError', async () => {
     const { c } = client({ maxAttempts: 3 });
-    server.faults.push({ route: 'me', kind: 'status', status: 502, times: 10 });
+    double.server.faults.push({ route: 'me', kind: 'status', status: 502, times: 10 });
     const e = await failure(c.me());
     expect(e).toBeInstanceOf(UpstreamError);
     expect(e).not.toBeInstanceOf(AmbiguousRequestError);
     expect(e.message).toMatch(/3 attempts.*502/);
-    expect(server.requestsTo('me')).toHaveLength(3);
+    expect(double.server.requestsTo('me')).toHaveLength(3);
   });
 
   it('retries a create that Panoptes refused before acting on it (429, 503)', async () => {
     const { c } = client();
     const set = await c.createSubjectSet({ projectId: '1', displayName: 's' });
-    server.faults.push({ route: 'createSubject', kind: 'status', status: 429, retryAfter: 0 }, { route: 'createSubject', kind: 'status', status: 503 });
+    double.server.faults.push({ route: 'createSubject', kind: 'status', status: 429, retryAfter: 0 }, { route: 'createSubject', kind: 'status', status: 503 });
     const s = await c.createSubject(newSubject(set.id, 'a'));
-    expect(server.requestsTo('createSubject').map((r) => r.status)).toEqual([429, 503, 201]);
-    expect(server.allSubjects().map((x) => x.id)).toEqual([s.id]);
+    expect(double.server.requestsTo('createSubject').map((r) => r.status)).toEqual([429, 503, 201]);
+    expect(double.server.allSubjects().map((x) => x.id)).toEqual([s.id]);
   });
 });
 
@@ -249,24 +229,24 @@ describe('creates whose outcome is unknown', () => {
   it('does not resend POST /subjects after a 504 that followed the commit; findSubjects finds the subject', async () => {
     const { c } = client();
     const set = await c.createSubjectSet({ projectId: '1', displayName: 's' });
-    server.faults.push({ route: 'createSubject', kind: 'commit-then-504' });
+    double.server.faults.push({ route: 'createSubject', kind: 'commit-then-504' });
     const e = await failure(c.createSubject(newSubject(set.id, 'dp1-42')));
     expect(e).toBeInstanceOf(AmbiguousRequestError);
     expect((e as AmbiguousRequestError).operation).toBe('createSubject');
     expect(e.message).toMatch(/504/);
-    expect(server.requestsTo('createSubject')).toHaveLength(1);
+    expect(double.server.requestsTo('createSubject')).toHaveLength(1);
 
     const found = await all(c.findSubjects({ subjectSetId: set.id, externalIds: ['dp1-42'] }));
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({ externalId: 'dp1-42', subjectSetIds: [set.id], metadata: { '#bridge_key': 'dp1-42' } });
     expect(found[0].locations).toEqual(newSubject(set.id, 'dp1-42').locations);
-    expect(server.duplicateExternalIds()).toEqual([]);
+    expect(double.server.duplicateExternalIds()).toEqual([]);
   });
 
   it('treats a connection lost after sending, a 500/502 and a timeout as ambiguous too', async () => {
     const { c } = client({ requestTimeoutMs: 300 });
     const set = await c.createSubjectSet({ projectId: '1', displayName: 's' });
-    const cases: [string, Parameters<typeof server.faults.push>[0], boolean][] = [
+    const cases: [string, Parameters<typeof double.server.faults.push>[0], boolean][] = [
       ['reset-before', { route: 'createSubject', kind: 'reset' }, false],
       ['reset-after', { route: 'createSubject', kind: 'commit-then-reset' }, true],
       ['502-after', { route: 'createSubject', kind: 'commit-then-status', status: 502 }, true],
@@ -274,29 +254,29 @@ describe('creates whose outcome is unknown', () => {
       ['stall-after', { route: 'createSubject', kind: 'commit-then-stall', ms: 1000 }, true],
     ];
     for (const [key, fault, committed] of cases) {
-      server.faults.push(fault);
-      const before = server.requestsTo('createSubject').length;
+      double.server.faults.push(fault);
+      const before = double.server.requestsTo('createSubject').length;
       await expect(c.createSubject(newSubject(set.id, key))).rejects.toBeInstanceOf(AmbiguousRequestError);
-      expect(server.requestsTo('createSubject').length - before).toBe(1);
+      expect(double.server.requestsTo('createSubject').length - before).toBe(1);
       expect(await all(c.findSubjects({ subjectSetId: set.id, externalIds: [key] }))).toHaveLength(committed ? 1 : 0);
     }
   });
 
   it('sets and imports are not resent either', async () => {
     const { c } = client();
-    server.faults.push({ route: 'createSubjectSet', kind: 'commit-then-504' });
+    double.server.faults.push({ route: 'createSubjectSet', kind: 'commit-then-504' });
     const e = await failure(c.createSubjectSet({ projectId: '1', displayName: 'DP1 run 7' }));
     expect(e).toBeInstanceOf(AmbiguousRequestError);
     expect((e as AmbiguousRequestError).operation).toBe('createSubjectSet');
     const sets = await c.findSubjectSets({ projectId: '1', displayName: 'DP1 run 7' });
     expect(sets).toHaveLength(1);
-    expect(server.requestsTo('createSubjectSet')).toHaveLength(1);
+    expect(double.server.requestsTo('createSubjectSet')).toHaveLength(1);
   });
 
   it('an upload loop that reconciles before resending ends with every subject exactly once under random faults', async () => {
     const { c } = client();
     const set = await c.createSubjectSet({ projectId: '1', displayName: 's' });
-    server.faults.push(
+    double.server.faults.push(
       { route: 'createSubject', kind: 'commit-then-504', rate: 0.2, seed: 42 },
       { route: 'createSubject', kind: 'reset', rate: 0.1, seed: 7 },
       { route: 'createSubject', kind: 'status', status: 503, rate: 0.1, seed: 9 },
@@ -316,9 +296,9 @@ describe('creates whose outcome is unknown', () => {
         }
       }
     }
-    expect(server.faults.reduce((n, f) => n + (f.fired ?? 0), 0)).toBeGreaterThan(5);
-    expect(server.allSubjects()).toHaveLength(40);
-    expect(server.duplicateExternalIds(set.id)).toEqual([]);
+    expect(double.server.faults.reduce((n, f) => n + (f.fired ?? 0), 0)).toBeGreaterThan(5);
+    expect(double.server.allSubjects()).toHaveLength(40);
+    expect(double.server.duplicateExternalIds(set.id)).toEqual([]);
     expect(new Set(done.values()).size).toBe(40);
   });
 });
@@ -326,33 +306,33 @@ describe('creates whose outcome is unknown', () => {
 describe('links', () => {
   it('links 250 subjects in chunks of 100, dropping repeats', async () => {
     const { c } = client();
-    const source = server.seedSubjectSet({ displayName: 'source' });
-    const ids = server.seedSubjects(source.id, 250).map((s) => s.id);
+    const source = double.server.seedSubjectSet({ displayName: 'source' });
+    const ids = double.server.seedSubjects(source.id, 250).map((s) => s.id);
     const target = await c.createSubjectSet({ projectId: '1', displayName: 'target' });
     await c.linkSubjects(target.id, [...ids, ids[0], ids[1]]);
-    const sent = server.requestsTo('linkSubjects').map((r) => (JSON.parse(r.body) as { subjects: string[] }).subjects);
+    const sent = double.server.requestsTo('linkSubjects').map((r) => (JSON.parse(r.body) as { subjects: string[] }).subjects);
     expect(sent.map((s) => s.length)).toEqual([100, 100, 50]);
     expect(sent.flat()).toEqual(ids);
-    expect(server.setMembers(target.id)).toEqual(ids);
+    expect(double.server.setMembers(target.id)).toEqual(ids);
     expect((await c.getSubjectSet(target.id)).setMemberSubjectsCount).toBe(250);
     // Again: harmless.
     await c.linkSubjects(target.id, ids.slice(0, 10));
-    expect(server.setMembers(target.id)).toHaveLength(250);
+    expect(double.server.setMembers(target.id)).toHaveLength(250);
   });
 
   it('reloads the set and retries after a 409', async () => {
     const { c } = client();
     const set = await c.createSubjectSet({ projectId: '1', displayName: 's' });
-    const other = server.seedSubjectSet({ displayName: 'o' });
-    const ids = server.seedSubjects(other.id, 3).map((s) => s.id);
-    server.faults.push({ route: 'linkSubjects', kind: 'status', status: 409 });
+    const other = double.server.seedSubjectSet({ displayName: 'o' });
+    const ids = double.server.seedSubjects(other.id, 3).map((s) => s.id);
+    double.server.faults.push({ route: 'linkSubjects', kind: 'status', status: 409 });
     await c.linkSubjects(set.id, ids);
-    expect(server.requests.slice(-3).map((r) => [r.route, r.status])).toEqual([
+    expect(double.server.requests.slice(-3).map((r) => [r.route, r.status])).toEqual([
       ['linkSubjects', 409],
       ['getSubjectSet', 200],
       ['linkSubjects', 200],
     ]);
-    expect(server.setMembers(set.id)).toEqual(ids);
+    expect(double.server.setMembers(set.id)).toEqual(ids);
   });
 
   it('reports an unknown id as refused with Panoptes\' message', async () => {
@@ -361,17 +341,17 @@ describe('links', () => {
     const e = await failure(c.linkSubjects(set.id, ['424242']));
     expect(e).toBeInstanceOf(UpstreamRefusedError);
     expect(e.message).toMatch(/HTTP 422.*check the subject set and all the subjects exist/);
-    expect(server.requestsTo('linkSubjects')).toHaveLength(1);
+    expect(double.server.requestsTo('linkSubjects')).toHaveLength(1);
   });
 
   it('unlinks with If-Match, re-reading the set when it changed in between', async () => {
     const { c } = client();
-    const set = server.seedSubjectSet({ displayName: 's' });
-    const ids = server.seedSubjects(set.id, 5).map((s) => s.id);
-    server.faults.push({ route: 'unlinkSubjects', kind: 'status', status: 412 });
+    const set = double.server.seedSubjectSet({ displayName: 's' });
+    const ids = double.server.seedSubjects(set.id, 5).map((s) => s.id);
+    double.server.faults.push({ route: 'unlinkSubjects', kind: 'status', status: 412 });
     await c.unlinkSubjects(set.id, ids.slice(0, 2));
-    expect(server.setMembers(set.id)).toEqual(ids.slice(2));
-    const unlinks = server.requestsTo('unlinkSubjects');
+    expect(double.server.setMembers(set.id)).toEqual(ids.slice(2));
+    const unlinks = double.server.requestsTo('unlinkSubjects');
     expect(unlinks.map((r) => r.status)).toEqual([412, 204]);
     expect(unlinks[1].path).toBe(`/api/subject_sets/${set.id}/links/subjects/${ids[0]},${ids[1]}`);
     expect(unlinks[1].headers['if-match']).toBeTruthy();
@@ -380,7 +360,7 @@ describe('links', () => {
 
 describe('errors', () => {
   it('maps the subject limit to SubjectLimitError with its numbers, without retrying', async () => {
-    await restart({ user: { subjectLimit: 3, uploadedSubjectsCount: 3 } });
+    await double.restart({ user: { subjectLimit: 3, uploadedSubjectsCount: 3 } });
     const { c } = client();
     const set = await c.createSubjectSet({ projectId: '1', displayName: 's' });
     const e = await failure(c.createSubject(newSubject(set.id, 'a')));
@@ -389,18 +369,18 @@ describe('errors', () => {
     expect((e as SubjectLimitError).uploaded).toBe(3);
     expect((e as SubjectLimitError).limit).toBe(3);
     expect(e.message).toMatch(/User has uploaded 3 subjects of 3 maximum/);
-    expect(server.requestsTo('createSubject')).toHaveLength(1);
+    expect(double.server.requestsTo('createSubject')).toHaveLength(1);
   });
 
   it('uploading switched off is an UpstreamError to retry later, not ambiguous', async () => {
     const { c } = client({ maxAttempts: 2 });
     const set = await c.createSubjectSet({ projectId: '1', displayName: 's' });
-    server.uploadingDisabled = true;
+    double.server.uploadingDisabled = true;
     const e = await failure(c.createSubject(newSubject(set.id, 'a')));
     expect(e).toBeInstanceOf(UpstreamError);
     expect(e).not.toBeInstanceOf(AmbiguousRequestError);
     expect(e.message).toMatch(/503.*temporarily disabled/);
-    expect(server.allSubjects()).toHaveLength(0);
+    expect(double.server.allSubjects()).toHaveLength(0);
   });
 
   it('maps 404 to NotFoundError and 422 to a refusal carrying the message', async () => {
@@ -416,14 +396,14 @@ describe('errors', () => {
 describe('listings', () => {
   it('pages through more than 100 subjects in id order and matches external_id and metadata itself', async () => {
     const { c } = client();
-    const set = server.seedSubjectSet({ displayName: 's' });
-    const seeded = server.seedSubjects(set.id, 230);
-    const other = server.seedSubjectSet({ displayName: 'o' });
-    server.seedSubjects(other.id, 5);
+    const set = double.server.seedSubjectSet({ displayName: 's' });
+    const seeded = double.server.seedSubjects(set.id, 230);
+    const other = double.server.seedSubjectSet({ displayName: 'o' });
+    double.server.seedSubjects(other.id, 5);
 
     const listed = await all(c.findSubjects({ subjectSetId: set.id }));
     expect(listed.map((s) => s.id)).toEqual(seeded.map((s) => s.id));
-    const pages = server.requestsTo('listSubjects');
+    const pages = double.server.requestsTo('listSubjects');
     expect(pages.map((r) => r.query.get('page'))).toEqual(['1', '2', '3']);
     expect(pages.every((r) => r.query.get('page_size') === '100' && r.query.get('subject_set_id') === set.id)).toBe(true);
 
@@ -448,7 +428,7 @@ describe('imports', () => {
   it('starts an import, follows it to completion, and finds it by set', async () => {
     const files = await ManifestHost.start();
     try {
-      await restart({ importRowDelayMs: 2 });
+      await double.restart({ importRowDelayMs: 2 });
       const { c } = client();
       const set = await c.createSubjectSet({ projectId: '1', displayName: 's' });
       // 60 rows: Panoptes reports progress every 25 rows at this size.

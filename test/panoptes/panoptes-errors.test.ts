@@ -1,9 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { PanoptesHttpClient, type PanoptesHttpClientOptions } from '../../src/adapters/panoptes/panoptes-client.js';
 import { NotFoundError, UpstreamError, UpstreamRefusedError } from '../../src/domain/errors.js';
 import { PanoptesConflict, PanoptesNotFound, PanoptesRateLimited, PanoptesRefused, type NewSubject } from '../../src/domain/ports/panoptes-client.js';
-import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble, type PanoptesDoubleOptions } from '../support/panoptes-server.js';
+import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, panoptesDoublePerTest } from '../support/panoptes-server.js';
+import { failure } from '../support/failure.js';
 
 /*
  * The port's typed errors, as the domain reads them: the HTTP client is the
@@ -11,23 +12,11 @@ import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble, type 
  * of the service-wide error it extends, which the API shows as the title.
  */
 
-let server: PanoptesServerDouble;
-
-beforeEach(async () => {
-  server = await PanoptesServerDouble.start();
-});
-afterEach(async () => {
-  await server.close();
-});
-
-async function restart(opts: PanoptesDoubleOptions): Promise<void> {
-  await server.close();
-  server = await PanoptesServerDouble.start(opts);
-}
+const double = panoptesDoublePerTest();
 
 function client(extra: Partial<PanoptesHttpClientOptions> = {}): PanoptesHttpClient {
   return new PanoptesHttpClient({
-    baseUrl: server.url,
+    baseUrl: double.server.url,
     clientId: PANOPTES_CLIENT_ID,
     clientSecret: PANOPTES_CLIENT_SECRET,
     baseDelayMs: 1,
@@ -36,15 +25,6 @@ function client(extra: Partial<PanoptesHttpClientOptions> = {}): PanoptesHttpCli
     sleep: async () => undefined,
     ...extra,
   });
-}
-
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a failure');
 }
 
 function subject(setId: string, mime = 'image/png'): NewSubject {
@@ -78,7 +58,7 @@ describe('typed Panoptes errors', () => {
   });
 
   it('a token refused as soon as it was issued is a credentials refusal', async () => {
-    await restart({ tokenMaxUses: 0 });
+    await double.restart({ tokenMaxUses: 0 });
     const e = await failure(client().me());
     expect(e).toBeInstanceOf(PanoptesRefused);
     expect(e).toBeInstanceOf(UpstreamRefusedError);
@@ -86,7 +66,7 @@ describe('typed Panoptes errors', () => {
   });
 
   it('throttling past the retries is PanoptesRateLimited with the wait asked for', async () => {
-    server.faults.push({ route: 'me', kind: 'status', status: 429, retryAfter: 3600 });
+    double.server.faults.push({ route: 'me', kind: 'status', status: 429, retryAfter: 3600 });
     const e = await failure(client().me());
     expect(e).toBeInstanceOf(PanoptesRateLimited);
     expect(e).toBeInstanceOf(UpstreamError);
@@ -97,7 +77,7 @@ describe('typed Panoptes errors', () => {
   it('a conflict that outlasts the retries is PanoptesConflict, retryable later', async () => {
     const c = client();
     const set = await c.createSubjectSet({ projectId: '1', displayName: 's' });
-    server.faults.push({ route: 'createSubject', kind: 'status', status: 409, times: 5 });
+    double.server.faults.push({ route: 'createSubject', kind: 'status', status: 409, times: 5 });
     const e = await failure(c.createSubject(subject(set.id)));
     expect(e).toBeInstanceOf(PanoptesConflict);
     expect(e).toBeInstanceOf(UpstreamError);
@@ -107,7 +87,7 @@ describe('typed Panoptes errors', () => {
   it('what may have been committed stays AmbiguousRequestError, not a typed refusal', async () => {
     const c = client();
     const set = await c.createSubjectSet({ projectId: '1', displayName: 's' });
-    server.faults.push({ route: 'createSubject', kind: 'commit-then-status', status: 502 });
+    double.server.faults.push({ route: 'createSubject', kind: 'commit-then-status', status: 502 });
     const e = await failure(c.createSubject(subject(set.id)));
     expect(e.name).toBe('AmbiguousRequestError');
     expect(e).not.toBeInstanceOf(PanoptesRefused);

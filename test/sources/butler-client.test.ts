@@ -6,6 +6,7 @@ import { ButlerServerSource, parseButlerCursor, utcMsToTaiNsec, type ButlerServe
 import { UpstreamError, UpstreamRefusedError } from '../../src/domain/errors.js';
 import type { DatasetRef } from '../../src/domain/ports/butler-source.js';
 import { ButlerServerDouble, DOUBLE_TOKEN, OTHER_TOKEN, makeZip, taiNsecOf, type SeedDataset } from '../support/butler-server.js';
+import { failure } from '../support/failure.js';
 
 const RUN = 'u/alien/zooniverse-1';
 const DT = 'zooniverse_cutout';
@@ -59,15 +60,6 @@ async function list(source: ButlerServerSource, after?: string, collection = RUN
   const out: DatasetRef[] = [];
   for await (const r of source.listDatasets({ repository: REPO, collection, datasetType, after })) out.push(r);
   return out;
-}
-
-async function failure(p: Promise<unknown> | (() => Promise<unknown>)): Promise<Error> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a failure');
 }
 
 function maxCursor(refs: DatasetRef[]): string {

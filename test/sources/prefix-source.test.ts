@@ -16,6 +16,7 @@ import { UpstreamRefusedError, ValidationError } from '../../src/domain/errors.j
 import type { DatasetRef } from '../../src/domain/ports/butler-source.js';
 import { makeZip } from '../support/butler-server.js';
 import { headerBlock } from '../support/fits-builder.js';
+import { failure } from '../support/failure.js';
 
 const RUN = 'u/alien/zooniverse-1';
 const DT = 'zooniverse_cutout';
@@ -59,15 +60,6 @@ async function list(src: RetrieveArtifactsSource, after?: string, collection = R
   const out: DatasetRef[] = [];
   for await (const r of src.listDatasets({ repository: 'ignored', collection, datasetType, after })) out.push(r);
   return out;
-}
-
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a failure');
 }
 
 function maxCursor(refs: DatasetRef[]): string {
