@@ -54,7 +54,14 @@ export function databaseLock(db: Db): Lock {
   let chosen: Promise<Lock> | undefined;
   return {
     async withLock(key, fn) {
-      chosen ??= isEmbedded(db).then((embedded) => (embedded ? local : advisoryLock(db, local)));
+      // A failed probe (database briefly away) is asked again next time, not remembered.
+      chosen ??= isEmbedded(db).then(
+        (embedded) => (embedded ? local : advisoryLock(db, local)),
+        (e: unknown) => {
+          chosen = undefined;
+          throw e;
+        },
+      );
       return (await chosen).withLock(key, fn);
     },
   };
