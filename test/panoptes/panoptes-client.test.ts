@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { PanoptesHttpClient, type PanoptesHttpClientOptions } from '../../src/adapters/panoptes/panoptes-client.js';
 import { NotFoundError, UpstreamError, UpstreamRefusedError, ValidationError } from '../../src/domain/errors.js';
 import { AmbiguousRequestError, SubjectLimitError, type NewSubject, type PanoptesSubject } from '../../src/domain/ports/panoptes-client.js';
-import { ManifestHost, PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, panoptesDoublePerTest } from '../support/panoptes-server.js';
+import { ManifestHost, PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET } from '../support/panoptes-server.js';
+import { panoptesDoublePerTest } from '../support/panoptes-double-per-test.js';
 import { failure } from '../support/failure.js';
 
 const double = panoptesDoublePerTest();

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { PanoptesHttpClient, type PanoptesHttpClientOptions } from '../../src/adapters/panoptes/panoptes-client.js';
 import { NotFoundError, UpstreamError, UpstreamRefusedError } from '../../src/domain/errors.js';
 import { PanoptesConflict, PanoptesNotFound, PanoptesRateLimited, PanoptesRefused, type NewSubject } from '../../src/domain/ports/panoptes-client.js';
-import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, panoptesDoublePerTest } from '../support/panoptes-server.js';
+import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET } from '../support/panoptes-server.js';
+import { panoptesDoublePerTest } from '../support/panoptes-double-per-test.js';
 import { failure } from '../support/failure.js';
 
 /*

@@ -1,4 +1,3 @@
-import { afterEach, beforeEach } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -1308,27 +1307,4 @@ export class ManifestHost {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
-}
-
-/**
- * A fresh double for every test of the file (started before each, closed
- * after); `restart` swaps it for one with other faults mid-test.
- */
-export function panoptesDoublePerTest(): { readonly server: PanoptesServerDouble; restart(opts: PanoptesDoubleOptions): Promise<void> } {
-  let server: PanoptesServerDouble;
-  beforeEach(async () => {
-    server = await PanoptesServerDouble.start();
-  });
-  afterEach(async () => {
-    await server.close();
-  });
-  return {
-    get server() {
-      return server;
-    },
-    async restart(opts) {
-      await server.close();
-      server = await PanoptesServerDouble.start(opts);
-    },
-  };
 }
