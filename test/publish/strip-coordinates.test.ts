@@ -85,6 +85,18 @@ describe('stripJpegCoordinates', () => {
     expect(latin1(out)).not.toMatch(/RA=|Spatial|Dec|ra=|GPS/);
   });
 
+  it('drops whatever trails EOI (an appended file could carry the position), and sees EOI past a table between progressive scans', () => {
+    const trailer = new TextEncoder().encode('RA=150.1 DEC=2.2 appended after the image');
+    const out = stripJpegCoordinates(Uint8Array.of(...jpeg, ...trailer));
+    expect(Buffer.from(out).equals(Buffer.from(Uint8Array.of(0xff, 0xd8, ...jfif, ...icc, ...adobe, ...dqt, ...sof, ...scan)))).toBe(true);
+    expect(latin1(out)).not.toMatch(/RA=/);
+    // A second scan after a Huffman table whose payload happens to hold 0xFF 0xD9: not the end of the image.
+    const dht = seg(0xc4, Uint8Array.of(0x00, 0xff, 0xd9, 1, 2, 3));
+    const scan2 = Uint8Array.of(...seg(0xda, Uint8Array.of(1, 1, 0, 0, 0x3f, 0)), 0x77, 0xff, 0xd9);
+    const progressive = Uint8Array.of(0xff, 0xd8, ...jfif, ...dqt, ...sof, ...scan.subarray(0, scan.length - 2), ...dht, ...scan2, ...trailer);
+    expect(Buffer.from(stripJpegCoordinates(progressive)).equals(Buffer.from(progressive.subarray(0, progressive.length - trailer.length)))).toBe(true);
+  });
+
   it('refuses what is not a whole JPEG', () => {
     expect(() => stripJpegCoordinates(Uint8Array.of(0x89, 0x50, 0x4e, 0x47))).toThrow(/not a JPEG/);
     expect(() => stripJpegCoordinates(jpeg.subarray(0, 30))).toThrow(/overruns|ends/);

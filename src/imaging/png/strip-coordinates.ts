@@ -70,8 +70,10 @@ export function stripJpegCoordinates(jpeg: Uint8Array): Uint8Array {
     if (len < 2 || m + 1 + len > jpeg.length) throw new ImagingError(`JPEG segment 0xFF${marker.toString(16).toUpperCase()} overruns the file`);
     const end = m + 1 + len;
     if (marker === 0xda) {
-      // SOS: from here on it is entropy-coded data, copied as is (later SOS of progressive files included).
-      out.push(Uint8Array.of(0xff), jpeg.subarray(m));
+      // SOS: the scans are copied as they are (later scans of progressive files
+      // included) up to and including EOI; whatever follows EOI is not part of
+      // the image and could carry anything (an appended file, metadata), so it goes.
+      out.push(Uint8Array.of(0xff), jpeg.subarray(m, endOfImage(jpeg, end)));
       return concatBytes(out);
     }
     const isApp = marker >= 0xe0 && marker <= 0xef;
@@ -79,6 +81,34 @@ export function stripJpegCoordinates(jpeg: Uint8Array): Uint8Array {
     if (!drop) out.push(Uint8Array.of(0xff), jpeg.subarray(m, end));
     at = end;
   }
+}
+
+/**
+ * The offset just past EOI, scanning from the first entropy-coded byte. In
+ * scan data 0xFF is followed by 0x00 (a stuffed byte), a restart marker or
+ * more fill; any other marker is a segment between scans (tables, the next
+ * SOS), skipped by its length so its payload is never mistaken for EOI. A
+ * file cut off before EOI keeps everything it has.
+ */
+function endOfImage(jpeg: Uint8Array, from: number): number {
+  let i = from;
+  while (i + 1 < jpeg.length) {
+    if (jpeg[i] !== 0xff) {
+      i++;
+      continue;
+    }
+    const next = jpeg[i + 1];
+    if (next === 0x00 || next === 0xff || (next >= 0xd0 && next <= 0xd7)) {
+      i += next === 0xff ? 1 : 2;
+      continue;
+    }
+    if (next === 0xd9) return i + 2;
+    if (i + 3 >= jpeg.length) break;
+    const len = (jpeg[i + 2] << 8) | jpeg[i + 3];
+    if (len < 2) throw new ImagingError(`JPEG segment 0xFF${next.toString(16).toUpperCase()} at byte ${i} has a bad length`);
+    i += 2 + len;
+  }
+  return jpeg.length;
 }
 
 export type ImageFormat = 'png' | 'jpeg';
