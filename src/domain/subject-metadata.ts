@@ -122,14 +122,38 @@ export function subjectMetadata(m: MetadataInput, extra: ExtraMetadata): { metad
   const showCoordinates = !image.strip_coordinates && image.ra !== null && image.dec !== null && Number.isFinite(image.ra) && Number.isFinite(image.dec);
   if (showCoordinates) Object.assign(metadata, coordinateColumns(image.ra!, image.dec!));
   const dropped: string[] = [];
-  for (const [k, v] of Object.entries(extraFor(extra, image.id, image.stamp_index, m.datasetIds))) {
-    if (image.strip_coordinates && looksPositional(k, v)) {
+  const own = extraFor(extra, image.id, image.stamp_index, m.datasetIds);
+  const split = image.strip_coordinates ? splitCoordinatePair(own) : new Set<string>();
+  for (const [k, v] of Object.entries(own)) {
+    if (image.strip_coordinates && (split.has(k) || looksPositional(k, v))) {
       dropped.push(k);
       continue;
     }
     metadata[k] = v;
   }
   return { metadata, dropped };
+}
+
+/** A number written with 4+ decimals, as positions in degrees are (magnitudes and scores rarely need them). */
+const PRECISE_DEGREES = /^[-+]?\d{1,3}\.\d{4,}$/;
+
+/**
+ * A position hidden in two innocently named columns ("x" = 150.11917,
+ * "y" = 2.20583): when one column holds an RA-like value ([0, 360)) and
+ * another a Dec-like one ([-90, 90]), both with 4+ decimals, every such
+ * column goes. It errs on the safe side: a stripped image loses a precise
+ * redshift beside a precise score too, and the PI sees which in `dropped`.
+ */
+export function splitCoordinatePair(row: SubjectMetadata): Set<string> {
+  const degrees = new Map<string, number>();
+  for (const [k, v] of Object.entries(row)) {
+    const text = typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim() : '';
+    if (PRECISE_DEGREES.test(text)) degrees.set(k, Number(text));
+  }
+  const raLike = [...degrees].filter(([, d]) => d >= 0 && d < 360).map(([k]) => k);
+  const decLike = [...degrees].filter(([, d]) => d >= -90 && d <= 90).map(([k]) => k);
+  const pair = raLike.some((a) => decLike.some((b) => a !== b));
+  return pair ? new Set([...raLike, ...decLike]) : new Set();
 }
 
 function extraFor(extra: ExtraMetadata, imageId: string, stamp: number, datasetIds: string[]): SubjectMetadata {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { publishImage, unpublishImage } from '../../src/domain/publish.js';
 import { manifestCsv, MAX_IMPORT_ROWS, planUploadBatches, writeManifests } from '../../src/domain/manifest.js';
-import { looksPositional, parseExtraMetadata } from '../../src/domain/subject-metadata.js';
+import { looksPositional, parseExtraMetadata, subjectMetadata } from '../../src/domain/subject-metadata.js';
 import { insertImages, type NewImage } from '../../src/db/repositories/images.js';
 import { createBatch } from '../../src/db/repositories/batches.js';
 import type { Db } from '../../src/db/database.js';
@@ -266,6 +266,19 @@ describe('manifest building blocks', () => {
     expect(looksPositional('where', '150.12345, -2.50000')).toBe(true);
     expect(looksPositional('where', '10:00:28.6 +02:12:21')).toBe(true);
     expect(looksPositional('note', 'a spiral with a bar')).toBe(false);
+  });
+
+  it('a position split across two innocently named columns is dropped when coordinates are stripped, and kept otherwise', () => {
+    const extra = parseExtraMetadata({ columns: { x: 150.11917, y: '2.20583', votes: 12, score: 0.5 } });
+    const image = { id: 'img', stamp_index: 0, ra: 150.11917, dec: 2.20583, strip_coordinates: true };
+    const stripped = subjectMetadata({ collection: { id: 'c', name: 'u/alien/x' }, image, datasetIds: [], contentHash: 'h' }, extra);
+    expect(stripped.dropped.sort()).toEqual(['x', 'y']);
+    expect(stripped.metadata).toMatchObject({ votes: 12, score: 0.5 });
+    expect(JSON.stringify(stripped.metadata)).not.toMatch(/150\.119|2\.205/);
+    // One precise number alone is not a position.
+    expect(subjectMetadata({ collection: { id: 'c', name: 'n' }, image, datasetIds: [], contentHash: 'h' }, parseExtraMetadata({ columns: { redshift: 0.12345, votes: 3 } })).dropped).toEqual([]);
+    // With coordinates allowed, nothing is dropped.
+    expect(subjectMetadata({ collection: { id: 'c', name: 'n' }, image: { ...image, strip_coordinates: false }, datasetIds: [], contentHash: 'h' }, extra).dropped).toEqual([]);
   });
 
   it('CSV: header, quoting of commas, quotes, newlines and edge spaces, empty cells', () => {
