@@ -61,19 +61,37 @@ export async function pollCollection(d: PipelineDeps, collectionId: string, acto
       await tx.collections.recordPoll(c.id, { cursor: maxCursor(c.cursor, refs) });
     });
   };
+  // A chained collection can reach runs that are not the PI's: only the
+  // registered run and runs below it are theirs to publish.
+  const outside: DatasetRef[] = [];
   try {
     for await (const ref of source.listDatasets({ repository: c.repository, collection: c.name, datasetType: c.dataset_type, after: c.cursor ?? undefined })) {
+      if (!inRegisteredRun(ref.run, c.name)) {
+        outside.push(ref);
+        continue;
+      }
       batch.push(ref);
       if (batch.length >= POLL_BATCH) await flush();
     }
     await flush();
-    await d.repos.collections.recordPoll(c.id, {});
+    if (outside.length) d.log.warn({ collectionId, refused: outside.length }, 'poll refused datasets outside the registered run');
+    await d.repos.collections.recordPoll(c.id, { error: outside.length ? outsideMessage(c.name, outside) : null });
   } catch (e) {
     await d.repos.collections.recordPoll(c.id, { error: (e as Error).message });
     throw e;
   }
   if (fresh.length) d.log.info({ collectionId, newArtifacts: fresh.length }, 'poll found new datasets');
   return { newArtifactIds: fresh };
+}
+
+/** The registered run itself, or a run below it (`u/alien/x/2026-12`), never a sibling that merely shares the prefix (`u/alien/xyz`). */
+export function inRegisteredRun(run: string, collection: string): boolean {
+  return run === collection || run.startsWith(`${collection}/`);
+}
+
+function outsideMessage(collection: string, refs: DatasetRef[]): string {
+  const shown = refs.slice(0, 3).map((r) => `${r.id} (run ${r.run})`).join(', ');
+  return `refused ${refs.length} dataset(s) outside the registered run ${collection}: ${shown}${refs.length > 3 ? ', ...' : ''}; only ${collection} and runs below it are published`;
 }
 
 function maxCursor(current: string | null, refs: DatasetRef[]): string | null {
