@@ -137,21 +137,31 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return c;
 }
 
-/** A copy safe to log: secrets replaced, credentials stripped from URLs. */
+/** A copy safe to log: secrets replaced, credentials stripped from every URL. */
 export function maskConfig(c: Config): Record<string, unknown> {
   const out: Record<string, unknown> = { ...c };
-  for (const k of SECRET_KEYS) {
-    if (out[k] === undefined) continue;
-    out[k] = k.endsWith('_URL') ? maskUrl(String(out[k])) : '***';
+  for (const [k, v] of Object.entries(out)) {
+    if (v === undefined) continue;
+    if ((SECRET_KEYS as readonly string[]).includes(k)) out[k] = k.endsWith('_URL') ? maskUrl(String(v)) : '***';
+    else if (typeof v === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(v)) out[k] = maskUrl(v);
   }
   return out;
 }
 
+/** Query parameters that carry credentials in the URLs operators paste (libpq, presigned links, tokens). */
+const SECRET_PARAMS = /^(password|passwd|pass|pwd|sslpassword|token|access_token|refresh_token|id_token|secret|client_secret|api_key|apikey|key|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token)$/i;
+
+/**
+ * A URL with its credentials hidden: the password of the userinfo (and the
+ * user itself when there is no password, since a lone user is often a
+ * token), and secret-looking query parameters. Unparseable input is hidden whole.
+ */
 export function maskUrl(u: string): string {
   try {
     const url = new URL(u);
     if (url.password) url.password = '***';
-    if (url.username && url.password) url.username = url.username;
+    else if (url.username) url.username = '***';
+    for (const k of [...url.searchParams.keys()]) if (SECRET_PARAMS.test(k)) url.searchParams.set(k, '***');
     return url.toString();
   } catch {
     return '***';

@@ -29,6 +29,19 @@ describe('configuration', () => {
     expect(m).toContain('postgres://bridge:***@db:5432/bridge');
   });
 
+  it('masks passwords in query strings, a lone token as user, and credentials in any URL setting', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://db:5432/bridge?user=bridge&password=qs-hunter2&sslmode=require',
+      REDIS_URL: 'rediss://:redis-pw-7@cache:6380/2',
+      BUTLER_URL: 'https://gt-lonetoken@butler.example/api/butler?token=gt-querytoken',
+      PUBLIC_BASE_URL: 'https://cdn.example/public?X-Amz-Signature=sig-123&X-Amz-Credential=cred-456',
+    });
+    const m = JSON.stringify(maskConfig(c));
+    expect(m).not.toMatch(/qs-hunter2|redis-pw-7|gt-lonetoken|gt-querytoken|sig-123|cred-456/);
+    expect(m).toContain('sslmode=require');
+    expect(m).toContain('butler.example/api/butler');
+  });
+
   it('the logger redacts credentials wherever they appear', async () => {
     let out = '';
     const sink = new Writable({ write(chunk, _e, cb) { out += chunk; cb(); } });
