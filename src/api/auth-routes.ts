@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import express, { Router, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
@@ -8,6 +7,7 @@ import { readCookie, requireCsrf, SESSION_COOKIE, UnauthenticatedError, type Ide
 import { escapeHtml } from './html.js';
 import { problem } from './problem.js';
 import { safeReturnTo } from '../identity/oidc-identity.js';
+import { sameSecret } from './same-secret.js';
 
 const LOGIN_COOKIE = 'bridge_login_state';
 
@@ -61,7 +61,7 @@ export function authRoutes(d: AuthRoutesDeps): Router {
     if (!d.provider) throw new UnauthenticatedError('no identity provider is configured');
     const bound = readCookie(req.header('cookie'), LOGIN_COOKIE) ?? '';
     res.clearCookie(LOGIN_COOKIE, { httpOnly: true, secure: d.secureCookies, sameSite: 'lax', path: '/auth/callback' });
-    if (!state || bound.length !== state.length || !timingSafeEqual(Buffer.from(bound), Buffer.from(state))) {
+    if (!state || !sameSecret(state, bound)) {
       throw new UnauthenticatedError('this sign-in was not started in this browser; start again from the login page');
     }
     const flow = await d.sessions.takeLoginFlow(state);

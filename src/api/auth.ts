@@ -1,6 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { AppError, ForbiddenError } from '../domain/errors.js';
+import { sameSecret } from './same-secret.js';
 import type { SessionsRepository } from '../domain/ports/sessions-repository.js';
 import type { Identity, IdentityProvider, LoginFlow, Role } from '../domain/ports/identity-provider.js';
 
@@ -97,7 +97,7 @@ export const requireCsrf: RequestHandler = (req, _res, next) => {
   if (req.authVia !== 'session' || ['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return next();
   const sent = req.header('x-csrf-token') ?? (typeof req.body?._csrf === 'string' ? (req.body._csrf as string) : undefined);
   const want = req.csrfToken ?? '';
-  if (!sent || sent.length !== want.length || !timingSafeEqual(Buffer.from(sent), Buffer.from(want))) {
+  if (!sameSecret(sent, want)) {
     return next(new CsrfError('missing or wrong CSRF token: reload the page and try again'));
   }
   next();

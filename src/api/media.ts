@@ -1,7 +1,8 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { Router } from 'express';
 import type { ObjectStore } from '../domain/ports/object-store.js';
 import { ForbiddenError, NotFoundError } from '../domain/errors.js';
+import { sameSecret } from './same-secret.js';
 
 /**
  * Short-lived signed URLs for quarantined images. The API hands one out only
@@ -38,7 +39,7 @@ export function mediaRoutes(store: ObjectStore, secret: Buffer): Router {
     const sig = typeof req.query.sig === 'string' ? req.query.sig : '';
     if (!KEY.test(key) || !Number.isInteger(exp)) throw new NotFoundError('no such media');
     const want = mac(secret, key, exp);
-    if (sig.length !== want.length || !timingSafeEqual(Buffer.from(sig), Buffer.from(want))) throw new ForbiddenError('this media link is not valid');
+    if (!sameSecret(sig, want)) throw new ForbiddenError('this media link is not valid');
     const left = exp - Math.floor(Date.now() / 1000);
     if (left <= 0) throw new ForbiddenError('this media link has expired; reload the page');
     const obj = await store.get('quarantine', key);

@@ -198,6 +198,18 @@ describe('browser sessions', () => {
     expect(await page.text()).toContain('<meta name="csrf-token"');
   });
 
+  it('crafted non-ASCII secrets of the right length are refused (403), never a server error', async () => {
+    const s = await app.session('alien');
+    // As many characters as the real token, more bytes: an ASCII-only length check lets it through to timingSafeEqual.
+    const forged = `é${s.csrf.slice(1)}`;
+    const csrf = await fetch(`${app.url}/api/v1/collections/${alienCollection}/pause`, { method: 'POST', headers: { cookie: s.cookie, 'x-csrf-token': forged } });
+    expect(csrf.status).toBe(403);
+    expect(((await csrf.json()) as { code: string }).code).toBe('csrf_failed');
+    const key = `images/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}/${'a'.repeat(64)}.png`;
+    const media = await fetch(`${app.url}/media/q/${key}?exp=${Math.floor(Date.now() / 1000) + 600}&sig=${encodeURIComponent(`é${'A'.repeat(42)}`)}`);
+    expect(media.status).toBe(403);
+  });
+
   it('the session cookie is httpOnly and SameSite=Lax; a callback not started in this browser is refused', async () => {
     const start = await fetch(`${app.url}/auth/login?returnTo=/review`, { redirect: 'manual' });
     expect(start.status).toBe(303);
