@@ -81,23 +81,6 @@ export function createApi(d: ApiDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', async (_req, res) => {
-    const checks: Record<string, string> = {};
-    const run = async (name: string, f: () => Promise<unknown>) => {
-      try {
-        await f();
-        checks[name] = 'ok';
-      } catch (e) {
-        checks[name] = `failed: ${(e as Error).message}`;
-      }
-    };
-    await run('database', () => d.repos.health.ping());
-    await run('redis', d.checkRedis);
-    await run('storage', () => d.store.check());
-    const ok = Object.values(checks).every((v) => v === 'ok');
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready', checks });
-  });
-
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   new Gauge({
@@ -121,14 +104,34 @@ export function createApi(d: ApiDeps): Express {
       },
     });
   }
-  app.get('/metrics', async (_req, res) => {
-    res.type(registry.contentType).send(await registry.metrics());
-  });
 
   const signer = mediaSigner(d.mediaSecret, 600);
   app.use(mediaRoutes(d.store, d.mediaSecret));
   app.use('/ui', uiAssets());
   app.use(d.authenticator);
+  app.get('/readyz', async (req, res) => {
+    const checks: Record<string, string> = {};
+    const run = async (name: string, f: () => Promise<unknown>) => {
+      try {
+        await f();
+        checks[name] = 'ok';
+      } catch (e) {
+        checks[name] = `failed: ${(e as Error).message}`;
+      }
+    };
+    await run('database', () => d.repos.health.ping());
+    await run('redis', d.checkRedis);
+    await run('storage', () => d.store.check());
+    const ok = Object.values(checks).every((v) => v === 'ok');
+    // Anyone (a load balancer) may learn whether the service is ready; which dependency failed, and how, is for admins.
+    const admin = req.identity?.roles.includes('admin') ?? false;
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready', ...(admin ? { checks } : {}) });
+  });
+
+  // Queue depths and state counts describe the deployment: admins only (Prometheus scrapes with an admin's bearer token).
+  app.get('/metrics', requireRole('admin'), async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
   // The same object, not a copy: the API server may learn its public URL after listening.
   app.use(authRoutes(Object.assign(d.auth, { sessions: d.repos.sessions, log: d.log })));
   app.get('/', (_req, res) => res.redirect(302, '/review'));

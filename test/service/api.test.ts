@@ -94,8 +94,13 @@ describe('operations endpoints', () => {
     expect((await call('GET', '/healthz')).body).toEqual({ status: 'ok' });
     const ready = await call('GET', '/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.body.checks).toEqual({ database: 'ok', redis: 'ok', storage: 'ok' });
-    const metrics = await (await fetch(api.url + '/metrics')).text();
+    // Details of the deployment are for admins: anyone else learns only whether it is ready.
+    expect(ready.body).toEqual({ status: 'ready' });
+    expect((await call('GET', '/readyz', 'alien')).body).toEqual({ status: 'ready' });
+    expect((await call('GET', '/readyz', 'boss', undefined, 'admin')).body.checks).toEqual({ database: 'ok', redis: 'ok', storage: 'ok' });
+    expect((await fetch(api.url + '/metrics')).status).toBe(401);
+    expect((await call('GET', '/metrics', 'alien')).status).toBe(403);
+    const metrics = await (await fetch(api.url + '/metrics', { headers: { 'x-bridge-dev-user': 'boss', 'x-bridge-dev-roles': 'admin' } })).text();
     expect(metrics).toMatch(/bridge_queue_jobs\{queue="poll",state="waiting"\}/);
     const spec = await call('GET', '/api/v1/openapi.json', 'alien');
     expect(spec.body.paths['/collections'].post).toBeDefined();
