@@ -163,7 +163,9 @@ export function createApi(d: ApiDeps): Express {
   api.use(takedownRoutes({ repos: d.repos, takedown: { repos: d.repos, lock: d.lock, store: d.store, log: d.log, panoptes: d.panoptes }, queues: d.queues }));
   app.use('/api/v1', api);
 
-  app.use(QUEUE_DASHBOARD_PATH, requireRole('admin'), d.queueDashboard);
+  // The dashboard can retry, promote and clean jobs; from a browser it cannot send our CSRF
+  // token, so for cookie sessions it is read-only (API clients with bearer tokens may still act).
+  app.use(QUEUE_DASHBOARD_PATH, requireRole('admin'), requireCsrf, d.queueDashboard);
 
   app.use(problem('not_found', 'Not found'));
   app.use(problemHandler(d.log));

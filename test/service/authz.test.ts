@@ -198,6 +198,17 @@ describe('browser sessions', () => {
     expect(await page.text()).toContain('<meta name="csrf-token"');
   });
 
+  it("the queue dashboard's write actions need the CSRF token: from a browser session it is read-only", async () => {
+    const s = await app.session('boss');
+    const read = await fetch(`${app.url}/admin/queues/api/queues?activeQueue=poll&page=1&jobsPerPage=10`, { headers: { cookie: s.cookie } });
+    expect(read.status).toBe(200);
+    const write = await fetch(`${app.url}/admin/queues/api/queues/poll/retry/failed`, { method: 'PUT', headers: { cookie: s.cookie } });
+    expect(write.status).toBe(403);
+    expect(((await write.json()) as { code: string }).code).toBe('csrf_failed');
+    const clean = await fetch(`${app.url}/admin/queues/api/queues/poll/clean/completed`, { method: 'PUT', headers: { cookie: s.cookie, 'x-csrf-token': s.csrf } });
+    expect(clean.status).toBe(200);
+  });
+
   it('crafted non-ASCII secrets of the right length are refused (403), never a server error', async () => {
     const s = await app.session('alien');
     // As many characters as the real token, more bytes: an ASCII-only length check lets it through to timingSafeEqual.
