@@ -39,6 +39,16 @@ export const problem =
   (_req, _res, next) =>
     next(new HttpProblem(code, title, detail));
 
+const CLIENT_CODES: Record<number, string> = { 400: 'bad_request', 404: 'not_found', 405: 'method_not_allowed', 406: 'not_acceptable', 412: 'precondition_failed', 415: 'unsupported_media_type', 416: 'range_not_satisfiable' };
+const CLIENT_TITLES: Record<number, string> = { 404: 'Not found', 405: 'Method not allowed', 406: 'Not acceptable', 412: 'Precondition failed', 415: 'Unsupported media type', 416: 'Range not satisfiable' };
+
+/** A 4xx that Express or one of its middlewares (http-errors, send) attached to the error, if any. */
+function clientStatus(err: unknown): number | undefined {
+  const e = err as { status?: unknown; statusCode?: unknown };
+  const s = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
+  return s !== undefined && s >= 400 && s < 500 ? s : undefined;
+}
+
 /** The one place errors become HTTP: RFC 9457 problem+json with a stable `code`. */
 export function problemHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
@@ -59,6 +69,14 @@ export function problemHandler(log: Logger): ErrorRequestHandler {
     } else if ((err as { type?: string }).type === 'entity.parse.failed') {
       status = 400;
       body = { code: 'validation_failed', title: 'Invalid JSON', detail: 'the request body is not valid JSON' };
+    } else if (clientStatus(err) !== undefined) {
+      // Express and its static server say what the client did wrong (no such file, a malformed
+      // URL): their status stands, and a client's mistake is not logged as our error.
+      status = clientStatus(err)!;
+      // The message only when the library marks it safe to show (a file-system error is not).
+      const exposed = (err as { expose?: unknown }).expose === true && !CLIENT_TITLES[status];
+      body = { code: CLIENT_CODES[status] ?? 'bad_request', title: CLIENT_TITLES[status] ?? 'Bad request', detail: exposed ? (err as Error).message : undefined };
+      log.debug({ err: (err as Error).message, status, requestId }, 'client error');
     } else {
       log.error({ err: (err as Error).message, stack: (err as Error).stack, requestId }, 'unhandled error');
       body = { code: 'internal', title: 'Internal error', detail: 'something went wrong; quote the request id when reporting it' };

@@ -89,6 +89,18 @@ describe('collections API', () => {
   });
 });
 
+describe('framework errors', () => {
+  it('an unknown page script and a malformed URL get their 4xx as problem+json, not a 500', async () => {
+    const missing = await fetch(api.url + '/ui/js/no-such-module.js');
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(await missing.json()).toMatchObject({ code: 'not_found', status: 404 });
+    const malformed = await fetch(api.url + '/api/v1/collections/%E0%A4%A', { headers: { 'x-bridge-dev-user': 'alien' } });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({ code: 'bad_request', status: 400 });
+  });
+});
+
 describe('operations endpoints', () => {
   it('health, readiness of every dependency, metrics, OpenAPI', async () => {
     expect((await call('GET', '/healthz')).body).toEqual({ status: 'ok' });
