@@ -5,6 +5,7 @@ import { isAdmin, overseesAll, type Caller } from './caller.js';
 import { ForbiddenError, NotFoundError, ValidationError } from './errors.js';
 import { newWebhookSecret } from './notify.js';
 import { defaultChannelOrder, parseRgbMapping } from '../imaging/colour/bands.js';
+import { checkCollectionName } from './collection-name.js';
 
 /**
  * Collections as PIs, reviewers and admins meet them: who may see or change
@@ -91,7 +92,9 @@ export interface RegistrationDeps {
  * makes them its owner; an admin may register for anyone.
  */
 export async function registerCollection(d: RegistrationDeps, who: Caller, r: Registration): Promise<Collection> {
-  const owner = await ownerOf(d.repos, who, r.collection);
+  // Checked before ownership: the ownership rule reads the name's segments.
+  const name = checkCollectionName(r.collection);
+  const owner = await ownerOf(d.repos, who, name);
   let sourceRoot: string | null = null;
   if (r.sourceKind === 'prefix') {
     const root = resolve(d.artifactRoot);
@@ -108,7 +111,7 @@ export async function registerCollection(d: RegistrationDeps, who: Caller, r: Re
     {
       owner,
       repository: r.repository,
-      name: r.collection,
+      name,
       sourceKind: r.sourceKind,
       sourceRoot,
       datasetType: r.datasetType,

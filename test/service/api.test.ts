@@ -58,6 +58,17 @@ describe('collections API', () => {
     expect(extra.status).toBe(400);
   });
 
+  it('a collection name has one spelling: .., empty segments and trailing slashes are refused before ownership is judged', async () => {
+    for (const collection of ['u/alien/../bob/zoo', 'u/alien/./zoo', 'u/alien//zoo', 'u/alien/zoo/', 'u/alien/..']) {
+      const r = await call('POST', '/api/v1/collections', 'alien', { ...valid, collection });
+      expect(r.status, collection).toBe(400);
+      expect(r.body, collection).toMatchObject({ code: 'validation_failed', field: 'collection' });
+    }
+    // Even an admin, who may register for others, cannot reach another user's tree through `..`.
+    const admin = await call('POST', '/api/v1/collections', 'boss', { ...valid, collection: 'u/boss/../alien/zoo' }, 'admin');
+    expect(admin.status).toBe(400);
+  });
+
   it("refuses a collection outside u/<caller>/ and a source outside the artifact root", async () => {
     const r = await call('POST', '/api/v1/collections', 'alien', { ...valid, collection: 'u/someoneelse/zoo' });
     expect(r.status).toBe(403);
