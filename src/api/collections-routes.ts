@@ -5,7 +5,8 @@ import type { Repositories } from '../domain/ports/repositories.js';
 import { ValidationError } from '../domain/errors.js';
 import { changeableCollection, changeStatus, listCollections, registerCollection, visibleCollection } from '../domain/collections.js';
 import { changeUploadSettings, replaceExtraMetadataObjects } from '../domain/collection-settings.js';
-import { parseExtraMetadata } from '../domain/subject-metadata.js';
+import { extraMetadataSummary } from '../domain/subject-metadata.js';
+import { TABLE_LIMITS } from '../domain/extra-metadata-table.js';
 import { requireRole, type Identity } from './auth.js';
 import { BAND_ORDER } from '../imaging/colour/bands.js';
 import { COLOUR_PRESETS } from '../imaging/colour/presets.js';
@@ -49,7 +50,7 @@ export const uploadSettingsSchema = z
   .strict();
 
 /** The PI's extra-metadata table (CSV) may be large; everything else stays under the API's 64 kB cap. */
-const TABLE_LIMIT = '8mb';
+const TABLE_LIMIT = TABLE_LIMITS.bytes;
 
 const pageQuery = z.object({ after: z.string().uuid().optional(), limit: z.coerce.number().int().min(1).max(500).default(100) });
 
@@ -80,14 +81,6 @@ export function collectionView(c: Collection, counts?: unknown) {
     createdAt: c.created_at,
     ...(counts ? { counts } : {}),
   };
-}
-
-/** The columns on every subject, and how many objects have their own row (the table itself can be large). */
-function extraMetadataSummary(raw: unknown) {
-  const m = parseExtraMetadata(raw);
-  const keys = new Set<string>();
-  for (const row of Object.values(m.objects)) for (const k of Object.keys(row)) keys.add(k);
-  return { columns: m.columns, objects: Object.keys(m.objects).length, objectColumns: [...keys] };
 }
 
 /** Group keys are canonical JSON, with `#zip:<dataset>` after it for ZIP renderings. */

@@ -5,7 +5,7 @@ import { isAdmin, type Caller } from './caller.js';
 import { assertMayChange } from './collections.js';
 import { ForbiddenError } from './errors.js';
 import { parseExtraMetadata } from './subject-metadata.js';
-import { parseExtraMetadataTable } from './extra-metadata-table.js';
+import { readExtraMetadataTable } from './extra-metadata-table.js';
 
 /**
  * How a collection's published images become Zooniverse subjects. Applies
@@ -49,10 +49,10 @@ export async function changeUploadSettings(repos: Repositories, who: Caller, c: 
  */
 export async function replaceExtraMetadataObjects(repos: Repositories, who: Caller, c: Collection, csv: string): Promise<Collection> {
   assertMayChange(who, c);
-  const objects = parseExtraMetadataTable(csv);
-  const current = parseExtraMetadata(c.extra_metadata);
-  const next = parseExtraMetadata({ columns: current.columns, objects });
-  return saveSettings(repos, who, c, { extra_metadata: { ...next } }, { changed: ['extraMetadata.objects'], objects: Object.keys(objects).length });
+  // Read in slices (the API keeps answering) and checked row by row, so it is stored as read.
+  const objects = await readExtraMetadataTable(csv);
+  const columns = parseExtraMetadata({ columns: (c.extra_metadata as { columns?: unknown }).columns }).columns;
+  return saveSettings(repos, who, c, { extra_metadata: { columns, objects } }, { changed: ['extraMetadata.objects'], objects: Object.keys(objects).length });
 }
 
 /** Records the Data Rights Panel's decision on a collection (a policy fact); admins only, with the reason. */

@@ -1,5 +1,5 @@
 import { ValidationError } from './errors.js';
-import type { SubjectMetadata } from './subject-metadata.js';
+import { parseExtraMetadata, type SubjectMetadata } from './subject-metadata.js';
 
 /**
  * A PI's table of per-object columns, as they keep it next to their notebook:
@@ -16,9 +16,43 @@ import type { SubjectMetadata } from './subject-metadata.js';
  * text; leading zeros keep a value text ("007" is an identifier, not 7).
  * Column names and values are checked again by parseExtraMetadata.
  */
-export function parseExtraMetadataTable(text: string): Record<string, SubjectMetadata> {
-  const rows = parseCsv(text.replace(/^\uFEFF/, ''));
-  const header = rows.shift();
+export function parseExtraMetadataTable(text: string, limits: TableLimits = TABLE_LIMITS): Record<string, SubjectMetadata> {
+  const reader = tableReader(text, limits, false);
+  for (const cells of reader.rows) reader.add(cells);
+  return reader.objects;
+}
+
+/** How large a table may be: larger ones are refused with the limit named, before they cost anything. */
+export interface TableLimits {
+  bytes: number;
+  rows: number;
+}
+
+export const TABLE_LIMITS: TableLimits = { bytes: 2 * 1024 * 1024, rows: 20_000 };
+
+/**
+ * The same table read in slices of a few hundred rows, giving the event loop
+ * back between slices: a 2 MB table takes a few hundred milliseconds to
+ * read and check, and the API must go on answering meanwhile. Every row is
+ * checked as parseExtraMetadata checks it, so the result is stored as it is.
+ */
+export async function readExtraMetadataTable(text: string, limits: TableLimits = TABLE_LIMITS): Promise<Record<string, SubjectMetadata>> {
+  const reader = tableReader(text, limits, true);
+  let n = 0;
+  for (const cells of reader.rows) {
+    reader.add(cells);
+    if (++n % 250 === 0) await new Promise((r) => setImmediate(r));
+  }
+  return reader.objects;
+}
+
+/** `check`: also apply the metadata rules to each row (names, values), naming the object. */
+function tableReader(text: string, limits: TableLimits, check: boolean) {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > limits.bytes) throw tableError(`${bytes} bytes is over the limit of ${limits.bytes} bytes; split the table or drop columns volunteers do not need`);
+  const rows = csvRows(text.replace(/^\uFEFF/, ''));
+  const first = rows.next();
+  const header = first.done ? undefined : first.value;
   if (!header || (header.length === 1 && header[0].trim() === '')) throw tableError('the table is empty: the first line must be the header, starting with "object"');
   const names = header.map((h) => h.trim());
   if (names[0].toLowerCase() !== 'object') throw tableError(`line 1: the first column must be "object" (the image id, <dataset id>:<stamp index>, or stamp index), not "${names[0].slice(0, 60)}"`);
@@ -29,25 +63,30 @@ export function parseExtraMetadataTable(text: string): Record<string, SubjectMet
     if (seen.has(n)) throw tableError(`line 1: column "${n}" appears twice`);
     seen.add(n);
   });
-  const out: Record<string, SubjectMetadata> = {};
+  const objects: Record<string, SubjectMetadata> = {};
   const lineOf = new Map<string, number>();
-  rows.forEach((cells, r) => {
-    const line = r + 2;
-    if (cells.length === 1 && cells[0] === '') return;
-    if (cells.length !== names.length) throw tableError(`line ${line}: ${cells.length} values for ${names.length} columns`);
-    const key = cells[0].trim();
-    if (!key) throw tableError(`line ${line}: the object column is empty`);
-    if (lineOf.has(key)) throw tableError(`line ${line}: object "${key.slice(0, 80)}" already has a row on line ${lineOf.get(key)}`);
-    lineOf.set(key, line);
-    const row: SubjectMetadata = {};
-    for (let c = 1; c < names.length; c++) {
-      const v = cells[c];
-      if (v.trim() === '') continue;
-      row[names[c]] = NUMBER.test(v.trim()) ? Number(v.trim()) : v;
-    }
-    out[key] = row;
-  });
-  return out;
+  let line = 1;
+  return {
+    rows,
+    objects,
+    add(cells: string[]) {
+      line++;
+      if (cells.length === 1 && cells[0] === '') return;
+      if (lineOf.size >= limits.rows) throw tableError(`line ${line}: more than ${limits.rows} rows; split the table`);
+      if (cells.length !== names.length) throw tableError(`line ${line}: ${cells.length} values for ${names.length} columns`);
+      const key = cells[0].trim();
+      if (!key) throw tableError(`line ${line}: the object column is empty`);
+      if (lineOf.has(key)) throw tableError(`line ${line}: object "${key.slice(0, 80)}" already has a row on line ${lineOf.get(key)}`);
+      lineOf.set(key, line);
+      const row: SubjectMetadata = {};
+      for (let c = 1; c < names.length; c++) {
+        const v = cells[c];
+        if (v.trim() === '') continue;
+        row[names[c]] = NUMBER.test(v.trim()) ? Number(v.trim()) : v;
+      }
+      objects[key] = check ? parseExtraMetadata({ objects: { [key]: row } }).objects[key] : row;
+    },
+  };
 }
 
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
@@ -58,7 +97,11 @@ function tableError(message: string): ValidationError {
 
 /** RFC 4180: quoted fields may hold commas, quotes (doubled) and line breaks; CRLF or LF line ends. */
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
+  return [...csvRows(text)];
+}
+
+/** The rows of a CSV text one at a time, so a large table can be read in slices. */
+export function* csvRows(text: string): Generator<string[]> {
   let row: string[] = [];
   let field = '';
   let i = 0;
@@ -94,7 +137,7 @@ export function parseCsv(text: string): string[][] {
       i++;
     } else if (ch === '\r' || ch === '\n') {
       row.push(field);
-      rows.push(row);
+      yield row;
       row = [];
       field = '';
       i += ch === '\r' && text[i + 1] === '\n' ? 2 : 1;
@@ -107,7 +150,6 @@ export function parseCsv(text: string): string[][] {
   if (quoted) throw tableError(`line ${line}: a quoted value is never closed`);
   if (field !== '' || row.length) {
     row.push(field);
-    rows.push(row);
+    yield row;
   }
-  return rows;
 }

@@ -51,6 +51,19 @@ export const BRIDGE_KEYS = ['#collection', '#collection_id', '#dataset_ids', '#s
 export const COORDINATE_KEYS = ['!ra', '!dec', '!Legacy Survey', '!SIMBAD'] as const;
 const RESERVED = new Set<string>([...BRIDGE_KEYS, ...COORDINATE_KEYS]);
 
+/**
+ * What a collection view shows of its stored table, without checking every
+ * row again: it was checked when it was stored, and a 20,000-row table must
+ * not cost a full parse on every page load.
+ */
+export function extraMetadataSummary(raw: unknown): { columns: SubjectMetadata; objects: number; objectColumns: string[] } {
+  const stored = (isRecord(raw) ? raw : {}) as { columns?: unknown; objects?: unknown };
+  const objects = isRecord(stored.objects) ? stored.objects : {};
+  const keys = new Set<string>();
+  for (const row of Object.values(objects)) if (isRecord(row)) for (const k of Object.keys(row)) keys.add(k);
+  return { columns: isRecord(stored.columns) ? (stored.columns as SubjectMetadata) : {}, objects: Object.keys(objects).length, objectColumns: [...keys] };
+}
+
 export function parseExtraMetadata(raw: unknown): ExtraMetadata {
   const out: ExtraMetadata = { columns: {}, objects: {} };
   if (raw === null || raw === undefined) return out;
