@@ -188,6 +188,11 @@ describe('redirects, rebinding, bounds', () => {
 });
 
 describe('allow-listed delivery, end to end', () => {
+  it('signs the Standard Webhooks reference example exactly', () => {
+    // The example in the Standard Webhooks specification and its reference libraries.
+    expect(standardSignature('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}')).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+  });
+
   it('a signed POST reaches the receiver; the signature verifies independently; failures store generic text', async () => {
     let answer = 204;
     const receiver = await listen((_req, res) => res.writeHead(answer, { 'content-type': 'text/plain' }).end('stack trace: secret internals at /srv/app.js:12'));
