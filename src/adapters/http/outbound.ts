@@ -115,6 +115,7 @@ function send(u: URL, req: OutboundRequest, o: OutboundOptions, addresses: Resol
   return new Promise((resolve) => {
     const timers: NodeJS.Timeout[] = [];
     let settled = false;
+    let connectTimer: NodeJS.Timeout | undefined;
     const done = (r: OutboundResult) => {
       if (settled) return;
       settled = true;
@@ -135,6 +136,7 @@ function send(u: URL, req: OutboundRequest, o: OutboundOptions, addresses: Resol
       ...(o.ca ? { ca: o.ca } : {}),
     };
     const onResponse = (res: IncomingMessage) => {
+      clearTimeout(connectTimer);
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
@@ -156,9 +158,9 @@ function send(u: URL, req: OutboundRequest, o: OutboundOptions, addresses: Resol
       r.destroy();
     };
     timers.push(setTimeout(timedOut, remainingMs));
-    const connectTimer = setTimeout(timedOut, Math.min(o.connectTimeoutMs ?? 5_000, remainingMs));
+    connectTimer = setTimeout(timedOut, Math.min(o.connectTimeoutMs ?? 5_000, remainingMs));
     timers.push(connectTimer);
-    r.on('socket', (s) => s.once('connect', () => clearTimeout(connectTimer)));
+    r.on('socket', (s) => s.once('connect', () => clearTimeout(connectTimer)).once('secureConnect', () => clearTimeout(connectTimer)));
     r.end(body);
   });
 }
