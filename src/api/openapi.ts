@@ -103,7 +103,7 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       '/collections/{id}/webhook': {
-        put: { summary: 'Owner or admin: set the webhook (https); answers the HMAC secret once. Deliveries are JSON with X-Bridge-Event, X-Bridge-Delivery and X-Bridge-Signature: sha256=HMAC(secret, body)', parameters: idParam, responses: { '200': { description: 'URL and secret' }, ...errors } },
+        put: { summary: 'Owner or admin: set the webhook (https, a public address); answers the whsec_ secret once. Deliveries are JSON signed as Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature: v1,base64 HMAC-SHA256 of id.timestamp.body), with X-Bridge-Event; X-Bridge-Signature (sha256=HMAC(secret, body)) is deprecated', parameters: idParam, responses: { '200': { description: 'URL and secret' }, ...errors } },
         delete: { summary: 'Owner or admin: remove the webhook', parameters: idParam, responses: { '204': { description: 'Removed' }, ...errors } },
       },
       '/collections/{id}/events': { get: { summary: "The collection's events (batch quarantined, images approved/rejected/retracted, batch published/waiting/uploaded/failed/blocked/retracted) with their delivery state", parameters: idParam, responses: { '200': { description: 'Events' }, ...errors } } },

@@ -19,6 +19,8 @@ export interface ReviewRoutesDeps {
   log: Logger;
   /** Dev and tests: webhooks on plain http (e.g. a local receiver). */
   allowHttpWebhooks: boolean;
+  /** WEBHOOK_ALLOWED_HOSTS: hosts exempt from the private-address check. */
+  webhookAllowedHosts?: readonly string[];
   /** Zooniverse credentials are configured: manifested batches are on their way, not resting. */
   uploading: boolean;
 }
@@ -83,10 +85,10 @@ export function reviewRoutes(d: ReviewRoutesDeps): Router {
   r.put('/collections/:id/webhook', requireRole('pi'), async (req, res) => {
     const c = await changeableCollection(d.repos, req.identity!, uuid.parse(req.params.id), 'only the owner or an admin can set the webhook');
     const { url } = z
-      .object({ url: z.string().url().max(2000).refine((u) => d.allowHttpWebhooks || u.startsWith('https://'), 'must be an https:// URL') })
+      .object({ url: z.string().url().max(2000) })
       .strict()
       .parse(req.body);
-    res.json(await setWebhook(d.repos, req.identity!, c, url));
+    res.json(await setWebhook(d.repos, req.identity!, c, url, { allowHttp: d.allowHttpWebhooks, allowedHosts: d.webhookAllowedHosts ?? [] }));
   });
 
   r.delete('/collections/:id/webhook', requireRole('pi'), async (req, res) => {

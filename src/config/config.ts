@@ -81,6 +81,7 @@ export const configSchema = z.object({
   OIDC_ALLOW_HTTP: bool.default(false),
   REVIEWER_GROUPS: list.default(['epo-reviewers']),
   ADMIN_GROUPS: list.default(['epo-admins']),
+  WEBHOOK_ALLOWED_HOSTS: list.default([]), // webhook hosts exempt from the private-address check (comma-separated)
   /** Signs short-lived media URLs; required in production. */
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SESSION_TTL_HOURS: int(1, 24 * 30).default(12),

@@ -4,6 +4,7 @@ import type { Repositories } from './ports/repositories.js';
 import { isAdmin, overseesAll, type Caller } from './caller.js';
 import { ForbiddenError, NotFoundError, ValidationError } from './errors.js';
 import { newWebhookSecret } from './notify.js';
+import { webhookUrlProblem, type WebhookUrlRules } from './webhook-url.js';
 import { defaultChannelOrder, parseRgbMapping } from '../imaging/colour/bands.js';
 import { checkCollectionName } from './collection-name.js';
 
@@ -158,8 +159,10 @@ export async function changeStatus(d: { repos: Repositories; polls: PollSchedule
  * caller sees this once; it signs every delivery (X-Bridge-Signature:
  * sha256=HMAC(secret, body)).
  */
-export async function setWebhook(repos: Repositories, who: Caller, c: Collection, url: string): Promise<{ url: string; secret: string }> {
+export async function setWebhook(repos: Repositories, who: Caller, c: Collection, url: string, rules: WebhookUrlRules = { allowHttp: false, allowedHosts: [] }): Promise<{ url: string; secret: string }> {
   assertMayChange(who, c, 'only the owner or an admin can set the webhook');
+  const problem = webhookUrlProblem(url, rules);
+  if (problem) throw new ValidationError(`url: ${problem}`, { field: 'url' });
   const secret = newWebhookSecret();
   await repos.collections.update(c.id, { webhook_url: url, webhook_secret: secret });
   return { url, secret };

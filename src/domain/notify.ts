@@ -3,26 +3,40 @@ import { UpstreamError } from './errors.js';
 import type { EventKind } from './ports/events-repository.js';
 import type { Repositories } from './ports/repositories.js';
 import type { WebhookSender } from './ports/webhook-sender.js';
+import { systemClock, type Clock } from './ports/clock.js';
 
 /**
  * Notifications: every event a PI may care about (a batch quarantined,
  * approved, published, uploaded, failed, retracted) is a row in `events`
  * first, so nothing is lost; delivery to the collection's webhook is a
- * retried job that marks the row delivered. The body is JSON signed with
- * HMAC-SHA256 over the exact bytes, under the collection's own secret.
+ * retried job that marks the row delivered. Deliveries are signed as
+ * Standard Webhooks (https://www.standardwebhooks.com) define it:
+ * `webhook-id` (the event id, the same on every retry), `webhook-timestamp`
+ * (unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of
+ * "id.timestamp.body">` under the key inside the collection's `whsec_`
+ * secret. `x-bridge-signature` (HMAC over the body alone, keyed by the whole
+ * secret string) is still sent for receivers written before; deprecated.
  */
 export type { EventKind };
 
 /** Deliveries tried before an event is left undelivered for good (its error stays on the row). */
 const MAX_DELIVERY_ATTEMPTS = 20;
 
-/** A new webhook secret, shown to the PI once. */
+/** A new webhook secret, shown to the PI once: `whsec_` + standard base64 of 24 random bytes (the HMAC key). */
 export function newWebhookSecret(): string {
-  return `whsec_${randomBytes(24).toString('base64url')}`;
+  return `whsec_${randomBytes(24).toString('base64')}`;
 }
 
+/** The deprecated `x-bridge-signature`: HMAC-SHA256 of the body, keyed by the secret string itself. */
 export function signature(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+/** The Standard Webhooks `webhook-signature` value: `v1,` + base64 HMAC-SHA256 of `${id}.${timestamp}.${body}` under the decoded key. */
+export function standardSignature(secret: string, id: string, timestamp: number, body: string): string {
+  // Secrets made before were base64url: node's base64 decoder reads both alphabets.
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
 }
 
 /** Events waiting for delivery to a configured webhook, oldest first. */
@@ -34,14 +48,24 @@ export async function undelivered(repos: Repositories, limit = 500): Promise<str
  * POSTs one event. Delivered marks it so; anything else is recorded on the
  * row and thrown as retryable.
  */
-export async function deliverEvent(d: { repos: Repositories; webhooks: WebhookSender }, eventId: string): Promise<'delivered' | 'skipped'> {
+export async function deliverEvent(d: { repos: Repositories; webhooks: WebhookSender; clock?: Clock }, eventId: string): Promise<'delivered' | 'skipped'> {
   const e = await d.repos.events.forDelivery(eventId);
   if (!e || e.delivered_at || !e.webhook_url || !e.webhook_secret) return 'skipped';
   const body = JSON.stringify({ id: String(e.id), kind: e.kind, collection: { id: e.collection_id, name: e.name }, at: new Date(e.created_at).toISOString(), data: e.payload });
+  const id = String(e.id);
+  const timestamp = Math.floor((d.clock ?? systemClock).now().getTime() / 1000);
   const outcome = await d.webhooks.send({
     url: e.webhook_url,
     body,
-    headers: { 'content-type': 'application/json', 'x-bridge-event': e.kind, 'x-bridge-delivery': String(e.id), 'x-bridge-signature': signature(e.webhook_secret, body) },
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': standardSignature(e.webhook_secret, id, timestamp, body),
+      'x-bridge-event': e.kind,
+      'x-bridge-delivery': id,
+      'x-bridge-signature': signature(e.webhook_secret, body),
+    },
   });
   if (!outcome.delivered) {
     await d.repos.events.markFailed(eventId, outcome.reason);

@@ -16,11 +16,12 @@ let zoo: PanoptesServerDouble;
 let hook: Server;
 let hookUrl: string;
 let secret: string;
-const received: { kind: string; signature: string; body: string }[] = [];
+const received: { kind: string; signature: string; body: string; id: string; timestamp: string; standard: string }[] = [];
 
 beforeAll(async () => {
   zoo = await PanoptesServerDouble.start();
-  app = await startBridgeApp({ owners: ['alien'], stamps: 4, zooniverse: { baseUrl: zoo.url, clientId: PANOPTES_CLIENT_ID, clientSecret: PANOPTES_CLIENT_SECRET } });
+  // The receiver listens on loopback, which webhooks may reach only when the operator allow-lists it.
+  app = await startBridgeApp({ owners: ['alien'], stamps: 4, webhookAllowedHosts: '127.0.0.1', zooniverse: { baseUrl: zoo.url, clientId: PANOPTES_CLIENT_ID, clientSecret: PANOPTES_CLIENT_SECRET } });
   // The PI connects the collection to their Zooniverse project, through the API.
   const settings = await fetch(`${app.url}/api/v1/collections/${app.collections.alien}`, { method: 'PATCH', headers: { authorization: `Bearer ${await app.bearer('alien')}`, 'content-type': 'application/json' }, body: JSON.stringify({ zooniverseProjectId: '1', uploadMode: 'api' }) });
   expect(settings.status).toBe(200);
@@ -29,7 +30,7 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c));
     req.on('end', () => {
-      received.push({ kind: String(req.headers['x-bridge-event']), signature: String(req.headers['x-bridge-signature']), body });
+      received.push({ kind: String(req.headers['x-bridge-event']), signature: String(req.headers['x-bridge-signature']), body, id: String(req.headers['webhook-id']), timestamp: String(req.headers['webhook-timestamp']), standard: String(req.headers['webhook-signature']) });
       res.writeHead(received.length === 1 ? 500 : 204).end();
     });
   });
@@ -80,7 +81,15 @@ describe('release flow', () => {
     // The PI's webhook hears about it, signed; a failed delivery is retried, not lost.
     const kinds = await waitFor(async () => received.map((r) => r.kind), (k) => k.includes('batch_uploaded'));
     expect(kinds).toEqual(expect.arrayContaining(['images_approved', 'batch_published', 'batch_uploaded']));
-    for (const r of received) expect(r.signature).toBe(`sha256=${createHmac('sha256', secret).update(r.body).digest('hex')}`);
+    // Standard Webhooks: v1, base64 HMAC-SHA256 of "id.timestamp.body" under the base64 key after whsec_; and the deprecated x-bridge-signature.
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
+    const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+    for (const r of received) {
+      expect(r.standard).toBe(`v1,${createHmac('sha256', key).update(`${r.id}.${r.timestamp}.${r.body}`).digest('base64')}`);
+      expect(Math.abs(Date.now() / 1000 - Number(r.timestamp))).toBeLessThan(300);
+      expect(r.id).toBe((JSON.parse(r.body) as { id: string }).id);
+      expect(r.signature).toBe(`sha256=${createHmac('sha256', secret).update(r.body).digest('hex')}`);
+    }
     const uploaded = JSON.parse(received.find((r) => r.kind === 'batch_uploaded')!.body) as { collection: { id: string }; data: { seq: number } };
     expect(uploaded.collection.id).toBe(app.collections.alien);
     expect(JSON.stringify(received)).not.toContain(secret);

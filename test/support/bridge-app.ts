@@ -48,6 +48,8 @@ export interface BridgeAppOptions {
   policyFile?: string;
   /** How often the sweep runs (default 5 s); long, to show something happens without it. */
   sweepSeconds?: number;
+  /** WEBHOOK_ALLOWED_HOSTS, for tests whose webhook receiver listens on loopback. */
+  webhookAllowedHosts?: string;
 }
 
 export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeApp> {
@@ -79,6 +81,7 @@ export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeAp
     SWEEP_INTERVAL_SECONDS: String(o.sweepSeconds ?? 5),
   };
   if (o.policyFile) env.POLICY_FILE = o.policyFile;
+  if (o.webhookAllowedHosts) env.WEBHOOK_ALLOWED_HOSTS = o.webhookAllowedHosts;
   if (o.databaseUrl) env.DATABASE_URL = o.databaseUrl;
   if (o.zooniverse) Object.assign(env, { ZOONIVERSE_BASE_URL: o.zooniverse.baseUrl, ZOONIVERSE_CLIENT_ID: o.zooniverse.clientId, ZOONIVERSE_CLIENT_SECRET: o.zooniverse.clientSecret, PUBLIC_BASE_URL: '' });
   // The bridge's own logger (with its redaction), writing where the test can read it.

@@ -1,28 +1,24 @@
 import type { WebhookSender } from '../../domain/ports/webhook-sender.js';
+import { outboundRequest, type OutboundOptions } from '../http/outbound.js';
 
-export interface HttpWebhookOptions {
-  timeoutMs?: number;
-  /** For tests: a fetch to send through. */
-  fetch?: typeof fetch;
-}
+export type HttpWebhookOptions = Partial<OutboundOptions>;
 
 /**
- * Webhooks over HTTP(S). Redirects are not followed: the URL is the PI's,
- * and a redirect could point anywhere. The body is drained so the
- * connection can be reused.
+ * Webhooks over HTTP(S), through the outbound helper: https only unless the
+ * composition root allows http (dev), no private addresses unless the
+ * operator allow-listed the host, pinned to the checked addresses, no
+ * redirects (a 3xx is a failed delivery), bounded in time and size. The
+ * reason a PI reads is one of a few fixed phrases, never the answer's body.
  */
 export function httpWebhookSender(o: HttpWebhookOptions = {}): WebhookSender {
-  const send = o.fetch ?? fetch;
+  const options: OutboundOptions = { ...o, allowHttp: o.allowHttp ?? false };
   return {
     async send(d) {
-      try {
-        const res = await send(d.url, { method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(o.timeoutMs ?? 10_000), headers: d.headers, body: d.body });
-        await res.arrayBuffer().catch(() => undefined);
-        if (res.status < 200 || res.status >= 300) return { delivered: false, reason: `the webhook answered HTTP ${res.status}` };
-        return { delivered: true };
-      } catch (err) {
-        return { delivered: false, reason: `the webhook could not be reached (${(err as Error).name === 'TimeoutError' ? 'timeout' : (err as Error).message})` };
-      }
+      const r = await outboundRequest(d.url, { method: 'POST', headers: d.headers, body: d.body }, options);
+      if (!r.ok) return { delivered: false, reason: r.reason };
+      if (r.status >= 300 && r.status < 400) return { delivered: false, reason: `the webhook answered HTTP ${r.status} (redirects are not followed)` };
+      if (r.status < 200 || r.status >= 300) return { delivered: false, reason: `the webhook answered HTTP ${r.status}` };
+      return { delivered: true };
     },
   };
 }

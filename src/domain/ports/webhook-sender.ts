@@ -6,7 +6,7 @@ export interface WebhookDelivery {
   headers: Record<string, string>;
 }
 
-/** Delivered (2xx), or why not, in words the PI reads in the event log. */
+/** Delivered (2xx), or why not, in words the PI reads in the event log: generic ("timed out", "refused: private address", "the webhook answered HTTP 500"), never a response body or internal detail. */
 export type WebhookOutcome = { delivered: true } | { delivered: false; reason: string };
 
 /**
