@@ -75,6 +75,7 @@ export async function startApiRole(
     mediaSecret,
     writeRateLimit: opts.writeRateLimit ?? 120,
     panoptes: s.panoptes,
+    webhookAllowedHosts: c.WEBHOOK_ALLOWED_HOSTS,
   });
   const server = app.listen(port, c.HOST);
   await new Promise<void>((r, j) => server.once('listening', r).once('error', j));
