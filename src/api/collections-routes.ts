@@ -52,6 +52,9 @@ export const uploadSettingsSchema = z
 /** The PI's extra-metadata table (CSV) may be large; everything else stays under the API's 64 kB cap. */
 const TABLE_LIMIT = TABLE_LIMITS.bytes;
 
+/** Collections come a page at a time (100 by default, 500 at most); `next` continues. */
+const collectionsQuery = z.object({ mine: z.enum(['true', 'false']).optional(), after: z.string().max(200).optional(), limit: z.coerce.number().int().min(1).max(500).default(100) });
+
 const pageQuery = z.object({ after: z.string().uuid().optional(), limit: z.coerce.number().int().min(1).max(500).default(100) });
 
 export function collectionView(c: Collection, counts?: unknown) {
@@ -114,8 +117,9 @@ export function collectionRoutes(d: CollectionRoutesDeps): Router {
 
   r.get('/collections', requireRole('pi'), async (req, res) => {
     // Reviewers and admins see every collection unless they ask for their own.
-    const rows = await listCollections(d.repos, req.identity!, { mine: req.query.mine === 'true' });
-    res.json({ items: rows.map((x) => collectionView(x.collection, { images: x.images })) });
+    const q = collectionsQuery.parse(req.query);
+    const page = await listCollections(d.repos, req.identity!, { mine: q.mine === 'true', after: q.after, limit: q.limit });
+    res.json({ items: page.items.map((x) => collectionView(x.collection, { images: x.images })), next: page.next });
   });
 
   const load = (id: string, who: Identity) => visibleCollection(d.repos, who, collectionId(id));

@@ -52,12 +52,16 @@ export async function changeableCollection(repos: Repositories, who: Caller, id:
   return c;
 }
 
-/** The collections the caller sees (only their own when `mine`), each with its image counts per state. */
-export async function listCollections(repos: Repositories, who: Caller, opts: { mine: boolean }): Promise<{ collection: Collection; images: Record<string, number> }[]> {
+/** One page of the collections the caller sees (only their own when `mine`), each with its image counts per state. */
+export async function listCollections(
+  repos: Repositories,
+  who: Caller,
+  opts: { mine: boolean; after?: string; limit?: number },
+): Promise<{ items: { collection: Collection; images: Record<string, number> }[]; next: string | null }> {
   const all = !opts.mine && overseesAll(who);
-  const rows = await repos.collections.list(all ? {} : { owner: who.username });
-  const counts = await repos.collections.imageCountsOf(rows.map((c) => c.id));
-  return rows.map((c) => ({ collection: c, images: counts.get(c.id) ?? {} }));
+  const page = await repos.collections.page({ ...(all ? {} : { owner: who.username }), after: opts.after, limit: opts.limit ?? 100 });
+  const counts = await repos.collections.imageCountsOf(page.items.map((c) => c.id));
+  return { items: page.items.map((c) => ({ collection: c, images: counts.get(c.id) ?? {} })), next: page.next };
 }
 
 export interface Registration {

@@ -100,6 +100,22 @@ describe('collections API', () => {
   });
 });
 
+describe('collection listing', () => {
+  it('comes a page at a time with an opaque cursor, in registration order, and refuses a forged cursor', async () => {
+    for (const n of [1, 2, 3]) expect((await call('POST', '/api/v1/collections', 'pager', { ...valid, collection: `u/pager/paged-${n}` })).status).toBe(201);
+    const first = await call('GET', '/api/v1/collections?limit=2', 'pager');
+    expect(first.body.items.map((c: { collection: string }) => c.collection)).toEqual(['u/pager/paged-1', 'u/pager/paged-2']);
+    expect(typeof first.body.next).toBe('string');
+    const second = await call('GET', `/api/v1/collections?limit=2&after=${encodeURIComponent(first.body.next)}`, 'pager');
+    expect(second.body.items.map((c: { collection: string }) => c.collection)).toEqual(['u/pager/paged-3']);
+    expect(second.body.next).toBeNull();
+    const forged = await call('GET', '/api/v1/collections?after=not-a-cursor', 'pager');
+    expect(forged.status).toBe(400);
+    expect(forged.body.field).toBe('after');
+    expect((await call('GET', '/api/v1/collections?limit=501', 'pager')).status).toBe(400);
+  });
+});
+
 describe('large inputs', () => {
   it('an 8 MB extra-metadata table is refused (413) while /healthz keeps answering quickly', async () => {
     const created = await call('POST', '/api/v1/collections', 'alien', { ...valid, collection: 'u/alien/large-table' });

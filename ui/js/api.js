@@ -83,3 +83,25 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
   }
   return res.json();
 }
+
+/**
+ * Every item of a paged listing (`{ items, next }`), following `next` until
+ * the server says there is no more. For pickers that must show them all.
+ * @template T
+ * @param {string} path a listing path, with or without a query
+ * @returns {Promise<T[]>}
+ */
+export async function allPages(path) {
+  /** @type {T[]} */
+  const out = [];
+  /** @type {string | null | undefined} */
+  let next = null;
+  do {
+    const sep = path.includes('?') ? '&' : '?';
+    /** @type {{ items?: T[], next?: string | null } | null} */
+    const page = await api(next ? `${path}${sep}after=${encodeURIComponent(next)}` : path);
+    out.push(...(Array.isArray(page?.items) ? page.items : []));
+    next = page?.next;
+  } while (next);
+  return out;
+}

@@ -1,7 +1,7 @@
 // @ts-check
 // The sidebar's collection and batch pickers and the collection's summary.
 
-import { API, api } from './api.js';
+import { API, allPages, api } from './api.js';
 import { h } from './dom.js';
 import { els } from './elements.js';
 import { dayFmt, fmtDate } from './format.js';
@@ -82,9 +82,9 @@ function defaultCollection() {
 }
 
 export async function loadCollections({ keepSelection = true } = {}) {
-  /** @type {import('./types.js').ItemList<Collection> | null} */
-  const data = await api(`${API}/collections`);
-  state.collections = Array.isArray(data?.items) ? data.items : [];
+  /** @type {Collection[]} */
+  const all = await allPages(`${API}/collections`);
+  state.collections = all;
   const wanted = keepSelection ? els.collection.value || readUrl().collection : '';
   els.collection.replaceChildren(...state.collections.map((c) => h('option', { value: c.id, text: collectionLabel(c) })));
   if (state.collections.length === 0) {
@@ -116,14 +116,14 @@ export async function loadBatches({ keep = '' } = {}) {
 /** Re-reads counts after a decision without disturbing the pickers. */
 export async function refreshCounts() {
   try {
-    const [cols, batches] = /** @type {[import('./types.js').ItemList<Collection> | null, import('./types.js').ItemList<Batch> | null]} */ (
+    const [cols, batches] = /** @type {[Collection[], import('./types.js').ItemList<Batch> | null]} */ (
       await Promise.all([
-        api(`${API}/collections`),
+        allPages(`${API}/collections`),
         els.collection.value ? api(`${API}/review/batches?collection=${encodeURIComponent(els.collection.value)}`) : null,
       ])
     );
-    if (Array.isArray(cols?.items)) {
-      state.collections = cols.items;
+    if (Array.isArray(cols)) {
+      state.collections = cols;
       for (const opt of els.collection.options) {
         const c = state.collections.find((x) => x.id === opt.value);
         if (c) opt.textContent = collectionLabel(c);

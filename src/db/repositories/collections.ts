@@ -3,7 +3,7 @@ import type { Collection, CollectionStatus } from '../schema.js';
 import type { CollectionChanges, CollectionsRepository, NewCollectionInput, StateCounts } from '../../domain/ports/collections-repository.js';
 
 export type { NewCollectionInput, StateCounts };
-import { ConflictError, NotFoundError } from '../../domain/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import { transition, type Tx } from './transitions.js';
 
 export async function createCollection(db: Tx, c: NewCollectionInput, actor: string): Promise<Collection> {
@@ -99,6 +99,17 @@ export function collectionsRepository(db: Tx): CollectionsRepository {
       return row;
     },
     list: (filter) => listCollections(db, filter),
+    async page(f) {
+      // The cursor is (created_at, id) of the last row, opaque to clients.
+      let q = db.selectFrom('collections').selectAll().orderBy('created_at').orderBy('id').limit(f.limit + 1);
+      if (f.owner) q = q.where('owner', '=', f.owner);
+      const after = f.after ? decodeCursor(f.after) : undefined;
+      if (after) q = q.where((eb) => eb.or([eb('created_at', '>', after.at), eb.and([eb('created_at', '=', after.at), eb('id', '>', after.id)])]));
+      const rows = await q.execute();
+      const items = rows.slice(0, f.limit);
+      const last = items.at(-1);
+      return { items, next: rows.length > f.limit && last ? encodeCursor(new Date(last.created_at), last.id) : null };
+    },
     async update(id, changes) {
       await db.updateTable('collections').set({ ...columns(changes), updated_at: new Date() }).where('id', '=', id).execute();
     },
@@ -116,4 +127,16 @@ export function collectionsRepository(db: Tx): CollectionsRepository {
       await db.deleteFrom('collections').where('id', '=', id).execute();
     },
   };
+}
+
+function encodeCursor(at: Date, id: string): string {
+  return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
+}
+
+/** A cursor this repository made; anything else is a client's mistake, named as such. */
+function decodeCursor(cursor: string): { at: Date; id: string } {
+  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const at = new Date(iso ?? '');
+  if (!id || !/^[0-9a-f-]{36}$/.test(id) || Number.isNaN(at.getTime())) throw new ValidationError('after: not a cursor this API returned', { field: 'after' });
+  return { at, id };
 }

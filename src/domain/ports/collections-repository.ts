@@ -1,4 +1,5 @@
 import type { Collection, CollectionStatus, SourceKind } from '../model.js';
+import type { Page } from './repositories.js';
 
 export interface NewCollectionInput {
   owner: string;
@@ -55,6 +56,8 @@ export interface CollectionsRepository {
   /** Locks the collection's row until the transaction ends (serialises work on one collection). Throws NotFoundError. */
   lock(id: string): Promise<Collection>;
   list(filter?: { owner?: string; status?: CollectionStatus }): Promise<Collection[]>;
+  /** One page in registration order, keyset-paged: `after` is the previous page's `next`. */
+  page(filter: { owner?: string; after?: string; limit: number }): Promise<Page<Collection>>;
   update(id: string, changes: CollectionChanges): Promise<void>;
   recordPoll(id: string, result: { cursor?: string | null; error?: string | null }): Promise<void>;
   /** Moves the collection's status if it is still `from` (logged as a transition); false when it had moved. */
