@@ -33,10 +33,7 @@ const listQuery = z.object({
   verdict: z.enum(['pending_review', 'auto_approved', 'rejected']).optional(),
   state: z.enum(['quarantined', 'approved', 'rejected', 'published', 'uploaded', 'retracted', 'failed']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
-  after: z
-    .string()
-    .regex(/^\d{1,9}$/)
-    .optional(),
+  after: z.string().max(2000).optional(),
 });
 
 const decisionBody = z
@@ -67,7 +64,7 @@ export function reviewRoutes(d: ReviewRoutesDeps): Router {
 
   r.get('/review/images', requireRole('pi'), async (req, res) => {
     const q = listQuery.parse(req.query);
-    const page = await listForReview(d.repos, req.identity!, { collectionId: q.collection, batchId: q.batch, verdict: q.verdict, state: q.state, offset: Number(q.after ?? 0), limit: q.limit });
+    const page = await listForReview(d.repos, req.identity!, { collectionId: q.collection, batchId: q.batch, verdict: q.verdict, state: q.state, after: q.after, limit: q.limit });
     res.json({ items: page.items.map((card) => imageView(card, d.signer)), next: page.next });
   });
 

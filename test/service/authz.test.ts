@@ -198,6 +198,23 @@ describe('browser sessions', () => {
     expect(await page.text()).toContain('<meta name="csrf-token"');
   });
 
+  it('the review listing pages with an opaque cursor: every image once, in order, and a forged cursor is a 400', async () => {
+    const s = await call('rev', 'GET', `/api/v1/review/images?collection=${alienCollection}&limit=500`);
+    const all = ((await s.json()) as { items: { id: string }[] }).items.map((i) => i.id);
+    expect(all.length).toBeGreaterThan(1);
+    const seen: string[] = [];
+    let next: string | null = null;
+    do {
+      const res = await call('rev', 'GET', `/api/v1/review/images?collection=${alienCollection}&limit=1${next ? `&after=${encodeURIComponent(next)}` : ''}`);
+      const page = (await res.json()) as { items: { id: string }[]; next: string | null };
+      seen.push(...page.items.map((i) => i.id));
+      next = page.next;
+    } while (next);
+    expect(seen).toEqual(all);
+    const forged = await call('rev', 'GET', `/api/v1/review/images?collection=${alienCollection}&after=${Buffer.from('["x","y",1,"z"]').toString('base64url')}`);
+    expect(forged.status).toBe(400);
+  });
+
   it("the queue dashboard's write actions need the CSRF token: from a browser session it is read-only", async () => {
     const s = await app.session('boss');
     const read = await fetch(`${app.url}/admin/queues/api/queues?activeQueue=poll&page=1&jobsPerPage=10`, { headers: { cookie: s.cookie } });

@@ -2,7 +2,7 @@ import type { Image, ImageState } from '../schema.js';
 import { sql } from 'kysely';
 import type { Page } from './artifacts.js';
 import type { ImageChanges, ImagesRepository, NewImage } from '../../domain/ports/images-repository.js';
-import { NotFoundError } from '../../domain/errors.js';
+import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { framesByImage, framesOf, insertFrames } from './frames.js';
 import { datasetIdsByImage, linkDatasets } from './image-datasets.js';
 import { transition } from './transitions.js';
@@ -195,20 +195,27 @@ export function imagesRepository(db: Tx): ImagesRepository {
         .selectFrom('images')
         .innerJoin('collections', 'collections.id', 'images.collection_id')
         .selectAll('images')
-        .select(['collections.name as collection_name', 'collections.owner as owner'])
+        .select(['collections.name as collection_name', 'collections.owner as owner', sql<string>`images.created_at::text`.as('created_text')])
         .orderBy('images.created_at')
         .orderBy('images.group_key')
         .orderBy('images.stamp_index')
         .orderBy('images.id')
-        .offset(f.offset)
         .limit(f.limit + 1);
+      // Keyset paging: a deep page costs what the first does, and rows added meanwhile never shift a page.
+      // The time travels as the database's own text, so its microseconds survive the round trip.
+      if (f.after) {
+        const k = decodeReviewCursor(f.after);
+        q = q.where(sql<boolean>`(images.created_at, images.group_key, images.stamp_index, images.id) > (${k.at}::timestamptz, ${k.group}, ${k.stamp}, ${k.id}::uuid)`);
+      }
       if (f.owner) q = q.where('collections.owner', '=', f.owner);
       if (f.collectionId) q = q.where('images.collection_id', '=', f.collectionId);
       if (f.batchId) q = q.where('images.batch_id', '=', f.batchId);
       if (f.verdict) q = q.where('images.verdict', '=', f.verdict);
       if (f.state) q = q.where('images.state', '=', f.state);
       const rows = await q.execute();
-      return { items: rows.slice(0, f.limit), next: rows.length > f.limit ? String(f.offset + f.limit) : null };
+      const items = rows.slice(0, f.limit).map(({ created_text: _t, ...img }) => img);
+      const last = rows[f.limit - 1];
+      return { items, next: rows.length > f.limit && last ? encodeReviewCursor(last.created_text, last.group_key, last.stamp_index, last.id) : null };
     },
     async byCollection(imageIds) {
       const out = new Map<string, string[]>();
@@ -248,4 +255,19 @@ export function imagesRepository(db: Tx): ImagesRepository {
       return row?.id;
     },
   };
+}
+
+function encodeReviewCursor(at: string, group: string, stamp: number, id: string): string {
+  return Buffer.from(JSON.stringify([at, group, stamp, id])).toString('base64url');
+}
+
+/** A cursor this repository made; anything else is a client's mistake, named as such. */
+function decodeReviewCursor(cursor: string): { at: string; group: string; stamp: number; id: string } {
+  try {
+    const [at, group, stamp, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof at === 'string' && /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}(:?\d{2})?|Z)?$/.test(at) && typeof group === 'string' && Number.isInteger(stamp) && typeof id === 'string' && /^[0-9a-f-]{36}$/.test(id)) return { at, group, stamp: stamp as number, id };
+  } catch {
+    // fall through
+  }
+  throw new ValidationError('after: not a cursor this API returned', { field: 'after' });
 }

@@ -62,8 +62,8 @@ export interface ReviewImageFilter {
   batchId?: string;
   verdict?: Verdict;
   state?: ImageState;
-  /** Where the page starts in the listing (the previous page's `next`). */
-  offset: number;
+  /** Where the page starts: the previous page's `next` (an opaque keyset cursor), or nothing for the first page. */
+  after?: string;
   limit: number;
 }
 
@@ -120,7 +120,7 @@ export interface ImagesRepository {
   /** Quarantine object keys of a collection's images and frames (for purging). */
   quarantineKeys(collectionId: string): Promise<string[]>;
 
-  /** The review page's listing, oldest first (then group, stamp); offset-paged, `next` being the next offset. */
+  /** The review page's listing, oldest first (then group, stamp, id); keyset-paged, `next` continuing after the last row. */
   listForReview(filter: ReviewImageFilter): Promise<Page<ReviewImage>>;
   /** The given images grouped by collection id (unknown ids are left out). */
   byCollection(imageIds: string[]): Promise<Map<string, string[]>>;
