@@ -20,6 +20,8 @@ import { CookieJar, startOidcProvider, type StartedOidcProvider } from './oidc-p
  */
 export interface BridgeApp {
   url: string;
+  /** The API's HTTP server (its routes can be listed with support/routes.ts). */
+  server: import('node:http').Server;
   op: StartedOidcProvider;
   s: Services;
   /** Every log line the bridge wrote, for checks that secrets never appear. */
@@ -115,6 +117,7 @@ export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeAp
 
   return {
     url: api.url,
+    server: api.server,
     op,
     s,
     logs,
