@@ -36,6 +36,12 @@ export async function startApiRole(
 ): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const c = s.config;
   const dev = c.BRIDGE_MODE === 'dev';
+  if (dev) {
+    s.log.warn(
+      { mode: 'dev', host: c.HOST, devSignIn: !c.OIDC_ISSUER },
+      'BRIDGE_MODE=dev: NOT FOR PRODUCTION. Dev sign-in and X-Bridge-Dev-User/X-Bridge-Dev-Roles headers let anyone act as any user; listening on loopback only',
+    );
+  }
   // The callback URL must be known before listening when the port is fixed;
   // with port 0 (tests, demo) it is completed once the port is known.
   let publicBaseUrl = c.PUBLIC_BASE_URL ?? `http://${c.HOST === '0.0.0.0' ? '127.0.0.1' : c.HOST}:${port}`;
@@ -75,6 +81,7 @@ export async function startApiRole(
     mediaSecret,
     writeRateLimit: opts.writeRateLimit ?? 120,
     panoptes: s.panoptes,
+    devMode: dev,
   });
   const server = app.listen(port, c.HOST);
   await new Promise<void>((r, j) => server.once('listening', r).once('error', j));

@@ -64,6 +64,8 @@ export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeAp
     },
   });
   const env: Record<string, string> = {
+    // An http:// test OIDC provider: dev mode (production wants https), yet with a provider, so no dev headers.
+    BRIDGE_MODE: 'dev',
     DATA_DIR: join(dir, 'data'),
     ARTIFACT_ROOT: join(dir, 'artifacts'),
     REDIS_URL: redis.url,
