@@ -25,6 +25,7 @@ export async function identityProvider(c: Config, publicBaseUrl: string): Promis
     reviewerGroups: c.REVIEWER_GROUPS,
     adminGroups: c.ADMIN_GROUPS,
     allowHttp: c.OIDC_ALLOW_HTTP,
+    requiredScope: c.OIDC_REQUIRED_SCOPE,
   });
 }
 

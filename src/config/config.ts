@@ -78,6 +78,8 @@ export const configSchema = z.object({
   OIDC_GROUPS_CLAIM: z.string().min(1).optional(),
   /** Gafaelfawr's user-info URL (…/auth/api/v1/user-info), asked for groups with the user's token. */
   OIDC_USER_INFO_GROUPS_URL: z.string().url().optional(),
+  /** A scope bearer tokens must carry (e.g. Gafaelfawr's `exec:portal`); unset: none required. */
+  OIDC_REQUIRED_SCOPE: z.string().min(1).optional(),
   /** Dev and tests only: an http:// issuer. */
   OIDC_ALLOW_HTTP: bool.default(false),
   REVIEWER_GROUPS: list.default(['epo-reviewers']),

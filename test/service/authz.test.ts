@@ -133,6 +133,14 @@ describe('authorisation matrix: every endpoint x {anonymous, PI, another PI, rev
 });
 
 describe('tokens', () => {
+  it('an ID token sent as a bearer token is refused with 401', async () => {
+    const { idToken } = await app.op.loginWithFetch('boss', 'web');
+    const res = await fetch(`${app.url}/api/v1/me`, { headers: { authorization: `Bearer ${idToken}` } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+    expect(await res.text()).not.toContain(idToken);
+  });
+
   it('an expired token is refused with a reason and WWW-Authenticate', async () => {
     const t = await app.op.tokenFor('alien', { audience: app.op.apiAudience, expiresIn: -60 });
     const res = await fetch(`${app.url}/api/v1/me`, { headers: { authorization: `Bearer ${t}` } });
