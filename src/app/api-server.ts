@@ -73,7 +73,7 @@ export async function startApiRole(
     queueDashboard: queueDashboard(s.queues.queues.values(), QUEUE_DASHBOARD_PATH),
     store: s.store,
     log: s.log,
-    authenticator: authenticator({ sessions: s.repos.sessions, provider: auth.provider, devHeaders: dev && !hasProvider }),
+    authenticator: authenticator({ sessions: s.repos.sessions, provider: auth.provider, devHeaders: dev && !hasProvider, sessionRolesMaxAgeMs: hasProvider ? c.SESSION_ROLES_REFRESH_SECONDS * 1000 : undefined }),
     publicHandler: s.store instanceof FsObjectStore ? servePublic(s.store) : undefined,
     defaultPollIntervalSeconds: c.DEFAULT_POLL_INTERVAL_SECONDS,
     artifactRoot: c.ARTIFACT_ROOT,

@@ -87,6 +87,8 @@ export const configSchema = z.object({
   /** Signs short-lived media URLs; required in production. */
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SESSION_TTL_HOURS: int(1, 24 * 30).default(12),
+  /** A browser session's groups and roles are re-read from the provider (a new sign-in) after this long. */
+  SESSION_ROLES_REFRESH_SECONDS: int(1, 86_400).default(300),
 
   // Zooniverse (Panoptes): the EPO application's client_credentials.
   /** Staging first; production is https://www.zooniverse.org. */

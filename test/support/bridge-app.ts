@@ -46,6 +46,8 @@ export interface BridgeAppOptions {
   settings?: Record<string, unknown>;
   /** A data-rights policy file other than the shipped one. */
   policyFile?: string;
+  /** More configuration, over the defaults here. */
+  env?: Record<string, string>;
   /** How often the sweep runs (default 5 s); long, to show something happens without it. */
   sweepSeconds?: number;
 }
@@ -81,6 +83,7 @@ export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeAp
     SWEEP_INTERVAL_SECONDS: String(o.sweepSeconds ?? 5),
   };
   if (o.policyFile) env.POLICY_FILE = o.policyFile;
+  if (o.env) Object.assign(env, o.env);
   if (o.databaseUrl) env.DATABASE_URL = o.databaseUrl;
   if (o.zooniverse) Object.assign(env, { ZOONIVERSE_BASE_URL: o.zooniverse.baseUrl, ZOONIVERSE_CLIENT_ID: o.zooniverse.clientId, ZOONIVERSE_CLIENT_SECRET: o.zooniverse.clientSecret, PUBLIC_BASE_URL: '' });
   // The bridge's own logger (with its redaction), writing where the test can read it.
