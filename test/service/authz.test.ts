@@ -57,7 +57,8 @@ const MATRIX: Row[] = [
     method: 'POST',
     path: () => '/api/v1/collections',
     body: (who) => ({ repository: 'dp1', collection: `u/alien/matrix-${who}`, datasetType: 'zooniverse_cutout' }),
-    expect: { anon: 401, alien: 201, other: 403, rev: 403, boss: 201 },
+    // Not even an admin registers for someone else: the registrant is the owner (separation of duties).
+    expect: { anon: 401, alien: 201, other: 403, rev: 403, boss: 403 },
   },
   { name: 'read a collection', method: 'GET', path: () => `/api/v1/collections/${alienCollection}`, expect: OWNER_OR_STAFF },
   { name: 'its artifacts', method: 'GET', path: () => `/api/v1/collections/${alienCollection}/artifacts`, expect: OWNER_OR_STAFF },
@@ -129,6 +130,20 @@ describe('authorisation matrix: every endpoint x {anonymous, PI, another PI, rev
     const names = async (who: Who) => ((await (await call(who, 'GET', '/api/v1/collections')).json()) as { items: { owner: string }[] }).items.map((c) => c.owner);
     expect(new Set(await names('alien'))).toEqual(new Set(['alien']));
     expect(new Set(await names('rev'))).toEqual(new Set(['alien', 'rev', 'other']));
+  });
+
+  it("an admin cannot register a collection for someone else (and then review it as not theirs); through a delegation to themselves they own it", async () => {
+    for (const name of ['u/alien/planted', 'u/rev/planted']) {
+      const res = await call('boss', 'POST', '/api/v1/collections', { repository: 'dp1', collection: name });
+      expect(res.status, name).toBe(403);
+      expect(((await res.json()) as { field: string }).field).toBe('collection');
+    }
+    expect(await app.s.db.selectFrom('collections').select('id').where('name', 'like', '%/planted').execute()).toEqual([]);
+    // An admin delegating a prefix to themselves becomes the owner, and the owner never decides.
+    expect((await call('boss', 'POST', '/api/v1/delegations', { username: 'boss', prefix: 'u/alien-survey/' })).status).toBe(201);
+    const own = await call('boss', 'POST', '/api/v1/collections', { repository: 'dp1', collection: 'u/alien-survey/one' });
+    expect(own.status).toBe(201);
+    expect(((await own.json()) as { owner: string }).owner).toBe('boss');
   });
 });
 
