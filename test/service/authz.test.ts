@@ -148,6 +148,15 @@ describe('authorisation matrix: every endpoint x {anonymous, PI, another PI, rev
 });
 
 describe('tokens', () => {
+  it('with an identity provider the dev headers are ignored and the dev sign-in does not exist (404)', async () => {
+    const forged = { 'x-bridge-dev-user': 'boss', 'x-bridge-dev-roles': 'admin,reviewer' };
+    expect((await fetch(`${app.url}/api/v1/me`, { headers: forged })).status).toBe(401);
+    expect((await fetch(`${app.url}/api/v1/delegations`, { headers: forged })).status).toBe(401);
+    const dev = await fetch(`${app.url}/auth/dev-login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=boss&roles=admin', redirect: 'manual' });
+    expect(dev.status).toBe(404);
+    expect(dev.headers.get('set-cookie') ?? '').not.toMatch(/bridge_session=[^;]/);
+  });
+
   it('an ID token sent as a bearer token is refused with 401', async () => {
     const { idToken } = await app.op.loginWithFetch('boss', 'web');
     const res = await fetch(`${app.url}/api/v1/me`, { headers: { authorization: `Bearer ${idToken}` } });
