@@ -60,7 +60,7 @@ async function throughput(dir: string): Promise<void> {
   const files = await writeDemoArtifacts(root, layout);
   const total = tracts.length * PER_FILE;
 
-  const env = { DATA_DIR: join(dir, 'data'), ARTIFACT_ROOT: root, LOG_LEVEL: 'warn' };
+  const env = { BRIDGE_MODE: 'dev', DATA_DIR: join(dir, 'data'), ARTIFACT_ROOT: root, LOG_LEVEL: 'warn' };
   const config = loadConfig(env);
   const s: Services = await buildServices(config, { log: createLogger('warn'), migrate: true });
   const w = await startWorkerRole(s);
@@ -134,7 +134,7 @@ async function pollCost(dir: string): Promise<void> {
   const known: SeedDataset[] = Array.from({ length: KNOWN }, (_, i) => ({ id: randomUUID(), datasetType, run, dataId: { band: 'gri'[i % 3], skymap: 'lsst_cells_v1', tract: 5000 + Math.floor(i / 300), patch: Math.floor(i / 3) % 100 }, ingestDate: new Date(now - 30 * day + Math.floor((i / KNOWN) * 30 * day) - 2 * 3600_000), bytes }));
   butler.seed(...known);
 
-  const env = { DATA_DIR: join(dir, 'poll-data'), LOG_LEVEL: 'warn', BUTLER_URL: butler.url, BUTLER_TOKEN: DOUBLE_TOKEN };
+  const env = { BRIDGE_MODE: 'dev', DATA_DIR: join(dir, 'poll-data'), LOG_LEVEL: 'warn', BUTLER_URL: butler.url, BUTLER_TOKEN: DOUBLE_TOKEN };
   const s: Services = await buildServices(loadConfig(env), { log: createLogger('warn'), migrate: true });
   try {
     const c = await createCollection(s.db, { owner: 'bench', repository: 'dp1', name: run, sourceKind: 'butler', sourceRoot: null, datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 900 }, 'bench');

@@ -46,6 +46,8 @@ export interface ApiDeps {
   panoptes?: PanoptesClient;
   /** WEBHOOK_ALLOWED_HOSTS: webhook hosts exempt from the private-address check at registration. */
   webhookAllowedHosts?: readonly string[];
+  /** BRIDGE_MODE=dev: every response says so (`X-Bridge-Mode: dev`), and so does the review page. */
+  devMode?: boolean;
 }
 
 /** Where the queue dashboard is mounted (it must know its own base path). */
@@ -68,6 +70,13 @@ export function createApi(d: ApiDeps): Express {
   // bull-board's UI needs inline scripts; it is admin-only, so it alone gets no CSP.
   const relaxed = helmet({ contentSecurityPolicy: false, strictTransportSecurity: d.auth.secureCookies });
   app.use((req, res, next) => (req.path.startsWith(QUEUE_DASHBOARD_PATH) ? relaxed(req, res, next) : strict(req, res, next)));
+
+  if (d.devMode) {
+    app.use((_req, res, next) => {
+      res.setHeader('X-Bridge-Mode', 'dev');
+      next();
+    });
+  }
 
   app.use((req, res, next) => {
     const incoming = req.header('x-request-id');
@@ -137,7 +146,7 @@ export function createApi(d: ApiDeps): Express {
   // The same object, not a copy: the API server may learn its public URL after listening.
   app.use(authRoutes(Object.assign(d.auth, { sessions: d.repos.sessions, log: d.log })));
   app.get('/', (_req, res) => res.redirect(302, '/review'));
-  app.get('/review', reviewPage());
+  app.get('/review', reviewPage(d.devMode ?? false));
 
   const writes = rateLimit({
     windowMs: 60_000,

@@ -38,6 +38,12 @@ export interface AuthenticatorDeps {
   provider?: IdentityProvider;
   /** Dev only: trust `X-Bridge-Dev-User` / `X-Bridge-Dev-Roles` headers (never in production). */
   devHeaders: boolean;
+  /**
+   * With a provider: how old a session's groups and roles may be. The session
+   * keeps no token to ask the provider again, so past this it ends and the
+   * browser signs in again (often without a prompt), which re-reads them.
+   */
+  sessionRolesMaxAgeMs?: number;
 }
 
 /** Bearer tokens (API clients), then the session cookie (browsers), then, in dev, the dev headers. */
@@ -55,7 +61,11 @@ export function authenticator(d: AuthenticatorDeps): Authenticator {
       }
       const cookie = readCookie(req.header('cookie'), SESSION_COOKIE);
       if (cookie) {
-        const s = await d.sessions.find(cookie);
+        let s = await d.sessions.find(cookie);
+        if (s && d.sessionRolesMaxAgeMs !== undefined && Date.now() - s.createdAt.getTime() > d.sessionRolesMaxAgeMs) {
+          await d.sessions.end(cookie);
+          s = undefined;
+        }
         if (s) {
           req.identity = { username: s.username, roles: s.roles as Role[], groups: s.groups, dataRights: s.dataRights };
           req.authVia = 'session';

@@ -16,16 +16,22 @@ export function uiAssets(): RequestHandler {
  * since its writes are protected by the session's CSRF token; anyone else is
  * sent to sign in first.
  */
-export function reviewPage(): RequestHandler {
+export function reviewPage(devMode = false): RequestHandler {
   let template: string | undefined;
   return (req, res) => {
     if (!req.identity || req.authVia !== 'session') {
       res.redirect(303, `/auth/login?returnTo=${encodeURIComponent('/review')}`);
       return;
     }
-    template ??= readFileSync(`${UI_DIR}review.html`, 'utf8');
+    template ??= withDevBanner(readFileSync(`${UI_DIR}review.html`, 'utf8'), devMode);
     const user = JSON.stringify({ username: req.identity.username, roles: req.identity.roles });
     res.setHeader('Cache-Control', 'no-store');
     res.type('html').send(template.replaceAll('{{CSRF_TOKEN}}', escapeHtml(req.csrfToken ?? '')).replaceAll('{{USER_JSON}}', escapeHtml(user)));
   };
+}
+
+/** In dev mode the page says so first thing: anyone reaching it could act as anyone. */
+export function withDevBanner(html: string, devMode: boolean): string {
+  if (!devMode) return html;
+  return html.replace(/<body([^>]*)>/, '<body$1>\n  <div class="dev-banner" role="alert" data-bridge-mode="dev">DEV MODE (BRIDGE_MODE=dev): dev sign-in, not for real data or users</div>');
 }

@@ -25,6 +25,7 @@ export async function identityProvider(c: Config, publicBaseUrl: string): Promis
     reviewerGroups: c.REVIEWER_GROUPS,
     adminGroups: c.ADMIN_GROUPS,
     allowHttp: c.OIDC_ALLOW_HTTP,
+    requiredScope: c.OIDC_REQUIRED_SCOPE,
   });
 }
 
@@ -36,6 +37,12 @@ export async function startApiRole(
 ): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const c = s.config;
   const dev = c.BRIDGE_MODE === 'dev';
+  if (dev) {
+    s.log.warn(
+      { mode: 'dev', host: c.HOST, devSignIn: !c.OIDC_ISSUER },
+      'BRIDGE_MODE=dev: NOT FOR PRODUCTION. Dev sign-in and X-Bridge-Dev-User/X-Bridge-Dev-Roles headers let anyone act as any user; listening on loopback only',
+    );
+  }
   // The callback URL must be known before listening when the port is fixed;
   // with port 0 (tests, demo) it is completed once the port is known.
   let publicBaseUrl = c.PUBLIC_BASE_URL ?? `http://${c.HOST === '0.0.0.0' ? '127.0.0.1' : c.HOST}:${port}`;
@@ -66,7 +73,7 @@ export async function startApiRole(
     queueDashboard: queueDashboard(s.queues.queues.values(), QUEUE_DASHBOARD_PATH),
     store: s.store,
     log: s.log,
-    authenticator: authenticator({ sessions: s.repos.sessions, provider: auth.provider, devHeaders: dev && !hasProvider }),
+    authenticator: authenticator({ sessions: s.repos.sessions, provider: auth.provider, devHeaders: dev && !hasProvider, sessionRolesMaxAgeMs: hasProvider ? c.SESSION_ROLES_REFRESH_SECONDS * 1000 : undefined }),
     publicHandler: s.store instanceof FsObjectStore ? servePublic(s.store) : undefined,
     defaultPollIntervalSeconds: c.DEFAULT_POLL_INTERVAL_SECONDS,
     artifactRoot: c.ARTIFACT_ROOT,
@@ -76,6 +83,7 @@ export async function startApiRole(
     writeRateLimit: opts.writeRateLimit ?? 120,
     panoptes: s.panoptes,
     webhookAllowedHosts: c.WEBHOOK_ALLOWED_HOSTS,
+    devMode: dev,
   });
   const server = app.listen(port, c.HOST);
   await new Promise<void>((r, j) => server.once('listening', r).once('error', j));

@@ -41,7 +41,7 @@ export function demoCommand(): Command {
       const expected = DEMO_LAYOUT.tracts.length * DEMO_LAYOUT.patches.length * DEMO_LAYOUT.stampsPerFile;
       say(`wrote ${files} Stamps files (${DEMO_LAYOUT.tracts.length} tracts x ${DEMO_LAYOUT.patches.length} patches x 3 bands x ${DEMO_LAYOUT.stampsPerFile} stamps, GZIP_2) under ${artifacts}`);
 
-      const config = loadConfig({ ...process.env, DATA_DIR: dir, ARTIFACT_ROOT: artifacts, PORT: process.env.PORT ?? '0', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', BRIDGE_MODE: 'dev' });
+      const config = loadConfig({ ...process.env, DATA_DIR: dir, ARTIFACT_ROOT: artifacts, PORT: process.env.PORT ?? '0', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', BRIDGE_MODE: 'dev', HOST: '127.0.0.1' });
       const uploadTo = config.ZOONIVERSE_CLIENT_ID && o.zooniverseProject && o.autoApprove ? o.zooniverseProject : undefined;
       const s = await buildServices(config);
       const api = await startApiRole(s, config.PORT);

@@ -22,7 +22,8 @@ const list = z.string().transform((v) =>
 export const SECRET_KEYS = ['S3_SECRET_ACCESS_KEY', 'BUTLER_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'OIDC_CLIENT_SECRET', 'ZOONIVERSE_CLIENT_SECRET'] as const;
 
 export const configSchema = z.object({
-  BRIDGE_MODE: z.enum(['dev', 'production']).default('dev'),
+  /** Production unless `dev` is asked for; dev (dev sign-in, trusted dev headers) only listens on loopback. */
+  BRIDGE_MODE: z.enum(['dev', 'production']).default('production'),
   PORT: int(0, 65535).default(8080),
   /** Listen address; 0.0.0.0 in containers, loopback by default. */
   HOST: z.string().default('127.0.0.1'),
@@ -77,6 +78,8 @@ export const configSchema = z.object({
   OIDC_GROUPS_CLAIM: z.string().min(1).optional(),
   /** Gafaelfawr's user-info URL (…/auth/api/v1/user-info), asked for groups with the user's token. */
   OIDC_USER_INFO_GROUPS_URL: z.string().url().optional(),
+  /** A scope bearer tokens must carry (e.g. Gafaelfawr's `exec:portal`); unset: none required. */
+  OIDC_REQUIRED_SCOPE: z.string().min(1).optional(),
   /** Dev and tests only: an http:// issuer. */
   OIDC_ALLOW_HTTP: bool.default(false),
   REVIEWER_GROUPS: list.default(['epo-reviewers']),
@@ -85,6 +88,8 @@ export const configSchema = z.object({
   /** Signs short-lived media URLs; required in production. */
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SESSION_TTL_HOURS: int(1, 24 * 30).default(12),
+  /** A browser session's groups and roles are re-read from the provider (a new sign-in) after this long. */
+  SESSION_ROLES_REFRESH_SECONDS: int(1, 86_400).default(300),
 
   // Zooniverse (Panoptes): the EPO application's client_credentials.
   /** Staging first; production is https://www.zooniverse.org. */
@@ -131,11 +136,33 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration:\n  ${c.ZOONIVERSE_CLIENT_ID ? 'ZOONIVERSE_CLIENT_SECRET' : 'ZOONIVERSE_CLIENT_ID'}: required with the other Zooniverse credential (not set)`);
   }
   if (c.BRIDGE_MODE === 'production') {
-    const missing = [...oidc, 'SESSION_SECRET', 'PUBLIC_BASE_URL'].filter((k) => !c[k as keyof Config]);
-    if (missing.length) throw new ConfigError(`invalid configuration:\n  ${missing.map((k) => `${k}: required when BRIDGE_MODE=production (not set)`).join('\n  ')}`);
-    if (c.OIDC_ALLOW_HTTP) throw new ConfigError('invalid configuration:\n  OIDC_ALLOW_HTTP: not allowed when BRIDGE_MODE=production');
+    const problems = [...oidc, 'SESSION_SECRET', 'PUBLIC_BASE_URL'].filter((k) => !c[k as keyof Config]).map((k) => `${k}: required in production (not set)`);
+    if (c.PUBLIC_BASE_URL && !c.PUBLIC_BASE_URL.startsWith('https://')) problems.push(`PUBLIC_BASE_URL: must be an https:// URL in production ${JSON.stringify(c.PUBLIC_BASE_URL)}`);
+    if (c.OIDC_ISSUER && !c.OIDC_ISSUER.startsWith('https://')) problems.push(`OIDC_ISSUER: must be an https:// URL in production ${JSON.stringify(c.OIDC_ISSUER)}`);
+    if (c.OIDC_ALLOW_HTTP) problems.push('OIDC_ALLOW_HTTP: not allowed in production');
+    if (problems.length) {
+      throw new ConfigError(
+        `invalid configuration (BRIDGE_MODE=production, the default):\n  ${problems.join('\n  ')}\n` +
+          'Production needs an OIDC provider (OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET), a fixed SESSION_SECRET (32+ characters) and an https PUBLIC_BASE_URL.\n' +
+          'For a local trial on this machine only, set BRIDGE_MODE=dev (listens on 127.0.0.1; dev sign-in, anyone may act as any user).',
+      );
+    }
+  } else if (!isLoopback(c.HOST)) {
+    throw new ConfigError(
+      `invalid configuration:\n  HOST: ${JSON.stringify(c.HOST)} is not a loopback address, and BRIDGE_MODE=dev lets anyone who can reach the service act as any user (admin included).\n` +
+        'Use HOST=127.0.0.1 (or ::1, localhost) with BRIDGE_MODE=dev, or configure production (unset BRIDGE_MODE, set the OIDC_* variables, SESSION_SECRET and an https PUBLIC_BASE_URL).',
+    );
   }
   return c;
+}
+
+/** Loopback only: 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and localhost. */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(v4);
+  return !!m && m.slice(1).every((x) => Number(x) <= 255) && m[1] === '127';
 }
 
 /** A copy safe to log: secrets replaced, credentials stripped from every URL. */

@@ -94,7 +94,9 @@ export interface RegistrationDeps {
  * Registers a collection and starts polling it. Ownership is ours to
  * enforce (the Butler server has no per-collection check): a PI registers
  * under u/<own name>/ or under a prefix an admin delegated to them, which
- * makes them its owner; an admin may register for anyone.
+ * makes them its owner. Admins too: the registrant is always the owner, so
+ * the rule that nobody decides on their own collection also keeps anyone
+ * from deciding on data they registered for someone else.
  */
 export async function registerCollection(d: RegistrationDeps, who: Caller, r: Registration): Promise<Collection> {
   // Checked before ownership: the ownership rule reads the name's segments.
@@ -142,8 +144,7 @@ async function ownerOf(repos: Repositories, who: Caller, collection: string): Pr
   const delegated = await repos.delegations.prefixesOf(who.username);
   // A delegated prefix makes the registering PI the owner (and responsible) for it.
   if (delegated.some((prefix) => collection.startsWith(prefix))) return who.username;
-  if (!isAdmin(who)) throw new ForbiddenError(`you may only register collections under u/${who.username}/, or under a prefix an admin delegated to you`, { field: 'collection' });
-  return pathOwner;
+  throw new ForbiddenError(`you may only register collections under u/${who.username}/, or under a prefix an admin delegated to you`, { field: 'collection' });
 }
 
 /**

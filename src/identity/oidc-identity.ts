@@ -40,6 +40,13 @@ export interface IdentityConfig {
   /** Dev and tests only: lets the issuer and its endpoints be plain http. */
   allowHttp?: boolean;
   clockToleranceSeconds?: number;
+  /**
+   * A scope every bearer token must carry: JWTs in `scope` (space-separated)
+   * or `scp`; opaque Gafaelfawr tokens in the `scopes` of its token-info
+   * (next to user-info). Opaque tokens elsewhere cannot show their scopes and
+   * are refused when this is set.
+   */
+  requiredScope?: string;
   /** How long a successful bearer check is reused; 0 disables. Default 60. */
   tokenCacheSeconds?: number;
 }
@@ -248,11 +255,17 @@ export class OidcIdentity implements IdentityProvider {
     } catch (err) {
       throw joseFailure(err);
     }
+    if (looksLikeIdToken(header.typ, payload, this.cfg.clientId)) throw new InvalidTokenError('an ID token is not a bearer token: send the access token');
+    if (this.cfg.requiredScope && !jwtScopes(payload).includes(this.cfg.requiredScope)) throw new InvalidTokenError(`the token lacks the scope ${this.cfg.requiredScope}`);
     return this.identityFrom(payload, token, new Date((payload.exp as number) * 1000), tokenFailure);
   }
 
   private async verifyOpaque(token: string): Promise<VerifiedIdentity> {
-    if (this.cfg.userInfoGroupsUrl) return this.verifyWithGafaelfawr(token);
+    if (this.cfg.userInfoGroupsUrl) {
+      if (this.cfg.requiredScope) await this.requireGafaelfawrScope(token, this.cfg.requiredScope);
+      return this.verifyWithGafaelfawr(token);
+    }
+    if (this.cfg.requiredScope) throw new InvalidTokenError(`opaque tokens cannot show the scope ${this.cfg.requiredScope} at this provider: use a JWT access token`);
     if (!this.config.serverMetadata().userinfo_endpoint) throw new InvalidTokenError('opaque tokens cannot be checked: the provider has no userinfo endpoint');
     let info: client.UserInfoResponse;
     try {
@@ -321,6 +334,28 @@ export class OidcIdentity implements IdentityProvider {
     Object.freeze(identity.groups);
     Object.freeze(identity.dataRights);
     return Object.freeze(identity);
+  }
+
+  /** Gafaelfawr's token-info (…/auth/api/v1/token-info, next to user-info) lists the token's scopes. */
+  private async requireGafaelfawrScope(token: string, scope: string): Promise<void> {
+    const url = new URL('token-info', this.cfg.userInfoGroupsUrl!);
+    let res: Response;
+    try {
+      res = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(HTTP_TIMEOUT_SECONDS * 1000) });
+    } catch (err) {
+      throw new UpstreamError(`the token-info service did not answer: ${reasonOf(err)}`);
+    }
+    if (res.status === 401 || res.status === 403) {
+      await res.body?.cancel();
+      throw new InvalidTokenError('the token-info service refused the token');
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new UpstreamError(`the token-info service answered HTTP ${res.status}`);
+    }
+    const parsed = z.object({ scopes: z.array(z.string()) }).safeParse(await res.json().catch(() => undefined));
+    if (!parsed.success) throw new UpstreamError('the token-info service sent an answer the bridge does not understand');
+    if (!parsed.data.scopes.includes(scope)) throw new InvalidTokenError(`the token lacks the scope ${scope}`);
   }
 
   private async gafaelfawrUserInfo(bearer: string, fail: Failure): Promise<GafaelfawrInfo> {
@@ -452,4 +487,32 @@ function reasonOf(err: unknown): string {
     reason = 'unknown error';
   }
   return reason.length > 200 ? `${reason.slice(0, 200)}…` : reason;
+}
+
+/**
+ * An ID token sent as a bearer token is refused. It is signed by the same
+ * issuer, so the signature says nothing, and its `aud` is the web client id,
+ * which an operator may have listed as an accepted audience, so the audience
+ * check alone does not catch it either. Typed at+jwt (RFC 9068) a JWT is an
+ * access token. Otherwise it is taken for an ID token when it carries an
+ * ID-token-only claim (`nonce`, `at_hash`, `c_hash`: OIDC Core 2, 3.3.2.11),
+ * or when it is addressed to the bridge's own web client and carries none of
+ * what access tokens carry (`scope`, `scp`, `client_id`: RFC 9068 2.2).
+ */
+export function looksLikeIdToken(typ: string | undefined, claims: JWTPayload, webClientId: string): boolean {
+  const t = typ?.toLowerCase();
+  if (t === 'at+jwt' || t === 'application/at+jwt') return false;
+  if (claims.nonce !== undefined || claims.at_hash !== undefined || claims.c_hash !== undefined) return true;
+  const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  return aud.includes(webClientId) && claims.scope === undefined && claims.scp === undefined && claims.client_id === undefined;
+}
+
+/** `scope` (space-separated, RFC 9068) or `scp` (string or list, Entra/Okta). */
+export function jwtScopes(claims: JWTPayload): string[] {
+  const out: string[] = [];
+  for (const v of [claims.scope, claims.scp]) {
+    if (typeof v === 'string') out.push(...v.split(' ').filter(Boolean));
+    else if (Array.isArray(v)) out.push(...v.filter((x): x is string => typeof x === 'string'));
+  }
+  return out;
 }

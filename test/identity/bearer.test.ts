@@ -94,6 +94,31 @@ describe('JWT access tokens', () => {
     await refused(idToken, /wrong audience/);
   });
 
+  it("refuses the web client's ID token even where the web client id is an accepted audience", async () => {
+    const lax = await OidcIdentity.discover(bridgeIdentityConfig(op, { audiences: [op.apiAudience, op.clients.web.clientId] }));
+    const { idToken, accessToken } = await op.loginWithFetch('alien', 'web');
+    await refused(idToken, /an ID token is not a bearer token/, lax);
+    // The same shape without a nonce (ID tokens from a refresh have none), typed JWT or untyped.
+    const web = { aud: op.clients.web.clientId, azp: op.clients.web.clientId };
+    await refused(await op.signJwt(claims(web), { header: { typ: 'JWT' } }), /an ID token is not a bearer token/, lax);
+    await refused(await op.signJwt(claims(web), { header: { typ: undefined } }), /an ID token is not a bearer token/, lax);
+    await refused(await op.signJwt(claims({ aud: op.apiAudience, nonce: 'n-123', scope: 'bridge:api' }), { header: { typ: 'JWT' } }), /an ID token is not a bearer token/, lax);
+    await refused(await op.signJwt(claims({ aud: op.apiAudience, at_hash: 'abc' }), { header: { typ: undefined } }), /an ID token is not a bearer token/, lax);
+    // Access tokens still pass: typed at+jwt, or carrying what access tokens carry.
+    expect((await lax.verifyBearer(await op.tokenFor('alien'))).username).toBe('alien');
+    expect((await lax.verifyBearer(await op.signJwt(claims({ ...web, scope: 'openid', client_id: op.clients.web.clientId }), { header: { typ: 'JWT' } }))).username).toBe('alien');
+    expect((await lax.verifyBearer(await op.signJwt(claims({ ...web, nonce: 'x' }), { header: { typ: 'at+jwt' } }))).username).toBe('alien');
+    expect(typeof accessToken).toBe('string');
+  });
+
+  it('with OIDC_REQUIRED_SCOPE, refuses JWTs without that scope', async () => {
+    const scoped = await OidcIdentity.discover(bridgeIdentityConfig(op, { requiredScope: 'bridge:api' }));
+    expect((await scoped.verifyBearer(await op.tokenFor('alien'))).username).toBe('alien');
+    expect((await scoped.verifyBearer(await op.signJwt(claims({ scp: ['x', 'bridge:api'] })))).username).toBe('alien');
+    await refused(await op.signJwt(claims({ scope: 'openid bridge:apix' })), /lacks the scope bridge:api/, scoped);
+    await refused(await op.signJwt(claims()), /lacks the scope bridge:api/, scoped);
+  });
+
   it('refuses a tampered signature or payload', async () => {
     const [h, p, s] = (await op.tokenFor('alien')).split('.');
     const mid = Math.floor(s.length / 2);

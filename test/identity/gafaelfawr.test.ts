@@ -49,6 +49,16 @@ describe('Gafaelfawr mode (groups from user-info)', () => {
     expect((await identity.verifyBearer(await op.tokenFor('alien', { format: 'opaque' }))).dataRights).toEqual(['dp1', 'dr1']);
   });
 
+  it('with a required scope, an opaque token must show it in token-info', async () => {
+    const scoped = await OidcIdentity.discover({ ...gafaelfawr, requiredScope: 'exec:portal' });
+    expect((await scoped.verifyBearer(await op.tokenFor('rev', { format: 'opaque', scope: 'openid profile exec:portal' }))).roles).toEqual(['pi', 'reviewer']);
+    await expect(scoped.verifyBearer(await op.tokenFor('boss', { format: 'opaque' }))).rejects.toMatchObject({ code: 'invalid_token', message: 'the token lacks the scope exec:portal' });
+    await expect(scoped.verifyBearer('gt-Qz7vTbB1yGZ1bWcRr8LbAg.j9Xm0rCqA2W1sUvE4kTn5w')).rejects.toMatchObject({ code: 'invalid_token' });
+    // Outside Gafaelfawr an opaque token cannot show its scopes: refused rather than guessed.
+    const plain = await OidcIdentity.discover(bridgeIdentityConfig(op, { requiredScope: 'exec:portal' }));
+    await expect(plain.verifyBearer(await op.tokenFor('rev', { format: 'opaque', scope: 'openid profile exec:portal' }))).rejects.toMatchObject({ code: 'invalid_token', message: /opaque tokens cannot show the scope/ });
+  });
+
   it('bearer: a token user-info does not know is refused', async () => {
     await expect(identity.verifyBearer('gt-Qz7vTbB1yGZ1bWcRr8LbAg.j9Xm0rCqA2W1sUvE4kTn5w')).rejects.toMatchObject({ code: 'invalid_token', message: 'the user-info service refused the token' });
   });

@@ -18,7 +18,7 @@ let api: { url: string; close(): Promise<void> };
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'api-test-'));
   redis = await startLocalRedis();
-  s = await buildServices(loadConfig({ DATA_DIR: join(dir, 'data'), ARTIFACT_ROOT: join(dir, 'artifacts'), REDIS_URL: redis.url }), { log: createLogger('silent') });
+  s = await buildServices(loadConfig({ BRIDGE_MODE: 'dev', DATA_DIR: join(dir, 'data'), ARTIFACT_ROOT: join(dir, 'artifacts'), REDIS_URL: redis.url }), { log: createLogger('silent') });
   api = await startApiRole(s, 0);
 });
 afterAll(async () => {
@@ -152,6 +152,17 @@ describe('framework errors', () => {
     const malformed = await fetch(api.url + '/api/v1/collections/%E0%A4%A', { headers: { 'x-bridge-dev-user': 'alien' } });
     expect(malformed.status).toBe(400);
     expect(await malformed.json()).toMatchObject({ code: 'bad_request', status: 400 });
+  });
+});
+
+describe('dev mode is announced', () => {
+  it('on every response (X-Bridge-Mode: dev) and on the review page', async () => {
+    for (const path of ['/healthz', '/api/v1/collections', '/nowhere']) expect((await fetch(api.url + path)).headers.get('x-bridge-mode'), path).toBe('dev');
+    const { withDevBanner } = await import('../../src/api/review-page.js');
+    const { readFileSync } = await import('node:fs');
+    const html = readFileSync(join(import.meta.dirname, '../../ui/review.html'), 'utf8');
+    expect(withDevBanner(html, true)).toMatch(/<body[^>]*>\s*<div class="dev-banner"[^>]*>DEV MODE \(BRIDGE_MODE=dev\)/);
+    expect(withDevBanner(html, false)).toBe(html);
   });
 });
 

@@ -69,7 +69,8 @@ const MATRIX: Row[] = [
     method: 'POST',
     path: () => '/api/v1/collections',
     body: (who) => ({ repository: 'dp1', collection: `u/alien/matrix-${who}`, datasetType: 'zooniverse_cutout' }),
-    expect: { anon: 401, alien: 201, other: 403, rev: 403, boss: 201 },
+    // Not even an admin registers for someone else: the registrant is the owner (separation of duties).
+    expect: { anon: 401, alien: 201, other: 403, rev: 403, boss: 403 },
   },
   { name: 'read a collection', method: 'GET', path: () => `/api/v1/collections/${alienCollection}`, expect: OWNER_OR_STAFF },
   { name: 'its artifacts', method: 'GET', path: () => `/api/v1/collections/${alienCollection}/artifacts`, expect: OWNER_OR_STAFF },
@@ -177,9 +178,40 @@ describe('authorisation matrix: every endpoint x {anonymous, PI, another PI, rev
     expect(new Set(await names('alien'))).toEqual(new Set(['alien']));
     expect(new Set(await names('rev'))).toEqual(new Set(['alien', 'rev', 'other']));
   });
+
+  it("an admin cannot register a collection for someone else (and then review it as not theirs); through a delegation to themselves they own it", async () => {
+    for (const name of ['u/alien/planted', 'u/rev/planted']) {
+      const res = await call('boss', 'POST', '/api/v1/collections', { repository: 'dp1', collection: name });
+      expect(res.status, name).toBe(403);
+      expect(((await res.json()) as { field: string }).field).toBe('collection');
+    }
+    expect(await app.s.db.selectFrom('collections').select('id').where('name', 'like', '%/planted').execute()).toEqual([]);
+    // An admin delegating a prefix to themselves becomes the owner, and the owner never decides.
+    expect((await call('boss', 'POST', '/api/v1/delegations', { username: 'boss', prefix: 'u/alien-survey/' })).status).toBe(201);
+    const own = await call('boss', 'POST', '/api/v1/collections', { repository: 'dp1', collection: 'u/alien-survey/one' });
+    expect(own.status).toBe(201);
+    expect(((await own.json()) as { owner: string }).owner).toBe('boss');
+  });
 });
 
 describe('tokens', () => {
+  it('with an identity provider the dev headers are ignored and the dev sign-in does not exist (404)', async () => {
+    const forged = { 'x-bridge-dev-user': 'boss', 'x-bridge-dev-roles': 'admin,reviewer' };
+    expect((await fetch(`${app.url}/api/v1/me`, { headers: forged })).status).toBe(401);
+    expect((await fetch(`${app.url}/api/v1/delegations`, { headers: forged })).status).toBe(401);
+    const dev = await fetch(`${app.url}/auth/dev-login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=boss&roles=admin', redirect: 'manual' });
+    expect(dev.status).toBe(404);
+    expect(dev.headers.get('set-cookie') ?? '').not.toMatch(/bridge_session=[^;]/);
+  });
+
+  it('an ID token sent as a bearer token is refused with 401', async () => {
+    const { idToken } = await app.op.loginWithFetch('boss', 'web');
+    const res = await fetch(`${app.url}/api/v1/me`, { headers: { authorization: `Bearer ${idToken}` } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+    expect(await res.text()).not.toContain(idToken);
+  });
+
   it('an expired token is refused with a reason and WWW-Authenticate', async () => {
     const t = await app.op.tokenFor('alien', { audience: app.op.apiAudience, expiresIn: -60 });
     const res = await fetch(`${app.url}/api/v1/me`, { headers: { authorization: `Bearer ${t}` } });

@@ -57,7 +57,7 @@ async function seedFromDemo(): Promise<SeedDataset[]> {
 describe('Butler server unreachable', () => {
   it('retries, shows the error on the collection, keeps the worker alive, and recovers when the server returns', async () => {
     const port = await closedPort();
-    const env = { DATA_DIR: join(dir, 'data'), REDIS_URL: redis.url, LOG_LEVEL: 'silent', BUTLER_URL: `http://127.0.0.1:${port}`, BUTLER_TOKEN: DOUBLE_TOKEN, BUTLER_RETRY_ATTEMPTS: '2', BUTLER_RETRY_BASE_MS: '20' };
+    const env = { BRIDGE_MODE: 'dev', DATA_DIR: join(dir, 'data'), REDIS_URL: redis.url, LOG_LEVEL: 'silent', BUTLER_URL: `http://127.0.0.1:${port}`, BUTLER_TOKEN: DOUBLE_TOKEN, BUTLER_RETRY_ATTEMPTS: '2', BUTLER_RETRY_BASE_MS: '20' };
     const s = await buildServices(loadConfig(env), { log: createLogger('silent'), migrate: true });
     const w = await startWorkerRole(s);
     let butler: ButlerServerDouble | undefined;

@@ -5,6 +5,21 @@ import { join } from 'node:path';
 import { runBridge, type CliRun } from '../support/cli.js';
 import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../support/panoptes-server.js';
 
+describe('bridge serve without configuration', () => {
+  it('refuses to start in production (the default), listing what production needs and pointing at BRIDGE_MODE=dev', async () => {
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+    const out = await runBridge(['serve'], env);
+    expect(out.code).not.toBe(0);
+    for (const k of ['OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'SESSION_SECRET', 'PUBLIC_BASE_URL', 'BRIDGE_MODE=dev']) expect(out.stderr).toContain(k);
+  });
+
+  it('refuses dev mode on a non-loopback HOST, naming HOST and BRIDGE_MODE', async () => {
+    const out = await runBridge(['serve'], { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BRIDGE_MODE: 'dev', HOST: '0.0.0.0' });
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(/HOST: "0\.0\.0\.0" is not a loopback address, and BRIDGE_MODE=dev/);
+  });
+});
+
 /** `bridge demo` as a newcomer runs it: private Redis, PGlite, the shipped policy. */
 describe('bridge demo', () => {
   it('walks through conversion, the policy and review: 100 pending, 20 over the cap, approved by the demo reviewer, with the page URL', async () => {

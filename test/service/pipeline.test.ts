@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 async function envFor(kind: string, dir: string): Promise<Record<string, string>> {
-  const env: Record<string, string> = { DATA_DIR: join(dir, 'data'), ARTIFACT_ROOT: join(dir, 'artifacts'), REDIS_URL: redis.url, LOG_LEVEL: 'warn', SWEEP_INTERVAL_SECONDS: '5', JOB_LOCK_SECONDS: '4' };
+  const env: Record<string, string> = { BRIDGE_MODE: 'dev', DATA_DIR: join(dir, 'data'), ARTIFACT_ROOT: join(dir, 'artifacts'), REDIS_URL: redis.url, LOG_LEVEL: 'warn', SWEEP_INTERVAL_SECONDS: '5', JOB_LOCK_SECONDS: '4' };
   if (kind === 'postgres') {
     const pg = await import('pg');
     const name = `bridge_pipe_${Math.random().toString(16).slice(2, 10)}`;

@@ -14,7 +14,7 @@ import { runBridge } from '../support/cli.js';
 import { createRepositories } from '../../src/db/repositories/index.js';
 
 function bridge(args: string[], env: Record<string, string> = {}) {
-  return runBridge(args, { ...process.env, ...env } as Record<string, string>);
+  return runBridge(args, { ...process.env, BRIDGE_MODE: 'dev', ...env } as Record<string, string>);
 }
 
 let tmp: string;
@@ -44,7 +44,7 @@ describe('start-up', () => {
     await writeFile(bad, 'name: broken\nversion: "1"\nevaluation: all\nrules:\n  - id: no-effects\n    description: d\n    condition: [lookup, dataset.nope]\n    effects: []\n');
     const { buildServices } = await import('../../src/app/service.js');
     const { loadConfig } = await import('../../src/config/config.js');
-    const err = await buildServices(loadConfig({ POLICY_FILE: bad, DATA_DIR: join(tmp, 'never'), REDIS_URL: 'redis://127.0.0.1:1' }), { log: createLogger('silent') }).then(
+    const err = await buildServices(loadConfig({ BRIDGE_MODE: 'dev', POLICY_FILE: bad, DATA_DIR: join(tmp, 'never'), REDIS_URL: 'redis://127.0.0.1:1' }), { log: createLogger('silent') }).then(
       () => new Error('started'),
       (e: Error) => e,
     );

@@ -48,6 +48,8 @@ export interface BridgeAppOptions {
   settings?: Record<string, unknown>;
   /** A data-rights policy file other than the shipped one. */
   policyFile?: string;
+  /** More configuration, over the defaults here. */
+  env?: Record<string, string>;
   /** How often the sweep runs (default 5 s); long, to show something happens without it. */
   sweepSeconds?: number;
   /** WEBHOOK_ALLOWED_HOSTS, for tests whose webhook receiver listens on loopback. */
@@ -68,6 +70,8 @@ export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeAp
     },
   });
   const env: Record<string, string> = {
+    // An http:// test OIDC provider: dev mode (production wants https), yet with a provider, so no dev headers.
+    BRIDGE_MODE: 'dev',
     DATA_DIR: join(dir, 'data'),
     ARTIFACT_ROOT: join(dir, 'artifacts'),
     REDIS_URL: redis.url,
@@ -84,6 +88,7 @@ export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeAp
   };
   if (o.policyFile) env.POLICY_FILE = o.policyFile;
   if (o.webhookAllowedHosts) env.WEBHOOK_ALLOWED_HOSTS = o.webhookAllowedHosts;
+  if (o.env) Object.assign(env, o.env);
   if (o.databaseUrl) env.DATABASE_URL = o.databaseUrl;
   if (o.zooniverse) Object.assign(env, { ZOONIVERSE_BASE_URL: o.zooniverse.baseUrl, ZOONIVERSE_CLIENT_ID: o.zooniverse.clientId, ZOONIVERSE_CLIENT_SECRET: o.zooniverse.clientSecret, PUBLIC_BASE_URL: '' });
   // The bridge's own logger (with its redaction), writing where the test can read it.

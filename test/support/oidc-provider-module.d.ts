@@ -36,6 +36,7 @@ declare module 'oidc-provider' {
 
   export interface AccessToken {
     accountId?: string;
+    scope?: string;
     kind: string;
     resourceServer?: unknown;
     save(): Promise<string>;

@@ -216,6 +216,7 @@ export async function startOidcProvider(opts: OidcProviderOptions = {}): Promise
     const m = interactionPath.exec(pathname);
     let work: Promise<void>;
     if (pathname === '/auth/api/v1/user-info') work = gafaelfawrUserInfo(req, res);
+    else if (pathname === '/auth/api/v1/token-info') work = gafaelfawrTokenInfo(req, res);
     else if (m && m[2] && req.method === 'POST') work = submitLogin(req, res, m[1]);
     else if (m && !m[2] && req.method === 'GET') work = showInteraction(req, res, m[1]);
     else if (m) work = Promise.resolve(void res.writeHead(405).end());
@@ -291,6 +292,17 @@ ${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
     if (!username || !Object.hasOwn(accounts, username)) return refuse();
     const a = accounts[username];
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ username, name: a.name, email: a.email, groups: a.groups }));
+  }
+
+  // Gafaelfawr's token-info for opaque tokens: { username, token_type, scopes }.
+  async function gafaelfawrTokenInfo(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const token = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const found = token && req.method === 'GET' && token.split('.').length !== 3 ? await provider.AccessToken.find(token) : undefined;
+    if (!found?.accountId) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"', 'content-type': 'application/json' }).end(JSON.stringify({ detail: [{ msg: 'Invalid token', type: 'invalid_token' }] }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ username: found.accountId, token_type: 'user', scopes: String(found.scope ?? '').split(' ').filter(Boolean) }));
   }
 
   async function authorize(authorizationUrl: string, username: string, jar = new CookieJar()): Promise<URL> {

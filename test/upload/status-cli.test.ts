@@ -28,7 +28,7 @@ describe('bridge status (command line)', () => {
   });
 
   function bridge(args: string[]): Promise<CliRun> {
-    const env = { ...process.env, DATA_DIR: dir, LOG_LEVEL: 'warn' } as Record<string, string>;
+    const env = { ...process.env, BRIDGE_MODE: 'dev', DATA_DIR: dir, LOG_LEVEL: 'warn' } as Record<string, string>;
     delete env.DATABASE_URL;
     delete env.ZOONIVERSE_CLIENT_ID;
     delete env.ZOONIVERSE_CLIENT_SECRET;

@@ -88,7 +88,7 @@ export function sessionsRepository(db: Tx): SessionsRepository {
     create: (who, ttlMs, idToken) => createSession(db, who, ttlMs, idToken),
     async find(cookie) {
       const s = await findSession(db, cookie);
-      return s && { username: s.username, roles: s.roles, groups: s.groups, dataRights: s.data_rights, csrfToken: s.csrf_token };
+      return s && { username: s.username, roles: s.roles, groups: s.groups, dataRights: s.data_rights, csrfToken: s.csrf_token, createdAt: new Date(s.created_at) };
     },
     async end(cookie) {
       const s = await findSession(db, cookie);

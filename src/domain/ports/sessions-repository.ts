@@ -9,6 +9,8 @@ export interface SessionIdentity {
 export interface LiveSession extends SessionIdentity {
   /** Cookie-authenticated writes must carry it. */
   csrfToken: string;
+  /** When the provider last told us the groups and roles: the sign-in. */
+  createdAt: Date;
 }
 
 /** An OIDC sign-in between its redirect to the provider and the callback. */
