@@ -55,6 +55,7 @@ describe('configuration', () => {
 
   it('masks passwords in query strings, a lone token as user, and credentials in any URL setting', () => {
     const c = loadConfig({
+      BRIDGE_MODE: 'dev',
       DATABASE_URL: 'postgres://db:5432/bridge?user=bridge&password=qs-hunter2&sslmode=require',
       REDIS_URL: 'rediss://:redis-pw-7@cache:6380/2',
       BUTLER_URL: 'https://gt-lonetoken@butler.example/api/butler?token=gt-querytoken',
