@@ -50,7 +50,7 @@ export function demoCommand(): Command {
         const res = await fetch(`${api.url}/api/v1/collections`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'x-bridge-dev-user': DEMO_LAYOUT.owner },
-          body: JSON.stringify({ repository: 'demo', dataRelease: DEMO_LAYOUT.dataRelease, collection: DEMO_LAYOUT.run, sourceKind: 'prefix', sourceRoot: '.', datasetType: DEMO_LAYOUT.datasetType, bands: ['g', 'r', 'i'], pollIntervalSeconds: 60 }),
+          body: JSON.stringify({ repository: 'dp02', collection: DEMO_LAYOUT.run, sourceKind: 'prefix', sourceRoot: '.', datasetType: DEMO_LAYOUT.datasetType, bands: ['g', 'r', 'i'], pollIntervalSeconds: 60 }),
         });
         const body = (await res.json()) as { id: string; detail?: string };
         if (res.status !== 201) throw new Error(`registering the demo collection failed: ${res.status} ${body.detail ?? ''}`);

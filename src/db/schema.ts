@@ -27,6 +27,9 @@ export interface CollectionTable {
   status: CollectionStatus;
   panel_approval: ColumnType<PanelApproval, PanelApproval | undefined, PanelApproval>;
   data_release: string | null;
+  release_source: ColumnType<'mapping' | 'admin' | 'unmapped' | 'pi_claim', 'mapping' | 'admin' | 'unmapped' | 'pi_claim' | undefined, 'mapping' | 'admin' | 'unmapped' | 'pi_claim'>;
+  release_proprietary: ColumnType<boolean, boolean | undefined, boolean>;
+  release_embargo_hours: ColumnType<number, number | undefined, number>;
   owner_data_rights: ColumnType<string[], string | undefined, string>;
   webhook_url: string | null;
   webhook_secret: string | null;

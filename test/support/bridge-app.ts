@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { DEFAULT_RELEASES, derivedRelease } from '../../src/domain/releases.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -92,7 +93,7 @@ export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeAp
     await writeDemoArtifacts(env.ARTIFACT_ROOT, layout);
     const c = await createCollection(
       s.db,
-      { owner, repository: 'dp02', name: layout.run, sourceKind: 'prefix', sourceRoot: env.ARTIFACT_ROOT, datasetType: layout.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, dataRelease: 'dp0.2' },
+      { owner, repository: 'dp02', name: layout.run, sourceKind: 'prefix', sourceRoot: env.ARTIFACT_ROOT, datasetType: layout.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'dp0.2') },
       owner,
     );
     collections[owner] = c.id;
