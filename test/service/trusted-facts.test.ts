@@ -101,4 +101,17 @@ describe('the data release comes from the system, not the PI', () => {
     const dated = await judged('prompt', 'u/alien/prompt-dated', { panel: true, observedAt: new Date(Date.now() - 100 * 3_600_000) });
     expect(dated.images.every((i) => i.verdict === 'pending_review')).toBe(true);
   }, 60_000);
+
+  it("the reviewer's listing shows each image's repository, release and its source, dataset type, observation time and matched rules", async () => {
+    const observedAt = new Date(Date.now() - 100 * 3_600_000);
+    const { collection } = await judged('prompt', 'u/alien/prompt-for-review', { panel: true, observedAt });
+    const r = await call('GET', `/api/v1/review/images?collection=${collection.id}`, 'rev', undefined, { 'x-bridge-dev-roles': 'reviewer' });
+    expect(r.status).toBe(200);
+    expect(r.body.items).toHaveLength(2);
+    for (const i of r.body.items) {
+      expect(i).toMatchObject({ repository: 'prompt', dataRelease: 'prompt', releaseSource: 'mapping', datasetType: 'zooniverse_cutout' });
+      expect(Math.abs(Date.parse(i.observedAt) - observedAt.getTime())).toBeLessThan(1000);
+      expect(i.matchedRules.map((m: { id: string }) => m.id)).toContain('epo-review');
+    }
+  }, 60_000);
 });
