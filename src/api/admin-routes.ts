@@ -4,9 +4,11 @@ import type { Repositories } from '../domain/ports/repositories.js';
 import { changeableCollection } from '../domain/collections.js';
 import { setPanelApproval } from '../domain/collection-settings.js';
 import { delegate, listDelegations, revokeDelegation } from '../domain/delegations.js';
+import { approveProjectBinding, listProjectBindings, revokeProjectBinding } from '../domain/project-bindings.js';
 import { requireRole } from './auth.js';
 
 const uuid = z.string().uuid();
+const projectId = z.string().regex(/^\d{1,12}$/, 'must be a Zooniverse project id (digits)');
 const username = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be an RSP username');
 
 /**
@@ -40,6 +42,23 @@ export function adminRoutes(d: { repos: Repositories }): Router {
 
   r.delete('/delegations/:id', requireRole('admin'), async (req, res) => {
     await revokeDelegation(d.repos, req.identity!, uuid.parse(req.params.id));
+    res.status(204).end();
+  });
+
+  r.get('/project-bindings', requireRole('admin'), async (req, res) => {
+    const rows = await listProjectBindings(d.repos, req.identity!);
+    res.json({ items: rows.map((x) => ({ username: x.username, projectId: x.project_id, approvedBy: x.approved_by, createdAt: x.created_at })) });
+  });
+
+  r.post('/project-bindings', requireRole('admin'), async (req, res) => {
+    const b = z.object({ username, projectId, reason: z.string().trim().min(1).max(2000).default('approved by an admin') }).strict().parse(req.body);
+    const row = await approveProjectBinding(d.repos, req.identity!, b.username, b.projectId, b.reason);
+    res.status(201).json({ username: row.username, projectId: row.project_id, approvedBy: row.approved_by });
+  });
+
+  r.delete('/project-bindings', requireRole('admin'), async (req, res) => {
+    const b = z.object({ username, projectId }).strict().parse(req.body);
+    await revokeProjectBinding(d.repos, req.identity!, b.username, b.projectId);
     res.status(204).end();
   });
 

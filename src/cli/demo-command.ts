@@ -56,6 +56,13 @@ export function demoCommand(): Command {
         if (res.status !== 201) throw new Error(`registering the demo collection failed: ${res.status} ${body.detail ?? ''}`);
         say(`registered collection ${DEMO_LAYOUT.run} (${body.id}); polling, retrieving and converting...`);
         if (uploadTo) {
+          // An EPO admin approves the project for the demo PI (uploads run as EPO's Zooniverse account).
+          const bound = await fetch(`${api.url}/api/v1/project-bindings`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-bridge-dev-user': 'demo-admin', 'x-bridge-dev-roles': 'admin' },
+            body: JSON.stringify({ username: DEMO_LAYOUT.owner, projectId: uploadTo, reason: 'bridge demo' }),
+          });
+          if (bound.status !== 201) throw new Error(`approving Zooniverse project ${uploadTo} for the demo PI failed: ${bound.status} ${((await bound.json()) as { detail?: string }).detail ?? ''}`);
           // Before any approval: approving starts the release, which uploads where the collection says.
           const set = await fetch(`${api.url}/api/v1/collections/${body.id}`, {
             method: 'PATCH',

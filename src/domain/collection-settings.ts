@@ -1,5 +1,6 @@
 import type { Collection, PanelApproval } from './model.js';
 import type { CollectionChanges } from './ports/collections-repository.js';
+import { assertProjectApproved } from './project-bindings.js';
 import type { Repositories } from './ports/repositories.js';
 import { isAdmin, type Caller } from './caller.js';
 import { assertMayChange } from './collections.js';
@@ -28,7 +29,11 @@ export interface UploadSettingsChange {
 export async function changeUploadSettings(repos: Repositories, who: Caller, c: Collection, change: UploadSettingsChange): Promise<Collection> {
   assertMayChange(who, c);
   const set: CollectionChanges = {};
-  if (change.zooniverseProjectId !== undefined) set.zooniverse_project_id = change.zooniverseProjectId;
+  if (change.zooniverseProjectId !== undefined) {
+    // Uploads run as EPO's Zooniverse account: only a project an admin approved for the owner.
+    if (change.zooniverseProjectId !== null && change.zooniverseProjectId !== c.zooniverse_project_id) await assertProjectApproved(repos, c.owner, change.zooniverseProjectId);
+    set.zooniverse_project_id = change.zooniverseProjectId;
+  }
   if (change.uploadMode !== undefined) set.upload_mode = change.uploadMode;
   if (change.maxBatchSize !== undefined) set.max_batch_size = change.maxBatchSize;
   if (change.subjectSetPer !== undefined) set.subject_set_per = change.subjectSetPer;

@@ -1,5 +1,6 @@
 import { resolve, sep } from 'node:path';
 import type { Collection, CollectionStatus, Image, SourceKind } from './model.js';
+import { assertProjectApproved } from './project-bindings.js';
 import { derivedRelease, type ReleaseCatalogue } from './releases.js';
 import type { Repositories } from './ports/repositories.js';
 import { isAdmin, overseesAll, type Caller } from './caller.js';
@@ -106,6 +107,8 @@ export async function registerCollection(d: RegistrationDeps, who: Caller, r: Re
   } catch (e) {
     throw new ValidationError((e as Error).message, { field: r.rgb ? 'rgb' : 'bands' });
   }
+  // Uploads run as EPO's Zooniverse account: only a project an admin approved for the owner.
+  if (r.zooniverseProjectId) await assertProjectApproved(d.repos, owner, r.zooniverseProjectId);
   const c = await d.repos.collections.create(
     {
       owner,

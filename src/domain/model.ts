@@ -149,6 +149,15 @@ export interface Delegation {
   created_at: Date;
 }
 
+/** A Zooniverse project an admin approved for a PI: their collections may upload to it. */
+export interface ProjectBinding {
+  id: string;
+  username: string;
+  project_id: string;
+  approved_by: string;
+  created_at: Date;
+}
+
 export interface UploadBatch {
   id: string;
   collection_id: string;

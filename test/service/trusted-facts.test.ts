@@ -115,3 +115,31 @@ describe('the data release comes from the system, not the PI', () => {
     }
   }, 60_000);
 });
+
+describe('a Zooniverse project needs an admin-approved binding to its PI', () => {
+  const admin = { 'x-bridge-dev-roles': 'admin' };
+  it('refuses a project nobody approved for the PI (403 saying how to get it), at registration and in the settings', async () => {
+    const reg = await call('POST', '/api/v1/collections', 'alien', { repository: 'dp02', collection: 'u/alien/zoo-foreign', sourceKind: 'prefix', sourceRoot: '.', zooniverseProjectId: '4242' });
+    expect(reg.status).toBe(403);
+    expect(reg.body.detail).toMatch(/not approved for alien: ask an EPO admin to approve it \(POST \/api\/v1\/project-bindings/);
+    const ok = await call('POST', '/api/v1/collections', 'alien', { repository: 'dp02', collection: 'u/alien/zoo-bound', sourceKind: 'prefix', sourceRoot: '.' });
+    expect(ok.status).toBe(201);
+    const patch = await call('PATCH', `/api/v1/collections/${ok.body.id}`, 'alien', { zooniverseProjectId: '4242' });
+    expect(patch.status).toBe(403);
+    expect(patch.body.field).toBe('zooniverseProjectId');
+    // A PI cannot approve it for themself.
+    expect((await call('POST', '/api/v1/project-bindings', 'alien', { username: 'alien', projectId: '4242' })).status).toBe(403);
+    // An admin approves it (audited); then the PI may use it, and only that PI.
+    const approve = await call('POST', '/api/v1/project-bindings', 'boss', { username: 'alien', projectId: '4242', reason: 'alien runs project 4242' }, admin);
+    expect(approve.status).toBe(201);
+    expect((await call('PATCH', `/api/v1/collections/${ok.body.id}`, 'alien', { zooniverseProjectId: '4242' })).body.zooniverseProjectId).toBe('4242');
+    const bob = await call('POST', '/api/v1/collections', 'bob', { repository: 'dp02', collection: 'u/bob/zoo', sourceKind: 'prefix', sourceRoot: '.', zooniverseProjectId: '4242' });
+    expect(bob.status).toBe(403);
+    const audit = await s.db.selectFrom('audit_log').select(['actor', 'action', 'detail']).where('action', 'in', ['approve_project_binding', 'revoke_project_binding']).execute();
+    expect(audit).toEqual([expect.objectContaining({ actor: 'boss', action: 'approve_project_binding' })]);
+    // Revoked: the project cannot be set again.
+    expect((await call('DELETE', '/api/v1/project-bindings', 'boss', { username: 'alien', projectId: '4242' }, admin)).status).toBe(204);
+    expect((await call('PATCH', `/api/v1/collections/${ok.body.id}`, 'alien', { zooniverseProjectId: null })).status).toBe(200);
+    expect((await call('PATCH', `/api/v1/collections/${ok.body.id}`, 'alien', { zooniverseProjectId: '4242' })).status).toBe(403);
+  });
+});

@@ -98,6 +98,11 @@ export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeAp
     );
     collections[owner] = c.id;
     if (o.settings) {
+      // A Zooniverse project needs an admin's approval for the owner first, as in production.
+      if (typeof o.settings.zooniverseProjectId === 'string') {
+        const ok = await fetch(`${api.url}/api/v1/project-bindings`, { method: 'POST', headers: { authorization: `Bearer ${await op.tokenFor('boss', { audience: op.apiAudience })}`, 'content-type': 'application/json' }, body: JSON.stringify({ username: owner, projectId: o.settings.zooniverseProjectId, reason: 'test fixture' }) });
+        if (ok.status !== 201) throw new Error(`approving project ${o.settings.zooniverseProjectId} for ${owner}: ${ok.status} ${await ok.text()}`);
+      }
       const res = await fetch(`${api.url}/api/v1/collections/${c.id}`, { method: 'PATCH', headers: { authorization: `Bearer ${await op.tokenFor(owner, { audience: op.apiAudience })}`, 'content-type': 'application/json' }, body: JSON.stringify(o.settings) });
       if (res.status !== 200) throw new Error(`settings for ${owner}: ${res.status} ${await res.text()}`);
     }
