@@ -82,6 +82,10 @@ describe('the data release comes from the system, not the PI', () => {
     expect(dr1.images.every((i) => i.verdict === 'rejected' && i.verdict_reasons.some((r) => /proprietary/.test(r)))).toBe(true);
     const dp02 = await judged('dp02', 'u/alien/from-dp02');
     expect(dp02.collection).toMatchObject({ dataRelease: 'dp0.2', releaseSource: 'mapping' });
+    // Nor can the PI change it afterwards.
+    const patch = await call('PATCH', `/api/v1/collections/${dr1.collection.id}`, 'alien', { dataRelease: 'dp0.2' });
+    expect(patch.status).toBe(400);
+    expect((await call('GET', `/api/v1/collections/${dr1.collection.id}`, 'alien')).body.dataRelease).toBe('dr1');
     expect(dp02.images.every((i) => i.verdict === 'pending_review')).toBe(true);
   }, 60_000);
 
