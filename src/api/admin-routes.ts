@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Repositories } from '../domain/ports/repositories.js';
 import { changeableCollection } from '../domain/collections.js';
-import { setPanelApproval } from '../domain/collection-settings.js';
+import { overrideRelease, setPanelApproval } from '../domain/collection-settings.js';
 import { delegate, listDelegations, revokeDelegation } from '../domain/delegations.js';
 import { approveProjectBinding, listProjectBindings, revokeProjectBinding } from '../domain/project-bindings.js';
 import { requireRole } from './auth.js';
@@ -24,6 +24,21 @@ export function adminRoutes(d: { repos: Repositories }): Router {
     const b = z.object({ panelApproval: z.enum(['none', 'approved']), reason: z.string().trim().min(1, 'say which panel decision this records').max(2000) }).strict().parse(req.body);
     await setPanelApproval(d.repos, req.identity!, c, b.panelApproval, b.reason);
     res.json({ id: c.id, panelApproval: b.panelApproval });
+  });
+
+  r.post('/collections/:id/release', requireRole('admin'), async (req, res) => {
+    const c = await changeableCollection(d.repos, req.identity!, uuid.parse(req.params.id));
+    const b = z
+      .object({
+        release: z.string().regex(/^[a-z0-9._-]{1,40}$/, 'must be a lower-case release name such as dp1, dr1 or prompt'),
+        proprietary: z.boolean(),
+        embargoHours: z.number().min(0).max(100_000),
+        reason: z.string().trim().min(1, 'say why the mapping does not fit this collection').max(2000),
+      })
+      .strict()
+      .parse(req.body);
+    const saved = await overrideRelease(d.repos, req.identity!, c, b, b.reason);
+    res.json({ id: saved.id, dataRelease: saved.data_release, releaseSource: saved.release_source, proprietary: saved.release_proprietary, embargoHours: saved.release_embargo_hours });
   });
 
   r.get('/delegations', requireRole('admin'), async (req, res) => {

@@ -69,6 +69,20 @@ export async function setPanelApproval(repos: Repositories, who: Caller, c: Coll
   });
 }
 
+/**
+ * An admin overrides the release the mapping derived for one collection
+ * (e.g. a repository serving several releases), with the reason on record.
+ * Images already judged keep their verdicts; new ones see the new facts.
+ */
+export async function overrideRelease(repos: Repositories, who: Caller, c: Collection, r: { release: string; proprietary: boolean; embargoHours: number }, reason: string): Promise<Collection> {
+  if (!isAdmin(who)) throw new ForbiddenError('requires role admin');
+  await repos.transaction(async (tx) => {
+    await tx.collections.update(c.id, { data_release: r.release, release_source: 'admin', release_proprietary: r.proprietary, release_embargo_hours: r.embargoHours });
+    await tx.audit.append([{ actor: who.username, action: 'release_override', entity: 'collection', entityId: c.id, collectionId: c.id, reason, detail: { from: { release: c.data_release, source: c.release_source, proprietary: c.release_proprietary, embargoHours: c.release_embargo_hours }, to: r } }]);
+  });
+  return repos.collections.get(c.id);
+}
+
 /** A settings change and its audit entry commit together; returns the collection as saved. */
 async function saveSettings(repos: Repositories, who: Caller, c: Collection, set: CollectionChanges, detail: Record<string, unknown>): Promise<Collection> {
   await repos.transaction(async (tx) => {

@@ -86,6 +86,14 @@ describe('the data release comes from the system, not the PI', () => {
     const patch = await call('PATCH', `/api/v1/collections/${dr1.collection.id}`, 'alien', { dataRelease: 'dp0.2' });
     expect(patch.status).toBe(400);
     expect((await call('GET', `/api/v1/collections/${dr1.collection.id}`, 'alien')).body.dataRelease).toBe('dr1');
+    // Only an admin may override it, with a reason, on the record.
+    const override = { release: 'dp0.2', proprietary: false, embargoHours: 0, reason: 'this run holds DP0.2 re-processing only' };
+    expect((await call('POST', `/api/v1/collections/${dr1.collection.id}/release`, 'alien', override)).status).toBe(403);
+    const set = await call('POST', `/api/v1/collections/${dr1.collection.id}/release`, 'boss', override, { 'x-bridge-dev-roles': 'admin' });
+    expect(set.status).toBe(200);
+    expect(set.body).toMatchObject({ dataRelease: 'dp0.2', releaseSource: 'admin', proprietary: false, embargoHours: 0 });
+    const audit = await s.db.selectFrom('audit_log').select(['actor', 'reason']).where('action', '=', 'release_override').where('collection_id', '=', dr1.collection.id).execute();
+    expect(audit).toEqual([{ actor: 'boss', reason: override.reason }]);
     expect(dp02.images.every((i) => i.verdict === 'pending_review')).toBe(true);
   }, 60_000);
 

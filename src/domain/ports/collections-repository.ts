@@ -38,6 +38,10 @@ export type CollectionChanges = Partial<
     | 'colour'
     | 'rgb'
     | 'panel_approval'
+    | 'data_release'
+    | 'release_source'
+    | 'release_proprietary'
+    | 'release_embargo_hours'
     | 'webhook_url'
     | 'webhook_secret'
   >
