@@ -2,11 +2,13 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Repositories } from '../domain/ports/repositories.js';
 import { changeableCollection } from '../domain/collections.js';
-import { setPanelApproval } from '../domain/collection-settings.js';
+import { overrideRelease, setPanelApproval } from '../domain/collection-settings.js';
 import { delegate, listDelegations, revokeDelegation } from '../domain/delegations.js';
+import { approveProjectBinding, listProjectBindings, revokeProjectBinding } from '../domain/project-bindings.js';
 import { requireRole } from './auth.js';
 
 const uuid = z.string().uuid();
+const projectId = z.string().regex(/^\d{1,12}$/, 'must be a Zooniverse project id (digits)');
 const username = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be an RSP username');
 
 /**
@@ -22,6 +24,21 @@ export function adminRoutes(d: { repos: Repositories }): Router {
     const b = z.object({ panelApproval: z.enum(['none', 'approved']), reason: z.string().trim().min(1, 'say which panel decision this records').max(2000) }).strict().parse(req.body);
     await setPanelApproval(d.repos, req.identity!, c, b.panelApproval, b.reason);
     res.json({ id: c.id, panelApproval: b.panelApproval });
+  });
+
+  r.post('/collections/:id/release', requireRole('admin'), async (req, res) => {
+    const c = await changeableCollection(d.repos, req.identity!, uuid.parse(req.params.id));
+    const b = z
+      .object({
+        release: z.string().regex(/^[a-z0-9._-]{1,40}$/, 'must be a lower-case release name such as dp1, dr1 or prompt'),
+        proprietary: z.boolean(),
+        embargoHours: z.number().min(0).max(100_000),
+        reason: z.string().trim().min(1, 'say why the mapping does not fit this collection').max(2000),
+      })
+      .strict()
+      .parse(req.body);
+    const saved = await overrideRelease(d.repos, req.identity!, c, b, b.reason);
+    res.json({ id: saved.id, dataRelease: saved.data_release, releaseSource: saved.release_source, proprietary: saved.release_proprietary, embargoHours: saved.release_embargo_hours });
   });
 
   r.get('/delegations', requireRole('admin'), async (req, res) => {
@@ -40,6 +57,23 @@ export function adminRoutes(d: { repos: Repositories }): Router {
 
   r.delete('/delegations/:id', requireRole('admin'), async (req, res) => {
     await revokeDelegation(d.repos, req.identity!, uuid.parse(req.params.id));
+    res.status(204).end();
+  });
+
+  r.get('/project-bindings', requireRole('admin'), async (req, res) => {
+    const rows = await listProjectBindings(d.repos, req.identity!);
+    res.json({ items: rows.map((x) => ({ username: x.username, projectId: x.project_id, approvedBy: x.approved_by, createdAt: x.created_at })) });
+  });
+
+  r.post('/project-bindings', requireRole('admin'), async (req, res) => {
+    const b = z.object({ username, projectId, reason: z.string().trim().min(1).max(2000).default('approved by an admin') }).strict().parse(req.body);
+    const row = await approveProjectBinding(d.repos, req.identity!, b.username, b.projectId, b.reason);
+    res.status(201).json({ username: row.username, projectId: row.project_id, approvedBy: row.approved_by });
+  });
+
+  r.delete('/project-bindings', requireRole('admin'), async (req, res) => {
+    const b = z.object({ username, projectId }).strict().parse(req.body);
+    await revokeProjectBinding(d.repos, req.identity!, b.username, b.projectId);
     res.status(204).end();
   });
 

@@ -1,5 +1,6 @@
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
+import { DEFAULT_RELEASES, type ReleaseCatalogue } from '../domain/releases.js';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { randomUUID } from 'node:crypto';
 import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
@@ -35,6 +36,8 @@ export interface ApiDeps {
   publicHandler?: RequestHandler;
   defaultPollIntervalSeconds: number;
   artifactRoot: string;
+  /** Repository label -> data release; default: the built-in mapping. */
+  releases?: ReleaseCatalogue;
   checkRedis: () => Promise<void>;
   /** Sign-in routes; the provider, if any, also verifies bearer tokens in `authenticator`. */
   auth: Omit<AuthRoutesDeps, 'sessions' | 'log'>;
@@ -168,7 +171,7 @@ export function createApi(d: ApiDeps): Express {
     const who = req.identity!;
     res.json({ username: who.username, roles: who.roles, groups: who.groups, dataRights: who.dataRights, ...(req.csrfToken ? { csrfToken: req.csrfToken } : {}) });
   });
-  api.use(collectionRoutes({ repos: d.repos, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot }));
+  api.use(collectionRoutes({ repos: d.repos, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot, releases: d.releases ?? DEFAULT_RELEASES }));
   api.use(reviewRoutes({ repos: d.repos, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), releaseProgress: (cid, o) => releaseProgress(d.repos, cid, o), allowHttpWebhooks: !d.auth.secureCookies, webhookAllowedHosts: d.webhookAllowedHosts, uploading: !!d.panoptes }));
   api.use(adminRoutes({ repos: d.repos }));
   api.use(takedownRoutes({ repos: d.repos, takedown: { repos: d.repos, lock: d.lock, store: d.store, log: d.log, panoptes: d.panoptes }, queues: d.queues }));

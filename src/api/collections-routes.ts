@@ -11,6 +11,7 @@ import { requireRole, type Identity } from './auth.js';
 import { BAND_ORDER } from '../imaging/colour/bands.js';
 import { COLOUR_PRESETS } from '../imaging/colour/presets.js';
 import type { JobQueue } from '../domain/ports/job-queue.js';
+import type { ReleaseCatalogue } from '../domain/releases.js';
 
 const band = z.enum(BAND_ORDER);
 export const registrationSchema = z
@@ -29,8 +30,6 @@ export const registrationSchema = z
     zooniverseProjectId: z.string().regex(/^\d{1,12}$/).optional(),
     subjectSetNaming: z.string().max(200).optional(),
     pollIntervalSeconds: z.number().int().min(60).max(7 * 86400).optional(),
-    /** Data release of the datasets (a policy fact); default: the repository label. */
-    dataRelease: z.string().regex(/^[A-Za-z0-9._-]{1,40}$/, 'must be a data release label such as dp1, dr1 or prompt').optional(),
   })
   .strict();
 
@@ -78,6 +77,7 @@ export function collectionView(c: Collection, counts?: unknown) {
     pollIntervalSeconds: c.poll_interval_seconds,
     status: c.status,
     dataRelease: c.data_release,
+    releaseSource: c.release_source,
     panelApproval: c.panel_approval,
     lastPolledAt: c.last_polled_at,
     lastPollError: c.last_poll_error,
@@ -99,6 +99,8 @@ export interface CollectionRoutesDeps {
   defaultPollIntervalSeconds: number;
   /** Directory under which 'prefix' sources must live (retrieve-artifacts output). */
   artifactRoot: string;
+  /** Repository label -> data release (RELEASES_FILE or the built-in default). */
+  releases: ReleaseCatalogue;
 }
 
 const collectionId = (raw: string): string => {
@@ -110,8 +112,12 @@ export function collectionRoutes(d: CollectionRoutesDeps): Router {
   const r = Router();
 
   r.post('/collections', requireRole('pi'), async (req, res) => {
+    // The data release is a policy fact the system derives from the repository (RELEASES_FILE); a PI's claim is refused, by name.
+    if (req.body && typeof req.body === 'object' && 'dataRelease' in req.body) {
+      throw new ValidationError('dataRelease cannot be set: the data release is derived from the repository by the bridge (the operator\'s release mapping); leave it out', { field: 'dataRelease' });
+    }
     const body = registrationSchema.parse(req.body);
-    const c = await registerCollection({ repos: d.repos, polls: d.queues, artifactRoot: d.artifactRoot, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds }, req.identity!, body);
+    const c = await registerCollection({ repos: d.repos, polls: d.queues, artifactRoot: d.artifactRoot, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, releases: d.releases }, req.identity!, body);
     res.status(201).location(`/api/v1/collections/${c.id}`).json(collectionView(c));
   });
 

@@ -120,6 +120,12 @@ export function openApiDocument(): Record<string, unknown> {
         get: { summary: 'Admin: delegated collection prefixes', responses: { '200': { description: 'List' }, ...errors } },
         post: { summary: 'Admin: let a PI register collections under a prefix outside u/<own name>/', responses: { '201': { description: 'Delegated' }, '409': { description: 'Exists' }, ...errors } },
       },
+      '/collections/{id}/release': { post: { summary: 'Admin: override the data release the mapping derived for this collection ({release, proprietary, embargoHours, reason}); audited; images already judged keep their verdicts', parameters: idParam, responses: { '200': { description: 'Release set' }, ...errors } } },
+      '/project-bindings': {
+        get: { summary: 'Admin: the Zooniverse projects approved for each PI', responses: { '200': { description: 'List' }, ...errors } },
+        post: { summary: 'Admin: approve a Zooniverse project for a PI ({username, projectId, reason}); only approved projects may be set as a collection\'s zooniverseProjectId (otherwise 403). Audited', responses: { '201': { description: 'Approved' }, '409': { description: 'Exists' }, ...errors } },
+        delete: { summary: 'Admin: withdraw a PI\'s project approval ({username, projectId}); collections keep their setting, new settings are refused. Audited', responses: { '204': { description: 'Withdrawn' }, ...errors } },
+      },
       '/delegations/{id}': { delete: { summary: 'Admin: withdraw a delegation', parameters: idParam, responses: { '204': { description: 'Withdrawn' }, ...errors } } },
     },
     security: [{ bearer: [] }, { session: [] }],

@@ -77,6 +77,7 @@ export async function startApiRole(
     publicHandler: s.store instanceof FsObjectStore ? servePublic(s.store) : undefined,
     defaultPollIntervalSeconds: c.DEFAULT_POLL_INTERVAL_SECONDS,
     artifactRoot: c.ARTIFACT_ROOT,
+    releases: s.releases,
     checkRedis: s.checkRedis,
     auth,
     mediaSecret,

@@ -1,4 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULT_RELEASES, parseReleaseCatalogue, type ReleaseCatalogue } from '../domain/releases.js';
 import { Redis } from 'ioredis';
 import type { Logger as Pino } from 'pino';
 import { maskConfig, type Config } from '../config/config.js';
@@ -53,6 +56,8 @@ export interface Services {
   pipeline: PipelineDeps;
   review: ReviewDeps;
   policy: Policy;
+  /** Repository label -> data release: what registration derives a collection's release from. */
+  releases: ReleaseCatalogue;
   /** Absent without Zooniverse credentials: batches then stop at their manifests (export still works). */
   panoptes?: PanoptesClient;
   checkRedis(): Promise<void>;
@@ -66,6 +71,7 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
   // First, because a bad policy must stop the process before it touches anything.
   const policy = await loadPolicyFile(config.POLICY_FILE ?? DEFAULT_POLICY_FILE);
   log.info({ policy: `${policy.name}@${policy.version}`, file: policy.source.file, digest: policy.source.digest.slice(0, 12) }, 'data-rights policy loaded');
+  const releases = config.RELEASES_FILE ? parseReleaseCatalogue(parseYaml(await readFile(config.RELEASES_FILE, 'utf8'))) : DEFAULT_RELEASES;
   try {
     const db = await openDatabase({ url: config.DATABASE_URL, dataDir: join(config.DATA_DIR, 'pglite'), onIdleError: (e) => log.warn({ err: e.message }, 'Postgres closed an idle connection; the pool will reconnect') });
     cleanups.push(() => db.destroy());
@@ -125,6 +131,7 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
       pipeline,
       review,
       policy,
+      releases,
       panoptes,
       checkRedis,
       async close() {

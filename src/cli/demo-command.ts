@@ -50,12 +50,19 @@ export function demoCommand(): Command {
         const res = await fetch(`${api.url}/api/v1/collections`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'x-bridge-dev-user': DEMO_LAYOUT.owner },
-          body: JSON.stringify({ repository: 'demo', dataRelease: DEMO_LAYOUT.dataRelease, collection: DEMO_LAYOUT.run, sourceKind: 'prefix', sourceRoot: '.', datasetType: DEMO_LAYOUT.datasetType, bands: ['g', 'r', 'i'], pollIntervalSeconds: 60 }),
+          body: JSON.stringify({ repository: 'dp02', collection: DEMO_LAYOUT.run, sourceKind: 'prefix', sourceRoot: '.', datasetType: DEMO_LAYOUT.datasetType, bands: ['g', 'r', 'i'], pollIntervalSeconds: 60 }),
         });
         const body = (await res.json()) as { id: string; detail?: string };
         if (res.status !== 201) throw new Error(`registering the demo collection failed: ${res.status} ${body.detail ?? ''}`);
         say(`registered collection ${DEMO_LAYOUT.run} (${body.id}); polling, retrieving and converting...`);
         if (uploadTo) {
+          // An EPO admin approves the project for the demo PI (uploads run as EPO's Zooniverse account).
+          const bound = await fetch(`${api.url}/api/v1/project-bindings`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-bridge-dev-user': 'demo-admin', 'x-bridge-dev-roles': 'admin' },
+            body: JSON.stringify({ username: DEMO_LAYOUT.owner, projectId: uploadTo, reason: 'bridge demo' }),
+          });
+          if (bound.status !== 201) throw new Error(`approving Zooniverse project ${uploadTo} for the demo PI failed: ${bound.status} ${((await bound.json()) as { detail?: string }).detail ?? ''}`);
           // Before any approval: approving starts the release, which uploads where the collection says.
           const set = await fetch(`${api.url}/api/v1/collections/${body.id}`, {
             method: 'PATCH',

@@ -64,6 +64,8 @@ export const configSchema = z.object({
   DEFAULT_POLL_INTERVAL_SECONDS: int(10, 7 * 86_400).default(900),
   /** The data-rights policy (YAML or JSON); loaded and checked at start-up. */
   POLICY_FILE: z.string().min(1).optional(),
+  /** Butler repository label -> data release (YAML or JSON, see domain/releases.ts); default: the built-in mapping. */
+  RELEASES_FILE: z.string().min(1).optional(),
 
   // Identity: any OIDC provider (Gafaelfawr on the RSP).
   OIDC_ISSUER: z.string().url().optional(),

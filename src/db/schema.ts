@@ -27,6 +27,9 @@ export interface CollectionTable {
   status: CollectionStatus;
   panel_approval: ColumnType<PanelApproval, PanelApproval | undefined, PanelApproval>;
   data_release: string | null;
+  release_source: ColumnType<'mapping' | 'admin' | 'unmapped' | 'pi_claim', 'mapping' | 'admin' | 'unmapped' | 'pi_claim' | undefined, 'mapping' | 'admin' | 'unmapped' | 'pi_claim'>;
+  release_proprietary: ColumnType<boolean, boolean | undefined, boolean>;
+  release_embargo_hours: ColumnType<number, number | undefined, number>;
   owner_data_rights: ColumnType<string[], string | undefined, string>;
   webhook_url: string | null;
   webhook_secret: string | null;
@@ -153,6 +156,14 @@ export interface DelegationTable {
   created_at: Generated<Date>;
 }
 
+export interface ProjectBindingTable {
+  id: Generated<string>;
+  username: string;
+  project_id: string;
+  approved_by: string;
+  created_at: Generated<Date>;
+}
+
 export interface UploadBatchTable {
   id: Generated<string>;
   collection_id: string;
@@ -234,6 +245,7 @@ export interface Database {
   sessions: SessionTable;
   login_flows: LoginFlowTable;
   delegations: DelegationTable;
+  project_bindings: ProjectBindingTable;
   upload_batches: UploadBatchTable;
   upload_items: UploadItemTable;
   events: EventTable;
@@ -260,6 +272,7 @@ export type SchemaMatchesModel = [
   Check<Same<Selectable<BatchTable>, M.Batch>>,
   Check<Same<Selectable<AuditTable>, M.AuditEntry>>,
   Check<Same<Selectable<DelegationTable>, M.Delegation>>,
+  Check<Same<Selectable<ProjectBindingTable>, M.ProjectBinding>>,
   Check<Same<Selectable<UploadBatchTable>, M.UploadBatch>>,
   Check<Same<Selectable<UploadItemTable>, M.UploadItem>>,
   Check<Same<Selectable<EventTable>, M.BridgeEvent>>,

@@ -12,7 +12,6 @@ export interface DemoLayout {
   stampsPerFile: number;
   size: number;
   /** Data release the demo collection claims (a policy fact). */
-  dataRelease?: string;
   /** Written as DATE-OBS in each file's primary header. */
   observedAt?: Date;
 }
@@ -26,7 +25,6 @@ export const DEMO_LAYOUT: DemoLayout = {
   stampsPerFile: 20,
   size: 96,
   // A public (simulated) release: the Rubin policy then needs no data rights.
-  dataRelease: 'dp0.2',
 };
 
 /**

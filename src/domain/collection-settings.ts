@@ -1,5 +1,6 @@
 import type { Collection, PanelApproval } from './model.js';
 import type { CollectionChanges } from './ports/collections-repository.js';
+import { assertProjectApproved } from './project-bindings.js';
 import type { Repositories } from './ports/repositories.js';
 import { isAdmin, type Caller } from './caller.js';
 import { assertMayChange } from './collections.js';
@@ -28,7 +29,11 @@ export interface UploadSettingsChange {
 export async function changeUploadSettings(repos: Repositories, who: Caller, c: Collection, change: UploadSettingsChange): Promise<Collection> {
   assertMayChange(who, c);
   const set: CollectionChanges = {};
-  if (change.zooniverseProjectId !== undefined) set.zooniverse_project_id = change.zooniverseProjectId;
+  if (change.zooniverseProjectId !== undefined) {
+    // Uploads run as EPO's Zooniverse account: only a project an admin approved for the owner.
+    if (change.zooniverseProjectId !== null && change.zooniverseProjectId !== c.zooniverse_project_id) await assertProjectApproved(repos, c.owner, change.zooniverseProjectId);
+    set.zooniverse_project_id = change.zooniverseProjectId;
+  }
   if (change.uploadMode !== undefined) set.upload_mode = change.uploadMode;
   if (change.maxBatchSize !== undefined) set.max_batch_size = change.maxBatchSize;
   if (change.subjectSetPer !== undefined) set.subject_set_per = change.subjectSetPer;
@@ -62,6 +67,20 @@ export async function setPanelApproval(repos: Repositories, who: Caller, c: Coll
     await tx.collections.update(c.id, { panel_approval: approval });
     await tx.audit.append([{ actor: who.username, action: 'panel_approval', entity: 'collection', entityId: c.id, collectionId: c.id, reason, detail: { from: c.panel_approval, to: approval } }]);
   });
+}
+
+/**
+ * An admin overrides the release the mapping derived for one collection
+ * (e.g. a repository serving several releases), with the reason on record.
+ * Images already judged keep their verdicts; new ones see the new facts.
+ */
+export async function overrideRelease(repos: Repositories, who: Caller, c: Collection, r: { release: string; proprietary: boolean; embargoHours: number }, reason: string): Promise<Collection> {
+  if (!isAdmin(who)) throw new ForbiddenError('requires role admin');
+  await repos.transaction(async (tx) => {
+    await tx.collections.update(c.id, { data_release: r.release, release_source: 'admin', release_proprietary: r.proprietary, release_embargo_hours: r.embargoHours });
+    await tx.audit.append([{ actor: who.username, action: 'release_override', entity: 'collection', entityId: c.id, collectionId: c.id, reason, detail: { from: { release: c.data_release, source: c.release_source, proprietary: c.release_proprietary, embargoHours: c.release_embargo_hours }, to: r } }]);
+  });
+  return repos.collections.get(c.id);
 }
 
 /** A settings change and its audit entry commit together; returns the collection as saved. */

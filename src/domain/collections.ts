@@ -1,5 +1,7 @@
 import { resolve, sep } from 'node:path';
 import type { Collection, CollectionStatus, Image, SourceKind } from './model.js';
+import { assertProjectApproved } from './project-bindings.js';
+import { derivedRelease, type ReleaseCatalogue } from './releases.js';
 import type { Repositories } from './ports/repositories.js';
 import { isAdmin, overseesAll, type Caller } from './caller.js';
 import { ForbiddenError, NotFoundError, ValidationError } from './errors.js';
@@ -79,7 +81,6 @@ export interface Registration {
   zooniverseProjectId?: string;
   subjectSetNaming?: string;
   pollIntervalSeconds?: number;
-  dataRelease?: string;
 }
 
 export interface RegistrationDeps {
@@ -88,6 +89,8 @@ export interface RegistrationDeps {
   /** Directory under which 'prefix' sources must live (retrieve-artifacts output). */
   artifactRoot: string;
   defaultPollIntervalSeconds: number;
+  /** The operator's repository -> release mapping: the release is derived from it, never taken from the PI. */
+  releases: ReleaseCatalogue;
 }
 
 /**
@@ -114,6 +117,8 @@ export async function registerCollection(d: RegistrationDeps, who: Caller, r: Re
   } catch (e) {
     throw new ValidationError((e as Error).message, { field: r.rgb ? 'rgb' : 'bands' });
   }
+  // Uploads run as EPO's Zooniverse account: only a project an admin approved for the owner.
+  if (r.zooniverseProjectId) await assertProjectApproved(d.repos, owner, r.zooniverseProjectId);
   const c = await d.repos.collections.create(
     {
       owner,
@@ -127,7 +132,8 @@ export async function registerCollection(d: RegistrationDeps, who: Caller, r: Re
       zooniverseProjectId: r.zooniverseProjectId ?? null,
       subjectSetNaming: r.subjectSetNaming ?? null,
       pollIntervalSeconds: r.pollIntervalSeconds ?? d.defaultPollIntervalSeconds,
-      dataRelease: r.dataRelease?.toLowerCase() ?? null,
+      // The system's word, from the repository label: an unmapped label is `unknown` (proprietary, embargoed).
+      release: derivedRelease(d.releases, r.repository),
       // Only the owner's own claim counts: an admin registering for someone does not lend their rights.
       ownerDataRights: owner === who.username ? (who.dataRights ?? []) : [],
     },

@@ -36,7 +36,14 @@ export interface Collection {
   poll_interval_seconds: number;
   status: CollectionStatus;
   panel_approval: PanelApproval;
+  /** Derived by the system from the repository label (see domain/releases.ts), never stated by the PI. */
   data_release: string | null;
+  /** Where data_release came from: the operator's mapping, an admin, an unmapped label, or (before 2026-12-04) the PI. */
+  release_source: 'mapping' | 'admin' | 'unmapped' | 'pi_claim';
+  /** The release is proprietary (from the mapping). */
+  release_proprietary: boolean;
+  /** Hours after observation during which the release's images may not be published (from the mapping). */
+  release_embargo_hours: number;
   owner_data_rights: string[];
   webhook_url: string | null;
   webhook_secret: string | null;
@@ -139,6 +146,15 @@ export interface Delegation {
   username: string;
   prefix: string;
   granted_by: string;
+  created_at: Date;
+}
+
+/** A Zooniverse project an admin approved for a PI: their collections may upload to it. */
+export interface ProjectBinding {
+  id: string;
+  username: string;
+  project_id: string;
+  approved_by: string;
   created_at: Date;
 }
 

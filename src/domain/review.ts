@@ -31,7 +31,7 @@ export function factsFor(c: Collection, img: Image, counts: PolicyFacts['counts'
   return {
     collection: { id: c.id, name: c.name, owner: c.owner, panel_approval: c.panel_approval },
     owner: { username: c.owner, data_rights: c.owner_data_rights },
-    dataset: { type: c.dataset_type, release: (c.data_release ?? c.repository).toLowerCase(), bands: img.bands, observed_at: observedAt, age_hours: ageHours(observedAt, now) },
+    dataset: { type: c.dataset_type, release: (c.data_release ?? 'unknown').toLowerCase(), release_source: c.release_source, proprietary: c.release_proprietary, embargo_hours: c.release_embargo_hours, bands: img.bands, observed_at: observedAt, age_hours: ageHours(observedAt, now) },
     cutout: { width: img.width, height: img.height },
     position: { wcs_quality: img.wcs_quality, ra: img.ra, dec: img.dec },
     counts,

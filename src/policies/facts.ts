@@ -2,6 +2,42 @@ import { z } from 'zod';
 import { ValidationError } from '../domain/errors.js';
 import { KIND, type TypeShape } from './caesar.js';
 
+/*
+ * Where every fact comes from, and whether a PI can steer it. A permissive
+ * outcome of the shipped policy (policies/rubin-default.yaml) rests only on
+ * facts the PI cannot set; see README "Security model".
+ *
+ * | fact                        | source                                                                 | PI can set? |
+ * |-----------------------------|------------------------------------------------------------------------|-------------|
+ * | collection.id               | bridge (registration)                                                  | no |
+ * | collection.name             | PI's registration, checked: under u/<own username>/ or a delegated prefix | chooses a name, not whose |
+ * | collection.owner            | bridge (ownership check at registration)                               | no |
+ * | collection.panel_approval   | admin (POST .../panel-approval, audited)                               | no |
+ * | owner.username              | identity provider (Gafaelfawr `sub`)                                   | no |
+ * | owner.data_rights           | identity provider (`data_rights` claim of the owner's own token, at registration; [] when an admin registers for them) | no |
+ * | dataset.type                | PI's registration (datasetType); the Butler query filters on it; no shipped rule reads it | yes (PI claim) |
+ * | dataset.release             | release mapping (RELEASES_FILE) from the repository label, or an admin | no (see note) |
+ * | dataset.release_source      | bridge: mapping / admin / unmapped / pi_claim (legacy rows)           | no |
+ * | dataset.proprietary         | release mapping (unmapped: true)                                       | no |
+ * | dataset.embargo_hours       | release mapping (unmapped: 80)                                         | no |
+ * | dataset.bands               | PI's registration (bands to render); no shipped rule reads it          | yes (PI claim) |
+ * | dataset.observed_at         | FITS header DATE-OBS/MJD-OBS of the cutout (conversion); null if absent | the PI's producer writes the header |
+ * | dataset.age_hours           | bridge: Clock minus observed_at; null if unknown (rules default it to 0 = just observed) | via observed_at |
+ * | cutout.width, height        | conversion (the rendered PNG)                                          | no |
+ * | position.*                  | FITS WCS / RA_DEG, DEC_DEG of the cutout (conversion)                  | the PI's producer writes them; only used to strip, never to admit |
+ * | counts.*                    | bridge (database counts at evaluation)                                 | no |
+ *
+ * Note on the release: the repository label is chosen by the PI, but for
+ * Butler sources the bridge reads the pixels from that very repository with
+ * EPO's account, so the label names where the data comes from. For prefix
+ * sources (retrieve-artifacts output under ARTIFACT_ROOT) nothing ties the
+ * files to the label: the operator who fills ARTIFACT_ROOT vouches for it.
+ * Note on observation time: a header can claim any date. The shipped policy
+ * uses age only to end the 80-hour embargo of prompt data, which stays
+ * proprietary (panel approval and EPO review still needed); unknown age never
+ * counts as old.
+ */
+
 /**
  * What a policy rule can look at for one image. Keys are snake_case because
  * policy authors write them: `["lookup", "dataset.age_hours"]`. Every key is
@@ -28,8 +64,19 @@ export interface PolicyFacts {
   dataset: {
     /** Butler dataset type, e.g. `zooniverse_cutout`. */
     type: string;
-    /** Data release the pixels come from, lower case: `dp1`, `dr1`, ... or `prompt` for prompt products. */
+    /**
+     * Data release the pixels come from, lower case: `dp1`, `dr1`, ... or
+     * `prompt` for prompt products; `unknown` for a repository the operator's
+     * mapping does not name. Derived by the bridge from the repository label,
+     * never stated by the PI.
+     */
     release: string;
+    /** Where `release` came from: `mapping` (RELEASES_FILE), `admin` (audited override), `unmapped`, or `pi_claim` (collections registered before the PI lost that say). */
+    release_source: 'mapping' | 'admin' | 'unmapped' | 'pi_claim';
+    /** The release is proprietary according to the operator's mapping (unknown: true). */
+    proprietary: boolean;
+    /** Hours after observation during which the release may not be published, from the mapping (unknown: 80). */
+    embargo_hours: number;
     /** Bands in the image, e.g. ["g", "r", "i"]. */
     bands: string[];
     /** When the pixels were observed (ISO 8601), or null if not known. */
@@ -73,6 +120,9 @@ export const policyFactsSchema: z.ZodType<PolicyFacts> = z.strictObject({
   dataset: z.strictObject({
     type: name,
     release: name,
+    release_source: z.enum(['mapping', 'admin', 'unmapped', 'pi_claim']),
+    proprietary: z.boolean(),
+    embargo_hours: z.number().min(0),
     bands: z.array(name),
     observed_at: z
       .string()
@@ -115,7 +165,7 @@ const obj = (fields: Record<string, TypeShape>): TypeShape => ({ kinds: OBJ, fie
 export const FACTS_SHAPE: TypeShape = obj({
   collection: obj({ id: str, name: str, owner: str, panel_approval: str }),
   owner: obj({ username: str, data_rights: { kinds: ARR, elements: str } }),
-  dataset: obj({ type: str, release: str, bands: { kinds: ARR, elements: str }, observed_at: { kinds: STR | NULL }, age_hours: { kinds: NUM | NULL } }),
+  dataset: obj({ type: str, release: str, release_source: str, proprietary: { kinds: KIND.boolean }, embargo_hours: num, bands: { kinds: ARR, elements: str }, observed_at: { kinds: STR | NULL }, age_hours: { kinds: NUM | NULL } }),
   cutout: obj({ width: num, height: num }),
   position: obj({ wcs_quality: str, ra: { kinds: NUM | NULL }, dec: { kinds: NUM | NULL } }),
   counts: obj({ batch: num, batch_position: num, collection_today: num, collection_published: num }),

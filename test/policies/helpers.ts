@@ -6,12 +6,16 @@ export function facts(over: DeepPartial<PolicyFacts> = {}): PolicyFacts {
   const base: PolicyFacts = {
     collection: { id: '0b6f3d1e-5c1a-4d0e-9a57-1f2e3d4c5b6a', name: 'u/alien/zooniverse-1', owner: 'alien', panel_approval: 'none' },
     owner: { username: 'alien', data_rights: ['dp1', 'dr1'] },
-    dataset: { type: 'zooniverse_cutout', release: 'dp1', bands: ['g', 'r', 'i'], observed_at: '2024-11-20T03:14:15Z', age_hours: 17000 },
+    dataset: { type: 'zooniverse_cutout', release: 'dp1', release_source: 'mapping', proprietary: true, embargo_hours: 0, bands: ['g', 'r', 'i'], observed_at: '2024-11-20T03:14:15Z', age_hours: 17000 },
     cutout: { width: 256, height: 256 },
     position: { wcs_quality: 'full', ra: 53.1, dec: -28.1 },
     counts: { batch: 20, batch_position: 1, collection_today: 0, collection_published: 0 },
   };
-  return merge(base, over);
+  const out = merge(base, over);
+  // A release given without its mapping facts gets the built-in mapping's (public: dp0.2, dp0.3).
+  if (over.dataset?.release !== undefined && over.dataset.proprietary === undefined) out.dataset.proprietary = !['dp0.2', 'dp0.3'].includes(out.dataset.release);
+  if (over.dataset?.release !== undefined && over.dataset.embargo_hours === undefined) out.dataset.embargo_hours = out.dataset.release === 'prompt' ? 80 : 0;
+  return out;
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };

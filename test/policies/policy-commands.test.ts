@@ -32,7 +32,7 @@ describe('checkPolicyFiles', () => {
     try {
       const r = await checkPolicyFiles([], { cwd: dir });
       expect(r.ok).toBe(false);
-      expect(r.messages[0]).toMatch(/^policies\/broken\.yaml: rule "prompt-embargo": condition\[2\]: unknown operator "gtee" \(did you mean "gte"\?\) \(line \d+\)$/);
+      expect(r.messages[0]).toMatch(/^policies\/broken\.yaml: rule "prompt-embargo": condition\[1\]\[2\]: unknown operator "gtee" \(did you mean "gte"\?\) \(line \d+\)$/);
       expect(r.messages[1]).toMatch(/^policies\/rubin-default\.yaml: ok/);
       expect(r.policies).toHaveLength(1);
     } finally {

@@ -52,17 +52,35 @@ describe('policies/rubin-default.yaml', () => {
     expect(v.reasons).toEqual([EMBARGO]);
   });
 
-  it('prompt data past the embargo is still proprietary for two years', () => {
+  it('prompt data past the embargo stays proprietary, whatever age its header claims', () => {
     const old = { dataset: { release: 'prompt', age_hours: 100 } };
     expect(evaluatePolicy(policy, facts(old)).reasons).toEqual([PROPRIETARY]);
     const va = evaluatePolicy(policy, facts({ ...old, ...approved }));
     expect(va.outcome).toBe('pending_review');
     expect(va.strip_coordinates).toBe(false);
-    // Two years on, it is public: review, without coordinates before approval.
-    const pub = evaluatePolicy(policy, facts({ dataset: { release: 'prompt', age_hours: 17520 } }));
-    expect(pub.outcome).toBe('pending_review');
-    expect(pub.strip_coordinates).toBe(true);
-    expect(evaluatePolicy(policy, facts({ dataset: { release: 'prompt', age_hours: 17519.9 } })).reasons).toEqual([PROPRIETARY]);
+    // Its age comes from the cutout's header, which the PI writes: no claimed age makes it public.
+    expect(evaluatePolicy(policy, facts({ dataset: { release: 'prompt', age_hours: 17520 } })).reasons).toEqual([PROPRIETARY]);
+    expect(evaluatePolicy(policy, facts({ dataset: { release: 'prompt', age_hours: 1e9 } })).reasons).toEqual([PROPRIETARY]);
+  });
+
+  it('a repository the release mapping does not name (release unknown) is rejected, approved or not, whatever its age', () => {
+    const unknown = { release: 'unknown', release_source: 'unmapped', proprietary: true, embargo_hours: 80 } as const;
+    // Unapproved: proprietary, and under the mapping's embargo while its age is unknown.
+    const v = evaluatePolicy(policy, facts({ dataset: { ...unknown, observed_at: null, age_hours: null } }));
+    expect(v.outcome).toBe('rejected');
+    expect(v.reasons).toEqual([EMBARGO, PROPRIETARY, NO_RIGHTS]);
+    // Approved, and claiming to be old: still no owner holds rights for "unknown", and it never ages into public.
+    const va = evaluatePolicy(policy, facts({ ...approved, owner: { data_rights: ['dp1', 'dr1', 'prompt'] }, dataset: { ...unknown, age_hours: 30000 } }));
+    expect(va.outcome).toBe('rejected');
+    expect(va.reasons).toEqual([NO_RIGHTS]);
+  });
+
+  it('the mapping can only make a release stricter: proprietary or embargoed by the mapping wins over a public name', () => {
+    const v = evaluatePolicy(policy, facts({ dataset: { release: 'dp0.2', proprietary: true, embargo_hours: 0 } }));
+    expect(v.reasons).toEqual([PROPRIETARY]);
+    const e = evaluatePolicy(policy, facts({ ...approved, dataset: { release: 'dp0.2', proprietary: false, embargo_hours: 80, observed_at: null, age_hours: null } }));
+    expect(e.reasons).toEqual([EMBARGO]);
+    expect(evaluatePolicy(policy, facts({ dataset: { release: 'dp0.2', proprietary: false, embargo_hours: 80, age_hours: 81 } })).outcome).toBe('pending_review');
   });
 
   it('refuses a proprietary data release (dr1) without panel approval', () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_RELEASES, derivedRelease } from '../../src/domain/releases.js';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -62,7 +63,7 @@ describe('Butler server unreachable', () => {
     const w = await startWorkerRole(s);
     let butler: ButlerServerDouble | undefined;
     try {
-      const c = await createCollection(s.db, { owner: 'alien', repository: 'dp1', name: LAYOUT.run, sourceKind: 'butler', sourceRoot: null, datasetType: LAYOUT.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, dataRelease: 'dp0.2' }, 'alien');
+      const c = await createCollection(s.db, { owner: 'alien', repository: 'dp1', name: LAYOUT.run, sourceKind: 'butler', sourceRoot: null, datasetType: LAYOUT.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'dp0.2') }, 'alien');
       await s.queues.add('poll', { collectionId: c.id });
 
       // The failure is visible on the collection, naming the server and the attempts.

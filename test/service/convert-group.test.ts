@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_RELEASES, derivedRelease } from '../../src/domain/releases.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +38,7 @@ for (const kind of DB_KINDS) {
       const run = 'u/alien/threads';
       const root = join(dir, 'artifacts');
       await writeDemoArtifacts(root, { owner: 'alien', run, datasetType: 'zooniverse_cutout', tracts: [9813], patches: [42], stampsPerFile: 4, size: 32 });
-      const c = await createCollection(t.db, { owner: 'alien', repository: 'dp1', name: run, sourceKind: 'prefix', sourceRoot: root, datasetType: 'zooniverse_cutout', rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, dataRelease: 'dp0.2' }, 'alien');
+      const c = await createCollection(t.db, { owner: 'alien', repository: 'dp1', name: run, sourceKind: 'prefix', sourceRoot: root, datasetType: 'zooniverse_cutout', rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'dp0.2') }, 'alien');
       await t.db.updateTable('collections').set({ subject_frames: true }).where('id', '=', c.id).execute();
       const repos = createRepositories(t.db);
       const deps = (s: ObjectStore): PipelineDeps => ({ repos, store: s, sources: (col) => new RetrieveArtifactsSource({ root: col.source_root! }), convertThreads: 2, log: createLogger('silent') });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_RELEASES, derivedRelease } from '../../src/domain/releases.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +52,7 @@ describe('the prompt embargo through the pipeline', () => {
     const d: PipelineDeps = { repos: createRepositories(t.db), store: new FsObjectStore({ root: join(dir, 'objects'), publicBaseUrl: 'http://127.0.0.1:1' }), sources: (c) => new RetrieveArtifactsSource({ root: c.source_root! }), convertThreads: 1, log: createLogger('silent') };
     for (const [run, hours] of [['u/alien/fresh', 10], ['u/alien/older', 100]] as const) {
       await writeDemoArtifacts(root, { owner: 'alien', run, datasetType: 'zooniverse_cutout', tracts: [9813], patches: [42], stampsPerFile: 2, size: 32, observedAt: new Date(now.getTime() - hours * 3_600_000) });
-      const c = await createCollection(t.db, { owner: 'alien', repository: 'prompt', name: run, sourceKind: 'prefix', sourceRoot: root, datasetType: 'zooniverse_cutout', rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, dataRelease: 'prompt' }, 'alien');
+      const c = await createCollection(t.db, { owner: 'alien', repository: 'prompt', name: run, sourceKind: 'prefix', sourceRoot: root, datasetType: 'zooniverse_cutout', rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'prompt') }, 'alien');
       await t.db.updateTable('collections').set({ panel_approval: 'approved' }).where('id', '=', c.id).execute();
       const { newArtifactIds } = await pollCollection(d, c.id);
       let group: string | undefined;

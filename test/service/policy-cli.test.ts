@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_RELEASES, derivedRelease } from '../../src/domain/releases.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,7 +61,7 @@ describe('bridge policy explain', () => {
     let rejected: string;
     try {
       await migrateToLatest(db);
-      const c = await createCollection(db, { owner: 'alien', repository: 'dp1', name: 'u/alien/x', sourceKind: 'prefix', sourceRoot: '/x', datasetType: 'zooniverse_cutout', rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, dataRelease: 'dr1', ownerDataRights: [] }, 'alien');
+      const c = await createCollection(db, { owner: 'alien', repository: 'dp1', name: 'u/alien/x', sourceKind: 'prefix', sourceRoot: '/x', datasetType: 'zooniverse_cutout', rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'dr1'), ownerDataRights: [] }, 'alien');
       const b = await createBatch(db, c.id);
       const [img] = await insertImages(db, [{ collectionId: c.id, groupKey: '{}', stampIndex: 0, state: 'quarantined', ra: 1, dec: 2, wcsQuality: 'full', width: 10, height: 10, bytes: 1, sha256: 'a'.repeat(64), quarantineKey: 'images/x/a.png', bands: ['r'], colour: {}, error: null, batchId: b.id }], 't');
       await applyPolicy({ repos: createRepositories(db), policy: await loadPolicyFile(DEFAULT_POLICY_FILE), clock: { now: () => new Date() }, log: createLogger('silent') }, c.id);

@@ -22,7 +22,9 @@ beforeAll(async () => {
   zoo = await PanoptesServerDouble.start();
   // The receiver listens on loopback, which webhooks may reach only when the operator allow-lists it.
   app = await startBridgeApp({ owners: ['alien'], stamps: 4, webhookAllowedHosts: '127.0.0.1', zooniverse: { baseUrl: zoo.url, clientId: PANOPTES_CLIENT_ID, clientSecret: PANOPTES_CLIENT_SECRET } });
-  // The PI connects the collection to their Zooniverse project, through the API.
+  // An admin approves the PI's Zooniverse project, then the PI connects the collection to it, through the API.
+  const approval = await fetch(`${app.url}/api/v1/project-bindings`, { method: 'POST', headers: { authorization: `Bearer ${await app.bearer('boss')}`, 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alien', projectId: '1', reason: 'Zooniverse project of alien' }) });
+  expect(approval.status).toBe(201);
   const settings = await fetch(`${app.url}/api/v1/collections/${app.collections.alien}`, { method: 'PATCH', headers: { authorization: `Bearer ${await app.bearer('alien')}`, 'content-type': 'application/json' }, body: JSON.stringify({ zooniverseProjectId: '1', uploadMode: 'api' }) });
   expect(settings.status).toBe(200);
   expect(await settings.json()).toMatchObject({ zooniverseProjectId: '1', uploadMode: 'api', maxBatchSize: 1000, subjectSetPer: 'batch', subjectFrames: false });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_RELEASES, derivedRelease } from '../../src/domain/releases.js';
 import { sql } from 'kysely';
 import { createCollection } from '../../src/db/repositories/collections.js';
 import { createBatch } from '../../src/db/repositories/batches.js';
@@ -33,7 +34,7 @@ for (const kind of DB_KINDS) {
     });
 
     async function collection(name: string, o: { release: string; rights?: string[]; panel?: boolean }) {
-      const c = await createCollection(t.db, { owner: 'alien', repository: 'dp1', name: `u/alien/${name}`, sourceKind: 'prefix', sourceRoot: '/x', datasetType: 'zooniverse_cutout', rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, dataRelease: o.release, ownerDataRights: o.rights ?? [] }, 'alien');
+      const c = await createCollection(t.db, { owner: 'alien', repository: 'dp1', name: `u/alien/${name}`, sourceKind: 'prefix', sourceRoot: '/x', datasetType: 'zooniverse_cutout', rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, o.release), ownerDataRights: o.rights ?? [] }, 'alien');
       if (o.panel) await t.db.updateTable('collections').set({ panel_approval: 'approved' }).where('id', '=', c.id).execute();
       return c;
     }
@@ -48,12 +49,12 @@ for (const kind of DB_KINDS) {
       await images(c.id, 3);
       expect(await applyPolicy(d, c.id)).toEqual({ rejected: 3, auto_approved: 0, pending_review: 0, errors: 0, autoApprovedIds: [] });
       const rows = await t.db.selectFrom('images').selectAll().where('collection_id', '=', c.id).execute();
-      expect(rows.every((r) => r.state === 'rejected' && r.verdict === 'rejected' && r.policy_ref === 'rubin-default@2026-11-23.1')).toBe(true);
+      expect(rows.every((r) => r.state === 'rejected' && r.verdict === 'rejected' && r.policy_ref === 'rubin-default@2026-12-04.1')).toBe(true);
       expect(rows[0].verdict_reasons.join(' ')).toMatch(/proprietary/);
       expect(rows[0].policy_digest).toMatch(/^[0-9a-f]{64}$/);
       const audit = await t.db.selectFrom('audit_log').selectAll().where('collection_id', '=', c.id).execute();
       expect(audit).toHaveLength(3);
-      expect(audit[0]).toMatchObject({ actor: 'policy:rubin-default@2026-11-23.1', action: 'policy_rejected', policy_ref: 'rubin-default@2026-11-23.1' });
+      expect(audit[0]).toMatchObject({ actor: 'policy:rubin-default@2026-12-04.1', action: 'policy_rejected', policy_ref: 'rubin-default@2026-12-04.1' });
     });
 
     it('with panel approval: pending review, coordinates kept; a public release without approval: pending, coordinates stripped', async () => {
@@ -112,7 +113,7 @@ for (const kind of DB_KINDS) {
         [x, 'approve', null],
         [b, 'undo', 'approved by mistake'],
       ]);
-      expect(audit.every((e) => e.policy_ref === 'rubin-default@2026-11-23.1')).toBe(true);
+      expect(audit.every((e) => e.policy_ref === 'rubin-default@2026-12-04.1')).toBe(true);
 
       const p = await collection('policy-rejected', { release: 'dr1' });
       const [pi] = await images(p.id, 1);

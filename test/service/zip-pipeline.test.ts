@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_RELEASES, derivedRelease } from '../../src/domain/releases.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,7 +61,7 @@ for (const kind of DB_KINDS) {
       await mkdir(empty, { recursive: true });
       await writeFile(join(empty, `${DT}_9901_42_renderings.zip`), makeZip([{ name: 'notes.txt', data: new TextEncoder().encode('nothing here') }]));
 
-      const c = await createCollection(t.db, { owner: 'alien', repository: 'local', name: RUN, sourceKind: 'prefix', sourceRoot: join(dir, 'artifacts'), datasetType: DT, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, dataRelease: 'dp0.2' }, 'alien');
+      const c = await createCollection(t.db, { owner: 'alien', repository: 'local', name: RUN, sourceKind: 'prefix', sourceRoot: join(dir, 'artifacts'), datasetType: DT, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'dp0.2') }, 'alien');
       const { newArtifactIds } = await pollCollection(d, c.id);
       expect(newArtifactIds).toHaveLength(2);
       const groups: string[] = [];

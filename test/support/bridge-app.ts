@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { DEFAULT_RELEASES, derivedRelease } from '../../src/domain/releases.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -102,11 +103,16 @@ export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeAp
     await writeDemoArtifacts(env.ARTIFACT_ROOT, layout);
     const c = await createCollection(
       s.db,
-      { owner, repository: 'dp02', name: layout.run, sourceKind: 'prefix', sourceRoot: env.ARTIFACT_ROOT, datasetType: layout.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, dataRelease: 'dp0.2' },
+      { owner, repository: 'dp02', name: layout.run, sourceKind: 'prefix', sourceRoot: env.ARTIFACT_ROOT, datasetType: layout.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'dp0.2') },
       owner,
     );
     collections[owner] = c.id;
     if (o.settings) {
+      // A Zooniverse project needs an admin's approval for the owner first, as in production.
+      if (typeof o.settings.zooniverseProjectId === 'string') {
+        const ok = await fetch(`${api.url}/api/v1/project-bindings`, { method: 'POST', headers: { authorization: `Bearer ${await op.tokenFor('boss', { audience: op.apiAudience })}`, 'content-type': 'application/json' }, body: JSON.stringify({ username: owner, projectId: o.settings.zooniverseProjectId, reason: 'test fixture' }) });
+        if (ok.status !== 201) throw new Error(`approving project ${o.settings.zooniverseProjectId} for ${owner}: ${ok.status} ${await ok.text()}`);
+      }
       const res = await fetch(`${api.url}/api/v1/collections/${c.id}`, { method: 'PATCH', headers: { authorization: `Bearer ${await op.tokenFor(owner, { audience: op.apiAudience })}`, 'content-type': 'application/json' }, body: JSON.stringify(o.settings) });
       if (res.status !== 200) throw new Error(`settings for ${owner}: ${res.status} ${await res.text()}`);
     }

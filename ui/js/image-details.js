@@ -82,6 +82,30 @@ function decisionNodes(d) {
   ];
 }
 
+/** @type {Record<string, string>} */
+const RELEASE_SOURCE = { mapping: 'from the repository', admin: 'set by an admin', unmapped: 'repository not in the release mapping', pi_claim: "the PI's word (registered before releases were derived)" };
+
+/**
+ * The pixels' provenance: repository, release (and who says so), dataset type.
+ * @param {ReviewImage} img
+ */
+function provenanceText(img) {
+  const source = RELEASE_SOURCE[img.releaseSource] ?? img.releaseSource;
+  return `${img.dataRelease ?? 'unknown'} (${source}) · repository ${img.repository} · ${img.datasetType}`;
+}
+
+/**
+ * Observation time and its age now; unknown counts as just observed for embargoes.
+ * @param {ReviewImage} img
+ * @returns {Child[]}
+ */
+function observedNodes(img) {
+  if (!img.observedAt) return [h('span', { class: 'muted', text: 'unknown (embargoes treat it as just observed)' })];
+  const hours = (Date.now() - Date.parse(img.observedAt)) / 3_600_000;
+  const age = hours < 48 ? `${hours.toFixed(1)} h ago` : `${(hours / 24).toFixed(0)} days ago`;
+  return [timeEl(img.observedAt), ` · ${age}`];
+}
+
 /**
  * @param {string} label
  * @param {...Child} value
@@ -96,6 +120,8 @@ function row(label, ...value) {
  */
 export function metaList(img, { full = false } = {}) {
   return h('dl', { class: 'meta' },
+    row('Release', provenanceText(img)),
+    row('Observed', ...observedNodes(img)),
     row('Position', ...positionNodes(img)),
     row('Bands', Array.isArray(img.bands) && img.bands.length ? img.bands.join(' ') : '—'),
     row('Preset', img.preset ?? '—'),

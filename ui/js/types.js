@@ -84,6 +84,11 @@
  * @property {Verdict | null} verdict
  * @property {string[]} verdictReasons
  * @property {MatchedRule[]} matchedRules
+ * @property {string} repository Butler repository the pixels come from
+ * @property {string | null} dataRelease release derived by the bridge from the repository
+ * @property {'mapping' | 'admin' | 'unmapped' | 'pi_claim'} releaseSource where dataRelease came from
+ * @property {string} datasetType
+ * @property {string | null} observedAt observation time (ISO 8601) from the cutout's header, null if unknown
  * @property {boolean} stripCoordinates
  * @property {string | null} policyVersion
  * @property {string | null} error

@@ -5,6 +5,8 @@ import * as publish from './20261124090000_publish.js';
 import * as subjectFrames from './20261125090000_subject_frames_and_pacing.js';
 import * as sessionIdToken from './20261125100000_session_id_token.js';
 import * as imageDatasets from './20261126090000_image_datasets.js';
+import * as releaseSource from './20261204090000_release_source.js';
+import * as projectBindings from './20261204100000_project_bindings.js';
 
 /**
  * Every migration, by timestamped name. Listed statically (not read from the
@@ -17,4 +19,6 @@ export const migrations: Record<string, Migration> = {
   '20261125090000_subject_frames_and_pacing': subjectFrames,
   '20261125100000_session_id_token': sessionIdToken,
   '20261126090000_image_datasets': imageDatasets,
+  '20261204090000_release_source': releaseSource,
+  '20261204100000_project_bindings': projectBindings,
 };

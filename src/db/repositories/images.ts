@@ -195,7 +195,7 @@ export function imagesRepository(db: Tx): ImagesRepository {
         .selectFrom('images')
         .innerJoin('collections', 'collections.id', 'images.collection_id')
         .selectAll('images')
-        .select(['collections.name as collection_name', 'collections.owner as owner', sql<string>`images.created_at::text`.as('created_text')])
+        .select(['collections.name as collection_name', 'collections.owner as owner', 'collections.repository', 'collections.data_release', 'collections.release_source', 'collections.dataset_type', sql<string>`images.created_at::text`.as('created_text')])
         .orderBy('images.created_at')
         .orderBy('images.group_key')
         .orderBy('images.stamp_index')

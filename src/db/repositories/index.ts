@@ -5,6 +5,7 @@ import { auditRepository } from './audit.js';
 import { batchesRepository } from './batches.js';
 import { collectionsRepository } from './collections.js';
 import { delegationsRepository } from './delegations.js';
+import { projectBindingsRepository } from './project-bindings.js';
 import { eventsRepository } from './events.js';
 import { healthRepository } from './health.js';
 import { imagesRepository } from './images.js';
@@ -32,6 +33,7 @@ function bind(db: Tx, inTransaction: boolean): Repositories {
     audit: auditRepository(db),
     events: eventsRepository(db),
     delegations: delegationsRepository(db),
+    projectBindings: projectBindingsRepository(db),
     uploadBatches: uploadBatchesRepository(db),
     health: healthRepository(db),
     sessions: sessionsRepository(db),

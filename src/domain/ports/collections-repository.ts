@@ -13,8 +13,12 @@ export interface NewCollectionInput {
   zooniverseProjectId: string | null;
   subjectSetNaming: string | null;
   pollIntervalSeconds: number;
-  /** Data release of the datasets (dp1, dr1, prompt...); defaults to the repository label. */
-  dataRelease?: string | null;
+  /**
+   * The data release as the system derived it (domain/releases.ts), never
+   * the PI's word. Without it the row is stored as an unmapped release
+   * (`unknown`: proprietary, embargoed), the least permissive reading.
+   */
+  release?: { name: string; source: 'mapping' | 'admin' | 'unmapped'; proprietary: boolean; embargoHours: number };
   /** The registering PI's data_rights claim, kept for the policy (workers have no session). */
   ownerDataRights?: string[];
 }
@@ -35,6 +39,10 @@ export type CollectionChanges = Partial<
     | 'colour'
     | 'rgb'
     | 'panel_approval'
+    | 'data_release'
+    | 'release_source'
+    | 'release_proprietary'
+    | 'release_embargo_hours'
     | 'webhook_url'
     | 'webhook_secret'
   >

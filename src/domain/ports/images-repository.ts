@@ -1,4 +1,4 @@
-import type { Image, ImageDataset, ImageFrame, ImageState, Verdict } from '../model.js';
+import type { Collection, Image, ImageDataset, ImageFrame, ImageState, Verdict } from '../model.js';
 import type { Page } from './repositories.js';
 
 export interface NewImage {
@@ -53,7 +53,8 @@ export interface BatchReviewCounts {
 }
 
 /** An image as the review page lists it: with its collection's name and owner. */
-export type ReviewImage = Image & { collection_name: string; owner: string };
+/** An image as the review page lists it, with the collection facts a reviewer weighs: where the pixels come from and which release the system says they are. */
+export type ReviewImage = Image & { collection_name: string; owner: string } & Pick<Collection, 'repository' | 'data_release' | 'release_source' | 'dataset_type'>;
 
 export interface ReviewImageFilter {
   /** Only images of this owner's collections. */

@@ -3,6 +3,7 @@ import type { AuditRepository } from './audit-repository.js';
 import type { BatchesRepository } from './batches-repository.js';
 import type { CollectionsRepository } from './collections-repository.js';
 import type { DelegationsRepository } from './delegations-repository.js';
+import type { ProjectBindingsRepository } from './project-bindings-repository.js';
 import type { EventsRepository } from './events-repository.js';
 import type { HealthRepository } from './health-repository.js';
 import type { ImagesRepository } from './images-repository.js';
@@ -29,6 +30,7 @@ export interface Repositories {
   audit: AuditRepository;
   events: EventsRepository;
   delegations: DelegationsRepository;
+  projectBindings: ProjectBindingsRepository;
   uploadBatches: UploadBatchesRepository;
   health: HealthRepository;
   sessions: SessionsRepository;
