@@ -118,6 +118,10 @@ const MATRIX: Row[] = [
   { name: 'retire', method: 'POST', path: (who) => `/api/v1/collections/${doomed.retire[who] ?? doomed.retire.alien}/retire`, expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 200 } },
   { name: 'take a whole collection down', method: 'POST', path: () => '/api/v1/retractions', body: (who) => ({ scope: 'collection', collectionId: doomed.retract[who], reason: 'matrix' }), expect: { anon: 401, alien: 200, other: 403, rev: 200, boss: 200 } },
   { name: 'take an upload batch down (none such)', method: 'POST', path: () => '/api/v1/retractions', body: () => ({ scope: 'batch', uploadBatchId: '00000000-0000-4000-8000-000000000000', reason: 'matrix' }), expect: { anon: 401, alien: 404, other: 404, rev: 404, boss: 404 } },
+  { name: 'list project bindings', method: 'GET', path: () => '/api/v1/project-bindings', expect: ADMIN },
+  { name: 'approve a project binding', method: 'POST', path: () => '/api/v1/project-bindings', body: () => ({ username: 'other', projectId: '77', reason: 'matrix' }), expect: { anon: 401, alien: 403, other: 403, rev: 403, boss: 201 } },
+  { name: 'withdraw a project binding', method: 'DELETE', path: () => '/api/v1/project-bindings', body: () => ({ username: 'other', projectId: '77' }), expect: { anon: 401, alien: 403, other: 403, rev: 403, boss: 204 } },
+  { name: "override a collection's release", method: 'POST', path: () => `/api/v1/collections/${doomed.retire.anon}/release`, body: () => ({ release: 'dr1', proprietary: true, embargoHours: 0, reason: 'matrix' }), expect: ADMIN },
   { name: 'revoke a delegation (none such)', method: 'DELETE', path: () => '/api/v1/delegations/00000000-0000-4000-8000-000000000000', expect: { anon: 401, alien: 403, other: 403, rev: 403, boss: 404 } },
 ];
 
