@@ -34,7 +34,7 @@ beforeAll(async () => {
       'sims: { release: dp0.3, prompt: false, proprietary: false, embargoHours: 0 }',
     ].join('\n'),
   );
-  s = await buildServices(loadConfig({ DATA_DIR: join(dir, 'data'), ARTIFACT_ROOT: join(dir, 'artifacts'), REDIS_URL: redis.url, RELEASES_FILE: releases }), { log: createLogger('silent') });
+  s = await buildServices(loadConfig({ BRIDGE_MODE: 'dev', DATA_DIR: join(dir, 'data'), ARTIFACT_ROOT: join(dir, 'artifacts'), REDIS_URL: redis.url, RELEASES_FILE: releases }), { log: createLogger('silent') });
   api = await startApiRole(s, 0);
 }, 60_000);
 afterAll(async () => {
