@@ -66,7 +66,7 @@ async function throughput(dir: string): Promise<void> {
   const w = await startWorkerRole(s);
   let elapsed: number;
   try {
-    const c = await createCollection(s.db, { owner: 'bench', repository: 'local', name: layout.run, sourceKind: 'prefix', sourceRoot: root, datasetType: layout.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, dataRelease: 'dp0.2' }, 'bench');
+    const c = await createCollection(s.db, { owner: 'bench', repository: 'local', name: layout.run, sourceKind: 'prefix', sourceRoot: root, datasetType: layout.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: { name: 'dp0.2', source: 'mapping', proprietary: false, embargoHours: 0 } }, 'bench');
     const t0 = Date.now();
     await s.queues.add('poll', { collectionId: c.id });
     // In quarantine = converted and stored; the policy then gives each a verdict
