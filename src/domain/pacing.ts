@@ -57,10 +57,20 @@ export async function paceGate(d: { repos: Repositories; panoptes: PanoptesClien
   return undefined;
 }
 
-async function wait(repos: Repositories, batch: UploadBatch, message: string): Promise<string> {
+function wait(repos: Repositories, batch: UploadBatch, message: string): Promise<string> {
+  return holdBatch(repos, batch, message, ['manifested', 'waiting']);
+}
+
+/**
+ * Moves the batch to 'waiting' with the message the PI sees (a
+ * `batch_waiting` event the first time), if it is still in one of `from`.
+ * The sweep offers waiting batches again, so the wait ends by itself once
+ * its cause is gone.
+ */
+export async function holdBatch(repos: Repositories, batch: UploadBatch, message: string, from: UploadBatch['state'][]): Promise<string> {
   await repos.transaction(async (tx) => {
     const prev = await tx.ledger.lock(batch.id);
-    if (prev.state !== 'manifested' && prev.state !== 'waiting') return;
+    if (!from.includes(prev.state)) return;
     await tx.ledger.setState(batch.id, 'waiting', message);
     if (prev.state !== 'waiting') await tx.events.record(batch.collection_id, 'batch_waiting', { uploadBatchId: batch.id, seq: batch.seq, message });
   });

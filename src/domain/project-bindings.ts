@@ -30,7 +30,7 @@ export async function approveProjectBinding(repos: Repositories, who: Caller, us
   });
 }
 
-/** Throws NotFoundError when the PI has no such binding. Collections already set to the project keep it; new settings are refused. */
+/** Throws NotFoundError when the PI has no such binding. Collections already set to the project keep it, but their uploads wait (release.ts); new settings are refused. */
 export async function revokeProjectBinding(repos: Repositories, who: Caller, username: string, projectId: string): Promise<void> {
   assertAdmin(who);
   await repos.transaction(async (tx) => {
@@ -47,4 +47,10 @@ export async function assertProjectApproved(repos: Repositories, owner: string, 
     `Zooniverse project ${projectId} is not approved for ${owner}: ask an EPO admin to approve it (POST /api/v1/project-bindings {"username": "${owner}", "projectId": "${projectId}"}), then set it again`,
     { field: 'zooniverseProjectId' },
   );
+}
+
+/** Why uploads to this project must wait (no admin approval in force for the owner), or undefined when they may go. */
+export async function projectBindingProblem(repos: Repositories, owner: string, projectId: string): Promise<string | undefined> {
+  if (await repos.projectBindings.isApproved(owner, projectId)) return undefined;
+  return `Zooniverse project ${projectId} is not approved for ${owner} (any more): uploads wait until an EPO admin approves it (POST /api/v1/project-bindings) or the PI sets an approved project`;
 }

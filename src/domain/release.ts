@@ -6,7 +6,8 @@ import type { Repositories } from './ports/repositories.js';
 import { BatchBusyError, uploadBatch } from './upload.js';
 import { failBatch } from './upload-outcomes.js';
 import { progressOf, type UploadProgress } from './upload-progress.js';
-import { paceGate } from './pacing.js';
+import { holdBatch, paceGate } from './pacing.js';
+import { projectBindingProblem } from './project-bindings.js';
 
 /**
  * The release of approved images: what the flow's parent job does once the
@@ -35,6 +36,13 @@ export async function uploadCollection(d: ReleaseDeps, collectionId: string): Pr
   if (!c.zooniverse_project_id) return { uploaded: 0, skipped: `collection ${c.name} has no Zooniverse project id` };
   // Export batches are for the offline path; they never go to the API.
   const batches = await d.repos.ledger.uploadableOf(c.id);
+  // Checked at every upload, not only when the project is set: an admin may have revoked it since.
+  const unbound = await projectBindingProblem(d.repos, c.owner, c.zooniverse_project_id);
+  if (unbound) {
+    for (const b of batches) await holdBatch(d.repos, b, unbound, ['manifested', 'waiting', 'uploading', 'verifying']);
+    if (batches.length) d.log.warn({ collectionId, project: c.zooniverse_project_id }, unbound);
+    return { uploaded: 0, waiting: unbound };
+  }
   let uploaded = 0;
   for (const b of batches) {
     const waiting = await paceGate({ repos: d.repos, panoptes: d.panoptes }, c, b);

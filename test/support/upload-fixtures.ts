@@ -104,6 +104,8 @@ export async function seedUploadBatch(db: Db, store: ObjectStore, o: SeedOptions
     );
     collectionId = c.id;
     await db.updateTable('collections').set({ upload_mode: mode, subject_set_per: o.subjectSetPer ?? 'batch' }).where('id', '=', c.id).execute();
+    // As in production, an admin approved the project for the owner (uploads check it at every run).
+    await db.insertInto('project_bindings').values({ username: 'pi', project_id: o.projectId ?? '1', approved_by: 'test' }).onConflict((oc) => oc.doNothing()).execute();
   } else {
     name = (await db.selectFrom('collections').select('name').where('id', '=', collectionId).executeTakeFirstOrThrow()).name;
   }
