@@ -28,6 +28,7 @@ import { createLogger } from '../dist/src/app/logger.js';
 import { createCollection } from '../dist/src/db/repositories/collections.js';
 import { pollCollection } from '../dist/src/domain/pipeline.js';
 import { writeDemoArtifacts, type DemoLayout } from '../dist/src/demo/demo-data.js';
+import { DEFAULT_RELEASES, derivedRelease } from '../dist/src/domain/releases.js';
 import { convertSet } from '../dist/src/imaging/convert-set.js';
 import { DEFAULT_CONVERT_OPTIONS } from '../dist/src/imaging/convert.js';
 import { ButlerServerDouble, DOUBLE_TOKEN, type SeedDataset } from '../test/support/butler-server.js';
@@ -66,7 +67,7 @@ async function throughput(dir: string): Promise<void> {
   const w = await startWorkerRole(s);
   let elapsed: number;
   try {
-    const c = await createCollection(s.db, { owner: 'bench', repository: 'local', name: layout.run, sourceKind: 'prefix', sourceRoot: root, datasetType: layout.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: { name: 'dp0.2', source: 'mapping', proprietary: false, embargoHours: 0 } }, 'bench');
+    const c = await createCollection(s.db, { owner: 'bench', repository: 'dp02', name: layout.run, sourceKind: 'prefix', sourceRoot: root, datasetType: layout.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'dp02') }, 'bench');
     const t0 = Date.now();
     await s.queues.add('poll', { collectionId: c.id });
     // In quarantine = converted and stored; the policy then gives each a verdict

@@ -5,6 +5,7 @@ import type { ReviewDeps } from '../src/domain/review.js';
 import type { ReleaseDeps } from '../src/domain/release.js';
 import type { Repositories } from '../src/domain/ports/repositories.js';
 import type { WebhookSender } from '../src/domain/ports/webhook-sender.js';
+import type { ReleaseCatalogue } from '../src/domain/releases.js';
 
 /** What the runner tells a handler about the job's retries, so the last attempt can record why it gave up. */
 export interface HandlerContext {
@@ -26,4 +27,6 @@ export interface HandlerDeps {
   webhooks: WebhookSender;
   /** Work untouched for this long is considered lost by the sweep. */
   sweepAgeMs: number;
+  /** The operator's release mapping in force: the sweep re-derives releases from it. */
+  releases: ReleaseCatalogue;
 }

@@ -3,6 +3,7 @@ import type { PipelineDeps } from '../src/domain/pipeline.js';
 import type { ReviewDeps } from '../src/domain/review.js';
 import type { ReleaseDeps } from '../src/domain/release.js';
 import type { WebhookSender } from '../src/domain/ports/webhook-sender.js';
+import type { ReleaseCatalogue } from '../src/domain/releases.js';
 import type { Handlers } from './handler.js';
 import { pollHandler } from './poll.js';
 import { retrieveHandler } from './retrieve.js';
@@ -15,8 +16,8 @@ import { notifyHandler } from './notify.js';
 import { sweepHandler } from './sweep.js';
 
 /** The handler of every job in the catalogue, sharing one set of dependencies. */
-export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: ReleaseDeps, queues: JobQueue, opts: { sweepAgeMs: number; webhooks: WebhookSender }): Handlers {
-  const h = { pipeline: d, review, release, queues, repos: review.repos, webhooks: opts.webhooks, sweepAgeMs: opts.sweepAgeMs };
+export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: ReleaseDeps, queues: JobQueue, opts: { sweepAgeMs: number; webhooks: WebhookSender; releases: ReleaseCatalogue }): Handlers {
+  const h = { pipeline: d, review, release, queues, repos: review.repos, webhooks: opts.webhooks, sweepAgeMs: opts.sweepAgeMs, releases: opts.releases };
   return {
     poll: pollHandler(h),
     retrieve: retrieveHandler(h),

@@ -10,7 +10,7 @@ import { httpWebhookSender } from '../src/adapters/webhook/http-webhook-sender.j
  * the queues' own Redis connection, the sweep's and the polls' schedules.
  */
 export async function startWorkerRole(s: Services): Promise<{ workers: Worker[]; close(): Promise<void> }> {
-  const handlers = pipelineHandlers(s.pipeline, s.review, { repos: s.repos, lock: s.lock, store: s.store, log: s.log, panoptes: s.panoptes }, s.queues, { sweepAgeMs: s.config.SWEEP_INTERVAL_SECONDS * 1000, webhooks: httpWebhookSender({ allowHttp: s.config.BRIDGE_MODE === 'dev', allowedHosts: s.config.WEBHOOK_ALLOWED_HOSTS }) });
+  const handlers = pipelineHandlers(s.pipeline, s.review, { repos: s.repos, lock: s.lock, store: s.store, log: s.log, panoptes: s.panoptes }, s.queues, { sweepAgeMs: s.config.SWEEP_INTERVAL_SECONDS * 1000, releases: s.releases, webhooks: httpWebhookSender({ allowHttp: s.config.BRIDGE_MODE === 'dev', allowedHosts: s.config.WEBHOOK_ALLOWED_HOSTS }) });
   const w = startWorkers(handlers, { connection: s.queues.connection, concurrency: s.config.WORKER_CONCURRENCY, log: s.log, lockMs: s.config.JOB_LOCK_SECONDS * 1000 });
   await s.queues.scheduleSweep(s.config.SWEEP_INTERVAL_SECONDS);
   for (const c of await s.repos.collections.list({ status: 'active' })) await s.queues.schedulePoll(c.id, c.poll_interval_seconds);

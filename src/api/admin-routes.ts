@@ -1,8 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import type { Repositories } from '../domain/ports/repositories.js';
 import { changeableCollection } from '../domain/collections.js';
-import { overrideRelease, setPanelApproval } from '../domain/collection-settings.js';
+import { overrideRelease, setPanelApproval, type FactChangeDeps } from '../domain/collection-settings.js';
 import { delegate, listDelegations, revokeDelegation } from '../domain/delegations.js';
 import { approveProjectBinding, listProjectBindings, revokeProjectBinding } from '../domain/project-bindings.js';
 import { requireRole } from './auth.js';
@@ -16,14 +15,14 @@ const username = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be an RSP
  * (a policy fact), and delegate collection prefixes outside u/<own name>/ to
  * a PI. Both are audited.
  */
-export function adminRoutes(d: { repos: Repositories }): Router {
+export function adminRoutes(d: FactChangeDeps): Router {
   const r = Router();
 
   r.post('/collections/:id/panel-approval', requireRole('admin'), async (req, res) => {
     const c = await changeableCollection(d.repos, req.identity!, uuid.parse(req.params.id));
     const b = z.object({ panelApproval: z.enum(['none', 'approved']), reason: z.string().trim().min(1, 'say which panel decision this records').max(2000) }).strict().parse(req.body);
-    await setPanelApproval(d.repos, req.identity!, c, b.panelApproval, b.reason);
-    res.json({ id: c.id, panelApproval: b.panelApproval });
+    const { reopened } = await setPanelApproval(d, req.identity!, c, b.panelApproval, b.reason);
+    res.json({ id: c.id, panelApproval: b.panelApproval, reopened });
   });
 
   r.post('/collections/:id/release', requireRole('admin'), async (req, res) => {
@@ -37,8 +36,8 @@ export function adminRoutes(d: { repos: Repositories }): Router {
       })
       .strict()
       .parse(req.body);
-    const saved = await overrideRelease(d.repos, req.identity!, c, b, b.reason);
-    res.json({ id: saved.id, dataRelease: saved.data_release, releaseSource: saved.release_source, proprietary: saved.release_proprietary, embargoHours: saved.release_embargo_hours });
+    const { collection: saved, reopened } = await overrideRelease(d, req.identity!, c, b, b.reason);
+    res.json({ id: saved.id, dataRelease: saved.data_release, releaseSource: saved.release_source, proprietary: saved.release_proprietary, embargoHours: saved.release_embargo_hours, reopened });
   });
 
   r.get('/delegations', requireRole('admin'), async (req, res) => {

@@ -1,3 +1,4 @@
+import { systemClock } from '../domain/ports/clock.js';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { DEFAULT_RELEASES, type ReleaseCatalogue } from '../domain/releases.js';
@@ -173,7 +174,7 @@ export function createApi(d: ApiDeps): Express {
   });
   api.use(collectionRoutes({ repos: d.repos, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot, releases: d.releases ?? DEFAULT_RELEASES }));
   api.use(reviewRoutes({ repos: d.repos, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), releaseProgress: (cid, o) => releaseProgress(d.repos, cid, o), allowHttpWebhooks: !d.auth.secureCookies, webhookAllowedHosts: d.webhookAllowedHosts, uploading: !!d.panoptes }));
-  api.use(adminRoutes({ repos: d.repos }));
+  api.use(adminRoutes({ repos: d.repos, queues: d.queues, clock: systemClock }));
   api.use(takedownRoutes({ repos: d.repos, takedown: { repos: d.repos, lock: d.lock, store: d.store, log: d.log, panoptes: d.panoptes }, queues: d.queues }));
   app.use('/api/v1', api);
 

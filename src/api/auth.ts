@@ -44,6 +44,8 @@ export interface AuthenticatorDeps {
    * browser signs in again (often without a prompt), which re-reads them.
    */
   sessionRolesMaxAgeMs?: number;
+  /** Told of every caller the identity provider vouched for (bearer or session), with their data rights: these are policy facts. */
+  seen?: (username: string, dataRights: readonly string[]) => void;
 }
 
 /** Bearer tokens (API clients), then the session cookie (browsers), then, in dev, the dev headers. */
@@ -57,6 +59,7 @@ export function authenticator(d: AuthenticatorDeps): Authenticator {
         if (!d.provider) throw new UnauthenticatedError('bearer tokens are not accepted: no identity provider is configured');
         req.identity = await d.provider.verifyBearer(m[1]);
         req.authVia = 'bearer';
+        d.seen?.(req.identity.username, req.identity.dataRights ?? []);
         return next();
       }
       const cookie = readCookie(req.header('cookie'), SESSION_COOKIE);
@@ -70,6 +73,7 @@ export function authenticator(d: AuthenticatorDeps): Authenticator {
           req.identity = { username: s.username, roles: s.roles as Role[], groups: s.groups, dataRights: s.dataRights };
           req.authVia = 'session';
           req.csrfToken = s.csrfToken;
+          d.seen?.(s.username, s.dataRights);
           return next();
         }
       }

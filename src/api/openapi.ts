@@ -71,7 +71,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/collections/{id}/images': { get: { summary: 'Images', parameters: [...idParam, ...page], responses: { '200': { description: 'Page' }, ...errors } } },
       '/collections/{id}/audit': { get: { summary: "The collection's audit log, newest first (verdicts, decisions, panel approval)", parameters: idParam, responses: { '200': { description: 'Entries' }, ...errors } } },
       '/collections/{id}/panel-approval': {
-        post: { summary: "Admin: record the Data Rights Panel's decision (a policy fact)", parameters: idParam, requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['panelApproval', 'reason'], properties: { panelApproval: { enum: ['none', 'approved'] }, reason: { type: 'string' } } } } } }, responses: { '200': { description: 'Recorded' }, ...errors } },
+        post: { summary: "Admin: record the Data Rights Panel's decision (a policy fact); images the policy judged are judged again (`reopened` says how many), a reviewer's decisions stand", parameters: idParam, requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['panelApproval', 'reason'], properties: { panelApproval: { enum: ['none', 'approved'] }, reason: { type: 'string' } } } } } }, responses: { '200': { description: 'Recorded' }, ...errors } },
       },
       '/me': { get: { summary: 'Who you are: username, roles, groups, data rights (and the CSRF token for browser sessions)', responses: { '200': { description: 'Identity' }, ...errors } } },
       '/review/batches': { get: { summary: "A collection's review batches (one per poll that found data) with counts", parameters: [{ name: 'collection', in: 'query', required: true, schema: { type: 'string', format: 'uuid' } }], responses: { '200': { description: 'Batches' }, ...errors } } },
@@ -120,11 +120,11 @@ export function openApiDocument(): Record<string, unknown> {
         get: { summary: 'Admin: delegated collection prefixes', responses: { '200': { description: 'List' }, ...errors } },
         post: { summary: 'Admin: let a PI register collections under a prefix outside u/<own name>/', responses: { '201': { description: 'Delegated' }, '409': { description: 'Exists' }, ...errors } },
       },
-      '/collections/{id}/release': { post: { summary: 'Admin: override the data release the mapping derived for this collection ({release, proprietary, embargoHours, reason}); audited; images already judged keep their verdicts', parameters: idParam, responses: { '200': { description: 'Release set' }, ...errors } } },
+      '/collections/{id}/release': { post: { summary: 'Admin: override the data release the mapping derived for this collection ({release, proprietary, embargoHours, reason}); audited; images the policy judged are judged again (`reopened` says how many), a reviewer\'s decisions stand', parameters: idParam, responses: { '200': { description: 'Release set' }, ...errors } } },
       '/project-bindings': {
         get: { summary: 'Admin: the Zooniverse projects approved for each PI', responses: { '200': { description: 'List' }, ...errors } },
         post: { summary: 'Admin: approve a Zooniverse project for a PI ({username, projectId, reason}); only approved projects may be set as a collection\'s zooniverseProjectId (otherwise 403). Audited', responses: { '201': { description: 'Approved' }, '409': { description: 'Exists' }, ...errors } },
-        delete: { summary: 'Admin: withdraw a PI\'s project approval ({username, projectId}); collections keep their setting, new settings are refused. Audited', responses: { '204': { description: 'Withdrawn' }, ...errors } },
+        delete: { summary: 'Admin: withdraw a PI\'s project approval ({username, projectId}); collections keep their setting, but their uploads wait (batch state waiting, with the reason) until it is approved again; new settings are refused. Audited', responses: { '204': { description: 'Withdrawn' }, ...errors } },
       },
       '/delegations/{id}': { delete: { summary: 'Admin: withdraw a delegation', parameters: idParam, responses: { '204': { description: 'Withdrawn' }, ...errors } } },
     },

@@ -132,6 +132,7 @@ function imageView({ image: img, frames, lastDecision, canDecide }: ReviewCard, 
     state: img.state,
     verdict: img.verdict,
     verdictReasons: img.verdict_reasons,
+    recheckReason: img.recheck_reason,
     matchedRules: img.verdict_rules,
     // Where the pixels come from, as the system knows it (never the PI's word).
     repository: img.repository,

@@ -2,6 +2,8 @@ import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { createApi, QUEUE_DASHBOARD_PATH } from '../api/app.js';
 import { authenticator } from '../api/auth.js';
+import { systemClock } from '../domain/ports/clock.js';
+import { ownerRightsWatcher } from '../domain/reevaluation.js';
 import type { IdentityProvider } from '../domain/ports/identity-provider.js';
 import { FsObjectStore, servePublic } from '../adapters/storage/fs-store.js';
 import { queueDashboard } from '../adapters/queue/queue-dashboard.js';
@@ -73,7 +75,7 @@ export async function startApiRole(
     queueDashboard: queueDashboard(s.queues.queues.values(), QUEUE_DASHBOARD_PATH),
     store: s.store,
     log: s.log,
-    authenticator: authenticator({ sessions: s.repos.sessions, provider: auth.provider, devHeaders: dev && !hasProvider, sessionRolesMaxAgeMs: hasProvider ? c.SESSION_ROLES_REFRESH_SECONDS * 1000 : undefined }),
+    authenticator: authenticator({ sessions: s.repos.sessions, provider: auth.provider, devHeaders: dev && !hasProvider, sessionRolesMaxAgeMs: hasProvider ? c.SESSION_ROLES_REFRESH_SECONDS * 1000 : undefined, seen: ownerRightsWatcher({ repos: s.repos, queues: s.queues, clock: systemClock, log: s.log }) }),
     publicHandler: s.store instanceof FsObjectStore ? servePublic(s.store) : undefined,
     defaultPollIntervalSeconds: c.DEFAULT_POLL_INTERVAL_SECONDS,
     artifactRoot: c.ARTIFACT_ROOT,

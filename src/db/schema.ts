@@ -103,6 +103,8 @@ export interface ImageTable {
   public_key: string | null;
   public_sha256: string | null;
   published_at: Timestamp | null;
+  reviewed_by: ColumnType<string | null, string | null | undefined, string | null>;
+  recheck_reason: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }

@@ -7,6 +7,10 @@ import { assertMayChange } from './collections.js';
 import { ForbiddenError } from './errors.js';
 import { parseExtraMetadata } from './subject-metadata.js';
 import { readExtraMetadataTable } from './extra-metadata-table.js';
+import type { Clock } from './ports/clock.js';
+import type { JobQueue } from './ports/job-queue.js';
+import { sendBackChangedMetadata } from './metadata-recheck.js';
+import { describeRelease, queueReevaluation, reopenVerdicts } from './reevaluation.js';
 
 /**
  * How a collection's published images become Zooniverse subjects. Applies
@@ -60,34 +64,56 @@ export async function replaceExtraMetadataObjects(repos: Repositories, who: Call
   return saveSettings(repos, who, c, { extra_metadata: { columns, objects } }, { changed: ['extraMetadata.objects'], objects: Object.keys(objects).length });
 }
 
-/** Records the Data Rights Panel's decision on a collection (a policy fact); admins only, with the reason. */
-export async function setPanelApproval(repos: Repositories, who: Caller, c: Collection, approval: PanelApproval, reason: string): Promise<void> {
+/** What a change to a policy fact needs: the database, and the queue that re-evaluates what the change reopened. */
+export interface FactChangeDeps {
+  repos: Repositories;
+  queues: Pick<JobQueue, 'add'>;
+  clock: Clock;
+}
+
+/**
+ * Records the Data Rights Panel's decision on a collection (a policy fact);
+ * admins only, with the reason. Images the policy judged under the old
+ * decision (and no reviewer has decided) are judged again.
+ */
+export async function setPanelApproval(d: FactChangeDeps, who: Caller, c: Collection, approval: PanelApproval, reason: string): Promise<{ reopened: number }> {
   if (!isAdmin(who)) throw new ForbiddenError('requires role admin');
-  await repos.transaction(async (tx) => {
+  const reopened = await d.repos.transaction(async (tx) => {
     await tx.collections.update(c.id, { panel_approval: approval });
     await tx.audit.append([{ actor: who.username, action: 'panel_approval', entity: 'collection', entityId: c.id, collectionId: c.id, reason, detail: { from: c.panel_approval, to: approval } }]);
+    if (approval === c.panel_approval) return 0;
+    return reopenVerdicts(tx, c.id, { actor: who.username, reason: `Data Rights Panel approval changed: ${c.panel_approval} -> ${approval} (${reason})` });
   });
+  if (reopened) await queueReevaluation(d.queues, c.id, d.clock);
+  return { reopened };
 }
 
 /**
  * An admin overrides the release the mapping derived for one collection
  * (e.g. a repository serving several releases), with the reason on record.
- * Images already judged keep their verdicts; new ones see the new facts.
+ * Images the policy judged under the old release are judged again; a
+ * reviewer's decisions stand.
  */
-export async function overrideRelease(repos: Repositories, who: Caller, c: Collection, r: { release: string; proprietary: boolean; embargoHours: number }, reason: string): Promise<Collection> {
+export async function overrideRelease(d: FactChangeDeps, who: Caller, c: Collection, r: { release: string; proprietary: boolean; embargoHours: number }, reason: string): Promise<{ collection: Collection; reopened: number }> {
   if (!isAdmin(who)) throw new ForbiddenError('requires role admin');
-  await repos.transaction(async (tx) => {
+  const from = describeRelease(c);
+  const reopened = await d.repos.transaction(async (tx) => {
     await tx.collections.update(c.id, { data_release: r.release, release_source: 'admin', release_proprietary: r.proprietary, release_embargo_hours: r.embargoHours });
     await tx.audit.append([{ actor: who.username, action: 'release_override', entity: 'collection', entityId: c.id, collectionId: c.id, reason, detail: { from: { release: c.data_release, source: c.release_source, proprietary: c.release_proprietary, embargoHours: c.release_embargo_hours }, to: r } }]);
+    const to = describeRelease({ data_release: r.release, release_source: 'admin', release_proprietary: r.proprietary, release_embargo_hours: r.embargoHours });
+    return from === to ? 0 : reopenVerdicts(tx, c.id, { actor: who.username, reason: `release set by an admin: ${from} -> ${to} (${reason})` });
   });
-  return repos.collections.get(c.id);
+  if (reopened) await queueReevaluation(d.queues, c.id, d.clock);
+  return { collection: await d.repos.collections.get(c.id), reopened };
 }
 
 /** A settings change and its audit entry commit together; returns the collection as saved. */
 async function saveSettings(repos: Repositories, who: Caller, c: Collection, set: CollectionChanges, detail: Record<string, unknown>): Promise<Collection> {
   await repos.transaction(async (tx) => {
+    // Before the update: it compares the stored metadata with the new.
+    const sentBack = set.extra_metadata !== undefined ? await sendBackChangedMetadata(tx, c.id, set.extra_metadata, who.username) : [];
     await tx.collections.update(c.id, set);
-    await tx.audit.append([{ actor: who.username, action: 'settings', entity: 'collection', entityId: c.id, collectionId: c.id, reason: null, detail }]);
+    await tx.audit.append([{ actor: who.username, action: 'settings', entity: 'collection', entityId: c.id, collectionId: c.id, reason: null, detail: sentBack.length ? { ...detail, sentBackToReview: sentBack.length } : detail }]);
   });
   return repos.collections.get(c.id);
 }

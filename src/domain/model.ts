@@ -86,6 +86,9 @@ export interface Artifact {
   updated_at: Date;
 }
 
+/** How an image's `error` begins when its policy rules failed to evaluate: a fixed policy file clears it by re-evaluation. */
+export const POLICY_ERROR_PREFIX = 'policy could not be evaluated: ';
+
 export interface Image {
   id: string;
   collection_id: string;
@@ -117,6 +120,10 @@ export interface Image {
   public_key: string | null;
   public_sha256: string | null;
   published_at: Date | null;
+  /** The reviewer whose approval or rejection is in force; null while the policy's verdict stands (only those are re-evaluated when facts change). */
+  reviewed_by: string | null;
+  /** Why the image came back to review (its facts or extra metadata changed after a verdict); cleared by the next decision. */
+  recheck_reason: string | null;
   created_at: Date;
   updated_at: Date;
 }

@@ -1,4 +1,4 @@
-import type { Collection, Image, ImageState } from './model.js';
+import { POLICY_ERROR_PREFIX, type Collection, type Image, type ImageState } from './model.js';
 import type { AuditInput } from './ports/audit-repository.js';
 import type { Clock } from './ports/clock.js';
 import type { Logger } from './ports/logger.js';
@@ -88,7 +88,7 @@ export async function applyPolicy(d: ReviewDeps, collectionId: string): Promise<
         } catch (e) {
           if (!(e instanceof PolicyEvaluationError)) throw e;
           out.errors++;
-          await tx.images.update(img.id, { error: `policy could not be evaluated: ${e.message}` });
+          await tx.images.update(img.id, { error: `${POLICY_ERROR_PREFIX}${e.message}` });
           await tx.audit.append([{ actor: policyActor(policyRef(d.policy)), action: 'policy_error', entity: 'image', entityId: img.id, collectionId: c.id, policyRef: policyRef(d.policy), reason: e.message }]);
           continue;
         }
@@ -212,7 +212,8 @@ async function decideOne(tx: Repositories, who: Reviewer, id: string, action: De
     if (!last || last.action.startsWith('policy_')) throw new ConflictError(`image ${id} was ${img.state} by the policy, not by a reviewer; it cannot be undone`);
     to = 'quarantined';
   }
-  const moved = await tx.images.transition(id, img.state, to, who.username, {}, reason);
+  // The decision stands against later re-evaluations until undone.
+  const moved = await tx.images.transition(id, img.state, to, who.username, { reviewed_by: action === 'undo' ? null : who.username, recheck_reason: null }, reason);
   if (!moved) throw new ConflictError(`image ${id} changed while deciding; reload and try again`);
   const entry: AuditInput = { actor: who.username, action, entity: 'image', entityId: id, collectionId: c.id, policyRef: img.policy_ref, reason, detail: { from: img.state, to } };
   await tx.audit.append([entry]);

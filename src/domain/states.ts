@@ -7,6 +7,7 @@ import { IllegalTransitionError } from './errors.js';
  *
  *   artifact: discovered -> retrieved -> converted      (any -> failed; failed -> discovered on retry)
  *   image:    quarantined -> approved | rejected -> published -> uploaded -> retracted
+ *             (approved, rejected by the policy, and published not yet uploaded may return to quarantine: reevaluation.ts, metadata-recheck.ts)
  */
 export const ARTIFACT_TRANSITIONS: Record<string, readonly string[]> = {
   discovered: ['retrieved', 'failed'],
@@ -19,7 +20,8 @@ export const IMAGE_TRANSITIONS: Record<string, readonly string[]> = {
   quarantined: ['approved', 'rejected'],
   approved: ['published', 'quarantined', 'rejected'],
   rejected: ['quarantined'],
-  published: ['uploaded', 'retracted'],
+  // Back to review when the PI changes its extra metadata before it is in an upload batch (metadata-recheck.ts).
+  published: ['uploaded', 'retracted', 'quarantined'],
   uploaded: ['retracted'],
   retracted: [],
   failed: [],

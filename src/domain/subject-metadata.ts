@@ -169,7 +169,8 @@ export function splitCoordinatePair(row: SubjectMetadata): Set<string> {
   return pair ? new Set([...raLike, ...decLike]) : new Set();
 }
 
-function extraFor(extra: ExtraMetadata, imageId: string, stamp: number, datasetIds: string[]): SubjectMetadata {
+/** The PI's extra columns one image gets: collection-wide, then by stamp, by dataset and stamp, by image id (later wins). */
+export function extraFor(extra: ExtraMetadata, imageId: string, stamp: number, datasetIds: string[]): SubjectMetadata {
   const out: SubjectMetadata = { ...extra.columns };
   Object.assign(out, extra.objects[String(stamp)]);
   for (const ds of datasetIds) Object.assign(out, extra.objects[`${ds}:${stamp}`]);

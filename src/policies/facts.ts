@@ -14,7 +14,7 @@ import { KIND, type TypeShape } from './caesar.js';
  * | collection.owner            | bridge (ownership check at registration)                               | no |
  * | collection.panel_approval   | admin (POST .../panel-approval, audited)                               | no |
  * | owner.username              | identity provider (Gafaelfawr `sub`)                                   | no |
- * | owner.data_rights           | identity provider (`data_rights` claim of the owner's own token, at registration; [] when an admin registers for them) | no |
+ * | owner.data_rights           | identity provider (`data_rights` claim of the owner's own token: at registration, then at each of their requests) | no |
  * | dataset.type                | PI's registration (datasetType); the Butler query filters on it; no shipped rule reads it | yes (PI claim) |
  * | dataset.release             | release mapping (RELEASES_FILE) from the repository label, or an admin | no (see note) |
  * | dataset.release_source      | bridge: mapping / admin / unmapped / pi_claim (legacy rows)           | no |
@@ -32,6 +32,9 @@ import { KIND, type TypeShape } from './caesar.js';
  * EPO's account, so the label names where the data comes from. For prefix
  * sources (retrieve-artifacts output under ARTIFACT_ROOT) nothing ties the
  * files to the label: the operator who fills ARTIFACT_ROOT vouches for it.
+ * Changing facts: a panel approval, a release override or remapping, a new
+ * policy file and new owner data rights re-judge the images the policy
+ * decided (src/domain/reevaluation.ts); a reviewer's decision stands.
  * Note on observation time: a header can claim any date. The shipped policy
  * uses age only to end the 80-hour embargo of prompt data, which stays
  * proprietary (panel approval and EPO review still needed); unknown age never

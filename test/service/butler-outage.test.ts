@@ -63,7 +63,7 @@ describe('Butler server unreachable', () => {
     const w = await startWorkerRole(s);
     let butler: ButlerServerDouble | undefined;
     try {
-      const c = await createCollection(s.db, { owner: 'alien', repository: 'dp1', name: LAYOUT.run, sourceKind: 'butler', sourceRoot: null, datasetType: LAYOUT.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'dp0.2') }, 'alien');
+      const c = await createCollection(s.db, { owner: 'alien', repository: 'dp02', name: LAYOUT.run, sourceKind: 'butler', sourceRoot: null, datasetType: LAYOUT.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'dp0.2') }, 'alien');
       await s.queues.add('poll', { collectionId: c.id });
 
       // The failure is visible on the collection, naming the server and the attempts.
@@ -84,7 +84,7 @@ describe('Butler server unreachable', () => {
 
       // The server comes back where the bridge expects it; the retry (hurried
       // along here instead of waiting out the backoff) brings the data in.
-      butler = await ButlerServerDouble.start({ port, repository: 'dp1' });
+      butler = await ButlerServerDouble.start({ port, repository: 'dp02' });
       butler.seed(...(await seedFromDemo()));
       for (const j of delayed) await j.promote().catch(() => undefined);
       const n = await waitFor(

@@ -89,7 +89,7 @@ for (const kind of DB_KINDS) {
       const s = await buildServices(loadConfig(env), { log: createLogger('warn'), migrate: true });
       const w = await startWorkerRole(s);
       try {
-        const c = await createCollection(s.db, { owner: 'alien', repository: 'dp1', name: LAYOUT.run, sourceKind: 'prefix', sourceRoot: env.ARTIFACT_ROOT, datasetType: LAYOUT.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'dp0.2') }, 'alien');
+        const c = await createCollection(s.db, { owner: 'alien', repository: 'dp02', name: LAYOUT.run, sourceKind: 'prefix', sourceRoot: env.ARTIFACT_ROOT, datasetType: LAYOUT.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'dp0.2') }, 'alien');
         await s.queues.add('poll', { collectionId: c.id });
         const done = await waitFor(() => counts(s), (v) => (v.images.quarantined ?? 0) >= EXPECTED && (v.artifacts.failed ?? 0) >= 1);
         expect(done.images.quarantined).toBe(EXPECTED);
@@ -125,7 +125,7 @@ describe('crash safety', () => {
       const env = await envFor(DB_KINDS.includes('postgres') ? 'postgres' : 'pglite', dir);
       await writeDemoArtifacts(env.ARTIFACT_ROOT, LAYOUT);
       const s = await buildServices(loadConfig(env), { log: createLogger('warn'), migrate: true });
-      const c = await createCollection(s.db, { owner: 'alien', repository: 'dp1', name: LAYOUT.run, sourceKind: 'prefix', sourceRoot: env.ARTIFACT_ROOT, datasetType: LAYOUT.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'dp0.2') }, 'alien');
+      const c = await createCollection(s.db, { owner: 'alien', repository: 'dp02', name: LAYOUT.run, sourceKind: 'prefix', sourceRoot: env.ARTIFACT_ROOT, datasetType: LAYOUT.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'dp0.2') }, 'alien');
       await s.queues.add('poll', { collectionId: c.id });
       await s.close();
 

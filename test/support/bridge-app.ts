@@ -103,7 +103,9 @@ export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeAp
     await writeDemoArtifacts(env.ARTIFACT_ROOT, layout);
     const c = await createCollection(
       s.db,
-      { owner, repository: 'dp02', name: layout.run, sourceKind: 'prefix', sourceRoot: env.ARTIFACT_ROOT, datasetType: layout.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'dp0.2') },
+      { owner, repository: 'dp02', name: layout.run, sourceKind: 'prefix', sourceRoot: env.ARTIFACT_ROOT, datasetType: layout.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'dp0.2'),
+        // As registration records them from the owner's token: the provider's data rights, so the owner's first request changes nothing.
+        ownerDataRights: (op.accounts[owner]?.dataRights ?? '').split(' ').filter(Boolean) },
       owner,
     );
     collections[owner] = c.id;

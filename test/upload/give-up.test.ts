@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_RELEASES } from '../../src/domain/releases.js';
 import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis-server.js';
 import { BullMqJobQueue } from '../../src/adapters/queue/bullmq-queue.js';
 import { pipelineHandlers } from '../../workers/handlers.js';
@@ -41,7 +42,7 @@ describe('upload job gives up', () => {
     const b = await seedUploadBatch(t.db, pub.store, { n: 30 });
     zoo.uploadingDisabled = true;
     const d = { db: t.db, repos: createRepositories(t.db), store: pub.store, sources: () => { throw new Error('not used'); }, convertThreads: 1, log: quietLog };
-    const h = pipelineHandlers(d, { repos: createRepositories(t.db), policy: await loadPolicyFile(DEFAULT_POLICY_FILE), clock: { now: () => new Date() }, log: quietLog }, { repos: createRepositories(t.db), lock: databaseLock(t.db), store: pub.store, log: quietLog, panoptes: panoptesClient(zoo.url) }, queues, { sweepAgeMs: 60_000, webhooks: httpWebhookSender() });
+    const h = pipelineHandlers(d, { repos: createRepositories(t.db), policy: await loadPolicyFile(DEFAULT_POLICY_FILE), clock: { now: () => new Date() }, log: quietLog }, { repos: createRepositories(t.db), lock: databaseLock(t.db), store: pub.store, log: quietLog, panoptes: panoptesClient(zoo.url) }, queues, { sweepAgeMs: 60_000, webhooks: httpWebhookSender(), releases: DEFAULT_RELEASES });
     const state = async () => (await t.db.selectFrom('upload_batches').select(['state', 'error']).where('id', '=', b.batchId).executeTakeFirstOrThrow());
 
     await expect(h.upload({ collectionId: b.collectionId, round: 'r1' }, { attemptsMade: 0, maxAttempts: 3 })).rejects.toThrow(/disabled|503|creates in a row/i);

@@ -120,6 +120,8 @@ function row(label, ...value) {
  */
 export function metaList(img, { full = false } = {}) {
   return h('dl', { class: 'meta' },
+    // Why an image a verdict or a reviewer had settled is back: the first thing to read.
+    img.recheckReason ? row('Back for review', h('strong', { text: img.recheckReason })) : null,
     row('Release', provenanceText(img)),
     row('Observed', ...observedNodes(img)),
     row('Position', ...positionNodes(img)),

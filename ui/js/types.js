@@ -83,6 +83,7 @@
  * @property {ImageState} state
  * @property {Verdict | null} verdict
  * @property {string[]} verdictReasons
+ * @property {string | null} [recheckReason] why the image came back to review (its facts or extra metadata changed after a verdict)
  * @property {MatchedRule[]} matchedRules
  * @property {string} repository Butler repository the pixels come from
  * @property {string | null} dataRelease release derived by the bridge from the repository

@@ -7,6 +7,7 @@ import * as sessionIdToken from './20261125100000_session_id_token.js';
 import * as imageDatasets from './20261126090000_image_datasets.js';
 import * as releaseSource from './20261204090000_release_source.js';
 import * as projectBindings from './20261204100000_project_bindings.js';
+import * as reviewedBy from './20261204120000_reviewed_by.js';
 
 /**
  * Every migration, by timestamped name. Listed statically (not read from the
@@ -21,4 +22,5 @@ export const migrations: Record<string, Migration> = {
   '20261126090000_image_datasets': imageDatasets,
   '20261204090000_release_source': releaseSource,
   '20261204100000_project_bindings': projectBindings,
+  '20261204120000_reviewed_by': reviewedBy,
 };

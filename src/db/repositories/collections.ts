@@ -78,7 +78,7 @@ export async function countByState(db: Tx, collectionId: string): Promise<StateC
 /** JSON columns are stored as text; everything else as it is. */
 function columns(c: CollectionChanges): Record<string, unknown> {
   const out: Record<string, unknown> = { ...c };
-  for (const k of ['colour', 'rgb', 'extra_metadata'] as const) if (k in c) out[k] = JSON.stringify(c[k]);
+  for (const k of ['colour', 'rgb', 'extra_metadata', 'owner_data_rights'] as const) if (k in c) out[k] = JSON.stringify(c[k]);
   return out;
 }
 

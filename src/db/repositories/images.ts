@@ -1,5 +1,7 @@
 import type { Image, ImageState } from '../schema.js';
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
+import { POLICY_ERROR_PREFIX } from '../../domain/model.js';
+import type { Database } from '../schema.js';
 import type { Page } from './artifacts.js';
 import type { ImageChanges, ImagesRepository, NewImage } from '../../domain/ports/images-repository.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
@@ -65,6 +67,21 @@ export async function listImages(db: Tx, collectionId: string, f: { state?: Imag
 const ADMITTED = ['approved', 'published', 'uploaded'] as const;
 /** States in which an image still needs (or serves) its public objects. */
 const USING_PUBLIC = ['approved', 'published', 'uploaded'] as const;
+
+/**
+ * Images on which the policy's verdict (or its failure to give one) stands
+ * and nothing is public yet: what a changed fact may change. A reviewer's
+ * decision in force (`reviewed_by`) is never reopened.
+ */
+function policyStands(eb: ExpressionBuilder<Database, 'images'>) {
+  return eb.and([
+    eb('images.reviewed_by', 'is', null),
+    eb.or([
+      eb.and([eb('images.state', 'in', ['quarantined', 'rejected', 'approved']), eb('images.verdict', 'is not', null)]),
+      eb.and([eb('images.state', '=', 'quarantined'), eb('images.verdict', 'is', null), eb('images.error', 'like', `${POLICY_ERROR_PREFIX}%`)]),
+    ]),
+  ]);
+}
 
 /** JSON columns are stored as text; everything else as it is. */
 function columns(c: ImageChanges): Record<string, unknown> {
@@ -135,6 +152,35 @@ export function imagesRepository(db: Tx): ImagesRepository {
         .executeTakeFirstOrThrow();
       return r.n;
     },
+
+    reopenable(collectionId, f) {
+      let q = db.selectFrom('images').selectAll().where('collection_id', '=', collectionId).where((eb) => policyStands(eb));
+      const stale = f.staleDigest;
+      if (stale !== undefined) q = q.where((eb) => eb.or([eb('policy_digest', 'is', null), eb('policy_digest', '!=', stale)]));
+      return q.orderBy('id').limit(f.limit).execute();
+    },
+    async staleVerdictCollections(digest, limit) {
+      const rows = await db
+        .selectFrom('images')
+        .select('collection_id')
+        .distinct()
+        .where('collection_id', 'in', (eb) => eb.selectFrom('collections').select('id').where('status', '!=', 'retired'))
+        .where((eb) => policyStands(eb))
+        .where((eb) => eb.or([eb('policy_digest', 'is', null), eb('policy_digest', '!=', digest)]))
+        .limit(limit)
+        .execute();
+      return rows.map((r) => r.collection_id);
+    },
+    reviewerApprovedUnplanned: (collectionId) =>
+      db
+        .selectFrom('images')
+        .selectAll()
+        .where('collection_id', '=', collectionId)
+        .where('reviewed_by', 'is not', null)
+        .where('state', 'in', ['approved', 'published'])
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('upload_items').select('upload_items.id').whereRef('upload_items.image_id', '=', 'images.id'))))
+        .orderBy('id')
+        .execute(),
 
     approvedIdleSince: (olderThan, limit) =>
       db.selectFrom('images').select(['id', 'collection_id']).where('state', '=', 'approved').where('updated_at', '<', olderThan).orderBy('collection_id').limit(limit).execute(),

@@ -43,6 +43,7 @@ export type CollectionChanges = Partial<
     | 'release_source'
     | 'release_proprietary'
     | 'release_embargo_hours'
+    | 'owner_data_rights'
     | 'webhook_url'
     | 'webhook_secret'
   >

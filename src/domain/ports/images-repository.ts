@@ -41,6 +41,8 @@ export type ImageChanges = Partial<
     | 'public_key'
     | 'public_sha256'
     | 'published_at'
+    | 'reviewed_by'
+    | 'recheck_reason'
   >
 >;
 
@@ -100,6 +102,18 @@ export interface ImagesRepository {
   countAdmittedOutside(collectionId: string, batchId: string | null): Promise<number>;
   /** Images of the collection created since `since` that already have a verdict (the daily cap). */
   countJudgedSince(collectionId: string, since: Date): Promise<number>;
+
+  /**
+   * Images of the collection on which the policy's verdict stands (no
+   * reviewer's decision in force, nothing public yet: quarantined, rejected
+   * or approved with a verdict, or quarantined after the rules failed);
+   * with `staleDigest`, only those judged by another policy file.
+   */
+  reopenable(collectionId: string, f: { staleDigest?: string; limit: number }): Promise<Image[]>;
+  /** Collections (not retired) holding reopenable images judged by a policy file other than `digest`. */
+  staleVerdictCollections(digest: string, limit: number): Promise<string[]>;
+  /** Images a reviewer approved that are not yet in an upload batch (approved, or published and waiting for one). */
+  reviewerApprovedUnplanned(collectionId: string): Promise<Image[]>;
 
   /** Approved images that have not moved since `olderThan` (their release was lost), by collection, at most `limit`. */
   approvedIdleSince(olderThan: Date, limit: number): Promise<Pick<Image, 'id' | 'collection_id'>[]>;
