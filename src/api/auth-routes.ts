@@ -35,8 +35,8 @@ export function authRoutes(d: AuthRoutesDeps): Router {
   const limiter = rateLimit({ windowMs: 60_000, limit: d.loginRateLimit, standardHeaders: 'draft-7', legacyHeaders: false, handler: problem('too_many_requests', 'Too many login attempts; wait a minute') });
   const form = express.urlencoded({ extended: false, limit: '4kb' });
 
-  const startSession = async (res: Response, who: Identity, idToken?: string) => {
-    const s = await d.sessions.create(who, d.sessionTtlMs, idToken);
+  const startSession = async (res: Response, who: Identity, tokens?: { idToken?: string; accessToken?: string }) => {
+    const s = await d.sessions.create(who, d.sessionTtlMs, tokens);
     res.cookie(SESSION_COOKIE, s.cookie, { httpOnly: true, secure: d.secureCookies, sameSite: 'lax', path: '/', expires: s.expiresAt });
     d.log.info({ user: who.username, roles: who.roles }, 'signed in');
   };
@@ -66,8 +66,8 @@ export function authRoutes(d: AuthRoutesDeps): Router {
     }
     const flow = await d.sessions.takeLoginFlow(state);
     if (!flow) throw new UnauthenticatedError('this sign-in link has expired or was already used; start again from the login page');
-    const { identity, idToken } = await d.provider.completeLogin(new URL(req.originalUrl, d.publicBaseUrl), flow);
-    await startSession(res, identity, idToken);
+    const { identity, idToken, accessToken } = await d.provider.completeLogin(new URL(req.originalUrl, d.publicBaseUrl), flow);
+    await startSession(res, identity, { idToken, accessToken });
     res.redirect(303, safeReturnTo(flow.returnTo));
   });
 

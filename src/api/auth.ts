@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
-import { AppError, ForbiddenError } from '../domain/errors.js';
+import { AppError, ForbiddenError, UpstreamError } from '../domain/errors.js';
 import { sameSecret } from './same-secret.js';
-import type { SessionsRepository } from '../domain/ports/sessions-repository.js';
+import type { LiveSession, SessionsRepository } from '../domain/ports/sessions-repository.js';
 import type { Identity, IdentityProvider, LoginFlow, Role } from '../domain/ports/identity-provider.js';
 
 /** The browser session cookie: httpOnly, SameSite=Lax, Secure outside dev (set in auth-routes.ts). */
@@ -39,9 +39,10 @@ export interface AuthenticatorDeps {
   /** Dev only: trust `X-Bridge-Dev-User` / `X-Bridge-Dev-Roles` headers (never in production). */
   devHeaders: boolean;
   /**
-   * With a provider: how old a session's groups and roles may be. The session
-   * keeps no token to ask the provider again, so past this it ends and the
-   * browser signs in again (often without a prompt), which re-reads them.
+   * With a provider: how old a session's groups and roles may be. Past this
+   * the provider is asked again with the sign-in's access token; a session
+   * that cannot be re-checked (the token expired or was revoked, no token
+   * kept) ends, and the browser signs in again, which re-reads them.
    */
   sessionRolesMaxAgeMs?: number;
   /** Told of every caller the identity provider vouched for (bearer or session), with their data rights: these are policy facts. */
@@ -50,6 +51,16 @@ export interface AuthenticatorDeps {
 
 /** Bearer tokens (API clients), then the session cookie (browsers), then, in dev, the dev headers. */
 export function authenticator(d: AuthenticatorDeps): Authenticator {
+  // A page fires several requests at once; one question to the provider serves them all.
+  const inflight = new Map<string, Promise<LiveSession | undefined>>();
+  const recheck = (cookie: string, s: LiveSession): Promise<LiveSession | undefined> => {
+    let p = inflight.get(cookie);
+    if (!p) {
+      p = recheckSession(d, cookie, s).finally(() => inflight.delete(cookie));
+      inflight.set(cookie, p);
+    }
+    return p;
+  };
   return async (req, _res, next) => {
     try {
       const auth = req.header('authorization');
@@ -65,10 +76,7 @@ export function authenticator(d: AuthenticatorDeps): Authenticator {
       const cookie = readCookie(req.header('cookie'), SESSION_COOKIE);
       if (cookie) {
         let s = await d.sessions.find(cookie);
-        if (s && d.sessionRolesMaxAgeMs !== undefined && Date.now() - s.createdAt.getTime() > d.sessionRolesMaxAgeMs) {
-          await d.sessions.end(cookie);
-          s = undefined;
-        }
+        if (s && d.sessionRolesMaxAgeMs !== undefined && Date.now() - s.rolesCheckedAt.getTime() > d.sessionRolesMaxAgeMs) s = await recheck(cookie, s);
         if (s) {
           req.identity = { username: s.username, roles: s.roles as Role[], groups: s.groups, dataRights: s.dataRights };
           req.authVia = 'session';
@@ -91,6 +99,30 @@ export function authenticator(d: AuthenticatorDeps): Authenticator {
       next(e);
     }
   };
+}
+
+/**
+ * Re-reads a session's groups, roles and data rights from the provider.
+ * Refused (token expired or revoked, user gone) or nothing to ask with: the
+ * session ends. Provider unreachable: the request fails (503) and the
+ * session stays for the next try, so an outage neither signs everyone out
+ * nor extends stale roles.
+ */
+async function recheckSession(d: AuthenticatorDeps, cookie: string, s: LiveSession): Promise<LiveSession | undefined> {
+  if (!s.accessToken || !d.provider) {
+    await d.sessions.end(cookie);
+    return undefined;
+  }
+  let who: Identity;
+  try {
+    who = await d.provider.recheckSession(s.accessToken, s.username);
+  } catch (e) {
+    if (e instanceof UpstreamError) throw e;
+    await d.sessions.end(cookie);
+    return undefined;
+  }
+  await d.sessions.renew(cookie, who);
+  return { ...s, roles: who.roles, groups: who.groups, dataRights: who.dataRights, rolesCheckedAt: new Date() };
 }
 
 export function readCookie(header: string | undefined, name: string): string | undefined {

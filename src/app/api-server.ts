@@ -54,6 +54,7 @@ export async function startApiRole(
     beginLogin: (r) => provider!.beginLogin(r),
     completeLogin: (u, f) => provider!.completeLogin(u, f),
     verifyBearer: (t) => provider!.verifyBearer(t),
+    recheckSession: (t, u) => provider!.recheckSession(t, u),
     endSessionUrl: (h, p) => provider!.endSessionUrl(h, p),
   };
   if (!late) provider = await identityProvider(c, publicBaseUrl);

@@ -138,6 +138,10 @@ export interface SessionTable {
   csrf_token: string;
   /** The provider's ID token, sealed with a key derived from the cookie (for logout's id_token_hint). */
   id_token_sealed: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The provider's access token, sealed the same way: what re-reads the groups and data rights from userinfo. */
+  access_token_sealed: ColumnType<string | null, string | null | undefined, string | null>;
+  /** When the provider last stated the groups and roles (sign-in, or the last re-check). */
+  roles_checked_at: Generated<Date>;
   created_at: Generated<Date>;
   expires_at: Timestamp;
 }

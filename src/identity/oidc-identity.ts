@@ -165,7 +165,7 @@ export class OidcIdentity implements IdentityProvider {
    * server sees differs from the registered redirect URI, and the token
    * request must repeat the registered one.
    */
-  async completeLogin(callbackUrl: URL, flow: LoginFlow): Promise<{ identity: VerifiedIdentity; idToken?: string }> {
+  async completeLogin(callbackUrl: URL, flow: LoginFlow): Promise<{ identity: VerifiedIdentity; idToken?: string; accessToken?: string }> {
     const current = new URL(this.cfg.redirectUri);
     current.search = callbackUrl.search;
     let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
@@ -195,7 +195,32 @@ export class OidcIdentity implements IdentityProvider {
     }
     const idTokenExpiry = typeof idClaims.exp === 'number' ? new Date(idClaims.exp * 1000) : undefined;
     const identity = await this.identityFrom(claims, tokens.access_token, idTokenExpiry, loginFailure);
-    return { identity, ...(tokens.id_token ? { idToken: tokens.id_token } : {}) };
+    return { identity, accessToken: tokens.access_token, ...(tokens.id_token ? { idToken: tokens.id_token } : {}) };
+  }
+
+  /**
+   * What the provider says about a signed-in browser's user now: userinfo
+   * (or Gafaelfawr's user-info) with the access token of the sign-in. A
+   * provider whose userinfo does not show the groups cannot re-check them:
+   * that is a refusal, and the session ends (signing in again reads them).
+   */
+  async recheckSession(accessToken: string, username: string): Promise<VerifiedIdentity> {
+    let identity: VerifiedIdentity;
+    if (this.cfg.userInfoGroupsUrl) {
+      identity = await this.verifyWithGafaelfawr(accessToken);
+    } else {
+      if (!this.config.serverMetadata().userinfo_endpoint) throw tokenFailure('the provider has no userinfo endpoint to re-check the session with');
+      let info: client.UserInfoResponse;
+      try {
+        info = await client.fetchUserInfo(this.config, accessToken, client.skipSubjectCheck);
+      } catch (err) {
+        throw refusedOrUpstream(err, tokenFailure, 'userinfo');
+      }
+      if (this.cfg.groupsClaim && info[this.cfg.groupsClaim] === undefined) throw tokenFailure(`userinfo does not show the ${this.cfg.groupsClaim} claim, so the session's groups cannot be re-checked`);
+      identity = await this.identityFrom(info, accessToken, undefined, tokenFailure);
+    }
+    if (identity.username !== username) throw tokenFailure('the provider now describes a different user');
+    return identity;
   }
 
   async verifyBearer(token: string): Promise<VerifiedIdentity> {

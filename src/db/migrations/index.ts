@@ -8,6 +8,7 @@ import * as imageDatasets from './20261126090000_image_datasets.js';
 import * as releaseSource from './20261204090000_release_source.js';
 import * as projectBindings from './20261204100000_project_bindings.js';
 import * as reviewedBy from './20261204120000_reviewed_by.js';
+import * as sessionRecheck from './20261204130000_session_recheck.js';
 
 /**
  * Every migration, by timestamped name. Listed statically (not read from the
@@ -23,4 +24,5 @@ export const migrations: Record<string, Migration> = {
   '20261204090000_release_source': releaseSource,
   '20261204100000_project_bindings': projectBindings,
   '20261204120000_reviewed_by': reviewedBy,
+  '20261204130000_session_recheck': sessionRecheck,
 };

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import type { Session } from '../schema.js';
-import type { LoginFlowRecord, SessionIdentity, SessionsRepository } from '../../domain/ports/sessions-repository.js';
+import type { LoginFlowRecord, SessionIdentity, SessionsRepository, SessionTokens } from '../../domain/ports/sessions-repository.js';
 import type { Tx } from './transitions.js';
 
 const hash = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -8,11 +8,12 @@ const hash = (s: string) => createHash('sha256').update(s).digest('hex');
 export type { SessionIdentity };
 
 /**
- * Returns the cookie value; only its hash is stored. The provider's ID token,
- * when given, is stored sealed (AES-256-GCM) under a key derived from the
- * cookie, so reading the database does not yield a token anyone could replay.
+ * Returns the cookie value; only its hash is stored. The provider's ID and
+ * access tokens, when given, are stored sealed (AES-256-GCM) under a key
+ * derived from the cookie, so reading the database does not yield a token
+ * anyone could replay.
  */
-export async function createSession(db: Tx, who: SessionIdentity, ttlMs: number, idToken?: string): Promise<{ cookie: string; csrfToken: string; expiresAt: Date }> {
+export async function createSession(db: Tx, who: SessionIdentity, ttlMs: number, tokens: SessionTokens = {}): Promise<{ cookie: string; csrfToken: string; expiresAt: Date }> {
   const cookie = randomBytes(32).toString('base64url');
   const csrfToken = randomBytes(24).toString('base64url');
   const expiresAt = new Date(Date.now() + ttlMs);
@@ -25,7 +26,8 @@ export async function createSession(db: Tx, who: SessionIdentity, ttlMs: number,
       groups: JSON.stringify(who.groups),
       data_rights: JSON.stringify(who.dataRights),
       csrf_token: csrfToken,
-      id_token_sealed: idToken ? seal(cookie, idToken) : null,
+      id_token_sealed: tokens.idToken ? seal(cookie, tokens.idToken) : null,
+      access_token_sealed: tokens.accessToken ? seal(cookie, tokens.accessToken) : null,
       expires_at: expiresAt,
     })
     .execute();
@@ -45,9 +47,13 @@ function seal(cookie: string, plain: string): string {
 
 /** The session's ID token, or undefined when there is none or it does not open with this cookie. */
 export function unsealIdToken(session: Pick<Session, 'id_token_sealed'>, cookie: string): string | undefined {
-  if (!session.id_token_sealed) return undefined;
+  return unseal(session.id_token_sealed, cookie);
+}
+
+function unseal(sealed: string | null, cookie: string): string | undefined {
+  if (!sealed) return undefined;
   try {
-    const raw = Buffer.from(session.id_token_sealed, 'base64url');
+    const raw = Buffer.from(sealed, 'base64url');
     const d = createDecipheriv('aes-256-gcm', sealKey(cookie), raw.subarray(0, 12));
     d.setAuthTag(raw.subarray(12, 28));
     return Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8');
@@ -85,10 +91,20 @@ export async function takeLoginFlow(db: Tx, state: string): Promise<StoredFlow |
 
 export function sessionsRepository(db: Tx): SessionsRepository {
   return {
-    create: (who, ttlMs, idToken) => createSession(db, who, ttlMs, idToken),
+    create: (who, ttlMs, tokens) => createSession(db, who, ttlMs, tokens),
     async find(cookie) {
       const s = await findSession(db, cookie);
-      return s && { username: s.username, roles: s.roles, groups: s.groups, dataRights: s.data_rights, csrfToken: s.csrf_token, createdAt: new Date(s.created_at) };
+      if (!s) return undefined;
+      const accessToken = unseal(s.access_token_sealed, cookie);
+      return { username: s.username, roles: s.roles, groups: s.groups, dataRights: s.data_rights, csrfToken: s.csrf_token, rolesCheckedAt: new Date(s.roles_checked_at), ...(accessToken ? { accessToken } : {}) };
+    },
+    async renew(cookie, who) {
+      await db
+        .updateTable('sessions')
+        .set({ roles: JSON.stringify(who.roles), groups: JSON.stringify(who.groups), data_rights: JSON.stringify(who.dataRights), roles_checked_at: new Date() })
+        .where('id_hash', '=', hash(cookie))
+        .where('username', '=', who.username)
+        .execute();
     },
     async end(cookie) {
       const s = await findSession(db, cookie);

@@ -28,7 +28,14 @@ export interface LoginFlow {
  */
 export interface IdentityProvider {
   beginLogin(returnTo: string): Promise<{ authorizationUrl: string; flow: LoginFlow }>;
-  completeLogin(callbackUrl: URL, flow: LoginFlow): Promise<{ identity: Identity; idToken?: string }>;
+  completeLogin(callbackUrl: URL, flow: LoginFlow): Promise<{ identity: Identity; idToken?: string; accessToken?: string }>;
   verifyBearer(token: string): Promise<Identity>;
+  /**
+   * Asks the provider again, with the access token a browser sign-in
+   * received, who `username` is now (groups, roles, data rights). Throws an
+   * UnauthenticatedError-like refusal when the token no longer works, an
+   * UpstreamError when the provider cannot be reached.
+   */
+  recheckSession(accessToken: string, username: string): Promise<Identity>;
   endSessionUrl(idTokenHint: string | undefined, postLogoutRedirectUri: string): string | undefined;
 }

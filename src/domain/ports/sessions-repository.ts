@@ -9,8 +9,18 @@ export interface SessionIdentity {
 export interface LiveSession extends SessionIdentity {
   /** Cookie-authenticated writes must carry it. */
   csrfToken: string;
-  /** When the provider last told us the groups and roles: the sign-in. */
-  createdAt: Date;
+  /** When the provider last told us the groups and roles: the sign-in or the last re-check. */
+  rolesCheckedAt: Date;
+  /** The provider's access token, to ask it again (absent for dev sign-ins and sessions from before it was kept). */
+  accessToken?: string;
+}
+
+/** The provider's tokens a session keeps, sealed under its cookie. */
+export interface SessionTokens {
+  /** For logout's id_token_hint. */
+  idToken?: string;
+  /** For re-reading the groups and data rights. */
+  accessToken?: string;
 }
 
 /** An OIDC sign-in between its redirect to the provider and the callback. */
@@ -28,7 +38,9 @@ export interface LoginFlowRecord {
  */
 export interface SessionsRepository {
   /** Returns the cookie value, which only the browser keeps. */
-  create(who: SessionIdentity, ttlMs: number, idToken?: string): Promise<{ cookie: string; csrfToken: string; expiresAt: Date }>;
+  create(who: SessionIdentity, ttlMs: number, tokens?: SessionTokens): Promise<{ cookie: string; csrfToken: string; expiresAt: Date }>;
+  /** Records what the provider states now about the session's user (groups, roles, data rights), as of now. */
+  renew(cookie: string, who: SessionIdentity): Promise<void>;
   /** The unexpired session behind a cookie. */
   find(cookie: string): Promise<LiveSession | undefined>;
   /** Deletes the session; returns the ID token it held (the provider's logout hint), if any. */
