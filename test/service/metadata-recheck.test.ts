@@ -1,17 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadConfig } from '../../src/config/config.js';
-import { buildServices, type Services } from '../../src/app/service.js';
-import { startApiRole } from '../../src/app/api-server.js';
-import { createLogger } from '../../src/app/logger.js';
-import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis-server.js';
-import { writeDemoArtifacts } from '../../src/demo/demo-data.js';
-import { convertGroup, pollCollection, retrieveArtifact } from '../../src/domain/pipeline.js';
-import { applyPolicy } from '../../src/domain/review.js';
 import { publishImage, withdrawAbandoned } from '../../src/domain/publish.js';
 import { planUploadBatches } from '../../src/domain/manifest.js';
+import { judged, startDevApi, type DevApi } from '../support/dev-api.js';
 
 /**
  * A reviewer approves an image with the metadata volunteers will read next
@@ -19,50 +9,29 @@ import { planUploadBatches } from '../../src/domain/manifest.js';
  * image is in an upload batch, the image is back in review with the changed
  * columns named; published ones leave the public store until approved again.
  */
-let dir: string;
-let redis: LocalRedis;
-let s: Services;
-let api: { url: string; close(): Promise<void> };
+let d: DevApi;
+let s: DevApi['s'];
+let call: DevApi['call'];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'metadata-recheck-'));
-  redis = await startLocalRedis();
-  s = await buildServices(loadConfig({ BRIDGE_MODE: 'dev', DATA_DIR: join(dir, 'data'), ARTIFACT_ROOT: join(dir, 'artifacts'), REDIS_URL: redis.url }), { log: createLogger('silent') });
-  api = await startApiRole(s, 0);
+  d = await startDevApi();
+  ({ s, call } = d);
 }, 60_000);
 afterAll(async () => {
-  await api?.close();
-  await s?.close();
-  await redis?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await d?.close();
 });
 
-const call = async (method: string, path: string, user: string, body?: unknown, extra: Record<string, string> = {}) => {
-  const csv = typeof body === 'string';
-  const r = await fetch(api.url + path, { method, headers: { 'content-type': csv ? 'text/csv' : 'application/json', 'x-bridge-dev-user': user, ...extra }, body: body === undefined ? undefined : csv ? body : JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
-};
 const reviewer = { 'x-bridge-dev-roles': 'reviewer' };
 const images = (id: string) => s.db.selectFrom('images').select(['id', 'state', 'verdict', 'reviewed_by', 'recheck_reason', 'public_key']).where('collection_id', '=', id).orderBy('stamp_index').execute();
 
 describe('extra metadata changed after approval', () => {
   it('sends approved and published-but-not-uploaded images back to review, naming the columns; batched ones keep their manifest', async () => {
-    const run = 'u/alien/metadata-later';
-    await writeDemoArtifacts(join(dir, 'artifacts'), { owner: 'alien', run, datasetType: 'zooniverse_cutout', tracts: [9813], patches: [42], stampsPerFile: 4, size: 32 });
-    const reg = await call('POST', '/api/v1/collections', 'alien', { repository: 'dp02', collection: run, sourceKind: 'prefix', sourceRoot: '.', bands: ['g', 'r', 'i'] });
-    expect(reg.status).toBe(201);
-    const id = reg.body.id as string;
-    const { newArtifactIds } = await pollCollection(s.pipeline, id);
-    let group: string | undefined;
-    for (const a of newArtifactIds) group = (await retrieveArtifact(s.pipeline, a)).readyGroup?.groupKey ?? group;
-    await convertGroup(s.pipeline, id, group!);
-    await applyPolicy(s.review, id);
-    const [a, b, c, d] = await images(id);
-    expect([a, b, c, d].map((i) => i.verdict)).toEqual(Array(4).fill('pending_review'));
+    const { id } = await judged(d, 'dp02', 'u/alien/metadata-later', { stamps: 4 });
+    const [a, b, c, waiting] = await images(id);
+    expect([a, b, c, waiting].map((i) => i.verdict)).toEqual(Array(4).fill('pending_review'));
     const approve = (ids: string[]) => call('POST', '/api/v1/review/decisions', 'rev', { imageIds: ids, action: 'approve' }, reviewer);
 
-    // c: approved, published and planned into an upload batch; b: approved and published; a: approved; d: still waiting.
+    // c: approved, published and planned into an upload batch; b: approved and published; a: approved; waiting: not decided.
     expect((await approve([c.id])).status).toBe(200);
     await publishImage({ repos: s.repos, store: s.store }, c.id);
     expect(await planUploadBatches({ repos: s.repos }, id)).toHaveLength(1);
@@ -82,7 +51,7 @@ describe('extra metadata changed after approval', () => {
       expect(i.recheck_reason).toMatch(/the PI changed its extra metadata after rev approved it \("ml_score"/);
     }
     expect(after[1].recheck_reason).toMatch(/"survey_note"/);
-    // d never had a decision: nothing to send back, and no reason shown.
+    // The one never decided: nothing to send back, and no reason shown.
     expect(after[3].recheck_reason).toBeNull();
     const audit = await s.db.selectFrom('audit_log').select(['entity_id', 'actor', 'detail']).where('collection_id', '=', id).where('action', '=', 'metadata_changed').orderBy('id').execute();
     expect(audit.map((x) => [x.entity_id, x.actor]).sort()).toEqual(

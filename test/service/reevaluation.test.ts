@@ -1,18 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadConfig } from '../../src/config/config.js';
-import { buildServices, DEFAULT_POLICY_FILE, type Services } from '../../src/app/service.js';
-import { startApiRole } from '../../src/app/api-server.js';
-import { createLogger } from '../../src/app/logger.js';
-import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis-server.js';
-import { writeDemoArtifacts } from '../../src/demo/demo-data.js';
-import { convertGroup, pollCollection, retrieveArtifact } from '../../src/domain/pipeline.js';
+import { readFile } from 'node:fs/promises';
+import { DEFAULT_POLICY_FILE } from '../../src/app/service.js';
 import { applyPolicy, type ReviewDeps } from '../../src/domain/review.js';
 import { reevaluateDrift, refreshOwnerRights } from '../../src/domain/reevaluation.js';
 import { parseReleaseCatalogue } from '../../src/domain/releases.js';
 import { parsePolicy, policyRef } from '../../src/policies/policy-file.js';
+import { judged as judge, startDevApi, type DevApi } from '../support/dev-api.js';
 
 /**
  * Facts the policy reads can change after images were judged: a Data Rights
@@ -21,47 +14,24 @@ import { parsePolicy, policyRef } from '../../src/policies/policy-file.js';
  * verdict the policy gave are judged again, what a reviewer decided stands,
  * and the audit log keeps every verdict. Over real HTTP, Redis and PGlite.
  */
-let dir: string;
-let redis: LocalRedis;
-let s: Services;
-let api: { url: string; close(): Promise<void> };
+let d: DevApi;
+let s: DevApi['s'];
+let call: DevApi['call'];
 const RELEASES = ['dp02: { release: dp0.2, prompt: false, proprietary: false, embargoHours: 0 }', 'dr1: { release: dr1, prompt: false, proprietary: true, embargoHours: 0 }'].join('\n');
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'reevaluation-'));
-  redis = await startLocalRedis();
-  await writeFile(join(dir, 'releases.yaml'), RELEASES);
-  s = await buildServices(loadConfig({ BRIDGE_MODE: 'dev', DATA_DIR: join(dir, 'data'), ARTIFACT_ROOT: join(dir, 'artifacts'), REDIS_URL: redis.url, RELEASES_FILE: join(dir, 'releases.yaml') }), { log: createLogger('silent') });
-  api = await startApiRole(s, 0);
+  d = await startDevApi({ releasesYaml: RELEASES });
+  ({ s, call } = d);
 }, 60_000);
 afterAll(async () => {
-  await api?.close();
-  await s?.close();
-  await redis?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await d?.close();
 });
 
-const call = async (method: string, path: string, user: string, body?: unknown, extra: Record<string, string> = {}) => {
-  const r = await fetch(api.url + path, { method, headers: { 'content-type': 'application/json', 'x-bridge-dev-user': user, ...extra }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
-};
 const admin = { 'x-bridge-dev-roles': 'admin' };
 const reviewer = { 'x-bridge-dev-roles': 'reviewer' };
 
 /** Registers `run` from `repository` as alien (holding `rights`), and runs its 3 stamps to their verdicts with `review`. */
-async function judged(repository: string, run: string, rights: string, review: ReviewDeps = s.review): Promise<string> {
-  await writeDemoArtifacts(join(dir, 'artifacts'), { owner: 'alien', run, datasetType: 'zooniverse_cutout', tracts: [9813], patches: [42], stampsPerFile: 3, size: 32 });
-  const reg = await call('POST', '/api/v1/collections', 'alien', { repository, collection: run, sourceKind: 'prefix', sourceRoot: '.', bands: ['g', 'r', 'i'] }, { 'x-bridge-dev-data-rights': rights });
-  expect(reg.status, JSON.stringify(reg.body)).toBe(201);
-  const id = reg.body.id as string;
-  const { newArtifactIds } = await pollCollection(s.pipeline, id);
-  let group: string | undefined;
-  for (const a of newArtifactIds) group = (await retrieveArtifact(s.pipeline, a)).readyGroup?.groupKey ?? group;
-  await convertGroup(s.pipeline, id, group!);
-  await applyPolicy(review, id);
-  return id;
-}
+const judged = async (repository: string, run: string, rights: string, review?: ReviewDeps): Promise<string> => (await judge(d, repository, run, { rights, stamps: 3, review })).id;
 
 const images = (collectionId: string) => s.db.selectFrom('images').select(['id', 'state', 'verdict', 'verdict_reasons', 'reviewed_by', 'recheck_reason', 'error']).where('collection_id', '=', collectionId).orderBy('stamp_index').execute();
 const history = async (imageId: string) => (await s.db.selectFrom('audit_log').select(['action', 'actor']).where('entity_id', '=', imageId).orderBy('id').execute()).map((a) => a.action);

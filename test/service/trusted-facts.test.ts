@@ -1,70 +1,36 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadConfig } from '../../src/config/config.js';
-import { buildServices, type Services } from '../../src/app/service.js';
-import { startApiRole } from '../../src/app/api-server.js';
-import { createLogger } from '../../src/app/logger.js';
-import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis-server.js';
-import { writeDemoArtifacts } from '../../src/demo/demo-data.js';
-import { convertGroup, pollCollection, retrieveArtifact } from '../../src/domain/pipeline.js';
-import { applyPolicy } from '../../src/domain/review.js';
+import { judged as judge, startDevApi, type DevApi } from '../support/dev-api.js';
 
 /**
  * The data release is a fact the system derives, not one the PI states: the
  * same FITS files get the verdict their repository's release gives them,
  * whatever the PI writes in the registration. Over real HTTP, Redis and PGlite.
  */
-let dir: string;
-let redis: LocalRedis;
-let s: Services;
-let api: { url: string; close(): Promise<void> };
+let d: DevApi;
+let s: DevApi['s'];
+let call: DevApi['call'];
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'trusted-facts-'));
-  redis = await startLocalRedis();
-  const releases = join(dir, 'releases.yaml');
-  await writeFile(
-    releases,
-    [
+  d = await startDevApi({
+    releasesYaml: [
       'dp02: { release: dp0.2, prompt: false, proprietary: false, embargoHours: 0 }',
       'dr1: { release: dr1, prompt: false, proprietary: true, embargoHours: 0 }',
       'prompt: { release: prompt, prompt: true, proprietary: true, embargoHours: 80 }',
       'sims: { release: dp0.3, prompt: false, proprietary: false, embargoHours: 0 }',
     ].join('\n'),
-  );
-  s = await buildServices(loadConfig({ BRIDGE_MODE: 'dev', DATA_DIR: join(dir, 'data'), ARTIFACT_ROOT: join(dir, 'artifacts'), REDIS_URL: redis.url, RELEASES_FILE: releases }), { log: createLogger('silent') });
-  api = await startApiRole(s, 0);
+  });
+  ({ s, call } = d);
 }, 60_000);
 afterAll(async () => {
-  await api?.close();
-  await s?.close();
-  await redis?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await d?.close();
 });
-
-const call = async (method: string, path: string, user: string, body?: unknown, extra: Record<string, string> = {}) => {
-  const r = await fetch(api.url + path, { method, headers: { 'content-type': 'application/json', 'x-bridge-dev-user': user, ...extra }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
-};
 
 /** Registers `run` in `repository` over the API (as alien, holding rights for dr1), writes the same demo files, and runs them to their verdicts. */
 async function judged(repository: string, run: string, o: { observedAt?: Date; panel?: boolean } = {}) {
-  await writeDemoArtifacts(join(dir, 'artifacts'), { owner: 'alien', run, datasetType: 'zooniverse_cutout', tracts: [9813], patches: [42], stampsPerFile: 2, size: 32, ...(o.observedAt ? { observedAt: o.observedAt } : {}) });
-  const reg = await call('POST', '/api/v1/collections', 'alien', { repository, collection: run, sourceKind: 'prefix', sourceRoot: '.', bands: ['g', 'r', 'i'] }, { 'x-bridge-dev-data-rights': 'dr1' });
-  expect(reg.status).toBe(201);
-  const id = reg.body.id as string;
-  if (o.panel) await s.db.updateTable('collections').set({ panel_approval: 'approved' }).where('id', '=', id).execute();
-  const { newArtifactIds } = await pollCollection(s.pipeline, id);
-  let group: string | undefined;
-  for (const a of newArtifactIds) group = (await retrieveArtifact(s.pipeline, a)).readyGroup?.groupKey ?? group;
-  await convertGroup(s.pipeline, id, group!);
-  await applyPolicy(s.review, id);
+  const { id, body } = await judge(d, repository, run, { rights: 'dr1', ...o });
   const images = await s.db.selectFrom('images').select(['verdict', 'verdict_reasons']).where('collection_id', '=', id).execute();
   expect(images).toHaveLength(2);
-  return { collection: reg.body, images };
+  return { collection: body as Record<string, any>, images };
 }
 
 describe('the data release comes from the system, not the PI', () => {
