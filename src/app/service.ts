@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { DEFAULT_RELEASES, parseReleaseCatalogue, type ReleaseCatalogue } from '../domain/releases.js';
 import { Redis } from 'ioredis';
 import type { Logger as Pino } from 'pino';
-import { maskConfig, type Config } from '../config/config.js';
+import { maskConfig, maskUrl, type Config } from '../config/config.js';
 import { createLogger } from './logger.js';
 import { migrateToLatest, openDatabase, type Db } from '../db/database.js';
 import type { ButlerSource } from '../domain/ports/butler-source.js';
@@ -15,8 +15,9 @@ import { databaseLock } from '../db/locks.js';
 import type { Repositories } from '../domain/ports/repositories.js';
 import type { Lock } from '../domain/ports/lock.js';
 import { systemClock } from '../domain/ports/clock.js';
+import { deploymentQueuePrefix } from '../db/deployment.js';
 import { BullMqJobQueue } from '../adapters/queue/bullmq-queue.js';
-import { bullmqConnection } from '../adapters/queue/redis-connection.js';
+import { redisDatabase, bullmqConnection } from '../adapters/queue/redis-connection.js';
 import { startLocalRedis, type LocalRedis } from '../adapters/redis/redis-server.js';
 import { evictionPolicyWarning } from '../adapters/redis/redis-check.js';
 import { ButlerServerSource } from '../adapters/butler/butler-client.js';
@@ -94,7 +95,9 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
     const store = built.store;
     cleanups.push(async () => built.close());
 
-    const queues = new BullMqJobQueue(bullmqConnection(redisUrl));
+    const prefix = config.QUEUE_PREFIX ?? (await deploymentQueuePrefix(db));
+    const queues = new BullMqJobQueue(bullmqConnection(redisUrl), prefix);
+    log.info({ redis: maskUrl(redisUrl), database: redisDatabase(new URL(redisUrl)), prefix }, 'job queues');
     cleanups.push(() => queues.close());
 
     const butler = config.BUTLER_URL ? new ButlerServerSource({ baseUrl: config.BUTLER_URL, token: () => config.BUTLER_TOKEN ?? '', userAgent: SOFTWARE, maxAttempts: config.BUTLER_RETRY_ATTEMPTS, baseDelayMs: config.BUTLER_RETRY_BASE_MS }) : undefined;

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import type { CliContext } from './context.js';
+import { UsageError } from './exit-codes.js';
 
 /** `bridge serve --role api|worker|all`: one process kind, shut down cleanly on SIGTERM/SIGINT. */
 export function serveCommand(ctx: CliContext): Command {
@@ -8,6 +9,12 @@ export function serveCommand(ctx: CliContext): Command {
     .addOption(new Option('--role <role>', 'what this process runs').choices(['api', 'worker', 'all']).default('all'))
     .action(async (o: { role: 'api' | 'worker' | 'all' }) => {
       const config = ctx.config();
+      // A split deployment shares its database and its queue: on the embedded
+      // PGlite and a private Redis each process would see only its own.
+      if (o.role !== 'all' && (!config.DATABASE_URL || !config.REDIS_URL)) {
+        const missing = [config.DATABASE_URL ? '' : 'DATABASE_URL (a shared Postgres)', config.REDIS_URL ? '' : 'REDIS_URL (a shared Redis)'].filter(Boolean).join(' and ');
+        throw new UsageError(`--role ${o.role} runs one part of a deployment whose other parts run elsewhere: set ${missing}, or run both parts in one process with --role all (the default)`);
+      }
       // Loaded here, not at the top, so `bridge convert` starts without the service stack.
       const { buildServices } = await import('../app/service.js');
       const { startApiRole } = await import('../app/api-server.js');

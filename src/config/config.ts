@@ -36,7 +36,12 @@ export const configSchema = z.object({
     .optional(),
   REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .regex(/^rediss?:\/\/[^/?#]*(\/\d{1,5})?\/?$/, 'must be a redis:// URL whose path, if any, is the database index (redis://host:6379/2)')
+    .optional(),
+  /** Prefix of every queue key in Redis; default: derived from this deployment's database, so two deployments sharing a Redis database never take each other's jobs. */
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,40}$/, 'must be 1-40 letters, digits, "_", "." or "-"')
     .optional(),
   STORAGE: z.enum(['fs', 's3']).default('fs'),
   S3_ENDPOINT: z.string().url().optional(),

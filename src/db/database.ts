@@ -4,6 +4,7 @@ import { Kysely, Migrator, PostgresDialect, type MigrationResultSet } from 'kyse
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { PGliteDialect } from './pglite-dialect.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
 
@@ -31,11 +32,34 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const dir = opts.dataDir ?? './data/pglite';
-  if (!dir.startsWith('memory://')) await mkdir(resolve(dir), { recursive: true });
-  const pglite = new PGlite(dir.startsWith('memory://') ? undefined : resolve(dir), {
-    parsers: { 20: (v: string) => Number(v) },
-  });
-  return new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  const memory = dir.startsWith('memory://');
+  let release: (() => Promise<void>) | undefined;
+  if (!memory) {
+    await mkdir(resolve(dir), { recursive: true });
+    // Before PGlite touches the files: a second process must not open them at all.
+    release = await lockDataDir(dir);
+  }
+  try {
+    const pglite = new PGlite(memory ? undefined : resolve(dir), {
+      parsers: { 20: (v: string) => Number(v) },
+    });
+    const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+    // Kysely skips its driver's destroy when no query ever ran; the files and
+    // the lock must be let go either way.
+    const destroy = db.destroy.bind(db);
+    db.destroy = async () => {
+      try {
+        await destroy();
+        if (!pglite.closed) await pglite.close();
+      } finally {
+        await release?.();
+      }
+    };
+    return db;
+  } catch (e) {
+    await release?.();
+    throw e;
+  }
 }
 
 export async function migrateToLatest(db: Db): Promise<MigrationResultSet> {

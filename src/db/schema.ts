@@ -241,6 +241,11 @@ export interface ImageDatasetTable {
   position: number;
 }
 
+export interface DeploymentTable {
+  id: Generated<string>;
+  created_at: Generated<Date>;
+}
+
 export interface Database {
   collections: CollectionTable;
   artifacts: ArtifactTable;
@@ -257,6 +262,7 @@ export interface Database {
   events: EventTable;
   image_frames: ImageFrameTable;
   image_datasets: ImageDatasetTable;
+  deployment: DeploymentTable;
 }
 
 export type NewCollection = Insertable<CollectionTable>;

@@ -1,4 +1,5 @@
 import { FlowProducer, Queue, type ConnectionOptions, type FlowJob } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
 import { JOBS, QUEUE_NAMES, releaseRound, type JobName, type JobPayload } from '../../domain/jobs.js';
 import type { JobQueue } from '../../domain/ports/job-queue.js';
 import { COMMON_OPTS, jobOptions, retryOptions } from './bullmq-options.js';
@@ -56,6 +57,40 @@ export class BullMqJobQueue implements JobQueue {
 
   async scheduleSweep(everySeconds: number): Promise<void> {
     await this.queue(JOBS.sweep.queue).upsertJobScheduler('sweep', { every: everySeconds * 1000 }, { name: 'sweep', data: {}, opts: { ...COMMON_OPTS } });
+  }
+
+  /** Collection ids of the poll schedules in this prefix. */
+  async pollSchedules(): Promise<string[]> {
+    const out: string[] = [];
+    for (let start = 0; ; start += 500) {
+      const page = await this.queue(JOBS.poll.queue).getJobSchedulers(start, start + 499, true);
+      for (const j of page) if (j.key.startsWith('poll-')) out.push(j.key.slice('poll-'.length));
+      if (page.length < 500) return out;
+    }
+  }
+
+  /**
+   * Other key prefixes holding this bridge's queues in the same Redis
+   * database: another deployment (or this one before QUEUE_PREFIX changed)
+   * sharing it. Found by their queues' metadata keys, without reading jobs.
+   */
+  async otherPrefixes(): Promise<string[]> {
+    const client = new Redis({ ...(this.connection as RedisOptions), lazyConnect: true, maxRetriesPerRequest: 1 });
+    client.on('error', () => {});
+    const found = new Set<string>();
+    try {
+      await client.connect();
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `*:${JOBS.poll.queue}:meta`, 'COUNT', 1000);
+        cursor = next;
+        for (const k of keys) found.add(k.slice(0, -`:${JOBS.poll.queue}:meta`.length));
+      } while (cursor !== '0');
+    } finally {
+      client.disconnect();
+    }
+    found.delete(this.prefix);
+    return [...found].sort();
   }
 
   async depths(): Promise<Record<string, Record<string, number>>> {

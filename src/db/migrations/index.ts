@@ -9,6 +9,7 @@ import * as releaseSource from './20261204090000_release_source.js';
 import * as projectBindings from './20261204100000_project_bindings.js';
 import * as reviewedBy from './20261204120000_reviewed_by.js';
 import * as sessionRecheck from './20261204130000_session_recheck.js';
+import * as deployment from './20261204140000_deployment.js';
 
 /**
  * Every migration, by timestamped name. Listed statically (not read from the
@@ -25,4 +26,5 @@ export const migrations: Record<string, Migration> = {
   '20261204100000_project_bindings': projectBindings,
   '20261204120000_reviewed_by': reviewedBy,
   '20261204130000_session_recheck': sessionRecheck,
+  '20261204140000_deployment': deployment,
 };
