@@ -1,5 +1,5 @@
 import { NotFoundError, ValidationError } from './errors.js';
-import { AmbiguousRequestError, PanoptesRefused, SubjectLimitError, type PanoptesSubjectSetImport } from './ports/panoptes-client.js';
+import { AmbiguousRequestError, PanoptesNotFound, PanoptesRefused, SubjectLimitError, type PanoptesSubjectSetImport } from './ports/panoptes-client.js';
 import type { Clock } from './ports/clock.js';
 import type { ObjectStore } from './ports/object-store.js';
 import { compareIds, matchExternalIds } from './upload-reconcile.js';
@@ -53,8 +53,8 @@ export class ImportUpload {
       if (!left.length) return;
       if (n >= t.maxReimports) {
         const why = outcome.stalled
-          ? `Zooniverse import ${outcome.imp.id} stopped at ${outcome.imp.importedCount} of ${outcome.imp.manifestCount} rows`
-          : `Zooniverse import ${outcome.imp.id} finished with ${outcome.imp.failedCount} of ${outcome.imp.manifestCount} rows failed (Panoptes does not say which or why)`;
+          ? `Zooniverse import ${outcome.imp.id} stopped at ${outcome.imp.importedCount} of ${outcome.imp.manifestCount ?? 'an uncounted number of'} rows`
+          : `Zooniverse import ${outcome.imp.id} finished with ${outcome.imp.failedCount} of ${outcome.imp.manifestCount ?? '?'} rows failed (Panoptes does not say which or why)`;
         await repos.ledger.recordFailed(left.map((i) => i.id), `${why}; the subject is not in subject set ${this.run.setId}`);
         return;
       }
@@ -73,11 +73,18 @@ export class ImportUpload {
    */
   async notAllowed(e: unknown): Promise<boolean> {
     const { batch } = this.run;
-    if (!(e instanceof PanoptesRefused) || e.reason !== 'forbidden' || batch.import_id) return false;
-    if (e instanceof SubjectLimitError) return false;
-    await this.run.repos.ledger.switchToApi(batch.id);
+    // Only before any import started: once one exists, its rows are Panoptes' to finish.
+    if (batch.import_id || e instanceof SubjectLimitError) return false;
+    const forbidden = e instanceof PanoptesRefused && e.reason === 'forbidden';
+    // A Panoptes (or a proxy in front of it) without the import endpoints: 404 or 405.
+    const missing = e instanceof PanoptesNotFound || (e instanceof PanoptesRefused && e.detail?.status === 405);
+    if (!forbidden && !missing) return false;
+    await this.run.repos.transaction(async (tx) => {
+      await tx.ledger.switchToApi(batch.id);
+      await tx.audit.append([{ actor: 'uploader', action: 'upload_mode_fallback', entity: 'batch', entityId: batch.id, collectionId: batch.collection_id, reason: `import mode is not available: ${(e as Error).message}; uploading subject by subject (api mode)`, detail: { from: 'import', to: 'api', status: (e as { detail?: { status?: number } }).detail?.status ?? null } }]);
+    });
     batch.mode = 'api';
-    this.run.log.warn({ uploadBatchId: batch.id, err: (e as Error).message }, 'Zooniverse refused the import; uploading this batch subject by subject instead');
+    this.run.log.warn({ uploadBatchId: batch.id, err: (e as Error).message }, 'Zooniverse import is not available to this batch; uploading it subject by subject instead');
     return true;
   }
 
@@ -119,7 +126,8 @@ export class ImportUpload {
     let still = 0;
     const window = t.importPollMs * t.importStallPolls;
     // An import found again after a restart may have died long ago: no need to watch it for another window.
-    if (imp.state !== 'completed' && this.clock.now().getTime() - Date.parse(imp.updatedAt) > 2 * window) return { imp, stalled: true };
+    // (Without updatedAt, only watching it tells.)
+    if (imp.state !== 'completed' && imp.updatedAt && this.clock.now().getTime() - Date.parse(imp.updatedAt) > 2 * window) return { imp, stalled: true };
     while (imp.state !== 'completed') {
       await t.sleep(t.importPollMs);
       imp = await this.run.panoptes.getSubjectSetImport(imp.id);
@@ -155,5 +163,5 @@ export class ImportUpload {
 
 /** What changes while an import makes progress; unchanged for `importStallPolls` polls = stalled. */
 function importMark(i: PanoptesSubjectSetImport): string {
-  return `${i.importedCount}/${i.failedCount}/${i.updatedAt}`;
+  return `${i.importedCount}/${i.failedCount}/${i.manifestCount}/${i.updatedAt}`;
 }

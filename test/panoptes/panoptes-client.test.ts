@@ -457,3 +457,39 @@ describe('imports', () => {
     }
   });
 });
+
+describe('tolerant in what it accepts', () => {
+  it('fields the bridge does not use (created_at, updated_at, links) may be missing from every resource', async () => {
+    const { c } = client();
+    double.server.faults.push({ kind: 'omit-fields', fields: ['created_at', 'updated_at', 'links', 'href'], rate: 1 });
+    const set = await c.createSubjectSet({ projectId: '1', displayName: 'no dates' });
+    expect(set).toMatchObject({ displayName: 'no dates', createdAt: null, updatedAt: null });
+    const made = await c.createSubject(newSubject(set.id, 'no-dates-1'));
+    expect(made).toMatchObject({ externalId: 'no-dates-1', createdAt: null });
+    expect((await all(c.findSubjects({ subjectSetId: set.id, externalIds: ['no-dates-1'] }))).map((s) => s.id)).toEqual([made.id]);
+    expect((await c.getSubjectSet(set.id)).displayName).toBe('no dates');
+  });
+
+  it('an import whose manifest_count is not known yet is not finished', async () => {
+    const { c } = client();
+    const body = (manifest: number | null, imported: number, failed: number) => ({ subject_set_imports: [{ id: '77', source_url: 'https://bucket.example/m.csv', imported_count: imported, manifest_count: manifest, failed_count: failed, links: { subject_set: '5' } }] });
+    double.server.faults.push({ route: 'getImport', kind: 'replace-body', body: body(null, 0, 0) });
+    expect(await c.getSubjectSetImport('77')).toMatchObject({ manifestCount: null, state: 'pending', progress: 0, updatedAt: null });
+    // Finished when imported_count + failed_count reaches manifest_count (Panoptes' serializer): not before.
+    double.server.faults.push({ route: 'getImport', kind: 'replace-body', body: body(10, 7, 2) });
+    expect(await c.getSubjectSetImport('77')).toMatchObject({ state: 'running', importedCount: 7, failedCount: 2 });
+    double.server.faults.push({ route: 'getImport', kind: 'replace-body', body: body(10, 8, 2) });
+    expect(await c.getSubjectSetImport('77')).toMatchObject({ state: 'completed', progress: 1 });
+  });
+
+  it('a resource missing what the bridge needs is a refusal with the reason, asked once, not retried without end', async () => {
+    const { c } = client();
+    const set = await c.createSubjectSet({ projectId: '1', displayName: 'broken' });
+    const before = double.server.requests.filter((r) => r.route === 'getSubjectSet').length;
+    double.server.faults.push({ route: 'getSubjectSet', kind: 'replace-body', body: { subject_sets: [{ id: set.id }] } });
+    const e = await failure(c.getSubjectSet(set.id));
+    expect(e).toBeInstanceOf(UpstreamRefusedError);
+    expect(e.message).toMatch(/sent a subject_sets resource this client cannot read: .*display_name/s);
+    expect(double.server.requests.filter((r) => r.route === 'getSubjectSet').length).toBe(before + 1);
+  });
+});

@@ -72,7 +72,11 @@ export type FaultKind =
   /** The token the request carries dies now: 401, as if it expired mid-run. */
   | 'expire-token'
   /** Route importWorker: the worker dies after `afterRows` rows and the import never completes. */
-  | 'abort-import';
+  | 'abort-import'
+  /** Run the action, then drop `fields` from every resource in the answer (fields a client should not need). */
+  | 'omit-fields'
+  /** Run the action, then answer 200 with `body` instead (a response the client cannot use). */
+  | 'replace-body';
 
 /**
  * One rule of fault injection: push it on `server.faults`. The first rule that
@@ -88,6 +92,10 @@ export interface Fault {
   message?: string;
   ms?: number;
   afterRows?: number;
+  /** omit-fields: the resource fields to drop, e.g. ['created_at', 'updated_at']. */
+  fields?: string[];
+  /** replace-body: what to answer with. */
+  body?: unknown;
   /** How many times it fires; default 1, or unlimited when `rate` is set. */
   times?: number;
   /** Let this many matching requests through before firing. */
@@ -563,6 +571,12 @@ export class PanoptesServerDouble {
         return;
       }
     }
+    if (fault?.kind === 'omit-fields' && reply.body && typeof reply.body === 'object') {
+      for (const list of Object.values(reply.body as Record<string, unknown>)) {
+        if (Array.isArray(list)) for (const r of list) if (r && typeof r === 'object') for (const f of fault.fields ?? []) delete (r as Record<string, unknown>)[f];
+      }
+    }
+    if (fault?.kind === 'replace-body') reply = { ...reply, status: 200, body: fault.body };
     answer(reply);
   }
 
@@ -929,13 +943,14 @@ export class PanoptesServerDouble {
         imp.failures.push({ externalId: externalId ?? '', message: (e as Error).message });
       }
       imp.processed++;
+      // imported_count leaves the failed rows out: imported_count + failed_count reaches manifest_count at the end.
       if (cadence > 0 && imp.processed % cadence === 0) {
-        imp.importedCount = imp.processed;
+        imp.importedCount = imp.processed - imp.failedCount;
         imp.updatedAt = new Date().toISOString();
       }
       if (this.importRowDelayMs > 0) await sleep(this.importRowDelayMs);
     }
-    imp.importedCount = imp.processed;
+    imp.importedCount = imp.processed - imp.failedCount;
     imp.updatedAt = new Date().toISOString();
     imp.state = 'completed';
   }
@@ -1162,7 +1177,7 @@ function importJson(i: DoubleImport): unknown {
     imported_count: i.importedCount,
     manifest_count: i.manifestCount,
     failed_count: i.failedCount,
-    progress: i.manifestCount === 0 ? 0 : Math.min(1, Math.max(0, i.importedCount / i.manifestCount)),
+    progress: i.manifestCount === 0 ? 0 : Math.min(1, Math.max(0, (i.importedCount + i.failedCount) / i.manifestCount)),
     links: { subject_set: i.subjectSetId, user: '1' },
   };
 }

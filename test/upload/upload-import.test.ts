@@ -57,6 +57,35 @@ for (const kind of DB_KINDS) {
       expect((await ledger(b.batchId)).map((x) => x.subject_id)).toEqual(first.map((x) => x.subject_id));
     });
 
+    for (const [route, status] of [
+      ['listImports', 404],
+      ['createImport', 404],
+      ['createImport', 405],
+    ] as const) {
+      it(`goes on subject by subject, on the record, where the import endpoints are missing (${route} answers ${status})`, async () => {
+        env.server.faults.push({ route, kind: 'status', status, message: 'Not Found', times: 1 });
+        const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 12, mode: 'import' });
+        const r = await uploadBatch(deps(), b.batchId);
+        expect(r).toMatchObject({ state: 'uploaded', mode: 'api', linked: 12, failed: 0, duplicates: [] });
+        expect(env.server.imports()).toHaveLength(0);
+        expect(liveOf(b.externalIds)).toHaveLength(12);
+        const audit = await env.t.db.selectFrom('audit_log').select(['action', 'reason', 'detail']).where('entity_id', '=', b.batchId).execute();
+        expect(audit).toEqual([expect.objectContaining({ action: 'upload_mode_fallback', detail: { from: 'import', to: 'api', status } })]);
+        expect(audit[0].reason).toMatch(/import mode is not available: Panoptes .* answered HTTP \d+/);
+      });
+    }
+
+    it('an answer it cannot use fails the batch once, with the reason for the PI, instead of retrying without end', async () => {
+      env.server.faults.push({ route: 'createSubjectSet', kind: 'replace-body', body: { subject_sets: [{ id: '999' }] } });
+      const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 3, mode: 'import' });
+      await expect(uploadBatch(deps(), b.batchId)).rejects.toThrow(/cannot read/);
+      const batch = await env.t.db.selectFrom('upload_batches').select(['state', 'error']).where('id', '=', b.batchId).executeTakeFirstOrThrow();
+      expect(batch.state).toBe('failed');
+      expect(batch.error).toMatch(/sent a subject_sets resource this client cannot read: .*display_name/s);
+      const events = (await env.t.db.selectFrom('events').select(['kind', 'payload']).where('kind', '=', 'batch_failed').execute()).filter((e) => (e.payload as { uploadBatchId?: string }).uploadBatchId === b.batchId);
+      expect(events).toHaveLength(1);
+    });
+
     it('goes on subject by subject where Zooniverse does not allow the import (here: a lower row limit)', async () => {
       await env.restart({ importRowLimit: 20 });
       const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 30, mode: 'import' });

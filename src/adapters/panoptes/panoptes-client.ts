@@ -9,6 +9,7 @@ import {
   PanoptesNotFound,
   PanoptesRateLimited,
   PanoptesRefused,
+  PanoptesUnreadable,
   SubjectLimitError,
   type NewSubject,
   type PanoptesClient,
@@ -153,7 +154,7 @@ const SubjectSetJson = z.object({
   set_member_subjects_count: Count,
   // Absent from older Panoptes; values arrive as numbers or numeric strings (jsonb).
   completeness: z.record(z.string(), z.union([z.number(), z.string()])).nullish(),
-  created_at: z.string(),
+  created_at: z.string().nullish(),
   updated_at: z.string().nullish(),
   links: z.object({ project: Id.nullish() }).partial().optional(),
 });
@@ -162,7 +163,7 @@ const SubjectJson = z.object({
   external_id: z.string().nullish(),
   locations: z.array(z.record(z.string(), z.string())).nullish(),
   metadata: Metadata,
-  created_at: z.string(),
+  created_at: z.string().nullish(),
   updated_at: z.string().nullish(),
   links: z.object({ project: Id.nullish(), subject_sets: z.array(Id).nullish() }).partial().optional(),
 });
@@ -170,10 +171,11 @@ const ImportJson = z.object({
   id: Id,
   source_url: z.string().nullish(),
   imported_count: Count,
-  manifest_count: Count,
+  // Null until Panoptes has counted the manifest's rows: not "zero rows to import".
+  manifest_count: z.number().int().nonnegative().nullish().transform((n) => n ?? null),
   failed_count: Count,
   progress: z.number().nullish(),
-  created_at: z.string(),
+  created_at: z.string().nullish(),
   updated_at: z.string().nullish(),
   links: z.object({ subject_set: Id.nullish() }).partial().optional(),
 });
@@ -199,8 +201,8 @@ function toSet(j: z.infer<typeof SubjectSetJson>): PanoptesSubjectSet {
     metadata: j.metadata,
     setMemberSubjectsCount: j.set_member_subjects_count,
     completeness: Object.fromEntries(Object.entries(j.completeness ?? {}).map(([w, v]) => [w, Number(v)]).filter(([, v]) => Number.isFinite(v))),
-    createdAt: j.created_at,
-    updatedAt: j.updated_at ?? j.created_at,
+    createdAt: j.created_at ?? null,
+    updatedAt: j.updated_at ?? j.created_at ?? null,
   };
 }
 function toSubject(j: z.infer<typeof SubjectJson>): PanoptesSubject {
@@ -211,12 +213,13 @@ function toSubject(j: z.infer<typeof SubjectJson>): PanoptesSubject {
     locations: j.locations ?? [],
     metadata: j.metadata,
     subjectSetIds: j.links?.subject_sets ?? [],
-    createdAt: j.created_at,
-    updatedAt: j.updated_at ?? j.created_at,
+    createdAt: j.created_at ?? null,
+    updatedAt: j.updated_at ?? j.created_at ?? null,
   };
 }
 function toImport(j: z.infer<typeof ImportJson>): PanoptesSubjectSetImport {
-  const done = j.imported_count >= j.manifest_count;
+  const processed = j.imported_count + j.failed_count;
+  const done = j.manifest_count !== null && processed >= j.manifest_count;
   return {
     id: j.id,
     subjectSetId: j.links?.subject_set ?? '',
@@ -224,10 +227,10 @@ function toImport(j: z.infer<typeof ImportJson>): PanoptesSubjectSetImport {
     manifestCount: j.manifest_count,
     importedCount: j.imported_count,
     failedCount: j.failed_count,
-    progress: j.progress ?? (j.manifest_count ? Math.min(1, j.imported_count / j.manifest_count) : 1),
-    state: done ? 'completed' : j.imported_count === 0 ? 'pending' : 'running',
-    createdAt: j.created_at,
-    updatedAt: j.updated_at ?? j.created_at,
+    progress: j.progress ?? (j.manifest_count === null ? 0 : j.manifest_count === 0 ? 1 : Math.min(1, processed / j.manifest_count)),
+    state: done ? 'completed' : processed === 0 ? 'pending' : 'running',
+    createdAt: j.created_at ?? null,
+    updatedAt: j.updated_at ?? j.created_at ?? null,
   };
 }
 
@@ -457,10 +460,10 @@ export class PanoptesHttpClient implements PanoptesClient {
       const a = await this.send({ method: 'GET', path, query: { ...query, page: String(page), page_size: String(this.pageSize) }, what: `${what} (page ${page})` });
       const body = a.body as Record<string, unknown> | null;
       const items = z.array(schema).safeParse(body?.[key]);
-      if (!items.success) throw new UpstreamError(`Panoptes (${this.host}) sent a ${key} listing this client cannot read: ${z.prettifyError(items.error)}`);
+      if (!items.success) throw new PanoptesUnreadable(`Panoptes (${this.host}) sent a ${key} listing this client cannot read: ${z.prettifyError(items.error)}`);
       for (const item of items.data) yield item;
       const meta = PageMeta.safeParse((body?.meta as Record<string, unknown> | undefined)?.[key]);
-      if (!meta.success) throw new UpstreamError(`Panoptes (${this.host}) sent a ${key} listing without paging information.`);
+      if (!meta.success) throw new PanoptesUnreadable(`Panoptes (${this.host}) sent a ${key} listing without paging information.`);
       const next = meta.data.next_page ?? (meta.data.next_href ? page + 1 : undefined);
       if (next === undefined) return;
       if (next <= page) throw new UpstreamError(`Panoptes (${this.host}) pointed the ${key} listing back to page ${next} from page ${page}.`);
@@ -651,7 +654,7 @@ export class PanoptesHttpClient implements PanoptesClient {
   private one<S extends z.ZodType>(a: Answer, key: string, schema: S): z.output<S> {
     const list = (a.body as Record<string, unknown> | null)?.[key];
     const parsed = schema.safeParse(Array.isArray(list) ? list[0] : undefined);
-    if (!parsed.success) throw new UpstreamError(`Panoptes (${this.host}) sent a ${key} resource this client cannot read: ${z.prettifyError(parsed.error)}`);
+    if (!parsed.success) throw new PanoptesUnreadable(`Panoptes (${this.host}) sent a ${key} resource this client cannot read: ${z.prettifyError(parsed.error)}`);
     return parsed.data;
   }
 }

@@ -78,6 +78,17 @@ export class PanoptesRateLimited extends UpstreamError {
   override readonly name = 'UpstreamError';
 }
 
+/**
+ * Panoptes answered, but in a form the bridge cannot use: a field the
+ * bridge needs is missing or of the wrong type (fields it does not use never
+ * cause this). Asking again gets the same answer, so the work stops with
+ * this message for the PI instead of retrying without end; a person retries
+ * it once Panoptes (or the bridge) is fixed.
+ */
+export class PanoptesUnreadable extends UpstreamRefusedError {
+  override readonly name = 'UpstreamRefusedError';
+}
+
 /** Why Panoptes refused for good. */
 export type PanoptesRefusal =
   /** The bridge's token or client credentials (a token refused as soon as it was issued). */
@@ -146,8 +157,9 @@ export interface PanoptesSubjectSet {
    * while the set is in no workflow.
    */
   completeness: Record<string, number>;
-  createdAt: string;
-  updatedAt: string;
+  /** Null when Panoptes leaves it out: nothing here depends on it. */
+  createdAt: string | null;
+  updatedAt: string | null;
 }
 
 /** One frame of a subject: exactly one mime type mapped to a public URL. */
@@ -161,8 +173,8 @@ export interface PanoptesSubject {
   locations: SubjectLocation[];
   metadata: Record<string, unknown>;
   subjectSetIds: string[];
-  createdAt: string;
-  updatedAt: string;
+  createdAt: string | null;
+  updatedAt: string | null;
 }
 
 export interface NewSubject {
@@ -190,12 +202,13 @@ export interface PanoptesSubjectSetImport {
   id: string;
   subjectSetId: string;
   sourceUrl: string;
-  /** Rows in the manifest, counted by Panoptes when the import was created. */
-  manifestCount: number;
-  /** Rows processed so far, failed ones included; updated in steps, not per row. */
+  /** Rows in the manifest, counted by Panoptes when the import was created; null while it has not said. */
+  manifestCount: number | null;
+  /** Rows imported so far; updated in steps, not per row. */
   importedCount: number;
+  /** Rows Panoptes could not import. */
   failedCount: number;
-  /** importedCount / manifestCount in [0, 1]. */
+  /** (importedCount + failedCount) / manifestCount in [0, 1]; 0 while manifestCount is unknown. */
   progress: number;
   /**
    * Derived here: Panoptes has no state field. There is no 'failed' either:
@@ -203,10 +216,13 @@ export interface PanoptesSubjectSetImport {
    * below manifestCount forever. Callers decide it is dead when updatedAt
    * stops moving, and then list the set by external_id. Panoptes does not
    * return which rows failed (it stores them but does not serialize them).
+   * Completed means importedCount + failedCount reached a known manifestCount
+   * (Panoptes' serializer); an unknown manifestCount is never complete.
    */
   state: 'pending' | 'running' | 'completed';
-  createdAt: string;
-  updatedAt: string;
+  /** Null when Panoptes leaves them out; then the caller's own clock tells a stall. */
+  createdAt: string | null;
+  updatedAt: string | null;
 }
 
 export interface PanoptesClient {
