@@ -16,6 +16,7 @@ import { authRoutes, type AuthRoutesDeps } from './auth-routes.js';
 import { mediaRoutes, mediaSigner } from './media.js';
 import { reviewRoutes } from './review-routes.js';
 import { adminRoutes } from './admin-routes.js';
+import { retryRoutes } from './retry-routes.js';
 import { takedownRoutes } from './takedown-routes.js';
 import type { PanoptesClient } from '../domain/ports/panoptes-client.js';
 import { releaseProgress } from '../domain/release.js';
@@ -175,6 +176,7 @@ export function createApi(d: ApiDeps): Express {
   api.use(collectionRoutes({ repos: d.repos, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot, releases: d.releases ?? DEFAULT_RELEASES }));
   api.use(reviewRoutes({ repos: d.repos, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), releaseProgress: (cid, o) => releaseProgress(d.repos, cid, o), allowHttpWebhooks: !d.auth.secureCookies, webhookAllowedHosts: d.webhookAllowedHosts, uploading: !!d.panoptes }));
   api.use(adminRoutes({ repos: d.repos, queues: d.queues, clock: systemClock }));
+  api.use(retryRoutes({ repos: d.repos, queues: d.queues, clock: systemClock }));
   api.use(takedownRoutes({ repos: d.repos, takedown: { repos: d.repos, lock: d.lock, store: d.store, log: d.log, panoptes: d.panoptes }, queues: d.queues }));
   app.use('/api/v1', api);
 

@@ -6,6 +6,7 @@ import type { Repositories } from '../domain/ports/repositories.js';
 import type { Lock } from '../domain/ports/lock.js';
 import type { ObjectStore } from '../domain/ports/object-store.js';
 import type { PanoptesClient } from '../domain/ports/panoptes-client.js';
+import type { JobQueue } from '../domain/ports/job-queue.js';
 
 /**
  * What the commands of one `bridge` run share: the configuration, the
@@ -28,6 +29,12 @@ export interface CliContext {
   store(): Promise<ObjectStore>;
   /** Absent without Zooniverse credentials. */
   panoptes(): Promise<PanoptesClient | undefined>;
+  /**
+   * The deployment's job queues (REDIS_URL, with the database's queue
+   * prefix); undefined without REDIS_URL, when only the database can record
+   * the work and a running service's sweep picks it up.
+   */
+  queues(): Promise<JobQueue | undefined>;
   log(): Promise<Pino>;
   /** Closes what was opened, newest first; safe to call when nothing was. */
   close(): Promise<void>;
@@ -57,6 +64,16 @@ export function cliContext(env: Record<string, string | undefined> = process.env
   });
   const panoptes = once(async () => (await import('../app/store.js')).buildPanoptes(config()));
   const log = once(async () => (await import('../app/logger.js')).createLogger(config().LOG_LEVEL));
+  const queues = once(async () => {
+    const c = config();
+    if (!c.REDIS_URL) return undefined;
+    const { BullMqJobQueue } = await import('../adapters/queue/bullmq-queue.js');
+    const { bullmqConnection } = await import('../adapters/queue/redis-connection.js');
+    const { deploymentQueuePrefix } = await import('../db/deployment.js');
+    const q = new BullMqJobQueue(bullmqConnection(c.REDIS_URL), c.QUEUE_PREFIX ?? (await deploymentQueuePrefix(await db())));
+    cleanups.push(() => q.close());
+    return q;
+  });
   return {
     config,
     db,
@@ -65,6 +82,7 @@ export function cliContext(env: Record<string, string | undefined> = process.env
     store,
     panoptes,
     log,
+    queues,
     async close() {
       // Everything gets its chance to close; the first failure is reported.
       const failures: unknown[] = [];

@@ -8,6 +8,7 @@ import { demoCommand } from './demo-command.js';
 import { policyCommand } from './policy-command.js';
 import { exportCommand } from './export-command.js';
 import { purgeCommand } from './purge-command.js';
+import { retryCommand } from './retry-command.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { cliContext } from './context.js';
 import { SOFTWARE } from '../imaging/version.js';
@@ -26,7 +27,8 @@ const program = new Command('bridge')
   .addCommand(demoCommand())
   .addCommand(policyCommand(context))
   .addCommand(exportCommand(context))
-  .addCommand(purgeCommand(context));
+  .addCommand(purgeCommand(context))
+  .addCommand(retryCommand(context));
 for (const c of program.commands) c.exitOverride();
 
 try {

@@ -112,8 +112,22 @@ async function saveSettings(repos: Repositories, who: Caller, c: Collection, set
   await repos.transaction(async (tx) => {
     // Before the update: it compares the stored metadata with the new.
     const sentBack = set.extra_metadata !== undefined ? await sendBackChangedMetadata(tx, c.id, set.extra_metadata, who.username) : [];
+    if (set.upload_mode !== undefined) await applyModeToUnsentBatches(tx, c.id, set.upload_mode);
     await tx.collections.update(c.id, set);
     await tx.audit.append([{ actor: who.username, action: 'settings', entity: 'collection', entityId: c.id, collectionId: c.id, reason: null, detail: sentBack.length ? { ...detail, sentBackToReview: sentBack.length } : detail }]);
   });
   return repos.collections.get(c.id);
+}
+
+/**
+ * A new upload mode applies to the collection's batches that have sent
+ * nothing to Zooniverse yet (no import started, no subject created),
+ * whatever their state; a batch part-way finishes in the mode it began.
+ */
+async function applyModeToUnsentBatches(tx: Repositories, collectionId: string, mode: 'import' | 'api'): Promise<void> {
+  for (const b of await tx.ledger.inStates(collectionId, ['manifested', 'waiting', 'failed', 'blocked'])) {
+    if (b.mode === mode || b.import_id) continue;
+    if ((await tx.ledger.count(b.id, ['created', 'linked'])) > 0) continue;
+    await tx.ledger.setMode(b.id, mode);
+  }
 }

@@ -125,6 +125,7 @@ export function artifactsRepository(db: Tx): ArtifactsRepository {
   return {
     insertDiscovered: (collectionId, refs, actor) => insertDiscovered(db, collectionId, refs, actor),
     get: (id) => getArtifact(db, id),
+    failedOf: (collectionId) => db.selectFrom('artifacts').selectAll().where('collection_id', '=', collectionId).where('state', '=', 'failed').orderBy('created_at').orderBy('id').execute(),
     find: (id) => findArtifact(db, id),
     markRetrieved: (a, v, actor) => markRetrieved(db, a, v, actor),
     markFailed: (a, error, actor) => markFailed(db, a, error, actor),

@@ -120,6 +120,11 @@ export function uploadLedgerRepository(db: Tx): UploadLedgerRepository {
     async recordImport(id, importId) {
       await db.updateTable('upload_batches').set({ import_id: importId, updated_at: new Date() }).where('id', '=', id).execute();
     },
+    async setMode(id, mode) {
+      await db.updateTable('upload_batches').set({ mode, updated_at: new Date() }).where('id', '=', id).where('mode', '!=', 'export').execute();
+    },
+    inStates: (collectionId, states) =>
+      db.selectFrom('upload_batches').selectAll().where('collection_id', '=', collectionId).where('state', 'in', states).where('mode', '!=', 'export').orderBy('seq').execute(),
     async switchToApi(id) {
       await db.updateTable('upload_batches').set({ mode: 'api', updated_at: new Date() }).where('id', '=', id).where('mode', '=', 'import').execute();
     },

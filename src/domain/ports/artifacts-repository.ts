@@ -13,6 +13,8 @@ export interface ArtifactsRepository {
   /** Moves an artifact's state if it is still `from`; false when it had moved. */
   transition(id: string, from: ArtifactState, to: ArtifactState, actor: string, changes?: { error?: string | null }, reason?: string | null): Promise<boolean>;
   bumpAttempts(id: string): Promise<void>;
+  /** The collection's failed artifacts, oldest first. */
+  failedOf(collectionId: string): Promise<Artifact[]>;
   /** The bands of one group, by band. */
   group(collectionId: string, groupKey: string): Promise<Artifact[]>;
   list(collectionId: string, filter: { state?: ArtifactState; after?: string; limit: number }): Promise<Page<Artifact>>;

@@ -62,6 +62,8 @@ export interface UploadLedgerRepository {
   recentOf(collectionId: string, limit: number): Promise<UploadBatch[]>;
   /** The collection's batches that are to be uploaded or are part-way (export batches never are), oldest first. */
   uploadableOf(collectionId: string): Promise<UploadBatch[]>;
+  /** The collection's non-export batches in `states`, oldest first. */
+  inStates(collectionId: string, states: UploadBatchState[]): Promise<UploadBatch[]>;
   /** Ids of the collection's batches in the middle of an upload (uploading or verifying). */
   underWayOf(collectionId: string): Promise<string[]>;
   /** Ids of the collection's batches not retracted, oldest first. */
@@ -87,6 +89,8 @@ export interface UploadLedgerRepository {
   recordImport(id: string, importId: string): Promise<void>;
   /** An import batch goes on subject by subject (mode 'api'); other batches are left alone. */
   switchToApi(id: string): Promise<void>;
+  /** Sets the mode of a batch that has sent nothing yet (its caller checks that). */
+  setMode(id: string, mode: 'import' | 'api'): Promise<void>;
   /** Records that the batch's set was seen complete at Zooniverse. */
   markSetCompleted(id: string): Promise<void>;
 
