@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { FitsCutouts } from './cutouts/fits-cutouts.js';
-import { checkStampCounts, convertStamp, type ChannelSource, type ConvertOptions, type StampFrame, type StampRecord } from './convert.js';
+import { convertStamp, planStamps, type ChannelSource, type ConvertOptions, type StampFrame, type StampRecord } from './convert.js';
 import { ImagingError } from './types.js';
 
 /**
@@ -38,10 +38,27 @@ export interface ConvertBandsJob {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** A stamp not converted: it failed, or (`missing`) a band file does not hold it. */
+export interface StampFailure {
+  index: number;
+  /** Names the file (a BandSource's `name` or path); for a missing stamp "missing from <name>: <why>". */
+  error: string;
+  missing?: true;
+}
+
+/**
+ * What became of a band set. `total` is the stamps the set should hold (the
+ * largest stamp count among its bands, a Stamps file's N_STAMPS included),
+ * and total = converted + failed.length always: a stamp missing from a band
+ * file is a failed entry (`missing: true`), so it is counted and named, never
+ * dropped. Warnings (trailing bytes ignored, which stamps are missing, ...)
+ * each start with the name of the file they concern.
+ */
 export interface ConvertBandsResult {
   total: number;
   converted: number;
-  failed: { index: number; error: string }[];
+  /** In stamp order. */
+  failed: StampFailure[];
   warnings: string[];
   /** Frames made, when frames were asked for and the set has two or more bands. */
   frames?: number;
@@ -80,13 +97,19 @@ export async function convertBands(job: ConvertBandsJob): Promise<ConvertBandsRe
   const opened: ChannelSource[] = [];
   try {
     for (const ch of job.channels) opened.push({ band: ch.band, cutouts: await openBand(ch) });
-    const total = checkStampCounts(opened);
-    const warnings = opened.flatMap((o) => o.cutouts.warnings.map((w) => `${o.cutouts.name}: ${w}`));
-    const workers = Math.min(job.workers ?? availableParallelism(), total);
-    const failed: { index: number; error: string }[] = [];
+    const { total, missing, warnings: countWarnings } = planStamps(opened);
+    const warnings = [...opened.flatMap((o) => o.cutouts.warnings.map((w) => `${o.cutouts.name}: ${w}`)), ...countWarnings];
+    const todo = Array.from({ length: total }, (_, i) => i).filter((i) => !missing.has(i));
+    const workers = Math.min(job.workers ?? availableParallelism(), todo.length);
+    const failed: StampFailure[] = [];
     let converted = 0;
     let frameCount = 0;
     let done = 0;
+    // Missing stamps are settled first: nothing to convert, only to report.
+    for (const [index, error] of missing) {
+      failed.push({ index, error, missing: true });
+      job.onProgress?.(++done, total);
+    }
     const settle = async (index: number, stamp: ConvertedStamp | null, error?: string) => {
       if (stamp) {
         await job.onStamp(stamp);
@@ -96,7 +119,7 @@ export async function convertBands(job: ConvertBandsJob): Promise<ConvertBandsRe
       job.onProgress?.(++done, total);
     };
     if (workers <= 1) {
-      for (let i = 0; i < total; i++) {
+      for (const i of todo) {
         let stamp: ConvertedStamp;
         try {
           stamp = { index: i, ...(await convertStamp(opened, i, job.opts)) };
@@ -113,7 +136,7 @@ export async function convertBands(job: ConvertBandsJob): Promise<ConvertBandsRe
       const depth = first && first.width * first.height > 512 * 512 ? 1 : 2;
       // The threads open the bands themselves; this thread only needed them to count stamps.
       await Promise.all(opened.splice(0).map((o) => o.cutouts.close()));
-      await runPool(job, total, workers, depth, settle);
+      await runPool(job, todo, workers, depth, settle);
     }
     failed.sort((a, b) => a.index - b.index);
     return { total, converted, failed, warnings, ...(frames ? { frames: frameCount } : {}) };
@@ -155,7 +178,7 @@ function shared(bytes: Uint8Array): Uint8Array {
 
 async function runPool(
   job: ConvertBandsJob,
-  total: number,
+  todo: number[],
   n: number,
   depth: number,
   settle: (index: number, stamp: ConvertedStamp | null, error?: string) => Promise<void>,
@@ -171,8 +194,8 @@ async function runPool(
       const w = startWorker(init);
       let inFlight = 0;
       const feed = () => {
-        while (stopped === undefined && inFlight < depth && next < total) {
-          w.postMessage(next++);
+        while (stopped === undefined && inFlight < depth && next < todo.length) {
+          w.postMessage(todo[next++]);
           inFlight++;
         }
         if (inFlight === 0) w.postMessage('close');

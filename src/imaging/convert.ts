@@ -1,4 +1,4 @@
-import { FitsCutouts, type Cutout, type SkyPosition } from './cutouts/fits-cutouts.js';
+import { FitsCutouts, stampList, type Cutout, type SkyPosition } from './cutouts/fits-cutouts.js';
 import { renderColour, type ColourOptions, type RenderedColour } from './colour/presets.js';
 import { downsample, fitFactor, mirrorX } from './resize.js';
 import { encodePng } from './png/png-writer.js';
@@ -249,15 +249,40 @@ export function separationArcsec(a: SkyPosition, b: SkyPosition): number {
   return (2 * Math.asin(Math.min(1, Math.sqrt(s))) * 180 * 3600) / Math.PI;
 }
 
-/** Checks that every band holds the same number of stamps before any work starts. */
-export function checkStampCounts(channels: ChannelSource[]): number {
-  const n = channels[0].cutouts.count;
+/**
+ * The stamps of a band set, before any work: `total` is the largest stamp
+ * count among the bands, and `missing` holds each stamp some band file
+ * lacks (a Stamps file short of its N_STAMPS, or a band file with fewer
+ * stamps than another), with an error naming each file that lacks it, e.g.
+ * "missing from r.fits: N_STAMPS says 5 but the file holds 3 IMAGE extensions
+ * (no IMAGE with EXTVER 4)". Such a stamp cannot be made; the others can, so
+ * a set with missing stamps is partial, never refused whole nor silently short.
+ * `warnings` names the missing stamps of bands that disagree in count, once
+ * per band (a Stamps file's own shortfall is among its cutouts' warnings).
+ */
+export function planStamps(channels: ChannelSource[]): { total: number; missing: Map<number, string>; warnings: string[] } {
+  const total = Math.max(0, ...channels.map((c) => c.cutouts.count));
+  const top = channels.find((c) => c.cutouts.count === total)!;
+  const reasons = new Map<number, string[]>();
+  const add = (index: number, name: string, reason: string) => {
+    const list = reasons.get(index) ?? [];
+    list.push(`missing from ${name}: ${reason}`);
+    reasons.set(index, list);
+  };
+  const warnings: string[] = [];
   for (const ch of channels) {
-    if (ch.cutouts.count !== n) {
-      throw new ImagingError(
-        `bands disagree in stamp count: ${channels.map((c) => `${c.band} has ${c.cutouts.count}`).join(', ')}`,
-      );
+    const { name, count } = ch.cutouts;
+    for (const m of ch.cutouts.missing) add(m.index, name, m.reason);
+    if (count < total) {
+      const why = `it has ${count} stamp${count === 1 ? '' : 's'}, band ${top.band} (${top.cutouts.name}) has ${total}`;
+      const lacking: number[] = [];
+      for (let i = count; i < total; i++) {
+        add(i, name, why);
+        lacking.push(i);
+      }
+      warnings.push(`${name}: ${stampList(lacking)} of ${total} missing: ${why}`);
     }
   }
-  return n;
+  const missing = new Map([...reasons].sort((a, b) => a[0] - b[0]).map(([i, list]) => [i, list.join('; ')]));
+  return { total, missing, warnings };
 }

@@ -67,6 +67,35 @@ describe('bridge convert', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ total: 2, converted: 1, failed: 1 });
   });
 
+  it('a Stamps set short of its N_STAMPS gives exit 3 (partial), naming the missing stamps and the file', async () => {
+    // Every band says N_STAMPS = 5 but holds 3 stamps.
+    const paths: string[] = [];
+    for (const b of ['g', 'r', 'i']) {
+      const text = (await readFile(join(FIX, `stamps_${b}.fits`))).toString('latin1');
+      const at = text.indexOf('N_STAMPS=');
+      const path = join(tmp, `short_${b}.fits`);
+      await writeFile(path, Buffer.from(text.slice(0, at) + 'N_STAMPS=                    5'.padEnd(80) + text.slice(at + 80), 'latin1'));
+      paths.push(`${b}=${path}`);
+    }
+    const out = join(tmp, 'short');
+    const r = bridge(['convert', ...paths.flatMap((p) => ['--band', p]), '--out', out, '--workers', '0']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/warning: \S*short_g\.fits: stamps 4-5 of 5 missing: N_STAMPS says 5 but the file holds 3 IMAGE extensions/);
+    expect(r.stderr).toMatch(/error: stamp 3: missing from \S*short_i\.fits: N_STAMPS says 5 but the file holds 3 IMAGE extensions \(no IMAGE with EXTVER 4\)/);
+    expect(JSON.parse(r.stdout)).toMatchObject({ total: 5, converted: 3, failed: 2 });
+    const lines = (await readFile(join(out, 'stamps.jsonl'), 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(3);
+  });
+
+  it('trailing bytes after the last HDU: converted (exit 0) with a warning naming the file', async () => {
+    const path = join(tmp, 'trailing_r.fits');
+    await writeFile(path, Buffer.concat([await readFile(join(FIX, 'stamps_r.fits')), Buffer.from('x'.repeat(1234))]));
+    const r = bridge(['convert', '--band', `r=${path}`, '--out', join(tmp, 'trailing'), '--workers', '0']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: \S*trailing_r\.fits: ignored 1234 trailing bytes after the last HDU/);
+    expect(JSON.parse(r.stdout)).toMatchObject({ total: 3, converted: 3, failed: 0 });
+  });
+
   it('unreadable input: exit 1 with the file named; usage errors: exit 2', async () => {
     const notFits = join(tmp, 'not.fits');
     await writeFile(notFits, 'hello');

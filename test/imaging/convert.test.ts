@@ -135,13 +135,16 @@ describe('bridge convert: sky coordinates', () => {
 });
 
 describe('bridge convert: bad input', () => {
-  it('bands that disagree in stamp count stop before any work, naming both', async () => {
+  it('bands that disagree in stamp count: the stamp a band lacks is a failed entry naming that file, not a refusal of the set', async () => {
     const channels = [
       { band: 'i', path: join(FIX, 'stamps_i.fits') },
       { band: 'r', path: join(FIX, 'stamps_gz_r.fits') },
       { band: 'g', path: join(FIX, 'stamps_g.fits') },
     ];
-    await expect(run('mixed', {}, 0, channels)).rejects.toThrow(/bands disagree in stamp count: i has 3, r has 2, g has 3/);
+    const { result } = await run('mixed', {}, 0, channels);
+    expect(result.total).toBe(3);
+    expect(result.failed[2]).toEqual({ index: 2, error: expect.stringMatching(/^missing from \S*stamps_gz_r\.fits: it has 2 stamps, band i \(\S*stamps_i\.fits\) has 3$/), missing: true });
+    expect(result.warnings.join('\n')).toMatch(/stamps_gz_r\.fits: stamp 3 of 3 missing/);
   });
 
   it('bands that disagree in shape fail per stamp, naming the bands', async () => {

@@ -32,27 +32,47 @@ export interface CutoutSummary {
   hasSkyWcs: boolean;
 }
 
+/** A stamp the file should hold but does not, and why. */
+export interface MissingStamp {
+  index: number;
+  reason: string;
+}
+
+/**
+ * Largest stamp count believed from N_STAMPS: every stamp is at least one
+ * HDU, and a file with more HDUs than this is refused anyway (FitsFile).
+ */
+const MAX_STAMPS = 200_000;
+
 /**
  * The cutouts in one FITS file: an lsst.meas.algorithms.Stamps file (one
  * IMAGE HDU per stamp by EXTVER, positions as repeated primary cards) or an
  * exposure-style cutout (one image). Stamps are read one at a time, so a
  * large file is streamed rather than loaded.
+ *
+ * A Stamps file has `count` stamp slots: N_STAMPS, or the IMAGE HDUs found
+ * when there are more. Stamp k is the IMAGE with EXTVER k + 1, as Rubin's
+ * reader takes it; slots with no IMAGE are listed in `missing` (and read()
+ * refuses them), so a file that lost stamps says which.
  */
 export class FitsCutouts {
   private constructor(
     readonly file: FitsFile,
     readonly kind: 'stamps' | 'exposure',
-    private readonly images: Hdu[],
+    private readonly images: (Hdu | undefined)[],
     private readonly positions: (SkyPosition | undefined)[],
     private readonly limits: ReadLimits,
-    /** Problems found while indexing that do not stop the other stamps. */
+    /** Problems found while indexing that do not stop the other stamps (the file's own first). */
     readonly warnings: string[],
+    /** Stamps the file should hold but does not, in index order. */
+    readonly missing: readonly MissingStamp[] = [],
   ) {}
 
   get name(): string {
     return this.file.name;
   }
 
+  /** Stamp slots, missing ones included. */
   get count(): number {
     return this.images.length;
   }
@@ -80,33 +100,27 @@ export class FitsCutouts {
 
   static fromFile(file: FitsFile, limits: ReadLimits = DEFAULT_READ_LIMITS): FitsCutouts {
     const primary = file.hdus[0].header;
-    const warnings: string[] = [];
+    const warnings: string[] = [...file.warnings];
     const isStamps = primary.has('N_STAMPS') || primary.has('STAMPCLS');
     if (isStamps) {
-      const images = file.hdus.filter((h) => h.extname?.toUpperCase() === 'IMAGE').sort((a, b) => a.extver - b.extver);
-      images.forEach((h, i) => {
-        if (h.extver !== i + 1) warnings.push(`IMAGE EXTVER ${h.extver} found where ${i + 1} was expected`);
-      });
-      const declared = primary.number('N_STAMPS');
-      if (declared !== undefined && declared !== images.length) {
-        warnings.push(`N_STAMPS says ${declared} but the file holds ${images.length} IMAGE HDUs`);
-      }
+      const { images, missing } = stampSlots(file, warnings);
       const ras = primary.getAll('RA_DEG');
       const decs = primary.getAll('DEC_DEG');
       if (ras.length && ras.length !== images.length) {
         warnings.push(`${ras.length} RA_DEG cards for ${images.length} stamps; positions beyond the shorter list are unknown`);
       }
       const positions = images.map((_, i) => position(ras[i], decs[i]));
-      return new FitsCutouts(file, 'stamps', images, positions, limits, warnings);
+      return new FitsCutouts(file, 'stamps', images, positions, limits, warnings, missing);
     }
     const image =
       file.hdus.find((h) => h.extname?.toUpperCase() === 'IMAGE' && isImage(h)) ?? file.hdus.find((h) => isImage(h) && hasData(h));
-    if (!image) throw new ImagingError('no image HDU found', { file: file.name });
+    if (!image) throw new ImagingError(['no image HDU found', ...file.warnings].join('; '), { file: file.name });
     return new FitsCutouts(file, 'exposure', [image], [undefined], limits, warnings);
   }
 
   summary(): CutoutSummary[] {
-    return this.images.map((h, index) => {
+    return this.images.flatMap((h, index) => {
+      if (!h) return [];
       const zx = h.compressed ? 'Z' : '';
       const s: CutoutSummary = {
         index,
@@ -125,8 +139,14 @@ export class FitsCutouts {
   }
 
   async read(index: number): Promise<Cutout> {
+    if (!(Number.isInteger(index) && index >= 0 && index < this.count)) {
+      throw new ImagingError(`stamp ${index} does not exist (the file has ${this.count})`, { file: this.name });
+    }
     const hdu = this.images[index];
-    if (!hdu) throw new ImagingError(`stamp ${index} does not exist (the file has ${this.count})`, { file: this.name });
+    if (!hdu) {
+      const why = this.missing.find((m) => m.index === index)?.reason ?? 'no IMAGE for it';
+      throw new ImagingError(`stamp ${index + 1} of ${this.count} is missing: ${why}`, { file: this.name });
+    }
     let plane: ImagePlane;
     try {
       plane = await readImage(this.file, hdu, this.limits, (kind, n) => this.takeRecycled(kind, n));
@@ -163,6 +183,54 @@ export class FitsCutouts {
   close(): Promise<void> {
     return this.file.close();
   }
+}
+
+/**
+ * The stamp slots of a Stamps file, by EXTVER when the IMAGE HDUs' EXTVERs
+ * are distinct and within the count (then a lost stamp in the middle is the
+ * one reported, and the others keep their own RA_DEG/DEC_DEG), else in
+ * EXTVER order with a warning, as before.
+ */
+function stampSlots(file: FitsFile, warnings: string[]): { images: (Hdu | undefined)[]; missing: MissingStamp[] } {
+  const found = file.hdus.filter((h) => h.extname?.toUpperCase() === 'IMAGE').sort((a, b) => a.extver - b.extver);
+  const n = file.hdus[0].header.get('N_STAMPS');
+  let declared: number | undefined;
+  if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= MAX_STAMPS) declared = n;
+  else if (n !== undefined) warnings.push(`N_STAMPS = ${JSON.stringify(n)} is not a stamp count; ignored`);
+  const slots = Math.max(declared ?? 0, found.length);
+  const held = `N_STAMPS says ${declared} but the file holds ${found.length} IMAGE extension${found.length === 1 ? '' : 's'}`;
+  if (declared !== undefined && declared < found.length) warnings.push(held);
+  const byExtver = new Set(found.map((h) => h.extver)).size === found.length && found.every((h) => Number.isInteger(h.extver) && h.extver >= 1 && h.extver <= slots);
+  const images: (Hdu | undefined)[] = new Array<Hdu | undefined>(slots).fill(undefined);
+  if (byExtver) {
+    for (const h of found) images[h.extver - 1] = h;
+  } else {
+    found.forEach((h, i) => {
+      images[i] = h;
+      if (h.extver !== i + 1) warnings.push(`IMAGE EXTVER ${h.extver} found where ${i + 1} was expected`);
+    });
+  }
+  // Not one stamp: the file is unusable as a whole (often cut short), not
+  // partial; refused, with what was ignored at its end, so it fails as a file.
+  if (slots > 0 && found.length === 0) throw new ImagingError([`no stamps: ${held}`, ...file.warnings].join('; '), { file: file.name });
+  const missing: MissingStamp[] = [];
+  images.forEach((h, index) => {
+    if (!h) missing.push({ index, reason: byExtver ? `${held} (no IMAGE with EXTVER ${index + 1})` : held });
+  });
+  if (missing.length) warnings.push(`${stampList(missing.map((m) => m.index))} of ${slots} missing: ${held}`);
+  return { images, missing };
+}
+
+/** 0-based indices as people count stamps: "stamp 2", "stamps 4-5", "stamps 1, 3-4". */
+export function stampList(indices: number[]): string {
+  const runs: string[] = [];
+  for (let k = 0; k < indices.length; ) {
+    let j = k;
+    while (j + 1 < indices.length && indices[j + 1] === indices[j] + 1) j++;
+    runs.push(j === k ? `${indices[k] + 1}` : `${indices[k] + 1}-${indices[j] + 1}`);
+    k = j + 1;
+  }
+  return `${indices.length === 1 ? 'stamp' : 'stamps'} ${runs.join(', ')}`;
 }
 
 function isImage(h: Hdu): boolean {

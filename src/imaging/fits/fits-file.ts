@@ -21,12 +21,25 @@ export interface Hdu {
   dataOffset: number;
   /** Data bytes declared by the header, before padding to a block. */
   dataBytes: number;
+  /**
+   * The file ends inside this HDU's data (it is then the last HDU). It is
+   * listed, as astropy lists it, but reading its data fails.
+   */
+  truncated?: true;
 }
 
 /**
  * A FITS file opened for random access. Opening reads only the headers, each
  * HDU's data is skipped by its declared size (checked against the file size),
  * so a single stamp of a large file can be read without touching the others.
+ *
+ * What follows the last complete HDU is treated as astropy treats it, with a
+ * warning instead of a refusal where astropy reads the file: bytes that do
+ * not start a header are ignored; an extension header cut short (no END card)
+ * is ignored unless the file ends on a block boundary (astropy: "Header
+ * missing END card", refused); a complete extension header whose data the
+ * file cuts short is listed as a truncated HDU whose data cannot be read
+ * (a primary HDU cut short is refused: nothing after it could be read).
  */
 export class FitsFile {
   private readonly scratch: Uint8Array[] = [];
@@ -34,6 +47,8 @@ export class FitsFile {
   private constructor(
     readonly source: ByteSource,
     readonly hdus: Hdu[],
+    /** What was tolerated while indexing (trailing bytes, a truncated last HDU). */
+    readonly warnings: string[] = [],
   ) {}
 
   get name(): string {
@@ -56,6 +71,7 @@ export class FitsFile {
 
   static async open(source: ByteSource): Promise<FitsFile> {
     const hdus: Hdu[] = [];
+    const warnings: string[] = [];
     let offset = 0;
     while (offset < source.size) {
       if (hdus.length >= MAX_HDUS) {
@@ -63,26 +79,35 @@ export class FitsFile {
       }
       const index = hdus.length;
       const where = { file: source.name, hdu: index };
-      const parsed = await readHeaderAt(source, offset, where);
-      if (!parsed) {
-        // Trailing blocks of zeros after the last HDU are tolerated by every reader.
-        if (index > 0 && (await isZeroPadding(source, offset))) break;
-        throw new ImagingError('header is truncated or has no END card', where);
+      const rest = source.size - offset;
+      if (index > 0 && !looksLikeHeader(await source.read(offset, 8))) {
+        const what = (await isPadding(source, offset)) ? 'padding' : 'not a FITS header';
+        warnings.push(`ignored ${rest} trailing bytes after the last HDU (${what})`);
+        break;
       }
+      const parsed = await readHeaderAt(source, offset, where);
+      // astropy reads headers in whole blocks: an END card in a block the file cuts short does not count.
+      if (index > 0 && (!parsed || parsed.length > rest) && rest % BLOCK !== 0) {
+        warnings.push(`ignored ${rest} trailing bytes after the last HDU (the start of an extension header, cut short: file truncated?)`);
+        break;
+      }
+      if (!parsed) throw new ImagingError('header is truncated or has no END card', where);
       const { header, length } = parsed;
       const hdu = describe(header, index, offset, offset + length, where);
       const padded = Math.ceil(hdu.dataBytes / BLOCK) * BLOCK;
       if (hdu.dataOffset + hdu.dataBytes > source.size) {
-        throw new ImagingError(
-          `header declares ${hdu.dataBytes} data bytes but only ${Math.max(0, source.size - hdu.dataOffset)} are present (file truncated?)`,
-          where,
-        );
+        // A cut primary leaves nothing readable: refused whole, as before.
+        if (index === 0) throw new ImagingError(`header ${truncation(hdu, source.size)}`, where);
+        // A cut extension is listed, as astropy lists it; its data is refused when read (before anything is allocated for it).
+        hdus.push({ ...hdu, truncated: true });
+        warnings.push(`HDU ${index} is truncated: its header ${truncation(hdu, source.size)}`);
+        break;
       }
       hdus.push(hdu);
       offset = hdu.dataOffset + padded;
     }
     if (hdus.length === 0) throw new ImagingError('empty file, not FITS', { file: source.name });
-    return new FitsFile(source, hdus);
+    return new FitsFile(source, hdus, warnings);
   }
 
   /** Finds an HDU by EXTNAME (case-insensitive, as FITS says) and EXTVER (default 1). */
@@ -98,6 +123,7 @@ export class FitsFile {
    * was most of the conversion's peak memory.
    */
   async withData<T>(hdu: Hdu, use: (bytes: Uint8Array) => T): Promise<T> {
+    this.checkPresent(hdu);
     if (!this.source.readInto) return use(await this.readData(hdu));
     let scratch = this.scratch.pop();
     if (!scratch || scratch.length < hdu.dataBytes) scratch = new Uint8Array(Math.max(hdu.dataBytes, scratch?.length ?? 0));
@@ -112,6 +138,7 @@ export class FitsFile {
   }
 
   async readData(hdu: Hdu): Promise<Uint8Array> {
+    this.checkPresent(hdu);
     const bytes = await this.source.read(hdu.dataOffset, hdu.dataBytes);
     if (bytes.length !== hdu.dataBytes) {
       throw new ImagingError('data is truncated', { file: this.name, hdu: hdu.index });
@@ -122,6 +149,17 @@ export class FitsFile {
   close(): Promise<void> {
     return this.source.close();
   }
+
+  /** A truncated HDU's header may claim any size: refused before a buffer of that size is made. */
+  private checkPresent(hdu: Hdu): void {
+    if (hdu.truncated || hdu.dataOffset + hdu.dataBytes > this.source.size) {
+      throw new ImagingError(`data is truncated: its header ${truncation(hdu, this.source.size)}`, { file: this.name, hdu: hdu.index });
+    }
+  }
+}
+
+function truncation(hdu: Hdu, size: number): string {
+  return `declares ${hdu.dataBytes} data bytes but only ${Math.max(0, size - hdu.dataOffset)} are present (file truncated?)`;
 }
 
 async function readHeaderAt(
@@ -154,9 +192,13 @@ function looksLikeHeader(buf: Uint8Array): boolean {
   return head === 'SIMPLE  ' || head === 'XTENSION';
 }
 
-async function isZeroPadding(source: ByteSource, offset: number): Promise<boolean> {
-  const rest = await source.read(offset, Math.min(source.size - offset, 64 * BLOCK));
-  return rest.every((b) => b === 0 || b === 0x20);
+/** Zeros or blanks up to the end of the file (read a bounded piece at a time). */
+async function isPadding(source: ByteSource, offset: number): Promise<boolean> {
+  for (let at = offset; at < source.size; at += 64 * BLOCK) {
+    const piece = await source.read(at, Math.min(source.size - at, 64 * BLOCK));
+    if (!piece.every((b) => b === 0 || b === 0x20)) return false;
+  }
+  return true;
 }
 
 function describe(header: Header, index: number, headerOffset: number, dataOffset: number, where: { file: string; hdu: number }): Hdu {

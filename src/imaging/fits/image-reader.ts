@@ -88,10 +88,11 @@ export function allocateFor(bitpix: number, n: number): PixelArray {
 export function decodePixels(raw: Uint8Array, bitpix: number, n: number, s: Scaling, out?: PixelArray): PixelArray {
   const data = out ?? allocateFor(bitpix, n);
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const { bscale, bzero } = s;
   const blank = s.blank;
   const hasBlank = blank !== undefined && bitpix > 0;
-  const identity = bscale === 1 && bzero === 0;
+  const identity = s.bscale === 1 && s.bzero === 0;
+  if (!identity && data instanceof Float32Array) return decodeScaledF32(dv, raw, bitpix, n, s, hasBlank, data);
+  const { bscale, bzero } = s;
   switch (bitpix) {
     case 8:
       for (let i = 0; i < n; i++) {
@@ -133,6 +134,45 @@ export function decodePixels(raw: Uint8Array, bitpix: number, n: number, s: Scal
       break;
     default:
       throw new ImagingError(`unsupported BITPIX ${bitpix}`);
+  }
+  return data;
+}
+
+const F32_MAX = 3.4028234663852886e38;
+
+/**
+ * Scaled pixels into float32, as astropy computes them: it converts the raw
+ * values to float32, then multiplies by BSCALE and adds BZERO in place, each
+ * a float32 operation (numpy casts the Python scalars to float32 first) and
+ * each skipped when it would do nothing. Scaling in double and rounding once
+ * is often one float32 step away from that, which is enough to turn
+ * astropy's exact zero intensity in Lupton's (r + g + b) / 3 into a tiny
+ * positive one and light up a pixel astropy leaves black. A factor beyond
+ * float32's range is not cast (numpy then computes in double).
+ */
+function decodeScaledF32(dv: DataView, raw: Uint8Array, bitpix: number, n: number, s: Scaling, hasBlank: boolean, data: Float32Array): Float32Array {
+  const fround = Math.fround;
+  const bscale = Math.abs(s.bscale) <= F32_MAX ? fround(s.bscale) : s.bscale;
+  const bzero = Math.abs(s.bzero) <= F32_MAX ? fround(s.bzero) : s.bzero;
+  const multiply = s.bscale !== 1;
+  const add = s.bzero !== 0;
+  const blank = s.blank;
+  for (let i = 0; i < n; i++) {
+    let v: number;
+    if (bitpix === 8) v = raw[i];
+    else if (bitpix === 16) v = dv.getInt16(2 * i);
+    else if (bitpix === -32) v = dv.getFloat32(4 * i);
+    else if (bitpix === 32) v = dv.getInt32(4 * i);
+    else if (bitpix === 64) v = Number(dv.getBigInt64(8 * i));
+    else v = dv.getFloat64(8 * i);
+    if (hasBlank && v === blank) {
+      data[i] = NaN;
+      continue;
+    }
+    let x = fround(v);
+    if (multiply) x = fround(x * bscale);
+    if (add) x = fround(x + bzero);
+    data[i] = x;
   }
   return data;
 }
