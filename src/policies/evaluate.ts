@@ -7,6 +7,9 @@ import { policyRef, type EvaluationMode, type Policy, type PolicyEffect, type Po
  * Applies a policy to one image's facts. How effects combine (also in
  * policies/README.md):
  * - any `reject`, or an image beyond a cap, rejects: nothing overrides a refusal;
+ * - otherwise any `hold` keeps it in quarantine, out of review, until a fact
+ *   changes (e.g. the Data Rights Panel approves): the PI sees it waiting,
+ *   not refused, and the re-evaluation on that change decides again;
  * - otherwise any `require_review` makes it wait for a reviewer, even if
  *   another rule would auto-approve;
  * - otherwise any `auto_approve` approves it;
@@ -17,7 +20,7 @@ import { policyRef, type EvaluationMode, type Policy, type PolicyEffect, type Po
  * started once the collection's previous set is complete.
  */
 
-export type PolicyOutcome = 'rejected' | 'auto_approved' | 'pending_review';
+export type PolicyOutcome = 'rejected' | 'held' | 'auto_approved' | 'pending_review';
 
 export interface PolicyStamp {
   name: string;
@@ -181,7 +184,8 @@ export function formatExplanation(x: PolicyExplanation): string {
 export function formatEffect(e: PolicyEffect): string {
   switch (e.action) {
     case 'reject':
-      return `reject (${JSON.stringify(e.reason)})`;
+    case 'hold':
+      return `${e.action} (${JSON.stringify(e.reason)})`;
     case 'require_review':
     case 'auto_approve':
       return e.reason ? `${e.action} (${JSON.stringify(e.reason)})` : e.action;
@@ -204,6 +208,7 @@ function asPolicyError(policy: Policy, rule: PolicyRule, e: unknown): PolicyEval
 
 function combine(policy: Policy, facts: PolicyFacts, matched: Array<{ rule: PolicyRule; trace: TraceNode }>): PolicyVerdict {
   const rejects: string[] = [];
+  const holds: string[] = [];
   const reviews: string[] = [];
   const approvals: string[] = [];
   let strip = false;
@@ -215,6 +220,9 @@ function combine(policy: Policy, facts: PolicyFacts, matched: Array<{ rule: Poli
       switch (e.action) {
         case 'reject':
           rejects.push(e.reason);
+          break;
+        case 'hold':
+          holds.push(e.reason);
           break;
         case 'require_review':
           reviews.push(e.reason ?? `review required by rule "${rule.id}" (${rule.description})`);
@@ -257,7 +265,9 @@ function combine(policy: Policy, facts: PolicyFacts, matched: Array<{ rule: Poli
   }
   let outcome: PolicyOutcome;
   let reasons: string[];
-  if (rejects.length > 0) [outcome, reasons] = ['rejected', rejects];
+  // A refusal also names what it would be held for: both stand in the PI's way.
+  if (rejects.length > 0) [outcome, reasons] = ['rejected', [...rejects, ...holds]];
+  else if (holds.length > 0) [outcome, reasons] = ['held', holds];
   else if (reviews.length > 0) [outcome, reasons] = ['pending_review', reviews];
   else if (approvals.length > 0) [outcome, reasons] = ['auto_approved', approvals];
   else [outcome, reasons] = ['pending_review', ['no rule approved or rejected the image, so it waits for a reviewer']];

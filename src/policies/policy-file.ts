@@ -15,6 +15,7 @@ import { FACTS_SHAPE } from './facts.js';
 
 export type PolicyEffect =
   | { action: 'reject'; reason: string }
+  | { action: 'hold'; reason: string }
   | { action: 'require_review'; reason?: string }
   | { action: 'auto_approve'; reason?: string }
   | { action: 'strip_coordinates' }
@@ -88,6 +89,7 @@ const limit = z.int({ error: 'must be a whole number' }).positive('must be at le
 
 const effectSchema = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('reject'), reason }),
+  z.strictObject({ action: z.literal('hold'), reason }),
   z.strictObject({ action: z.literal('require_review'), reason: reason.optional() }),
   z.strictObject({ action: z.literal('auto_approve'), reason: reason.optional() }),
   z.strictObject({ action: z.literal('strip_coordinates') }),
@@ -96,7 +98,7 @@ const effectSchema = z.discriminatedUnion('action', [
     .refine((c) => c.max_per_batch !== undefined || c.max_per_collection !== undefined, 'cap needs max_per_batch and/or max_per_collection'),
   z.strictObject({ action: z.literal('one_incomplete_set') }),
 ]);
-const EFFECT_ACTIONS = ['reject', 'require_review', 'auto_approve', 'strip_coordinates', 'cap', 'one_incomplete_set'];
+const EFFECT_ACTIONS = ['reject', 'hold', 'require_review', 'auto_approve', 'strip_coordinates', 'cap', 'one_incomplete_set'];
 
 const fileSchema = z.strictObject({
   name: slug('name'),

@@ -95,7 +95,7 @@ describe('parsePolicy', () => {
     expect(problems(GOOD.replace('evaluation: all\n', ''))).toEqual(['policies/test.yaml: evaluation: missing (line 1)']);
     expect(problems(GOOD.replace('name: test-policy', 'name: test-policy\nevaluaton: all'))).toEqual(['policies/test.yaml: unknown key "evaluaton" (line 1)']);
     expect(problems(GOOD.replace('action: reject', 'action: rejct'))).toEqual([
-      'policies/test.yaml: rule "prompt-embargo": effects[0].action: unknown action "rejct"; expected one of reject, require_review, auto_approve, strip_coordinates, cap, one_incomplete_set (line 14)',
+      'policies/test.yaml: rule "prompt-embargo": effects[0].action: unknown action "rejct"; expected one of reject, hold, require_review, auto_approve, strip_coordinates, cap, one_incomplete_set (line 14)',
     ]);
     expect(problems(GOOD.replace('max_per_collection: 100', 'max_per_colection: 100'))).toEqual([
       'policies/test.yaml: rule "cap": effects[0]: unknown key "max_per_colection" (line 20)',

@@ -9,7 +9,7 @@ import { facts } from './helpers.js';
 
 const FILE = join(import.meta.dirname, '../../policies/rubin-default.yaml');
 const EMBARGO = 'prompt data is under its 80-hour embargo';
-const PROPRIETARY = 'the data is proprietary and the collection has no Data Rights Panel approval';
+const HELD = 'waiting for Data Rights Panel approval: the data is proprietary';
 const NO_RIGHTS = "the collection's owner holds no data rights for this data release";
 const REVIEW = 'every image is checked by an EPO reviewer before publication';
 
@@ -54,13 +54,13 @@ describe('policies/rubin-default.yaml', () => {
 
   it('prompt data past the embargo stays proprietary, whatever age its header claims', () => {
     const old = { dataset: { release: 'prompt', age_hours: 100 } };
-    expect(evaluatePolicy(policy, facts(old)).reasons).toEqual([PROPRIETARY]);
+    expect(evaluatePolicy(policy, facts(old))).toMatchObject({ outcome: 'held', reasons: [HELD] });
     const va = evaluatePolicy(policy, facts({ ...old, ...approved }));
     expect(va.outcome).toBe('pending_review');
     expect(va.strip_coordinates).toBe(false);
     // Its age comes from the cutout's header, which the PI writes: no claimed age makes it public.
-    expect(evaluatePolicy(policy, facts({ dataset: { release: 'prompt', age_hours: 17520 } })).reasons).toEqual([PROPRIETARY]);
-    expect(evaluatePolicy(policy, facts({ dataset: { release: 'prompt', age_hours: 1e9 } })).reasons).toEqual([PROPRIETARY]);
+    expect(evaluatePolicy(policy, facts({ dataset: { release: 'prompt', age_hours: 17520 } })).reasons).toEqual([HELD]);
+    expect(evaluatePolicy(policy, facts({ dataset: { release: 'prompt', age_hours: 1e9 } })).reasons).toEqual([HELD]);
   });
 
   it('a repository the release mapping does not name (release unknown) is rejected, approved or not, whatever its age', () => {
@@ -68,7 +68,8 @@ describe('policies/rubin-default.yaml', () => {
     // Unapproved: proprietary, and under the mapping's embargo while its age is unknown.
     const v = evaluatePolicy(policy, facts({ dataset: { ...unknown, observed_at: null, age_hours: null } }));
     expect(v.outcome).toBe('rejected');
-    expect(v.reasons).toEqual([EMBARGO, PROPRIETARY, NO_RIGHTS]);
+    // Refused, and the hold it would meet after that is named too.
+    expect(v.reasons).toEqual([EMBARGO, NO_RIGHTS, HELD]);
     // Approved, and claiming to be old: still no owner holds rights for "unknown", and it never ages into public.
     const va = evaluatePolicy(policy, facts({ ...approved, owner: { data_rights: ['dp1', 'dr1', 'prompt'] }, dataset: { ...unknown, age_hours: 30000 } }));
     expect(va.outcome).toBe('rejected');
@@ -77,16 +78,16 @@ describe('policies/rubin-default.yaml', () => {
 
   it('the mapping can only make a release stricter: proprietary or embargoed by the mapping wins over a public name', () => {
     const v = evaluatePolicy(policy, facts({ dataset: { release: 'dp0.2', proprietary: true, embargo_hours: 0 } }));
-    expect(v.reasons).toEqual([PROPRIETARY]);
+    expect(v.reasons).toEqual([HELD]);
     const e = evaluatePolicy(policy, facts({ ...approved, dataset: { release: 'dp0.2', proprietary: false, embargo_hours: 80, observed_at: null, age_hours: null } }));
     expect(e.reasons).toEqual([EMBARGO]);
     expect(evaluatePolicy(policy, facts({ dataset: { release: 'dp0.2', proprietary: false, embargo_hours: 80, age_hours: 81 } })).outcome).toBe('pending_review');
   });
 
-  it('refuses a proprietary data release (dr1) without panel approval', () => {
+  it('holds a proprietary data release (dr1) until the panel approves: held, not refused, and not reviewable', () => {
     const v = evaluatePolicy(policy, facts({ dataset: { release: 'dr1', age_hours: 30000 } }));
-    expect(v.outcome).toBe('rejected');
-    expect(v.reasons).toEqual([PROPRIETARY]);
+    expect(v.outcome).toBe('held');
+    expect(v.reasons).toEqual([HELD]);
     expect(v.matched.map((m) => m.rule_id)).toContain('proprietary-needs-approval');
   });
 
