@@ -1,5 +1,5 @@
 import { UnrecoverableError } from 'bullmq';
-import { UnprocessableInputError } from '../src/domain/pipeline.js';
+import { UnprocessableInputError } from '../src/domain/group-conversion.js';
 import { NotFoundError, UpstreamRefusedError } from '../src/domain/errors.js';
 import { NotPublishableError } from '../src/domain/publish.js';
 

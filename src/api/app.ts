@@ -4,7 +4,7 @@ import helmet from 'helmet';
 import { DEFAULT_RELEASES, type ReleaseCatalogue } from '../domain/releases.js';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { randomUUID } from 'node:crypto';
-import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
 import type { Repositories } from '../domain/ports/repositories.js';
 import type { Lock } from '../domain/ports/lock.js';
 import type { Logger } from '../domain/ports/logger.js';
@@ -41,6 +41,8 @@ export interface ApiDeps {
   /** Repository label -> data release; default: the built-in mapping. */
   releases?: ReleaseCatalogue;
   checkRedis: () => Promise<void>;
+  /** Failed upstream attempts so far (all processes of the deployment), for /metrics. */
+  upstreamRetries?: () => Promise<{ upstream: string; errorClass: string; outcome: string; n: number }[]>;
   /** Sign-in routes; the provider, if any, also verifies bearer tokens in `authenticator`. */
   auth: Omit<AuthRoutesDeps, 'sessions' | 'log'>;
   /** Signs short-lived quarantine media URLs. */
@@ -108,7 +110,7 @@ export function createApi(d: ApiDeps): Express {
       for (const [queue, counts] of Object.entries(await d.queues.depths())) for (const [state, n] of Object.entries(counts)) this.set({ queue, state }, n);
     },
   });
-  for (const [table, name] of [['artifacts', 'bridge_artifacts'], ['images', 'bridge_images']] as const) {
+  for (const [table, name] of [['artifacts', 'bridge_artifacts'], ['images', 'bridge_images'], ['upload_batches', 'bridge_upload_batches'], ['upload_items', 'bridge_upload_subjects']] as const) {
     new Gauge({
       name,
       help: `${table} per state`,
@@ -144,6 +146,19 @@ export function createApi(d: ApiDeps): Express {
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready', ...(admin ? { checks } : {}) });
   });
 
+  const retries = d.upstreamRetries;
+  if (retries) {
+    new Counter({
+      name: 'bridge_upstream_retries_total',
+      help: 'Failed calls to the Butler, storage and Zooniverse, by error class: retried in-process, or given up (to the job layer)',
+      labelNames: ['upstream', 'error_class', 'outcome'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const r of await retries()) this.inc({ upstream: r.upstream, error_class: r.errorClass, outcome: r.outcome }, r.n);
+      },
+    });
+  }
   // Queue depths and state counts describe the deployment: admins only (Prometheus scrapes with an admin's bearer token).
   app.get('/metrics', requireRole('admin'), async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());

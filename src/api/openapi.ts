@@ -79,7 +79,7 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary: 'Images with their policy verdict, rules, position, bands, preset and a short-lived signed preview URL',
           parameters: ['collection', 'batch'].map((name) => ({ name, in: 'query', schema: { type: 'string', format: 'uuid' } })).concat([
-            { name: 'verdict', in: 'query', schema: { enum: ['pending_review', 'auto_approved', 'rejected'] } as never },
+            { name: 'verdict', in: 'query', schema: { enum: ['pending_review', 'held', 'auto_approved', 'rejected'] } as never },
             { name: 'state', in: 'query', schema: { type: 'string' } as never },
             { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } as never },
             { name: 'after', in: 'query', schema: { type: 'string' } as never },
@@ -106,8 +106,8 @@ export function openApiDocument(): Record<string, unknown> {
         put: { summary: 'Owner or admin: set the webhook (https, a public address); answers the whsec_ secret once. Deliveries are JSON signed as Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature: v1,base64 HMAC-SHA256 of id.timestamp.body), with X-Bridge-Event; X-Bridge-Signature (sha256=HMAC(secret, body)) is deprecated', parameters: idParam, responses: { '200': { description: 'URL and secret' }, ...errors } },
         delete: { summary: 'Owner or admin: remove the webhook', parameters: idParam, responses: { '204': { description: 'Removed' }, ...errors } },
       },
-      '/collections/{id}/events': { get: { summary: "The collection's events (batch quarantined, images approved/rejected/retracted, batch published/waiting/uploaded/failed/blocked/retracted) with their delivery state", parameters: idParam, responses: { '200': { description: 'Events' }, ...errors } } },
-      '/collections/{id}/failures': { get: { summary: 'What stopped: failed artifacts (dataset id, type, dataId, band, reason, attempts) and failed, blocked or waiting upload batches (state, mode, reason)', parameters: idParam, responses: { '200': { description: 'Failures' }, ...errors } } },
+      '/collections/{id}/events': { get: { summary: "The collection's events (batch quarantined once per poll batch with its counts, artifact failed, group failed, images approved/rejected/retracted, verdicts reopened, images back to review, batch published/waiting/uploaded/failed/blocked/retracted) with their delivery state", parameters: idParam, responses: { '200': { description: 'Events' }, ...errors } } },
+      '/collections/{id}/failures': { get: { summary: 'What stopped: failed artifacts (dataset id, type, dataId, band, file, reason, attempts), failed stamps (group, stamp, dataset ids, reason; at most 200, moreStamps when there are more) and failed, blocked or waiting upload batches (state, mode, reason)', parameters: idParam, responses: { '200': { description: 'Failures' }, ...errors } } },
       '/collections/{id}/batches/retry': { post: { summary: 'Owner or admin: retry every failed, blocked or waiting upload batch (audited; a batch that sent nothing takes the collection\'s current upload mode)', parameters: idParam, responses: { '200': { description: 'Retried batches' }, ...errors } } },
       '/collections/{id}/batches/{batchId}/retry': { post: { summary: 'Owner or admin: retry one upload batch; 409 when it is not failed, blocked or waiting', parameters: [...idParam, { name: 'batchId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }], responses: { '200': { description: 'Retried' }, '409': { description: 'Not stopped' }, ...errors } } },
       '/collections/{id}/artifacts/retry': { post: { summary: 'Owner or admin: retrieve and convert every failed artifact again (audited)', parameters: idParam, responses: { '200': { description: 'Retried artifacts' }, ...errors } } },

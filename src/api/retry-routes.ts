@@ -21,8 +21,10 @@ export function retryRoutes(d: { repos: Repositories; queues: Pick<JobQueue, 'ad
     const c = await visibleCollection(d.repos, req.identity!, uuid.parse(req.params.id));
     const f = await failuresOf(d.repos, c);
     res.json({
-      artifacts: f.artifacts.map((a) => ({ id: a.id, datasetId: a.dataset_id, datasetType: a.dataset_type, run: a.run, dataId: a.data_id, band: a.band, error: a.error, attempts: a.attempts, at: a.updated_at })),
+      artifacts: f.artifacts.map((a) => ({ id: a.id, datasetId: a.dataset_id, datasetType: a.dataset_type, run: a.run, dataId: a.data_id, band: a.band, file: a.path, error: a.error, attempts: a.attempts, at: a.updated_at })),
       batches: f.batches.map((b) => ({ id: b.id, seq: b.seq, state: b.state, mode: b.mode, error: b.error, at: b.updated_at })),
+      stamps: f.stamps.map((s) => ({ imageId: s.image_id, groupKey: s.group_key, stamp: s.stamp_index, datasetIds: s.dataset_ids, error: s.error, at: s.at })),
+      moreStamps: f.more_stamps,
     });
   });
 

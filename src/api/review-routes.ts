@@ -30,7 +30,7 @@ const uuid = z.string().uuid();
 const listQuery = z.object({
   collection: uuid.optional(),
   batch: uuid.optional(),
-  verdict: z.enum(['pending_review', 'auto_approved', 'rejected']).optional(),
+  verdict: z.enum(['pending_review', 'held', 'auto_approved', 'rejected']).optional(),
   state: z.enum(['quarantined', 'approved', 'rejected', 'published', 'uploaded', 'retracted', 'failed']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
   after: z.string().max(2000).optional(),

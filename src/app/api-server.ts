@@ -10,6 +10,7 @@ import { queueDashboard } from '../adapters/queue/queue-dashboard.js';
 import { OidcIdentity } from '../identity/oidc-identity.js';
 import type { Config } from '../config/config.js';
 import type { Services } from './service.js';
+import type { EarlyListener } from './early-listener.js';
 
 /** The OIDC provider from configuration, or none (dev only: the config refuses production without one). */
 export async function identityProvider(c: Config, publicBaseUrl: string): Promise<IdentityProvider | undefined> {
@@ -35,7 +36,7 @@ export async function identityProvider(c: Config, publicBaseUrl: string): Promis
 export async function startApiRole(
   s: Services,
   port = s.config.PORT,
-  opts: { loginRateLimit?: number; writeRateLimit?: number } = {},
+  opts: { loginRateLimit?: number; writeRateLimit?: number; listener?: EarlyListener } = {},
 ): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const c = s.config;
   const dev = c.BRIDGE_MODE === 'dev';
@@ -82,6 +83,7 @@ export async function startApiRole(
     artifactRoot: c.ARTIFACT_ROOT,
     releases: s.releases,
     checkRedis: s.checkRedis,
+    upstreamRetries: () => s.retryCounts.read(),
     auth,
     mediaSecret,
     writeRateLimit: opts.writeRateLimit ?? 120,
@@ -89,10 +91,19 @@ export async function startApiRole(
     webhookAllowedHosts: c.WEBHOOK_ALLOWED_HOSTS,
     devMode: dev,
   });
-  const server = app.listen(port, c.HOST);
-  await new Promise<void>((r, j) => server.once('listening', r).once('error', j));
-  const addr = server.address() as { port: number };
-  const url = `http://${c.HOST === '0.0.0.0' ? '127.0.0.1' : c.HOST}:${addr.port}`;
+  let server: Server;
+  let url: string;
+  if (opts.listener) {
+    // The port was opened early (see early-listener.ts): the application takes over its requests.
+    opts.listener.serve(app);
+    server = opts.listener.server;
+    url = opts.listener.url;
+  } else {
+    server = app.listen(port, c.HOST);
+    await new Promise<void>((r, j) => server.once('listening', r).once('error', j));
+    const addr = server.address() as { port: number };
+    url = `http://${c.HOST === '0.0.0.0' ? '127.0.0.1' : c.HOST}:${addr.port}`;
+  }
   if (late) {
     publicBaseUrl = url;
     auth.publicBaseUrl = url;

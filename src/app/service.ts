@@ -28,6 +28,8 @@ import type { PanoptesClient } from '../domain/ports/panoptes-client.js';
 import { buildPanoptes, buildStore } from './store.js';
 import { loadPolicyFile, type Policy } from '../policies/policy-file.js';
 import { SOFTWARE } from '../imaging/version.js';
+import { UpstreamRetryCounts } from '../adapters/redis/upstream-retry-counts.js';
+import type { UpstreamRetryNotice } from '../adapters/http/retry.js';
 import { packagePath } from '../package-root.js';
 
 /** The policy shipped with the bridge. */
@@ -62,6 +64,8 @@ export interface Services {
   /** Absent without Zooniverse credentials: batches then stop at their manifests (export still works). */
   panoptes?: PanoptesClient;
   checkRedis(): Promise<void>;
+  /** Failed upstream attempts by upstream and class, counted in Redis by every process. */
+  retryCounts: UpstreamRetryCounts;
   close(): Promise<void>;
 }
 
@@ -100,7 +104,17 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
     log.info({ redis: maskUrl(redisUrl), database: redisDatabase(new URL(redisUrl)), prefix }, 'job queues');
     cleanups.push(() => queues.close());
 
-    const butler = config.BUTLER_URL ? new ButlerServerSource({ baseUrl: config.BUTLER_URL, token: () => config.BUTLER_TOKEN ?? '', userAgent: SOFTWARE, maxAttempts: config.BUTLER_RETRY_ATTEMPTS, baseDelayMs: config.BUTLER_RETRY_BASE_MS }) : undefined;
+    // Every failed upstream attempt is logged (info while it is retried, warn when given up) and counted for /metrics.
+    const retryCounts = new UpstreamRetryCounts(redisUrl, prefix);
+    cleanups.push(() => retryCounts.close());
+    const onRetry = (n: UpstreamRetryNotice) => {
+      const gaveUp = n.waitMs === null;
+      retryCounts.add(n.upstream, n.errorClass, gaveUp ? 'gave_up' : 'retried');
+      const fields = { upstream: n.upstream, what: n.what, attempt: n.attempt, waitMs: n.waitMs, errorClass: n.errorClass, reason: n.reason };
+      if (gaveUp) log.warn(fields, `${n.upstream} call failed, not retried in-process`);
+      else log.info(fields, `${n.upstream} call failed, retrying in ${n.waitMs} ms`);
+    };
+    const butler = config.BUTLER_URL ? new ButlerServerSource({ baseUrl: config.BUTLER_URL, token: () => config.BUTLER_TOKEN ?? '', userAgent: SOFTWARE, maxAttempts: config.BUTLER_RETRY_ATTEMPTS, baseDelayMs: config.BUTLER_RETRY_BASE_MS, onRetry }) : undefined;
     const sources = (c: Collection): ButlerSource => {
       if (c.source_kind === 'prefix') return new RetrieveArtifactsSource({ root: c.source_root! });
       if (!butler) throw new Error('BUTLER_URL is not configured, so Butler collections cannot be polled');
@@ -109,7 +123,7 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
     const repos = createRepositories(db);
     const pipeline: PipelineDeps = { repos, store, sources, convertThreads: config.CONVERT_THREADS ?? 1, log };
     const review: ReviewDeps = { repos, policy, clock: systemClock, log };
-    const panoptes = buildPanoptes(config);
+    const panoptes = buildPanoptes(config, onRetry);
 
     const checkRedis = async () => {
       const r = new Redis(redisUrl!, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 2000 });
@@ -137,6 +151,7 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
       releases,
       panoptes,
       checkRedis,
+      retryCounts,
       async close() {
         for (const c of cleanups.reverse()) await c().catch((e) => log.warn({ err: (e as Error).message }, 'error while closing'));
       },

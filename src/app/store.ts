@@ -6,6 +6,7 @@ import { FsObjectStore } from '../adapters/storage/fs-store.js';
 import { S3ObjectStore } from '../adapters/storage/s3-store.js';
 import { PanoptesHttpClient } from '../adapters/panoptes/panoptes-client.js';
 import type { PanoptesClient } from '../domain/ports/panoptes-client.js';
+import type { UpstreamRetryNotice } from '../adapters/http/retry.js';
 import { SOFTWARE } from '../imaging/version.js';
 
 /** The object store the configuration describes; shared by the service and the CLI commands. */
@@ -28,7 +29,7 @@ export async function buildStore(config: Config): Promise<{ store: ObjectStore; 
 }
 
 /** The Zooniverse client, when the EPO application's credentials are configured. */
-export function buildPanoptes(config: Config): PanoptesClient | undefined {
+export function buildPanoptes(config: Config, onRetry?: (n: UpstreamRetryNotice) => void): PanoptesClient | undefined {
   if (!config.ZOONIVERSE_CLIENT_ID || !config.ZOONIVERSE_CLIENT_SECRET) return undefined;
-  return new PanoptesHttpClient({ baseUrl: config.ZOONIVERSE_BASE_URL, clientId: config.ZOONIVERSE_CLIENT_ID, clientSecret: config.ZOONIVERSE_CLIENT_SECRET, userAgent: SOFTWARE });
+  return new PanoptesHttpClient({ baseUrl: config.ZOONIVERSE_BASE_URL, clientId: config.ZOONIVERSE_CLIENT_ID, clientSecret: config.ZOONIVERSE_CLIENT_SECRET, userAgent: SOFTWARE, onRetry });
 }

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { CliContext } from './context.js';
 import { UsageError } from './exit-codes.js';
+import { listenEarly } from '../app/early-listener.js';
 
 /** `bridge serve --role api|worker|all`: one process kind, shut down cleanly on SIGTERM/SIGINT. */
 export function serveCommand(ctx: CliContext): Command {
@@ -15,13 +16,22 @@ export function serveCommand(ctx: CliContext): Command {
         const missing = [config.DATABASE_URL ? '' : 'DATABASE_URL (a shared Postgres)', config.REDIS_URL ? '' : 'REDIS_URL (a shared Redis)'].filter(Boolean).join(' and ');
         throw new UsageError(`--role ${o.role} runs one part of a deployment whose other parts run elsewhere: set ${missing}, or run both parts in one process with --role all (the default)`);
       }
+      // The API's port opens first: the database and migrations take seconds
+      // on PGlite, and meanwhile /healthz answers and /readyz says "starting".
+      const listener = o.role === 'worker' ? undefined : await listenEarly(config.HOST, config.PORT);
       // Loaded here, not at the top, so `bridge convert` starts without the service stack.
       const { buildServices } = await import('../app/service.js');
       const { startApiRole } = await import('../app/api-server.js');
       const { startWorkerRole } = await import('../../workers/main.js');
-      const s = await buildServices(config);
+      let s;
+      try {
+        s = await buildServices(config);
+      } catch (e) {
+        await listener?.close();
+        throw e;
+      }
       const stops: (() => Promise<void>)[] = [];
-      if (o.role !== 'worker') stops.push((await startApiRole(s)).close);
+      if (listener) stops.push((await startApiRole(s, config.PORT, { listener })).close);
       if (o.role !== 'api') stops.push((await startWorkerRole(s)).close);
       await new Promise<void>((resolve) => {
         const stop = async (signal: string) => {

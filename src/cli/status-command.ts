@@ -5,6 +5,8 @@ import { createRepositories } from '../db/repositories/index.js';
 import type { Collection } from '../domain/model.js';
 import { releaseProgress, type ReleaseProgress } from '../domain/release.js';
 import { UsageError } from './exit-codes.js';
+import { failuresOf, type Failures } from '../domain/retry.js';
+import { describeDataset } from '../domain/batch-settlement.js';
 import type { CliContext } from './context.js';
 
 /**
@@ -20,9 +22,11 @@ export function statusCommand(ctx: CliContext): Command {
     .description('Show collections, their counts per state and their publishing/upload progress')
     .option('--collection <id>', 'one collection (id or name)')
     .option('--json', 'machine-readable output')
+    .option('--failed', 'list what failed, with the reasons: datasets, stamps and upload batches (retry with `bridge retry`)')
     .option('--watch', 'follow the release of one collection (--collection) until nothing is on its way')
     .option('--interval <seconds>', 'how often --watch reads the database', secondsArg, 2)
-    .action(async (o: { collection?: string; json?: boolean; watch?: boolean; interval: number }) => {
+    .action(async (o: { collection?: string; json?: boolean; failed?: boolean; watch?: boolean; interval: number }) => {
+      if (o.watch && o.failed) throw new UsageError('--failed and --watch do not go together: --failed lists what stopped, --watch follows progress');
       if (o.watch && !o.collection) throw new UsageError('--watch follows one collection: give --collection ID or NAME');
       const config = ctx.config();
       const db = await ctx.db();
@@ -39,6 +43,13 @@ export function statusCommand(ctx: CliContext): Command {
         } finally {
           process.off('SIGINT', stop);
         }
+        return;
+      }
+      if (o.failed) {
+        const listed = [];
+        for (const c of rows) listed.push({ id: c.id, collection: c.name, ...(await failuresOf(repos, c)) });
+        if (o.json || !process.stdout.isTTY) process.stdout.write(JSON.stringify(listed, null, 2) + '\n');
+        else for (const f of listed) for (const line of failureLines(f)) process.stdout.write(line + '\n');
         return;
       }
       const out = [];
@@ -129,4 +140,17 @@ export function bar(done: number, total: number, width = 24): string {
 function fmt(counts: Record<string, number>): string {
   const e = Object.entries(counts);
   return e.length ? e.map(([k, v]) => `${k} ${v}`).join(', ') : 'none';
+}
+
+/** What stopped in one collection, a line per item with its reason, and the command that takes it back up. */
+export function failureLines(f: Failures & { collection: string }): string[] {
+  const n = f.artifacts.length + f.batches.length + f.stamps.length;
+  if (!n) return [`${f.collection}: nothing failed`];
+  const lines = [`${f.collection}: ${f.artifacts.length} dataset(s), ${f.stamps.length}${f.more_stamps ? '+' : ''} stamp(s), ${f.batches.length} upload batch(es) stopped`];
+  for (const a of f.artifacts) lines.push(`  ${describeDataset(a)}${a.path ? ` file ${a.path}` : ''}: ${a.error ?? 'failed'} (${a.attempts} attempt(s))`);
+  for (const s of f.stamps) lines.push(`  stamp ${s.stamp_index} of ${s.group_key} (dataset ${s.dataset_ids.join(', ') || '?'}): ${s.error ?? 'failed'}`);
+  for (const b of f.batches) lines.push(`  upload batch ${b.seq} (${b.mode}) ${b.state}${b.error ? `: ${b.error}` : ''}`);
+  if (f.artifacts.length) lines.push(`  retry the datasets: bridge retry --collection ${f.collection} --artifacts`);
+  if (f.batches.length) lines.push(`  retry the upload batches: bridge retry --collection ${f.collection} --batches`);
+  return lines;
 }

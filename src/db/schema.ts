@@ -114,6 +114,7 @@ export interface BatchTable {
   collection_id: string;
   seq: number;
   created_at: Generated<Date>;
+  settled_at: Date | null;
 }
 
 export interface AuditTable {

@@ -9,7 +9,7 @@ export type SourceKind = 'butler' | 'prefix';
 export type ArtifactState = 'discovered' | 'retrieved' | 'converted' | 'failed';
 /** Whether the Data Rights Panel approved the collection (for non-public data). */
 export type PanelApproval = 'none' | 'approved';
-export type Verdict = 'rejected' | 'auto_approved' | 'pending_review';
+export type Verdict = 'rejected' | 'held' | 'auto_approved' | 'pending_review';
 export interface MatchedRule {
   id: string;
   description: string;
@@ -133,6 +133,8 @@ export interface Batch {
   collection_id: string;
   seq: number;
   created_at: Date;
+  /** When everything the poll brought in was converted (or failed) and judged, and the PI was told; null while work remains. */
+  settled_at: Date | null;
 }
 
 export interface AuditEntry {

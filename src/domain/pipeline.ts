@@ -3,13 +3,8 @@ import type { Repositories } from './ports/repositories.js';
 import type { ButlerSource, DatasetRef } from './ports/butler-source.js';
 import type { Logger } from './ports/logger.js';
 import type { ObjectStore } from './ports/object-store.js';
-import { AppError } from './errors.js';
-import { quarantineWriter, recordImages, type ImageGroup } from './quarantine-writer.js';
-import { convertBands as convertBandSet, type BandSource } from '../imaging/convert-bands.js';
-import { convertZipBytes } from '../imaging/convert-zip.js';
-import { observationTime, primaryHeaderOf } from '../imaging/fits/observation-time.js';
-import { DEFAULT_CONVERT_OPTIONS, type ConvertOptions } from '../imaging/convert.js';
-import type { ColourOptions } from '../imaging/colour/presets.js';
+import { convertBandGroup, convertZipArtifact } from './group-conversion.js';
+import { failedDataset, settleBatches } from './batch-settlement.js';
 
 /**
  * The pipeline up to quarantine, as plain functions over ports: poll a
@@ -28,11 +23,6 @@ export interface PipelineDeps {
   /** Worker threads per conversion (>= 1 keeps CPU work off the job's event loop). */
   convertThreads: number;
   log: Logger;
-}
-
-/** Input that can never convert: the job must not retry, and the PI must see why. */
-export class UnprocessableInputError extends AppError {
-  readonly code = 'unprocessable_input';
 }
 
 const POLL_BATCH = 500;
@@ -133,9 +123,16 @@ export async function retrieveArtifact(d: PipelineDeps, artifactId: string, acto
   return (await groupReadiness(d, c, a.group_key)) ? { readyGroup: { collectionId: c.id, groupKey: a.group_key } } : {};
 }
 
+/** A dataset that cannot be retrieved, for good: recorded with an `artifact_failed` event for the PI, in one transaction. */
 export async function failArtifact(d: PipelineDeps, artifactId: string, reason: string, actor: string): Promise<void> {
   const a = await d.repos.artifacts.find(artifactId);
-  if (a) await d.repos.artifacts.markFailed(a, reason, actor);
+  if (!a) return;
+  const c = await d.repos.collections.get(a.collection_id);
+  await d.repos.transaction(async (tx) => {
+    if (await tx.artifacts.markFailed(a, reason, actor)) await tx.events.record(c.id, 'artifact_failed', failedDataset(a, reason));
+  });
+  // It may have been the last thing its batch was waiting for.
+  await settleBatches(d.repos, c);
 }
 
 export async function convertGroup(d: PipelineDeps, collectionId: string, groupKey: string, actor = 'converter'): Promise<{ images: number; failedStamps: number }> {
@@ -147,95 +144,18 @@ export async function convertGroup(d: PipelineDeps, collectionId: string, groupK
     total.images += r.images;
     total.failedStamps += r.failedStamps;
   };
-  // A ZIP of renderings is complete in itself; FITS bands wait for each other.
-  for (const z of arts.filter(isZipArtifact)) add(await convertZipArtifact(d, c, z, actor));
-  const bands = arts.filter((a) => !isZipArtifact(a));
-  if (bands.length && bandsReady(c, all)) add(await convertBands(d, c, groupKey, bands, actor));
+  try {
+    // A ZIP of renderings is complete in itself; FITS bands wait for each other.
+    for (const z of arts.filter(isZipArtifact)) add(await convertZipArtifact(d, c, z, actor));
+    const bands = arts.filter((a) => !isZipArtifact(a));
+    if (bands.length && bandsReady(c, all)) add(await convertBandGroup(d, c, groupKey, bands, actor));
+  } finally {
+    // A group that failed, or made no image to judge, may have been its batch's last work.
+    await settleBatches(d.repos, c).catch((e: Error) => d.log.warn({ collectionId, err: e.message }, 'could not settle batches'));
+  }
   return total;
 }
 
 function isZipArtifact(a: Artifact): boolean {
   return !!a.object_key?.endsWith('.zip');
-}
-
-function observationTimeOf(fits: Uint8Array): string | null {
-  try {
-    const h = primaryHeaderOf(fits);
-    return h ? observationTime(h) : null;
-  } catch {
-    return null;
-  }
-}
-
-async function convertBands(d: PipelineDeps, c: Collection, groupKey: string, arts: Artifact[], actor: string): Promise<{ images: number; failedStamps: number }> {
-  const byBand = new Map(arts.map((a) => [a.band ?? '', a]));
-  const used = (c.rgb ?? []).map((band) => ({ band, artifact: byBand.get(band)! }));
-  // Named as the files used to be, so messages and provenance read the same.
-  const channels: (BandSource & { bytes: Uint8Array; name: string })[] = await Promise.all(
-    used.map(async ({ band, artifact: a }) => ({ band, bytes: (await d.store.get('quarantine', a.object_key!)).body, name: `${band}-${a.sha256}.fits` })),
-  );
-  const opts: ConvertOptions = { ...DEFAULT_CONVERT_OPTIONS, colour: c.colour as unknown as ColourOptions, frames: c.subject_frames };
-  const out = quarantineWriter(d.store, c.id);
-  let result;
-  try {
-    result = await convertBandSet({
-      channels,
-      opts,
-      workers: Math.max(1, d.convertThreads),
-      onStamp: (s) => out.add({ record: s.record, bytes: s.png, jpeg: false, frames: s.frames }),
-    });
-  } catch (e) {
-    // A failed write is the store's trouble: the job retries, the artifacts stay as they are.
-    if (out.failure !== undefined) throw out.failure;
-    // The whole group cannot convert (unreadable file, bands that disagree):
-    // name the artifact when the message names its file.
-    const msg = (e as Error).message;
-    const culprit = channels.find((ch) => msg.includes(ch.name));
-    for (const ch of channels) {
-      const reason = culprit && culprit !== ch ? `not converted: band ${culprit.band} of this group failed` : msg;
-      await d.repos.artifacts.markFailed(byBand.get(ch.band)!, reason, actor);
-    }
-    throw new UnprocessableInputError(msg);
-  }
-  const stored = await out.flush();
-  // Bands may be observed at different times; the embargo protects the
-  // newest data, so the latest observation of the group counts.
-  const times = channels.map((ch) => observationTimeOf(ch.bytes)).filter((t): t is string => t !== null);
-  const observedAt = times.length ? times.sort().at(-1)! : null;
-  const group: ImageGroup = { groupKey, bands: c.rgb ?? [], colour: c.colour, observedAt, datasets: used.map(({ artifact }, i) => ({ artifact, position: i + 1 })) };
-  const images = await recordImages(d.repos, c, group, stored, result.failed, arts, actor);
-  return { images, failedStamps: result.failed.length };
-}
-
-/**
- * A ZIP of PNG/JPEG renderings (the Butler formatter of DMTN-207, or a PI's
- * own zip): already colour images, so they pass through with provenance and
- * no sky position. Each archive is its own image group, so two archives with
- * the same dataId cannot collide on stamp numbers.
- */
-async function convertZipArtifact(d: PipelineDeps, c: Collection, a: Artifact, actor: string): Promise<{ images: number; failedStamps: number }> {
-  const name = `${a.sha256}.zip`;
-  const bytes = (await d.store.get('quarantine', a.object_key!)).body;
-  const out = quarantineWriter(d.store, c.id);
-  let result;
-  try {
-    const limits = { maxSide: DEFAULT_CONVERT_OPTIONS.maxSide, level: DEFAULT_CONVERT_OPTIONS.level, maxBytes: DEFAULT_CONVERT_OPTIONS.maxBytes };
-    result = await convertZipBytes(bytes, name, limits, (img) => out.add({ record: img.record, bytes: img.bytes, jpeg: img.ext === 'jpg' }));
-  } catch (e) {
-    if (out.failure !== undefined) throw out.failure;
-    const reason = (e as Error).message.replaceAll(name, a.path ?? 'archive');
-    await d.repos.artifacts.markFailed(a, reason, actor);
-    throw new UnprocessableInputError(reason);
-  }
-  const stored = await out.flush();
-  if (result.total === 0) {
-    const reason = `the archive holds no PNG or JPEG images${result.warnings.length ? ` (${result.warnings.length} ${result.warnings.length === 1 ? 'entry' : 'entries'} skipped)` : ''}`;
-    await d.repos.artifacts.markFailed(a, reason, actor);
-    throw new UnprocessableInputError(reason);
-  }
-  for (const w of result.warnings) d.log.warn({ artifactId: a.id }, w.replaceAll(name, a.path ?? 'archive'));
-  // The key keeps archives of one dataId apart; the dataset itself is recorded as the image's link.
-  const group: ImageGroup = { groupKey: `${a.group_key}#zip:${a.dataset_id}`, bands: a.band ? [a.band] : [], colour: { preset: 'as-rendered' }, datasets: [{ artifact: a, position: 1 }] };
-  const images = await recordImages(d.repos, c, group, stored, result.failed, [a], actor);
-  return { images, failedStamps: result.failed.length };
 }

@@ -106,6 +106,8 @@ export async function recordImages(
   failed: { index: number; error: string }[],
   arts: Artifact[],
   actor: string,
+  /** What the converter noticed but worked around, per artifact id (trailing bytes, missing stamps): kept in its audit entry. */
+  notes: Map<string, string[]> = new Map(),
 ): Promise<number> {
   // Bands of one group can arrive in different polls: the group belongs to the batch that completed it.
   const latest = [...arts].sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime()).at(-1);
@@ -120,7 +122,7 @@ export async function recordImages(
     // Only images inserted now get frames and datasets: a re-run finds them already committed together.
     await tx.images.insertFrames(inserted.flatMap((img) => (frames.get(img.stamp_index) ?? []).map((f) => ({ image_id: img.id, band: f.band, position: f.position, quarantine_key: f.key, sha256: f.sha256, bytes: f.bytes }))));
     await tx.images.linkDatasets(inserted.flatMap((img) => g.datasets.map(({ artifact: a, position }): ImageDataset => ({ image_id: img.id, artifact_id: a.id, dataset_id: a.dataset_id, band: a.band, position }))));
-    for (const a of arts) await tx.artifacts.transition(a.id, 'retrieved', 'converted', actor);
+    for (const a of arts) await tx.artifacts.transition(a.id, 'retrieved', 'converted', actor, {}, notes.get(a.id)?.join('; ') || null);
     return inserted.filter((r) => r.state === 'quarantined').length;
   });
 }

@@ -83,6 +83,8 @@ export async function retryArtifacts(d: RetryDeps, who: Caller, c: Collection, a
     }
     const moved = await d.repos.transaction(async (tx) => {
       if (!(await tx.artifacts.transition(a.id, 'failed', 'discovered', who.username, { error: null }, 'retried'))) return false;
+      // Its batch has work again: it is announced again when that is done.
+      if (a.batch_id) await tx.batches.unsettle(a.batch_id);
       await tx.audit.append([{ actor: who.username, action: 'retry_artifact', entity: 'collection', entityId: c.id, collectionId: c.id, reason: null, detail: { artifactId: a.id, datasetId: a.dataset_id, error: a.error } }]);
       return true;
     });
@@ -95,13 +97,23 @@ export async function retryArtifacts(d: RetryDeps, who: Caller, c: Collection, a
 
 /** What stopped in a collection, with what a person needs to decide on a retry. */
 export interface Failures {
-  artifacts: Array<Pick<Artifact, 'id' | 'dataset_id' | 'dataset_type' | 'run' | 'data_id' | 'band' | 'error' | 'attempts' | 'updated_at'>>;
+  artifacts: Array<Pick<Artifact, 'id' | 'dataset_id' | 'dataset_type' | 'run' | 'data_id' | 'band' | 'path' | 'error' | 'attempts' | 'updated_at'>>;
   batches: Array<Pick<UploadBatch, 'id' | 'seq' | 'state' | 'mode' | 'error' | 'updated_at'>>;
+  /** Stamps that failed to convert while the rest of their file did (retried with their datasets). */
+  stamps: Array<{ image_id: string; group_key: string; stamp_index: number; dataset_ids: string[]; error: string | null; at: Date }>;
+  /** More failed stamps than listed. */
+  more_stamps: boolean;
 }
+
+/** Failed stamps listed at most; the collection's counts give the total. */
+const STAMPS_LISTED = 200;
 
 /** The collection's failed artifacts and its failed, blocked or waiting upload batches; whoever may see the collection. */
 export async function failuresOf(repos: Repositories, c: Collection): Promise<Failures> {
-  const artifacts = (await repos.artifacts.failedOf(c.id)).map((a) => ({ id: a.id, dataset_id: a.dataset_id, dataset_type: a.dataset_type, run: a.run, data_id: a.data_id, band: a.band, error: a.error, attempts: a.attempts, updated_at: a.updated_at }));
+  const artifacts = (await repos.artifacts.failedOf(c.id)).map((a) => ({ id: a.id, dataset_id: a.dataset_id, dataset_type: a.dataset_type, run: a.run, data_id: a.data_id, band: a.band, path: a.path, error: a.error, attempts: a.attempts, updated_at: a.updated_at }));
   const batches = (await repos.ledger.inStates(c.id, RETRYABLE)).map((b) => ({ id: b.id, seq: b.seq, state: b.state, mode: b.mode, error: b.error, updated_at: b.updated_at }));
-  return { artifacts, batches };
+  const page = await repos.images.list(c.id, { state: 'failed', limit: STAMPS_LISTED });
+  const datasets = await repos.images.datasetIds(page.items.map((i) => i.id));
+  const stamps = page.items.map((i) => ({ image_id: i.id, group_key: i.group_key, stamp_index: i.stamp_index, dataset_ids: datasets.get(i.id) ?? [], error: i.error, at: i.updated_at }));
+  return { artifacts, batches, stamps, more_stamps: page.next !== null };
 }

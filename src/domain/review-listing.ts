@@ -23,7 +23,7 @@ export interface ReviewCard {
 }
 
 /** The audit actions that decide an image's fate, as the card shows the latest. */
-const DECISIONS = ['approve', 'reject', 'undo', 'policy_rejected', 'policy_auto_approved', 'policy_pending_review'];
+const DECISIONS = ['approve', 'reject', 'undo', 'policy_rejected', 'policy_held', 'policy_auto_approved', 'policy_pending_review'];
 
 /** PIs see their own collections' images; reviewers and admins see everyone's. */
 export async function listForReview(repos: Repositories, who: Caller, f: ReviewFilter): Promise<Page<ReviewCard>> {

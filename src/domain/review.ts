@@ -7,6 +7,7 @@ import { evaluatePolicy, PolicyEvaluationError, type PolicyVerdict } from '../po
 import { ageHours, type PolicyFacts } from '../policies/facts.js';
 import { policyRef, type Policy } from '../policies/policy-file.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.js';
+import { settleBatches } from './batch-settlement.js';
 
 /**
  * The review step between quarantine and publishing. The data-rights policy
@@ -49,21 +50,21 @@ export interface PolicyRun {
   rejected: number;
   auto_approved: number;
   pending_review: number;
+  held: number;
   errors: number;
   /** Images the policy approved on its own in this run: ready to be released without a reviewer. */
   autoApprovedIds: string[];
 }
 
 export async function applyPolicy(d: ReviewDeps, collectionId: string): Promise<PolicyRun> {
-  const out: PolicyRun = { rejected: 0, auto_approved: 0, pending_review: 0, errors: 0, autoApprovedIds: [] };
+  const out: PolicyRun = { rejected: 0, auto_approved: 0, pending_review: 0, held: 0, errors: 0, autoApprovedIds: [] };
   const c = await d.repos.collections.get(collectionId);
   const now = d.clock.now();
-  const byBatch = new Map<string, { rejected: number; auto_approved: number; pending_review: number }>();
   for (;;) {
     const todo = await d.repos.images.awaitingVerdict(c.id, 500);
     if (!todo.length) {
-      // One notification per batch that was judged in this run.
-      for (const [batchId, counts] of byBatch) await d.repos.events.record(c.id, 'batch_quarantined', { batchId: batchId === 'none' ? null : batchId, ...counts });
+      // Batches whose last images were judged now are announced, once each.
+      await settleBatches(d.repos, c);
       return out;
     }
     await d.repos.transaction(async (tx) => {
@@ -95,9 +96,6 @@ export async function applyPolicy(d: ReviewDeps, collectionId: string): Promise<
         await recordVerdict(tx, img, c, verdict, facts, now);
         out[verdict.outcome]++;
         if (verdict.outcome === 'auto_approved') out.autoApprovedIds.push(img.id);
-        const counts = byBatch.get(key) ?? { rejected: 0, auto_approved: 0, pending_review: 0 };
-        counts[verdict.outcome]++;
-        byBatch.set(key, counts);
       }
     });
   }
@@ -120,7 +118,8 @@ async function recordVerdict(tx: Repositories, img: Image, c: Collection, v: Pol
     evaluated_at: now,
   };
   const actor = policyActor(v.policy.ref);
-  if (v.outcome === 'pending_review') {
+  // Waiting for a reviewer, or held until a fact changes: either way it stays in quarantine.
+  if (v.outcome === 'pending_review' || v.outcome === 'held') {
     await tx.images.update(img.id, set);
   } else {
     const to = v.outcome === 'rejected' ? 'rejected' : 'approved';
@@ -200,6 +199,7 @@ async function decideOne(tx: Repositories, who: Reviewer, id: string, action: De
   let to: ImageState;
   if (action === 'approve') {
     if (img.state !== 'quarantined') throw new ConflictError(`image ${id} is ${img.state}, not waiting for review`);
+    if (img.verdict === 'held') throw new ConflictError(`image ${id} is held by the policy (${img.verdict_reasons.join('; ')}); it comes to review when that changes`);
     if (img.verdict !== 'pending_review') throw new ConflictError(img.verdict === null ? `image ${id} has no policy verdict yet${img.error ? ` (${img.error})` : ''}` : `image ${id} was not left for review by the policy`);
     to = 'approved';
   } else if (action === 'reject') {

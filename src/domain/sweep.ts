@@ -4,6 +4,7 @@ import type { JobQueue } from './ports/job-queue.js';
 import type { ObjectStore } from './ports/object-store.js';
 import type { Repositories } from './ports/repositories.js';
 import { withdrawAbandoned } from './publish.js';
+import { settleBatches } from './batch-settlement.js';
 import { approvedUnpublished, stalledReleases } from './release.js';
 
 /**
@@ -52,5 +53,7 @@ export async function sweep(d: SweepDeps): Promise<SweepReport> {
   await repos.sessions.purgeExpired();
   const active = await repos.collections.list({ status: 'active' });
   for (const col of active) await queues.schedulePoll(col.id, col.poll_interval_seconds);
+  // A batch whose last step was lost before it could announce itself.
+  for (const col of active) await settleBatches(repos, col);
   return { retrieve: c.discovered.length, convert: c.groups.length, evaluate: c.unevaluated.length, release: unreleased.size, stalled: stalled.manifest.length + stalled.upload.length, schedulers: active.length };
 }

@@ -181,6 +181,10 @@ describe('operations endpoints', () => {
     expect((await call('GET', '/metrics', 'alien')).status).toBe(403);
     const metrics = await (await fetch(api.url + '/metrics', { headers: { 'x-bridge-dev-user': 'boss', 'x-bridge-dev-roles': 'admin' } })).text();
     expect(metrics).toMatch(/bridge_queue_jobs\{queue="poll",state="waiting"\}/);
+    // Upload batch states, subjects by ledger state and upstream retries are exported too (empty here).
+    expect(metrics).toMatch(/# TYPE bridge_upload_batches gauge/);
+    expect(metrics).toMatch(/# TYPE bridge_upload_subjects gauge/);
+    expect(metrics).toMatch(/# TYPE bridge_upstream_retries_total counter/);
     const spec = await call('GET', '/api/v1/openapi.json', 'alien');
     expect(spec.body.paths['/collections'].post).toBeDefined();
     // The documented upload settings are exactly the ones the API accepts.

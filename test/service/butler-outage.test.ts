@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis-server.js';
@@ -59,7 +60,14 @@ describe('Butler server unreachable', () => {
   it('retries, shows the error on the collection, keeps the worker alive, and recovers when the server returns', async () => {
     const port = await closedPort();
     const env = { BRIDGE_MODE: 'dev', DATA_DIR: join(dir, 'data'), REDIS_URL: redis.url, LOG_LEVEL: 'silent', BUTLER_URL: `http://127.0.0.1:${port}`, BUTLER_TOKEN: DOUBLE_TOKEN, BUTLER_RETRY_ATTEMPTS: '2', BUTLER_RETRY_BASE_MS: '20' };
-    const s = await buildServices(loadConfig(env), { log: createLogger('silent'), migrate: true });
+    const logs: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        logs.push(String(chunk));
+        done();
+      },
+    });
+    const s = await buildServices(loadConfig(env), { log: createLogger('info', sink), migrate: true });
     const w = await startWorkerRole(s);
     let butler: ButlerServerDouble | undefined;
     try {
@@ -71,6 +79,12 @@ describe('Butler server unreachable', () => {
       expect(failed!.last_poll_error).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}|Butler`));
       expect(failed!.last_poll_error).toMatch(/2 attempts/);
       expect(failed!.last_poll_error).not.toContain(DOUBLE_TOKEN);
+      // Each failed attempt is logged with its attempt and wait, and counted for /metrics by upstream and error class.
+      const retryLine = logs.map((l) => JSON.parse(l)).find((l) => l.upstream === 'butler' && l.attempt === 1);
+      expect(retryLine).toMatchObject({ level: 30, errorClass: 'ECONNREFUSED', waitMs: expect.any(Number), msg: expect.stringMatching(/^butler call failed, retrying in \d+ ms$/) });
+      expect(logs.join('')).not.toContain(DOUBLE_TOKEN);
+      const counted = await waitFor(() => s.retryCounts.read(), (r) => r.some((x) => x.outcome === 'gave_up'));
+      expect(counted).toEqual(expect.arrayContaining([expect.objectContaining({ upstream: 'butler', errorClass: 'ECONNREFUSED', outcome: 'retried' }), expect.objectContaining({ upstream: 'butler', errorClass: 'ECONNREFUSED', outcome: 'gave_up' })]));
 
       // The poll waits for its retry instead of failing for good. (The
       // sweep's scheduler may have started a second poll of the collection.)

@@ -39,11 +39,14 @@ const history = async (imageId: string) => (await s.db.selectFrom('audit_log').s
 const queuedEvaluations = async (collectionId: string) => (await s.queues.queues.get('review')!.getJobs(['waiting', 'prioritized', 'delayed'])).filter((j) => j.name === 'evaluate' && j.data.collectionId === collectionId).length;
 
 describe('a panel approval recorded after the first verdicts', () => {
-  it('re-judges the images the policy rejected, keeps the old verdict on record, and leaves what a reviewer decided', async () => {
+  it('turns the images the policy held into pending ones, keeps the old verdict on record, and leaves what a reviewer decided', async () => {
     const id = await judged('dr1', 'u/alien/panel-later', 'dr1');
     const before = await images(id);
-    expect(before.map((i) => i.verdict)).toEqual(['rejected', 'rejected', 'rejected']);
-    expect(before[0].verdict_reasons.join(' ')).toMatch(/no Data Rights Panel approval/);
+    // Registered before the panel decided: held, not refused, and told why.
+    expect(before.map((i) => [i.state, i.verdict])).toEqual(Array(3).fill(['quarantined', 'held']));
+    expect(before[0].verdict_reasons).toEqual(['waiting for Data Rights Panel approval: the data is proprietary']);
+    const early = await call('POST', '/api/v1/review/decisions', 'rev', { imageIds: [before[0].id], action: 'approve' }, reviewer);
+    expect(early.body.results[0]).toMatchObject({ ok: false, error: expect.stringMatching(/is held by the policy \(waiting for Data Rights Panel approval/) });
 
     const set = await call('POST', `/api/v1/collections/${id}/panel-approval`, 'boss', { panelApproval: 'approved', reason: 'DRP minutes 2026-12-01 item 4' }, admin);
     expect(set.status).toBe(200);
@@ -57,12 +60,12 @@ describe('a panel approval recorded after the first verdicts', () => {
     expect(after.map((i) => [i.state, i.verdict])).toEqual(Array(3).fill(['quarantined', 'pending_review']));
     expect(after[0].recheck_reason).toMatch(/Data Rights Panel approval changed: none -> approved \(DRP minutes/);
     // Every verdict the image had is in its audit trail, in order.
-    expect(await history(after[0].id)).toEqual(['policy_rejected', 'policy_reopened', 'policy_pending_review']);
+    expect(await history(after[0].id)).toEqual(['policy_held', 'policy_reopened', 'policy_pending_review']);
     const reopened = await s.db.selectFrom('audit_log').select(['actor', 'detail']).where('entity_id', '=', after[0].id).where('action', '=', 'policy_reopened').executeTakeFirstOrThrow();
     expect(reopened.actor).toBe('boss');
-    expect(reopened.detail).toMatchObject({ previous: { state: 'rejected', verdict: 'rejected' } });
+    expect(reopened.detail).toMatchObject({ previous: { state: 'quarantined', verdict: 'held' } });
 
-    // The reviewer sees why it is back, and can now decide (no "is rejected, not waiting for review").
+    // The reviewer sees why it is back, and can now decide.
     const listing = await call('GET', `/api/v1/review/images?collection=${id}`, 'rev', undefined, reviewer);
     expect(listing.status).toBe(200);
     expect(listing.body.items[0].recheckReason).toMatch(/Data Rights Panel approval changed/);
@@ -76,7 +79,7 @@ describe('a panel approval recorded after the first verdicts', () => {
     await applyPolicy(s.review, id);
     const last = await images(id);
     expect(last[0]).toMatchObject({ state: 'approved', reviewed_by: 'rev' });
-    expect(last.slice(1).map((i) => [i.state, i.verdict])).toEqual(Array(2).fill(['rejected', 'rejected']));
+    expect(last.slice(1).map((i) => [i.state, i.verdict])).toEqual(Array(2).fill(['quarantined', 'held']));
     const events = await s.db.selectFrom('events').select(['kind', 'payload']).where('collection_id', '=', id).where('kind', '=', 'verdicts_reopened').orderBy('id').execute();
     expect(events.map((e) => (e.payload as { images: number }).images)).toEqual([3, 2]);
   }, 60_000);
@@ -85,7 +88,7 @@ describe('a panel approval recorded after the first verdicts', () => {
     const id = await judged('dr1', 'u/alien/panel-same', 'dr1');
     const r = await call('POST', `/api/v1/collections/${id}/panel-approval`, 'boss', { panelApproval: 'none', reason: 'confirming the status quo' }, admin);
     expect(r.body.reopened).toBe(0);
-    expect((await images(id)).map((i) => i.verdict)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect((await images(id)).map((i) => i.verdict)).toEqual(['held', 'held', 'held']);
   }, 60_000);
 });
 
@@ -129,8 +132,10 @@ describe('a policy file that changes', () => {
     const id = await judged('dr1', 'u/alien/policy-change', 'dr1');
     const [first] = await images(id);
     const text = await readFile(DEFAULT_POLICY_FILE, 'utf8');
-    // The next policy: proprietary data without panel approval waits for a reviewer instead of being refused.
-    const next = parsePolicy(text.replace('version: "2026-12-04.1"', 'version: "test.2"').replace('- action: reject\n        reason: the data is proprietary', '- action: require_review\n        reason: the data is proprietary'), 'next.yaml');
+    // The next policy: proprietary data without panel approval waits for a reviewer instead of being held.
+    const held = '- action: hold\n        reason: "waiting for Data Rights Panel approval: the data is proprietary"';
+    expect(text).toContain(held);
+    const next = parsePolicy(text.replace(/version: "[^"]+"/, 'version: "test.2"').replace(held, '- action: require_review\n        reason: the data is proprietary'), 'next.yaml');
     expect(next.source.digest).not.toBe(s.policy.source.digest);
     const drift = await reevaluateDrift({ repos: s.repos, queues: s.queues, clock: { now: () => new Date() }, releases: s.releases, policyDigest: next.source.digest, policyRef: policyRef(next) });
     expect(drift.policy).toBeGreaterThanOrEqual(1);
@@ -145,14 +150,14 @@ describe('a policy file that changes', () => {
     await applyPolicy(s.review, id);
     const back = await images(id);
     expect(back[0]).toMatchObject({ state: 'rejected', reviewed_by: 'rev' });
-    expect(back.slice(1).map((i) => i.verdict)).toEqual(['rejected', 'rejected']);
-    expect(await history(back[1].id)).toEqual(['policy_rejected', 'policy_reopened', 'policy_pending_review', 'policy_reopened', 'policy_rejected']);
+    expect(back.slice(1).map((i) => i.verdict)).toEqual(['held', 'held']);
+    expect(await history(back[1].id)).toEqual(['policy_held', 'policy_reopened', 'policy_pending_review', 'policy_reopened', 'policy_held']);
   }, 60_000);
 
   it('images whose rules failed to evaluate get a verdict once a fixed policy is in force', async () => {
     const text = await readFile(DEFAULT_POLICY_FILE, 'utf8');
     const broken = parsePolicy(
-      text.replace('version: "2026-12-04.1"', 'version: "broken.1"') + '\n  - id: broken\n    description: divides by zero at run time\n    condition: [gt, ["/", [const, 1], ["-", [lookup, cutout.width], [lookup, cutout.width]]], [const, 0]]\n    effects:\n      - action: require_review\n',
+      text.replace(/version: "[^"]+"/, 'version: "broken.1"') + '\n  - id: broken\n    description: divides by zero at run time\n    condition: [gt, ["/", [const, 1], ["-", [lookup, cutout.width], [lookup, cutout.width]]], [const, 0]]\n    effects:\n      - action: require_review\n',
       'broken.yaml',
     );
     const id = await judged('dp02', 'u/alien/broken-policy', '', { ...s.review, policy: broken });

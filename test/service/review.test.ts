@@ -44,17 +44,27 @@ for (const kind of DB_KINDS) {
       return insertImages(t.db, Array.from({ length: n }, (_, i) => image(collectionId, b.id, from + i)), 'converter');
     }
 
-    it('proprietary data without panel approval is rejected, with the policy version and reason on record', async () => {
+    it('proprietary data without panel approval is held in quarantine, with the policy version and reason on record', async () => {
       const c = await collection('proprietary', { release: 'dr1', rights: ['dr1'] });
       await images(c.id, 3);
-      expect(await applyPolicy(d, c.id)).toEqual({ rejected: 3, auto_approved: 0, pending_review: 0, errors: 0, autoApprovedIds: [] });
+      expect(await applyPolicy(d, c.id)).toEqual({ rejected: 0, held: 3, auto_approved: 0, pending_review: 0, errors: 0, autoApprovedIds: [] });
+      const ref = `rubin-default@${d.policy.version}`;
       const rows = await t.db.selectFrom('images').selectAll().where('collection_id', '=', c.id).execute();
-      expect(rows.every((r) => r.state === 'rejected' && r.verdict === 'rejected' && r.policy_ref === 'rubin-default@2026-12-04.1')).toBe(true);
-      expect(rows[0].verdict_reasons.join(' ')).toMatch(/proprietary/);
+      expect(rows.every((r) => r.state === 'quarantined' && r.verdict === 'held' && r.policy_ref === ref)).toBe(true);
+      expect(rows[0].verdict_reasons).toEqual(['waiting for Data Rights Panel approval: the data is proprietary']);
       expect(rows[0].policy_digest).toMatch(/^[0-9a-f]{64}$/);
       const audit = await t.db.selectFrom('audit_log').selectAll().where('collection_id', '=', c.id).execute();
       expect(audit).toHaveLength(3);
-      expect(audit[0]).toMatchObject({ actor: 'policy:rubin-default@2026-12-04.1', action: 'policy_rejected', policy_ref: 'rubin-default@2026-12-04.1' });
+      expect(audit[0]).toMatchObject({ actor: `policy:${ref}`, action: 'policy_held', policy_ref: ref });
+    });
+
+    it('proprietary data the owner holds no rights for is rejected, naming the hold it would meet too', async () => {
+      const c = await collection('no-rights', { release: 'dr1', rights: [] });
+      await images(c.id, 2);
+      expect(await applyPolicy(d, c.id)).toMatchObject({ rejected: 2, held: 0 });
+      const rows = await t.db.selectFrom('images').selectAll().where('collection_id', '=', c.id).execute();
+      expect(rows.every((r) => r.state === 'rejected' && r.verdict === 'rejected')).toBe(true);
+      expect(rows[0].verdict_reasons).toEqual(["the collection's owner holds no data rights for this data release", 'waiting for Data Rights Panel approval: the data is proprietary']);
     });
 
     it('with panel approval: pending review, coordinates kept; a public release without approval: pending, coordinates stripped', async () => {
@@ -83,7 +93,7 @@ for (const kind of DB_KINDS) {
       expect(rejected.map((r) => r.stamp_index)).toEqual([100, 101, 102, 103, 104]);
       expect(rejected[0].verdict_reasons[0]).toMatch(/max_per_collection is 100/);
       // Evaluating again changes nothing: verdicts are given once.
-      expect(await applyPolicy(d, c.id)).toEqual({ rejected: 0, auto_approved: 0, pending_review: 0, errors: 0, autoApprovedIds: [] });
+      expect(await applyPolicy(d, c.id)).toEqual({ rejected: 0, held: 0, auto_approved: 0, pending_review: 0, errors: 0, autoApprovedIds: [] });
     });
 
     it('reviewers approve, reject with a reason, and undo; each decision is audited; policy rejections cannot be undone', async () => {
@@ -113,7 +123,7 @@ for (const kind of DB_KINDS) {
         [x, 'approve', null],
         [b, 'undo', 'approved by mistake'],
       ]);
-      expect(audit.every((e) => e.policy_ref === 'rubin-default@2026-12-04.1')).toBe(true);
+      expect(audit.every((e) => e.policy_ref === `rubin-default@${d.policy.version}`)).toBe(true);
 
       const p = await collection('policy-rejected', { release: 'dr1' });
       const [pi] = await images(p.id, 1);

@@ -42,10 +42,10 @@ describe('the data release comes from the system, not the PI', () => {
     expect((await s.db.selectFrom('collections').select('id').where('name', '=', 'u/alien/liar').execute())).toEqual([]);
   });
 
-  it('the same files are refused as proprietary from dr1 and reviewed from dp02: the derived release decides', async () => {
+  it('the same files are held as proprietary from dr1 and reviewed from dp02: the derived release decides', async () => {
     const dr1 = await judged('dr1', 'u/alien/from-dr1');
     expect(dr1.collection).toMatchObject({ repository: 'dr1', dataRelease: 'dr1', releaseSource: 'mapping' });
-    expect(dr1.images.every((i) => i.verdict === 'rejected' && i.verdict_reasons.some((r) => /proprietary/.test(r)))).toBe(true);
+    expect(dr1.images.every((i) => i.verdict === 'held' && i.verdict_reasons.some((r) => /proprietary/.test(r)))).toBe(true);
     const dp02 = await judged('dp02', 'u/alien/from-dp02');
     expect(dp02.collection).toMatchObject({ dataRelease: 'dp0.2', releaseSource: 'mapping' });
     // Nor can the PI change it afterwards.

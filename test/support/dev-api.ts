@@ -22,7 +22,8 @@ export interface DevApi {
   url: string;
   /** JSON in and out (a string body goes as CSV); `extra` adds headers such as X-Bridge-Dev-Roles. */
   call(method: string, path: string, user: string, body?: unknown, extra?: Record<string, string>): Promise<{ status: number; body: any }>;
-  close(): Promise<void>;
+  /** Stops everything; `keepDir` leaves the data directory for a command-line process to read. */
+  close(keepDir?: boolean): Promise<void>;
 }
 
 export async function startDevApi(o: { releasesYaml?: string } = {}): Promise<DevApi> {
@@ -45,11 +46,11 @@ export async function startDevApi(o: { releasesYaml?: string } = {}): Promise<De
       const text = await r.text();
       return { status: r.status, body: text ? JSON.parse(text) : null };
     },
-    async close() {
+    async close(keepDir = false) {
       await api.close();
       await s.close();
       await redis.stop();
-      await rm(dir, { recursive: true, force: true });
+      if (!keepDir) await rm(dir, { recursive: true, force: true });
     },
   };
 }

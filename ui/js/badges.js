@@ -9,6 +9,7 @@ const VERDICT_LABEL = {
   pending_review: 'Needs review',
   auto_approved: 'Auto-approved',
   rejected: 'Rejected by policy',
+  held: 'Held',
 };
 /** @type {Record<string, string>} */
 const ACTION_LABEL = { approve: 'Approved', reject: 'Rejected', undo: 'Undone' };

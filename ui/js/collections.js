@@ -8,6 +8,7 @@ import { dayFmt, fmtDate } from './format.js';
 import { isReviewer, user } from './session.js';
 import { currentCollection, state } from './state.js';
 import { renderUploads } from './upload-progress.js';
+import { renderFailures } from './failures.js';
 import { readUrl } from './url-filters.js';
 
 /**
@@ -55,6 +56,7 @@ function batchLabel(b) {
 export function renderCollectionSummary() {
   const c = currentCollection();
   void renderUploads(c);
+  void renderFailures(c);
   if (!c) {
     els.collectionSummary.hidden = true;
     return;

@@ -12,7 +12,7 @@
  */
 
 /** @typedef {'quarantined' | 'approved' | 'rejected' | 'published' | 'uploaded' | 'retracted' | 'failed'} ImageState */
-/** @typedef {'pending_review' | 'auto_approved' | 'rejected'} Verdict */
+/** @typedef {'pending_review' | 'held' | 'auto_approved' | 'rejected'} Verdict */
 /** @typedef {'approve' | 'reject' | 'undo'} DecisionAction */
 /** @typedef {Record<string, number>} StateCounts */
 

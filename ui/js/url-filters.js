@@ -21,7 +21,7 @@ export function readUrl() {
   return {
     collection: q.get('collection') ?? '',
     batch: q.get('batch') ?? '',
-    verdict: pick('verdict', ['pending_review', 'auto_approved', 'rejected'], isReviewer ? 'pending_review' : ''),
+    verdict: pick('verdict', ['pending_review', 'held', 'auto_approved', 'rejected'], isReviewer ? 'pending_review' : ''),
     state: pick('state', ['quarantined', 'approved', 'rejected'], isReviewer ? 'quarantined' : ''),
   };
 }

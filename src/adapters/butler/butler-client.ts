@@ -5,7 +5,7 @@ import { UpstreamError, UpstreamRefusedError, ValidationError } from '../../doma
 import type { Artifact, ButlerSource, DatasetQuery, DatasetRef } from '../../domain/ports/butler-source.js';
 import { DEFAULT_MAX_ARTIFACT_BYTES, readZipMember, readZipMembers } from './prefix-source.js';
 import { bytesAccess } from '../../imaging/cutouts/zip-archive.js';
-import { TransientFailure, networkErrorCode, retrying, transientAnswer, type RetryPolicy, type TransientStatuses } from '../http/retry.js';
+import { TransientFailure, networkErrorCode, retrying, transientAnswer, type RetryPolicy, type TransientStatuses, type UpstreamRetryNotice } from '../http/retry.js';
 
 /*
  * Client of the Butler server REST API (daf_butler remote_butler), as the EPO
@@ -55,6 +55,8 @@ import { TransientFailure, networkErrorCode, retrying, transientAnswer, type Ret
  */
 
 export interface ButlerServerSourceOptions {
+  /** Told of each failed attempt (the service logs it at info and counts it for /metrics). */
+  onRetry?: (n: UpstreamRetryNotice) => void;
   /** Root of the Science Platform, e.g. https://data.lsst.cloud */
   baseUrl: string;
   /** Bearer token of the EPO service account; asked for on every request and never kept. */
@@ -173,6 +175,8 @@ export class ButlerServerSource implements ButlerSource {
   private readonly fetchImpl: typeof fetch;
   private readonly now: () => number;
   private readonly retry: RetryPolicy;
+  /** The same policy, told as storage's: file downloads go to the datastore, not the Butler server. */
+  private readonly storageRetry: RetryPolicy;
   private readonly readTimeoutMs: number;
   private readonly userAgent: string;
   private readonly maxArtifactBytes: number;
@@ -198,8 +202,10 @@ export class ButlerServerSource implements ButlerSource {
       // Longer than our longest backoff: the job layer waits instead of a worker.
       maxRetryAfterMs: maxDelayMs,
       sleep: opts.sleep ?? ((ms) => delay(ms).then(() => undefined)),
+      onRetry: opts.onRetry && ((n) => opts.onRetry!({ ...n, upstream: 'butler' })),
       random: opts.random ?? Math.random,
     };
+    this.storageRetry = { ...this.retry, onRetry: opts.onRetry && ((n) => opts.onRetry!({ ...n, upstream: 'storage' })) };
     this.readTimeoutMs = opts.readTimeoutMs ?? 120_000;
     this.userAgent = opts.userAgent ?? 'rsp-zooniverse-bridge';
     this.maxArtifactBytes = opts.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES;
@@ -245,7 +251,7 @@ export class ButlerServerSource implements ButlerSource {
       // Never reuse a URL across calls: each download starts from get_file.
       const file = await retrying(`Looking up the file of dataset ${ref.id} in Butler repository '${repository}' (${this.host})`, () => this.getFileOnce(repository, ref.id), this.retry);
       try {
-        return await retrying(`Downloading dataset ${ref.id} from storage (${hostOf(file.url)})`, () => this.downloadOnce(file, ref.id), this.retry);
+        return await retrying(`Downloading dataset ${ref.id} from storage (${hostOf(file.url)})`, () => this.downloadOnce(file, ref.id), this.storageRetry);
       } catch (e) {
         if (!(e instanceof ExpiredUrl)) throw e;
         if (refresh >= MAX_URL_REFRESHES) {
@@ -408,7 +414,7 @@ export class ButlerServerSource implements ButlerSource {
         if (!entry) throw new UpstreamRefusedError(`Dataset ${id} is stored in a zip archive that has no member '${member}'.`, { datasetId: id });
         bytes = await readZipMember(src, entry, label, this.maxArtifactBytes);
       } else if (file.fileSize !== undefined && bytes.length !== file.fileSize) {
-        throw new TransientFailure(`Storage (${storage}) sent ${bytes.length} bytes for dataset ${id}; the Butler records ${file.fileSize}`);
+        throw new TransientFailure(`Storage (${storage}) sent ${bytes.length} bytes for dataset ${id}; the Butler records ${file.fileSize}`, undefined, { kind: 'cut_stream' });
       }
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       return { bytes, path: file.path, size: bytes.length, sha256 };
@@ -460,8 +466,8 @@ export class ButlerServerSource implements ButlerSource {
     } catch (e) {
       idle.clear();
       const who = init.what ?? `the Butler server (${this.host})`;
-      if (idle.timedOut) throw new TransientFailure(`${who} did not answer within ${this.readTimeoutMs / 1000} s`);
-      throw new TransientFailure(`the request to ${who} failed before any answer (${networkErrorCode(e)})`);
+      if (idle.timedOut) throw new TransientFailure(`${who} did not answer within ${this.readTimeoutMs / 1000} s`, undefined, { kind: 'timeout' });
+      throw new TransientFailure(`the request to ${who} failed before any answer (${networkErrorCode(e)})`, undefined, { kind: networkErrorCode(e) });
     }
   }
 
@@ -549,8 +555,8 @@ async function* chunks(o: Opened, what: string): AsyncGenerator<Uint8Array> {
       try {
         r = await reader.read();
       } catch (e) {
-        if (o.idle.timedOut) throw new TransientFailure(`${what} sent nothing for ${Math.round(o.idle.ms / 1000)} s`);
-        throw new TransientFailure(`the connection to ${what} broke before the answer was complete (${networkErrorCode(e)})`);
+        if (o.idle.timedOut) throw new TransientFailure(`${what} sent nothing for ${Math.round(o.idle.ms / 1000)} s`, undefined, { kind: 'cut_stream' });
+        throw new TransientFailure(`the connection to ${what} broke before the answer was complete (${networkErrorCode(e)})`, undefined, { kind: 'cut_stream' });
       }
       if (r.done) return;
       o.idle.reset();
@@ -629,5 +635,5 @@ async function readJsonLines(o: Opened, onLine: (msg: { type?: unknown; rows?: u
   }
   buf += decoder.decode();
   // Every line the server writes ends with '\n': anything left is a line cut off.
-  if (buf.trim()) throw new TransientFailure(`${what} ended the listing in the middle of a line (the stream was truncated)`);
+  if (buf.trim()) throw new TransientFailure(`${what} ended the listing in the middle of a line (the stream was truncated)`, undefined, { kind: 'cut_stream' });
 }

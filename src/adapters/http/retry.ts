@@ -111,6 +111,33 @@ export function networkErrorCode(e: unknown): string {
   return 'network error';
 }
 
+/** One failed attempt about to be tried again (or the last, given up), for logs and metrics. */
+export interface RetryNotice {
+  /** What was being done, as the final error would say it. */
+  what: string;
+  /** The attempt that failed (1 = the first). */
+  attempt: number;
+  /** The wait before the next attempt; null when the loop gives up. */
+  waitMs: number | null;
+  /** Why the attempt failed, in words. */
+  reason: string;
+  /** A short class for counting: http_503, ECONNRESET, timeout, cut_stream, bad_answer, ... */
+  errorClass: string;
+}
+
+/** A retry notice as a client reports it: which upstream it called. */
+export type UpstreamRetryNotice = RetryNotice & { upstream: 'butler' | 'storage' | 'zooniverse' };
+
+/** The class a failure counts under: the status or network code it carries, else what its message says. */
+export function errorClass(f: TransientFailure): string {
+  const d = f.detail as { status?: unknown; code?: unknown; kind?: unknown };
+  if (typeof d.kind === 'string') return d.kind;
+  if (typeof d.status === 'number') return `http_${d.status}`;
+  if (typeof d.code === 'string') return d.code;
+  const m = /^HTTP (\d{3})/.exec(f.message);
+  return m ? `http_${m[1]}` : 'other';
+}
+
 export interface RetryPolicy {
   /** Attempts in all, the first included; at least 1. */
   maxAttempts: number;
@@ -126,6 +153,8 @@ export interface RetryPolicy {
    * { attempts, ...last.detail } as detail.
    */
   giveUp?: (message: string, last: TransientFailure, attempts: number) => Error;
+  /** Told of every failed attempt: the composition root logs it and counts it. */
+  onRetry?: (n: RetryNotice) => void;
 }
 
 /**
@@ -144,9 +173,11 @@ export async function retrying<T>(what: string, attempt: (n: number) => Promise<
     } catch (e) {
       if (!(e instanceof TransientFailure)) throw e;
       last = e;
-      if (n === max) break;
-      if (e.retryAfterMs !== undefined && e.retryAfterMs > p.maxRetryAfterMs) break;
-      await p.sleep(e.retryAfterMs ?? backoffDelay(n, p.backoff, p.random));
+      const stop = n === max || (e.retryAfterMs !== undefined && e.retryAfterMs > p.maxRetryAfterMs);
+      const wait = stop ? null : (e.retryAfterMs ?? backoffDelay(n, p.backoff, p.random));
+      p.onRetry?.({ what, attempt: n, waitMs: wait, reason: e.message, errorClass: errorClass(e) });
+      if (wait === null) break;
+      await p.sleep(wait);
     }
   }
   const tries = made === 1 ? '1 attempt' : `${made} attempts`;

@@ -21,7 +21,7 @@ import {
   type PanoptesUser,
   type SubjectQuery,
 } from '../../domain/ports/panoptes-client.js';
-import { TransientFailure, backoffDelay, networkErrorCode, retrying, transientAnswer, type RetryPolicy, type TransientStatuses } from '../http/retry.js';
+import { TransientFailure, backoffDelay, networkErrorCode, retrying, transientAnswer, type RetryPolicy, type TransientStatuses, type UpstreamRetryNotice } from '../http/retry.js';
 import { ClientCredentialsToken } from './oauth-token.js';
 import { refusalOf } from './refusal.js';
 
@@ -56,6 +56,8 @@ import { refusalOf } from './refusal.js';
  */
 
 export interface PanoptesHttpClientOptions {
+  /** Told of each failed attempt (the service logs it at info and counts it for /metrics). */
+  onRetry?: (n: UpstreamRetryNotice) => void;
   /** https://www.zooniverse.org or https://panoptes-staging.zooniverse.org; API under /api, tokens at /oauth/token. */
   baseUrl: string;
   clientId: string;
@@ -262,6 +264,7 @@ export class PanoptesHttpClient implements PanoptesClient {
       backoff: { baseDelayMs: opts.baseDelayMs ?? 1_000, maxDelayMs: opts.maxDelayMs ?? 30_000, jitter: 'full' },
       maxRetryAfterMs: opts.maxRetryAfterMs ?? 120_000,
       sleep: opts.sleep ?? ((ms) => delay(ms).then(() => undefined)),
+      onRetry: opts.onRetry && ((n) => opts.onRetry!({ ...n, upstream: 'zooniverse' })),
       random: opts.random ?? Math.random,
       giveUp: exhausted,
     };

@@ -10,6 +10,8 @@ import * as projectBindings from './20261204100000_project_bindings.js';
 import * as reviewedBy from './20261204120000_reviewed_by.js';
 import * as sessionRecheck from './20261204130000_session_recheck.js';
 import * as deployment from './20261204140000_deployment.js';
+import * as batchSettled from './20261205090000_batch_settled.js';
+import * as heldVerdict from './20261205100000_held_verdict.js';
 
 /**
  * Every migration, by timestamped name. Listed statically (not read from the
@@ -27,4 +29,6 @@ export const migrations: Record<string, Migration> = {
   '20261204120000_reviewed_by': reviewedBy,
   '20261204130000_session_recheck': sessionRecheck,
   '20261204140000_deployment': deployment,
+  '20261205090000_batch_settled': batchSettled,
+  '20261205100000_held_verdict': heldVerdict,
 };

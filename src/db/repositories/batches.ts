@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Batch } from '../schema.js';
 import type { Tx } from './transitions.js';
-import type { BatchesRepository, BatchSummary } from '../../domain/ports/batches-repository.js';
+import type { BatchesRepository, BatchSummary, SettledBatch } from '../../domain/ports/batches-repository.js';
 
 /**
  * A batch is what one poll brought in: the unit reviewers see together and
@@ -35,5 +35,49 @@ export async function listBatches(db: Tx, collectionId: string): Promise<BatchSu
 }
 
 export function batchesRepository(db: Tx): BatchesRepository {
-  return { create: (collectionId) => createBatch(db, collectionId), list: (collectionId) => listBatches(db, collectionId) };
+  return {
+    create: (collectionId) => createBatch(db, collectionId),
+    list: (collectionId) => listBatches(db, collectionId),
+    settle: (collectionId, bands) => settleBatches(db, collectionId, bands),
+    async unsettle(batchId) {
+      await db.updateTable('batches').set({ settled_at: null }).where('id', '=', batchId).execute();
+    },
+  };
+}
+
+/**
+ * See BatchesRepository.settle. One UPDATE decides and marks, so two workers
+ * finishing the last two groups of a batch at once announce it once: the
+ * second finds settled_at already set.
+ */
+export async function settleBatches(db: Tx, collectionId: string, bands: string[]): Promise<SettledBatch[]> {
+  const bandList = bands.length ? sql.join(bands) : sql`null`;
+  const settled = await sql<{ id: string; seq: number }>`
+    update batches b set settled_at = now()
+    where b.collection_id = ${collectionId} and b.settled_at is null
+      and not exists (select 1 from artifacts a where a.batch_id = b.id and a.state = 'discovered')
+      and not exists (
+        select 1 from artifacts a where a.batch_id = b.id and a.state = 'retrieved'
+          and (a.object_key like '%.zip'
+            or (select count(distinct g.band) from artifacts g
+                where g.collection_id = a.collection_id and g.group_key = a.group_key
+                  and g.state in ('retrieved', 'converted') and g.band in (${bandList})) >= ${bands.length > 0 ? bands.length : 1}))
+      and not exists (select 1 from images i where i.batch_id = b.id and i.state = 'quarantined' and i.verdict is null and i.error is null)
+    returning b.id, b.seq`.execute(db);
+  const out: SettledBatch[] = [];
+  for (const b of settled.rows) {
+    const counts = await sql<Omit<SettledBatch, 'id' | 'seq'>>`
+      select
+        (select count(*)::int from artifacts a where a.batch_id = ${b.id}) as datasets,
+        (select count(*)::int from artifacts a where a.batch_id = ${b.id} and a.state = 'failed') as failed_datasets,
+        count(i.id) filter (where i.state != 'failed')::int as images,
+        count(i.id) filter (where i.state != 'failed' and i.verdict = 'pending_review')::int as pending_review,
+        count(i.id) filter (where i.state != 'failed' and i.verdict = 'rejected')::int as rejected,
+        count(i.id) filter (where i.state != 'failed' and i.verdict = 'auto_approved')::int as auto_approved,
+        count(i.id) filter (where i.state != 'failed' and i.verdict = 'held')::int as held,
+        count(i.id) filter (where i.state = 'failed')::int as failed_stamps
+      from images i where i.batch_id = ${b.id}`.execute(db);
+    out.push({ id: b.id, seq: b.seq, ...counts.rows[0] });
+  }
+  return out;
 }

@@ -3,5 +3,5 @@ export interface HealthRepository {
   /** Resolves when the database answers a trivial query; throws otherwise. */
   ping(): Promise<void>;
   /** How many rows of the table are in each state. */
-  countByState(table: 'artifacts' | 'images'): Promise<Record<string, number>>;
+  countByState(table: 'artifacts' | 'images' | 'upload_batches' | 'upload_items'): Promise<Record<string, number>>;
 }

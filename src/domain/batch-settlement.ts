@@ -1,0 +1,34 @@
+import type { Artifact, Collection } from './model.js';
+import type { Repositories } from './ports/repositories.js';
+
+/**
+ * The PI hears about a poll batch once, when all of it has been through
+ * retrieval, conversion and the policy: one `batch_quarantined` event with
+ * what the batch brought in, instead of one per band group as groups finish.
+ * Every step that can finish a batch's last piece of work calls this (the
+ * policy run, a conversion, a failed dataset, the sweep); the repository
+ * makes sure only one of them announces it.
+ */
+export async function settleBatches(repos: Repositories, c: Pick<Collection, 'id' | 'rgb'>): Promise<number> {
+  return repos.transaction(async (tx) => {
+    const settled = await tx.batches.settle(c.id, [...new Set(c.rgb ?? [])]);
+    for (const b of settled) {
+      const { id, ...counts } = b;
+      await tx.events.record(c.id, 'batch_quarantined', { batchId: id, ...counts });
+    }
+    return settled.length;
+  });
+}
+
+/** `dataset 1f2e... (cutout_stamps band=r tract=9813 patch=42)`: how failures name a Butler dataset to a person. */
+export function describeDataset(a: Pick<Artifact, 'dataset_id' | 'dataset_type' | 'data_id'>): string {
+  const id = Object.entries(a.data_id)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  return `dataset ${a.dataset_id} (${a.dataset_type}${id ? ` ${id}` : ''})`;
+}
+
+/** What a failure event says about one dataset: enough to find it in the Butler and to retry it. */
+export function failedDataset(a: Artifact, error: string): Record<string, unknown> {
+  return { artifactId: a.id, datasetId: a.dataset_id, datasetType: a.dataset_type, run: a.run, dataId: a.data_id, band: a.band, file: a.path, error };
+}

@@ -1,0 +1,92 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBridgeApp, type BridgeApp } from '../support/bridge-app.js';
+import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../support/panoptes-server.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * The page's "What stopped" list, as a PI uses it in Chromium: a failed
+ * upload batch with its reason and a Retry button that takes it up again
+ * until it ends uploaded, each subject once; a failed dataset named by its
+ * type and dataId, with its own Retry. Reviewers see the list without buttons.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const suite = existsSync(CHROMIUM) ? describe : describe.skip;
+
+suite('what stopped, on the page', () => {
+  let app: BridgeApp;
+  let zoo: PanoptesServerDouble;
+  let browser: Browser;
+  const errors: string[] = [];
+  beforeAll(async () => {
+    zoo = await PanoptesServerDouble.start();
+    app = await startBridgeApp({
+      owners: ['alien'],
+      stamps: 3,
+      zooniverse: { baseUrl: zoo.url, clientId: PANOPTES_CLIENT_ID, clientSecret: PANOPTES_CLIENT_SECRET },
+      settings: { zooniverseProjectId: '1', uploadMode: 'api' },
+    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await zoo?.close();
+  });
+
+  /** A page signed in as `user` with a session made through the real provider. */
+  async function pageAs(user: string): Promise<Page> {
+    const { cookie } = await app.session(user);
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.route((u) => u.hostname !== '127.0.0.1', (route) => route.abort('blockedbyclient'));
+    await context.addCookies(cookie.split('; ').map((kv) => ({ name: kv.slice(0, kv.indexOf('=')), value: kv.slice(kv.indexOf('=') + 1), url: app.url })));
+    const page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      // The retried dataset's 409 is not expected here; any console error is a page fault.
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    await page.goto(`${app.url}/review`);
+    return page;
+  }
+
+  it('shows a failed batch and a failed dataset with their reasons; the PI retries both from the page, and the batch ends uploaded once', async () => {
+    const cid = app.collections.alien;
+    // Zooniverse answers the subject set's creation with something the bridge cannot use: the batch fails for good.
+    zoo.faults.push({ route: 'createSubjectSet', kind: 'replace-body', body: { subject_sets: [{ id: '999' }] } });
+    const bearer = await app.bearer('rev');
+    const ids = (await app.s.db.selectFrom('images').select('id').where('collection_id', '=', cid).execute()).map((i) => i.id);
+    const decided = await fetch(`${app.url}/api/v1/review/decisions`, { method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: JSON.stringify({ imageIds: ids, action: 'approve' }) });
+    expect(decided.status).toBe(200);
+    await waitFor(() => app.s.db.selectFrom('upload_batches').select('state').where('collection_id', '=', cid).execute(), (r) => r[0]?.state === 'failed', 60_000);
+    // A dataset that could not be retrieved (its file went away), as the retriever records it.
+    const [art] = await app.s.repos.artifacts.insertDiscovered(cid, [{ id: '7d1c0a44-5b1e-4c84-9d7e-000000000001', datasetType: 'zooniverse_cutout', run: 'u/alien/zoo-review', dataId: { band: 'r', tract: 9813, patch: 77 }, cursor: 'zzz' }], 'test');
+    await app.s.repos.artifacts.markFailed(art, "'u/alien/zoo-review/gone.fits' is no longer in the retrieve-artifacts directory.", 'retriever');
+
+    // A reviewer sees what stopped, but has nothing to press.
+    const rev = await pageAs('rev');
+    await rev.locator('#failures').waitFor({ state: 'visible' });
+    expect(await rev.locator('#failures-list').innerText()).toMatch(/Upload batch 1 \(api\) failed: .*cannot read/);
+    expect(await rev.locator('#failures button').count()).toBe(0);
+
+    const pi = await pageAs('alien');
+    await pi.locator('#failures').waitFor({ state: 'visible' });
+    const list = pi.locator('#failures-list');
+    expect(await list.innerText()).toMatch(/Dataset zooniverse_cutout band=r patch=77 tract=9813: 'u\/alien\/zoo-review\/gone\.fits' is no longer/);
+    expect(await list.innerText()).toMatch(/dataset 7d1c0a44-5b1e-4c84-9d7e-000000000001/);
+
+    await pi.getByRole('button', { name: 'Retry batch 1' }).click();
+    await expect.poll(() => pi.locator('#status').innerText(), { timeout: 20_000 }).toMatch(/Upload batch 1: 1 taken up again/);
+    await expect.poll(() => pi.locator('#uploads-list').innerText(), { timeout: 60_000, interval: 250 }).toMatch(/3\/3 linked · uploaded/);
+    expect(zoo.allSubjects()).toHaveLength(3);
+    expect(zoo.duplicateExternalIds()).toEqual([]);
+
+    await pi.getByRole('button', { name: 'Retry zooniverse_cutout band=r patch=77 tract=9813' }).click();
+    await expect.poll(() => pi.locator('#status').innerText(), { timeout: 20_000 }).toMatch(/taken up again/);
+    const audit = await app.s.db.selectFrom('audit_log').select(['actor', 'action']).where('collection_id', '=', cid).where('action', 'in', ['retry_upload_batch', 'retry_artifact']).orderBy('id').execute();
+    expect(audit).toEqual([{ actor: 'alien', action: 'retry_upload_batch' }, { actor: 'alien', action: 'retry_artifact' }]);
+    await pi.screenshot({ path: 'test/e2e/__screenshots__/failures.png', fullPage: false });
+    expect(errors).toEqual([]);
+  }, 180_000);
+});
