@@ -4,6 +4,9 @@ import { pipelineHandlers } from './handlers.js';
 import { startWorkers } from './runner.js';
 import { httpWebhookSender } from '../src/adapters/webhook/http-webhook-sender.js';
 
+/** How often a worker checks that Redis still holds the sweep's schedule. */
+const SCHEDULE_CHECK_MS = 10_000;
+
 /**
  * Composition root of a worker process (`bridge serve --role worker|all`):
  * the handlers on the services built once by the process, the workers on
@@ -16,8 +19,22 @@ export async function startWorkerRole(s: Services): Promise<{ workers: Worker[];
   const active = await s.repos.collections.list({ status: 'active' });
   for (const c of active) await s.queues.schedulePoll(c.id, c.poll_interval_seconds);
   await warnAboutStrangers(s, new Set(active.map((c) => c.id)));
+  // The sweep's schedule lives in Redis: if Redis loses it, this puts it back (and the sweep then re-registers the polls).
+  const keeper = setInterval(() => {
+    s.queues
+      .ensureSweep(s.config.SWEEP_INTERVAL_SECONDS)
+      .then((restored) => restored && s.log.warn({ prefix: s.queues.prefix }, 'the sweep schedule was missing from Redis (flushed, replaced or lost with a killed job): restored'))
+      .catch(() => {});
+  }, SCHEDULE_CHECK_MS);
+  keeper.unref();
   s.log.info({ queues: w.workers.map((x) => x.name), concurrency: s.config.WORKER_CONCURRENCY }, 'workers started');
-  return { workers: w.workers, close: () => w.close(s.config.SHUTDOWN_TIMEOUT_SECONDS * 1000) };
+  return {
+    workers: w.workers,
+    close: () => {
+      clearInterval(keeper);
+      return w.close(s.config.SHUTDOWN_TIMEOUT_SECONDS * 1000);
+    },
+  };
 }
 
 /**

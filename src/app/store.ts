@@ -20,6 +20,7 @@ export async function buildStore(config: Config): Promise<{ store: ObjectStore; 
       quarantineBucket: config.S3_QUARANTINE_BUCKET!,
       publicBucket: config.S3_PUBLIC_BUCKET!,
       publicBaseUrl: config.S3_PUBLIC_BASE_URL,
+      requestTimeoutMs: config.S3_REQUEST_TIMEOUT_SECONDS * 1000,
     });
     return { store, close: () => store.close() };
   }

@@ -52,6 +52,7 @@ export const configSchema = z.object({
   S3_QUARANTINE_BUCKET: z.string().optional(),
   S3_PUBLIC_BUCKET: z.string().optional(),
   S3_PUBLIC_BASE_URL: z.string().url().optional(),
+  S3_REQUEST_TIMEOUT_SECONDS: int(1, 3600).default(120),
   BUTLER_URL: z.string().url().optional(),
   BUTLER_TOKEN: z.string().optional(),
   /** Attempts per Butler request inside one job (the job itself retries on top). */

@@ -29,6 +29,11 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
     // must not crash the process: the pool drops it and the next query opens
     // a new one; errors during a query still reach that query's caller.
     pool.on('error', (e) => opts.onIdleError?.(e));
+    // A connection in use when the server ends it emits 'error' on its client
+    // too (besides failing the query): unheard, that event would end the
+    // process. The failed query is the caller's to handle; the client is
+    // discarded when released.
+    pool.on('connect', (client) => client.on('error', (e) => opts.onIdleError?.(e)));
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const dir = opts.dataDir ?? './data/pglite';

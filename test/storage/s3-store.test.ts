@@ -1,10 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import { createRequire } from 'node:module';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,130 +8,24 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore, type S3ObjectStoreOptions } from '../../src/adapters/storage/s3-store.js';
 import { NotFoundError, UpstreamError, UpstreamRefusedError, ValidationError } from '../../src/domain/errors.js';
 import { objectStoreContract } from './object-store.contract.js';
-
-/*
- * Backend: s3rver (in-process, on disk) behind a small proxy of ours. The
- * proxy adds what s3rver lacks and real S3 does, plus fault injection:
- * - verifies x-amz-checksum-sha256 against the received body (BadDigest),
- *   as S3 does; s3rver ignores flexible checksums;
- * - answers AbortMultipartUpload, which s3rver does not route;
- * - records every request, so tests can assert what went over the wire;
- * - injects faults (HTTP errors, a flipped byte, a dropped connection).
- * s3rver ships no types, hence createRequire and the local interface.
- */
-interface S3rverInstance {
-  run(): Promise<{ address: string; port: number }>;
-  close(): Promise<void>;
-}
-type S3rverConstructor = new (opts: {
-  port: number;
-  address: string;
-  directory: string;
-  silent: boolean;
-  configureBuckets: Array<{ name: string }>;
-}) => S3rverInstance;
-const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
-
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  bodyLength: number;
-}
-
-type FaultAction = { status: number; code: string } | 'flip-byte' | 'drop-connection';
-interface Fault {
-  match: (r: Seen) => boolean;
-  remaining: number;
-  action: FaultAction;
-}
+import { S3_CREDENTIALS, startS3Double, type Fault, type S3Double, type Seen } from '../support/s3-double.js';
 
 const QUARANTINE = 'rubin-quarantine';
 const PUBLIC = 'rubin-public';
-const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+const CREDENTIALS = S3_CREDENTIALS;
 
-let dataDir: string;
-let s3rver: S3rverInstance;
-let proxy: Server;
+let s3: S3Double;
 let endpoint: string;
-const seen: Seen[] = [];
-const faults: Fault[] = [];
-
-function errorXml(code: string): string {
-  return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected ${code}</Message><RequestId>test</RequestId></Error>`;
-}
+let seen: Seen[];
+let faults: Fault[];
 
 async function startBackend(): Promise<void> {
-  dataDir = await mkdtemp(join(tmpdir(), 's3rver-'));
-  s3rver = new S3rver({
-    port: 0,
-    address: '127.0.0.1',
-    directory: dataDir,
-    silent: true,
-    configureBuckets: [{ name: QUARANTINE }, { name: PUBLIC }],
-  });
-  const { port: backendPort } = await s3rver.run();
-
-  proxy = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      let body = Buffer.concat(chunks);
-      const entry: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyLength: body.byteLength };
-      seen.push(entry);
-      const reply = (status: number, code: string): void => {
-        res.writeHead(status, { 'content-type': 'application/xml' });
-        res.end(req.method === 'HEAD' ? undefined : errorXml(code));
-      };
-
-      const fault = faults.find((f) => f.remaining > 0 && f.match(entry));
-      if (fault) {
-        fault.remaining--;
-        if (fault.action === 'drop-connection') {
-          req.socket.destroy();
-          return;
-        }
-        if (fault.action === 'flip-byte') {
-          body = Buffer.from(body);
-          body[0] ^= 0xff;
-        } else {
-          reply(fault.action.status, fault.action.code);
-          return;
-        }
-      }
-      if (req.method === 'DELETE' && /[?&]uploadId=/.test(entry.url)) {
-        res.writeHead(204).end();
-        return;
-      }
-      if (String(req.headers['content-encoding'] ?? '').includes('aws-chunked')) {
-        reply(501, 'NotImplemented');
-        return;
-      }
-      const claimed = req.headers['x-amz-checksum-sha256'];
-      if (typeof claimed === 'string' && createHash('sha256').update(body).digest('base64') !== claimed) {
-        reply(400, 'BadDigest');
-        return;
-      }
-
-      const headers = { ...req.headers, 'content-length': String(body.byteLength) };
-      delete headers.expect;
-      const upstream = request({ host: '127.0.0.1', port: backendPort, method: req.method, path: req.url, headers }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      });
-      upstream.on('error', () => res.destroy());
-      upstream.end(body);
-    });
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  s3 = await startS3Double([QUARANTINE, PUBLIC]);
+  ({ endpoint, seen, faults } = s3);
 }
 
 async function stopBackend(): Promise<void> {
-  proxy?.closeAllConnections();
-  await new Promise<void>((resolve) => (proxy ? proxy.close(() => resolve()) : resolve()));
-  await s3rver?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await s3?.stop();
 }
 
 function makeStore(overrides: Partial<S3ObjectStoreOptions> = {}): S3ObjectStore {

@@ -59,6 +59,17 @@ export class BullMqJobQueue implements JobQueue {
     await this.queue(JOBS.sweep.queue).upsertJobScheduler('sweep', { every: everySeconds * 1000 }, { name: 'sweep', data: {}, opts: { ...COMMON_OPTS } });
   }
 
+  /**
+   * Puts the sweep's schedule back if Redis no longer has it (Redis flushed
+   * or replaced, or a schedule lost with a killed worker's job); true when it
+   * had to. Without it nothing would re-queue lost work until a worker restarts.
+   */
+  async ensureSweep(everySeconds: number): Promise<boolean> {
+    if (await this.queue(JOBS.sweep.queue).getJobScheduler('sweep')) return false;
+    await this.scheduleSweep(everySeconds);
+    return true;
+  }
+
   /** Collection ids of the poll schedules in this prefix. */
   async pollSchedules(): Promise<string[]> {
     const out: string[] = [];

@@ -30,8 +30,9 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startLocalRedis(opts: { binary?: string; timeoutMs?: number } = {}): Promise<LocalRedis> {
-  const port = await freePort();
+export async function startLocalRedis(opts: { binary?: string; timeoutMs?: number; port?: number } = {}): Promise<LocalRedis> {
+  // A given port brings a stopped server back where its clients point (fault tests restart Redis).
+  const port = opts.port ?? (await freePort());
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--protected-mode', 'yes'];
   const child: ChildProcess = spawn(opts.binary ?? 'redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const stopOnExit = () => child.kill('SIGTERM');

@@ -67,6 +67,8 @@ export interface S3ObjectStoreOptions {
   maxAttempts?: number;
   /** get() buffers the object; larger objects are refused with ValidationError. Default 64 MiB. */
   maxGetBytes?: number;
+  /** How long one request may go without an answer before it is abandoned and retried; default 120 s. */
+  requestTimeoutMs?: number;
 }
 
 export class S3ObjectStore implements ObjectStore {
@@ -107,7 +109,7 @@ export class S3ObjectStore implements ObjectStore {
       ...(opts.credentials !== undefined ? { credentials: opts.credentials } : {}),
       ...(opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {}),
       // Without timeouts a half-open connection would hang a worker forever instead of failing retryably.
-      requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
+      requestHandler: { connectionTimeout: 10_000, requestTimeout: opts.requestTimeoutMs ?? 120_000 },
     });
   }
 
