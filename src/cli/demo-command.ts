@@ -86,6 +86,8 @@ export function demoCommand(): Command {
           await new Promise((r2) => setTimeout(r2, 250));
         }
         say('');
+        // Read again: the figures above were taken before the last verdicts of the loop's final pass.
+        counts = ((await (await fetch(`${api.url}/api/v1/collections/${body.id}`, { headers: { 'x-bridge-dev-user': DEMO_LAYOUT.owner } })).json()) as { counts: typeof counts }).counts;
         const verdicts = await s.repos.images.countByVerdict(body.id);
         say(`artifacts: ${JSON.stringify(counts.artifacts)}`);
         say(`images:    ${JSON.stringify(counts.images)}`);

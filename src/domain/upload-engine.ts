@@ -80,16 +80,18 @@ class BatchUpload {
       await this.checkLimit();
       await this.setState('uploading');
       this.r.setId = await this.ensureSubjectSet();
+      // Rows an import could not make go the API path, never a second whole import.
+      let leftByImport = 0;
       if (batch.mode === 'import') {
         const importing = new ImportUpload(this.r, this.d.store, this.d.clock ?? systemClock);
         try {
-          await importing.importAll();
+          leftByImport = await importing.importAll();
         } catch (e) {
           if (!(await importing.notAllowed(e))) throw e;
         }
       }
       const linker = new SubjectLinker(this.r);
-      if (batch.mode === 'api') await new ApiCreation(this.r, this.reconciler, linker, this.d.store, this.me, Math.max(1, this.d.concurrency ?? 8)).createAndLink();
+      if (batch.mode === 'api' || leftByImport > 0) await new ApiCreation(this.r, this.reconciler, linker, this.d.store, this.me, Math.max(1, this.d.concurrency ?? 8)).createAndLink();
       await this.setState('verifying');
       await verifyMembership(this.r, linker);
       await this.finish();

@@ -27,8 +27,14 @@ export class ImportUpload {
     private readonly clock: Clock,
   ) {}
 
-  /** Imports the batch's manifest until every row is in the set, importing again (at most maxReimports) for rows missing. */
-  async importAll(): Promise<void> {
+  /**
+   * Imports the batch's manifest until every row is in the set. An import
+   * that stalled is imported again (at most maxReimports; rows upsert by
+   * external_id). An import that finished with rows failed is not: the
+   * failed rows are named on the record and returned, for the API path to
+   * create one by one. Returns how many rows are left for it.
+   */
+  async importAll(): Promise<number> {
     const { batch, repos, t, log } = this.run;
     if (!batch.manifest_csv_key) throw new ValidationError(`upload batch ${batch.seq} has no manifest CSV to import`);
     const sourceUrl = this.store.publicUrl(batch.manifest_csv_key);
@@ -45,20 +51,26 @@ export class ImportUpload {
     }
     if (imp) await this.matchFromSet();
     for (let n = 0; ; n++) {
-      if (!(await repos.ledger.count(batch.id, ['intent']))) return;
+      if (!(await repos.ledger.count(batch.id, ['intent']))) return 0;
       if (!imp || n > 0) imp = await this.startImport(sourceUrl);
       const outcome = await this.poll(imp);
       await this.matchFromSet();
       const left = await repos.ledger.items(batch.id, ['intent']);
-      if (!left.length) return;
-      if (n >= t.maxReimports) {
-        const why = outcome.stalled
-          ? `Zooniverse import ${outcome.imp.id} stopped at ${outcome.imp.importedCount} of ${outcome.imp.manifestCount ?? 'an uncounted number of'} rows`
-          : `Zooniverse import ${outcome.imp.id} finished with ${outcome.imp.failedCount} of ${outcome.imp.manifestCount ?? '?'} rows failed (Panoptes does not say which or why)`;
-        await repos.ledger.recordFailed(left.map((i) => i.id), `${why}; the subject is not in subject set ${this.run.setId}`);
-        return;
+      if (!left.length) return 0;
+      if (!outcome.stalled) {
+        // Panoptes does not say which rows failed or why: the ledger does (the ones not in the set).
+        const ids = left.map((i) => i.external_id);
+        const reason = `Zooniverse import ${outcome.imp.id} finished with ${outcome.imp.failedCount} of ${outcome.imp.manifestCount ?? '?'} rows failed; ${left.length} subject(s) not in set ${this.run.setId} are created one by one instead`;
+        await repos.audit.append([{ actor: 'uploader', action: 'import_rows_failed', entity: 'batch', entityId: batch.id, collectionId: batch.collection_id, reason, detail: { importId: outcome.imp.id, failedCount: outcome.imp.failedCount, imageIds: ids.slice(0, 1000), more: Math.max(0, ids.length - 1000) } }]);
+        log.warn({ uploadBatchId: batch.id, importId: outcome.imp.id, missing: left.length }, reason);
+        return left.length;
       }
-      log.warn({ uploadBatchId: batch.id, importId: outcome.imp.id, missing: left.length, stalled: outcome.stalled }, 'import left rows missing: importing again (external_id upserts)');
+      if (n >= t.maxReimports) {
+        const why = `Zooniverse import ${outcome.imp.id} stopped at ${outcome.imp.importedCount} of ${outcome.imp.manifestCount ?? 'an uncounted number of'} rows`;
+        await repos.ledger.recordFailed(left.map((i) => i.id), `${why}; the subject is not in subject set ${this.run.setId}`);
+        return 0;
+      }
+      log.warn({ uploadBatchId: batch.id, importId: outcome.imp.id, missing: left.length }, 'import stalled with rows missing: importing again (external_id upserts)');
     }
   }
 

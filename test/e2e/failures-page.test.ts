@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBridgeApp, type BridgeApp } from '../support/bridge-app.js';
-import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../support/panoptes-server.js';
+import { startBridgeAppOnZooniverse, type BridgeApp } from '../support/bridge-app.js';
+import type { PanoptesServerDouble } from '../support/panoptes-server.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -15,24 +15,18 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const suite = existsSync(CHROMIUM) ? describe : describe.skip;
 
 suite('what stopped, on the page', () => {
-  let app: BridgeApp;
+  let app: BridgeApp & { zoo: PanoptesServerDouble };
   let zoo: PanoptesServerDouble;
   let browser: Browser;
   const errors: string[] = [];
   beforeAll(async () => {
-    zoo = await PanoptesServerDouble.start();
-    app = await startBridgeApp({
-      owners: ['alien'],
-      stamps: 3,
-      zooniverse: { baseUrl: zoo.url, clientId: PANOPTES_CLIENT_ID, clientSecret: PANOPTES_CLIENT_SECRET },
-      settings: { zooniverseProjectId: '1', uploadMode: 'api' },
-    });
+    app = await startBridgeAppOnZooniverse({ owners: ['alien'], stamps: 3, settings: { uploadMode: 'api' } });
+    zoo = app.zoo;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
     await app?.close();
-    await zoo?.close();
   });
 
   /** A page signed in as `user` with a session made through the real provider. */

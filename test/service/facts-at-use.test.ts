@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBridgeApp, type BridgeApp } from '../support/bridge-app.js';
-import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../support/panoptes-server.js';
+import { startBridgeAppOnZooniverse, type BridgeApp } from '../support/bridge-app.js';
+import type { PanoptesServerDouble } from '../support/panoptes-server.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -10,28 +10,18 @@ import { waitFor } from '../support/wait.js';
  * provider says at each request. Through the real job system, a real OIDC
  * provider and a Panoptes double.
  */
-let app: BridgeApp;
+let app: BridgeApp & { zoo: PanoptesServerDouble };
 let zoo: PanoptesServerDouble;
 
 beforeAll(async () => {
-  zoo = await PanoptesServerDouble.start();
-  app = await startBridgeApp({
-    owners: ['alien'],
-    stamps: 2,
-    zooniverse: { baseUrl: zoo.url, clientId: PANOPTES_CLIENT_ID, clientSecret: PANOPTES_CLIENT_SECRET },
-    settings: { zooniverseProjectId: '1', uploadMode: 'api' },
-  });
+  app = await startBridgeAppOnZooniverse({ owners: ['alien'], stamps: 2, settings: { uploadMode: 'api' } });
+  zoo = app.zoo;
 }, 120_000);
 afterAll(async () => {
   await app?.close();
-  await zoo?.close();
 });
 
-const as = async (user: string, method: string, path: string, body?: unknown) => {
-  const r = await fetch(`${app.url}/api/v1${path}`, { method, headers: { authorization: `Bearer ${await app.bearer(user)}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
-};
+const as = (user: string, method: string, path: string, body?: unknown) => app.call(user, method, path, body);
 
 describe('a revoked project binding', () => {
   it('holds the upload (waiting, with how to fix it) and lets it go once approved again', async () => {

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startBridgeApp, type BridgeApp } from '../support/bridge-app.js';
-import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../support/panoptes-server.js';
+import { startBridgeAppOnZooniverse, type BridgeApp } from '../support/bridge-app.js';
+import type { PanoptesServerDouble } from '../support/panoptes-server.js';
 import { waitFor } from '../support/wait.js';
 import { startDevApi, type DevApi } from '../support/dev-api.js';
 import { writeDemoArtifacts } from '../../src/demo/demo-data.js';
@@ -19,27 +19,17 @@ import { runBridge } from '../support/cli.js';
  * upload mode applies to batches that sent nothing yet.
  */
 describe('a failed upload batch, retried from the API', () => {
-  let app: BridgeApp;
+  let app: BridgeApp & { zoo: PanoptesServerDouble };
   let zoo: PanoptesServerDouble;
   beforeAll(async () => {
-    zoo = await PanoptesServerDouble.start();
-    app = await startBridgeApp({
-      owners: ['alien'],
-      stamps: 3,
-      zooniverse: { baseUrl: zoo.url, clientId: PANOPTES_CLIENT_ID, clientSecret: PANOPTES_CLIENT_SECRET },
-      settings: { zooniverseProjectId: '1', uploadMode: 'api' },
-    });
+    app = await startBridgeAppOnZooniverse({ owners: ['alien'], stamps: 3, settings: { uploadMode: 'api' } });
+    zoo = app.zoo;
   }, 120_000);
   afterAll(async () => {
     await app?.close();
-    await zoo?.close();
   });
 
-  const as = async (user: string, method: string, path: string, body?: unknown) => {
-    const r = await fetch(`${app.url}/api/v1${path}`, { method, headers: { authorization: `Bearer ${await app.bearer(user)}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await r.text();
-    return { status: r.status, body: text ? JSON.parse(text) : null };
-  };
+  const as = (user: string, method: string, path: string, body?: unknown) => app.call(user, method, path, body);
 
   it('shows why it failed, takes a new mode while nothing was sent, and ends uploaded with each subject once', async () => {
     const cid = app.collections.alien;

@@ -12,6 +12,7 @@ import { startWorkerRole } from '../../workers/main.js';
 import { createCollection } from '../../src/db/repositories/collections.js';
 import { writeDemoArtifacts, type DemoLayout } from '../../src/demo/demo-data.js';
 import { CookieJar, startOidcProvider, type StartedOidcProvider } from './oidc-provider.js';
+import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from './panoptes-server.js';
 
 /**
  * The whole bridge as the end-to-end tests meet it: a real OIDC provider,
@@ -31,6 +32,8 @@ export interface BridgeApp {
   collections: Record<string, string>;
   /** A bearer token for the bridge API, as a PI's notebook would hold. */
   bearer(username: string): Promise<string>;
+  /** Calls /api/v1`path` as `username` with a bearer token; JSON in and out. */
+  call(username: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   /** Signs in through the provider like a browser; returns the cookie header and CSRF token. */
   session(username: string): Promise<{ cookie: string; csrf: string }>;
   close(): Promise<void>;
@@ -136,6 +139,11 @@ export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeAp
     logs,
     collections,
     bearer: (username) => op.tokenFor(username, { audience: op.apiAudience }),
+    async call(username, method, path, body) {
+      const r = await fetch(`${api.url}/api/v1${path}`, { method, headers: { authorization: `Bearer ${await op.tokenFor(username, { audience: op.apiAudience })}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : null };
+    },
     async session(username) {
       const jar = new CookieJar();
       const start = new URL('/auth/login?returnTo=/review', api.url);
@@ -158,4 +166,27 @@ export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeAp
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The bridge on a Panoptes double of its own: its owners' collections bound
+ * to Zooniverse project 1 (an admin's approval, as in production) with these
+ * upload `settings`. close() stops both.
+ */
+export async function startBridgeAppOnZooniverse(o: BridgeAppOptions & { settings: Record<string, unknown> }): Promise<BridgeApp & { zoo: PanoptesServerDouble }> {
+  const zoo = await PanoptesServerDouble.start();
+  try {
+    const app = await startBridgeApp({ ...o, zooniverse: { baseUrl: zoo.url, clientId: PANOPTES_CLIENT_ID, clientSecret: PANOPTES_CLIENT_SECRET }, settings: { zooniverseProjectId: '1', ...o.settings } });
+    const closeApp = app.close;
+    return Object.assign(app, {
+      zoo,
+      async close() {
+        await closeApp();
+        await zoo.close();
+      },
+    });
+  } catch (e) {
+    await zoo.close();
+    throw e;
+  }
 }

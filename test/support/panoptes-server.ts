@@ -73,6 +73,8 @@ export type FaultKind =
   | 'expire-token'
   /** Route importWorker: the worker dies after `afterRows` rows and the import never completes. */
   | 'abort-import'
+  /** Route importWorker: `failRows` rows from row `afterRows` on fail (counted in failed_count); the import completes. */
+  | 'fail-rows'
   /** Run the action, then drop `fields` from every resource in the answer (fields a client should not need). */
   | 'omit-fields'
   /** Run the action, then answer 200 with `body` instead (a response the client cannot use). */
@@ -92,6 +94,8 @@ export interface Fault {
   message?: string;
   ms?: number;
   afterRows?: number;
+  /** fail-rows: how many rows fail. */
+  failRows?: number;
   /** omit-fields: the resource fields to drop, e.g. ['created_at', 'updated_at']. */
   fields?: string[];
   /** replace-body: what to answer with. */
@@ -921,6 +925,7 @@ export class PanoptesServerDouble {
     }
     const fault = this.takeFault('importWorker');
     const abortAfter = fault?.kind === 'abort-import' ? (fault.afterRows ?? 0) : Infinity;
+    const failing = fault?.kind === 'fail-rows' ? { from: fault.afterRows ?? 0, to: (fault.afterRows ?? 0) + (fault.failRows ?? 1) } : undefined;
     const cadence = progressCadence(imp.manifestCount);
     const byExternalId = new Map<string, DoubleSubject>();
     for (const id of set.members) {
@@ -936,6 +941,7 @@ export class PanoptesServerDouble {
       }
       const externalId = row.external_id;
       try {
+        if (failing && imp.processed >= failing.from && imp.processed < failing.to) throw new Error('Validation failed: Locations could not be fetched (injected)');
         this.importRow(set, row, byExternalId);
       } catch (e) {
         imp.failedCount++;

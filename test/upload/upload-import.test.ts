@@ -131,6 +131,21 @@ for (const kind of DB_KINDS) {
       expect(env.server.duplicateExternalIds()).toEqual([]);
     });
 
+    it('creates the rows an import failed one by one, naming them on the record, never importing the whole manifest again', async () => {
+      env.server.faults.push({ route: 'importWorker', kind: 'fail-rows', afterRows: 10, failRows: 7 });
+      const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 60, mode: 'import' });
+      const r = await uploadBatch(deps(), b.batchId);
+      expect(r).toMatchObject({ state: 'uploaded', linked: 60, failed: 0, duplicates: [] });
+      expect(env.server.imports()).toHaveLength(1);
+      expect(env.server.requestsTo('createSubject')).toHaveLength(7);
+      expect(liveOf(b.externalIds)).toHaveLength(60);
+      expect(env.server.duplicateExternalIds()).toEqual([]);
+      const named = await env.t.db.selectFrom('audit_log').select(['reason', 'detail']).where('action', '=', 'import_rows_failed').where('entity_id', '=', b.batchId).executeTakeFirstOrThrow();
+      expect(named.reason).toMatch(/finished with 7 of 60 rows failed; 7 subject\(s\) not in set \d+ are created one by one instead/);
+      expect((named.detail as { imageIds: string[] }).imageIds).toHaveLength(7);
+      expect(b.externalIds).toEqual(expect.arrayContaining((named.detail as { imageIds: string[] }).imageIds));
+    });
+
     it('fails the batch with a clear message when imports keep stalling', async () => {
       env.server.faults.push({ route: 'importWorker', kind: 'abort-import', afterRows: 30, times: 2 });
       const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 100, mode: 'import' });

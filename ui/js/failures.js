@@ -6,14 +6,15 @@
 
 import { API, api, messageOf } from './api.js';
 import { h } from './dom.js';
+import { plural, timeEl } from './format.js';
 import { user } from './session.js';
 import { currentCollection } from './state.js';
 import { say } from './status.js';
 import { renderUploads } from './upload-progress.js';
 
 /**
- * @typedef {{ id: string, datasetId: string, datasetType: string, dataId: Record<string, string | number>, band: string | null, file: string | null, error: string | null, attempts: number }} FailedArtifact
- * @typedef {{ id: string, seq: number, state: string, mode: string, error: string | null }} StoppedBatch
+ * @typedef {{ id: string, datasetId: string, datasetType: string, dataId: Record<string, string | number>, band: string | null, file: string | null, error: string | null, attempts: number, at: string }} FailedArtifact
+ * @typedef {{ id: string, seq: number, state: string, mode: string, error: string | null, at: string }} StoppedBatch
  * @typedef {{ imageId: string, groupKey: string, stamp: number, datasetIds: string[], error: string | null }} FailedStamp
  * @typedef {{ artifacts: FailedArtifact[], batches: StoppedBatch[], stamps: FailedStamp[], moreStamps: boolean }} Failures
  */
@@ -68,13 +69,14 @@ export async function renderFailures(c) {
       h('li', { class: `failure failure-batch` },
         h('span', { text: `Upload batch ${b.seq} (${b.mode}) ${b.state}` }),
         b.error ? h('span', { class: 'failure-reason', text: `: ${b.error}` }) : null,
+        h('span', { class: 'muted' }, ' (since ', timeEl(b.at), ')'),
         ' ',
         button(`Retry batch ${b.seq}`, `/batches/${encodeURIComponent(b.id)}/retry`, `Upload batch ${b.seq}`))),
     ...f.artifacts.map((a) =>
       h('li', { class: 'failure failure-dataset' },
         h('span', { text: `Dataset ${datasetText(a)}` }),
         h('span', { class: 'failure-reason', text: `: ${a.error ?? 'failed'}` }),
-        h('span', { class: 'muted', text: ` (dataset ${a.datasetId}${a.file ? `, file ${a.file}` : ''})` }),
+        h('span', { class: 'muted' }, ` (dataset ${a.datasetId}${a.file ? `, file ${a.file}` : ''}; ${plural(a.attempts, 'attempt')}, last `, timeEl(a.at), ')'),
         ' ',
         button(`Retry ${datasetText(a)}`, `/artifacts/${encodeURIComponent(a.id)}/retry`, `Dataset ${datasetText(a)}`))),
     ...f.stamps.map((s) =>
