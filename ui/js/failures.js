@@ -62,7 +62,7 @@ export async function renderFailures(c) {
   }
   const mayRetry = user.username === c.owner || user.roles.includes('admin');
   /** @param {string} label @param {string} path @param {string} what */
-  const button = (label, path, what) => (mayRetry ? h('button', { type: 'button', class: 'small', onclick: () => void retry(c, path, what) }, label) : null);
+  const button = (label, path, what) => (mayRetry ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => void retry(c, path, what) }, label) : null);
   /** @type {(HTMLLIElement | null)[]} */
   const rows = [
     ...f.batches.map((b) =>
