@@ -222,12 +222,14 @@ suite('fault matrix: every stamp exactly once, whatever breaks', () => {
     const o = await row('Panoptes faults (504 after commit, resets, 429, 502, expired tokens, fields missing)', async (w) => {
       const mix = faultMix(0.5, 7);
       const omit: PanoptesFault = { route: ['createSubject', 'listSubjects', 'createSubjectSet'], kind: 'omit-fields', fields: ['created_at', 'updated_at'], rate: 0.5, seed: 9 };
-      w.zoo.faults.push(...mix, omit);
+      // Tokens that die mid-run, for certain (the mix draws them at a rate).
+      const expire: PanoptesFault = { route: 'createSubject', kind: 'expire-token', skip: 3, times: 2 };
+      w.zoo.faults.push(expire, ...mix, omit);
       return () => {
         const fired = (kind: string) => mix.filter((f) => f.kind === kind).reduce((n, f) => n + (f.fired ?? 0), 0);
         const throttled = mix.filter((f) => f.status === 429).reduce((n, f) => n + (f.fired ?? 0), 0);
         const failed502 = mix.filter((f) => f.status === 502).reduce((n, f) => n + (f.fired ?? 0), 0);
-        return `${fired('commit-then-504')} x 504 after commit, ${fired('commit-then-reset') + fired('reset')} resets, ${throttled} x 429, ${failed502} x 502, ${fired('expire-token')} tokens expired, ${omit.fired ?? 0} answers without timestamps`;
+        return `${fired('commit-then-504')} x 504 after commit, ${fired('commit-then-reset') + fired('reset')} resets, ${throttled} x 429, ${failed502} x 502, ${fired('expire-token') + (expire.fired ?? 0)} tokens expired, ${omit.fired ?? 0} answers without timestamps`;
       };
     });
     expectExactlyOnce(o);
