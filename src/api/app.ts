@@ -23,6 +23,7 @@ import { releaseProgress } from '../domain/release.js';
 import { reviewPage, uiAssets } from './review-page.js';
 import { collectionRoutes } from './collections-routes.js';
 import { openApiDocument } from './openapi.js';
+import { apiDocsPage } from './api-docs.js';
 
 export interface ApiDeps {
   repos: Repositories;
@@ -183,6 +184,9 @@ export function createApi(d: ApiDeps): Express {
   api.use(requireCsrf);
   api.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument());
+  });
+  api.get('/docs', (_req, res) => {
+    res.type('html').send(apiDocsPage(openApiDocument()));
   });
   api.get('/me', requireRole('pi'), (req, res) => {
     const who = req.identity!;

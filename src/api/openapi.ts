@@ -31,6 +31,7 @@ export function openApiDocument(): Record<string, unknown> {
       },
     },
     paths: {
+      '/docs': { get: { summary: 'This reference as a web page (no script, no external requests)', responses: { '200': { description: 'HTML' } } } },
       '/collections': {
         post: { summary: 'Register a collection under u/<you>/', requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Registration' } } } }, responses: { '201': { description: 'Registered' }, '409': { description: 'Already registered' }, ...errors } },
         get: { summary: 'Collections with image counts: your own, or all for reviewers and admins (mine=true for your own)', responses: { '200': { description: 'List' }, ...errors } },

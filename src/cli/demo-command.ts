@@ -20,19 +20,20 @@ import { UsageError } from './exit-codes.js';
 export function demoCommand(): Command {
   return new Command('demo')
     .description('Run the pipeline end to end on generated Rubin-like cutouts')
-    .option('--dir <dir>', 'where the demo keeps its data (wiped first)', './data/demo')
+    .option('--dir <dir>', 'where the demo keeps its data (wiped first); default: DATA_DIR/demo, or ./data/demo without DATA_DIR')
     .option('--keep-running', 'leave the API and workers running afterwards (Ctrl-C to stop)')
     .option('--auto-approve', 'approve, as a demo EPO reviewer, every image the policy left for review')
     .option('--zooniverse-project <id>', 'with --auto-approve and ZOONIVERSE_CLIENT_ID/SECRET set: upload the approved images to this Zooniverse project')
     .addOption(new Option('--upload-mode <mode>', 'how subjects reach Zooniverse: api (subjects created one by one) or import (Zooniverse fetches the manifest, so the public store must be reachable from the internet)').choices(['api', 'import']).default('api'))
     .option('--timeout <seconds>', 'give up after this long', (v) => Number(v), 300)
-    .action(async (o: { dir: string; keepRunning?: boolean; autoApprove?: boolean; zooniverseProject?: string; uploadMode: 'api' | 'import'; timeout: number }) => {
+    .action(async (o: { dir?: string; keepRunning?: boolean; autoApprove?: boolean; zooniverseProject?: string; uploadMode: 'api' | 'import'; timeout: number }) => {
       if (o.zooniverseProject !== undefined && !/^\d{1,12}$/.test(o.zooniverseProject)) throw new UsageError('--zooniverse-project takes a Zooniverse project id (digits)');
       const { writeDemoArtifacts, DEMO_LAYOUT } = await import('../demo/demo-data.js');
       const { buildServices } = await import('../app/service.js');
       const { startApiRole } = await import('../app/api-server.js');
       const { startWorkerRole } = await import('../../workers/main.js');
-      const dir = resolve(o.dir);
+      // Read from the environment, not the config: the demo always runs in dev mode, whatever else is set.
+      const dir = resolve(o.dir ?? join(process.env.DATA_DIR || './data', 'demo'));
       await rm(dir, { recursive: true, force: true });
       const artifacts = join(dir, 'artifacts');
       await mkdir(artifacts, { recursive: true });

@@ -191,5 +191,23 @@ describe('operations endpoints', () => {
     const documented = Object.keys(spec.body.paths['/collections/{id}'].patch.requestBody.content['application/json'].schema.properties);
     expect(documented.sort()).toEqual(Object.keys(uploadSettingsSchema.shape).sort());
     expect((await call('GET', '/admin/queues', 'alien')).status).toBe(403);
+    // The queue dashboard asks nothing of other hosts (bull-board's template loads Google fonts; ours does not).
+    const admin = { 'x-bridge-dev-user': 'boss', 'x-bridge-dev-roles': 'admin' };
+    const board = await fetch(api.url + '/admin/queues', { headers: admin });
+    expect(board.status).toBe(200);
+    const boardHtml = await board.text();
+    expect(boardHtml).toMatch(/static\/css\/main\.[0-9a-f]+\.css/);
+    expect(boardHtml).not.toMatch(/https?:\/\//);
+    // The same document as a page a person reads, anonymously, under the strict CSP and with nothing from elsewhere.
+    const docs = await fetch(api.url + '/api/v1/docs');
+    expect(docs.status).toBe(200);
+    expect(docs.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(docs.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    const html = await docs.text();
+    for (const [path, ops] of Object.entries(spec.body.paths as Record<string, Record<string, unknown>>)) for (const m of Object.keys(ops)) expect(html).toContain(`${m.toUpperCase()} ${path.replaceAll('&', '&amp;')}`);
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+    expect(html).not.toMatch(/<script/);
+    expect(html).toContain('<code>uploadMode</code>');
+    expect((await fetch(api.url + '/ui/api-docs.css')).status).toBe(200);
   });
 });

@@ -62,6 +62,7 @@ const EVERYONE = { anon: 200, alien: 200, other: 200, rev: 200, boss: 200 };
 const MATRIX: Row[] = [
   { name: 'health', method: 'GET', path: () => '/healthz', expect: { anon: 200, alien: 200, other: 200, rev: 200, boss: 200 } },
   { name: 'OpenAPI document', method: 'GET', path: () => '/api/v1/openapi.json', expect: { anon: 200, alien: 200, other: 200, rev: 200, boss: 200 } },
+  { name: 'API reference page', method: 'GET', path: () => '/api/v1/docs', expect: { anon: 200, alien: 200, other: 200, rev: 200, boss: 200 } },
   { name: 'who am I', method: 'GET', path: () => '/api/v1/me', expect: ANY_PI },
   { name: 'list collections', method: 'GET', path: () => '/api/v1/collections', expect: ANY_PI },
   {

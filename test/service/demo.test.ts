@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBridge, type CliRun } from '../support/cli.js';
@@ -51,8 +51,12 @@ describe('bridge demo', () => {
       const env = { ...process.env, LOG_LEVEL: 'warn', ZOONIVERSE_BASE_URL: zoo.url, ZOONIVERSE_CLIENT_ID: PANOPTES_CLIENT_ID, ZOONIVERSE_CLIENT_SECRET: PANOPTES_CLIENT_SECRET } as Record<string, string>;
       delete env.REDIS_URL;
       delete env.DATABASE_URL;
-      const out = await runDemo(['--auto-approve', '--zooniverse-project', '1'], dir, env);
+      // No --dir: the demo keeps its data under DATA_DIR, not in the checkout.
+      env.DATA_DIR = dir;
+      const out = await runBridge(['demo', '--auto-approve', '--zooniverse-project', '1'], env);
       expect(out.code, out.stderr).toBe(0);
+      expect(out.stdout).toContain(`under ${join(dir, 'demo', 'artifacts')}`);
+      expect((await readdir(join(dir, 'demo'))).sort()).toEqual(expect.arrayContaining(['artifacts', 'export.zip']));
       const m = /uploaded (\d+) subjects to Zooniverse project 1 at (\S+) \(subject set (\d+)\)/.exec(out.stdout);
       expect(m, out.stdout).not.toBeNull();
       expect(m![1]).toBe('100');

@@ -22,7 +22,7 @@ export function readUrl() {
     collection: q.get('collection') ?? '',
     batch: q.get('batch') ?? '',
     verdict: pick('verdict', ['pending_review', 'held', 'auto_approved', 'rejected'], isReviewer ? 'pending_review' : ''),
-    state: pick('state', ['quarantined', 'approved', 'rejected'], isReviewer ? 'quarantined' : ''),
+    state: pick('state', ['quarantined', 'approved', 'rejected', 'published', 'uploaded', 'retracted', 'failed'], isReviewer ? 'quarantined' : ''),
   };
 }
 
