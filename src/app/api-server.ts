@@ -10,7 +10,7 @@ import { queueDashboard } from '../adapters/queue/queue-dashboard.js';
 import { OidcIdentity } from '../identity/oidc-identity.js';
 import type { Config } from '../config/config.js';
 import type { Services } from './service.js';
-import type { EarlyListener } from './early-listener.js';
+import { listenEarly, type EarlyListener } from './early-listener.js';
 
 /** The OIDC provider from configuration, or none (dev only: the config refuses production without one). */
 export async function identityProvider(c: Config, publicBaseUrl: string): Promise<IdentityProvider | undefined> {
@@ -91,19 +91,10 @@ export async function startApiRole(
     webhookAllowedHosts: c.WEBHOOK_ALLOWED_HOSTS,
     devMode: dev,
   });
-  let server: Server;
-  let url: string;
-  if (opts.listener) {
-    // The port was opened early (see early-listener.ts): the application takes over its requests.
-    opts.listener.serve(app);
-    server = opts.listener.server;
-    url = opts.listener.url;
-  } else {
-    server = app.listen(port, c.HOST);
-    await new Promise<void>((r, j) => server.once('listening', r).once('error', j));
-    const addr = server.address() as { port: number };
-    url = `http://${c.HOST === '0.0.0.0' ? '127.0.0.1' : c.HOST}:${addr.port}`;
-  }
+  // `serve` opens the port before the services are built (see early-listener.ts); the application takes over its requests.
+  const listener = opts.listener ?? (await listenEarly(c.HOST, port));
+  listener.serve(app);
+  const { server, url } = listener;
   if (late) {
     publicBaseUrl = url;
     auth.publicBaseUrl = url;
@@ -118,10 +109,6 @@ export async function startApiRole(
   return {
     server,
     url,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
+    close: () => listener.close(),
   };
 }

@@ -6,7 +6,7 @@ import type { Collection } from '../domain/model.js';
 import { releaseProgress, type ReleaseProgress } from '../domain/release.js';
 import { UsageError } from './exit-codes.js';
 import { failuresOf, type Failures } from '../domain/retry.js';
-import { describeDataset } from '../domain/batch-settlement.js';
+import { describeDataset } from '../domain/dataset-failure.js';
 import type { CliContext } from './context.js';
 
 /**

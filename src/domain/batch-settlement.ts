@@ -1,4 +1,4 @@
-import type { Artifact, Collection } from './model.js';
+import type { Collection } from './model.js';
 import type { Repositories } from './ports/repositories.js';
 
 /**
@@ -18,17 +18,4 @@ export async function settleBatches(repos: Repositories, c: Pick<Collection, 'id
     }
     return settled.length;
   });
-}
-
-/** `dataset 1f2e... (cutout_stamps band=r tract=9813 patch=42)`: how failures name a Butler dataset to a person. */
-export function describeDataset(a: Pick<Artifact, 'dataset_id' | 'dataset_type' | 'data_id'>): string {
-  const id = Object.entries(a.data_id)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(' ');
-  return `dataset ${a.dataset_id} (${a.dataset_type}${id ? ` ${id}` : ''})`;
-}
-
-/** What a failure event says about one dataset: enough to find it in the Butler and to retry it. */
-export function failedDataset(a: Artifact, error: string): Record<string, unknown> {
-  return { artifactId: a.id, datasetId: a.dataset_id, datasetType: a.dataset_type, run: a.run, dataId: a.data_id, band: a.band, file: a.path, error };
 }

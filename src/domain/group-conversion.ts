@@ -1,7 +1,7 @@
 import type { Artifact, Collection } from './model.js';
 import type { PipelineDeps } from './pipeline.js';
 import { AppError } from './errors.js';
-import { describeDataset, failedDataset } from './batch-settlement.js';
+import { describeDataset, failedDataset, recordArtifactFailure } from './dataset-failure.js';
 import { quarantineWriter, recordImages, type ImageGroup } from './quarantine-writer.js';
 import { convertBands as convertBandSet, openBand, type BandSource } from '../imaging/convert-bands.js';
 import { convertZipBytes } from '../imaging/convert-zip.js';
@@ -80,11 +80,12 @@ export async function convertBandGroup(d: PipelineDeps, c: Collection, groupKey:
 
 /**
  * The whole group cannot convert (a file that does not open, frames that
- * cannot be made; stamps missing from a band only fail those stamps). Each file is opened on its own: the bad
- * ones get their own reason, the good ones say which of their group's files
- * held them back. When every file opens by itself the trouble is between
- * them, and all get the group's message. One
- * `group_failed` event lists them all, in the transaction that records them.
+ * cannot be made; stamps missing from a band only fail those stamps). Each
+ * file is opened and read on its own: the bad ones get their own reason, the
+ * good ones say which of their group's files held them back. When every
+ * file reads by itself the trouble is between them, and all get the group's
+ * message. One `group_failed` event lists them all, in the transaction that
+ * records them.
  */
 async function failGroup(d: PipelineDeps, c: Collection, groupKey: string, channels: Channel[], groupMessage: string, actor: string): Promise<UnprocessableInputError> {
   const own = new Map<Channel, string>();
@@ -154,12 +155,12 @@ export async function convertZipArtifact(d: PipelineDeps, c: Collection, a: Arti
     result = await convertZipBytes(bytes, name, limits, (img) => out.add({ record: img.record, bytes: img.bytes, jpeg: img.ext === 'jpg' }));
   } catch (e) {
     if (out.failure !== undefined) throw out.failure;
-    throw await failArchive(d, c, a, named((e as Error).message), actor);
+    throw await failArchive(d, a, named((e as Error).message), actor);
   }
   const stored = await out.flush();
   if (result.total === 0) {
     const reason = `${fileOf(a)}: the archive holds no PNG or JPEG images${result.warnings.length ? ` (${result.warnings.length} ${result.warnings.length === 1 ? 'entry' : 'entries'} skipped)` : ''}`;
-    throw await failArchive(d, c, a, reason, actor);
+    throw await failArchive(d, a, reason, actor);
   }
   for (const w of result.warnings) d.log.warn({ artifactId: a.id }, named(w));
   // The key keeps archives of one dataId apart; the dataset itself is recorded as the image's link.
@@ -169,9 +170,7 @@ export async function convertZipArtifact(d: PipelineDeps, c: Collection, a: Arti
   return { images, failedStamps: result.failed.length };
 }
 
-async function failArchive(d: PipelineDeps, c: Collection, a: Artifact, reason: string, actor: string): Promise<UnprocessableInputError> {
-  await d.repos.transaction(async (tx) => {
-    if (await tx.artifacts.markFailed(a, reason, actor)) await tx.events.record(c.id, 'artifact_failed', failedDataset(a, reason));
-  });
+async function failArchive(d: PipelineDeps, a: Artifact, reason: string, actor: string): Promise<UnprocessableInputError> {
+  await recordArtifactFailure(d.repos, a, reason, actor);
   return new UnprocessableInputError(reason);
 }

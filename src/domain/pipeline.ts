@@ -4,7 +4,8 @@ import type { ButlerSource, DatasetRef } from './ports/butler-source.js';
 import type { Logger } from './ports/logger.js';
 import type { ObjectStore } from './ports/object-store.js';
 import { convertBandGroup, convertZipArtifact } from './group-conversion.js';
-import { failedDataset, settleBatches } from './batch-settlement.js';
+import { settleBatches } from './batch-settlement.js';
+import { recordArtifactFailure } from './dataset-failure.js';
 
 /**
  * The pipeline up to quarantine, as plain functions over ports: poll a
@@ -128,9 +129,7 @@ export async function failArtifact(d: PipelineDeps, artifactId: string, reason: 
   const a = await d.repos.artifacts.find(artifactId);
   if (!a) return;
   const c = await d.repos.collections.get(a.collection_id);
-  await d.repos.transaction(async (tx) => {
-    if (await tx.artifacts.markFailed(a, reason, actor)) await tx.events.record(c.id, 'artifact_failed', failedDataset(a, reason));
-  });
+  await recordArtifactFailure(d.repos, a, reason, actor);
   // It may have been the last thing its batch was waiting for.
   await settleBatches(d.repos, c);
 }
