@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { changeableCollection } from '../domain/collections.js';
-import { overrideRelease, setPanelApproval, type FactChangeDeps } from '../domain/collection-settings.js';
+import { overrideRelease, setPanelApproval, setPublishDelay, type FactChangeDeps } from '../domain/collection-settings.js';
 import { delegate, listDelegations, revokeDelegation } from '../domain/delegations.js';
 import { approveProjectBinding, listProjectBindings, revokeProjectBinding } from '../domain/project-bindings.js';
 import { requireRole } from './auth.js';
@@ -38,6 +38,16 @@ export function adminRoutes(d: FactChangeDeps): Router {
       .parse(req.body);
     const { collection: saved, reopened } = await overrideRelease(d, req.identity!, c, b, b.reason);
     res.json({ id: saved.id, dataRelease: saved.data_release, releaseSource: saved.release_source, proprietary: saved.release_proprietary, embargoHours: saved.release_embargo_hours, reopened });
+  });
+
+  r.put('/collections/:id/publish-delay', requireRole('admin'), async (req, res) => {
+    const c = await changeableCollection(d.repos, req.identity!, uuid.parse(req.params.id));
+    const b = z
+      .object({ seconds: z.number().int().min(0).max(7 * 86_400).nullable(), reason: z.string().trim().min(1, 'say why this collection needs its own publishing delay').max(2000) })
+      .strict()
+      .parse(req.body);
+    const saved = await setPublishDelay(d.repos, req.identity!, c, b.seconds, b.reason);
+    res.json({ id: saved.id, publishDelaySeconds: saved.publish_delay_seconds });
   });
 
   r.get('/delegations', requireRole('admin'), async (req, res) => {

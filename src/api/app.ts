@@ -20,7 +20,7 @@ import { retryRoutes } from './retry-routes.js';
 import { takedownRoutes } from './takedown-routes.js';
 import type { PanoptesClient } from '../domain/ports/panoptes-client.js';
 import { releaseProgress } from '../domain/release.js';
-import { reviewPage, uiAssets } from './review-page.js';
+import { uiPage, uiAssets } from './review-page.js';
 import { collectionRoutes } from './collections-routes.js';
 import { openApiDocument } from './openapi.js';
 import { apiDocsPage } from './api-docs.js';
@@ -38,6 +38,8 @@ export interface ApiDeps {
   /** Serves /public/... from the filesystem store (absent with S3: the bucket serves itself). */
   publicHandler?: RequestHandler;
   defaultPollIntervalSeconds: number;
+  /** PUBLISH_DELAY_SECONDS: how long a reviewer's approval waits before it is published (Undo works until then). */
+  publishDelaySeconds: number;
   artifactRoot: string;
   /** Repository label -> data release; default: the built-in mapping. */
   releases?: ReleaseCatalogue;
@@ -167,7 +169,9 @@ export function createApi(d: ApiDeps): Express {
   // The same object, not a copy: the API server may learn its public URL after listening.
   app.use(authRoutes(Object.assign(d.auth, { sessions: d.repos.sessions, log: d.log })));
   app.get('/', (_req, res) => res.redirect(302, '/review'));
-  app.get('/review', reviewPage(d.devMode ?? false));
+  app.get('/review', uiPage('/review', d.devMode ?? false));
+  app.get('/pi', uiPage('/pi', d.devMode ?? false));
+  app.get('/admin', uiPage('/admin', d.devMode ?? false));
 
   const writes = rateLimit({
     windowMs: 60_000,
@@ -193,7 +197,7 @@ export function createApi(d: ApiDeps): Express {
     res.json({ username: who.username, roles: who.roles, groups: who.groups, dataRights: who.dataRights, ...(req.csrfToken ? { csrfToken: req.csrfToken } : {}) });
   });
   api.use(collectionRoutes({ repos: d.repos, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot, releases: d.releases ?? DEFAULT_RELEASES }));
-  api.use(reviewRoutes({ repos: d.repos, signer, log: d.log, release: (cid, ids) => d.queues.release(cid, ids), releaseProgress: (cid, o) => releaseProgress(d.repos, cid, o), allowHttpWebhooks: !d.auth.secureCookies, webhookAllowedHosts: d.webhookAllowedHosts, uploading: !!d.panoptes }));
+  api.use(reviewRoutes({ repos: d.repos, signer, log: d.log, release: (cid, ids, o) => d.queues.release(cid, ids, o), publishDelaySeconds: d.publishDelaySeconds, releaseProgress: (cid, o) => releaseProgress(d.repos, cid, o), allowHttpWebhooks: !d.auth.secureCookies, webhookAllowedHosts: d.webhookAllowedHosts, uploading: !!d.panoptes }));
   api.use(adminRoutes({ repos: d.repos, queues: d.queues, clock: systemClock }));
   api.use(retryRoutes({ repos: d.repos, queues: d.queues, clock: systemClock }));
   api.use(takedownRoutes({ repos: d.repos, takedown: { repos: d.repos, lock: d.lock, store: d.store, log: d.log, panoptes: d.panoptes }, queues: d.queues }));

@@ -79,6 +79,8 @@ export function collectionView(c: Collection, counts?: unknown) {
     dataRelease: c.data_release,
     releaseSource: c.release_source,
     panelApproval: c.panel_approval,
+    /** An admin's publishing delay for this collection (seconds); null = the deployment's PUBLISH_DELAY_SECONDS. */
+    publishDelaySeconds: c.publish_delay_seconds,
     lastPolledAt: c.last_polled_at,
     lastPollError: c.last_poll_error,
     createdAt: c.created_at,

@@ -74,6 +74,9 @@ export function openApiDocument(): Record<string, unknown> {
       '/collections/{id}/panel-approval': {
         post: { summary: "Admin: record the Data Rights Panel's decision (a policy fact); images the policy judged are judged again (`reopened` says how many), a reviewer's decisions stand", parameters: idParam, requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['panelApproval', 'reason'], properties: { panelApproval: { enum: ['none', 'approved'] }, reason: { type: 'string' } } } } } }, responses: { '200': { description: 'Recorded' }, ...errors } },
       },
+      '/collections/{id}/publish-delay': {
+        put: { summary: "Admin: this collection's publishing delay in seconds (null: the deployment's PUBLISH_DELAY_SECONDS), with the reason; audited. Images already approved keep theirs", parameters: idParam, requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['seconds', 'reason'], properties: { seconds: { type: ['integer', 'null'], minimum: 0, maximum: 604800 }, reason: { type: 'string' } } } } } }, responses: { '200': { description: 'Saved' }, ...errors } },
+      },
       '/me': { get: { summary: 'Who you are: username, roles, groups, data rights (and the CSRF token for browser sessions)', responses: { '200': { description: 'Identity' }, ...errors } } },
       '/review/batches': { get: { summary: "A collection's review batches (one per poll that found data) with counts", parameters: [{ name: 'collection', in: 'query', required: true, schema: { type: 'string', format: 'uuid' } }], responses: { '200': { description: 'Batches' }, ...errors } } },
       '/review/images': {
@@ -90,8 +93,15 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/review/decisions': {
         post: {
-          summary: 'Reviewer: approve, reject (reason required) or undo many images; each succeeds or fails on its own; never on your own collection',
-          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['imageIds', 'action'], properties: { imageIds: { type: 'array', items: { type: 'string', format: 'uuid' }, maxItems: 500 }, action: { enum: ['approve', 'reject', 'undo'] }, reason: { type: 'string' } } } } } },
+          summary: "Reviewer: approve, reject (reason required) or undo many images; each succeeds or fails on its own; never on your own collection. An approval publishes when the publishing delay ends (`publishAfter` in each result; PUBLISH_DELAY_SECONDS, default 600, or the collection's own); Undo works until then. Admins who are reviewers: `publishNow: true` with approve skips the delay (audited)",
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['imageIds', 'action'], properties: { imageIds: { type: 'array', items: { type: 'string', format: 'uuid' }, maxItems: 500 }, action: { enum: ['approve', 'reject', 'undo'] }, reason: { type: 'string' }, publishNow: { type: 'boolean' } } } } } },
+          responses: { '200': { description: 'Per-image results' }, ...errors },
+        },
+      },
+      '/review/publish-now': {
+        post: {
+          summary: 'Admin: end the publishing delay of images a reviewer approved, so they publish now (reason required, audited per image)',
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['imageIds', 'reason'], properties: { imageIds: { type: 'array', items: { type: 'string', format: 'uuid' }, maxItems: 500 }, reason: { type: 'string' } } } } } },
           responses: { '200': { description: 'Per-image results' }, ...errors },
         },
       },

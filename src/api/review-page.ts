@@ -12,18 +12,24 @@ export function uiAssets(): RequestHandler {
 }
 
 /**
- * GET /review: the reviewer (and PI) page. Only browser sessions get it,
- * since its writes are protected by the session's CSRF token; anyone else is
- * sent to sign in first.
+ * The pages of the bridge, each one HTML file in ui/ with its own scripts:
+ * /review (reviewers, and PIs looking at their images), /pi (a PI's
+ * collections: register, settings, pipeline, notifications) and /admin
+ * (panel approvals, delegations, releases, project bindings, what stopped).
+ * Only browser sessions get them, since their writes are protected by the
+ * session's CSRF token; anyone else is sent to sign in first. Roles are
+ * checked by the API each page calls, not here.
  */
-export function reviewPage(devMode = false): RequestHandler {
+export const PAGES = { '/review': 'review.html', '/pi': 'pi.html', '/admin': 'admin.html' } as const;
+
+export function uiPage(path: keyof typeof PAGES, devMode = false): RequestHandler {
   let template: string | undefined;
   return (req, res) => {
     if (!req.identity || req.authVia !== 'session') {
-      res.redirect(303, `/auth/login?returnTo=${encodeURIComponent('/review')}`);
+      res.redirect(303, `/auth/login?returnTo=${encodeURIComponent(path)}`);
       return;
     }
-    template ??= withDevBanner(readFileSync(`${UI_DIR}review.html`, 'utf8'), devMode);
+    template ??= withDevBanner(readFileSync(`${UI_DIR}${PAGES[path]}`, 'utf8'), devMode);
     const user = JSON.stringify({ username: req.identity.username, roles: req.identity.roles });
     res.setHeader('Cache-Control', 'no-store');
     res.type('html').send(template.replaceAll('{{CSRF_TOKEN}}', escapeHtml(req.csrfToken ?? '')).replaceAll('{{USER_JSON}}', escapeHtml(user)));

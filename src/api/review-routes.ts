@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { AuditEntry } from '../domain/model.js';
 import type { Repositories } from '../domain/ports/repositories.js';
-import { decide } from '../domain/review.js';
+import { decide, type DecisionAction } from '../domain/review.js';
 import { listForReview, type ReviewCard } from '../domain/review-listing.js';
 import { changeableCollection, removeWebhook, setWebhook, visibleCollection, visibleImage } from '../domain/collections.js';
 import type { ReleaseProgress } from '../domain/release.js';
@@ -14,7 +14,9 @@ export interface ReviewRoutesDeps {
   repos: Repositories;
   signer: MediaSigner;
   /** Starts publishing what was just approved (the release flow). */
-  release: (collectionId: string, imageIds: string[]) => Promise<unknown>;
+  release: (collectionId: string, imageIds: string[], opts: { delayMs: number }) => Promise<unknown>;
+  /** PUBLISH_DELAY_SECONDS (a collection's admin override wins). */
+  publishDelaySeconds: number;
   releaseProgress: (collectionId: string, opts: { uploading: boolean }) => Promise<ReleaseProgress>;
   log: Logger;
   /** Dev and tests: webhooks on plain http (e.g. a local receiver). */
@@ -41,7 +43,13 @@ const decisionBody = z
     imageIds: z.array(uuid).min(1).max(500),
     action: z.enum(['approve', 'reject', 'undo']),
     reason: z.string().trim().max(2000).optional(),
+    /** Admins: approve and publish without the publishing delay. */
+    publishNow: z.boolean().optional(),
   })
+  .strict();
+
+const publishNowBody = z
+  .object({ imageIds: z.array(uuid).min(1).max(500), reason: z.string().trim().min(1, 'say why these cannot wait for the publishing delay').max(2000) })
   .strict();
 
 const auditQuery = z.object({ before: z.string().regex(/^\d{1,18}$/).optional(), limit: z.coerce.number().int().min(1).max(500).default(200) });
@@ -70,14 +78,27 @@ export function reviewRoutes(d: ReviewRoutesDeps): Router {
 
   r.post('/review/decisions', requireRole('reviewer'), async (req, res) => {
     const b = decisionBody.parse(req.body);
-    const results = await decide(d.repos, req.identity!, [...new Set(b.imageIds)], b.action, b.reason ?? null);
-    const approved = results.filter((r) => r.ok && r.state === 'approved').map((r) => r.imageId);
-    if (approved.length) {
-      // The decisions are committed; if queueing fails the sweep releases them later.
-      for (const [cid, ids] of await d.repos.images.byCollection(approved)) await d.release(cid, ids).catch((e: Error) => d.log.warn({ collectionId: cid, err: e.message }, 'could not queue the release; the sweep will'));
-    }
-    res.json({ results });
+    res.json({ results: await decideAndRelease(req.identity!, [...new Set(b.imageIds)], b.action, b.reason ?? null, b.publishNow) });
   });
+
+  r.post('/review/publish-now', requireRole('admin'), async (req, res) => {
+    const b = publishNowBody.parse(req.body);
+    res.json({ results: await decideAndRelease(req.identity!, [...new Set(b.imageIds)], 'publish_now', b.reason) });
+  });
+
+  /** Decides, then queues approved images to publish when their delay ends (Undo until then). */
+  async function decideAndRelease(who: Identity, ids: string[], action: DecisionAction, reason: string | null, publishNow?: boolean) {
+    const now = new Date();
+    const results = await decide(d.repos, who, ids, action, reason, { now, publishDelaySeconds: d.publishDelaySeconds, publishNow });
+    const due = new Map<string, number>();
+    for (const r of results) if (r.ok && r.state === 'approved' && r.publishAfter) due.set(r.imageId, Math.max(0, Date.parse(r.publishAfter) - now.getTime()));
+    // The decisions are committed; if queueing fails the sweep releases them when due.
+    for (const [cid, cids] of await d.repos.images.byCollection([...due.keys()])) {
+      const delayMs = Math.max(...cids.map((id) => due.get(id) ?? 0));
+      await d.release(cid, cids, { delayMs }).catch((e: Error) => d.log.warn({ collectionId: cid, err: e.message }, 'could not queue the release; the sweep will'));
+    }
+    return results;
+  }
 
   r.put('/collections/:id/webhook', requireRole('pi'), async (req, res) => {
     const c = await changeableCollection(d.repos, req.identity!, uuid.parse(req.params.id), 'only the owner or an admin can set the webhook');
@@ -130,6 +151,8 @@ function imageView({ image: img, frames, lastDecision, canDecide }: ReviewCard, 
     batchId: img.batch_id,
     stampIndex: img.stamp_index,
     state: img.state,
+    /** A reviewer's approval publishes at this time; Undo works until then. */
+    publishAfter: img.state === 'approved' ? img.publish_after : null,
     verdict: img.verdict,
     verdictReasons: img.verdict_reasons,
     recheckReason: img.recheck_reason,

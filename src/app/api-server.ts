@@ -80,6 +80,7 @@ export async function startApiRole(
     authenticator: authenticator({ sessions: s.repos.sessions, provider: auth.provider, devHeaders: dev && !hasProvider, sessionRolesMaxAgeMs: hasProvider ? c.SESSION_ROLES_REFRESH_SECONDS * 1000 : undefined, seen: ownerRightsWatcher({ repos: s.repos, queues: s.queues, clock: systemClock, log: s.log }) }),
     publicHandler: s.store instanceof FsObjectStore ? servePublic(s.store) : undefined,
     defaultPollIntervalSeconds: c.DEFAULT_POLL_INTERVAL_SECONDS,
+    publishDelaySeconds: c.PUBLISH_DELAY_SECONDS,
     artifactRoot: c.ARTIFACT_ROOT,
     releases: s.releases,
     checkRedis: s.checkRedis,

@@ -97,14 +97,15 @@ export function demoCommand(): Command {
         if (sample) say(`why one was rejected:  DATA_DIR=${dir} npx bridge policy explain ${sample}`);
 
         if (o.autoApprove) {
-          // A demo reviewer (not the owner: separation of duties) approves what the policy left for review.
-          const reviewer = { 'x-bridge-dev-user': 'epo-demo-reviewer', 'x-bridge-dev-roles': 'reviewer' };
+          // A demo reviewer (not the owner: separation of duties) approves what the policy left for review,
+          // as an admin publishing at once: a person at the page would get the publishing delay (and Undo).
+          const reviewer = { 'x-bridge-dev-user': 'epo-demo-reviewer', 'x-bridge-dev-roles': 'reviewer,admin' };
           let approved = 0;
           for (;;) {
             const list = await fetch(`${api.url}/api/v1/review/images?collection=${body.id}&state=quarantined&verdict=pending_review&limit=500`, { headers: reviewer });
             const ids = ((await list.json()) as { items: { id: string }[] }).items.map((i) => i.id);
             if (!ids.length) break;
-            const res = await fetch(`${api.url}/api/v1/review/decisions`, { method: 'POST', headers: { ...reviewer, 'content-type': 'application/json' }, body: JSON.stringify({ imageIds: ids, action: 'approve', reason: 'bridge demo --auto-approve' }) });
+            const res = await fetch(`${api.url}/api/v1/review/decisions`, { method: 'POST', headers: { ...reviewer, 'content-type': 'application/json' }, body: JSON.stringify({ imageIds: ids, action: 'approve', publishNow: true, reason: 'bridge demo --auto-approve' }) });
             const results = ((await res.json()) as { results: { ok: boolean }[] }).results;
             approved += results.filter((x) => x.ok).length;
             if (!results.some((x) => x.ok)) break;

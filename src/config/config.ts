@@ -64,6 +64,12 @@ export const configSchema = z.object({
   WORKER_CONCURRENCY: int(1, 64).default(2),
   CONVERT_THREADS: int(1, 64).optional(),
   SWEEP_INTERVAL_SECONDS: int(5, 86_400).default(60),
+  /**
+   * How long a reviewer's approval waits before it is published; Undo takes
+   * it back until then (a bulk approve of the wrong page costs nothing).
+   * Admins may override it per collection, or publish at once.
+   */
+  PUBLISH_DELAY_SECONDS: int(0, 7 * 86_400).default(600),
   SHUTDOWN_TIMEOUT_SECONDS: int(1, 3600).default(30),
   /** How long a job's lock lasts before a dead worker's job is taken over. */
   JOB_LOCK_SECONDS: int(2, 600).default(30),

@@ -41,6 +41,7 @@ export interface CollectionTable {
   subject_frames: ColumnType<boolean, boolean | undefined, boolean>;
   /** Start a new subject set only once the previous one is complete (paced uploads). */
   one_incomplete_set: ColumnType<boolean, boolean | undefined, boolean>;
+  publish_delay_seconds: ColumnType<number | null, number | null | undefined, number | null>;
   cursor: string | null;
   last_polled_at: Timestamp | null;
   last_poll_error: string | null;
@@ -105,6 +106,7 @@ export interface ImageTable {
   published_at: Timestamp | null;
   reviewed_by: ColumnType<string | null, string | null | undefined, string | null>;
   recheck_reason: ColumnType<string | null, string | null | undefined, string | null>;
+  publish_after: ColumnType<Date | null, Date | null | undefined, Date | null>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }

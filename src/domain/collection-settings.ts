@@ -107,6 +107,21 @@ export async function overrideRelease(d: FactChangeDeps, who: Caller, c: Collect
   return { collection: await d.repos.collections.get(c.id), reopened };
 }
 
+/**
+ * An admin sets this collection's publishing delay (seconds a reviewer's
+ * approval waits before publishing, Undo working until then), or gives it
+ * back to the deployment's PUBLISH_DELAY_SECONDS with null. Audited. Images
+ * already approved keep the delay they were given.
+ */
+export async function setPublishDelay(repos: Repositories, who: Caller, c: Collection, seconds: number | null, reason: string): Promise<Collection> {
+  if (!isAdmin(who)) throw new ForbiddenError('requires role admin');
+  await repos.transaction(async (tx) => {
+    await tx.collections.update(c.id, { publish_delay_seconds: seconds });
+    await tx.audit.append([{ actor: who.username, action: 'publish_delay', entity: 'collection', entityId: c.id, collectionId: c.id, reason, detail: { from: c.publish_delay_seconds, to: seconds } }]);
+  });
+  return repos.collections.get(c.id);
+}
+
 /** A settings change and its audit entry commit together; returns the collection as saved. */
 async function saveSettings(repos: Repositories, who: Caller, c: Collection, set: CollectionChanges, detail: Record<string, unknown>): Promise<Collection> {
   await repos.transaction(async (tx) => {

@@ -55,6 +55,8 @@ export interface Collection {
   subject_frames: boolean;
   /** Start a new subject set only once the previous one is complete (paced uploads). */
   one_incomplete_set: boolean;
+  /** An admin's override of the publishing delay for this collection (seconds); null = the deployment's PUBLISH_DELAY_SECONDS. */
+  publish_delay_seconds: number | null;
   cursor: string | null;
   last_polled_at: Date | null;
   last_poll_error: string | null;
@@ -124,6 +126,8 @@ export interface Image {
   reviewed_by: string | null;
   /** Why the image came back to review (its facts or extra metadata changed after a verdict); cleared by the next decision. */
   recheck_reason: string | null;
+  /** When a reviewer's approval may be published (the end of the publishing delay, during which Undo still works); null = no delay. */
+  publish_after: Date | null;
   created_at: Date;
   updated_at: Date;
 }

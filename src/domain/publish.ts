@@ -44,6 +44,25 @@ export interface PublishResult {
 /** Refused: the image is not (or no longer) approved for publishing. */
 export class NotPublishableError extends ConflictError {}
 
+/**
+ * Not yet: a reviewer's approval is inside its publishing delay (Undo still
+ * works). Retrying after `retryAfterMs` publishes it, unless it was undone.
+ */
+export class PublishNotDueError extends ConflictError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message, { retryAfterMs });
+  }
+}
+
+function refuseUntilDue(img: Image, now: Date): void {
+  if (!img.publish_after) return;
+  const wait = img.publish_after.getTime() - now.getTime();
+  if (wait > 0) throw new PublishNotDueError(`image ${img.id} is inside its publishing delay until ${img.publish_after.toISOString()} (Undo still takes the approval back)`, wait);
+}
+
 /** Public objects are named by their content, so they never change and can be cached for good. */
 export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 /** Manifests are rewritten when a batch is re-manifested; Panoptes must not see a stale copy. */
@@ -166,6 +185,7 @@ export async function publishImage(d: PublishDeps, imageId: string, actor = 'pub
   if (!before) throw new NotFoundError(`image ${imageId} not found`);
   if (isLive(before)) return result(d.store, before, before.public_key, before.public_sha256 ?? '', before.public_sha256 !== before.sha256, true);
   refuseUnlessApproved(before);
+  refuseUntilDue(before, d.clock?.now() ?? new Date());
 
   const p = await prepare(d.store, imagePiece(before), before.strip_coordinates);
   const frames = await d.repos.images.frames(imageId);
@@ -175,6 +195,7 @@ export async function publishImage(d: PublishDeps, imageId: string, actor = 'pub
     const img = await tx.images.lock(imageId);
     if (isLive(img)) return img;
     refuseUnlessApproved(img);
+    refuseUntilDue(img, d.clock?.now() ?? new Date());
     if (img.sha256 !== before.sha256) throw new ConflictError(`image ${imageId} changed while publishing; try again`);
     // A key recorded by an earlier, interrupted attempt is replaced by this one (the same, unless the stripping changed).
     await tx.images.setPublicKeys(img.id, { key: p.key, sha256: p.sha256 }, frames.map((f, i) => ({ band: f.band, key: pf[i].key, sha256: pf[i].sha256 })));

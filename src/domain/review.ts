@@ -143,7 +143,24 @@ async function recordVerdict(tx: Repositories, img: Image, c: Collection, v: Pol
 // ---------------------------------------------------------------------------
 // Reviewer decisions
 
-export type DecisionAction = 'approve' | 'reject' | 'undo';
+/**
+ * `publish_now` (admins only) ends the publishing delay of images a
+ * reviewer already approved; `approve` with `publishNow` does both at once.
+ */
+export type DecisionAction = 'approve' | 'reject' | 'undo' | 'publish_now';
+
+export interface DecideOptions {
+  now?: Date;
+  /**
+   * PUBLISH_DELAY_SECONDS: how long a reviewer's approval waits before it is
+   * published, so that a slip (a bulk approve of the wrong page) can be
+   * undone before anything is public. A collection's
+   * `publish_delay_seconds` (set by an admin) overrides it. Default 0.
+   */
+  publishDelaySeconds?: number;
+  /** Approve and publish at once (admins only): the explicit second action. */
+  publishNow?: boolean;
+}
 
 export interface Reviewer {
   username: string;
@@ -154,6 +171,8 @@ export interface DecisionResult {
   imageId: string;
   ok: boolean;
   state?: string;
+  /** For approvals: when the image will be published (ISO time); Undo works until then. */
+  publishAfter?: string;
   error?: string;
 }
 
@@ -167,8 +186,12 @@ export interface DecisionResult {
  * collection) commit together: a crash cannot leave a decision nobody was
  * told about. A refused image writes nothing, so it never spoils the rest.
  */
-export async function decide(repos: Repositories, who: Reviewer, imageIds: string[], action: DecisionAction, reason: string | null): Promise<DecisionResult[]> {
-  if (!who.roles.includes('reviewer')) throw new ForbiddenError('only EPO reviewers decide on images');
+export async function decide(repos: Repositories, who: Reviewer, imageIds: string[], action: DecisionAction, reason: string | null, opts: DecideOptions = {}): Promise<DecisionResult[]> {
+  // Ending a delay is an operator's act on a decision already taken, so admins need not be reviewers for it.
+  if (action !== 'publish_now' && !who.roles.includes('reviewer')) throw new ForbiddenError('only EPO reviewers decide on images');
+  if ((opts.publishNow || action === 'publish_now') && !who.roles.includes('admin')) throw new ForbiddenError('only admins may publish without the publishing delay; approve, and it publishes when the delay ends');
+  if (opts.publishNow && action !== 'approve') throw new ValidationError('publishNow goes with the approve action', { field: 'publishNow' });
+  const now = opts.now ?? new Date();
   if (action === 'reject' && !reason?.trim()) throw new ValidationError('a reason is required to reject', { field: 'reason' });
   const why = reason?.trim() || null;
   return repos.transaction(async (tx) => {
@@ -176,8 +199,8 @@ export async function decide(repos: Repositories, who: Reviewer, imageIds: strin
     const byCollection = new Map<string, string[]>();
     for (const id of imageIds) {
       try {
-        const { state, collectionId } = await decideOne(tx, who, id, action, why);
-        results.push({ imageId: id, ok: true, state });
+        const { state, collectionId, publishAfter } = await decideOne(tx, who, id, action, why, now, opts);
+        results.push({ imageId: id, ok: true, state, ...(publishAfter ? { publishAfter: publishAfter.toISOString() } : {}) });
         byCollection.set(collectionId, [...(byCollection.get(collectionId) ?? []), id]);
       } catch (e) {
         if (!(e instanceof ConflictError || e instanceof ForbiddenError || e instanceof NotFoundError)) throw e;
@@ -185,23 +208,27 @@ export async function decide(repos: Repositories, who: Reviewer, imageIds: strin
       }
     }
     // Undo returns images to review: nothing a PI acts on.
-    if (action !== 'undo') {
+    if (action === 'approve' || action === 'reject') {
       for (const [cid, ids] of byCollection) await tx.events.record(cid, action === 'approve' ? 'images_approved' : 'images_rejected', { imageIds: ids, by: who.username, reason });
     }
     return results;
   });
 }
 
-async function decideOne(tx: Repositories, who: Reviewer, id: string, action: DecisionAction, reason: string | null): Promise<{ state: ImageState; collectionId: string }> {
+async function decideOne(tx: Repositories, who: Reviewer, id: string, action: DecisionAction, reason: string | null, now: Date, opts: DecideOptions): Promise<{ state: ImageState; collectionId: string; publishAfter?: Date }> {
   const img = await tx.images.lock(id);
   const c = await tx.collections.get(img.collection_id);
   if (c.owner === who.username) throw new ForbiddenError(`image ${id} belongs to your own collection ${c.name}; another reviewer must decide`);
+  if (action === 'publish_now') return publishNow(tx, who, img, c.id, reason, now);
   let to: ImageState;
+  let publishAfter: Date | null = null;
   if (action === 'approve') {
     if (img.state !== 'quarantined') throw new ConflictError(`image ${id} is ${img.state}, not waiting for review`);
     if (img.verdict === 'held') throw new ConflictError(`image ${id} is held by the policy (${img.verdict_reasons.join('; ')}); it comes to review when that changes`);
     if (img.verdict !== 'pending_review') throw new ConflictError(img.verdict === null ? `image ${id} has no policy verdict yet${img.error ? ` (${img.error})` : ''}` : `image ${id} was not left for review by the policy`);
     to = 'approved';
+    const delay = opts.publishNow ? 0 : (c.publish_delay_seconds ?? opts.publishDelaySeconds ?? 0);
+    publishAfter = new Date(now.getTime() + delay * 1000);
   } else if (action === 'reject') {
     if (img.state !== 'quarantined' && img.state !== 'approved') throw new ConflictError(`image ${id} is ${img.state}; only images not yet published can be rejected here`);
     to = 'rejected';
@@ -213,9 +240,19 @@ async function decideOne(tx: Repositories, who: Reviewer, id: string, action: De
     to = 'quarantined';
   }
   // The decision stands against later re-evaluations until undone.
-  const moved = await tx.images.transition(id, img.state, to, who.username, { reviewed_by: action === 'undo' ? null : who.username, recheck_reason: null }, reason);
+  const moved = await tx.images.transition(id, img.state, to, who.username, { reviewed_by: action === 'undo' ? null : who.username, recheck_reason: null, publish_after: publishAfter }, reason);
   if (!moved) throw new ConflictError(`image ${id} changed while deciding; reload and try again`);
-  const entry: AuditInput = { actor: who.username, action, entity: 'image', entityId: id, collectionId: c.id, policyRef: img.policy_ref, reason, detail: { from: img.state, to } };
+  const detail: Record<string, unknown> = { from: img.state, to, ...(publishAfter ? { publishAfter: publishAfter.toISOString() } : {}), ...(opts.publishNow ? { publishNow: true } : {}) };
+  const entry: AuditInput = { actor: who.username, action, entity: 'image', entityId: id, collectionId: c.id, policyRef: img.policy_ref, reason, detail };
   await tx.audit.append([entry]);
-  return { state: to, collectionId: c.id };
+  return { state: to, collectionId: c.id, ...(publishAfter ? { publishAfter } : {}) };
+}
+
+/** An admin ends the publishing delay of an image a reviewer approved: it is published now. */
+async function publishNow(tx: Repositories, who: Reviewer, img: Image, collectionId: string, reason: string | null, now: Date): Promise<{ state: ImageState; collectionId: string; publishAfter: Date }> {
+  if (img.state !== 'approved') throw new ConflictError(`image ${img.id} is ${img.state}; only approved images waiting for their publishing delay can be published now`);
+  if (!img.publish_after || img.publish_after <= now) return { state: 'approved', collectionId, publishAfter: img.publish_after ?? now };
+  await tx.images.update(img.id, { publish_after: now });
+  await tx.audit.append([{ actor: who.username, action: 'publish_now', entity: 'image', entityId: img.id, collectionId, policyRef: img.policy_ref, reason, detail: { was: img.publish_after.toISOString() } }]);
+  return { state: 'approved', collectionId, publishAfter: now };
 }

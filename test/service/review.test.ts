@@ -5,6 +5,8 @@ import { createCollection } from '../../src/db/repositories/collections.js';
 import { createBatch } from '../../src/db/repositories/batches.js';
 import { insertImages, type NewImage } from '../../src/db/repositories/images.js';
 import { applyPolicy, decide, type ReviewDeps } from '../../src/domain/review.js';
+import { publishImage, PublishNotDueError } from '../../src/domain/publish.js';
+import type { ObjectStore } from '../../src/domain/ports/object-store.js';
 import { loadPolicyFile, parsePolicy } from '../../src/policies/policy-file.js';
 import { DEFAULT_POLICY_FILE } from '../../src/app/service.js';
 import { createLogger } from '../../src/app/logger.js';
@@ -103,7 +105,7 @@ for (const kind of DB_KINDS) {
       const [a, b, r, x] = imgs.map((i) => i.id);
 
       await expect(decide(createRepositories(t.db), REVIEWER, [r], 'reject', '  ')).rejects.toThrow(/reason is required/);
-      expect(await decide(createRepositories(t.db), REVIEWER, [a, b], 'approve', null)).toEqual([
+      expect(await decide(createRepositories(t.db), REVIEWER, [a, b], 'approve', null)).toMatchObject([
         { imageId: a, ok: true, state: 'approved' },
         { imageId: b, ok: true, state: 'approved' },
       ]);
@@ -112,7 +114,7 @@ for (const kind of DB_KINDS) {
       const again = await decide(createRepositories(t.db), REVIEWER, [a, x], 'approve', null);
       expect(again[0]).toMatchObject({ imageId: a, ok: false });
       expect(again[0].error).toMatch(/is approved, not waiting for review/);
-      expect(again[1]).toEqual({ imageId: x, ok: true, state: 'approved' });
+      expect(again[1]).toMatchObject({ imageId: x, ok: true, state: 'approved' });
       expect(await decide(createRepositories(t.db), REVIEWER, [b], 'undo', 'approved by mistake')).toEqual([{ imageId: b, ok: true, state: 'quarantined' }]);
 
       const audit = await t.db.selectFrom('audit_log').select(['entity_id', 'actor', 'action', 'reason', 'policy_ref']).where('collection_id', '=', c.id).where('actor', '=', 'rev').orderBy('id').execute();
@@ -132,6 +134,45 @@ for (const kind of DB_KINDS) {
       expect(undo[0].error).toMatch(/by the policy, not by a reviewer/);
       const approve = await decide(createRepositories(t.db), REVIEWER, [pi.id], 'approve', null);
       expect(approve[0].ok).toBe(false);
+    });
+
+    it('an approval waits out the publishing delay: publishing refuses until it ends, Undo takes it back, only admins publish now', async () => {
+      const c = await collection('delay', { release: 'dp0.2' });
+      const imgs = await images(c.id, 4);
+      await applyPolicy(d, c.id);
+      const [a, b, e, f] = imgs.map((i) => i.id);
+      const repos = createRepositories(t.db);
+      const store = { head: async () => undefined } as unknown as ObjectStore;
+      const now = new Date();
+      const [ra] = await decide(repos, REVIEWER, [a], 'approve', null, { now, publishDelaySeconds: 600 });
+      expect(ra).toMatchObject({ ok: true, state: 'approved', publishAfter: new Date(now.getTime() + 600_000).toISOString() });
+      // Publishing before the delay ends is refused with the wait, so the job layer retries it then.
+      const early = await publishImage({ repos, store, clock: { now: () => new Date(now.getTime() + 599_000) } }, a).catch((x: unknown) => x);
+      expect(early).toBeInstanceOf(PublishNotDueError);
+      expect((early as PublishNotDueError).retryAfterMs).toBe(1000);
+      expect((early as Error).message).toMatch(/inside its publishing delay until .*Undo still takes the approval back/);
+      // Undo within the delay: back to review, the delay forgotten.
+      expect(await decide(repos, REVIEWER, [a], 'undo', 'slipped')).toMatchObject([{ ok: true, state: 'quarantined' }]);
+      expect((await repos.images.find(a))?.publish_after).toBeNull();
+      // Only admins may skip the delay, and say so explicitly.
+      await expect(decide(repos, REVIEWER, [b], 'approve', null, { now, publishDelaySeconds: 600, publishNow: true })).rejects.toThrow(/only admins may publish without the publishing delay/);
+      const ADMIN = { username: 'chief', roles: ['pi', 'reviewer', 'admin'] };
+      const [rb] = await decide(repos, ADMIN, [b], 'approve', null, { now, publishDelaySeconds: 600, publishNow: true });
+      expect(rb.publishAfter).toBe(now.toISOString());
+      // publish_now ends the delay of an image another reviewer approved, on record.
+      await decide(repos, REVIEWER, [e], 'approve', null, { now, publishDelaySeconds: 600 });
+      await expect(decide(repos, REVIEWER, [e], 'publish_now', null)).rejects.toThrow(/only admins/);
+      const [re] = await decide(repos, ADMIN, [e], 'publish_now', 'the PI asked for it today', { now });
+      expect(re).toMatchObject({ ok: true, state: 'approved', publishAfter: now.toISOString() });
+      const audit = await t.db.selectFrom('audit_log').select(['action', 'actor', 'reason']).where('entity_id', '=', e).orderBy('id').execute();
+      expect(audit.slice(-2)).toEqual([
+        { action: 'approve', actor: 'rev', reason: null },
+        { action: 'publish_now', actor: 'chief', reason: 'the PI asked for it today' },
+      ]);
+      // An admin's per-collection delay wins over the deployment's.
+      await t.db.updateTable('collections').set({ publish_delay_seconds: 30 }).where('id', '=', c.id).execute();
+      const [rf] = await decide(repos, REVIEWER, [f], 'approve', null, { now, publishDelaySeconds: 600 });
+      expect(rf.publishAfter).toBe(new Date(now.getTime() + 30_000).toISOString());
     });
 
     it('nobody decides on their own collection, admins included', async () => {

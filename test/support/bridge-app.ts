@@ -89,6 +89,8 @@ export async function startBridgeApp(o: BridgeAppOptions = {}): Promise<BridgeAp
     OIDC_ALLOW_HTTP: 'true',
     SESSION_SECRET: 'test-session-secret-0123456789abcdef-not-for-production',
     SWEEP_INTERVAL_SECONDS: String(o.sweepSeconds ?? 5),
+    // Approvals publish at once unless a test sets a delay (test/e2e/publish-delay tests the delay itself).
+    PUBLISH_DELAY_SECONDS: '0',
   };
   if (o.policyFile) env.POLICY_FILE = o.policyFile;
   if (o.webhookAllowedHosts) env.WEBHOOK_ALLOWED_HOSTS = o.webhookAllowedHosts;

@@ -29,7 +29,7 @@ export interface DevApi {
 export async function startDevApi(o: { releasesYaml?: string } = {}): Promise<DevApi> {
   const dir = await mkdtemp(join(tmpdir(), 'dev-api-'));
   const redis: LocalRedis = await startLocalRedis();
-  const env: Record<string, string> = { BRIDGE_MODE: 'dev', DATA_DIR: join(dir, 'data'), ARTIFACT_ROOT: join(dir, 'artifacts'), REDIS_URL: redis.url };
+  const env: Record<string, string> = { BRIDGE_MODE: 'dev', DATA_DIR: join(dir, 'data'), ARTIFACT_ROOT: join(dir, 'artifacts'), REDIS_URL: redis.url, PUBLISH_DELAY_SECONDS: '0' };
   if (o.releasesYaml) {
     await writeFile(join(dir, 'releases.yaml'), o.releasesYaml);
     env.RELEASES_FILE = join(dir, 'releases.yaml');

@@ -7,9 +7,7 @@ const cards = document.querySelector('#grid .cards');
 if (!(cards instanceof HTMLElement)) throw new Error('#grid .cards: expected an HTMLElement');
 
 export const els = {
-  userName: byId('user-name', HTMLElement),
   userRoles: byId('user-roles', HTMLElement),
-  logoutCsrf: byId('logout-csrf', HTMLInputElement),
   collection: byId('collection', HTMLSelectElement),
   collectionSummary: byId('collection-summary', HTMLElement),
   batch: byId('batch', HTMLSelectElement),

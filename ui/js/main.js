@@ -4,6 +4,7 @@
 // they are: no framework, no build step, no third-party code.
 // It wires the page together and loads what the URL asks for.
 
+import { fillHeader } from './page-header.js';
 import { messageOf } from './api.js';
 import { loadAudit } from './audit.js';
 import { loadBatches, loadCollections, refreshCounts, renderCollectionSummary } from './collections.js';
@@ -15,7 +16,7 @@ import { wireGrid } from './grid-navigation.js';
 import { wireKeyboard } from './keyboard.js';
 import { applyMode } from './read-only.js';
 import { clearSelection, selectAll, updateToolbar } from './selection.js';
-import { csrfToken, user } from './session.js';
+import { user } from './session.js';
 import { state } from './state.js';
 import { say } from './status.js';
 import { resumeUploadsWhenVisible } from './upload-progress.js';
@@ -64,9 +65,8 @@ function wire() {
 }
 
 async function init() {
-  els.userName.textContent = user.username || 'unknown user';
+  fillHeader();
   els.userRoles.replaceChildren(...user.roles.map((r) => h('span', { class: 'role', text: r })));
-  els.logoutCsrf.value = csrfToken;
 
   const fromUrl = readUrl();
   els.verdict.value = fromUrl.verdict;

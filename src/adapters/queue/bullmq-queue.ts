@@ -1,6 +1,6 @@
 import { FlowProducer, Queue, type ConnectionOptions, type FlowJob } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import { JOBS, QUEUE_NAMES, releaseRound, type JobName, type JobPayload } from '../../domain/jobs.js';
+import { JOBS, QUEUE_NAMES, jobId, releaseRound, type JobName, type JobPayload } from '../../domain/jobs.js';
 import type { JobQueue } from '../../domain/ports/job-queue.js';
 import { COMMON_OPTS, jobOptions, retryOptions } from './bullmq-options.js';
 
@@ -21,18 +21,29 @@ export class BullMqJobQueue implements JobQueue {
    * child that can never publish (the image was rejected meanwhile) does not
    * hold the rest back.
    */
-  async release(collectionId: string, imageIds: string[]): Promise<string> {
+  async release(collectionId: string, imageIds: string[], opts: { delayMs?: number } = {}): Promise<string> {
     const round = releaseRound(imageIds);
-    const node = <N extends JobName>(name: N, data: JobPayload<N>, children?: FlowJob[]): FlowJob => ({
+    const delay = Math.max(0, Math.round(opts.delayMs ?? 0));
+    const node = <N extends JobName>(name: N, data: JobPayload<N>, children?: FlowJob[], delayMs = 0): FlowJob => ({
       name,
       queueName: JOBS[name].queue,
       data: JOBS[name].schema.parse(data),
-      opts: { ...jobOptions(name, data), ignoreDependencyOnFailure: true },
+      opts: { ...jobOptions(name, data), ignoreDependencyOnFailure: true, ...(delayMs ? { delay: delayMs } : {}) },
       ...(children ? { children } : {}),
     });
-    const publishes = imageIds.map((imageId) => node('publish', { imageId }));
+    // A publish job already waiting out an earlier delay keeps its id (and would be kept instead of the new one): bring it forward.
+    if (delay === 0) await this.promotePublishes(imageIds);
+    const publishes = imageIds.map((imageId) => node('publish', { imageId }, undefined, delay));
     await this.flows.add(node('upload', { collectionId, round }, [node('manifest', { collectionId, round }, publishes)]));
     return round;
+  }
+
+  private async promotePublishes(imageIds: string[]): Promise<void> {
+    const q = this.queue(JOBS.publish.queue);
+    for (const imageId of imageIds) {
+      const job = await q.getJob(jobId('publish', { imageId }));
+      if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+    }
   }
 
   queue(name: string): Queue {

@@ -12,6 +12,7 @@ import * as sessionRecheck from './20261204130000_session_recheck.js';
 import * as deployment from './20261204140000_deployment.js';
 import * as batchSettled from './20261205090000_batch_settled.js';
 import * as heldVerdict from './20261205100000_held_verdict.js';
+import * as publishDelay from './20261205110000_publish_delay.js';
 
 /**
  * Every migration, by timestamped name. Listed statically (not read from the
@@ -31,4 +32,5 @@ export const migrations: Record<string, Migration> = {
   '20261204140000_deployment': deployment,
   '20261205090000_batch_settled': batchSettled,
   '20261205100000_held_verdict': heldVerdict,
+  '20261205110000_publish_delay': publishDelay,
 };

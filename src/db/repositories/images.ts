@@ -183,7 +183,8 @@ export function imagesRepository(db: Tx): ImagesRepository {
         .execute(),
 
     approvedIdleSince: (olderThan, limit) =>
-      db.selectFrom('images').select(['id', 'collection_id']).where('state', '=', 'approved').where('updated_at', '<', olderThan).orderBy('collection_id').limit(limit).execute(),
+      // An image inside its publishing delay is not idle: its publish job is due at publish_after.
+      db.selectFrom('images').select(['id', 'collection_id']).where('state', '=', 'approved').where(sql<Date>`coalesce(publish_after, updated_at)`, '<', olderThan).orderBy('collection_id').limit(limit).execute(),
     releaseCounts: (collectionId) =>
       db
         .selectFrom('images')

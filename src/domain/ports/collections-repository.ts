@@ -46,6 +46,7 @@ export type CollectionChanges = Partial<
     | 'owner_data_rights'
     | 'webhook_url'
     | 'webhook_secret'
+    | 'publish_delay_seconds'
   >
 >;
 

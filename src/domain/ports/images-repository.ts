@@ -43,6 +43,7 @@ export type ImageChanges = Partial<
     | 'published_at'
     | 'reviewed_by'
     | 'recheck_reason'
+    | 'publish_after'
   >
 >;
 
@@ -115,7 +116,7 @@ export interface ImagesRepository {
   /** Images a reviewer approved that are not yet in an upload batch (approved, or published and waiting for one). */
   reviewerApprovedUnplanned(collectionId: string): Promise<Image[]>;
 
-  /** Approved images that have not moved since `olderThan` (their release was lost), by collection, at most `limit`. */
+  /** Approved images that have not moved since `olderThan`, or whose publishing delay ended before it (their release was lost), by collection, at most `limit`. */
   approvedIdleSince(olderThan: Date, limit: number): Promise<Pick<Image, 'id' | 'collection_id'>[]>;
   /** The collection's images approved and waiting to be published, and those live in the public store. */
   releaseCounts(collectionId: string): Promise<{ approved: number; published: number }>;

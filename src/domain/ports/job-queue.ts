@@ -12,9 +12,11 @@ export interface JobQueue {
   /**
    * Publishes the given approved images, then writes the collection's
    * manifests, then uploads its batches, in that order; returns the
-   * release's round (the same images give the same round).
+   * release's round (the same images give the same round). With `delayMs`
+   * the publishing waits that long (a reviewer's publishing delay); with 0,
+   * publishing already waiting for its delay is started now.
    */
-  release(collectionId: string, imageIds: string[]): Promise<string>;
+  release(collectionId: string, imageIds: string[], opts?: { delayMs?: number }): Promise<string>;
   /** Polls an active collection every `everySeconds`; calling it again changes the interval. */
   schedulePoll(collectionId: string, everySeconds: number): Promise<void>;
   unschedulePoll(collectionId: string): Promise<void>;
