@@ -211,7 +211,7 @@ suite(`reviewer page in headless Chromium${haveChromium ? '' : ` (skipped: no Ch
     await rev.locator('#readonly-note').waitFor({ state: 'visible' });
     expect(await rev.locator('#readonly-note').innerText()).toMatch(/You own this collection/);
     expect(await rev.locator('#approve').isEnabled()).toBe(false);
-    expect(await rev.locator('#grid .card .card-note').allInnerTexts()).toEqual(Array(4).fill('Your collection — another reviewer decides'));
+    expect(await rev.locator('#grid .card .card-note').allInnerTexts()).toEqual(Array(4).fill('Your own collection: another reviewer decides'));
   }, LONG);
 
   it("shows alien's four pending images with their thumbnails loaded through signed media URLs", async () => {
@@ -252,7 +252,7 @@ suite(`reviewer page in headless Chromium${haveChromium ? '' : ` (skipped: no Ch
     expect(states.get(ids[3])).toBe('quarantined');
     // The page shows the new state and cleared the selection.
     for (const id of ids.slice(0, 2)) {
-      expect(await card(rev, id).locator('.badge.state-approved').count()).toBe(1);
+      expect(await card(rev, id).locator('.badge.status-approved').innerText()).toBe('Approved');
       expect(await card(rev, id).getAttribute('aria-selected')).toBe('false');
     }
   }, LONG);
@@ -362,7 +362,7 @@ suite(`reviewer page in headless Chromium${haveChromium ? '' : ` (skipped: no Ch
     expect(await entry.locator('strong').innerText()).toBe('rev');
     expect(await rev.locator('#viewer-meta').innerText()).toContain(ids[2]);
     // The frames volunteers will flip through: colour first, then the bands in channel order.
-    expect(await rev.locator('#viewer-frames button').allInnerTexts()).toEqual(['colour', 'i', 'r', 'g']);
+    expect(await rev.locator('#viewer-frames button[data-frame]').allInnerTexts()).toEqual(['colour', 'i', 'r', 'g']);
     const colourSrc = await rev.locator('#viewer-img').getAttribute('src');
     await rev.locator('#viewer-frames button[data-frame="r"]').click();
     await rev.waitForFunction((before) => {

@@ -4,11 +4,13 @@
 
 import { API, api, isAbortError, messageOf } from './api.js';
 import { renderAudit } from './audit.js';
-import { stateBadge, verdictBadge } from './badges.js';
+import { statusBadge } from './badges.js';
 import { h } from './dom.js';
 import { els } from './elements.js';
 import { altText, metaList, stampTitle } from './image-details.js';
 import { applyMode } from './read-only.js';
+import { countdownNode } from './countdown.js';
+import { canApply, notDecidableBecause } from './decidable.js';
 import { focusCard, setRoving, syncSelected, updateToolbar } from './selection.js';
 import { isReviewer } from './session.js';
 import { state } from './state.js';
@@ -133,8 +135,7 @@ function addImages(items) {
 function fillCard(card, img) {
   const tid = `t-${img.id}`;
   const did = `d-${img.id}`;
-  card.setAttribute('aria-labelledby', tid);
-  card.setAttribute('aria-describedby', did);
+  // The cell is named by its content (name, status, countdown...): a label of the title alone would hide what it shows.
   const thumb = h('img', {
     src: img.previewUrl,
     alt: altText(img),
@@ -150,9 +151,8 @@ function fillCard(card, img) {
   }, { once: true });
 
   const err = state.resultFor.get(img.id);
-  const ownNote = isReviewer && !img.canDecide
-    ? h('p', { class: 'card-note', text: 'Your collection — another reviewer decides' })
-    : null;
+  const why = isReviewer ? notDecidableBecause(img) : null;
+  const lockNote = why ? h('p', { class: 'card-note', text: why.charAt(0).toUpperCase() + why.slice(1) }) : null;
 
   card.replaceChildren(
     h('span', { class: 'check', 'aria-hidden': 'true' }),
@@ -164,18 +164,21 @@ function fillCard(card, img) {
           type: 'button',
           class: 'btn btn-small btn-quiet view',
           tabindex: '-1',
-          'aria-label': `View stamp ${img.stampIndex} full size`,
+          'aria-label': `View ${stampTitle(img)}`,
           text: 'View',
         })),
       h('div', { id: did, class: 'card-details' },
-        h('p', { class: 'badges' }, verdictBadge(img.verdict), ' ', stateBadge(img.state)),
+        h('p', { class: 'badges' }, statusBadge(img)),
         metaList(img),
+        countdownNode(img, canApply(img, 'undo')),
         err ? h('p', { class: 'card-error', text: `Last action failed: ${err}` }) : null),
-      ownNote),
+      lockNote),
   );
   card.classList.toggle('stale', Boolean(els.state.value) && img.state !== els.state.value);
   card.classList.toggle('has-error', Boolean(err));
-  card.classList.toggle('locked', !img.canDecide);
+  card.classList.toggle('locked', Boolean(why));
+  if (why && !state.readOnly) card.setAttribute('aria-disabled', 'true');
+  else card.removeAttribute('aria-disabled');
   syncSelected(card, img.id);
 }
 

@@ -11,7 +11,7 @@ import { state } from './state.js';
 
 /** A modal dialog has the keyboard to itself. */
 function anyDialogOpen() {
-  return els.rejectDialog.open || els.viewer.open || els.help.open;
+  return els.rejectDialog.open || els.viewer.open || els.help.open || els.confirmDialog.open;
 }
 
 function openHelp() {

@@ -5,6 +5,8 @@
 // It wires the page together and loads what the URL asks for.
 
 import { fillHeader } from './page-header.js';
+import { startCountdowns } from './countdown.js';
+import { wireLayout } from './layout.js';
 import { messageOf } from './api.js';
 import { loadAudit } from './audit.js';
 import { loadBatches, loadCollections, refreshCounts, renderCollectionSummary } from './collections.js';
@@ -55,6 +57,7 @@ function wire() {
   els.auditRefresh.addEventListener('click', () => loadAudit());
 
   wireGrid();
+  wireLayout();
 
   els.selectAll.addEventListener('click', selectAll);
   els.selectNone.addEventListener('click', () => clearSelection());
@@ -95,5 +98,6 @@ async function init() {
 }
 
 init();
+startCountdowns();
 
 resumeUploadsWhenVisible();

@@ -2,6 +2,7 @@
 // Which images are selected, which card has the grid's focus, and the
 // toolbar that acts on the selection.
 
+import { canApply, notDecidableBecause } from './decidable.js';
 import { els } from './elements.js';
 import { plural } from './format.js';
 import { state } from './state.js';
@@ -25,7 +26,10 @@ export function syncSelected(card, id) {
  * @param {boolean} on
  */
 export function setSelected(id, on) {
-  if (state.readOnly || !state.imageById.has(id)) return;
+  const img = state.imageById.get(id);
+  if (state.readOnly || !img) return;
+  // No decision applies to it (policy-rejected, held, published, your own): it cannot be selected.
+  if (on && notDecidableBecause(img)) return;
   if (on) state.selected.add(id);
   else state.selected.delete(id);
   const card = state.cardById.get(id);
@@ -59,7 +63,8 @@ export function selectAll() {
   if (state.readOnly) return;
   for (const img of state.images) setSelected(img.id, true);
   updateToolbar();
-  say(`${plural(state.selected.size, 'image')} selected`);
+  const left = state.images.length - state.selected.size;
+  say(`${plural(state.selected.size, 'image')} selected${left ? ` (${left} shown take no decision)` : ''}`);
 }
 
 /** @param {{ quiet?: boolean }} [options] quiet: no status message (the page changed mode) */
@@ -78,16 +83,14 @@ export function selectedImages() {
 
 export function updateToolbar() {
   const sel = selectedImages();
-  const decidable = sel.filter((i) => i.canDecide).length;
-  els.selectedCount.textContent = sel.length === decidable || sel.length === 0
-    ? `${sel.length} selected`
-    : `${sel.length} selected (${decidable} you can decide)`;
-  const off = state.busy || state.readOnly || decidable === 0;
-  els.approve.disabled = off;
-  els.reject.disabled = off;
-  els.undo.disabled = off;
+  els.selectedCount.textContent = `${sel.length} selected`;
+  const off = state.busy || state.readOnly;
+  els.approve.disabled = off || !sel.some((i) => canApply(i, 'approve'));
+  els.approveNow.disabled = els.approve.disabled;
+  els.reject.disabled = off || !sel.some((i) => canApply(i, 'reject'));
+  els.undo.disabled = off || !sel.some((i) => canApply(i, 'undo'));
   els.selectNone.disabled = sel.length === 0;
-  els.selectAll.disabled = state.images.length === 0 || sel.length === state.images.length;
+  els.selectAll.disabled = !state.images.some((i) => !state.selected.has(i.id) && !notDecidableBecause(i));
 }
 
 /**

@@ -50,7 +50,7 @@ export const state = {
   auditCtl: null,
   viewerId: null,
   auditItems: null,
-  viewerZoom: '1',
+  viewerZoom: 'fit',
   rejectIds: [],
   resultFor: new Map(),
 };

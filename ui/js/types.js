@@ -101,6 +101,11 @@
  * @property {number} width
  * @property {number} height
  * @property {string | null} previewUrl signed, short-lived quarantine media URL
+ * @property {string} [previewExpiresAt] when previewUrl and the frames' URLs stop working (ISO 8601)
+ * @property {string} [name] the image's name a reviewer can say (object id, or tract/patch/stamp and bands)
+ * @property {string | null} [objectId] the PI's object id, if the metadata table gives one
+ * @property {Record<string, string | number>} [dataId] the Butler dataId of the image's group (without band)
+ * @property {string | null} [publishAfter] an approval publishes at this time (ISO 8601); Undo works until then
  * @property {Frame[]} frames
  * @property {boolean} canDecide false on the reviewer's own collection (separation of duties)
  * @property {LastDecision | null} lastDecision
@@ -112,6 +117,7 @@
  * @property {string} imageId
  * @property {boolean} ok
  * @property {ImageState} [state]
+ * @property {string} [publishAfter] for approvals: when the image publishes (Undo until then)
  * @property {string} [error]
  */
 

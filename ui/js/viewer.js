@@ -8,7 +8,10 @@ import { stateBadge, verdictBadge } from './badges.js';
 import { h, isTypingTarget } from './dom.js';
 import { els } from './elements.js';
 import { altText, metaList, stampTitle } from './image-details.js';
+import { canApply, notDecidableBecause } from './decidable.js';
+import { decide, openReject } from './decisions.js';
 import { focusCard, setRoving } from './selection.js';
+import { say } from './status.js';
 import { state } from './state.js';
 
 /** @typedef {import('./types.js').ReviewImage} ReviewImage */
@@ -19,15 +22,50 @@ function applyZoom() {
   const img = els.viewerImg;
   const z = state.viewerZoom;
   img.classList.toggle('fit', z === 'fit');
-  img.classList.toggle('pixelated', z !== 'fit' && Number(z) > 1);
-  if (z === 'fit') {
-    img.removeAttribute('width');
-  } else if (img.naturalWidth) {
-    img.width = img.naturalWidth * Number(z);
-  } else {
-    img.removeAttribute('width');
-  }
+  if (z === 'fit' || !img.naturalWidth) img.removeAttribute('width');
+  else img.width = img.naturalWidth * Number(z);
   for (const b of zoomButtons) b.setAttribute('aria-pressed', String(b.dataset.zoom === z));
+}
+
+/** Which decisions the open image takes, shown as the viewer's buttons. */
+function syncDecisionButtons() {
+  const img = state.viewerId ? state.imageById.get(state.viewerId) : undefined;
+  els.viewerDecide.hidden = state.readOnly || !img;
+  if (!img) return;
+  els.viewerApproveNext.disabled = state.busy || !canApply(img, 'approve');
+  els.viewerRejectNext.disabled = state.busy || !canApply(img, 'reject');
+  els.viewerUndo.disabled = state.busy || !canApply(img, 'undo');
+}
+
+/**
+ * Approve (or undo) the open image, then show the next one: inspecting and
+ * deciding a page of images takes one key per image.
+ * @param {'approve' | 'undo'} action
+ */
+async function decideInViewer(action) {
+  const id = state.viewerId;
+  const img = id ? state.imageById.get(id) : undefined;
+  if (!id || !img || !canApply(img, action)) {
+    say(img ? `Nothing to ${action} here: ${notDecidableBecause(img) ?? 'no reviewer decision to undo'}.` : 'No image is open.', 'error');
+    return;
+  }
+  await decide(action, undefined, [id]);
+  if (state.viewerId !== id) return;
+  if (action === 'approve' && state.imageById.get(id)?.state === 'approved') stepViewer(1, { orStay: true });
+  else openViewer(id);
+}
+
+/** Reject asks for a reason first; the next image follows once it is sent. */
+function rejectInViewer() {
+  const id = state.viewerId;
+  const img = id ? state.imageById.get(id) : undefined;
+  if (!id || !img || !canApply(img, 'reject')) {
+    say(img ? `Nothing to reject here: ${notDecidableBecause(img) ?? 'already rejected'}.` : 'No image is open.', 'error');
+    return;
+  }
+  openReject([id], () => {
+    if (state.viewerId === id) stepViewer(1, { orStay: true });
+  });
 }
 
 /** @param {string} id */
@@ -37,6 +75,7 @@ export async function openViewer(id) {
   state.viewerId = id;
   setRoving(id);
   els.viewerTitle.textContent = `${stampTitle(img)} — ${img.collectionName ?? img.collectionId}`;
+  els.viewerBands.hidden = true;
   els.viewerImgError.hidden = true;
   els.viewerImg.hidden = false;
   els.viewerImg.removeAttribute('width');
@@ -49,6 +88,7 @@ export async function openViewer(id) {
     h('p', { class: 'badges' }, verdictBadge(img.verdict), ' ', stateBadge(img.state)),
     metaList(img, { full: true }),
   );
+  syncDecisionButtons();
   const idx = state.images.findIndex((i) => i.id === id);
   els.viewerPrev.disabled = idx <= 0;
   els.viewerNext.disabled = idx < 0 || idx >= state.images.length - 1;
@@ -85,29 +125,59 @@ function renderFrameButtons(img) {
   const views = [{ label: 'colour', url: img.previewUrl }, ...frames.map((f) => ({ label: f.band, url: f.previewUrl }))];
   const buttons = views.map((v, i) =>
     h('button', { type: 'button', class: 'btn btn-small', 'data-frame': v.label, 'aria-pressed': String(i === 0), text: v.label }));
+  const sideBySide = h('button', { type: 'button', class: 'btn btn-small', 'aria-pressed': 'false', text: 'All side by side' });
+  const all = [...buttons, sideBySide];
   buttons.forEach((b, i) => b.addEventListener('click', () => {
     els.viewerImgError.hidden = true;
+    els.viewerBands.hidden = true;
     els.viewerImg.hidden = false;
     els.viewerImg.src = String(views[i].url);
     els.viewerImg.alt = `${altText(img)} (${views[i].label})`;
-    for (const other of buttons) other.setAttribute('aria-pressed', String(other === b));
+    for (const other of all) other.setAttribute('aria-pressed', String(other === b));
   }));
-  els.viewerFrames.replaceChildren(...buttons);
+  // Every band next to the colour image, to compare where a feature shows.
+  sideBySide.addEventListener('click', () => {
+    els.viewerImg.hidden = true;
+    els.viewerImgError.hidden = true;
+    els.viewerBands.replaceChildren(...views.map((v) => h('figure', null, h('img', { src: String(v.url), alt: `${altText(img)} (${v.label})` }), h('figcaption', { text: v.label }))));
+    els.viewerBands.hidden = false;
+    for (const other of all) other.setAttribute('aria-pressed', String(other === sideBySide));
+  });
+  els.viewerFrames.replaceChildren(...all);
 }
 
-/** @param {number} delta -1 for the previous image in the grid, 1 for the next */
-function stepViewer(delta) {
+/**
+ * @param {number} delta -1 for the previous image in the grid, 1 for the next
+ * @param {{ orStay?: boolean }} [options] orStay: at the end, show the same image again (its new state)
+ */
+function stepViewer(delta, { orStay = false } = {}) {
   const idx = state.images.findIndex((i) => i.id === state.viewerId);
   const next = state.images[idx + delta];
   if (next) openViewer(next.id);
+  else if (orStay && state.viewerId) {
+    openViewer(state.viewerId);
+    say('That was the last image on this page.');
+  }
 }
 
 export function wireViewer() {
   els.viewerClose.addEventListener('click', () => els.viewer.close());
   els.viewerPrev.addEventListener('click', () => stepViewer(-1));
   els.viewerNext.addEventListener('click', () => stepViewer(1));
+  els.viewerApproveNext.addEventListener('click', () => decideInViewer('approve'));
+  els.viewerUndo.addEventListener('click', () => decideInViewer('undo'));
+  els.viewerRejectNext.addEventListener('click', rejectInViewer);
   els.viewer.addEventListener('keydown', (e) => {
-    if (e.altKey || e.ctrlKey || e.metaKey || isTypingTarget(e.target)) return;
+    if (e.altKey || e.ctrlKey || e.metaKey || isTypingTarget(e.target) || els.rejectDialog.open) return;
+    const k = e.key.toLowerCase();
+    if (!state.readOnly && (k === 'a' || k === 'r' || k === 'u')) {
+      e.preventDefault();
+      if (state.busy) return;
+      if (k === 'a') decideInViewer('approve');
+      else if (k === 'u') decideInViewer('undo');
+      else rejectInViewer();
+      return;
+    }
     if (e.target === els.viewerScroll) return; // arrows scroll the image there
     if (e.key === 'ArrowLeft') { e.preventDefault(); stepViewer(-1); }
     if (e.key === 'ArrowRight') { e.preventDefault(); stepViewer(1); }
