@@ -128,6 +128,19 @@ suite('review that cannot slip', () => {
     await page.context().close();
   }, LONG);
 
+  it('keeps the audit trail within reach at 1280 px: right under the filters, and still in view after scrolling the grid', async () => {
+    const page = await pageAs('rev', { width: 1280, height: 800 });
+    await page.locator('#layout-list').click();
+    const top = await page.locator('#audit-heading').evaluate((e) => (e as unknown as { getBoundingClientRect(): { top: number } }).getBoundingClientRect().top);
+    expect(top).toBeLessThan(800);
+    await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 100_000));
+    const after = await page.locator('#audit-heading').evaluate((e) => (e as unknown as { getBoundingClientRect(): { top: number; bottom: number } }).getBoundingClientRect());
+    expect(after.top).toBeGreaterThanOrEqual(0);
+    expect(after.bottom).toBeLessThan(800);
+    await page.locator('#layout-grid').click();
+    await page.context().close();
+  }, LONG);
+
   for (const viewport of [
     { width: 1280, height: 800 },
     { width: 390, height: 844 },
