@@ -13,15 +13,22 @@ import type { JobQueue } from '../domain/ports/job-queue.js';
 import { problem, problemHandler } from './problem.js';
 import { requireCsrf, requireRole, type Authenticator } from './auth.js';
 import { authRoutes, type AuthRoutesDeps } from './auth-routes.js';
-import { mediaRoutes, mediaSigner } from './media.js';
+import { DEFAULT_MEDIA_URL_TTL_SECONDS, mediaRoutes, mediaSigner } from './media.js';
 import { reviewRoutes } from './review-routes.js';
+import { renderRoutes } from './render-routes.js';
 import { adminRoutes } from './admin-routes.js';
+import { adminOverviewRoutes } from './admin-overview-routes.js';
 import { retryRoutes } from './retry-routes.js';
 import { takedownRoutes } from './takedown-routes.js';
 import type { PanoptesClient } from '../domain/ports/panoptes-client.js';
 import { releaseProgress } from '../domain/release.js';
 import { uiPage, uiAssets } from './review-page.js';
 import { collectionRoutes } from './collections-routes.js';
+import { previewRoutes } from './preview-routes.js';
+import { piRoutes } from './pi-routes.js';
+import type { ButlerSource } from '../domain/ports/butler-source.js';
+import type { WebhookSender } from '../domain/ports/webhook-sender.js';
+import type { Collection } from '../domain/model.js';
 import { openApiDocument } from './openapi.js';
 import { apiDocsPage } from './api-docs.js';
 
@@ -43,6 +50,8 @@ export interface ApiDeps {
   artifactRoot: string;
   /** Repository label -> data release; default: the built-in mapping. */
   releases?: ReleaseCatalogue;
+  /** RELEASES_FILE, when the operator's mapping came from a file (the admin page says where the mapping came from). */
+  releasesFile?: string;
   checkRedis: () => Promise<void>;
   /** Failed upstream attempts so far (all processes of the deployment), for /metrics. */
   upstreamRetries?: () => Promise<{ upstream: string; errorClass: string; outcome: string; n: number }[]>;
@@ -50,12 +59,18 @@ export interface ApiDeps {
   auth: Omit<AuthRoutesDeps, 'sessions' | 'log'>;
   /** Signs short-lived quarantine media URLs. */
   mediaSecret: Buffer;
+  /** MEDIA_URL_TTL_SECONDS: how long a signed media URL works (default 600). */
+  mediaUrlTtlSeconds?: number;
   /** Writes (POST/PUT/PATCH/DELETE) per caller per minute. */
   writeRateLimit: number;
   /** For takedowns of uploaded subjects; absent without Zooniverse credentials. */
   panoptes?: PanoptesClient;
   /** WEBHOOK_ALLOWED_HOSTS: webhook hosts exempt from the private-address check at registration. */
   webhookAllowedHosts?: readonly string[];
+  /** The source a collection of a kind reads from (the pipeline's): previews of a registration read through it. */
+  sources?: (c: Pick<Collection, 'source_kind' | 'source_root'>) => ButlerSource;
+  /** The webhook sender real events go through: the PI's "send a test event" uses it too. */
+  webhooks?: WebhookSender;
   /** BRIDGE_MODE=dev: every response says so (`X-Bridge-Mode: dev`), and so does the review page. */
   devMode?: boolean;
 }
@@ -126,7 +141,7 @@ export function createApi(d: ApiDeps): Express {
     });
   }
 
-  const signer = mediaSigner(d.mediaSecret, 600);
+  const signer = mediaSigner(d.mediaSecret, d.mediaUrlTtlSeconds ?? DEFAULT_MEDIA_URL_TTL_SECONDS);
   app.use(mediaRoutes(d.store, d.mediaSecret));
   app.use('/ui', uiAssets());
   app.use(d.authenticator);
@@ -196,9 +211,13 @@ export function createApi(d: ApiDeps): Express {
     const who = req.identity!;
     res.json({ username: who.username, roles: who.roles, groups: who.groups, dataRights: who.dataRights, ...(req.csrfToken ? { csrfToken: req.csrfToken } : {}) });
   });
+  api.use(previewRoutes({ repos: d.repos, artifactRoot: d.artifactRoot, sourceFor: d.sources }));
+  api.use(piRoutes({ repos: d.repos, store: d.store, webhooks: d.webhooks, clock: systemClock }));
   api.use(collectionRoutes({ repos: d.repos, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot, releases: d.releases ?? DEFAULT_RELEASES }));
   api.use(reviewRoutes({ repos: d.repos, signer, log: d.log, release: (cid, ids, o) => d.queues.release(cid, ids, o), publishDelaySeconds: d.publishDelaySeconds, releaseProgress: (cid, o) => releaseProgress(d.repos, cid, o), allowHttpWebhooks: !d.auth.secureCookies, webhookAllowedHosts: d.webhookAllowedHosts, uploading: !!d.panoptes }));
+  api.use(renderRoutes({ repos: d.repos, store: d.store }));
   api.use(adminRoutes({ repos: d.repos, queues: d.queues, clock: systemClock }));
+  api.use(adminOverviewRoutes({ repos: d.repos, releases: d.releases ?? DEFAULT_RELEASES, releasesFile: d.releasesFile }));
   api.use(retryRoutes({ repos: d.repos, queues: d.queues, clock: systemClock }));
   api.use(takedownRoutes({ repos: d.repos, takedown: { repos: d.repos, lock: d.lock, store: d.store, log: d.log, panoptes: d.panoptes }, queues: d.queues }));
   app.use('/api/v1', api);

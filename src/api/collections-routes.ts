@@ -9,7 +9,7 @@ import { extraMetadataSummary } from '../domain/subject-metadata.js';
 import { TABLE_LIMITS } from '../domain/extra-metadata-table.js';
 import { requireRole, type Identity } from './auth.js';
 import { BAND_ORDER } from '../imaging/colour/bands.js';
-import { COLOUR_PRESETS } from '../imaging/colour/presets.js';
+import { COLOUR_PRESETS, DEFAULT_COLOUR_PRESET } from '../imaging/colour/presets.js';
 import type { JobQueue } from '../domain/ports/job-queue.js';
 import type { ReleaseCatalogue } from '../domain/releases.js';
 
@@ -24,9 +24,9 @@ export const registrationSchema = z
     bands: z.array(band).min(1).max(6).default(['g', 'r', 'i']),
     rgb: z.string().optional(),
     colour: z
-      .object({ preset: z.enum(COLOUR_PRESETS as [string, ...string[]]).default('auto'), minimum: z.number().optional(), stretch: z.number().positive().optional(), Q: z.number().nonnegative().optional() })
+      .object({ preset: z.enum(COLOUR_PRESETS as [string, ...string[]]).default(DEFAULT_COLOUR_PRESET), minimum: z.number().optional(), stretch: z.number().positive().optional(), Q: z.number().nonnegative().optional() })
       .strict()
-      .default({ preset: 'auto' }),
+      .default({ preset: DEFAULT_COLOUR_PRESET }),
     zooniverseProjectId: z.string().regex(/^\d{1,12}$/).optional(),
     subjectSetNaming: z.string().max(200).optional(),
     pollIntervalSeconds: z.number().int().min(60).max(7 * 86400).optional(),

@@ -12,6 +12,8 @@ import { sameSecret } from './same-secret.js';
  */
 export interface MediaSigner {
   sign(key: string, now?: number): string;
+  /** When URLs signed at `now` stop working (the same for every key signed then). */
+  expiresAt(now?: number): Date;
 }
 
 const PREFIX = '/media/q/';
@@ -21,13 +23,20 @@ function mac(secret: Buffer, key: string, exp: number): string {
   return createHmac('sha256', secret).update(`${key}\n${exp}`).digest('base64url');
 }
 
+/** MEDIA_URL_TTL_SECONDS unless configured: how long a signed media URL works. */
+export const DEFAULT_MEDIA_URL_TTL_SECONDS = 600;
+
 export function mediaSigner(secret: Buffer, ttlSeconds: number): MediaSigner {
+  // Rounded up to the minute so a page of thumbnails shares cacheable URLs;
+  // a lifetime of a few minutes or less (tests) is kept to the second.
+  const step = ttlSeconds >= 300 ? 60 : 1;
+  const expiry = (now: number) => Math.ceil((now / 1000 + ttlSeconds) / step) * step;
   return {
     sign(key, now = Date.now()) {
-      // Rounded up to the minute so a page of thumbnails shares cacheable URLs.
-      const exp = Math.ceil((now / 1000 + ttlSeconds) / 60) * 60;
+      const exp = expiry(now);
       return `${PREFIX}${key}?exp=${exp}&sig=${mac(secret, key, exp)}`;
     },
+    expiresAt: (now = Date.now()) => new Date(expiry(now) * 1000),
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { registrationSchema } from './collections-routes.js';
+import { COLOUR_PRESETS } from '../imaging/colour/presets.js';
 
 /** OpenAPI 3.1 description of /api/v1, the request schema generated from the same zod schema the route uses. */
 export function openApiDocument(): Record<string, unknown> {
@@ -91,6 +92,31 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: 'Page' }, ...errors },
         },
       },
+      '/review/image-ids': {
+        get: {
+          summary: 'Every image id /review/images would page through with these filters, in its order (at most 10,000; `truncated` says more matched): `{ ids, total, truncated }`. `decidable=true`: only images you could approve, reject or undo now (reviewers: not your own collections\', not rejected or held by the policy)',
+          parameters: ['collection', 'batch'].map((name) => ({ name, in: 'query', schema: { type: 'string', format: 'uuid' } })).concat([
+            { name: 'verdict', in: 'query', schema: { enum: ['pending_review', 'held', 'auto_approved', 'rejected'] } as never },
+            { name: 'state', in: 'query', schema: { type: 'string' } as never },
+            { name: 'decidable', in: 'query', schema: { enum: ['true', 'false'] } as never },
+          ]),
+          responses: { '200': { description: 'Ids', content: { 'application/json': { schema: { type: 'object', required: ['ids', 'total', 'truncated'], properties: { ids: { type: 'array', items: { type: 'string', format: 'uuid' } }, total: { type: 'integer' }, truncated: { type: 'boolean' } } } } } }, ...errors },
+        },
+      },
+      '/review/images/refresh': {
+        get: {
+          summary: 'New signed preview URLs (image and frames) for up to 500 images you may see, with when they stop working (MEDIA_URL_TTL_SECONDS): `{ items: [{ id, previewUrl, frames: [{ band, previewUrl }], previewExpiresAt }] }`; ids you may not see are left out',
+          parameters: [{ name: 'ids', in: 'query', required: true, description: 'comma-separated image ids (1-500)', schema: { type: 'string' } }],
+          responses: { '200': { description: 'Fresh URLs' }, ...errors },
+        },
+      },
+      '/collections/{id}/why': {
+        get: {
+          summary: "Why, per collection (owner, reviewers, admins): the images grouped by outcome (rejected, held, pending_review, auto_approved, reviewer_rejected, failed) and reason, largest group first, each with the matched rules, the count, the next step in words and, for an embargo, when it ends (`until`): `{ total, groups: [{ outcome, rules, reason, count, nextStep, until }] }`",
+          parameters: idParam,
+          responses: { '200': { description: 'Groups' }, ...errors },
+        },
+      },
       '/review/decisions': {
         post: {
           summary: "Reviewer: approve, reject (reason required) or undo many images; each succeeds or fails on its own; never on your own collection. An approval publishes when the publishing delay ends (`publishAfter` in each result; PUBLISH_DELAY_SECONDS, default 600, or the collection's own); Undo works until then. Admins who are reviewers: `publishNow: true` with approve skips the delay (audited)",
@@ -125,6 +151,13 @@ export function openApiDocument(): Record<string, unknown> {
       '/collections/{id}/artifacts/{artifactId}/retry': { post: { summary: 'Owner or admin: retrieve and convert one failed artifact again; 409 when it is not failed', parameters: [...idParam, { name: 'artifactId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }], responses: { '200': { description: 'Retried' }, '409': { description: 'Not failed' }, ...errors } } },
       '/collections/{id}/uploads': { get: { summary: 'Release progress: approved images waiting to be published, published, subjects created and linked over all batches, settled (nothing on its way), and per batch (items) the ledger counts (pending, created, linked, failed), state, subject set and errors', parameters: idParam, responses: { '200': { description: 'Progress' }, ...errors } } },
       '/images/{id}/audit': { get: { summary: "An image's audit trail", parameters: idParam, responses: { '200': { description: 'Entries' }, ...errors } } },
+      '/images/{id}/render': {
+        get: {
+          summary: 'The image rendered again in another colour preset (same stamp, bands, channel order and size as stored), for the viewer; whoever may see the image may ask; nothing is stored; answers Cache-Control: private, max-age=300',
+          parameters: [...idParam, { name: 'preset', in: 'query', required: true, schema: { type: 'string', enum: [...COLOUR_PRESETS] } }],
+          responses: { '200': { description: 'PNG', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } }, '409': { description: 'Cannot be rendered again: its FITS files are no longer in quarantine, it came ready-made from a ZIP, it failed to convert, or it is over the size limit' }, ...errors },
+        },
+      },
       '/retractions': {
         post: {
           summary: 'Take released images down (owner, reviewer or admin): scope images, an upload batch, or a whole collection (which is also retired); subjects are unlinked and deleted at Zooniverse, public objects removed, all audited',
@@ -142,7 +175,15 @@ export function openApiDocument(): Record<string, unknown> {
         post: { summary: 'Admin: approve a Zooniverse project for a PI ({username, projectId, reason}); only approved projects may be set as a collection\'s zooniverseProjectId (otherwise 403). Audited', responses: { '201': { description: 'Approved' }, '409': { description: 'Exists' }, ...errors } },
         delete: { summary: 'Admin: withdraw a PI\'s project approval ({username, projectId}); collections keep their setting, but their uploads wait (batch state waiting, with the reason) until it is approved again; new settings are refused. Audited', responses: { '204': { description: 'Withdrawn' }, ...errors } },
       },
+      '/collections/preview': {
+        post: { summary: 'PI: before registering, a few stamps (at most 3) of the collection read from its source and rendered in every colour preset, as PNG data: URLs with the preset names; same body and rules as registration (your own u/<you>/ or a delegated prefix); nothing is stored', requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Registration' } } } }, responses: { '200': { description: 'Preview' }, '422': { description: 'The collection cannot be read, or holds nothing to preview' }, ...errors } },
+      },
+      '/collections/{id}/webhook/test': { post: { summary: 'Owner or admin: send a signed `test` event to the webhook through the same sender and outbound checks as real events; answers {delivered, status} or {delivered: false, error} in words. Not recorded as an event', parameters: idParam, responses: { '200': { description: 'Delivery result' }, ...errors } } },
+      '/collections/{id}/export': { get: { summary: 'Owner or admin: the export zip (`bridge export`): the approved images as they would be published and manifest.csv for the Project Builder, as an attachment', parameters: idParam, responses: { '200': { description: 'application/zip' }, ...errors } } },
+      '/me/events': { get: { summary: "Your events across your collections, newest first (the webhook's events, files_retrieved included), paged with `before` (the last id) and `limit`", parameters: [{ name: 'before', in: 'query', schema: { type: 'string' } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } }], responses: { '200': { description: 'Events and next' }, ...errors } } },
       '/delegations/{id}': { delete: { summary: 'Admin: withdraw a delegation', parameters: idParam, responses: { '204': { description: 'Withdrawn' }, ...errors } } },
+      '/releases': { get: { summary: 'Admin: the repository label -> data release mapping in force ({source: file|built-in, file, items: [{label, release, prompt, proprietary, embargoHours}]}); RELEASES_FILE or the built-in default', responses: { '200': { description: 'Mapping' }, ...errors } } },
+      '/failures': { get: { summary: 'Admin: what stopped in every collection, newest first: failed artifacts, failed stamps and failed, blocked or waiting upload batches ({kind, id, collectionId, collection, owner, state, error, at, attempts, ...}), with counts per kind; paged with `after` (the `next` of the page before). Retry with the per-collection retry routes', parameters: [{ name: 'after', in: 'query', schema: { type: 'string' } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } }], responses: { '200': { description: 'Page' }, ...errors } } },
     },
     security: [{ bearer: [] }, { session: [] }],
   };

@@ -3,7 +3,10 @@ import { z } from 'zod';
 import type { AuditEntry } from '../domain/model.js';
 import type { Repositories } from '../domain/ports/repositories.js';
 import { decide, type DecisionAction } from '../domain/review.js';
-import { listForReview, type ReviewCard } from '../domain/review-listing.js';
+import { listForReview, reviewIds, visibleForReview, type ReviewCard } from '../domain/review-listing.js';
+import { imageNames } from '../domain/image-name.js';
+import { collectionWhy } from '../domain/collection-why.js';
+import type { ImageFrame } from '../domain/model.js';
 import { changeableCollection, removeWebhook, setWebhook, visibleCollection, visibleImage } from '../domain/collections.js';
 import type { ReleaseProgress } from '../domain/release.js';
 import { requireRole, type Identity } from './auth.js';
@@ -54,8 +57,32 @@ const publishNowBody = z
 
 const auditQuery = z.object({ before: z.string().regex(/^\d{1,18}$/).optional(), limit: z.coerce.number().int().min(1).max(500).default(200) });
 
-function auditView(a: AuditEntry) {
-  return { id: String(a.id), at: a.at, actor: a.actor, action: a.action, imageId: a.entity_id, reason: a.reason, policyVersion: a.policy_ref, detail: a.detail };
+const refreshQuery = z.object({
+  ids: z
+    .string()
+    .max(500 * 37)
+    .transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(uuid).min(1).max(500)),
+});
+
+function auditView(a: AuditEntry, imageName: string | null) {
+  return { id: String(a.id), at: a.at, actor: a.actor, action: a.action, imageId: a.entity_id, imageName, reason: a.reason, policyVersion: a.policy_ref, detail: a.detail };
+}
+
+/** A page of audit entries, those about an image with the image's name (all named in one go). */
+async function auditViews(repos: Repositories, entries: AuditEntry[]) {
+  const ids = [...new Set(entries.filter((a) => a.entity === 'image').map((a) => a.entity_id))];
+  const names = ids.length ? await imageNames(repos, await repos.images.findMany(ids)) : new Map<string, { name: string }>();
+  return entries.map((a) => auditView(a, a.entity === 'image' ? (names.get(a.entity_id)?.name ?? null) : null));
+}
+
+/** The short-lived URLs of an image and its frames, all ending at `expiresAt`. */
+function mediaView(img: { quarantine_key: string }, frames: ImageFrame[], signer: MediaSigner, now: number) {
+  return {
+    previewUrl: img.quarantine_key ? signer.sign(img.quarantine_key, now) : null,
+    frames: frames.map((f) => ({ band: f.band, previewUrl: signer.sign(f.quarantine_key, now) })),
+    previewExpiresAt: signer.expiresAt(now).toISOString(),
+  };
 }
 
 export function reviewRoutes(d: ReviewRoutesDeps): Router {
@@ -73,7 +100,24 @@ export function reviewRoutes(d: ReviewRoutesDeps): Router {
   r.get('/review/images', requireRole('pi'), async (req, res) => {
     const q = listQuery.parse(req.query);
     const page = await listForReview(d.repos, req.identity!, { collectionId: q.collection, batchId: q.batch, verdict: q.verdict, state: q.state, after: q.after, limit: q.limit });
-    res.json({ items: page.items.map((card) => imageView(card, d.signer)), next: page.next });
+    const now = Date.now();
+    res.json({ items: page.items.map((card) => imageView(card, d.signer, now)), next: page.next });
+  });
+
+  r.get('/review/image-ids', requireRole('pi'), async (req, res) => {
+    const q = listQuery.omit({ limit: true, after: true }).extend({ decidable: z.enum(['true', 'false']).optional() }).parse(req.query);
+    res.json(await reviewIds(d.repos, req.identity!, { collectionId: q.collection, batchId: q.batch, verdict: q.verdict, state: q.state, decidable: q.decidable === 'true' }));
+  });
+
+  r.get('/review/images/refresh', requireRole('pi'), async (req, res) => {
+    const q = refreshQuery.parse(req.query);
+    const now = Date.now();
+    const rows = await visibleForReview(d.repos, req.identity!, q.ids);
+    res.json({ items: rows.map(({ image, frames }) => ({ id: image.id, ...mediaView(image, frames, d.signer, now) })) });
+  });
+
+  r.get('/collections/:id/why', requireRole('pi'), async (req, res) => {
+    res.json(await collectionWhy(d.repos, req.identity!, uuid.parse(req.params.id), new Date()));
   });
 
   r.post('/review/decisions', requireRole('reviewer'), async (req, res) => {
@@ -130,21 +174,26 @@ export function reviewRoutes(d: ReviewRoutesDeps): Router {
   r.get('/images/:id/audit', requireRole('pi'), async (req, res) => {
     const img = await visibleImage(d.repos, req.identity!, uuid.parse(req.params.id));
     const q = auditQuery.parse(req.query);
-    res.json({ items: (await d.repos.audit.list({ entityId: img.id, before: q.before, limit: q.limit })).map(auditView) });
+    res.json({ items: await auditViews(d.repos, await d.repos.audit.list({ entityId: img.id, before: q.before, limit: q.limit })) });
   });
 
   r.get('/collections/:id/audit', requireRole('pi'), async (req, res) => {
     const c = await visible(String(req.params.id), req.identity!);
     const q = auditQuery.parse(req.query);
-    res.json({ items: (await d.repos.audit.list({ collectionId: c.id, before: q.before, limit: q.limit })).map(auditView) });
+    res.json({ items: await auditViews(d.repos, await d.repos.audit.list({ collectionId: c.id, before: q.before, limit: q.limit })) });
   });
 
   return r;
 }
 
-function imageView({ image: img, frames, lastDecision, canDecide }: ReviewCard, signer: MediaSigner) {
+function imageView({ image: img, frames, lastDecision, canDecide, naming }: ReviewCard, signer: MediaSigner, now: number) {
+  const media = mediaView(img, frames, signer, now);
   return {
     id: img.id,
+    /** What a reviewer calls it: "object <id>" from the PI's table, or "tract … · patch … · stamp … · gri"; unique within the collection. */
+    name: naming.name,
+    objectId: naming.objectId,
+    dataId: naming.dataId,
     collectionId: img.collection_id,
     collectionName: img.collection_name,
     owner: img.owner,
@@ -173,8 +222,10 @@ function imageView({ image: img, frames, lastDecision, canDecide }: ReviewCard, 
     preset: String((img.colour as { preset?: unknown }).preset ?? 'auto'),
     width: img.width,
     height: img.height,
-    previewUrl: img.quarantine_key ? signer.sign(img.quarantine_key) : null,
-    frames: frames.map((f) => ({ band: f.band, previewUrl: signer.sign(f.quarantine_key) })),
+    previewUrl: media.previewUrl,
+    frames: media.frames,
+    /** When previewUrl and the frames' URLs stop working (GET /review/images/refresh renews them). */
+    previewExpiresAt: media.previewExpiresAt,
     canDecide,
     lastDecision,
   };

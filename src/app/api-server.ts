@@ -7,6 +7,7 @@ import { ownerRightsWatcher } from '../domain/reevaluation.js';
 import type { IdentityProvider } from '../domain/ports/identity-provider.js';
 import { FsObjectStore, servePublic } from '../adapters/storage/fs-store.js';
 import { queueDashboard } from '../adapters/queue/queue-dashboard.js';
+import { httpWebhookSender } from '../adapters/webhook/http-webhook-sender.js';
 import { OidcIdentity } from '../identity/oidc-identity.js';
 import type { Config } from '../config/config.js';
 import type { Services } from './service.js';
@@ -83,13 +84,17 @@ export async function startApiRole(
     publishDelaySeconds: c.PUBLISH_DELAY_SECONDS,
     artifactRoot: c.ARTIFACT_ROOT,
     releases: s.releases,
+    releasesFile: c.RELEASES_FILE,
     checkRedis: s.checkRedis,
     upstreamRetries: () => s.retryCounts.read(),
     auth,
     mediaSecret,
+    mediaUrlTtlSeconds: c.MEDIA_URL_TTL_SECONDS,
     writeRateLimit: opts.writeRateLimit ?? 120,
     panoptes: s.panoptes,
     webhookAllowedHosts: c.WEBHOOK_ALLOWED_HOSTS,
+    sources: s.sources,
+    webhooks: httpWebhookSender({ allowHttp: dev, allowedHosts: c.WEBHOOK_ALLOWED_HOSTS }),
     devMode: dev,
   });
   // `serve` opens the port before the services are built (see early-listener.ts); the application takes over its requests.

@@ -55,7 +55,7 @@ export interface Services {
    * Everything else is handed it as a JobQueue.
    */
   queues: BullMqJobQueue;
-  sources: (c: Collection) => ButlerSource;
+  sources: (c: Pick<Collection, 'source_kind' | 'source_root'>) => ButlerSource;
   pipeline: PipelineDeps;
   review: ReviewDeps;
   policy: Policy;
@@ -115,7 +115,7 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
       else log.info(fields, `${n.upstream} call failed, retrying in ${n.waitMs} ms`);
     };
     const butler = config.BUTLER_URL ? new ButlerServerSource({ baseUrl: config.BUTLER_URL, token: () => config.BUTLER_TOKEN ?? '', userAgent: SOFTWARE, maxAttempts: config.BUTLER_RETRY_ATTEMPTS, baseDelayMs: config.BUTLER_RETRY_BASE_MS, onRetry }) : undefined;
-    const sources = (c: Collection): ButlerSource => {
+    const sources = (c: Pick<Collection, 'source_kind' | 'source_root'>): ButlerSource => {
       if (c.source_kind === 'prefix') return new RetrieveArtifactsSource({ root: c.source_root! });
       if (!butler) throw new Error('BUTLER_URL is not configured, so Butler collections cannot be polled');
       return butler;

@@ -4,7 +4,7 @@ import { convertSet, type ConvertSetResult } from '../imaging/convert-set.js';
 import { convertZip } from '../imaging/convert-zip.js';
 import { DEFAULT_CONVERT_OPTIONS, type ConvertOptions } from '../imaging/convert.js';
 import { defaultChannelOrder, parseRgbMapping } from '../imaging/colour/bands.js';
-import type { ColourOptions, ColourPreset } from '../imaging/colour/presets.js';
+import { COLOUR_PRESETS, DEFAULT_COLOUR_PRESET, type ColourOptions, type ColourPreset } from '../imaging/colour/presets.js';
 import { progressBar } from './progress.js';
 import { EXIT, UsageError } from './exit-codes.js';
 
@@ -30,7 +30,7 @@ export function convertCommand(): Command {
     .option('--zip <file>', 'a ZIP of PNG/JPEG renderings (Butler formatter output) instead of FITS bands')
     .requiredOption('--out <dir>', 'output directory (PNG files and stamps.jsonl)')
     .option('--rgb <bands>', 'bands for R,G,B, e.g. i,r,g (default: reddest first)')
-    .addOption(new Option('--preset <name>', 'colour mapping').choices(['auto', 'lupton', 'legacy-survey', 'linear']))
+    .addOption(new Option('--preset <name>', `colour mapping (default: ${DEFAULT_COLOUR_PRESET})`).choices([...COLOUR_PRESETS]))
     .option('--stretch <s>', 'Lupton stretch (selects the lupton preset)', number('--stretch', (x) => x > 0, 'must be > 0'))
     .option('--q <q>', 'Lupton softening Q (selects the lupton preset)', number('--q', (x) => x >= 0, 'must be >= 0'))
     .option('--minimum <m>', 'Lupton minimum, one value or three comma-separated (selects the lupton preset)', (v: string) => {
@@ -60,7 +60,7 @@ export function convertCommand(): Command {
       if (explicit && o.preset && o.preset !== 'lupton') {
         throw new UsageError(`--stretch/--q/--minimum select the lupton mapping; they cannot be combined with --preset ${o.preset}`);
       }
-      const preset: ColourPreset = explicit ? 'lupton' : (o.preset ?? 'auto');
+      const preset: ColourPreset = explicit ? 'lupton' : (o.preset ?? DEFAULT_COLOUR_PRESET);
       const colour: ColourOptions = { preset };
       if (o.stretch !== undefined) colour.stretch = o.stretch;
       if (o.q !== undefined) colour.Q = o.q;

@@ -70,6 +70,8 @@ export const configSchema = z.object({
    * Admins may override it per collection, or publish at once.
    */
   PUBLISH_DELAY_SECONDS: int(0, 7 * 86_400).default(600),
+  /** How long the review page's signed preview URLs work (seconds); GET /review/images/refresh renews them. */
+  MEDIA_URL_TTL_SECONDS: int(5, 86_400).default(600),
   SHUTDOWN_TIMEOUT_SECONDS: int(1, 3600).default(30),
   /** How long a job's lock lasts before a dead worker's job is taken over. */
   JOB_LOCK_SECONDS: int(2, 600).default(30),

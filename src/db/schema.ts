@@ -117,6 +117,7 @@ export interface BatchTable {
   seq: number;
   created_at: Generated<Date>;
   settled_at: Date | null;
+  files_retrieved_at: Date | null;
 }
 
 export interface AuditTable {

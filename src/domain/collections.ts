@@ -102,21 +102,7 @@ export interface RegistrationDeps {
  * from deciding on data they registered for someone else.
  */
 export async function registerCollection(d: RegistrationDeps, who: Caller, r: Registration): Promise<Collection> {
-  // Checked before ownership: the ownership rule reads the name's segments.
-  const name = checkCollectionName(r.collection);
-  const owner = await ownerOf(d.repos, who, name);
-  let sourceRoot: string | null = null;
-  if (r.sourceKind === 'prefix') {
-    const root = resolve(d.artifactRoot);
-    sourceRoot = resolve(root, r.sourceRoot ?? '.');
-    if (sourceRoot !== root && !sourceRoot.startsWith(root + sep)) throw new ValidationError('sourceRoot must be inside the configured artifact root', { field: 'sourceRoot' });
-  }
-  let rgb: string[];
-  try {
-    rgb = r.rgb ? parseRgbMapping(r.rgb, r.bands) : defaultChannelOrder(r.bands);
-  } catch (e) {
-    throw new ValidationError((e as Error).message, { field: r.rgb ? 'rgb' : 'bands' });
-  }
+  const { name, owner, sourceRoot, rgb } = await checkRegistration(d, who, r);
   // Uploads run as EPO's Zooniverse account: only a project an admin approved for the owner.
   if (r.zooniverseProjectId) await assertProjectApproved(d.repos, owner, r.zooniverseProjectId);
   const c = await d.repos.collections.create(
@@ -142,6 +128,35 @@ export async function registerCollection(d: RegistrationDeps, who: Caller, r: Re
   await d.polls.schedulePoll(c.id, c.poll_interval_seconds);
   await d.polls.add('poll', { collectionId: c.id });
   return c;
+}
+
+/**
+ * The rules a registration must pass before anything is stored or read:
+ * a canonical name the caller may register (u/<own name>/ or a delegated
+ * prefix), a prefix source inside the artifact root, a valid band mapping.
+ * A registration and its preview (collection-preview.ts) both pass here.
+ */
+export async function checkRegistration(
+  d: { repos: Repositories; artifactRoot: string },
+  who: Caller,
+  r: Pick<Registration, 'collection' | 'sourceKind' | 'sourceRoot' | 'bands' | 'rgb'>,
+): Promise<{ name: string; owner: string; sourceRoot: string | null; rgb: string[] }> {
+  // Checked before ownership: the ownership rule reads the name's segments.
+  const name = checkCollectionName(r.collection);
+  const owner = await ownerOf(d.repos, who, name);
+  let sourceRoot: string | null = null;
+  if (r.sourceKind === 'prefix') {
+    const root = resolve(d.artifactRoot);
+    sourceRoot = resolve(root, r.sourceRoot ?? '.');
+    if (sourceRoot !== root && !sourceRoot.startsWith(root + sep)) throw new ValidationError('sourceRoot must be inside the configured artifact root', { field: 'sourceRoot' });
+  }
+  let rgb: string[];
+  try {
+    rgb = r.rgb ? parseRgbMapping(r.rgb, r.bands) : defaultChannelOrder(r.bands);
+  } catch (e) {
+    throw new ValidationError((e as Error).message, { field: r.rgb ? 'rgb' : 'bands' });
+  }
+  return { name, owner, sourceRoot, rgb };
 }
 
 async function ownerOf(repos: Repositories, who: Caller, collection: string): Promise<string> {

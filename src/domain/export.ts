@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import JSZip from 'jszip';
 import type { Repositories } from './ports/repositories.js';
@@ -57,19 +57,22 @@ function lazy(produce: () => Promise<Uint8Array>): Readable {
 }
 
 /**
- * Writes the export to `outPath` (atomically: a temporary file renamed into
- * place, removed on failure). Refuses a collection with nothing approved.
+ * Writes the export zip to `out` (a file, an HTTP response): the one writer
+ * behind `bridge export` and `GET /collections/{id}/export`. Refuses a
+ * collection with nothing approved before writing a byte, so a caller can
+ * still answer with an error. `out` is ended when the zip is complete.
  */
-export async function exportCollection(
+export async function writeExport(
   d: { repos: Repositories; store: ObjectStore },
   collectionId: string,
-  outPath: string,
-  opts: { onProgress?: (done: number, total: number) => void } = {},
-): Promise<ExportResult> {
+  out: Writable,
+  opts: { onProgress?: (done: number, total: number) => void; onStart?: (images: number) => void } = {},
+): Promise<{ images: number; stripped: number }> {
   const c = await d.repos.collections.get(collectionId);
   const extra = parseExtraMetadata(c.extra_metadata);
   const images = await d.repos.images.exportable(c.id);
   if (!images.length) throw new ValidationError(`collection ${c.name} has no approved images to export`);
+  opts.onStart?.(images.length);
   const datasets = await d.repos.images.datasetIds(images.map((i) => i.id));
 
   const zip = new JSZip();
@@ -108,15 +111,32 @@ export async function exportCollection(
     { binary: true, compression: 'DEFLATE' },
   );
 
+  await pipeline(zip.generateNodeStream({ type: 'nodebuffer', streamFiles: false, platform: 'UNIX' }) as Readable, out);
+  return { images: images.length, stripped };
+}
+
+/**
+ * Writes the export to `outPath` (atomically: a temporary file renamed into
+ * place, removed on failure). Refuses a collection with nothing approved.
+ */
+export async function exportCollection(
+  d: { repos: Repositories; store: ObjectStore },
+  collectionId: string,
+  outPath: string,
+  opts: { onProgress?: (done: number, total: number) => void } = {},
+): Promise<ExportResult> {
   const path = resolve(outPath);
   await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
+  const file = createWriteStream(tmp, { mode: 0o644 });
   try {
-    await pipeline(zip.generateNodeStream({ type: 'nodebuffer', streamFiles: false, platform: 'UNIX' }) as Readable, createWriteStream(tmp, { mode: 0o644 }));
+    const r = await writeExport(d, collectionId, file, opts);
     await rename(tmp, path);
+    return { path, ...r };
   } catch (e) {
+    // Closed before the file is removed, so an open still under way cannot bring it back.
+    if (!file.closed) await new Promise<void>((done) => file.once('close', () => done()).destroy());
     await rm(tmp, { force: true });
     throw e;
   }
-  return { path, images: images.length, stripped };
 }

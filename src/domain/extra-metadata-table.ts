@@ -13,7 +13,8 @@ import { parseExtraMetadata, type SubjectMetadata } from './subject-metadata.js'
  * id, `<dataset id>:<stamp index>`, or a stamp index); every other column is
  * a Zooniverse metadata key. An empty cell leaves the key off that subject.
  * Numbers are stored as numbers (so `#priority` sorts), everything else as
- * text; leading zeros keep a value text ("007" is an identifier, not 7).
+ * text; leading zeros keep a value text ("007" is an identifier, not 7), and so
+ * does an integer too large for a double (64-bit object ids).
  * Column names and values are checked again by parseExtraMetadata.
  */
 export function parseExtraMetadataTable(text: string, limits: TableLimits = TABLE_LIMITS): Record<string, SubjectMetadata> {
@@ -82,7 +83,7 @@ function tableReader(text: string, limits: TableLimits, check: boolean) {
       for (let c = 1; c < names.length; c++) {
         const v = cells[c];
         if (v.trim() === '') continue;
-        row[names[c]] = NUMBER.test(v.trim()) ? Number(v.trim()) : v;
+        row[names[c]] = asNumber(v.trim()) ?? v;
       }
       objects[key] = check ? parseExtraMetadata({ objects: { [key]: row } }).objects[key] : row;
     },
@@ -90,6 +91,18 @@ function tableReader(text: string, limits: TableLimits, check: boolean) {
 }
 
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
+
+/**
+ * A cell as a number, when it is one a double holds exactly: a 64-bit
+ * object id (diaObjectId 1567428592185376787) stays text, or it would be
+ * stored as a different id.
+ */
+function asNumber(text: string): number | undefined {
+  if (!NUMBER.test(text)) return undefined;
+  const n = Number(text);
+  if (/^-?\d+$/.test(text) && !Number.isSafeInteger(n)) return undefined;
+  return n;
+}
 
 function tableError(message: string): ValidationError {
   return new ValidationError(`extra-metadata table: ${message}`, { field: 'extra_metadata' });

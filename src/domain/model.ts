@@ -139,6 +139,8 @@ export interface Batch {
   created_at: Date;
   /** When everything the poll brought in was converted (or failed) and judged, and the PI was told; null while work remains. */
   settled_at: Date | null;
+  /** When every dataset of the batch had been retrieved into quarantine and the PI was told (`files_retrieved`); null until then. */
+  files_retrieved_at: Date | null;
 }
 
 export interface AuditEntry {

@@ -1,8 +1,9 @@
-import { createHmac, randomBytes } from 'node:crypto';
-import { UpstreamError } from './errors.js';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { UpstreamError, ValidationError } from './errors.js';
+import type { Collection } from './model.js';
 import type { EventKind } from './ports/events-repository.js';
 import type { Repositories } from './ports/repositories.js';
-import type { WebhookSender } from './ports/webhook-sender.js';
+import type { WebhookDelivery, WebhookSender } from './ports/webhook-sender.js';
 import { systemClock, type Clock } from './ports/clock.js';
 
 /**
@@ -54,23 +55,49 @@ export async function deliverEvent(d: { repos: Repositories; webhooks: WebhookSe
   const body = JSON.stringify({ id: String(e.id), kind: e.kind, collection: { id: e.collection_id, name: e.name }, at: new Date(e.created_at).toISOString(), data: e.payload });
   const id = String(e.id);
   const timestamp = Math.floor((d.clock ?? systemClock).now().getTime() / 1000);
-  const outcome = await d.webhooks.send({
-    url: e.webhook_url,
-    body,
-    headers: {
-      'content-type': 'application/json',
-      'webhook-id': id,
-      'webhook-timestamp': String(timestamp),
-      'webhook-signature': standardSignature(e.webhook_secret, id, timestamp, body),
-      'x-bridge-event': e.kind,
-      'x-bridge-delivery': id,
-      'x-bridge-signature': signature(e.webhook_secret, body),
-    },
-  });
+  const outcome = await d.webhooks.send(signedDelivery(e.webhook_url, e.webhook_secret, id, e.kind, timestamp, body));
   if (!outcome.delivered) {
     await d.repos.events.markFailed(eventId, outcome.reason);
     throw new UpstreamError(outcome.reason);
   }
   await d.repos.events.markDelivered(eventId);
   return 'delivered';
+}
+
+/** One delivery as every event goes out: JSON, Standard Webhooks headers, the deprecated x-bridge-signature. */
+function signedDelivery(url: string, secret: string, id: string, kind: string, timestamp: number, body: string): WebhookDelivery {
+  return {
+    url,
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': standardSignature(secret, id, timestamp, body),
+      'x-bridge-event': kind,
+      'x-bridge-delivery': id,
+      'x-bridge-signature': signature(secret, body),
+    },
+  };
+}
+
+/** What a test delivery came to: the receiver's HTTP status, or why it was not delivered, in words. */
+export type TestDeliveryResult = { delivered: true; status: number | null; eventId: string } | { delivered: false; error: string; eventId: string };
+
+/**
+ * Sends a signed `test` event to the collection's webhook, through the same
+ * sender (and so the same outbound checks) as real events, and says what
+ * happened. Not recorded as an event: nothing happened to the collection.
+ */
+export async function sendTestEvent(
+  d: { webhooks: WebhookSender; clock?: Clock },
+  c: Pick<Collection, 'id' | 'name' | 'webhook_url' | 'webhook_secret'>,
+  by: string,
+): Promise<TestDeliveryResult> {
+  if (!c.webhook_url || !c.webhook_secret) throw new ValidationError('this collection has no webhook: set one first', { field: 'url' });
+  const now = (d.clock ?? systemClock).now();
+  const id = `test-${randomUUID()}`;
+  const body = JSON.stringify({ id, kind: 'test', collection: { id: c.id, name: c.name }, at: now.toISOString(), data: { message: 'a test event sent from the bridge; nothing happened to the collection', by } });
+  const outcome = await d.webhooks.send(signedDelivery(c.webhook_url, c.webhook_secret, id, 'test', Math.floor(now.getTime() / 1000), body));
+  return outcome.delivered ? { delivered: true, status: outcome.status ?? null, eventId: id } : { delivered: false, error: outcome.reason, eventId: id };
 }

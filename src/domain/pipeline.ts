@@ -117,7 +117,14 @@ export async function retrieveArtifact(d: PipelineDeps, artifactId: string, acto
     const ext = art.path.toLowerCase().endsWith('.zip') ? '.zip' : '.fits';
     const key = `artifacts/${c.id}/${art.sha256}${ext}`;
     await d.store.put('quarantine', key, art.bytes, { contentType: ext === '.zip' ? 'application/zip' : 'application/fits' });
-    await d.repos.artifacts.markRetrieved(a, { path: art.path, size: art.size, sha256: art.sha256, objectKey: key }, actor);
+    await d.repos.transaction(async (tx) => {
+      // The batch's lock first: of two retrievals finishing it at once, the later sees the earlier's.
+      if (a.batch_id) await tx.batches.lock(a.batch_id);
+      if (!(await tx.artifacts.markRetrieved(a, { path: art.path, size: art.size, sha256: art.sha256, objectKey: key }, actor)) || !a.batch_id) return;
+      // The last file of its poll batch is safe in quarantine: the PI may remove their copies.
+      const done = await tx.batches.markFilesRetrieved(a.batch_id);
+      if (done) await tx.events.record(c.id, 'files_retrieved', { batchId: done.id, seq: done.seq, datasets: done.datasets, bytes: done.bytes, collection: c.name });
+    });
   } else if (a.state !== 'retrieved') {
     return {};
   }

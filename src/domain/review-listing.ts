@@ -1,8 +1,9 @@
-import type { AuditEntry, ImageFrame } from './model.js';
+import type { AuditEntry, Image, ImageFrame } from './model.js';
 import type { ReviewImage, ReviewImageFilter } from './ports/images-repository.js';
 import type { Page, Repositories } from './ports/repositories.js';
 import { overseesAll, type Caller } from './caller.js';
 import { visibleCollection } from './collections.js';
+import { imageNames, type ImageNaming } from './image-name.js';
 
 /**
  * What the review page shows: the images a caller may see, each with its
@@ -20,6 +21,8 @@ export interface ReviewCard {
   frames: ImageFrame[];
   lastDecision: LastDecision | null;
   canDecide: boolean;
+  /** What a reviewer calls it (image-name.ts), with the PI's object id and the group's dataId. */
+  naming: ImageNaming;
 }
 
 /** The audit actions that decide an image's fate, as the card shows the latest. */
@@ -32,8 +35,9 @@ export async function listForReview(repos: Repositories, who: Caller, f: ReviewF
   const ids = page.items.map((i) => i.id);
   const last = await repos.audit.latestOfEach(ids, DECISIONS);
   const frames = await repos.images.framesByImage(ids);
+  const names = await imageNames(repos, page.items);
   return {
-    items: page.items.map((image) => ({ image, frames: frames.get(image.id) ?? [], lastDecision: last.get(image.id) ?? null, canDecide: canDecide(who, image) })),
+    items: page.items.map((image) => ({ image, frames: frames.get(image.id) ?? [], lastDecision: last.get(image.id) ?? null, canDecide: canDecide(who, image), naming: names.get(image.id)! })),
     next: page.next,
   };
 }
@@ -42,4 +46,33 @@ export async function listForReview(repos: Repositories, who: Caller, f: ReviewF
 export function canDecide(who: Caller, img: Pick<ReviewImage, 'state' | 'owner'>): boolean {
   const decidable = img.state === 'quarantined' || img.state === 'approved' || img.state === 'rejected';
   return decidable && who.roles.includes('reviewer') && img.owner !== who.username;
+}
+
+/** At most this many ids answer "every image matching this filter". */
+export const MAX_REVIEW_IDS = 10_000;
+
+/**
+ * Every image the listing would show with this filter, in its order (for
+ * "select all N matching" across pages): at most MAX_REVIEW_IDS ids, the
+ * total, and whether ids were left out. With `decidable`, only the images
+ * this caller could approve, reject or undo now: a reviewer's, not of their
+ * own collections, neither rejected nor held by the policy.
+ */
+export async function reviewIds(repos: Repositories, who: Caller, f: Omit<ReviewFilter, 'after' | 'limit'> & { decidable?: boolean }): Promise<{ ids: string[]; total: number; truncated: boolean }> {
+  if (f.collectionId) await visibleCollection(repos, who, f.collectionId);
+  if (f.decidable && !who.roles.includes('reviewer')) return { ids: [], total: 0, truncated: false };
+  const { decidable, ...filter } = f;
+  const r = await repos.images.reviewIds({ ...filter, owner: overseesAll(who) ? undefined : who.username, ...(decidable ? { decidableBy: who.username } : {}) }, MAX_REVIEW_IDS);
+  return { ids: r.ids, total: r.total, truncated: r.total > r.ids.length };
+}
+
+/** The images among `ids` this caller may see (as in the listing), with their frames, in the order asked; others are left out. */
+export async function visibleForReview(repos: Repositories, who: Caller, ids: string[]): Promise<{ image: Image; frames: ImageFrame[] }[]> {
+  const unique = [...new Set(ids)];
+  if (!unique.length) return [];
+  const owners = await repos.images.ownersOf(unique);
+  const seen = unique.filter((id) => owners.has(id) && (overseesAll(who) || owners.get(id) === who.username));
+  const byId = new Map((await repos.images.findMany(seen)).map((i) => [i.id, i]));
+  const frames = await repos.images.framesByImage(seen);
+  return seen.filter((id) => byId.has(id)).map((id) => ({ image: byId.get(id)!, frames: frames.get(id) ?? [] }));
 }

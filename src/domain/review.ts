@@ -8,6 +8,7 @@ import { ageHours, type PolicyFacts } from '../policies/facts.js';
 import { policyRef, type Policy } from '../policies/policy-file.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors.js';
 import { settleBatches } from './batch-settlement.js';
+import { imageNames } from './image-name.js';
 
 /**
  * The review step between quarantine and publishing. The data-rights policy
@@ -197,9 +198,11 @@ export async function decide(repos: Repositories, who: Reviewer, imageIds: strin
   return repos.transaction(async (tx) => {
     const results: DecisionResult[] = [];
     const byCollection = new Map<string, string[]>();
+    // Refusals name each image as the reviewer sees it on the page (image-name.ts); all are named in one go.
+    const names = await imageNames(tx, await tx.images.findMany(imageIds));
     for (const id of imageIds) {
       try {
-        const { state, collectionId, publishAfter } = await decideOne(tx, who, id, action, why, now, opts);
+        const { state, collectionId, publishAfter } = await decideOne(tx, who, id, action, why, now, opts, names.get(id)?.name ?? `image ${id}`);
         results.push({ imageId: id, ok: true, state, ...(publishAfter ? { publishAfter: publishAfter.toISOString() } : {}) });
         byCollection.set(collectionId, [...(byCollection.get(collectionId) ?? []), id]);
       } catch (e) {
@@ -215,33 +218,34 @@ export async function decide(repos: Repositories, who: Reviewer, imageIds: strin
   });
 }
 
-async function decideOne(tx: Repositories, who: Reviewer, id: string, action: DecisionAction, reason: string | null, now: Date, opts: DecideOptions): Promise<{ state: ImageState; collectionId: string; publishAfter?: Date }> {
+/** `name`: how refusals name the image (its name, never its bare id: each result carries the id). */
+async function decideOne(tx: Repositories, who: Reviewer, id: string, action: DecisionAction, reason: string | null, now: Date, opts: DecideOptions, name: string): Promise<{ state: ImageState; collectionId: string; publishAfter?: Date }> {
   const img = await tx.images.lock(id);
   const c = await tx.collections.get(img.collection_id);
-  if (c.owner === who.username) throw new ForbiddenError(`image ${id} belongs to your own collection ${c.name}; another reviewer must decide`);
-  if (action === 'publish_now') return publishNow(tx, who, img, c.id, reason, now);
+  if (c.owner === who.username) throw new ForbiddenError(`${name} belongs to your own collection ${c.name}; another reviewer must decide`);
+  if (action === 'publish_now') return publishNow(tx, who, img, c.id, reason, now, name);
   let to: ImageState;
   let publishAfter: Date | null = null;
   if (action === 'approve') {
-    if (img.state !== 'quarantined') throw new ConflictError(`image ${id} is ${img.state}, not waiting for review`);
-    if (img.verdict === 'held') throw new ConflictError(`image ${id} is held by the policy (${img.verdict_reasons.join('; ')}); it comes to review when that changes`);
-    if (img.verdict !== 'pending_review') throw new ConflictError(img.verdict === null ? `image ${id} has no policy verdict yet${img.error ? ` (${img.error})` : ''}` : `image ${id} was not left for review by the policy`);
+    if (img.state !== 'quarantined') throw new ConflictError(`${name} is ${img.state}, not waiting for review`);
+    if (img.verdict === 'held') throw new ConflictError(`${name} is held by the policy (${img.verdict_reasons.join('; ')}); it comes to review when that changes`);
+    if (img.verdict !== 'pending_review') throw new ConflictError(img.verdict === null ? `${name} has no policy verdict yet${img.error ? ` (${img.error})` : ''}` : `${name} was not left for review by the policy`);
     to = 'approved';
     const delay = opts.publishNow ? 0 : (c.publish_delay_seconds ?? opts.publishDelaySeconds ?? 0);
     publishAfter = new Date(now.getTime() + delay * 1000);
   } else if (action === 'reject') {
-    if (img.state !== 'quarantined' && img.state !== 'approved') throw new ConflictError(`image ${id} is ${img.state}; only images not yet published can be rejected here`);
+    if (img.state !== 'quarantined' && img.state !== 'approved') throw new ConflictError(`${name} is ${img.state}; only images not yet published can be rejected here`);
     to = 'rejected';
   } else {
     // Undo returns a reviewer's decision to review; the policy's own verdicts stand.
-    if (img.state !== 'approved' && img.state !== 'rejected') throw new ConflictError(`image ${id} is ${img.state}; only approved or rejected images not yet published can be undone`);
+    if (img.state !== 'approved' && img.state !== 'rejected') throw new ConflictError(`${name} is ${img.state}; only approved or rejected images not yet published can be undone`);
     const last = await tx.audit.latest(id, ['approve', 'reject', 'undo', 'policy_rejected', 'policy_auto_approved']);
-    if (!last || last.action.startsWith('policy_')) throw new ConflictError(`image ${id} was ${img.state} by the policy, not by a reviewer; it cannot be undone`);
+    if (!last || last.action.startsWith('policy_')) throw new ConflictError(`${name} was ${img.state} by the policy, not by a reviewer; it cannot be undone`);
     to = 'quarantined';
   }
   // The decision stands against later re-evaluations until undone.
   const moved = await tx.images.transition(id, img.state, to, who.username, { reviewed_by: action === 'undo' ? null : who.username, recheck_reason: null, publish_after: publishAfter }, reason);
-  if (!moved) throw new ConflictError(`image ${id} changed while deciding; reload and try again`);
+  if (!moved) throw new ConflictError(`${name} changed while deciding; reload and try again`);
   const detail: Record<string, unknown> = { from: img.state, to, ...(publishAfter ? { publishAfter: publishAfter.toISOString() } : {}), ...(opts.publishNow ? { publishNow: true } : {}) };
   const entry: AuditInput = { actor: who.username, action, entity: 'image', entityId: id, collectionId: c.id, policyRef: img.policy_ref, reason, detail };
   await tx.audit.append([entry]);
@@ -249,8 +253,8 @@ async function decideOne(tx: Repositories, who: Reviewer, id: string, action: De
 }
 
 /** An admin ends the publishing delay of an image a reviewer approved: it is published now. */
-async function publishNow(tx: Repositories, who: Reviewer, img: Image, collectionId: string, reason: string | null, now: Date): Promise<{ state: ImageState; collectionId: string; publishAfter: Date }> {
-  if (img.state !== 'approved') throw new ConflictError(`image ${img.id} is ${img.state}; only approved images waiting for their publishing delay can be published now`);
+async function publishNow(tx: Repositories, who: Reviewer, img: Image, collectionId: string, reason: string | null, now: Date, name: string): Promise<{ state: ImageState; collectionId: string; publishAfter: Date }> {
+  if (img.state !== 'approved') throw new ConflictError(`${name} is ${img.state}; only approved images waiting for their publishing delay can be published now`);
   if (!img.publish_after || img.publish_after <= now) return { state: 'approved', collectionId, publishAfter: img.publish_after ?? now };
   await tx.images.update(img.id, { publish_after: now });
   await tx.audit.append([{ actor: who.username, action: 'publish_now', entity: 'image', entityId: img.id, collectionId, policyRef: img.policy_ref, reason, detail: { was: img.publish_after.toISOString() } }]);

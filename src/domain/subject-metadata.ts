@@ -172,10 +172,19 @@ export function splitCoordinatePair(row: SubjectMetadata): Set<string> {
 /** The PI's extra columns one image gets: collection-wide, then by stamp, by dataset and stamp, by image id (later wins). */
 export function extraFor(extra: ExtraMetadata, imageId: string, stamp: number, datasetIds: string[]): SubjectMetadata {
   const out: SubjectMetadata = { ...extra.columns };
-  Object.assign(out, extra.objects[String(stamp)]);
-  for (const ds of datasetIds) Object.assign(out, extra.objects[`${ds}:${stamp}`]);
-  Object.assign(out, extra.objects[imageId]);
+  for (const { row } of extraRowsFor(extra.objects, imageId, stamp, datasetIds)) Object.assign(out, row);
   return out;
+}
+
+/**
+ * The table rows that match one image, least specific first (stamp index,
+ * then `<dataset id>:<stamp>` for each of its datasets, then its image id),
+ * each with its key (absent rows have `row` undefined). The one matching
+ * rule: subject metadata and image names (image-name.ts) both use it.
+ */
+export function extraRowsFor<R>(objects: Record<string, R>, imageId: string, stamp: number, datasetIds: string[]): { key: string; row: R | undefined }[] {
+  const keys = [String(stamp), ...datasetIds.map((ds) => `${ds}:${stamp}`), imageId];
+  return keys.map((key) => ({ key, row: Object.hasOwn(objects, key) ? objects[key] : undefined }));
 }
 
 /** Shown in Talk only (the `!` prefix); links open the surrounding sky in two public services. */

@@ -1,5 +1,5 @@
 import { FitsCutouts, stampList, type Cutout, type SkyPosition } from './cutouts/fits-cutouts.js';
-import { renderColour, type ColourOptions, type RenderedColour } from './colour/presets.js';
+import { DEFAULT_COLOUR_PRESET, renderColour, type ColourOptions, type RenderedColour } from './colour/presets.js';
 import { downsample, fitFactor, mirrorX } from './resize.js';
 import { encodePng } from './png/png-writer.js';
 import type { AvmSpatial } from './png/avm.js';
@@ -27,7 +27,7 @@ export interface ConvertOptions {
 }
 
 export const DEFAULT_CONVERT_OPTIONS: ConvertOptions = {
-  colour: { preset: 'auto' },
+  colour: { preset: DEFAULT_COLOUR_PRESET },
   level: 6,
   maxBytes: 1_000_000,
   pixelScaleArcsec: 0.2,

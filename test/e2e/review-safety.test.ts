@@ -46,7 +46,12 @@ suite('review that cannot slip', () => {
       if (m.type() === 'error') problems.push(m.text());
     });
     await page.goto(`${app.url}/review?collection=${app.collections.alien}`);
-    await page.locator('#grid[aria-busy="false"] .card').first().waitFor();
+    try {
+      await page.locator('#grid[aria-busy="false"] .card').first().waitFor();
+    } catch (e) {
+      await writeFile(join(SHOTS, 'review-failed-load.png'), await page.screenshot({ fullPage: true }));
+      throw e;
+    }
     return page;
   }
 
@@ -99,35 +104,6 @@ suite('review that cannot slip', () => {
     await page.context().close();
   }, LONG);
 
-  it('approves ten images from the viewer with one key each, the viewer moving on by itself', async () => {
-    const page = await pageAs('rev');
-    const first = page.locator('#grid .card').first();
-    await first.focus();
-    await page.keyboard.press('Enter');
-    await poll(() => page.locator('#viewer').evaluate((d) => (d as unknown as { open: boolean }).open)).toBe(true);
-    const names: string[] = [];
-    for (let i = 0; i < 10; i++) {
-      const title = await page.locator('#viewer-title').innerText();
-      names.push(title);
-      await page.keyboard.press('a');
-      await poll(() => page.locator('#viewer-title').innerText()).not.toBe(title);
-    }
-    expect(new Set(names).size).toBe(10);
-    expect((await states()).by.approved).toBe(10);
-    // The viewer enlarges a small stamp to fit its pane, with crisp pixels.
-    const box = await page.locator('#viewer-img').boundingBox();
-    const natural = await page.locator('#viewer-img').evaluate((i) => (i as unknown as { naturalWidth: number }).naturalWidth);
-    expect(box!.width).toBeGreaterThan(natural * 2);
-    expect(await page.locator('#viewer-img').evaluate((i) => (globalThis as unknown as { getComputedStyle(e: unknown): { imageRendering: string } }).getComputedStyle(i).imageRendering)).toBe('pixelated');
-    await writeFile(join(SHOTS, 'review-viewer.png'), await page.screenshot());
-    // U takes the last decision back, in the viewer too.
-    await page.keyboard.press('ArrowLeft');
-    await page.keyboard.press('u');
-    await poll(async () => (await states()).by.approved).toBe(9);
-    expect(problems).toEqual([]);
-    await page.context().close();
-  }, LONG);
-
   it('keeps the audit trail within reach at 1280 px: right under the filters, and still in view after scrolling the grid', async () => {
     const page = await pageAs('rev', { width: 1280, height: 800 });
     await page.locator('#layout-list').click();
@@ -160,12 +136,17 @@ suite('review that cannot slip', () => {
       await check('one selected');
       await page.locator('#grid .card').nth(12).focus();
       await page.keyboard.press('r');
+      await poll(() => page.locator('#reject-dialog').evaluate((d) => (d as unknown as { open: boolean }).open)).toBe(true);
       await check('reject dialog');
-      await page.keyboard.press('Escape');
+      await page.locator('#reject-cancel').click();
       await page.keyboard.press('Control+a');
       await page.keyboard.press('a');
+      await poll(() => page.locator('#confirm-dialog').evaluate((d) => (d as unknown as { open: boolean }).open)).toBe(true);
       await check('confirm dialog');
-      await page.keyboard.press('Escape');
+      const before = await states();
+      await page.locator('#confirm-cancel').click();
+      await poll(() => page.locator('#status').innerText()).toMatch(/Nothing was changed/);
+      expect(await states()).toEqual(before);
       await page.locator('#grid .card').nth(12).focus();
       await page.keyboard.press('Enter');
       await page.locator('#viewer-img').waitFor();
@@ -179,4 +160,41 @@ suite('review that cannot slip', () => {
       await page.context().close();
     }, LONG);
   }
+  it('approves ten images from the viewer with one key each, the viewer moving on by itself', async () => {
+    const page = await pageAs('rev');
+    const first = page.locator('#grid .card').first();
+    await first.focus();
+    await page.keyboard.press('Enter');
+    await poll(() => page.locator('#viewer').evaluate((d) => (d as unknown as { open: boolean }).open)).toBe(true);
+    const names: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const title = await page.locator('#viewer-title').innerText();
+      names.push(title);
+      await page.keyboard.press('a');
+      await poll(() => page.locator('#viewer-title').innerText()).not.toBe(title);
+    }
+    expect(new Set(names).size).toBe(10);
+    expect((await states()).by.approved).toBe(10);
+    // The viewer enlarges a small stamp to fit its pane, with crisp pixels.
+    const box = await page.locator('#viewer-img').boundingBox();
+    const natural = await page.locator('#viewer-img').evaluate((i) => (i as unknown as { naturalWidth: number }).naturalWidth);
+    expect(box!.width).toBeGreaterThan(natural * 2);
+    expect(await page.locator('#viewer-img').evaluate((i) => (globalThis as unknown as { getComputedStyle(e: unknown): { imageRendering: string } }).getComputedStyle(i).imageRendering)).toBe('pixelated');
+    // Another colour preset, rendered by the server for this image alone.
+    const other = page.locator('#viewer-presets button[aria-pressed="false"]').first();
+    await other.waitFor();
+    await other.click();
+    await page.waitForFunction(() => {
+      const i = (globalThis as unknown as { document: { getElementById(id: string): { src: string; complete: boolean; naturalWidth: number } | null } }).document.getElementById('viewer-img');
+      return !!i && i.src.includes('/render?preset=') && i.complete && i.naturalWidth > 0;
+    });
+    await writeFile(join(SHOTS, 'review-viewer.png'), await page.screenshot());
+    // U takes the last decision back, in the viewer too.
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('u');
+    await poll(() => page.locator('#status').innerText()).toMatch(/^1 undone/);
+    await poll(async () => (await states()).by.approved).toBe(9);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  }, LONG);
 });

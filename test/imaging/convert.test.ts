@@ -93,7 +93,7 @@ describe('bridge convert: sky coordinates', () => {
     const prov = JSON.parse(readTextChunks(png)['bridge:provenance']);
     expect(prov.channels).toEqual({ R: 'i', G: 'r', B: 'g' });
     expect(prov.stamp).toBe(1);
-    expect(prov.colour.preset).toBe('auto');
+    expect(prov.colour.preset).toBe('sky-asinh');
     expect(prov.sources.map((s: { file: string }) => s.file.split('/').pop())).toEqual(['stamps_i.fits', 'stamps_r.fits', 'stamps_g.fits']);
   });
 

@@ -47,7 +47,7 @@ describe('presets', () => {
   const noise = (i: number) => Math.sin(i * 12.9898) * 10;
   const planes = [plane((i) => noise(i) + (i === 136 ? 5000 : 0)), plane((i) => noise(i + 1) + (i === 136 ? 3000 : 0)), plane((i) => noise(i + 2))];
 
-  for (const preset of ['auto', 'lupton', 'legacy-survey', 'linear'] as const) {
+  for (const preset of ['sky-asinh', 'auto', 'lupton', 'legacy-survey', 'linear'] as const) {
     it(`${preset}: bright source brighter than sky, grey for one band`, () => {
       const { raster, params } = renderColour(planes, { preset });
       expect(raster.channels).toBe(3);

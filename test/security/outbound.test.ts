@@ -204,7 +204,7 @@ describe('allow-listed delivery, end to end', () => {
     const headers = { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': standardSignature(secret, id, ts, body) };
     const sender = httpWebhookSender({ allowHttp: true, allowedHosts: ['hooks.lab.test'], lookup: resolver({ 'hooks.lab.test': ['127.0.0.1'] }).lookup });
     const url = `http://hooks.lab.test:${receiver.port}/bridge`;
-    expect(await sender.send({ url, body, headers })).toEqual({ delivered: true });
+    expect(await sender.send({ url, body, headers })).toEqual({ delivered: true, status: 204 });
 
     const got = receiver.requests[0];
     expect(got.body).toBe(body);

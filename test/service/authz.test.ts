@@ -81,6 +81,10 @@ const MATRIX: Row[] = [
   { name: 'its images for review', method: 'GET', path: () => `/api/v1/review/images?collection=${alienCollection}`, expect: OWNER_OR_STAFF },
   { name: 'review queue (filtered to what one may see)', method: 'GET', path: () => '/api/v1/review/images', expect: ANY_PI },
   { name: "an image's audit trail", method: 'GET', path: () => `/api/v1/images/${alienImage}/audit`, expect: OWNER_OR_STAFF },
+  { name: 'every image id matching a review filter', method: 'GET', path: () => `/api/v1/review/image-ids?collection=${alienCollection}&decidable=true`, expect: OWNER_OR_STAFF },
+  { name: 'renew preview URLs (others\' images are left out, not refused)', method: 'GET', path: () => `/api/v1/review/images/refresh?ids=${alienImage}`, expect: ANY_PI },
+  { name: 'why, per collection', method: 'GET', path: () => `/api/v1/collections/${alienCollection}/why`, expect: OWNER_OR_STAFF },
+  { name: 'an image rendered in another preset', method: 'GET', path: () => `/api/v1/images/${alienImage}/render?preset=lupton`, expect: OWNER_OR_STAFF },
   { name: 'pause', method: 'POST', path: () => `/api/v1/collections/${alienCollection}/pause`, expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 200 } },
   { name: 'resume', method: 'POST', path: () => `/api/v1/collections/${alienCollection}/resume`, expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 200 } },
   {
@@ -132,6 +136,12 @@ const MATRIX: Row[] = [
   { name: 'approve a project binding', method: 'POST', path: () => '/api/v1/project-bindings', body: () => ({ username: 'other', projectId: '77', reason: 'matrix' }), expect: { anon: 401, alien: 403, other: 403, rev: 403, boss: 201 } },
   { name: 'withdraw a project binding', method: 'DELETE', path: () => '/api/v1/project-bindings', body: () => ({ username: 'other', projectId: '77' }), expect: { anon: 401, alien: 403, other: 403, rev: 403, boss: 204 } },
   { name: "override a collection's release", method: 'POST', path: () => `/api/v1/collections/${doomed.retire.anon}/release`, body: () => ({ release: 'dr1', proprietary: true, embargoHours: 0, reason: 'matrix' }), expect: ADMIN },
+  { name: 'preview a collection before registering (own prefix)', method: 'POST', path: () => '/api/v1/collections/preview', body: () => ({ repository: 'dp1', collection: 'u/alien/zoo-review', sourceKind: 'prefix', datasetType: 'zooniverse_cutout', bands: ['g', 'r', 'i'] }), expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 403 } },
+  { name: 'send a test event to the webhook (none set: 400 for those allowed)', method: 'POST', path: () => `/api/v1/collections/${doomed.retire.anon}/webhook/test`, expect: { anon: 401, alien: 400, other: 403, rev: 403, boss: 400 } },
+  { name: 'download the export (nothing approved: 400 for those allowed)', method: 'GET', path: () => `/api/v1/collections/${doomed.retire.anon}/export`, expect: { anon: 401, alien: 400, other: 403, rev: 403, boss: 400 } },
+  { name: 'my events', method: 'GET', path: () => '/api/v1/me/events', expect: ANY_PI },
+  { name: 'the release mapping in force', method: 'GET', path: () => '/api/v1/releases', expect: ADMIN },
+  { name: 'what stopped in every collection (dead-letter list)', method: 'GET', path: () => '/api/v1/failures', expect: ADMIN },
   { name: 'revoke a delegation (none such)', method: 'DELETE', path: () => '/api/v1/delegations/00000000-0000-4000-8000-000000000000', expect: { anon: 401, alien: 403, other: 403, rev: 403, boss: 404 } },
 ];
 

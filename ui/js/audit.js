@@ -20,7 +20,7 @@ const AUDIT_SHOWN = 300;
 export function auditItem(item, { withImage }) {
   const img = item.imageId ? state.imageById.get(item.imageId) : null;
   const subject = withImage && item.imageId
-    ? h('span', { class: 'audit-subject' }, img ? stampTitle(img).toLowerCase() : h('code', { text: String(item.imageId).slice(0, 12) }))
+    ? h('span', { class: 'audit-subject' }, item.imageName ?? (img ? stampTitle(img) : h('code', { text: String(item.imageId) })))
     : null;
   const detail = typeof item.detail === 'string' && item.detail ? item.detail : null;
   return h('li', { class: 'audit-item' },

@@ -57,6 +57,7 @@ export const els = {
   viewerRejectNext: byId('viewer-reject-next', HTMLButtonElement),
   viewerUndo: byId('viewer-undo', HTMLButtonElement),
   viewerFrames: byId('viewer-frames', HTMLElement),
+  viewerPresets: byId('viewer-presets', HTMLElement),
   viewerImgError: byId('viewer-img-error', HTMLElement),
   viewerMeta: byId('viewer-meta', HTMLElement),
   viewerAudit: byId('viewer-audit', HTMLElement),

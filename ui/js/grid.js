@@ -10,6 +10,7 @@ import { els } from './elements.js';
 import { altText, metaList, stampTitle } from './image-details.js';
 import { applyMode } from './read-only.js';
 import { countdownNode } from './countdown.js';
+import { noteLoaded, renewSoon } from './media-refresh.js';
 import { canApply, notDecidableBecause } from './decidable.js';
 import { focusCard, setRoving, syncSelected, updateToolbar } from './selection.js';
 import { isReviewer } from './session.js';
@@ -53,6 +54,7 @@ export async function loadImages({ append = false } = {}) {
     if (!append) resetGrid();
     const firstNew = state.images.length;
     addImages(items);
+    noteLoaded(items);
     state.next = data?.next ?? null;
     applyMode();
     updateCount();
@@ -146,9 +148,12 @@ function fillCard(card, img) {
   });
   const figure = h('div', { class: 'thumb' }, thumb);
   thumb.addEventListener('error', () => {
+    // Usually an expired link: renewed in place within a second or two (media-refresh.js).
+    if (figure.classList.contains('broken')) return;
     figure.classList.add('broken');
-    figure.append(h('span', { class: 'thumb-error', text: 'Preview unavailable — refresh the page' }));
-  }, { once: true });
+    const retrying = renewSoon(img.id);
+    figure.append(h('span', { class: 'thumb-error', text: retrying ? 'Preview unavailable, retrying…' : 'Preview unavailable' }));
+  });
 
   const err = state.resultFor.get(img.id);
   const why = isReviewer ? notDecidableBecause(img) : null;

@@ -23,8 +23,14 @@ function hasPosition(img) {
   return typeof img.ra === 'number' && typeof img.dec === 'number' && Number.isFinite(img.ra) && Number.isFinite(img.dec);
 }
 
-/** @param {ReviewImage} img */
+/**
+ * The image's name a reviewer can say, the same on cards, dialogs, errors
+ * and the audit trail: the server's (object id, or tract/patch/stamp and
+ * bands), else the stamp and its delivery.
+ * @param {ReviewImage} img
+ */
 export function stampTitle(img) {
+  if (img.name) return img.name;
   const seq = batchSeq(img.batchId);
   return `Stamp ${img.stampIndex}${seq !== undefined ? ` · batch ${seq}` : ''}`;
 }
@@ -32,7 +38,7 @@ export function stampTitle(img) {
 /** @param {ReviewImage} img */
 export function altText(img) {
   const bands = Array.isArray(img.bands) && img.bands.length ? `, bands ${img.bands.join(' ')}` : '';
-  return `Stamp ${img.stampIndex} of collection ${img.collectionName ?? img.collectionId}${bands}`;
+  return `${img.name ?? `Stamp ${img.stampIndex}`} of collection ${img.collectionName ?? img.collectionId}${bands}`;
 }
 
 /** @param {ReviewImage} img */

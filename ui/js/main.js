@@ -6,6 +6,7 @@
 
 import { fillHeader } from './page-header.js';
 import { startCountdowns } from './countdown.js';
+import { startMediaRefresh } from './media-refresh.js';
 import { wireLayout } from './layout.js';
 import { messageOf } from './api.js';
 import { loadAudit } from './audit.js';
@@ -99,5 +100,6 @@ async function init() {
 
 init();
 startCountdowns();
+startMediaRefresh();
 
 resumeUploadsWhenVisible();

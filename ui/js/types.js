@@ -132,6 +132,7 @@
  * @property {string | null} reason
  * @property {string | null} policyVersion
  * @property {unknown} detail
+ * @property {string | null} [imageName] the image's name (object id, or tract/patch/stamp and bands) for entries about an image
  */
 
 /**

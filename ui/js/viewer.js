@@ -12,6 +12,7 @@ import { canApply, notDecidableBecause } from './decidable.js';
 import { decide, openReject } from './decisions.js';
 import { focusCard, setRoving } from './selection.js';
 import { say } from './status.js';
+import { renderPresetButtons } from './viewer-presets.js';
 import { state } from './state.js';
 
 /** @typedef {import('./types.js').ReviewImage} ReviewImage */
@@ -83,6 +84,10 @@ export async function openViewer(id) {
   // String(): an image without a preview (null) still ends in the load-error note.
   els.viewerImg.src = String(img.previewUrl);
   renderFrameButtons(img);
+  void renderPresetButtons(img, altText(img), () => {
+    els.viewerBands.hidden = true;
+    for (const b of els.viewerFrames.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.frame === 'colour'));
+  });
   applyZoom();
   els.viewerMeta.replaceChildren(
     h('p', { class: 'badges' }, verdictBadge(img.verdict), ' ', stateBadge(img.state)),
@@ -143,7 +148,9 @@ function renderFrameButtons(img) {
     els.viewerBands.hidden = false;
     for (const other of all) other.setAttribute('aria-pressed', String(other === sideBySide));
   });
+  const hadFocus = els.viewerFrames.contains(document.activeElement);
   els.viewerFrames.replaceChildren(...all);
+  if (hadFocus) buttons[0].focus();
 }
 
 /**
@@ -167,7 +174,9 @@ export function wireViewer() {
   els.viewerApproveNext.addEventListener('click', () => decideInViewer('approve'));
   els.viewerUndo.addEventListener('click', () => decideInViewer('undo'));
   els.viewerRejectNext.addEventListener('click', rejectInViewer);
-  els.viewer.addEventListener('keydown', (e) => {
+  // On the document, not the dialog: when the viewer rebuilds its buttons the focus may fall back to the body.
+  document.addEventListener('keydown', (e) => {
+    if (!els.viewer.open) return;
     if (e.altKey || e.ctrlKey || e.metaKey || isTypingTarget(e.target) || els.rejectDialog.open) return;
     const k = e.key.toLowerCase();
     if (!state.readOnly && (k === 'a' || k === 'r' || k === 'u')) {

@@ -18,7 +18,7 @@ export function httpWebhookSender(o: HttpWebhookOptions = {}): WebhookSender {
       if (!r.ok) return { delivered: false, reason: r.reason };
       if (r.status >= 300 && r.status < 400) return { delivered: false, reason: `the webhook answered HTTP ${r.status} (redirects are not followed)` };
       if (r.status < 200 || r.status >= 300) return { delivered: false, reason: `the webhook answered HTTP ${r.status}` };
-      return { delivered: true };
+      return { delivered: true, status: r.status };
     },
   };
 }

@@ -13,6 +13,7 @@ import * as deployment from './20261204140000_deployment.js';
 import * as batchSettled from './20261205090000_batch_settled.js';
 import * as heldVerdict from './20261205100000_held_verdict.js';
 import * as publishDelay from './20261205110000_publish_delay.js';
+import * as batchFilesRetrieved from './20261206090000_batch_files_retrieved.js';
 
 /**
  * Every migration, by timestamped name. Listed statically (not read from the
@@ -33,4 +34,5 @@ export const migrations: Record<string, Migration> = {
   '20261205090000_batch_settled': batchSettled,
   '20261205100000_held_verdict': heldVerdict,
   '20261205110000_publish_delay': publishDelay,
+  '20261206090000_batch_files_retrieved': batchFilesRetrieved,
 };

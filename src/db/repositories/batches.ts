@@ -39,6 +39,20 @@ export function batchesRepository(db: Tx): BatchesRepository {
     create: (collectionId) => createBatch(db, collectionId),
     list: (collectionId) => listBatches(db, collectionId),
     settle: (collectionId, bands) => settleBatches(db, collectionId, bands),
+    async lock(batchId) {
+      await sql`select id from batches where id = ${batchId} for update`.execute(db);
+    },
+    async markFilesRetrieved(batchId) {
+      const done = await sql<{ id: string; seq: number }>`
+        update batches b set files_retrieved_at = now()
+        where b.id = ${batchId} and b.files_retrieved_at is null
+          and not exists (select 1 from artifacts a where a.batch_id = b.id and a.object_key is null)
+        returning b.id, b.seq`.execute(db);
+      const row = done.rows[0];
+      if (!row) return undefined;
+      const n = await sql<{ datasets: number; bytes: number }>`select count(*)::int as datasets, coalesce(sum(size), 0)::float8 as bytes from artifacts where batch_id = ${batchId}`.execute(db);
+      return { id: row.id, seq: row.seq, datasets: n.rows[0].datasets, bytes: Number(n.rows[0].bytes) };
+    },
     async unsettle(batchId) {
       await db.updateTable('batches').set({ settled_at: null }).where('id', '=', batchId).execute();
     },

@@ -126,6 +126,24 @@ export function collectionsRepository(db: Tx): CollectionsRepository {
       for (const r of rows) out.set(r.collection_id, { ...out.get(r.collection_id), [r.state]: r.n });
       return out;
     },
+    async objectIdRows(collectionIds, keys, cols) {
+      if (!collectionIds.length || !keys.length || !cols.length) return [];
+      const oid = sql`coalesce(${sql.join(cols.map((c) => sql`nullif(btrim(e.value->>${c}::text), '')`))})`;
+      const out: { collectionId: string; key: string; objectId: string; uses: number }[] = [];
+      // Keys go in slices: a bulk decision names 500 images, each with a few keys.
+      for (let i = 0; i < keys.length; i += 5000) {
+        const r = await sql<{ collection_id: string; key: string; object_id: string; uses: number }>`
+          select collection_id, key, object_id, uses::int as uses from (
+            select c.id as collection_id, e.key as key, ${oid} as object_id, count(*) over (partition by c.id, ${oid}) as uses
+            from collections c
+            cross join lateral jsonb_each(case when jsonb_typeof(c.extra_metadata->'objects') = 'object' then c.extra_metadata->'objects' else '{}'::jsonb end) e
+            where c.id in (${sql.join(collectionIds)})
+          ) t
+          where object_id is not null and key in (${sql.join(keys.slice(i, i + 5000))})`.execute(db);
+        out.push(...r.rows.map((x) => ({ collectionId: x.collection_id, key: x.key, objectId: x.object_id, uses: x.uses })));
+      }
+      return out;
+    },
     async delete(id) {
       await db.deleteFrom('collections').where('id', '=', id).execute();
     },

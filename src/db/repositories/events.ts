@@ -37,5 +37,17 @@ export function eventsRepository(db: Tx): EventsRepository {
       if (f.before) q = q.where('id', '<', f.before);
       return q.execute();
     },
+    listForOwner(owner, f) {
+      let q = db
+        .selectFrom('events')
+        .innerJoin('collections', 'collections.id', 'events.collection_id')
+        .selectAll('events')
+        .select('collections.name as collection_name')
+        .where('collections.owner', '=', owner)
+        .orderBy('events.id', 'desc')
+        .limit(f.limit);
+      if (f.before) q = q.where('events.id', '<', f.before);
+      return q.execute();
+    },
   };
 }

@@ -8,6 +8,7 @@ import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { framesByImage, framesOf, insertFrames } from './frames.js';
 import { datasetIdsByImage, linkDatasets } from './image-datasets.js';
 import { transition } from './transitions.js';
+import { outcomeGroups, ownersOf, reviewIds } from './review-queries.js';
 import type { Tx } from './transitions.js';
 
 export type { NewImage };
@@ -301,6 +302,9 @@ export function imagesRepository(db: Tx): ImagesRepository {
       const row = await db.selectFrom('images').select('id').where('collection_id', '=', collectionId).where('verdict', '=', verdict).limit(1).executeTakeFirst();
       return row?.id;
     },
+    reviewIds: (f, max) => reviewIds(db, f, max),
+    ownersOf: (ids) => ownersOf(db, ids),
+    outcomeGroups: (collectionId) => outcomeGroups(db, collectionId),
   };
 }
 

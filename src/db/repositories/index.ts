@@ -10,6 +10,7 @@ import { eventsRepository } from './events.js';
 import { healthRepository } from './health.js';
 import { imagesRepository } from './images.js';
 import { sessionsRepository } from './sessions.js';
+import { stoppedWorkRepository } from './stopped-work.js';
 import { uploadBatchesRepository } from './upload-batches.js';
 import { uploadLedgerRepository } from './upload-ledger.js';
 import type { Tx } from './transitions.js';
@@ -38,6 +39,7 @@ function bind(db: Tx, inTransaction: boolean): Repositories {
     health: healthRepository(db),
     sessions: sessionsRepository(db),
     ledger: uploadLedgerRepository(db),
+    stoppedWork: stoppedWorkRepository(db),
     transaction: (fn) => (inTransaction ? fn(repos) : (db as Db).transaction().execute((tx) => fn(bind(tx, true)))),
   };
   return repos;

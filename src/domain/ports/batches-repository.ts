@@ -35,6 +35,15 @@ export interface BatchesRepository {
    * process asks.
    */
   settle(collectionId: string, bands: string[]): Promise<SettledBatch[]>;
+  /**
+   * Marks, and returns once, a batch every one of whose datasets has been
+   * retrieved into quarantine (none still waiting, none failed before it
+   * was retrieved). Takes the batch's row lock first, so that of two
+   * retrievals finishing a batch at once the later sees the earlier's.
+   */
+  markFilesRetrieved(batchId: string): Promise<{ id: string; seq: number; datasets: number; bytes: number } | undefined>;
+  /** Takes the batch's row lock until the transaction ends. */
+  lock(batchId: string): Promise<void>;
   /** New work for a settled batch (a retried dataset): it will be settled, and announced, again. */
   unsettle(batchId: string): Promise<void>;
 }

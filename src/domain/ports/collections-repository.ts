@@ -75,6 +75,13 @@ export interface CollectionsRepository {
   countByState(id: string): Promise<StateCounts>;
   /** Image counts per state of several collections at once (listing pages). */
   imageCountsOf(ids: string[]): Promise<Map<string, Record<string, number>>>;
+  /**
+   * From the collections' extra-metadata tables: the rows under `keys` that
+   * carry an object id (the first of `columns` a row has), each with how many
+   * rows of its table carry the same id. Read in the database, so a
+   * 20,000-row table is not shipped whole to name a page of images.
+   */
+  objectIdRows(collectionIds: string[], keys: string[], columns: readonly string[]): Promise<{ collectionId: string; key: string; objectId: string; uses: number }[]>;
   /** Deletes the collection; its artifacts, images, batches and ledger go with it. */
   delete(id: string): Promise<void>;
 }

@@ -147,4 +147,30 @@ export interface ImagesRepository {
   countByVerdict(collectionId: string): Promise<{ verdict: Verdict | null; n: number }[]>;
   /** Some image of the collection with this verdict, if there is one. */
   firstWithVerdict(collectionId: string, verdict: Verdict): Promise<string | undefined>;
+
+  /**
+   * The ids `listForReview` would page through with this filter (`after` and
+   * `limit` aside), in its order: at most `max`, with how many match in all.
+   * With `decidableBy`, only images that user could approve, reject or undo
+   * now (not their own collection's, not rejected or held by the policy).
+   */
+  reviewIds(filter: Omit<ReviewImageFilter, 'after' | 'limit'> & { decidableBy?: string }, max: number): Promise<{ ids: string[]; total: number }>;
+  /** The owner of each image's collection (unknown ids are absent). */
+  ownersOf(imageIds: string[]): Promise<Map<string, string>>;
+  /** A collection's images grouped by what became of them and why: one row per (outcome, rules, reason), largest first. */
+  outcomeGroups(collectionId: string): Promise<OutcomeGroupRow[]>;
+}
+
+/** What became of an image: its policy verdict, a reviewer's rejection, or a failed conversion. */
+export type ImageOutcome = Verdict | 'reviewer_rejected' | 'failed';
+
+export interface OutcomeGroupRow {
+  outcome: ImageOutcome;
+  /** The policy rules that matched (none for reviewers' rejections and failures). */
+  rules: string[];
+  /** The verdict's reasons joined with "; " (a cap's image counts left out), the reviewer's reason, or the error's first line. */
+  reason: string;
+  count: number;
+  /** The latest observation time among the group's images (null when none has one). */
+  newestObservedAt: Date | null;
 }

@@ -8,6 +8,7 @@ import type { EventsRepository } from './events-repository.js';
 import type { HealthRepository } from './health-repository.js';
 import type { ImagesRepository } from './images-repository.js';
 import type { SessionsRepository } from './sessions-repository.js';
+import type { StoppedWorkRepository } from './stopped-work-repository.js';
 import type { UploadBatchesRepository } from './upload-batches-repository.js';
 import type { UploadLedgerRepository } from './upload-ledger-repository.js';
 
@@ -35,6 +36,8 @@ export interface Repositories {
   health: HealthRepository;
   sessions: SessionsRepository;
   ledger: UploadLedgerRepository;
+  /** Stopped work across all collections (the admin's dead-letter list). */
+  stoppedWork: StoppedWorkRepository;
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
 }
 

@@ -7,7 +7,7 @@ export interface WebhookDelivery {
 }
 
 /** Delivered (2xx), or why not, in words the PI reads in the event log: generic ("timed out", "refused: private address", "the webhook answered HTTP 500"), never a response body or internal detail. */
-export type WebhookOutcome = { delivered: true } | { delivered: false; reason: string };
+export type WebhookOutcome = { delivered: true; status?: number } | { delivered: false; reason: string };
 
 /**
  * Sends webhook deliveries. The adapter decides what "reachable" means

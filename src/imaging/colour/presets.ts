@@ -3,13 +3,25 @@ import { asinhPositive, checkSameShape, luptonGrey, luptonRgb, type LuptonParams
 import { autoLuptonGreyParams, autoLuptonParams } from './auto.js';
 import { zscaleInterval } from './zscale.js';
 import { isRubinBand, syntheticGreen, type RubinBand } from './bands.js';
+import { skyAsinh } from './sky-asinh.js';
 
-export type ColourPreset = 'auto' | 'lupton' | 'legacy-survey' | 'linear';
-export const COLOUR_PRESETS: readonly ColourPreset[] = ['auto', 'lupton', 'legacy-survey', 'linear'];
+export type ColourPreset = 'sky-asinh' | 'auto' | 'lupton' | 'legacy-survey' | 'linear';
+/** Every preset, the default (DEFAULT_COLOUR_PRESET) first. */
+export const COLOUR_PRESETS: readonly ColourPreset[] = ['sky-asinh', 'auto', 'lupton', 'legacy-survey', 'linear'];
+/**
+ * What a new collection, `bridge convert` and the demo use unless told
+ * otherwise: the preset that renders the sky dark and neutral and keeps the
+ * central object unsaturated (see sky-asinh.ts for why `auto` is not it).
+ */
+export const DEFAULT_COLOUR_PRESET: ColourPreset = 'sky-asinh';
 
 /**
  * How to turn planes into colours. `minimum` is always a data value (per
  * band, or one for all) that renders black.
+ * - sky-asinh (the default): per-band sky subtraction at the sigma-clipped
+ *   median, one noise-based asinh softening for all bands (so the sky is dark
+ *   and neutral), Lupton's colour-preserving scaling, white point at the
+ *   central object's brightest channel (see sky-asinh.ts). No option applies.
  * - auto: astropy AsinhZScaleMapping (minimum and stretch from zscale of the
  *   intensity), Q default 8. No other option applies.
  * - lupton: astropy make_lupton_rgb with minimum (default 0), stretch
@@ -82,7 +94,7 @@ export function renderColour(planes: ImagePlane[], opts: ColourOptions): Rendere
   if (opts.bands !== undefined && opts.bands.length !== planes.length) {
     throw new ImagingError(`${opts.bands.length} band names for ${planes.length} planes`, { field: 'bands' });
   }
-  const preset = opts.preset ?? 'auto';
+  const preset = opts.preset ?? DEFAULT_COLOUR_PRESET;
   checkOptions(preset, opts);
   const bands = opts.bands ?? ASSUMED_BANDS[planes.length];
   const extra: Record<string, unknown> = { bands, ...(opts.bands ? {} : { bandsAssumed: true }) };
@@ -92,6 +104,10 @@ export function renderColour(planes: ImagePlane[], opts: ColourOptions): Rendere
     extra.green = `mean of ${bands[0]} and ${bands[1]}`;
   }
   switch (preset) {
+    case 'sky-asinh': {
+      const { raster, params } = skyAsinh(channels);
+      return withParams({ raster, params: { preset: 'sky-asinh', ...params } }, extra);
+    }
     case 'auto':
       return withParams(auto(channels, opts), extra);
     case 'lupton':
@@ -112,6 +128,7 @@ function withParams(r: RenderedColour, extra: Record<string, unknown>): Rendered
 /** Options that a preset does not use are refused rather than silently ignored. */
 function checkOptions(preset: ColourPreset, o: ColourOptions): void {
   const used: Record<ColourPreset, (keyof ColourOptions)[]> = {
+    'sky-asinh': [],
     auto: ['Q'],
     lupton: ['minimum', 'stretch', 'Q'],
     'legacy-survey': ['minimum', 'Q', 'scales'],
