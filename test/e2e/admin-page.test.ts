@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium, signedInPage } from '../support/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridgeApp, type BridgeApp } from '../support/bridge-app.js';
 import { seriousViolations } from '../support/axe.js';
@@ -12,7 +13,6 @@ import { seriousViolations } from '../support/axe.js';
  * A reviewer who opens the page is told it is for admins. axe finds nothing
  * serious in any state, wide or phone-sized.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const suite = existsSync(CHROMIUM) ? describe : describe.skip;
 const SHOTS = 'test/e2e/__screenshots__';
 const WIDE = { width: 1280, height: 900 };
@@ -25,7 +25,7 @@ suite('the admin page', () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     app = await startBridgeApp({ owners: ['alien'], stamps: 2, sweepSeconds: 3600 });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -33,19 +33,7 @@ suite('the admin page', () => {
   });
 
   /** /admin signed in as `user` through the real provider; nothing but the bridge is reachable. */
-  async function pageAs(user: string): Promise<Page> {
-    const { cookie } = await app.session(user);
-    const context = await browser.newContext({ viewport: WIDE });
-    await context.route((u) => u.hostname !== '127.0.0.1', (route) => route.abort('blockedbyclient'));
-    await context.addCookies(cookie.split('; ').map((kv) => ({ name: kv.slice(0, kv.indexOf('=')), value: kv.slice(kv.indexOf('=') + 1), url: app.url })));
-    const page = await context.newPage();
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    await page.goto(`${app.url}/admin`);
-    return page;
-  }
+  const pageAs = (user: string): Promise<Page> => signedInPage(browser, app, user, '/admin', errors, { viewport: WIDE });
 
   /** axe at both sizes, in the state the page is in; back to the wide size after. */
   async function accessible(page: Page, state: string) {

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium, signedInPage } from '../support/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridgeAppOnZooniverse, type BridgeApp } from '../support/bridge-app.js';
 import type { PanoptesServerDouble } from '../support/panoptes-server.js';
@@ -11,7 +12,6 @@ import { waitFor } from '../support/wait.js';
  * until it ends uploaded, each subject once; a failed dataset named by its
  * type and dataId, with its own Retry. Reviewers see the list without buttons.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const suite = existsSync(CHROMIUM) ? describe : describe.skip;
 
 suite('what stopped, on the page', () => {
@@ -22,28 +22,15 @@ suite('what stopped, on the page', () => {
   beforeAll(async () => {
     app = await startBridgeAppOnZooniverse({ owners: ['alien'], stamps: 3, settings: { uploadMode: 'api' } });
     zoo = app.zoo;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
     await app?.close();
   });
 
-  /** A page signed in as `user` with a session made through the real provider. */
-  async function pageAs(user: string): Promise<Page> {
-    const { cookie } = await app.session(user);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    await context.route((u) => u.hostname !== '127.0.0.1', (route) => route.abort('blockedbyclient'));
-    await context.addCookies(cookie.split('; ').map((kv) => ({ name: kv.slice(0, kv.indexOf('=')), value: kv.slice(kv.indexOf('=') + 1), url: app.url })));
-    const page = await context.newPage();
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => {
-      // The retried dataset's 409 is not expected here; any console error is a page fault.
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    await page.goto(`${app.url}/review`);
-    return page;
-  }
+  /** A page signed in as `user` with a session made through the real provider; any console error is a page fault. */
+  const pageAs = (user: string): Promise<Page> => signedInPage(browser, app, user, '/review', errors);
 
   it('shows a failed batch and a failed dataset with their reasons; the PI retries both from the page, and the batch ends uploaded once', async () => {
     const cid = app.collections.alien;

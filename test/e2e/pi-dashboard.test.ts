@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import JSZip from 'jszip';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium, signedInPage } from '../support/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridgeApp, type BridgeApp } from '../support/bridge-app.js';
 import { seriousViolations } from '../support/axe.js';
@@ -20,7 +21,6 @@ import { COLOUR_PRESETS } from '../../src/imaging/colour/presets.js';
  * takedown dialog, read the notifications. axe on every state, at 1280 and
  * 390 px; no console or page errors beyond the refusals the journey asks for.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const suite = existsSync(CHROMIUM) ? describe : describe.skip;
 const SHOTS = 'test/e2e/__screenshots__';
 
@@ -44,7 +44,7 @@ suite('the PI dashboard, in a browser', () => {
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
     port = (receiver.address() as AddressInfo).port;
     app = await startBridgeApp({ owners: ['alien'], stamps: 3, webhookAllowedHosts: '127.0.0.1' });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -52,19 +52,7 @@ suite('the PI dashboard, in a browser', () => {
     await new Promise((r) => receiver?.close(r));
   });
 
-  async function pageAs(user: string, viewport: { width: number; height: number }, path = '/pi'): Promise<Page> {
-    const { cookie } = await app.session(user);
-    const context = await browser.newContext({ viewport, acceptDownloads: true });
-    await context.route((u) => u.hostname !== '127.0.0.1', (route) => route.abort('blockedbyclient'));
-    await context.addCookies(cookie.split('; ').map((kv) => ({ name: kv.slice(0, kv.indexOf('=')), value: kv.slice(kv.indexOf('=') + 1), url: app.url })));
-    const page = await context.newPage();
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    await page.goto(`${app.url}${path}`);
-    return page;
-  }
+  const pageAs = (user: string, viewport: { width: number; height: number }, path = '/pi'): Promise<Page> => signedInPage(browser, app, user, path, errors, { viewport, acceptDownloads: true });
 
   async function axe(page: Page, state: string) {
     expect({ state, found: await seriousViolations(page) }).toEqual({ state, found: [] });

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { CHROMIUM, launchChromium, signedInPage } from '../support/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridgeApp, type BridgeApp } from '../support/bridge-app.js';
 
@@ -8,7 +9,6 @@ import { startBridgeApp, type BridgeApp } from '../support/bridge-app.js';
  * minutes) keeps its thumbnails: the page renews the links in place before
  * they expire, without a reload, and the selection stays.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const suite = existsSync(CHROMIUM) ? describe : describe.skip;
 const poll = <T>(fn: () => Promise<T> | T) => expect.poll(fn, { timeout: 30_000, interval: 100 });
 
@@ -17,7 +17,7 @@ suite('signed media URLs renewed by the page', () => {
   let browser: Browser;
   beforeAll(async () => {
     app = await startBridgeApp({ owners: ['alien'], stamps: 6, env: { MEDIA_URL_TTL_SECONDS: '6' } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -25,14 +25,9 @@ suite('signed media URLs renewed by the page', () => {
   });
 
   it('keeps every thumbnail and the selection three lifetimes later, and a fresh link loads where an old one is refused', async () => {
-    const { cookie } = await app.session('rev');
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    await context.route((u) => u.hostname !== '127.0.0.1', (route) => route.abort('blockedbyclient'));
-    await context.addCookies(cookie.split('; ').map((kv) => ({ name: kv.slice(0, kv.indexOf('=')), value: kv.slice(kv.indexOf('=') + 1), url: app.url })));
-    const page = await context.newPage();
     const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${app.url}/review?collection=${app.collections.alien}`);
+    const page = await signedInPage(browser, app, 'rev', `/review?collection=${app.collections.alien}`, errors);
+    const context = page.context();
     const cards = page.locator('#grid .card');
     await poll(() => cards.count()).toBe(6);
     const srcs = () => page.$$eval('#grid .card .thumb img', (imgs) => imgs.map((i) => (i as unknown as { src: string }).src));

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium, signedInPage } from '../support/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridgeApp, type BridgeApp } from '../support/bridge-app.js';
 import { seriousViolations } from '../support/axe.js';
@@ -15,7 +16,6 @@ import { seriousViolations } from '../support/axe.js';
  * serious or critical problem in any state of the page at desktop and phone
  * widths.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const suite = existsSync(CHROMIUM) ? describe : describe.skip;
 const SHOTS = join(dirname(fileURLToPath(import.meta.url)), '__screenshots__');
 const LONG = 180_000;
@@ -28,7 +28,7 @@ suite('review that cannot slip', () => {
 
   beforeAll(async () => {
     app = await startBridgeApp({ owners: ['alien'], stamps: 24, env: { PUBLISH_DELAY_SECONDS: '600' } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
   }, LONG);
   afterAll(async () => {
     await browser?.close();
@@ -36,16 +36,7 @@ suite('review that cannot slip', () => {
   });
 
   async function pageAs(user: string, viewport = { width: 1280, height: 800 }): Promise<Page> {
-    const { cookie } = await app.session(user);
-    const context = await browser.newContext({ viewport, locale: 'en-GB', timezoneId: 'UTC' });
-    await context.route((u) => u.hostname !== '127.0.0.1', (route) => route.abort('blockedbyclient'));
-    await context.addCookies(cookie.split('; ').map((kv) => ({ name: kv.slice(0, kv.indexOf('=')), value: kv.slice(kv.indexOf('=') + 1), url: app.url })));
-    const page = await context.newPage();
-    page.on('pageerror', (e) => problems.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(m.text());
-    });
-    await page.goto(`${app.url}/review?collection=${app.collections.alien}`);
+    const page = await signedInPage(browser, app, user, `/review?collection=${app.collections.alien}`, problems, { viewport, locale: 'en-GB', timezoneId: 'UTC' });
     try {
       await page.locator('#grid[aria-busy="false"] .card').first().waitFor();
     } catch (e) {
