@@ -22,6 +22,36 @@ export function uiAssets(): RequestHandler {
  */
 export const PAGES = { '/review': 'review.html', '/pi': 'pi.html', '/admin': 'admin.html' } as const;
 
+/** The header every page shares, written once here (the HTML files hold `{{PAGE_HEADER}}`); ui/js/page-header.js fills in who is signed in. */
+const NAV: { path: keyof typeof PAGES; label: string; subtitle: string; role?: string }[] = [
+  { path: '/review', label: 'Review', subtitle: 'Image review' },
+  { path: '/pi', label: 'My collections', subtitle: 'My collections' },
+  { path: '/admin', label: 'Admin', subtitle: 'Administration', role: 'admin' },
+];
+
+export function pageHeader(path: keyof typeof PAGES): string {
+  const here = NAV.find((n) => n.path === path)!;
+  const links = NAV.map((n) => `      <a href="${n.path}"${n.path === path ? ' aria-current="page"' : ''}${n.role ? ` data-role="${n.role}" hidden` : ''}>${n.label}</a>`).join('\n');
+  return `<header class="app-header">
+    <div class="brand">
+      <span class="brand-name">RSP → Zooniverse bridge</span>
+      <span class="brand-sub">${here.subtitle}</span>
+    </div>
+    <nav class="page-nav" aria-label="Pages">
+${links}
+    </nav>
+    <div class="account">
+      <span class="account-user">Signed in as <strong id="user-name">…</strong></span>
+      <span id="user-roles" class="account-roles"></span>
+      <a class="header-link" href="/api/v1/docs">API reference</a>
+      <form id="logout-form" method="post" action="/auth/logout">
+        <input type="hidden" name="_csrf" id="logout-csrf" value="">
+        <button type="submit" class="btn btn-header">Log out</button>
+      </form>
+    </div>
+  </header>`;
+}
+
 export function uiPage(path: keyof typeof PAGES, devMode = false): RequestHandler {
   let template: string | undefined;
   return (req, res) => {
@@ -29,7 +59,7 @@ export function uiPage(path: keyof typeof PAGES, devMode = false): RequestHandle
       res.redirect(303, `/auth/login?returnTo=${encodeURIComponent(path)}`);
       return;
     }
-    template ??= withDevBanner(readFileSync(`${UI_DIR}${PAGES[path]}`, 'utf8'), devMode);
+    template ??= withDevBanner(readFileSync(`${UI_DIR}${PAGES[path]}`, 'utf8').replace('{{PAGE_HEADER}}', pageHeader(path)), devMode);
     const user = JSON.stringify({ username: req.identity.username, roles: req.identity.roles });
     res.setHeader('Cache-Control', 'no-store');
     res.type('html').send(template.replaceAll('{{CSRF_TOKEN}}', escapeHtml(req.csrfToken ?? '')).replaceAll('{{USER_JSON}}', escapeHtml(user)));

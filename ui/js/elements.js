@@ -7,7 +7,6 @@ const cards = document.querySelector('#grid .cards');
 if (!(cards instanceof HTMLElement)) throw new Error('#grid .cards: expected an HTMLElement');
 
 export const els = {
-  userRoles: byId('user-roles', HTMLElement),
   collection: byId('collection', HTMLSelectElement),
   collectionSummary: byId('collection-summary', HTMLElement),
   batch: byId('batch', HTMLSelectElement),

@@ -19,7 +19,6 @@ import { wireGrid } from './grid-navigation.js';
 import { wireKeyboard } from './keyboard.js';
 import { applyMode } from './read-only.js';
 import { clearSelection, selectAll, updateToolbar } from './selection.js';
-import { user } from './session.js';
 import { state } from './state.js';
 import { say } from './status.js';
 import { resumeUploadsWhenVisible } from './upload-progress.js';
@@ -70,7 +69,6 @@ function wire() {
 
 async function init() {
   fillHeader();
-  els.userRoles.replaceChildren(...user.roles.map((r) => h('span', { class: 'role', text: r })));
 
   const fromUrl = readUrl();
   els.verdict.value = fromUrl.verdict;
