@@ -110,15 +110,23 @@ const collectionId = (raw: string): string => {
   return raw;
 };
 
+/**
+ * A registration body (also what a preview takes). The data release is a
+ * policy fact the system derives from the repository (RELEASES_FILE); a PI's
+ * claim is refused, by name.
+ */
+export function parseRegistration(body: unknown): z.infer<typeof registrationSchema> {
+  if (body && typeof body === 'object' && 'dataRelease' in body) {
+    throw new ValidationError("dataRelease cannot be set: the data release is derived from the repository by the bridge (the operator's release mapping); leave it out", { field: 'dataRelease' });
+  }
+  return registrationSchema.parse(body);
+}
+
 export function collectionRoutes(d: CollectionRoutesDeps): Router {
   const r = Router();
 
   r.post('/collections', requireRole('pi'), async (req, res) => {
-    // The data release is a policy fact the system derives from the repository (RELEASES_FILE); a PI's claim is refused, by name.
-    if (req.body && typeof req.body === 'object' && 'dataRelease' in req.body) {
-      throw new ValidationError('dataRelease cannot be set: the data release is derived from the repository by the bridge (the operator\'s release mapping); leave it out', { field: 'dataRelease' });
-    }
-    const body = registrationSchema.parse(req.body);
+    const body = parseRegistration(req.body);
     const c = await registerCollection({ repos: d.repos, polls: d.queues, artifactRoot: d.artifactRoot, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, releases: d.releases }, req.identity!, body);
     res.status(201).location(`/api/v1/collections/${c.id}`).json(collectionView(c));
   });

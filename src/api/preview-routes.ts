@@ -5,7 +5,7 @@ import type { Collection } from '../domain/model.js';
 import { ValidationError } from '../domain/errors.js';
 import { previewCollection } from '../domain/collection-preview.js';
 import { COLOUR_PRESETS } from '../imaging/colour/presets.js';
-import { registrationSchema } from './collections-routes.js';
+import { parseRegistration } from './collections-routes.js';
 import { requireRole } from './auth.js';
 
 export interface PreviewRoutesDeps {
@@ -23,10 +23,7 @@ export interface PreviewRoutesDeps {
 export function previewRoutes(d: PreviewRoutesDeps): Router {
   const r = Router();
   r.post('/collections/preview', requireRole('pi'), async (req, res) => {
-    if (req.body && typeof req.body === 'object' && 'dataRelease' in req.body) {
-      throw new ValidationError('dataRelease cannot be set: the data release is derived from the repository by the bridge; leave it out', { field: 'dataRelease' });
-    }
-    const body = registrationSchema.parse(req.body);
+    const body = parseRegistration(req.body);
     const sourceFor = d.sourceFor;
     if (!sourceFor) throw new ValidationError('this bridge cannot read collections here (no source configured)');
     const p = await previewCollection({ repos: d.repos, artifactRoot: d.artifactRoot, sourceFor, presets: COLOUR_PRESETS }, req.identity!, body);
