@@ -3,17 +3,15 @@ import { z } from 'zod';
 import { changeableCollection } from '../domain/collections.js';
 import { overrideRelease, setPanelApproval, setPublishDelay, type FactChangeDeps } from '../domain/collection-settings.js';
 import { delegate, listDelegations, revokeDelegation } from '../domain/delegations.js';
-import { approveProjectBinding, listProjectBindings, revokeProjectBinding } from '../domain/project-bindings.js';
 import { requireRole } from './auth.js';
 
 const uuid = z.string().uuid();
-const projectId = z.string().regex(/^\d{1,12}$/, 'must be a Zooniverse project id (digits)');
 const username = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be an RSP username');
 
 /**
  * What only admins do: record a collection's Data Rights Panel approval
  * (a policy fact), and delegate collection prefixes outside u/<own name>/ to
- * a PI. Both are audited.
+ * a PI. Both are audited. (Project bindings: project-binding-routes.ts.)
  */
 export function adminRoutes(d: FactChangeDeps): Router {
   const r = Router();
@@ -66,23 +64,6 @@ export function adminRoutes(d: FactChangeDeps): Router {
 
   r.delete('/delegations/:id', requireRole('admin'), async (req, res) => {
     await revokeDelegation(d.repos, req.identity!, uuid.parse(req.params.id));
-    res.status(204).end();
-  });
-
-  r.get('/project-bindings', requireRole('admin'), async (req, res) => {
-    const rows = await listProjectBindings(d.repos, req.identity!);
-    res.json({ items: rows.map((x) => ({ username: x.username, projectId: x.project_id, approvedBy: x.approved_by, createdAt: x.created_at })) });
-  });
-
-  r.post('/project-bindings', requireRole('admin'), async (req, res) => {
-    const b = z.object({ username, projectId, reason: z.string().trim().min(1).max(2000).default('approved by an admin') }).strict().parse(req.body);
-    const row = await approveProjectBinding(d.repos, req.identity!, b.username, b.projectId, b.reason);
-    res.status(201).json({ username: row.username, projectId: row.project_id, approvedBy: row.approved_by });
-  });
-
-  r.delete('/project-bindings', requireRole('admin'), async (req, res) => {
-    const b = z.object({ username, projectId }).strict().parse(req.body);
-    await revokeProjectBinding(d.repos, req.identity!, b.username, b.projectId);
     res.status(204).end();
   });
 

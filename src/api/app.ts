@@ -17,6 +17,7 @@ import { DEFAULT_MEDIA_URL_TTL_SECONDS, mediaRoutes, mediaSigner } from './media
 import { reviewRoutes } from './review-routes.js';
 import { renderRoutes } from './render-routes.js';
 import { adminRoutes } from './admin-routes.js';
+import { projectBindingRoutes } from './project-binding-routes.js';
 import { adminOverviewRoutes } from './admin-overview-routes.js';
 import { retryRoutes } from './retry-routes.js';
 import { takedownRoutes } from './takedown-routes.js';
@@ -217,6 +218,7 @@ export function createApi(d: ApiDeps): Express {
   api.use(reviewRoutes({ repos: d.repos, signer, log: d.log, release: (cid, ids, o) => d.queues.release(cid, ids, o), publishDelaySeconds: d.publishDelaySeconds, releaseProgress: (cid, o) => releaseProgress(d.repos, cid, o), allowHttpWebhooks: !d.auth.secureCookies, webhookAllowedHosts: d.webhookAllowedHosts, uploading: !!d.panoptes }));
   api.use(renderRoutes({ repos: d.repos, store: d.store }));
   api.use(adminRoutes({ repos: d.repos, queues: d.queues, clock: systemClock }));
+  api.use(projectBindingRoutes({ repos: d.repos }));
   api.use(adminOverviewRoutes({ repos: d.repos, releases: d.releases ?? DEFAULT_RELEASES, releasesFile: d.releasesFile }));
   api.use(retryRoutes({ repos: d.repos, queues: d.queues, clock: systemClock }));
   api.use(takedownRoutes({ repos: d.repos, takedown: { repos: d.repos, lock: d.lock, store: d.store, log: d.log, panoptes: d.panoptes }, queues: d.queues }));

@@ -94,17 +94,25 @@ export function authRoutes(d: AuthRoutesDeps): Router {
   return r;
 }
 
+/**
+ * The dev-mode sign-in form (no identity provider). Laid out for the
+ * device's width, with every control at least 44x44 CSS px on a phone
+ * (ui/login.css; test/e2e/sign-in-page.test.ts measures it).
+ */
 function devLoginPage(returnTo: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Dev sign-in — RSP-Zooniverse bridge</title>
-<link rel="stylesheet" href="/ui/review.css"></head><body class="dev-login">
-<main><h1>Development sign-in</h1>
-<p><strong>Dev mode, no identity provider configured.</strong> Anyone can sign in as anyone. Never expose this server.</p>
-<form method="post" action="/auth/dev-login">
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>Dev sign-in — RSP-Zooniverse bridge</title>
+<link rel="stylesheet" href="/ui/review.css"><link rel="stylesheet" href="/ui/login.css"></head><body class="dev-login">
+<main class="login-main"><h1>Development sign-in</h1>
+<p class="login-warning"><strong>Dev mode, no identity provider configured.</strong> Anyone can sign in as anyone. Never expose this server.</p>
+<form class="login-form" method="post" action="/auth/dev-login">
 <input type="hidden" name="returnTo" value="${escapeHtml(returnTo)}">
-<p><label for="username">RSP username</label> <input id="username" name="username" required pattern="[a-z0-9][a-z0-9._\\-]{0,63}" autocomplete="username"></p>
-<fieldset><legend>Roles</legend>
+<div class="login-field"><label for="username">RSP username</label> <input id="username" name="username" type="text" required pattern="[a-z0-9][a-z0-9._\\-]{0,63}" autocomplete="username" autocapitalize="none" spellcheck="false"></div>
+<fieldset class="login-roles"><legend>Roles</legend>
 <label><input type="checkbox" name="roles" value="reviewer"> EPO reviewer</label>
 <label><input type="checkbox" name="roles" value="admin"> admin</label></fieldset>
-<p><label for="dataRights">Data rights (space-separated releases)</label> <input id="dataRights" name="dataRights"></p>
-<p><button type="submit">Sign in</button></p></form></main></body></html>`;
+<div class="login-field"><label for="dataRights">Data rights (space-separated releases)</label> <input id="dataRights" name="dataRights" type="text" autocapitalize="none" spellcheck="false"></div>
+<div><button type="submit" class="btn btn-sign-in">Sign in</button></div></form></main></body></html>`;
 }

@@ -174,6 +174,14 @@ export interface ProjectBindingTable {
   created_at: Generated<Date>;
 }
 
+export interface ProjectBindingRequestTable {
+  id: Generated<string>;
+  username: string;
+  project_id: string;
+  reason: string;
+  created_at: Generated<Date>;
+}
+
 export interface UploadBatchTable {
   id: Generated<string>;
   collection_id: string;
@@ -261,6 +269,7 @@ export interface Database {
   login_flows: LoginFlowTable;
   delegations: DelegationTable;
   project_bindings: ProjectBindingTable;
+  project_binding_requests: ProjectBindingRequestTable;
   upload_batches: UploadBatchTable;
   upload_items: UploadItemTable;
   events: EventTable;
@@ -289,6 +298,7 @@ export type SchemaMatchesModel = [
   Check<Same<Selectable<AuditTable>, M.AuditEntry>>,
   Check<Same<Selectable<DelegationTable>, M.Delegation>>,
   Check<Same<Selectable<ProjectBindingTable>, M.ProjectBinding>>,
+  Check<Same<Selectable<ProjectBindingRequestTable>, M.ProjectBindingRequest>>,
   Check<Same<Selectable<UploadBatchTable>, M.UploadBatch>>,
   Check<Same<Selectable<UploadItemTable>, M.UploadItem>>,
   Check<Same<Selectable<EventTable>, M.BridgeEvent>>,

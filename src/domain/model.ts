@@ -173,6 +173,16 @@ export interface ProjectBinding {
   created_at: Date;
 }
 
+/** A PI's request that an admin approve a Zooniverse project for them; gone once approved or declined. */
+export interface ProjectBindingRequest {
+  id: string;
+  username: string;
+  project_id: string;
+  /** The PI's words: which project and why. */
+  reason: string;
+  created_at: Date;
+}
+
 export interface UploadBatch {
   id: string;
   collection_id: string;

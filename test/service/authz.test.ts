@@ -135,6 +135,11 @@ const MATRIX: Row[] = [
   { name: 'list project bindings', method: 'GET', path: () => '/api/v1/project-bindings', expect: ADMIN },
   { name: 'approve a project binding', method: 'POST', path: () => '/api/v1/project-bindings', body: () => ({ username: 'other', projectId: '77', reason: 'matrix' }), expect: { anon: 401, alien: 403, other: 403, rev: 403, boss: 201 } },
   { name: 'withdraw a project binding', method: 'DELETE', path: () => '/api/v1/project-bindings', body: () => ({ username: 'other', projectId: '77' }), expect: { anon: 401, alien: 403, other: 403, rev: 403, boss: 204 } },
+  // Every signed-in user asks for themselves; an admin declines anyone's, a PI withdraws only their own.
+  { name: 'ask for a Zooniverse project', method: 'POST', path: () => '/api/v1/project-binding-requests', body: () => ({ projectId: '88', reason: 'matrix' }), expect: { anon: 401, alien: 201, other: 201, rev: 201, boss: 201 } },
+  { name: 'my projects and requests', method: 'GET', path: () => '/api/v1/me/project-bindings', expect: ANY_PI },
+  { name: 'list project requests', method: 'GET', path: () => '/api/v1/project-binding-requests', expect: ADMIN },
+  { name: "decline or withdraw a project request (alien's own; the admin declines other's)", method: 'DELETE', path: () => '/api/v1/project-binding-requests', body: (who) => ({ username: who === 'boss' ? 'other' : 'alien', projectId: '88', reason: 'matrix' }), expect: { anon: 401, alien: 204, other: 403, rev: 403, boss: 204 } },
   { name: "override a collection's release", method: 'POST', path: () => `/api/v1/collections/${doomed.retire.anon}/release`, body: () => ({ release: 'dr1', proprietary: true, embargoHours: 0, reason: 'matrix' }), expect: ADMIN },
   { name: 'preview a collection before registering (own prefix)', method: 'POST', path: () => '/api/v1/collections/preview', body: () => ({ repository: 'dp1', collection: 'u/alien/zoo-review', sourceKind: 'prefix', datasetType: 'zooniverse_cutout', bands: ['g', 'r', 'i'] }), expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 403 } },
   { name: 'send a test event to the webhook (none set: 400 for those allowed)', method: 'POST', path: () => `/api/v1/collections/${doomed.retire.anon}/webhook/test`, expect: { anon: 401, alien: 400, other: 403, rev: 403, boss: 400 } },

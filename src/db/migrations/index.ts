@@ -14,6 +14,8 @@ import * as batchSettled from './20261205090000_batch_settled.js';
 import * as heldVerdict from './20261205100000_held_verdict.js';
 import * as publishDelay from './20261205110000_publish_delay.js';
 import * as batchFilesRetrieved from './20261206090000_batch_files_retrieved.js';
+import * as colourDefault from './20261207090000_colour_default.js';
+import * as projectBindingRequests from './20261207100000_project_binding_requests.js';
 
 /**
  * Every migration, by timestamped name. Listed statically (not read from the
@@ -35,4 +37,6 @@ export const migrations: Record<string, Migration> = {
   '20261205100000_held_verdict': heldVerdict,
   '20261205110000_publish_delay': publishDelay,
   '20261206090000_batch_files_retrieved': batchFilesRetrieved,
+  '20261207090000_colour_default': colourDefault,
+  '20261207100000_project_binding_requests': projectBindingRequests,
 };

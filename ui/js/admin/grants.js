@@ -1,7 +1,7 @@
 // @ts-check
 // What admins grant PIs: delegated collection prefixes (GET/POST
-// /delegations, DELETE /delegations/:id) and approved Zooniverse projects
-// (GET/POST/DELETE /project-bindings). Each change is confirmed first and
+// /delegations, DELETE /delegations/:id), and the add form the project
+// bindings use too (bindings.js). Each change is confirmed first and
 // audited by the server.
 
 import { API, api } from '../api.js';
@@ -10,9 +10,8 @@ import { timeEl } from '../format.js';
 import { changeDialog, checkAll, field, fill, loadFailed, table } from './ui.js';
 
 /** @typedef {import('./types.js').Delegation} Delegation */
-/** @typedef {import('./types.js').ProjectBinding} ProjectBinding */
 
-const USERNAME = { pattern: '[a-z0-9][a-z0-9._-]{0,63}', patternMessage: 'An RSP username: lower-case letters, digits, . _ or -' };
+export const USERNAME = { pattern: '[a-z0-9][a-z0-9._-]{0,63}', patternMessage: 'An RSP username: lower-case letters, digits, . _ or -' };
 
 /**
  * An add form under a list: its fields, then a button that opens the confirmation.
@@ -21,7 +20,7 @@ const USERNAME = { pattern: '[a-z0-9][a-z0-9._-]{0,63}', patternMessage: 'An RSP
  * @param {string} button
  * @param {(v: Record<string, string>, reset: () => void) => void} confirm
  */
-function addForm(title, specs, button, confirm) {
+export function addForm(title, specs, button, confirm) {
   const fields = specs.map((s) => ({ spec: s, ...field(s) }));
   const titleId = `add-${title.toLowerCase().replace(/[^a-z]+/g, '-')}`;
   const form = h('form', { class: 'add-form', novalidate: true, 'aria-labelledby': titleId },
@@ -78,50 +77,5 @@ export async function loadDelegations() {
       })));
   } catch (err) {
     loadFailed(BODY, 'the delegations', err);
-  }
-}
-
-export async function loadBindings() {
-  const BODY = 'bindings-body';
-  try {
-    /** @type {import('../types.js').ItemList<ProjectBinding> | null} */
-    const r = await api(`${API}/project-bindings`);
-    const items = r?.items ?? [];
-    /** @param {ProjectBinding} b */
-    const revoke = (b) => changeDialog({
-      title: 'Withdraw a project approval',
-      confirm: () => `Withdraw Zooniverse project ${b.projectId} from ${b.username}: their collections keep the setting, but their uploads wait until the project is approved again, and it can no longer be set on a collection.`,
-      confirmLabel: 'Withdraw the approval',
-      danger: true,
-      async run() {
-        await api(`${API}/project-bindings`, { method: 'DELETE', body: { username: b.username, projectId: b.projectId } });
-        await loadBindings();
-        return `Project ${b.projectId} withdrawn from ${b.username}.`;
-      },
-    });
-    fill(BODY,
-      items.length
-        ? table('Zooniverse projects approved per PI', ['PI', 'Zooniverse project', 'Approved by', 'Since', ''], items.map((b) => [
-            b.username, b.projectId, b.approvedBy, timeEl(b.createdAt),
-            h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Revoke project ${b.projectId} of ${b.username}`, onclick: () => revoke(b) }, 'Revoke'),
-          ]), { className: 'bindings-table' })
-        : h('p', { class: 'empty-note', text: 'No Zooniverse project is approved for any PI yet.' }),
-      addForm('Approve a project for a PI', [
-        { name: 'username', label: 'PI (RSP username)', type: 'text', required: true, ...USERNAME },
-        { name: 'projectId', label: 'Zooniverse project id', type: 'text', required: true, pattern: '\\d{1,12}', patternMessage: 'The project’s number, digits only', hint: 'The number in the project’s Zooniverse URL.' },
-        { name: 'reason', label: 'Reason', type: 'text', required: true, hint: 'Kept in the audit log.' },
-      ], 'Approve…', (v, reset) => changeDialog({
-        title: 'Approve a project',
-        confirm: () => `Approve Zooniverse project ${v.projectId} for ${v.username}: they may then set it on their collections and upload to it. Reason: "${v.reason}".`,
-        confirmLabel: 'Approve the project',
-        async run() {
-          await api(`${API}/project-bindings`, { method: 'POST', body: { username: v.username, projectId: v.projectId, reason: v.reason } });
-          reset();
-          await loadBindings();
-          return `Project ${v.projectId} approved for ${v.username}.`;
-        },
-      })));
-  } catch (err) {
-    loadFailed(BODY, 'the project bindings', err);
   }
 }

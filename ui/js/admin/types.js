@@ -1,7 +1,7 @@
 // @ts-check
 // The JSON shapes the admin page reads (src/api/collections-routes.ts,
-// admin-routes.ts, admin-overview-routes.ts). Types only: nothing imports
-// this file at run time.
+// admin-routes.ts, project-binding-routes.ts, admin-overview-routes.ts).
+// Types only: nothing imports this file at run time.
 
 /**
  * An item of GET /collections, as far as the admin page reads it.
@@ -48,6 +48,16 @@
  * @property {string} username
  * @property {string} projectId
  * @property {string} approvedBy
+ * @property {string} createdAt
+ */
+
+/**
+ * An item of GET /project-binding-requests: a PI asking for a project.
+ * @typedef {object} ProjectBindingRequest
+ * @property {string} id
+ * @property {string} username
+ * @property {string} projectId
+ * @property {string} reason
  * @property {string} createdAt
  */
 

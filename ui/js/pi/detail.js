@@ -7,6 +7,7 @@ import { API, api, messageOf } from '../api.js';
 import { byId, h } from '../dom.js';
 import { timeEl } from '../format.js';
 import { user } from '../session.js';
+import { DEFAULT_PRESET } from './colour-presets.js';
 import { extraMetadataForm } from './extra-metadata.js';
 import { refresh, stopPipeline } from './pipeline.js';
 import { settingsForm } from './settings.js';
@@ -53,7 +54,7 @@ export async function showCollection(id, onChanged) {
     h('dl', { class: 'meta detail-meta' },
       h('div', { class: 'meta-row' }, h('dt', { text: 'Repository' }), h('dd', { text: col.repository })),
       h('div', { class: 'meta-row' }, h('dt', { text: 'Reads' }), h('dd', { text: `${col.datasetType} from ${col.sourceKind === 'prefix' ? 'a retrieve-artifacts directory' : 'the Butler'}` })),
-      h('div', { class: 'meta-row' }, h('dt', { text: 'Colours' }), h('dd', { text: `${col.colour?.preset ?? 'auto'}; bands ${(col.rgb ?? []).join(', ')} as red, green, blue` })),
+      h('div', { class: 'meta-row' }, h('dt', { text: 'Colours' }), h('dd', { text: `${col.colour?.preset ?? `${DEFAULT_PRESET} (the default)`}; bands ${(col.rgb ?? []).join(', ')} as red, green, blue` })),
       h('div', { class: 'meta-row' }, h('dt', { text: 'Panel approval' }), h('dd', { text: col.panelApproval })),
       h('div', { class: 'meta-row' }, h('dt', { text: 'Registered' }), h('dd', null, timeEl(col.createdAt)))),
     part('pipeline', 'Pipeline', pipeline, true),

@@ -8,6 +8,7 @@ import { API, api, messageOf } from '../api.js';
 import { byId, h } from '../dom.js';
 import { plural } from '../format.js';
 import { user } from '../session.js';
+import { DEFAULT_PRESET, FALLBACK_PRESETS } from './colour-presets.js';
 import { choiceGroup, clearErrors, formValues, selectField, showErrors, textField } from './fields.js';
 import { say } from './status.js';
 
@@ -21,8 +22,8 @@ async function registrationSchema() {
   return {
     bands: props.bands?.items?.enum ?? ['u', 'g', 'r', 'i', 'z', 'y'],
     defaultBands: props.bands?.default ?? ['g', 'r', 'i'],
-    presets: props.colour?.properties?.preset?.enum ?? ['auto'],
-    defaultPreset: props.colour?.properties?.preset?.default ?? props.colour?.default?.preset ?? 'auto',
+    presets: props.colour?.properties?.preset?.enum ?? [...FALLBACK_PRESETS],
+    defaultPreset: props.colour?.properties?.preset?.default ?? props.colour?.default?.preset ?? DEFAULT_PRESET,
   };
 }
 
@@ -83,7 +84,7 @@ export async function initRegister(onRegistered) {
   try {
     schema = await registrationSchema();
   } catch (err) {
-    schema = { bands: ['u', 'g', 'r', 'i', 'z', 'y'], defaultBands: ['g', 'r', 'i'], presets: ['auto'], defaultPreset: 'auto' };
+    schema = { bands: ['u', 'g', 'r', 'i', 'z', 'y'], defaultBands: ['g', 'r', 'i'], presets: [...FALLBACK_PRESETS], defaultPreset: DEFAULT_PRESET };
     say(['The registration form could not read the API description; some choices may be missing', messageOf(err)], 'error');
   }
   const prefixRoot = textField({ field: 'sourceRoot', label: 'Directory under the artifact root', hint: 'Where retrieve-artifacts wrote the files, relative to the directory the operator set up (leave empty for the root itself).' });
