@@ -89,16 +89,16 @@ export function openApiDocument(): Record<string, unknown> {
             { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } as never },
             { name: 'after', in: 'query', schema: { type: 'string' } as never },
           ]),
-          responses: { '200': { description: 'Page' }, ...errors },
+          responses: { '200': { description: 'Page: `{ items, next, total }` (`total`: how many images the filters match in all; `next`: the `after` of the following page, or null)' }, ...errors },
         },
       },
       '/review/image-ids': {
         get: {
-          summary: 'Every image id /review/images would page through with these filters, in its order (at most 10,000; `truncated` says more matched): `{ ids, total, truncated }`. `decidable=true`: only images you could approve, reject or undo now (reviewers: not your own collections\', not rejected or held by the policy)',
+          summary: 'Every image id /review/images would page through with these filters, in its order (at most 10,000; `truncated` says more matched): `{ ids, total, truncated }`. `decidable=true`: only images you could approve, reject or undo now (reviewers: not your own collections\', not rejected or held by the policy); `decidable=approve|reject|undo`: only those that action applies to',
           parameters: ['collection', 'batch'].map((name) => ({ name, in: 'query', schema: { type: 'string', format: 'uuid' } })).concat([
             { name: 'verdict', in: 'query', schema: { enum: ['pending_review', 'held', 'auto_approved', 'rejected'] } as never },
             { name: 'state', in: 'query', schema: { type: 'string' } as never },
-            { name: 'decidable', in: 'query', schema: { enum: ['true', 'false'] } as never },
+            { name: 'decidable', in: 'query', schema: { enum: ['true', 'false', 'approve', 'reject', 'undo'] } as never },
           ]),
           responses: { '200': { description: 'Ids', content: { 'application/json': { schema: { type: 'object', required: ['ids', 'total', 'truncated'], properties: { ids: { type: 'array', items: { type: 'string', format: 'uuid' } }, total: { type: 'integer' }, truncated: { type: 'boolean' } } } } } }, ...errors },
         },
@@ -149,7 +149,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/collections/{id}/batches/{batchId}/retry': { post: { summary: 'Owner or admin: retry one upload batch; 409 when it is not failed, blocked or waiting', parameters: [...idParam, { name: 'batchId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }], responses: { '200': { description: 'Retried' }, '409': { description: 'Not stopped' }, ...errors } } },
       '/collections/{id}/artifacts/retry': { post: { summary: 'Owner or admin: retrieve and convert every failed artifact again (audited)', parameters: idParam, responses: { '200': { description: 'Retried artifacts' }, ...errors } } },
       '/collections/{id}/artifacts/{artifactId}/retry': { post: { summary: 'Owner or admin: retrieve and convert one failed artifact again; 409 when it is not failed', parameters: [...idParam, { name: 'artifactId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }], responses: { '200': { description: 'Retried' }, '409': { description: 'Not failed' }, ...errors } } },
-      '/collections/{id}/uploads': { get: { summary: 'Release progress: approved images waiting to be published, published, subjects created and linked over all batches, settled (nothing on its way), and per batch (items) the ledger counts (pending, created, linked, failed), state, subject set and errors', parameters: idParam, responses: { '200': { description: 'Progress' }, ...errors } } },
+      '/collections/{id}/uploads': { get: { summary: 'Release progress: approved images waiting to be published, published, subjects created and linked over all batches, settled (nothing on its way), uploading (false without a Zooniverse project or without credentials on this bridge: upload batches stop at their manifests, and `GET /collections/{id}/export` is the way out), zooniverseProjectId, and per upload batch (items) the ledger counts (pending, created, linked, failed), state, subject set and errors', parameters: idParam, responses: { '200': { description: 'Progress' }, ...errors } } },
       '/images/{id}/audit': { get: { summary: "An image's audit trail", parameters: idParam, responses: { '200': { description: 'Entries' }, ...errors } } },
       '/images/{id}/render': {
         get: {
@@ -175,6 +175,12 @@ export function openApiDocument(): Record<string, unknown> {
         post: { summary: 'Admin: approve a Zooniverse project for a PI ({username, projectId, reason}); only approved projects may be set as a collection\'s zooniverseProjectId (otherwise 403). Audited', responses: { '201': { description: 'Approved' }, '409': { description: 'Exists' }, ...errors } },
         delete: { summary: 'Admin: withdraw a PI\'s project approval ({username, projectId}); collections keep their setting, but their uploads wait (batch state waiting, with the reason) until it is approved again; new settings are refused. Audited', responses: { '204': { description: 'Withdrawn' }, ...errors } },
       },
+      '/project-binding-requests': {
+        get: { summary: 'Admin: the PIs\' requests for a Zooniverse project, waiting for an answer, oldest first ({id, username, projectId, reason, createdAt}); approving (POST /project-bindings) answers a request', responses: { '200': { description: 'List' }, ...errors } },
+        post: { summary: 'PI: ask an admin to approve a Zooniverse project for you ({projectId, reason}); 201 asked, 200 already asked (the first request stands), 409 already approved. Audited', responses: { '201': { description: 'Asked' }, '200': { description: 'Already asked' }, '409': { description: 'Already approved' }, ...errors } },
+        delete: { summary: 'Admin: decline a PI\'s request ({username, projectId, reason}); the PI: withdraw your own. Audited', responses: { '204': { description: 'Declined or withdrawn' }, ...errors } },
+      },
+      '/me/project-bindings': { get: { summary: 'Your Zooniverse projects: those an admin approved for you ({approved: [{projectId, approvedBy, createdAt}]}) and your requests still waiting ({requested: [{projectId, reason, createdAt}]})', responses: { '200': { description: 'Approved and requested' }, ...errors } } },
       '/collections/preview': {
         post: { summary: 'PI: before registering, a few stamps (at most 3) of the collection read from its source and rendered in every colour preset, as PNG data: URLs with the preset names; same body and rules as registration (your own u/<you>/ or a delegated prefix); nothing is stored', requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Registration' } } } }, responses: { '200': { description: 'Preview' }, '422': { description: 'The collection cannot be read, or holds nothing to preview' }, ...errors } },
       },

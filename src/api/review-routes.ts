@@ -101,12 +101,16 @@ export function reviewRoutes(d: ReviewRoutesDeps): Router {
     const q = listQuery.parse(req.query);
     const page = await listForReview(d.repos, req.identity!, { collectionId: q.collection, batchId: q.batch, verdict: q.verdict, state: q.state, after: q.after, limit: q.limit });
     const now = Date.now();
-    res.json({ items: page.items.map((card) => imageView(card, d.signer, now)), next: page.next });
+    res.json({ items: page.items.map((card) => imageView(card, d.signer, now)), next: page.next, total: page.total });
   });
 
   r.get('/review/image-ids', requireRole('pi'), async (req, res) => {
-    const q = listQuery.omit({ limit: true, after: true }).extend({ decidable: z.enum(['true', 'false']).optional() }).parse(req.query);
-    res.json(await reviewIds(d.repos, req.identity!, { collectionId: q.collection, batchId: q.batch, verdict: q.verdict, state: q.state, decidable: q.decidable === 'true' }));
+    const q = listQuery
+      .omit({ limit: true, after: true })
+      .extend({ decidable: z.enum(['true', 'false', 'approve', 'reject', 'undo']).optional() })
+      .parse(req.query);
+    const decidableFor = q.decidable === 'approve' || q.decidable === 'reject' || q.decidable === 'undo' ? q.decidable : undefined;
+    res.json(await reviewIds(d.repos, req.identity!, { collectionId: q.collection, batchId: q.batch, verdict: q.verdict, state: q.state, decidable: q.decidable === 'true', decidableFor }));
   });
 
   r.get('/review/images/refresh', requireRole('pi'), async (req, res) => {
@@ -167,8 +171,10 @@ export function reviewRoutes(d: ReviewRoutesDeps): Router {
 
   r.get('/collections/:id/uploads', requireRole('pi'), async (req, res) => {
     const c = await visible(String(req.params.id), req.identity!);
-    const { batches, ...totals } = await d.releaseProgress(c.id, { uploading: d.uploading && !!c.zooniverse_project_id });
-    res.json({ ...totals, items: batches });
+    const uploading = d.uploading && !!c.zooniverse_project_id;
+    const { batches, ...totals } = await d.releaseProgress(c.id, { uploading });
+    // `uploading`: whether anything goes to Zooniverse at all (a project, and credentials on this bridge); without it batches stop at their manifests and the export is the way out.
+    res.json({ ...totals, uploading, zooniverseProjectId: c.zooniverse_project_id, items: batches });
   });
 
   r.get('/images/:id/audit', requireRole('pi'), async (req, res) => {

@@ -88,7 +88,8 @@ const STEPS: StepRule[] = [
   {
     rule: 'post-approval-limit',
     explains: (g) => g.outcome === 'rejected' && capOf(g.reason)?.rule === 'post-approval-limit',
-    step: ({ group }) => ({ step: `the cap of ${capOf(group.reason)!.max} images per batch (rule post-approval-limit) is reached: send the rest in another batch, or ask EPO for an exception` }),
+    // The policy's "batch" is a delivery on the page (what one poll of the Butler found), not an upload batch.
+    step: ({ group }) => ({ step: `the cap of ${capOf(group.reason)!.max} images per delivery (rule post-approval-limit) is reached: send the rest in a later delivery (another poll of the Butler), or ask EPO for an exception` }),
   },
   {
     rule: 'epo-review',
@@ -112,7 +113,7 @@ function genericStep(g: OutcomeGroupRow): string | null {
     case 'held':
       return `held by the policy (${g.rules.join(', ') || 'no rule named'}) until what it checks changes; ask an EPO admin what is missing`;
     case 'rejected':
-      if (cap) return `the cap of ${cap.max} images per ${cap.kind} (rule ${cap.rule}) is reached; ask an EPO admin`;
+      if (cap) return `the cap of ${cap.max} images per ${cap.kind === 'batch' ? 'delivery' : 'collection'} (rule ${cap.rule}) is reached; ask an EPO admin`;
       return `refused by the policy (${g.rules.join(', ') || 'no rule named'}); ask an EPO admin if it should not apply`;
   }
 }

@@ -29,23 +29,32 @@ export interface ReviewCard {
 const DECISIONS = ['approve', 'reject', 'undo', 'policy_rejected', 'policy_held', 'policy_auto_approved', 'policy_pending_review'];
 
 /** PIs see their own collections' images; reviewers and admins see everyone's. */
-export async function listForReview(repos: Repositories, who: Caller, f: ReviewFilter): Promise<Page<ReviewCard>> {
+export async function listForReview(repos: Repositories, who: Caller, f: ReviewFilter): Promise<Page<ReviewCard> & { total: number }> {
   if (f.collectionId) await visibleCollection(repos, who, f.collectionId);
   const page = await repos.images.listForReview({ ...f, owner: overseesAll(who) ? undefined : who.username });
   const ids = page.items.map((i) => i.id);
   const last = await repos.audit.latestOfEach(ids, DECISIONS);
   const frames = await repos.images.framesByImage(ids);
   const names = await imageNames(repos, page.items);
+  const { after: _after, limit: _limit, ...filter } = f;
+  // How many the filter matches in all, so the page can say "page 3 of 100" and offer "select all N".
+  const { total } = await repos.images.reviewIds({ ...filter, owner: overseesAll(who) ? undefined : who.username }, 0);
   return {
     items: page.items.map((image) => ({ image, frames: frames.get(image.id) ?? [], lastDecision: last.get(image.id) ?? null, canDecide: canDecide(who, image), naming: names.get(image.id)! })),
     next: page.next,
+    total,
   };
 }
 
-/** Reviewers decide on images not yet published; separation of duties: never on their own collection's. */
-export function canDecide(who: Caller, img: Pick<ReviewImage, 'state' | 'owner'>): boolean {
+/**
+ * Reviewers decide on images not yet published, and not on what the policy
+ * rejected or holds (a fact must change first); separation of duties: never
+ * on their own collection's. The same rule as reviewIds' `decidable`.
+ */
+export function canDecide(who: Caller, img: Pick<ReviewImage, 'state' | 'owner' | 'verdict'>): boolean {
   const decidable = img.state === 'quarantined' || img.state === 'approved' || img.state === 'rejected';
-  return decidable && who.roles.includes('reviewer') && img.owner !== who.username;
+  const policyDecided = img.verdict === 'rejected' || img.verdict === 'held';
+  return decidable && !policyDecided && who.roles.includes('reviewer') && img.owner !== who.username;
 }
 
 /** At most this many ids answer "every image matching this filter". */
@@ -56,13 +65,15 @@ export const MAX_REVIEW_IDS = 10_000;
  * "select all N matching" across pages): at most MAX_REVIEW_IDS ids, the
  * total, and whether ids were left out. With `decidable`, only the images
  * this caller could approve, reject or undo now: a reviewer's, not of their
- * own collections, neither rejected nor held by the policy.
+ * own collections, neither rejected nor held by the policy; `decidableFor`
+ * narrows that to the images one action applies to.
  */
-export async function reviewIds(repos: Repositories, who: Caller, f: Omit<ReviewFilter, 'after' | 'limit'> & { decidable?: boolean }): Promise<{ ids: string[]; total: number; truncated: boolean }> {
+export async function reviewIds(repos: Repositories, who: Caller, f: Omit<ReviewFilter, 'after' | 'limit'> & { decidable?: boolean; decidableFor?: 'approve' | 'reject' | 'undo' }): Promise<{ ids: string[]; total: number; truncated: boolean }> {
   if (f.collectionId) await visibleCollection(repos, who, f.collectionId);
-  if (f.decidable && !who.roles.includes('reviewer')) return { ids: [], total: 0, truncated: false };
-  const { decidable, ...filter } = f;
-  const r = await repos.images.reviewIds({ ...filter, owner: overseesAll(who) ? undefined : who.username, ...(decidable ? { decidableBy: who.username } : {}) }, MAX_REVIEW_IDS);
+  const { decidable, decidableFor, ...filter } = f;
+  if ((decidable || decidableFor) && !who.roles.includes('reviewer')) return { ids: [], total: 0, truncated: false };
+  const narrow = decidable || decidableFor ? { decidableBy: who.username, ...(decidableFor ? { decidableFor } : {}) } : {};
+  const r = await repos.images.reviewIds({ ...filter, owner: overseesAll(who) ? undefined : who.username, ...narrow }, MAX_REVIEW_IDS);
   return { ids: r.ids, total: r.total, truncated: r.total > r.ids.length };
 }
 

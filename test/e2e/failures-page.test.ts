@@ -58,7 +58,7 @@ suite('what stopped, on the page', () => {
     expect(await list.innerText()).toMatch(/dataset 7d1c0a44-5b1e-4c84-9d7e-000000000001/);
 
     await pi.locator('#failures').screenshot({ path: 'test/e2e/__screenshots__/failures-list.png' });
-    await pi.getByRole('button', { name: 'Retry batch 1' }).click();
+    await pi.getByRole('button', { name: 'Retry upload batch 1' }).click();
     await expect.poll(() => pi.locator('#status').innerText(), { timeout: 20_000 }).toMatch(/Upload batch 1: 1 taken up again/);
     await expect.poll(() => pi.locator('#uploads-list').innerText(), { timeout: 60_000, interval: 250 }).toMatch(/3\/3 linked · uploaded/);
     expect(zoo.allSubjects()).toHaveLength(3);

@@ -134,6 +134,29 @@ describe('every image matching a filter', () => {
     expect((await app.call('alien', 'GET', '/review/image-ids?decidable=true')).body).toEqual({ ids: [], total: 0, truncated: false });
     expect((await app.call('other', 'GET', `/review/image-ids?collection=${alien}`)).status).toBe(403);
     expect((await app.call('other', 'GET', '/review/image-ids')).body).toEqual({ ids: [], total: 0, truncated: false });
+
+    // The listing agrees card by card: what the policy rejected or holds takes no decision.
+    const cards = new Map((await allPages('rev', `collection=${alien}`, 100)).map((c) => [c.id, c as Item & { canDecide: boolean }]));
+    expect(cards.get(quarantined[0])!.canDecide).toBe(false);
+    expect(cards.get(quarantined[1])!.canDecide).toBe(false);
+    expect(cards.get(quarantined[2])!.canDecide).toBe(true);
+    // And it says how many match in all, whatever the page size.
+    const first = await app.call('rev', 'GET', `/review/images?collection=${alien}&limit=2`);
+    expect(first.body.total).toBe(cards.size);
+    expect(first.body.items).toHaveLength(2);
+
+    // decidable=<action>: only the images that action applies to now (the page's "select all N" acts on these).
+    const approved = await app.call('rev', 'POST', '/review/decisions', { imageIds: [quarantined[2]], action: 'approve' });
+    expect(approved.body.results[0].ok).toBe(true);
+    const forAction = async (a: string) => (await app.call('rev', 'GET', `/review/image-ids?collection=${alien}&decidable=${a}`)).body.ids as string[];
+    const pending = quarantined.slice(3);
+    expect(await forAction('approve')).toEqual(pending);
+    expect(await forAction('undo')).toEqual([quarantined[2]]);
+    expect((await forAction('reject')).sort()).toEqual([quarantined[2], ...pending].sort());
+    expect((await app.call('alien', 'GET', `/review/image-ids?collection=${alien}&decidable=approve`)).body.ids).toEqual([]);
+    expect((await app.call('rev', 'GET', `/review/image-ids?decidable=publish`)).status).toBe(400);
+    // Back as it was, for the tests that follow.
+    expect((await app.call('rev', 'POST', '/review/decisions', { imageIds: [quarantined[2]], action: 'undo' })).body.results[0].ok).toBe(true);
   });
 });
 

@@ -11,11 +11,13 @@ export function launchChromium(): Promise<Browser> {
 /**
  * A page signed in as `user` through the test provider (its session cookies),
  * where nothing but the bridge on 127.0.0.1 is reachable; console errors and
- * uncaught exceptions go to `problems`. It opens `path` on the bridge.
+ * uncaught exceptions go to `problems`. It opens `path` on the bridge;
+ * `initScript` runs in the page before the page's own scripts (measurements).
  */
-export async function signedInPage(browser: Browser, app: BridgeApp, user: string, path: string, problems: string[], options: BrowserContextOptions = {}): Promise<Page> {
+export async function signedInPage(browser: Browser, app: BridgeApp, user: string, path: string, problems: string[], options: BrowserContextOptions = {}, initScript?: string): Promise<Page> {
   const { cookie } = await app.session(user);
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
+  if (initScript) await context.addInitScript(initScript);
   await context.route((u) => u.hostname !== '127.0.0.1', (route) => route.abort('blockedbyclient'));
   await context.addCookies(cookie.split('; ').map((kv) => ({ name: kv.slice(0, kv.indexOf('=')), value: kv.slice(kv.indexOf('=') + 1), url: app.url })));
   const page = await context.newPage();

@@ -1,5 +1,9 @@
 // @ts-check
-// The sidebar's collection and batch pickers and the collection's summary.
+// The sidebar's collection and delivery pickers, the collection's summary
+// and, under it, why its images are where they are (ui/js/why.js).
+// A delivery is what one poll of the Butler found: the API calls it a batch
+// (GET /review/batches, `batch=`); an upload batch is something else (the
+// Zooniverse box, ui/js/upload-progress.js).
 
 import { API, allPages, api } from './api.js';
 import { h } from './dom.js';
@@ -9,6 +13,7 @@ import { isReviewer, user } from './session.js';
 import { currentCollection, state } from './state.js';
 import { renderUploads } from './upload-progress.js';
 import { renderFailures } from './failures.js';
+import { fetchWhy, needsAttention, whyBrief, whyNodes } from './why.js';
 import { readUrl } from './url-filters.js';
 
 /**
@@ -46,17 +51,52 @@ function collectionLabel(c) {
   return `${collectionName(c)} (${c.status}) — ${q} quarantined`;
 }
 
-/** @param {Batch} b */
+/** "Delivery 3 · 4 Dec 2026 · 12 pending" @param {Batch} b */
 function batchLabel(b) {
   const pending = b.counts?.pending ?? 0;
   const date = b.createdAt ? ` · ${fmtDate(b.createdAt, dayFmt)}` : '';
-  return `Batch ${b.seq}${date} · ${pending} pending`;
+  return `Delivery ${b.seq}${date} · ${pending} pending`;
+}
+
+/** Counts the reads of "why", so that an older answer never replaces a newer one. */
+let whyReads = 0;
+
+/**
+ * Why the collection's images are where they are, under its counts. A
+ * collapsible box (the sidebar is narrow, and at middle widths the audit
+ * trail comes under it): one line of counts per outcome, opened at first for
+ * the owner when some group asks them to act; the three largest groups, the
+ * rest on request. Re-reads of the same collection keep what the user opened.
+ * @param {Collection | null} c
+ */
+async function renderWhy(c) {
+  const box = document.getElementById('why');
+  const body = document.getElementById('why-body');
+  const brief = document.getElementById('why-brief');
+  if (!(box instanceof HTMLDetailsElement) || !body || !brief) return;
+  const read = ++whyReads;
+  const why = c ? await fetchWhy(c.id) : null;
+  if (read !== whyReads || (c && currentCollection()?.id !== c.id)) return;
+  if (!c || !why || why.total === 0) {
+    box.hidden = true;
+    box.dataset.collection = '';
+    return;
+  }
+  const moreOpen = body.querySelector('details.why-more')?.hasAttribute('open') ?? false;
+  brief.textContent = whyBrief(why);
+  body.replaceChildren(...whyNodes(why, `Outcomes of ${collectionName(c)}`, 3));
+  if (box.dataset.collection !== c.id) {
+    box.dataset.collection = c.id;
+    box.open = c.owner === user.username && needsAttention(why);
+  } else if (moreOpen) body.querySelector('details.why-more')?.setAttribute('open', '');
+  box.hidden = false;
 }
 
 export function renderCollectionSummary() {
   const c = currentCollection();
   void renderUploads(c);
   void renderFailures(c);
+  void renderWhy(c);
   if (!c) {
     els.collectionSummary.hidden = true;
     return;
@@ -83,7 +123,8 @@ function defaultCollection() {
   return state.collections[0];
 }
 
-export async function loadCollections({ keepSelection = true } = {}) {
+/** @param {{ keepSelection?: boolean, summary?: boolean }} [options] summary: false leaves the sidebar's summary for later (the first page of images goes first) */
+export async function loadCollections({ keepSelection = true, summary = true } = {}) {
   /** @type {Collection[]} */
   const all = await allPages(`${API}/collections`);
   state.collections = all;
@@ -96,14 +137,14 @@ export async function loadCollections({ keepSelection = true } = {}) {
     els.collection.disabled = false;
     els.collection.value = state.collections.some((c) => c.id === wanted) ? wanted : defaultCollection().id;
   }
-  renderCollectionSummary();
+  if (summary) renderCollectionSummary();
 }
 
-/** @param {{ keep?: string }} [options] the batch to keep picked, if the collection has it */
+/** @param {{ keep?: string }} [options] the delivery to keep picked, if the collection has it */
 export async function loadBatches({ keep = '' } = {}) {
   const cid = els.collection.value;
   state.batches = [];
-  els.batch.replaceChildren(h('option', { value: '', text: 'All batches' }));
+  els.batch.replaceChildren(h('option', { value: '', text: 'All deliveries' }));
   els.batch.disabled = true;
   if (!cid) return;
   /** @type {import('./types.js').ItemList<Batch> | null} */

@@ -12,9 +12,10 @@ import { stampTitle } from './image-details.js';
 import { canApply, notDecidableBecause } from './decidable.js';
 import { untilText } from './countdown.js';
 import { user } from './session.js';
-import { selectedImages, setSelected, updateToolbar } from './selection.js';
+import { selectedElsewhere, selectedImages, setSelected, updateToolbar } from './selection.js';
 import { state } from './state.js';
 import { say } from './status.js';
+import { filterParams } from './url-filters.js';
 
 /** @typedef {import('./types.js').DecisionAction} DecisionAction */
 
@@ -63,21 +64,34 @@ export async function decide(action, reason, ids = null, options = {}) {
   }
   if (state.busy) return;
   const targets = ids ? ids.map((id) => state.imageById.get(id)).filter((i) => i !== undefined) : selectedImages();
-  if (targets.length === 0) {
+  // Selected on other pages ("select all N matching", or picked before paging): the server says which the action applies to.
+  const elsewhere = ids ? ids.filter((id) => !state.imageById.has(id)) : selectedElsewhere();
+  if (targets.length === 0 && elsewhere.length === 0) {
     say('Select one or more images first (click, or Space on the focused image).');
     return;
   }
   const allowed = targets.filter((i) => canApply(i, action));
-  const skipped = targets.length - allowed.length;
-  if (allowed.length === 0) {
-    say(`Nothing to ${action === 'undo' ? 'undo' : action}: ${notDecidableBecause(targets[0]) ?? `no reviewer decision to ${action}`}${targets.length > 1 ? ' (and the rest alike)' : ''}.`, 'error');
+  let allowedElsewhere = /** @type {string[]} */ ([]);
+  if (elsewhere.length) {
+    try {
+      allowedElsewhere = await applicableIds(action, elsewhere);
+    } catch (err) {
+      say(`Could not check the images selected on other pages. ${messageOf(err)}`, 'error');
+      return;
+    }
+  }
+  const count = allowed.length + allowedElsewhere.length;
+  const skipped = targets.length + elsewhere.length - count;
+  if (count === 0) {
+    const why = targets.length ? notDecidableBecause(targets[0]) : null;
+    say(`Nothing to ${action === 'undo' ? 'undo' : action}: ${why ?? `no selected image takes ${action === 'undo' ? 'an undo' : `a${action === 'approve' ? 'n' : ''} ${action}`} now`}${targets.length + elsewhere.length > 1 ? ' (and the rest alike)' : ''}.`, 'error');
     return;
   }
-  if (!options.confirmed && (allowed.length > BULK_CONFIRM || options.publishNow)) {
-    const n = plural(allowed.length, 'image');
+  if (!options.confirmed && (count > BULK_CONFIRM || options.publishNow)) {
+    const n = plural(count, 'image');
     const ok = options.publishNow
       ? await confirmDecision(`Approve and publish ${n} now?`, `${n} will be public at once, without the publishing delay: Undo will not take them back.`, `Approve and publish ${n}`)
-      : await confirmDecision(`${action === 'approve' ? 'Approve' : action === 'reject' ? 'Reject' : 'Undo'} ${n}?`, action === 'approve' ? `${n} will be published when the publishing delay ends; until then Undo takes them back.` : `This changes ${n} at once.`, `${action === 'approve' ? 'Approve' : action === 'reject' ? 'Reject' : 'Undo'} ${n}`);
+      : await confirmDecision(`${action === 'approve' ? 'Approve' : action === 'reject' ? 'Reject' : 'Undo'} ${n}?`, `${action === 'approve' ? `${n} will be published when the publishing delay ends; until then Undo takes them back.` : `This changes ${n} at once.`}${allowedElsewhere.length ? ` ${allowedElsewhere.length.toLocaleString('en')} of them are on other pages.` : ''}`, `${action === 'approve' ? 'Approve' : action === 'reject' ? 'Reject' : 'Undo'} ${n}`);
     if (!ok) {
       say('Nothing was changed.');
       return;
@@ -86,18 +100,20 @@ export async function decide(action, reason, ids = null, options = {}) {
   state.busy = true;
   updateToolbar();
   for (const img of allowed) state.cardById.get(img.id)?.setAttribute('aria-busy', 'true');
-  say(`${ACTION_ING[action]} ${plural(allowed.length, 'image')}…`);
+  const allIds = [...allowed.map((i) => i.id), ...allowedElsewhere];
+  say(`${ACTION_ING[action]} ${plural(count, 'image')}…`);
   try {
     /** @type {Map<string, import('./types.js').DecisionResult>} */
     const results = new Map();
-    for (let i = 0; i < allowed.length; i += CHUNK) {
+    for (let i = 0; i < allIds.length; i += CHUNK) {
       /** @type {{ imageIds: string[], action: DecisionAction, reason?: string, publishNow?: boolean }} */
-      const body = { imageIds: allowed.slice(i, i + CHUNK).map((x) => x.id), action };
+      const body = { imageIds: allIds.slice(i, i + CHUNK), action };
       if (reason) body.reason = reason;
       if (options.publishNow) body.publishNow = true;
       /** @type {{ results: import('./types.js').DecisionResult[] } | null} */
       const data = await api(`${API}/review/decisions`, { method: 'POST', body });
       for (const r of Array.isArray(data?.results) ? data.results : []) results.set(r.imageId, r);
+      if (allIds.length > CHUNK) say(`${ACTION_ING[action]} ${plural(count, 'image')}… ${Math.min(i + CHUNK, allIds.length).toLocaleString('en')} done`);
     }
     const now = new Date().toISOString();
     let ok = 0;
@@ -122,15 +138,29 @@ export async function decide(action, reason, ids = null, options = {}) {
       }
       refreshCard(img.id);
     }
+    for (const id of allowedElsewhere) {
+      const r = results.get(id);
+      if (r?.ok) {
+        ok++;
+        publishAt ??= r.publishAfter;
+        state.selected.delete(id);
+      } else {
+        // The server's message names the image (image-name.ts), so it is readable without its card.
+        failures.push(r ? errorText(r.error) : `image ${id}: no result returned`);
+      }
+    }
+    if (state.selected.size === 0) state.allMatching = null;
     const parts = [];
-    if (ok) parts.push(`${ok} ${ACTION_PAST[action]}`);
+    if (ok) parts.push(`${ok.toLocaleString('en')} ${ACTION_PAST[action]}`);
     if (ok && action === 'approve' && publishAt && Date.parse(publishAt) > Date.now()) parts.push(`publishing in ${untilText(Date.parse(publishAt) - Date.now())} unless undone`);
     if (failures.length) parts.push(`${failures.length} failed`);
-    if (skipped) parts.push(`${skipped} skipped (no ${action} applies to them)`);
-    say([parts.join(', ') || 'Nothing changed', ...failures], failures.length ? 'error' : 'ok');
+    if (skipped) parts.push(`${skipped.toLocaleString('en')} skipped (no ${action} applies to them)`);
+    const shown = failures.slice(0, MAX_LISTED);
+    if (failures.length > MAX_LISTED) shown.push(`…and ${failures.length - MAX_LISTED} more`);
+    say([parts.join(', ') || 'Nothing changed', ...shown], failures.length ? 'error' : 'ok');
     state.anchorId = null;
   } catch (err) {
-    say(`Could not ${action} ${plural(allowed.length, 'image')}. ${messageOf(err)}`, 'error');
+    say(`Could not ${action} ${plural(count, 'image')}. ${messageOf(err)}`, 'error');
   } finally {
     for (const img of allowed) state.cardById.get(img.id)?.removeAttribute('aria-busy');
     state.busy = false;
@@ -138,6 +168,24 @@ export async function decide(action, reason, ids = null, options = {}) {
     refreshCounts();
     loadAudit();
   }
+}
+
+/** Failures listed one per line under the summary; the rest are counted. */
+const MAX_LISTED = 20;
+
+/**
+ * Which of these ids (selected on pages not shown) the action applies to now,
+ * as the server sees them under the current filters.
+ * @param {DecisionAction} action
+ * @param {string[]} ids
+ */
+async function applicableIds(action, ids) {
+  const q = filterParams();
+  q.set('decidable', action);
+  /** @type {{ ids: string[] } | null} */
+  const data = await api(`${API}/review/image-ids?${q}`);
+  const ok = new Set(Array.isArray(data?.ids) ? data.ids : []);
+  return ids.filter((id) => ok.has(id));
 }
 
 /** What to do once the open reject dialog's decision is sent (the viewer shows the next image). */
@@ -149,7 +197,7 @@ let afterReject = null;
  * @param {string[] | null} [ids] these images (the viewer's one) instead of the selection
  * @param {(() => void) | null} [then] called after the rejection was sent
  */
-export function openReject(ids = null, then = null) {
+export async function openReject(ids = null, then = null) {
   if (state.readOnly) {
     say("Read-only: EPO reviewers decide on this collection's images.");
     return;
@@ -157,14 +205,26 @@ export function openReject(ids = null, then = null) {
   if (state.busy) return;
   const sel = ids ? ids.map((id) => state.imageById.get(id)).filter((i) => i !== undefined) : selectedImages();
   const allowed = sel.filter((i) => canApply(i, 'reject'));
-  if (allowed.length === 0) {
-    say(sel.length ? `Nothing to reject: ${notDecidableBecause(sel[0]) ?? 'already rejected'}.` : 'Select one or more images first (click, or Space on the focused image).', sel.length ? 'error' : 'info');
+  let elsewhere = /** @type {string[]} */ ([]);
+  if (!ids && selectedElsewhere().length) {
+    try {
+      elsewhere = await applicableIds('reject', selectedElsewhere());
+    } catch (err) {
+      say(`Could not check the images selected on other pages. ${messageOf(err)}`, 'error');
+      return;
+    }
+  }
+  const count = allowed.length + elsewhere.length;
+  if (count === 0) {
+    say(sel.length ? `Nothing to reject: ${notDecidableBecause(sel[0]) ?? 'already rejected'}.` : state.selected.size ? 'Nothing to reject: no selected image takes a rejection now.' : 'Select one or more images first (click, or Space on the focused image).', sel.length || state.selected.size ? 'error' : 'info');
     return;
   }
   afterReject = then;
-  state.rejectIds = allowed.map((i) => i.id);
-  els.rejectSummary.textContent = `Reject ${plural(allowed.length, 'image')}: ${allowed.slice(0, 8).map((i) => stampTitle(i)).join(', ')}${allowed.length > 8 ? ', …' : ''}.`;
-  els.rejectConfirm.textContent = `Reject ${plural(allowed.length, 'image')}`;
+  state.rejectIds = [...allowed.map((i) => i.id), ...elsewhere];
+  const named = allowed.slice(0, 8).map((i) => stampTitle(i));
+  const more = count - named.length;
+  els.rejectSummary.textContent = `Reject ${plural(count, 'image')}: ${named.join(', ')}${more ? `${named.length ? ', and ' : ''}${plural(more, 'other')}${elsewhere.length ? ` (${elsewhere.length.toLocaleString('en')} on other pages)` : ''}` : ''}.`;
+  els.rejectConfirm.textContent = `Reject ${plural(count, 'image')}`;
   els.rejectReason.value = '';
   els.rejectError.hidden = true;
   els.rejectReason.removeAttribute('aria-invalid');

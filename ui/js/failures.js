@@ -71,7 +71,7 @@ export async function renderFailures(c) {
         b.error ? h('span', { class: 'failure-reason', text: `: ${b.error}` }) : null,
         h('span', { class: 'muted' }, ' (since ', timeEl(b.at), ')'),
         ' ',
-        button(`Retry batch ${b.seq}`, `/batches/${encodeURIComponent(b.id)}/retry`, `Upload batch ${b.seq}`))),
+        button(`Retry upload batch ${b.seq}`, `/batches/${encodeURIComponent(b.id)}/retry`, `Upload batch ${b.seq}`))),
     ...f.artifacts.map((a) =>
       h('li', { class: 'failure failure-dataset' },
         h('span', { text: `Dataset ${datasetText(a)}` }),

@@ -56,7 +56,7 @@ export function decimalPos(ra, dec) {
  * @param {string} [many]
  */
 export function plural(n, one, many = `${one}s`) {
-  return `${n} ${n === 1 ? one : many}`;
+  return `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
 }
 
 /**

@@ -16,28 +16,39 @@ import { focusCard, setRoving, syncSelected, updateToolbar } from './selection.j
 import { isReviewer } from './session.js';
 import { state } from './state.js';
 import { say } from './status.js';
+import { filterParams } from './url-filters.js';
 
 /** @typedef {import('./types.js').ReviewImage} ReviewImage */
 
-const PAGE_SIZE = 100;
+/** Cards per page: a page renders in well under a frame budget, whatever the collection's size. */
+export const PAGE_SIZE = 100;
 
 /** @param {string | null} after */
 function imagesQuery(after) {
-  const q = new URLSearchParams();
-  q.set('collection', els.collection.value);
-  if (els.batch.value) q.set('batch', els.batch.value);
-  if (els.verdict.value) q.set('verdict', els.verdict.value);
-  if (els.state.value) q.set('state', els.state.value);
+  const q = filterParams();
   q.set('limit', String(PAGE_SIZE));
   if (after) q.set('after', after);
   return `${API}/review/images?${q}`;
 }
 
-/** @param {{ append?: boolean }} [options] append: the next page (Load more), not a fresh list */
-export async function loadImages({ append = false } = {}) {
+/**
+ * Shows one page of the filtered images. Without a page: the first page of a
+ * new filter (the selection is cleared); with one: that page of the same
+ * filter (the selection, which may span pages, is kept).
+ * @param {{ page?: number, focus?: 'first' | 'last' }} [options] focus: the card to focus once shown (keyboard paging)
+ */
+export async function loadImages({ page, focus } = {}) {
   state.loadCtl?.abort();
   const ctl = new AbortController();
   state.loadCtl = ctl;
+  const fresh = page === undefined;
+  if (fresh) {
+    state.pageCursors = [null];
+    state.allMatching = null;
+    state.selected.clear();
+  }
+  const want = Math.max(0, Math.min(page ?? 0, state.pageCursors.length));
+  const cursor = want < state.pageCursors.length ? state.pageCursors[want] : state.next;
   if (!els.collection.value) {
     resetGrid();
     showEmpty('There are no collections to show yet.');
@@ -45,32 +56,36 @@ export async function loadImages({ append = false } = {}) {
     return;
   }
   els.grid.setAttribute('aria-busy', 'true');
-  els.loadMore.disabled = true;
-  if (!append) els.refresh.disabled = true;
+  els.pagePrev.disabled = true;
+  els.pageNext.disabled = true;
+  els.refresh.disabled = true;
   try {
     /** @type {import('./types.js').Page<ReviewImage> | null} */
-    const data = await api(imagesQuery(append ? state.next : null), { signal: ctl.signal });
+    const data = await api(imagesQuery(cursor), { signal: ctl.signal });
     const items = Array.isArray(data?.items) ? data.items : [];
-    if (!append) resetGrid();
-    const firstNew = state.images.length;
+    resetGrid({ keepSelection: true });
+    if (want === state.pageCursors.length) state.pageCursors.push(cursor);
+    state.page = want;
     addImages(items);
     noteLoaded(items);
     state.next = data?.next ?? null;
+    state.total = typeof data?.total === 'number' ? data.total : state.images.length;
     applyMode();
     updateCount();
     updateToolbar();
     if (state.images.length === 0) {
-      showEmpty('No images match these filters.');
+      showEmpty(want > 0 ? 'No more images match these filters.' : 'No images match these filters.');
     } else {
       els.empty.hidden = true;
       els.grid.hidden = false;
     }
-    els.loadMore.hidden = !state.next;
     renderAudit();
-    if (append && items.length) focusCard(state.images[firstNew].id);
+    // Another page starts at its top, as a new page would (the pager is at the bottom).
+    if (!fresh && els.grid.getBoundingClientRect().top < 0) els.grid.scrollIntoView({ block: 'start' });
+    if (focus && state.images.length) focusCard(state.images[focus === 'last' ? state.images.length - 1 : 0].id);
   } catch (err) {
     if (isAbortError(err)) return;
-    if (!append) {
+    if (fresh) {
       resetGrid();
       showEmpty('Images could not be loaded.');
     }
@@ -78,23 +93,30 @@ export async function loadImages({ append = false } = {}) {
   } finally {
     if (state.loadCtl === ctl) {
       els.grid.setAttribute('aria-busy', 'false');
-      els.loadMore.disabled = false;
       els.refresh.disabled = false;
+      updatePager();
     }
   }
 }
 
-export function resetGrid() {
+/** @param {{ keepSelection?: boolean }} [options] keepSelection: another page of the same filter */
+export function resetGrid({ keepSelection = false } = {}) {
   state.images = [];
   state.imageById.clear();
   state.cardById.clear();
-  state.selected.clear();
+  if (!keepSelection) {
+    state.selected.clear();
+    state.allMatching = null;
+    state.pageCursors = [null];
+    state.page = 0;
+    state.total = 0;
+  }
   state.resultFor.clear();
   state.anchorId = null;
   state.focusId = null;
   state.next = null;
   els.cards.replaceChildren();
-  els.loadMore.hidden = true;
+  els.pager.hidden = true;
   updateCount();
   updateToolbar();
 }
@@ -196,6 +218,21 @@ export function refreshCard(id) {
 
 function updateCount() {
   const n = state.images.length;
-  els.resultCount.textContent = n ? `(${n}${state.next ? '+' : ''})` : '';
-  els.loadMore.textContent = state.next ? `Load more (showing ${n})` : 'Load more';
+  const from = state.page * PAGE_SIZE + 1;
+  els.resultCount.textContent = n ? `(${fmtCount(from)}–${fmtCount(from + n - 1)} of ${fmtCount(Math.max(state.total, from + n - 1))})` : '';
+}
+
+/** Previous / next page, and where this page is among them. */
+function updatePager() {
+  const pages = Math.max(1, Math.ceil(state.total / PAGE_SIZE));
+  const multi = state.page > 0 || Boolean(state.next);
+  els.pager.hidden = !multi;
+  els.pagePrev.disabled = state.page === 0;
+  els.pageNext.disabled = !state.next;
+  els.pageInfo.textContent = `Page ${fmtCount(state.page + 1)} of ${fmtCount(Math.max(pages, state.page + 1))}`;
+}
+
+/** @param {number} n */
+function fmtCount(n) {
+  return n.toLocaleString('en');
 }

@@ -32,7 +32,7 @@ function hasPosition(img) {
 export function stampTitle(img) {
   if (img.name) return img.name;
   const seq = batchSeq(img.batchId);
-  return `Stamp ${img.stampIndex}${seq !== undefined ? ` · batch ${seq}` : ''}`;
+  return `Stamp ${img.stampIndex}${seq !== undefined ? ` · delivery ${seq}` : ''}`;
 }
 
 /** @param {ReviewImage} img */

@@ -18,7 +18,7 @@ import { loadImages, resetGrid, showEmpty } from './grid.js';
 import { wireGrid } from './grid-navigation.js';
 import { wireKeyboard } from './keyboard.js';
 import { applyMode } from './read-only.js';
-import { clearSelection, selectAll, updateToolbar } from './selection.js';
+import { clearSelection, selectAll, toggleAllMatching, updateToolbar } from './selection.js';
 import { state } from './state.js';
 import { say } from './status.js';
 import { resumeUploadsWhenVisible } from './upload-progress.js';
@@ -36,7 +36,7 @@ function wire() {
     try {
       await loadBatches();
     } catch (err) {
-      say(`Could not load batches. ${messageOf(err)}`, 'error');
+      say(`Could not load deliveries. ${messageOf(err)}`, 'error');
     }
     // Again, now that the batch picker holds this collection's batches.
     writeUrl();
@@ -49,17 +49,19 @@ function wire() {
     });
   }
   els.refresh.addEventListener('click', () => {
-    loadImages();
+    loadImages({ page: state.page });
     loadAudit();
     refreshCounts();
   });
-  els.loadMore.addEventListener('click', () => loadImages({ append: true }));
+  els.pagePrev.addEventListener('click', () => loadImages({ page: state.page - 1 }));
+  els.pageNext.addEventListener('click', () => loadImages({ page: state.page + 1 }));
   els.auditRefresh.addEventListener('click', () => loadAudit());
 
   wireGrid();
   wireLayout();
 
   els.selectAll.addEventListener('click', selectAll);
+  els.selectMatchingButton.addEventListener('click', () => void toggleAllMatching());
   els.selectNone.addEventListener('click', () => clearSelection());
 
   wireDecisions();
@@ -78,7 +80,8 @@ async function init() {
   updateToolbar();
 
   try {
-    await loadCollections();
+    // The first page of images goes first; the sidebar's summary, the trail and the deliveries follow (one database serves them in turn).
+    await loadCollections({ summary: false });
   } catch (err) {
     els.collection.replaceChildren(h('option', { value: '', text: 'Unavailable' }));
     showEmpty('Collections could not be loaded.');
@@ -86,14 +89,25 @@ async function init() {
     say(`Could not load collections. ${messageOf(err)}`, 'error');
     return;
   }
-  loadAudit();
-  try {
-    await loadBatches({ keep: fromUrl.batch });
-  } catch (err) {
-    say(`Could not load batches. ${messageOf(err)}`, 'error');
+  const deliveries = async () => {
+    try {
+      await loadBatches({ keep: fromUrl.batch });
+    } catch (err) {
+      say(`Could not load deliveries. ${messageOf(err)}`, 'error');
+    }
+  };
+  if (fromUrl.batch) {
+    // A delivery in the URL filters the images: its picker must hold it first.
+    await deliveries();
+    writeUrl();
+    await loadImages();
+  } else {
+    await loadImages();
+    await deliveries();
+    writeUrl();
   }
-  writeUrl();
-  await loadImages();
+  renderCollectionSummary();
+  loadAudit();
 }
 
 init();

@@ -3,14 +3,19 @@
 // (separation of duties), see the images but get no selection or decisions.
 
 import { els } from './elements.js';
-import { isReviewer } from './session.js';
+import { isReviewer, user } from './session.js';
 import { clearSelection, syncSelected } from './selection.js';
 import { state } from './state.js';
 
-/** Re-run whenever the images change: whether any can be decided depends on them. */
+/**
+ * Re-run whenever the images change. A reviewer's page is read-only when every
+ * image shown is of their own collection; images the policy rejected or holds
+ * are not decidable either, but that is said on each card (decidable.js), not
+ * by turning the page read-only.
+ */
 export function applyMode() {
-  const anyDecidable = state.images.some((i) => i.canDecide);
-  const readOnly = !isReviewer || (state.images.length > 0 && !anyDecidable);
+  const allOwn = state.images.length > 0 && state.images.every((i) => i.owner === user.username);
+  const readOnly = !isReviewer || allOwn;
   state.readOnly = readOnly;
   els.actions.hidden = readOnly;
   els.selectAll.hidden = readOnly;

@@ -18,8 +18,12 @@ import { isReviewer } from './session.js';
  * @property {ReviewImage[]} images in grid order
  * @property {Map<string, ReviewImage>} imageById
  * @property {Map<string, HTMLElement>} cardById
- * @property {string | null} next the next page of images, if any
- * @property {Set<string>} selected image ids
+ * @property {string | null} next the cursor of the page after this one, if any
+ * @property {(string | null)[]} pageCursors the cursor that fetched each page seen so far (page 1's is null)
+ * @property {number} page the page shown, from 0
+ * @property {number} total how many images the filters match, on every page
+ * @property {{ total: number, truncated: boolean } | null} allMatching set when "select all N matching" chose every decidable image of the filter
+ * @property {Set<string>} selected image ids, on this page and others
  * @property {string | null} anchorId where a Shift range selection starts
  * @property {string | null} focusId the card in the grid's tab order (roving tabindex)
  * @property {boolean} readOnly
@@ -41,6 +45,10 @@ export const state = {
   imageById: new Map(),
   cardById: new Map(),
   next: null,
+  pageCursors: [null],
+  page: 0,
+  total: 0,
+  allMatching: null,
   selected: new Set(),
   anchorId: null,
   focusId: null,

@@ -27,6 +27,7 @@
  * @typedef {object} Page
  * @property {T[]} items
  * @property {string | null} next offset of the next page, null on the last
+ * @property {number} [total] how many items the filters match in all (GET /review/images)
  */
 
 /**

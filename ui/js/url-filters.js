@@ -36,3 +36,13 @@ export function writeUrl() {
   const url = `${location.pathname}?${q}`;
   if (url !== `${location.pathname}${location.search}`) history.replaceState(null, '', url);
 }
+
+/** The filters as query parameters, shared by the listing and "select all N matching". */
+export function filterParams() {
+  const q = new URLSearchParams();
+  q.set('collection', els.collection.value);
+  if (els.batch.value) q.set('batch', els.batch.value);
+  if (els.verdict.value) q.set('verdict', els.verdict.value);
+  if (els.state.value) q.set('state', els.state.value);
+  return q;
+}

@@ -12,6 +12,7 @@ import { canApply, notDecidableBecause } from './decidable.js';
 import { decide, openReject } from './decisions.js';
 import { focusCard, setRoving } from './selection.js';
 import { say } from './status.js';
+import { loadImages } from './grid.js';
 import { renderPresetButtons } from './viewer-presets.js';
 import { state } from './state.js';
 
@@ -95,8 +96,8 @@ export async function openViewer(id) {
   );
   syncDecisionButtons();
   const idx = state.images.findIndex((i) => i.id === id);
-  els.viewerPrev.disabled = idx <= 0;
-  els.viewerNext.disabled = idx < 0 || idx >= state.images.length - 1;
+  els.viewerPrev.disabled = idx < 0 || (idx === 0 && state.page === 0);
+  els.viewerNext.disabled = idx < 0 || (idx >= state.images.length - 1 && !state.next);
   if (!els.viewer.open) {
     els.viewer.showModal();
     els.viewerClose.focus();
@@ -157,11 +158,16 @@ function renderFrameButtons(img) {
  * @param {number} delta -1 for the previous image in the grid, 1 for the next
  * @param {{ orStay?: boolean }} [options] orStay: at the end, show the same image again (its new state)
  */
-function stepViewer(delta, { orStay = false } = {}) {
+async function stepViewer(delta, { orStay = false } = {}) {
   const idx = state.images.findIndex((i) => i.id === state.viewerId);
   const next = state.images[idx + delta];
   if (next) openViewer(next.id);
-  else if (orStay && state.viewerId) {
+  else if ((delta > 0 && state.next) || (delta < 0 && state.page > 0)) {
+    // Past the page's edge: the viewer goes on into the next (or previous) page.
+    await loadImages({ page: state.page + delta, focus: delta > 0 ? 'first' : 'last' });
+    const to = state.images[delta > 0 ? 0 : state.images.length - 1];
+    if (to) openViewer(to.id);
+  } else if (orStay && state.viewerId) {
     openViewer(state.viewerId);
     say('That was the last image on this page.');
   }

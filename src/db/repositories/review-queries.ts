@@ -2,6 +2,9 @@ import { sql } from 'kysely';
 import type { OutcomeGroupRow, ReviewImageFilter } from '../../domain/ports/images-repository.js';
 import type { Tx } from './transitions.js';
 
+/** The reviewer's actions "all N matching" can be narrowed to. */
+export type DecisionKind = 'approve' | 'reject' | 'undo';
+
 /**
  * The review page's questions about many images at once: every id a filter
  * matches (for "select all N"), whose images they are, and why a
@@ -12,7 +15,7 @@ import type { Tx } from './transitions.js';
 /** States in which a reviewer may still approve, reject or undo (as `canDecide` says). */
 const DECIDABLE_STATES = ['quarantined', 'approved', 'rejected'] as const;
 
-export async function reviewIds(db: Tx, f: Omit<ReviewImageFilter, 'after' | 'limit'> & { decidableBy?: string }, max: number): Promise<{ ids: string[]; total: number }> {
+export async function reviewIds(db: Tx, f: Omit<ReviewImageFilter, 'after' | 'limit'> & { decidableBy?: string; decidableFor?: DecisionKind }, max: number): Promise<{ ids: string[]; total: number }> {
   let q = db.selectFrom('images').innerJoin('collections', 'collections.id', 'images.collection_id');
   if (f.owner) q = q.where('collections.owner', '=', f.owner);
   if (f.collectionId) q = q.where('images.collection_id', '=', f.collectionId);
@@ -24,6 +27,12 @@ export async function reviewIds(db: Tx, f: Omit<ReviewImageFilter, 'after' | 'li
       .where('collections.owner', '!=', f.decidableBy)
       .where('images.state', 'in', [...DECIDABLE_STATES])
       .where((eb) => eb.or([eb('images.verdict', 'is', null), eb('images.verdict', 'not in', ['rejected', 'held'])]));
+    // The page's canApply (ui/js/decidable.js) in SQL, so "all N matching" acts only where the action applies.
+    if (f.decidableFor === 'approve') q = q.where('images.state', '=', 'quarantined').where('images.verdict', '=', 'pending_review');
+    if (f.decidableFor === 'reject') {
+      q = q.where((eb) => eb.or([eb.and([eb('images.state', '=', 'quarantined'), eb('images.verdict', '=', 'pending_review')]), eb('images.state', '=', 'approved')]));
+    }
+    if (f.decidableFor === 'undo') q = q.where('images.state', 'in', ['approved', 'rejected']).where('images.reviewed_by', 'is not', null);
   }
   const { n } = await q.select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow();
   if (!n || max <= 0) return { ids: [], total: n };

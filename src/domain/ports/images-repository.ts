@@ -154,7 +154,7 @@ export interface ImagesRepository {
    * With `decidableBy`, only images that user could approve, reject or undo
    * now (not their own collection's, not rejected or held by the policy).
    */
-  reviewIds(filter: Omit<ReviewImageFilter, 'after' | 'limit'> & { decidableBy?: string }, max: number): Promise<{ ids: string[]; total: number }>;
+  reviewIds(filter: Omit<ReviewImageFilter, 'after' | 'limit'> & { decidableBy?: string; decidableFor?: 'approve' | 'reject' | 'undo' }, max: number): Promise<{ ids: string[]; total: number }>;
   /** The owner of each image's collection (unknown ids are absent). */
   ownersOf(imageIds: string[]): Promise<Map<string, string>>;
   /** A collection's images grouped by what became of them and why: one row per (outcome, rules, reason), largest first. */

@@ -31,9 +31,9 @@ export function eventText(e) {
   const reason = typeof d.reason === 'string' && d.reason ? ` (${d.reason})` : '';
   switch (e.kind) {
     case 'files_retrieved':
-      return `Your files were retrieved and can be safely removed from your collection: all ${plural(num(d.datasets), 'dataset')} of poll batch${seq} (${size(num(d.bytes))}) are in the bridge's quarantine.`;
+      return `Your files were retrieved and can be safely removed from your collection: all ${plural(num(d.datasets), 'dataset')} of delivery${seq} (${size(num(d.bytes))}) are in the bridge's quarantine.`;
     case 'batch_quarantined':
-      return `Poll batch${seq} is ready for review: ${plural(num(d.images), 'image')} from ${plural(num(d.datasets), 'dataset')}; ${num(d.pending_review)} waiting for a reviewer, ${num(d.auto_approved)} approved by the policy, ${num(d.rejected)} rejected, ${num(d.held)} held${num(d.failed_datasets) ? `; ${plural(num(d.failed_datasets), 'dataset')} failed` : ''}.`;
+      return `Delivery${seq} is ready for review: ${plural(num(d.images), 'image')} from ${plural(num(d.datasets), 'dataset')}; ${num(d.pending_review)} waiting for a reviewer, ${num(d.auto_approved)} approved by the policy, ${num(d.rejected)} rejected, ${num(d.held)} held${num(d.failed_datasets) ? `; ${plural(num(d.failed_datasets), 'dataset')} failed` : ''}.`;
     case 'artifact_failed':
       return `A dataset could not be processed: ${String(d.datasetType ?? 'dataset')} ${d.dataId ? Object.entries(/** @type {Record<string, unknown>} */ (d.dataId)).map(([k, v]) => `${k}=${v}`).join(' ') : ''}: ${String(d.error ?? d.reason ?? 'failed')}.`;
     case 'group_failed':

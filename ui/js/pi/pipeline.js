@@ -1,13 +1,16 @@
 // @ts-check
 // The pipeline of one collection, live: datasets discovered, retrieved,
 // converted and failed (each failure named, with Retry), images quarantined,
-// approved, published and uploaded, the last poll's error, the Zooniverse
-// subject sets, the export download and the takedown. Read again every few
+// approved, published and uploaded, why the images are where they are (with
+// the next step), the last poll's error, the Zooniverse subject sets (or,
+// without a project, where the images go instead), the export download and
+// the takedown. Read again every few
 // seconds while something moves, every half minute when settled.
 
 import { API, api, messageOf } from '../api.js';
 import { h } from '../dom.js';
 import { plural, timeEl } from '../format.js';
+import { fetchWhy, whyNodes } from '../why.js';
 import { confirmAction } from './confirm.js';
 import { say } from './status.js';
 
@@ -20,7 +23,7 @@ let following = '';
 
 /**
  * @typedef {{ uploadBatchId: string, seq: number, mode: string, state: string, total: number, linked: number, failed: number, subjectSetId: string | null, error: string | null }} UploadItem
- * @typedef {{ approved: number, published: number, linked: number, total: number, settled: boolean, items: UploadItem[] }} Uploads
+ * @typedef {{ approved: number, published: number, linked: number, total: number, settled: boolean, uploading?: boolean, items: UploadItem[] }} Uploads
  * @typedef {{ id: string, datasetId: string, datasetType: string, dataId: Record<string, string | number>, band: string | null, file: string | null, error: string | null, attempts: number, at: string }} FailedArtifact
  * @typedef {{ artifacts: FailedArtifact[], batches: { id: string, seq: number, state: string, mode: string, error: string | null, at: string }[], stamps: { stamp: number, groupKey: string, error: string | null }[], moreStamps: boolean }} Failures
  */
@@ -120,15 +123,15 @@ export async function refresh(id) {
   const box = document.getElementById('pipeline');
   if (!box) return;
   const base = `${API}/collections/${encodeURIComponent(id)}`;
-  /** @type {[import('./types.js').PiCollection | null, Uploads | null, Failures | null]} */
+  /** @type {[import('./types.js').PiCollection | null, Uploads | null, Failures | null, import('../why.js').Why | null]} */
   let got;
   try {
-    got = /** @type {[import('./types.js').PiCollection | null, Uploads | null, Failures | null]} */ (await Promise.all([api(base), api(`${base}/uploads`), api(`${base}/failures`)]));
+    got = /** @type {typeof got} */ (await Promise.all([api(base), api(`${base}/uploads`), api(`${base}/failures`), fetchWhy(id)]));
   } catch (err) {
     if (following === id) box.replaceChildren(h('p', { class: 'error-text', text: `The pipeline could not be read: ${messageOf(err)}` }));
     return;
   }
-  const [c, up, f] = got;
+  const [c, up, f, why] = got;
   if (following !== id || !c || !document.getElementById('pipeline')) return;
   const counts = /** @type {{ artifacts?: Record<string, number>, images?: Record<string, number> }} */ (c.counts ?? {});
   const a = counts.artifacts ?? {};
@@ -141,7 +144,7 @@ export async function refresh(id) {
   const sets = [...new Set((up?.items ?? []).map((b) => b.subjectSetId).filter((s) => s !== null))];
   const mayChange = box.dataset.mayChange === 'true';
   // Drawn again only when something changed, so focus and reading place survive the re-reads.
-  const sig = JSON.stringify([c.counts, c.lastPollError, c.lastPolledAt, c.status, up, f]);
+  const sig = JSON.stringify([c.counts, c.lastPollError, c.lastPolledAt, c.status, c.zooniverseProjectId, up, f, why]);
   if (box.dataset.sig !== sig) box.replaceChildren(...[
     h('p', { class: 'pipeline-state', text: moving ? 'Work is under way: this view updates every few seconds.' : 'Nothing is moving right now.' }),
     c.lastPollError ? h('p', { class: 'note note-error', text: `The last poll failed: ${c.lastPollError}` }) : null,
@@ -150,7 +153,12 @@ export async function refresh(id) {
     h('dl', { class: 'counts stages' }, stage('discovered', discovered), stage('waiting to retrieve', n(a, 'discovered')), stage('retrieved', n(a, 'retrieved') + n(a, 'converted')), stage('converted', n(a, 'converted')), stage('failed', n(a, 'failed'), n(a, 'failed') ? 'stage-bad' : '')),
     h('h4', { class: 'pi-h4', text: 'Images' }),
     h('dl', { class: 'counts stages' }, stage('in quarantine', n(i, 'quarantined')), stage('approved', n(i, 'approved') + released), stage('rejected', n(i, 'rejected')), stage('published', released), stage('uploaded', n(i, 'uploaded')), stage('failed', n(i, 'failed'), n(i, 'failed') ? 'stage-bad' : '')),
-    up && (up.items.length || up.published || up.approved) ? h('p', { class: 'muted', text: `Zooniverse: ${up.linked} of ${up.total} subjects linked in ${plural(up.items.length, 'upload batch', 'upload batches')}${up.approved ? `; ${up.approved} approved waiting to publish` : ''}.` }) : null,
+    why && why.total ? h('h4', { class: 'pi-h4', text: 'Outcomes and next steps' }) : null,
+    why && why.total ? h('div', { class: 'why', id: 'pi-why' }, ...whyNodes(why, `Outcomes of ${c.collection}`)) : null,
+    up && up.uploading === false ? h('p', { class: 'note', id: 'pi-not-uploaded', text: c.zooniverseProjectId
+      ? `Nothing is uploaded to Zooniverse project ${c.zooniverseProjectId}: this bridge has no Zooniverse credentials. ${plural(up.items.length, 'upload batch', 'upload batches')} wait with their manifests; the export below holds the approved images for the Project Builder.`
+      : `Nothing is uploaded to Zooniverse: this collection has no Zooniverse project. Set one under Upload settings, or download the export below and add the images in the Project Builder yourself.` }) : null,
+    up && up.uploading !== false && (up.items.length || up.published || up.approved) ? h('p', { class: 'muted', text: `Zooniverse: ${up.linked} of ${up.total} subjects linked in ${plural(up.items.length, 'upload batch', 'upload batches')}${up.approved ? `; ${up.approved} approved waiting to publish` : ''}.` }) : null,
     c.zooniverseProjectId ? h('ul', { class: 'pi-links' },
       h('li', null, h('a', { href: labUrl(c.zooniverseProjectId), text: `Zooniverse project ${c.zooniverseProjectId} (project builder)` })),
       sets.map((s) => h('li', null, h('a', { href: labUrl(/** @type {string} */ (c.zooniverseProjectId), s), text: `Subject set ${s}` })))) : null,

@@ -33,9 +33,9 @@ function values(form) {
 export function settingsForm(c, onSaved) {
   const form = h('form', { class: 'pi-settings', novalidate: true, 'aria-labelledby': 'settings-title' },
     h('div', { class: 'form-grid' },
-      textField({ field: 'zooniverseProjectId', label: 'Zooniverse project id', hint: 'A project an EPO admin approved for you; empty: batches stop at their manifests.', value: c.zooniverseProjectId ?? '', attrs: { inputmode: 'numeric', autocomplete: 'off' } }),
+      textField({ field: 'zooniverseProjectId', label: 'Zooniverse project id', hint: 'A project an EPO admin approved for you; empty: nothing is uploaded, and the export (under Pipeline) is the way to Zooniverse.', value: c.zooniverseProjectId ?? '', attrs: { inputmode: 'numeric', autocomplete: 'off' } }),
       selectField({ field: 'uploadMode', label: 'Upload mode', hint: 'Import: Zooniverse fetches the manifest. API: subjects are created one by one.', value: c.uploadMode, options: [['import', 'Import'], ['api', 'API']] }),
-      textField({ field: 'maxBatchSize', label: 'Subjects per batch', type: 'number', value: String(c.maxBatchSize), hint: '1 to 10,000.', attrs: { min: '1', max: '10000' } }),
+      textField({ field: 'maxBatchSize', label: 'Subjects per upload batch', type: 'number', value: String(c.maxBatchSize), hint: '1 to 10,000.', attrs: { min: '1', max: '10000' } }),
       selectField({ field: 'subjectSetPer', label: 'One subject set per', hint: 'Each upload batch gets its own set, or one set holds them all.', value: c.subjectSetPer, options: [['batch', 'upload batch'], ['collection', 'collection']] }),
       textField({ field: 'subjectSetNaming', label: 'Subject set names', hint: 'A template with {collection} and {seq}; empty for the default.', value: c.subjectSetNaming ?? '' })),
     checkboxField({ field: 'subjectFrames', label: 'Flipbook subjects: the colour image, then one grey frame per band', checked: c.subjectFrames }),
