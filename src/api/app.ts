@@ -23,7 +23,8 @@ import { retryRoutes } from './retry-routes.js';
 import { takedownRoutes } from './takedown-routes.js';
 import type { PanoptesClient } from '../domain/ports/panoptes-client.js';
 import { releaseProgress } from '../domain/release.js';
-import { uiPage, uiAssets } from './review-page.js';
+import { uiPage, uiAssets, UI_DIR } from './review-page.js';
+import { UiBundles } from './ui-bundles.js';
 import { collectionRoutes } from './collections-routes.js';
 import { previewRoutes } from './preview-routes.js';
 import { piRoutes } from './pi-routes.js';
@@ -144,7 +145,9 @@ export function createApi(d: ApiDeps): Express {
 
   const signer = mediaSigner(d.mediaSecret, d.mediaUrlTtlSeconds ?? DEFAULT_MEDIA_URL_TTL_SECONDS);
   app.use(mediaRoutes(d.store, d.mediaSecret));
-  app.use('/ui', uiAssets());
+  const bundles = new UiBundles(UI_DIR);
+  bundles.warm((err) => d.log.error({ err }, 'a page script did not build: that page answers 500'));
+  app.use('/ui', uiAssets(bundles));
   app.use(d.authenticator);
   app.get('/readyz', async (req, res) => {
     const checks: Record<string, string> = {};
@@ -185,9 +188,9 @@ export function createApi(d: ApiDeps): Express {
   // The same object, not a copy: the API server may learn its public URL after listening.
   app.use(authRoutes(Object.assign(d.auth, { sessions: d.repos.sessions, log: d.log })));
   app.get('/', (_req, res) => res.redirect(302, '/review'));
-  app.get('/review', uiPage('/review', d.devMode ?? false));
-  app.get('/pi', uiPage('/pi', d.devMode ?? false));
-  app.get('/admin', uiPage('/admin', d.devMode ?? false));
+  app.get('/review', uiPage('/review', bundles, d.devMode ?? false));
+  app.get('/pi', uiPage('/pi', bundles, d.devMode ?? false));
+  app.get('/admin', uiPage('/admin', bundles, d.devMode ?? false));
 
   const writes = rateLimit({
     windowMs: 60_000,

@@ -1,14 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { dirname, posix, sep } from 'node:path';
+import { sep } from 'node:path';
 import express, { type RequestHandler } from 'express';
 import { escapeHtml } from './html.js';
+import type { UiBundles } from './ui-bundles.js';
 import { packagePath } from '../package-root.js';
 
 /** The reviewer page's static files (ui/ at the package root; the build does not copy them). */
 export const UI_DIR = packagePath('ui') + sep;
 
-export function uiAssets(): RequestHandler {
-  return express.static(UI_DIR, { index: false, fallthrough: false, maxAge: '5m', setHeaders: (res) => res.setHeader('X-Content-Type-Options', 'nosniff') });
+/** The pages' bundles (see ui-bundles.ts), then ui/ as files (styles, and the modules the source maps point at). */
+export function uiAssets(bundles: UiBundles): RequestHandler[] {
+  return [bundles.handler(), express.static(UI_DIR, { index: false, fallthrough: false, maxAge: '5m', setHeaders: (res) => res.setHeader('X-Content-Type-Options', 'nosniff') })];
 }
 
 /**
@@ -52,17 +54,22 @@ ${links}
   </header>`;
 }
 
-export function uiPage(path: keyof typeof PAGES, devMode = false): RequestHandler {
-  let template: string | undefined;
-  return (req, res) => {
+export function uiPage(path: keyof typeof PAGES, bundles: UiBundles, devMode = false): RequestHandler {
+  let template: Promise<string> | undefined;
+  return async (req, res) => {
     if (!req.identity || req.authVia !== 'session') {
       res.redirect(303, `/auth/login?returnTo=${encodeURIComponent(path)}`);
       return;
     }
-    template ??= withDevBanner(withModulePreloads(readFileSync(`${UI_DIR}${PAGES[path]}`, 'utf8').replace('{{PAGE_HEADER}}', pageHeader(path))), devMode);
+    template ??= bundles.withBundle(readFileSync(`${UI_DIR}${PAGES[path]}`, 'utf8').replace('{{PAGE_HEADER}}', pageHeader(path))).then((html) => withDevBanner(html, devMode));
+    // A page whose script failed to build is an error for every request (logged and answered by the error handler), not a page without script.
+    const html = await template.catch((err: unknown) => {
+      template = undefined;
+      throw err;
+    });
     const user = JSON.stringify({ username: req.identity.username, roles: req.identity.roles });
     res.setHeader('Cache-Control', 'no-store');
-    res.type('html').send(template.replaceAll('{{CSRF_TOKEN}}', escapeHtml(req.csrfToken ?? '')).replaceAll('{{USER_JSON}}', escapeHtml(user)));
+    res.type('html').send(html.replaceAll('{{CSRF_TOKEN}}', escapeHtml(req.csrfToken ?? '')).replaceAll('{{USER_JSON}}', escapeHtml(user)));
   };
 }
 
@@ -70,37 +77,4 @@ export function uiPage(path: keyof typeof PAGES, devMode = false): RequestHandle
 export function withDevBanner(html: string, devMode: boolean): string {
   if (!devMode) return html;
   return html.replace(/<body([^>]*)>/, '<body$1>\n  <div class="dev-banner" role="alert" data-bridge-mode="dev">DEV MODE (BRIDGE_MODE=dev): dev sign-in, not for real data or users</div>');
-}
-
-/**
- * The page's ES modules are served as they are (no bundle), so without help
- * the browser finds them one import level at a time: five round trips before
- * the first request for data. A modulepreload link for every module the
- * entry script reaches lets it fetch them all at once.
- */
-export function withModulePreloads(html: string): string {
-  const entry = /<script type="module" src="(\/ui\/[^"]+)"><\/script>/.exec(html);
-  if (!entry) return html;
-  const links = moduleGraph(entry[1]).map((m) => `<link rel="modulepreload" href="${escapeHtml(m)}">`);
-  return html.replace(entry[0], `${links.join('\n  ')}\n  ${entry[0]}`);
-}
-
-/** Every module reachable from `entry` (a /ui/ URL) through relative static imports, entry first. */
-function moduleGraph(entry: string): string[] {
-  const seen = new Set<string>();
-  const visit = (url: string) => {
-    if (seen.has(url)) return;
-    seen.add(url);
-    let text: string;
-    try {
-      text = readFileSync(`${UI_DIR}${url.slice('/ui/'.length)}`, 'utf8');
-    } catch {
-      return; // a missing module shows as the browser's own error
-    }
-    for (const m of text.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s*'(\.{1,2}\/[^']+)'|^\s*import\s*'(\.{1,2}\/[^']+)'/gm)) {
-      visit(posix.join(dirname(url), m[1] ?? m[2]));
-    }
-  };
-  visit(entry);
-  return [...seen];
 }

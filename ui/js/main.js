@@ -1,7 +1,8 @@
 // @ts-check
 // Reviewer (and PI) page of the RSP → Zooniverse bridge: the entry module,
-// loaded by review.html with <script type="module">. ES modules served as
-// they are: no framework, no build step, no third-party code.
+// loaded by review.html with <script type="module">. No framework, no
+// third-party code; the server bundles these modules into one file
+// (src/api/ui-bundles.ts) so the page's script arrives in one response.
 // It wires the page together and loads what the URL asks for.
 
 import { fillHeader } from './page-header.js';
