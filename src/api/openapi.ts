@@ -112,7 +112,7 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/collections/{id}/why': {
         get: {
-          summary: "Why, per collection (owner, reviewers, admins): the images grouped by outcome (rejected, held, pending_review, auto_approved, reviewer_rejected, failed) and reason, largest group first, each with the matched rules, the count, the next step in words and, for an embargo, when it ends (`until`): `{ total, groups: [{ outcome, rules, reason, count, nextStep, until }] }`",
+          summary: "Why, per collection (owner, reviewers, admins): the images grouped by outcome (rejected, held, pending_review, auto_approved, reviewer_approved, reviewer_rejected, failed) and reason, largest group first, each with the matched rules, the count, the next step in words and, for an embargo, when it ends (`until`): `{ total, groups: [{ outcome, rules, reason, count, nextStep, until }] }`",
           parameters: idParam,
           responses: { '200': { description: 'Groups' }, ...errors },
         },

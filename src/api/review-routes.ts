@@ -225,7 +225,8 @@ function imageView({ image: img, frames, lastDecision, canDecide, naming }: Revi
     dec: img.dec,
     wcsQuality: img.wcs_quality,
     bands: img.bands,
-    preset: String((img.colour as { preset?: unknown }).preset ?? 'auto'),
+    // What the stored PNG was rendered with; null for a row that did not record it (never a guess).
+    preset: typeof (img.colour as { preset?: unknown } | null)?.preset === 'string' ? (img.colour as { preset: string }).preset : null,
     width: img.width,
     height: img.height,
     previewUrl: media.previewUrl,

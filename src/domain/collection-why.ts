@@ -107,6 +107,7 @@ function genericStep(g: OutcomeGroupRow): string | null {
     case 'reviewer_rejected':
       return 'an EPO reviewer rejected these for the reason given; send corrected cutouts, or ask the reviewer to undo it';
     case 'auto_approved':
+    case 'reviewer_approved':
       return null;
     case 'pending_review':
       return 'an EPO reviewer looks at each image; nothing to do until then';
@@ -123,7 +124,7 @@ export function explainOutcomes(collection: Context['collection'], rows: Outcome
   return rows.map((group) => {
     const steps: string[] = [];
     let until: string | null = null;
-    if (group.outcome !== 'failed' && group.outcome !== 'reviewer_rejected') {
+    if (group.outcome !== 'failed' && group.outcome !== 'reviewer_rejected' && group.outcome !== 'reviewer_approved') {
       for (const s of STEPS) {
         if (!s.explains(group)) continue;
         const r = s.step({ collection, now, group });

@@ -94,7 +94,7 @@ suite('why, deliveries and the export, on the pages', () => {
   }, LONG);
 
   it('gives each outcome its reason, next step and embargo end, on the review sidebar and the PI pipeline', async () => {
-    // Two approved (published at once here), one failed stamp, and a prompt release set by an admin:
+    // Two approved by a reviewer (published at once here), one failed stamp, and a prompt release set by an admin:
     // of the two left, the recently observed one is under its embargo, the old one waits for the panel.
     const rejected = (await app.s.db.selectFrom('images').select('id').where('collection_id', '=', cid).where('state', '=', 'rejected').execute()).map((r) => r.id);
     const rest = ids.filter((i) => !rejected.includes(i));
@@ -115,16 +115,19 @@ suite('why, deliveries and the export, on the pages', () => {
       expect(rows.held).toBe('1 image held by the policy Why: waiting for Data Rights Panel approval: the data is proprietary Next step: ask the Data Rights Panel to approve this collection (an EPO admin records it)');
       expect(rows.failed).toBe('1 image failed to convert Why: stamp 3 of i: cannot be read Next step: fix or remove the file, then Retry');
       expect(rows.reviewer_rejected).toMatch(/^1 image rejected by a reviewer Why: a satellite trail/);
-      expect(rows.pending_review).toMatch(/^2 images sent to EPO review by the policy/);
+      // Approved by a reviewer: a group of its own, not "sent to EPO review", and nothing left to do.
+      expect(rows.reviewer_approved).toMatch(/^2 images approved by an EPO reviewer Why: /);
+      expect(rows.reviewer_approved).not.toMatch(/Next step/);
+      expect(rows.pending_review).toBeUndefined();
     };
 
     for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
       const rev = await pageAs('rev', `/review?collection=${cid}`, viewport);
       await rev.locator('#grid[aria-busy="false"]').waitFor({ state: 'attached' });
-      await poll(async () => Object.keys(await whyRows(rev, '#why')).sort()).toEqual(['failed', 'held', 'pending_review', 'rejected', 'reviewer_rejected']);
+      await poll(async () => Object.keys(await whyRows(rev, '#why')).sort()).toEqual(['failed', 'held', 'rejected', 'reviewer_approved', 'reviewer_rejected']);
       // A reviewer gets one line of counts per outcome (the audit trail stays within reach); a click opens it.
       expect(await rev.locator('#why').getAttribute('open')).toBeNull();
-      expect(await rev.locator('#why .why-brief').innerText()).toBe('2 to EPO review · 1 failed · 1 held · 1 rejected by the policy · 1 rejected by a reviewer');
+      expect(await rev.locator('#why .why-brief').innerText()).toBe('2 approved in review · 1 failed · 1 held · 1 rejected by the policy · 1 rejected by a reviewer');
       await rev.locator('#why > summary').click();
       // The narrow sidebar shows the three largest groups; the other two are a click away.
       expect(await rev.locator('#why > div > .why-list > .why-group').count()).toBe(3);

@@ -21,6 +21,7 @@ const OUTCOME_WORDS = /** @type {Record<string, string>} */ ({
   held: 'held by the policy',
   pending_review: 'sent to EPO review by the policy',
   auto_approved: 'approved by the policy',
+  reviewer_approved: 'approved by an EPO reviewer',
   reviewer_rejected: 'rejected by a reviewer',
   failed: 'failed to convert',
 });
@@ -32,12 +33,13 @@ const OUTCOME_SHORT = /** @type {Record<string, string>} */ ({
   held: 'held',
   pending_review: 'to EPO review',
   auto_approved: 'approved by the policy',
+  reviewer_approved: 'approved in review',
   reviewer_rejected: 'rejected by a reviewer',
   failed: 'failed',
 });
 
 /** Outcomes that ask nothing of anyone beyond the review under way. */
-const ROUTINE = new Set(['pending_review', 'auto_approved']);
+const ROUTINE = new Set(['pending_review', 'auto_approved', 'reviewer_approved']);
 
 /** Some group needs someone to act (or to wait for an embargo): worth showing unasked. @param {Why} why */
 export function needsAttention(why) {

@@ -51,7 +51,10 @@ export async function ownersOf(db: Tx, imageIds: string[]): Promise<Map<string, 
 }
 
 /**
- * One grouped statement. A cap's reason names the image's place in its
+ * One grouped statement. An image the policy sent to review is grouped by
+ * what the review made of it: waiting (pending_review), approved by a
+ * reviewer (reviewer_approved: approved, published, uploaded or retracted
+ * since) or rejected by one. A cap's reason names the image's place in its
  * batch ("image 7 of 120 in this batch, max_per_batch is ..."; see
  * src/policies/evaluate.ts); that part is cut so one cap makes one group.
  */
@@ -61,6 +64,7 @@ export async function outcomeGroups(db: Tx, collectionId: string): Promise<Outco
       select
         case when i.state = 'failed' then 'failed'
              when i.state = 'rejected' and i.reviewed_by is not null then 'reviewer_rejected'
+             when i.verdict = 'pending_review' and i.state not in ('quarantined', 'rejected') then 'reviewer_approved'
              else i.verdict end as outcome,
         case when i.state = 'failed' or (i.state = 'rejected' and i.reviewed_by is not null) then '[]'::jsonb
              else coalesce((select jsonb_agg(m.r->>'id' order by m.ord) from jsonb_array_elements(i.verdict_rules) with ordinality as m(r, ord)), '[]'::jsonb) end as rules,

@@ -161,8 +161,8 @@ export interface ImagesRepository {
   outcomeGroups(collectionId: string): Promise<OutcomeGroupRow[]>;
 }
 
-/** What became of an image: its policy verdict, a reviewer's rejection, or a failed conversion. */
-export type ImageOutcome = Verdict | 'reviewer_rejected' | 'failed';
+/** What became of an image: its policy verdict, a reviewer's decision on what the policy sent to review, or a failed conversion. */
+export type ImageOutcome = Verdict | 'reviewer_approved' | 'reviewer_rejected' | 'failed';
 
 export interface OutcomeGroupRow {
   outcome: ImageOutcome;
