@@ -24,6 +24,10 @@ describe('dependency rules (ARCHITECTURE.md)', () => {
     const cases: [string, string, string][] = [
       ['src/imaging/convert.ts', "import { x } from '../domain/model.js';", 'imaging imports nothing outside src/imaging'],
       ['src/imaging/convert.ts', "import express from 'express';", 'imaging imports nothing outside src/imaging'],
+      ['src/results/running.ts', "import { x } from '../domain/model.js';", 'results imports nothing outside src/results'],
+      ['src/results/running.ts', "import { Pool } from 'pg';", 'results imports nothing outside src/results'],
+      ['src/results/export-csv.ts', "import { parse } from 'yaml';", 'results imports nothing outside src/results'],
+      ['src/results/index.ts', "export { convert } from '../imaging/convert.js';", 'results imports nothing outside src/results'],
       ['src/domain/review.ts', "import { createRepositories } from '../db/repositories/index.js';", 'the domain depends on ports, not on adapters, api, cli or processes'],
       ['src/domain/review.ts', "import type { Kysely } from 'kysely';", 'the domain depends on ports, not on adapter packages'],
       ['src/domain/review.ts', "import { Queue } from 'bullmq';", 'the domain depends on ports, not on adapter packages'],
@@ -45,6 +49,7 @@ describe('dependency rules (ARCHITECTURE.md)', () => {
       const fine = [
         { path: 'src/domain/review.ts', text: "import type { Repositories } from './ports/repositories.js';\nimport { createHash } from 'node:crypto';\nimport { z } from 'zod';\nconst o = { fetch: 1 }; o.fetch;\n" },
         { path: 'src/imaging/convert.ts', text: "import { deflateSync } from 'node:zlib';\nimport { readFits } from './fits/fits-file.js';\n" },
+        { path: 'src/results/export-csv.ts', text: "import { StringDecoder } from 'node:string_decoder';\nimport { CsvSplitter } from './csv.js';\n" },
         { path: 'src/api/review-routes.ts', text: "import { decide } from '../domain/review.js';\n" },
         { path: 'workers/publish.ts', text: "import { publishImage } from '../src/domain/publish.js';\n" },
         { path: 'src/cli/main.ts', text: "import { exportCommand } from './export-command.js';\n" },

@@ -70,6 +70,7 @@ export function checkDependencies(files: SourceFile[]): Violation[] {
     for (const t of targets) {
       const to = layer(t);
       if (from === 'imaging' && to !== 'imaging') bad('imaging imports nothing outside src/imaging', t);
+      if (from === 'results' && to !== 'results') bad('results imports nothing outside src/results', t);
       if (from === 'domain' && ['db', 'adapters', 'api', 'cli', 'app', 'workers', 'identity'].includes(to)) bad('the domain depends on ports, not on adapters, api, cli or processes', t);
       if (from === 'api' && ['db', 'adapters', 'workers', 'cli'].includes(to)) bad('api talks to services and ports, not to adapters or workers', t);
       if (from === 'workers' && ['api', 'cli'].includes(to)) bad('workers do not import the api or the cli', t);
@@ -78,6 +79,8 @@ export function checkDependencies(files: SourceFile[]): Violation[] {
     for (const p of packages) {
       // Pure-computation packages (pngjs decodes PNGs inside ZIPs) are fine; services are not.
       if (from === 'imaging' && isAdapterPackage(p)) bad('imaging imports nothing outside src/imaging', p);
+      // The results library is pure computation on node: builtins only (those are not listed as packages).
+      if (from === 'results') bad('results imports nothing outside src/results', p);
       if (from === 'domain' && isAdapterPackage(p)) bad('the domain depends on ports, not on adapter packages', p);
     }
     if (from === 'domain' && callsFetch) bad('the domain depends on ports, not on adapters', 'calls fetch');

@@ -1,0 +1,271 @@
+/**
+ * npm run bench:results — the results benchmark of issue 14.
+ *
+ * 1. Generates a gzipped classification export of BENCH_CLASSIFICATIONS
+ *    (default 1,000,000) rows: a question (T0), a survey (T1) and a point
+ *    tool (T2), with the long browser metadata real exports carry, streamed
+ *    row by row into a temp file (never held in memory).
+ * 2. Measures, each in its own child process (so peak RSS is that run's
+ *    alone, as a user would see it):
+ *    (a) the library: file -> createGunzip -> readClassificationExportBatches
+ *        -> RunningReducer.apply (extract, repeats "first", counts, marks,
+ *        SWAP on T0); then every subject's reduction (DBSCAN included).
+ *        Twice: parsing every JSON column, and skipping metadata/subject_data
+ *        (which reduction does not need).
+ *    (b) "notebook style": the whole file gunzipped into memory, split into
+ *        lines, a naive CSV split, JSON.parse, first-per-volunteer filter and
+ *        dict counting of T0 answers and T1 choices; single-threaded, what a
+ *        notebook does with pandas-free Python, in JS.
+ *    (c) incremental: the state of (a) saved as NDJSON (one line per subject,
+ *        the way it would sit in database rows), loaded in a fresh process;
+ *        10,000 new classifications (API stored form) applied, the touched
+ *        subjects re-reduced and their state re-serialised.
+ * Prints a table against the targets: >= 100,000 classifications/s per core
+ * (question + survey), peak RSS < 400 MB, incremental 10k <= 1 s.
+ *
+ * Options (env): BENCH_CLASSIFICATIONS (1000000), BENCH_KEEP (keep the temp dir).
+ */
+import { spawnSync } from 'node:child_process';
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { createGunzip, createGzip, gunzipSync } from 'node:zlib';
+import { readClassificationExportBatches, RunningReducer, type ReduceOptions, type RunningState } from '../src/results/index.js';
+import { EXPORT_COLUMNS, exportCsvLine, generateClassifications, TASKS, WORKFLOW_ID, type GeneratorOptions } from '../test/support/classifications.js';
+
+const N = Number(process.env.BENCH_CLASSIFICATIONS ?? 1_000_000);
+const PER_SUBJECT = 20;
+const GEN: GeneratorOptions = { seed: 14, subjects: Math.ceil(N / (PER_SUBJECT * 1.05)), perSubject: PER_SUBJECT, volunteers: 20_000, repeats: 0.05, anonymous: 0.1 };
+const OPTIONS: ReduceOptions = {
+  workflows: { [WORKFLOW_ID]: TASKS },
+  swap: { task: 'T0', yes: 'Yes', no: 'No', prior: 0.3, goldTruth: (s) => (Number(s) % 50 === 0 ? Number(s) % 100 === 0 : undefined) },
+};
+const T = { rate: 100_000, rssMB: 400, incrementalS: 1 };
+
+/** What a real export's metadata looks like (about 700 characters). */
+function richMetadata(id: number, base: Record<string, unknown> | undefined): Record<string, unknown> {
+  const t = 1735689600000 + id * 1000;
+  return {
+    ...base,
+    session: `${(id * 2654435761).toString(16)}f3a9c1d2e4b5a6978c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b`,
+    viewport: { width: 1512, height: 823 },
+    started_at: new Date(t - 14_000).toISOString(),
+    finished_at: new Date(t).toISOString(),
+    live_project: true,
+    interventions: { opt_in: true, messageShown: false },
+    user_agent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+    utc_offset: '-3600',
+    user_language: 'en',
+    subject_dimensions: [{ clientWidth: 512, clientHeight: 512, naturalWidth: 400, naturalHeight: 400 }],
+    subject_selection_state: { retired: false, selected_at: new Date(t - 20_000).toISOString(), already_seen: false, selection_state: 'normal', finished_workflow: false, user_has_finished_workflow: false },
+    workflow_version: '12.3',
+    workflow_translation_id: '98765',
+    feedback: {},
+  };
+}
+
+async function generate(file: string): Promise<{ rows: number; bytes: number; lastId: string }> {
+  const gz = createGzip({ level: 6 });
+  const out = createWriteStream(file);
+  gz.pipe(out);
+  const write = async (s: string) => {
+    if (!gz.write(s)) await once(gz, 'drain');
+  };
+  await write(EXPORT_COLUMNS.join(',') + '\n');
+  let rows = 0;
+  let lastId = '';
+  let lines: string[] = [];
+  for (const c of generateClassifications(GEN, 'export')) {
+    if (rows === N) break;
+    c.metadata = richMetadata(Number(c.id), c.metadata);
+    lines.push(exportCsvLine(c));
+    rows++;
+    lastId = c.id;
+    if (lines.length === 1000) {
+      await write(lines.join('\n') + '\n');
+      lines = [];
+    }
+  }
+  if (lines.length) await write(lines.join('\n') + '\n');
+  gz.end();
+  await once(out, 'finish');
+  return { rows, bytes: (await stat(file)).size, lastId };
+}
+
+const rssMB = () => process.resourceUsage().maxRSS / 1024;
+
+// ---- children ---------------------------------------------------------------
+
+async function childLibrary(file: string, parseAll: boolean, stateFile: string | undefined): Promise<Record<string, number>> {
+  const reducer = new RunningReducer(OPTIONS);
+  const t0 = performance.now();
+  let n = 0;
+  const input = createReadStream(file, { highWaterMark: 1 << 20 }).pipe(createGunzip({ chunkSize: 1 << 20 }));
+  for await (const batch of readClassificationExportBatches(input, parseAll ? {} : { parse: { metadata: false, subjectData: false } })) {
+    for (const c of batch) reducer.apply(c);
+    n += batch.length;
+  }
+  const tRead = performance.now();
+  let clusters = 0;
+  for (const k of reducer.subjectKeys()) {
+    const r = reducer.reduction(k)!;
+    const t2 = r.tasks.T2;
+    if (t2?.kind === 'drawing') clusters += t2.tools.reduce((s, t) => s + t.clusters.length, 0);
+  }
+  const tReduce = performance.now();
+  if (stateFile) {
+    const { subjects, ...meta } = reducer.state;
+    const out = createWriteStream(stateFile);
+    const w = async (s: string) => {
+      if (!out.write(s)) await once(out, 'drain');
+    };
+    await w(JSON.stringify(meta) + '\n');
+    for (const k of Object.keys(subjects)) await w(JSON.stringify([k, subjects[k]]) + '\n');
+    out.end();
+    await once(out, 'finish');
+  }
+  return { n, readApplyS: (tRead - t0) / 1000, reduceAllS: (tReduce - tRead) / 1000, subjects: reducer.subjectKeys().length, clusters, skipped: reducer.state.totals.skipped, maxRssMB: rssMB() };
+}
+
+/** The notebook way: all in memory, split, parse, count. */
+function childNotebook(file: string): Record<string, number> {
+  const t0 = performance.now();
+  const buf = gunzipSync(readFileSync(file));
+  const naive = (line: string): string[] => {
+    const out: string[] = [];
+    let cur = '';
+    let q = false;
+    for (let i = 0; i < line.length; i++) {
+      const ch = line[i];
+      if (q) {
+        if (ch === '"' && line[i + 1] === '"') {
+          cur += '"';
+          i++;
+        } else if (ch === '"') q = false;
+        else cur += ch;
+      } else if (ch === '"') q = true;
+      else if (ch === ',') {
+        out.push(cur);
+        cur = '';
+      } else cur += ch;
+    }
+    out.push(cur);
+    return out;
+  };
+  let start = buf.indexOf(10) + 1;
+  const header = naive(buf.toString('utf8', 0, start - 1));
+  const col = (k: string) => header.indexOf(k);
+  const [iId, iUser, iName, iAnn, iSd, iSub, iMeta] = ['classification_id', 'user_id', 'user_name', 'annotations', 'subject_data', 'subject_ids', 'metadata'].map(col);
+  const seen = new Set<string>();
+  const answers = new Map<string, Record<string, number>>();
+  const choices = new Map<string, Record<string, number>>();
+  let n = 0;
+  while (start < buf.length) {
+    let end = buf.indexOf(10, start);
+    if (end === -1) end = buf.length;
+    const f = naive(buf.toString('utf8', start, end));
+    start = end + 1;
+    n++;
+    const ann = JSON.parse(f[iAnn]) as { task: string; value: unknown }[];
+    JSON.parse(f[iSd]);
+    JSON.parse(f[iMeta]);
+    const subject = f[iSub];
+    const key = `${subject}|${f[iUser] || f[iName] || f[iId]}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    for (const a of ann) {
+      if (a.task === 'T0') {
+        const d = answers.get(subject) ?? {};
+        d[String(a.value)] = (d[String(a.value)] ?? 0) + 1;
+        answers.set(subject, d);
+      } else if (a.task === 'T1') {
+        const d = choices.get(subject) ?? {};
+        for (const m of a.value as { choice: string }[]) d[m.choice] = (d[m.choice] ?? 0) + 1;
+        choices.set(subject, d);
+      }
+    }
+  }
+  return { n, seconds: (performance.now() - t0) / 1000, subjects: answers.size, maxRssMB: rssMB() };
+}
+
+async function childIncremental(stateFile: string, lastId: string): Promise<Record<string, number>> {
+  const t0 = performance.now();
+  const lines = createInterface({ input: createReadStream(stateFile), crlfDelay: Infinity });
+  let state: RunningState | undefined;
+  const subjects: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for await (const line of lines) {
+    if (!state) state = { ...(JSON.parse(line) as RunningState) };
+    else {
+      const [k, s] = JSON.parse(line) as [string, unknown];
+      subjects[k] = s;
+    }
+  }
+  const reducer = RunningReducer.fromJSON({ ...state!, subjects }, OPTIONS);
+  const tLoad = performance.now();
+  reducer.takeDirty();
+  // 10,000 new classifications from the API pull (stored form), ids after the export's.
+  const fresh = [...generateClassifications({ ...GEN, seed: 15, perSubject: 1, subjects: 10_000, volunteers: 20_000, firstId: Number(lastId) + 1 }, 'api')].slice(0, 10_000);
+  const t1 = performance.now();
+  for (const c of fresh) reducer.apply(c);
+  const dirty = reducer.takeDirty();
+  let bytes = 0;
+  for (const k of dirty) {
+    reducer.reduction(k);
+    bytes += JSON.stringify(reducer.state.subjects[k]).length;
+  }
+  bytes += JSON.stringify(reducer.state.swapVolunteers).length;
+  const t2 = performance.now();
+  return { loadS: (tLoad - t0) / 1000, applyReduceSaveS: (t2 - t1) / 1000, dirty: dirty.length, savedMB: bytes / 1e6, maxRssMB: rssMB() };
+}
+
+// ---- parent -----------------------------------------------------------------
+
+function child(args: string[]): Record<string, number> {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'results.ts'), ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`child ${args[0]} failed (${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
+}
+
+async function main(): Promise<void> {
+  const [mode, ...rest] = process.argv.slice(2);
+  if (mode === 'library') return void console.log(JSON.stringify(await childLibrary(rest[0], rest[1] === 'all', rest[2])));
+  if (mode === 'notebook') return void console.log(JSON.stringify(childNotebook(rest[0])));
+  if (mode === 'incremental') return void console.log(JSON.stringify(await childIncremental(rest[0], rest[1])));
+
+  const dir = await mkdtemp(join(tmpdir(), 'bench-results-'));
+  try {
+    const file = join(dir, 'classifications.csv.gz');
+    const stateFile = join(dir, 'state.ndjson');
+    let t = performance.now();
+    const g = await generate(file);
+    console.log(`generated ${g.rows.toLocaleString()} classifications, ${(g.bytes / 1e6).toFixed(0)} MB gzipped, in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    t = performance.now();
+    const libAll = child(['library', file, 'all', stateFile]);
+    const libLean = child(['library', file, 'lean']);
+    const nb = child(['notebook', file]);
+    const inc = child(['incremental', stateFile, g.lastId]);
+    const stateMB = (await stat(stateFile)).size / 1e6;
+    const rate = (n: number, s: number) => Math.round(n / s);
+    const ok = (b: boolean) => (b ? 'yes' : 'NO');
+    const rows: [string, string, string, string][] = [
+      ['run', 'classifications/s (1 core)', 'peak RSS MB', 'meets target'],
+      ['(a) library, all JSON columns parsed', rate(libAll.n, libAll.readApplyS).toLocaleString(), libAll.maxRssMB.toFixed(0), ok(rate(libAll.n, libAll.readApplyS) >= T.rate && libAll.maxRssMB < T.rssMB)],
+      ['(a) library, metadata/subject_data skipped', rate(libLean.n, libLean.readApplyS).toLocaleString(), libLean.maxRssMB.toFixed(0), ok(rate(libLean.n, libLean.readApplyS) >= T.rate && libLean.maxRssMB < T.rssMB)],
+      ['(b) notebook style (whole file in memory)', rate(nb.n, nb.seconds).toLocaleString(), nb.maxRssMB.toFixed(0), '-'],
+    ];
+    console.log('');
+    for (const r of rows) console.log(`${r[0].padEnd(46)} ${r[1].padStart(26)} ${r[2].padStart(12)} ${r[3].padStart(13)}`);
+    console.log('');
+    console.log(`(a) ${libAll.n.toLocaleString()} rows, ${libAll.subjects.toLocaleString()} subjects, read+apply ${libAll.readApplyS.toFixed(1)} s; every subject's reduction (DBSCAN included) ${libAll.reduceAllS.toFixed(1)} s, ${libAll.clusters.toLocaleString()} clusters; skipped annotations ${libAll.skipped}`);
+    console.log(`(c) incremental: state ${stateMB.toFixed(0)} MB NDJSON, loaded in ${inc.loadS.toFixed(1)} s; 10,000 new classifications applied, ${inc.dirty.toLocaleString()} subjects re-reduced and re-serialised (${inc.savedMB.toFixed(1)} MB) in ${inc.applyReduceSaveS.toFixed(2)} s (target <= ${T.incrementalS} s: ${ok(inc.applyReduceSaveS <= T.incrementalS)}); peak RSS ${inc.maxRssMB.toFixed(0)} MB`);
+    console.log(`targets: >= ${T.rate.toLocaleString()} classifications/s per core, peak RSS < ${T.rssMB} MB, incremental 10k <= ${T.incrementalS} s`);
+  } finally {
+    if (!process.env.BENCH_KEEP) await rm(dir, { recursive: true, force: true });
+    else console.log(`kept ${dir}`);
+  }
+}
+
+await main();

@@ -1,0 +1,273 @@
+/**
+ * The running (incremental) reduction: a JSON state that new classifications
+ * update without re-reading old ones, as Caesar's "running" reducers.
+ *
+ * - Question and survey counts are additive.
+ * - Repeats: "first" keeps, per subject, the kept classification id of each
+ *   volunteer (the set of volunteers seen); "last" also keeps each
+ *   volunteer's counted answers so that a newer classification can replace
+ *   them; "all" keeps the highest id applied to the subject.
+ * - DBSCAN is not incremental: each subject's marks are kept (MarkSet, flat
+ *   number arrays) and only the subjects touched are re-clustered, when
+ *   their reduction is asked for.
+ * - SWAP: a skill record per volunteer (shared across subjects) and a
+ *   posterior per subject.
+ *
+ * Order: classifications must be applied in increasing id order, which is
+ * how the API pull delivers them (`last_id`, oldest first). A classification
+ * that is not newer than what the state already holds for the same volunteer
+ * and subject ("first", "last") or the same subject ("all") is ignored and
+ * counted (`totals.stale`): that makes re-delivery after a crash harmless.
+ * An export, which is not guaranteed sorted, should be reduced with
+ * reduceAll or sorted first. Applied in id order, in any number of chunks,
+ * the reductions equal reduceAll's exactly (tested).
+ *
+ * The state holds no functions and no Maps: `JSON.stringify(reducer.state)`
+ * is what goes in the database column, `RunningReducer.fromJSON` reads it
+ * back. Each subject's part (`state.subjects[key]`) can also be stored on
+ * its own row; SWAP volunteers live in `state.swapVolunteers`.
+ */
+import { extractInto } from './extract.js';
+import { addMarks, removeMarks, summariseDrawing, type MarkSet } from './reduce-drawing.js';
+import { answerOrder, checkOptions, dbscanOptions, subjectKey, type ReduceOptions, type SubjectReduction, type TaskReduction } from './reduce-options.js';
+import { addQuestion, emptyQuestionCounts, summariseQuestion, type QuestionCounts } from './reduce-question.js';
+import { addSurvey, emptySurveyCounts, summariseSurvey, type SurveyCounts } from './reduce-survey.js';
+import { resolveSwap, swapApply, swapResult, type ResolvedSwapOptions, type SwapSubject, type VolunteerSkill } from './swap.js';
+import { dict, type Dict, type Extract, type RawClassification, type RepeatMode, type Skip, type SurveyMark } from './types.js';
+import { compareIds, volunteerKey } from './volunteer.js';
+
+export interface DrawingState {
+  kind: 'drawing';
+  n: number;
+  sets: Dict<MarkSet>;
+}
+
+export type TaskState = QuestionCounts | SurveyCounts | DrawingState;
+
+/** What a volunteer's counted classification contributed, per task (repeats "last" only). */
+type Contribution = string[] | SurveyMark[] | 1;
+
+export interface SubjectState {
+  workflowId: string;
+  subjectId: string;
+  n: number;
+  /** "first"/"last": volunteer -> counted classification id. */
+  kept?: Dict<string>;
+  /** "last": volunteer -> task -> contribution. */
+  contrib?: Dict<Dict<Contribution>>;
+  /** "all": the highest classification id applied. */
+  last?: string;
+  tasks: Dict<TaskState>;
+  swap?: SwapSubject;
+}
+
+export interface RunningState {
+  version: 1;
+  repeats: RepeatMode;
+  subjects: Dict<SubjectState>;
+  swapVolunteers: Dict<VolunteerSkill>;
+  totals: {
+    classifications: number;
+    /** Repeats dropped by the repeat rule. */
+    repeats: number;
+    /** Not newer than what the state holds (re-delivered or out of order). */
+    stale: number;
+    skipped: number;
+    /** Skip reason -> count. */
+    reasons: Dict<number>;
+  };
+}
+
+export interface ApplyResult {
+  /** Subjects whose reduction changed. */
+  subjects: string[];
+  skipped: Skip[];
+}
+
+export class RunningReducer {
+  readonly state: RunningState;
+  private readonly swap: ResolvedSwapOptions | undefined;
+  private readonly dirty = new Set<string>();
+  private readonly extracts: Extract[] = [];
+  private readonly skips: Skip[] = [];
+
+  constructor(
+    private readonly options: ReduceOptions = {},
+    state?: RunningState,
+  ) {
+    checkOptions(options);
+    const repeats = options.repeats ?? 'first';
+    if (state && state.repeats !== repeats) throw new Error(`stored state was reduced with repeats "${state.repeats}", not "${repeats}"`);
+    this.state = state ?? {
+      version: 1,
+      repeats,
+      subjects: dict(),
+      swapVolunteers: dict(),
+      totals: { classifications: 0, repeats: 0, stale: 0, skipped: 0, reasons: dict() },
+    };
+    this.swap = options.swap ? resolveSwap(options.swap) : undefined;
+  }
+
+  /** Reads a stored state (a parsed JSON value or its text) back; keys become safe null-prototype dictionaries. */
+  static fromJSON(json: unknown, options: ReduceOptions = {}): RunningReducer {
+    const value = typeof json === 'string' ? (JSON.parse(json) as unknown) : json;
+    const s = toDicts(value) as RunningState;
+    if (!s || s.version !== 1 || typeof s.subjects !== 'object') throw new Error('not a results state (version 1)');
+    return new RunningReducer(options, s);
+  }
+
+  /** Applies one classification. */
+  apply(c: RawClassification): ApplyResult {
+    const st = this.state;
+    st.totals.classifications++;
+    const extracts = this.extracts;
+    const skipped = this.skips;
+    extracts.length = 0;
+    skipped.length = 0;
+    extractInto(c, { tasks: this.options.workflows?.[c.workflowId] }, extracts, skipped);
+    for (const s of skipped) {
+      st.totals.skipped++;
+      st.totals.reasons[s.reason] = (st.totals.reasons[s.reason] ?? 0) + 1;
+    }
+    const touched: string[] = [];
+    const volunteer = volunteerKey(c);
+    for (const subjectId of c.subjectIds) {
+      const key = subjectKey(c.workflowId, subjectId);
+      let s = st.subjects[key];
+      if (!s) s = st.subjects[key] = newSubject(c.workflowId, subjectId, st.repeats);
+      if (!this.admit(s, c.id, volunteer)) continue;
+      const mine = st.repeats === 'last' ? (s.contrib![volunteer] = dict<Contribution>()) : undefined;
+      for (const e of extracts) if (e.subjectId === subjectId) this.add(s, e, mine, skipped);
+      this.dirty.add(key);
+      touched.push(key);
+    }
+    return { subjects: touched, skipped: skipped.slice() };
+  }
+
+  /** Applies many; returns the subjects touched. */
+  applyAll(cs: Iterable<RawClassification>): Set<string> {
+    const out = new Set<string>();
+    for (const c of cs) for (const k of this.apply(c).subjects) out.add(k);
+    return out;
+  }
+
+  /** Decides whether a classification counts for this subject under the repeat rule, retracting a replaced one. */
+  private admit(s: SubjectState, id: string, volunteer: string): boolean {
+    const t = this.state.totals;
+    if (this.state.repeats === 'all') {
+      if (s.last !== undefined && compareIds(id, s.last) <= 0) return (t.stale++, false);
+      s.last = id;
+      s.n++;
+      return true;
+    }
+    const prev = s.kept![volunteer];
+    if (prev !== undefined) {
+      if (compareIds(id, prev) <= 0) return (t.stale++, false);
+      if (this.state.repeats === 'first') return (t.repeats++, false);
+      this.retract(s, volunteer, prev);
+      t.repeats++;
+    } else s.n++;
+    s.kept![volunteer] = id;
+    return true;
+  }
+
+  private retract(s: SubjectState, volunteer: string, id: string): void {
+    const c = s.contrib![volunteer];
+    for (const task in c) {
+      const ts = s.tasks[task];
+      const v = c[task];
+      if (ts.kind === 'question') addQuestion(ts, v as string[], -1);
+      else if (ts.kind === 'survey') addSurvey(ts, v as SurveyMark[], -1);
+      else {
+        ts.n--;
+        removeMarks(ts.sets, id);
+      }
+      // A task the replacing classification may not answer must vanish as if never counted.
+      if (ts.n === 0) delete s.tasks[task];
+    }
+    delete s.contrib![volunteer];
+  }
+
+  private add(s: SubjectState, e: Extract, mine: Dict<Contribution> | undefined, skipped: Skip[]): void {
+    let ts = s.tasks[e.task];
+    if (!ts) ts = s.tasks[e.task] = e.kind === 'question' ? emptyQuestionCounts(e.multiple) : e.kind === 'survey' ? emptySurveyCounts() : { kind: 'drawing', n: 0, sets: dict() };
+    if (ts.kind !== e.kind) {
+      const reason = `task ${e.task} was a ${ts.kind} task, now a ${e.kind}`;
+      skipped.push({ classificationId: e.classificationId, task: e.task, reason });
+      this.state.totals.skipped++;
+      this.state.totals.reasons[reason] = (this.state.totals.reasons[reason] ?? 0) + 1;
+      return;
+    }
+    if (ts.kind === 'question' && e.kind === 'question') {
+      addQuestion(ts, e.answers);
+      if (mine) mine[e.task] = e.answers;
+      const o = this.swap;
+      if (o && e.task === o.task && (o.workflowId === undefined || o.workflowId === e.workflowId)) {
+        s.swap ??= { p: o.prior, n: 0, yes: 0 };
+        swapApply(s.swap, this.state.swapVolunteers, e.volunteer, e.subjectId, e.answers, o);
+      }
+    } else if (ts.kind === 'survey' && e.kind === 'survey') {
+      addSurvey(ts, e.choices);
+      if (mine) mine[e.task] = e.choices;
+    } else if (ts.kind === 'drawing' && e.kind === 'drawing') {
+      ts.n++;
+      addMarks(ts.sets, e.classificationId, e.marks);
+      if (mine) mine[e.task] = 1;
+    }
+  }
+
+  /** Keys of the subjects changed since the last call (to write back and re-reduce only those). */
+  takeDirty(): string[] {
+    const out = [...this.dirty];
+    this.dirty.clear();
+    return out;
+  }
+
+  subjectKeys(): string[] {
+    return Object.keys(this.state.subjects);
+  }
+
+  /** The reduction of one subject (re-clusters its marks). */
+  reduction(key: string): SubjectReduction | undefined {
+    const s = this.state.subjects[key];
+    if (!s) return undefined;
+    const tasks = dict<TaskReduction>();
+    const sky = this.options.skyFor?.(s.subjectId);
+    for (const task of Object.keys(s.tasks).sort()) {
+      const ts = s.tasks[task];
+      if (ts.kind === 'question') tasks[task] = summariseQuestion(ts, answerOrder(this.options, s.workflowId, task));
+      else if (ts.kind === 'survey') tasks[task] = summariseSurvey(ts);
+      else tasks[task] = summariseDrawing(ts.n, ts.sets, dbscanOptions(this.options), sky);
+    }
+    const out: SubjectReduction = { workflowId: s.workflowId, subjectId: s.subjectId, classifications: s.n, tasks };
+    if (s.swap && this.swap) out.swap = swapResult(s.swap, this.swap, s.subjectId);
+    return out;
+  }
+
+  /** Every subject's reduction, in key order. */
+  reductions(): SubjectReduction[] {
+    return this.subjectKeys()
+      .sort()
+      .map((k) => this.reduction(k)!);
+  }
+
+  toJSON(): RunningState {
+    return this.state;
+  }
+}
+
+function newSubject(workflowId: string, subjectId: string, repeats: RepeatMode): SubjectState {
+  const s: SubjectState = { workflowId, subjectId, n: 0, tasks: dict() };
+  if (repeats !== 'all') s.kept = dict();
+  if (repeats === 'last') s.contrib = dict();
+  return s;
+}
+
+/** Deep copy with every plain object as a null-prototype dictionary (stored keys are volunteers' and PIs' strings). */
+function toDicts(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(toDicts);
+  if (v === null || typeof v !== 'object') return v;
+  const out = dict<unknown>();
+  for (const k of Object.keys(v)) out[k] = toDicts((v as Record<string, unknown>)[k]);
+  return out;
+}

@@ -1,0 +1,43 @@
+/**
+ * Volunteer identity and classification order.
+ *
+ * A volunteer key is opaque: the Panoptes user id when logged in, else the
+ * export's anonymous name ('not-logged-in-<hash>', one per browser session,
+ * so an anonymous volunteer's repeats within a session are still caught),
+ * else 'anon:<classification id>' (an anonymous API classification is its own
+ * volunteer: nothing links it to another). Keys are prefixed so a user id can
+ * never collide with a user name. Used for repeat filtering and SWAP skills.
+ */
+import type { RawClassification } from './types.js';
+
+export function volunteerKey(c: Pick<RawClassification, 'id' | 'userId' | 'userName'>): string {
+  if (c.userId !== null && c.userId !== undefined && c.userId !== '') return `user:${c.userId}`;
+  if (c.userName) return `name:${c.userName}`;
+  return `anon:${c.id}`;
+}
+
+/**
+ * Compares Panoptes classification ids numerically without converting to
+ * numbers (ids are decimal strings; a longer id is a later one). Non-numeric
+ * ids fall back to string order, still a total order.
+ */
+export function compareIds(a: string, b: string): number {
+  if (a.length !== b.length && isDigits(a) && isDigits(b)) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isDigits(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return s.length > 0;
+}
+
+/** Order by creation time (ISO or the export's 'YYYY-MM-DD HH:MM:SS UTC'), ties by id. */
+export function compareCreated(a: { createdAt: string; id: string }, b: { createdAt: string; id: string }): number {
+  const ta = Date.parse(a.createdAt);
+  const tb = Date.parse(b.createdAt);
+  if (ta !== tb && !Number.isNaN(ta) && !Number.isNaN(tb)) return ta - tb;
+  return compareIds(a.id, b.id);
+}
