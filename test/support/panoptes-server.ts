@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { z } from 'zod';
 import { rng } from '../../src/imaging/synthetic.js';
+import { PanoptesResults, RESULTS_ROUTES, isResultsRoute, type PanoptesResultsOptions, type ResultsRoute, type SeedClassification } from './panoptes-results-routes.js';
 
 /*
  * An in-process Panoptes (Zooniverse API) that holds clients to the contract
@@ -33,6 +34,9 @@ import { rng } from '../../src/imaging/synthetic.js';
  * uploaded_subjects_count is not cached; set_member_subjects_count is exact
  * at once; a deleted subject disappears from every listing and set; a
  * manifest row without external_id fails instead of matching other such rows.
+ *
+ * The results routes (classifications, exports, retirement, subject workflow
+ * statuses) live in panoptes-results-routes.ts: `server.results`.
  */
 
 export type PanoptesRoute =
@@ -54,6 +58,7 @@ export type PanoptesRoute =
   | 'getImport'
   /** Not HTTP: the background import worker (for 'abort-import'). */
   | 'importWorker'
+  | ResultsRoute
   | 'other';
 
 export type FaultKind =
@@ -78,7 +83,13 @@ export type FaultKind =
   /** Run the action, then drop `fields` from every resource in the answer (fields a client should not need). */
   | 'omit-fields'
   /** Run the action, then answer 200 with `body` instead (a response the client cannot use). */
-  | 'replace-body';
+  | 'replace-body'
+  /** Run the action, then add `extra` to every resource in the answer (fields a client does not know, or must drop). */
+  | 'add-fields'
+  /** A file download: send the first half of the file, with a Content-Length that says so (a file cut short in storage). */
+  | 'truncate-body'
+  /** A file download: announce the whole file, send half, then drop the connection. */
+  | 'cut-body';
 
 /**
  * One rule of fault injection: push it on `server.faults`. The first rule that
@@ -100,6 +111,8 @@ export interface Fault {
   fields?: string[];
   /** replace-body: what to answer with. */
   body?: unknown;
+  /** add-fields: the fields to add to each resource. */
+  extra?: Record<string, unknown>;
   /** How many times it fires; default 1, or unlimited when `rate` is set. */
   times?: number;
   /** Let this many matching requests through before firing. */
@@ -195,6 +208,8 @@ export interface PanoptesDoubleOptions {
   /** Delay before an import starts and between its rows, to watch the lifecycle. */
   importStartDelayMs?: number;
   importRowDelayMs?: number;
+  /** The results routes: their clock, export lifecycle and retirement delay. */
+  results?: PanoptesResultsOptions;
 }
 
 export const PANOPTES_CLIENT_ID = 'bridge-app-client-id-0123456789';
@@ -274,6 +289,8 @@ interface Reply {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** Sent as is instead of JSON (a file download). */
+  raw?: Buffer;
 }
 
 class HttpError extends Error {
@@ -324,6 +341,7 @@ const ROUTES: RouteDef[] = [
   { method: 'POST', pattern: /^\/api\/subject_set_imports$/, route: 'createImport' },
   { method: 'GET', pattern: /^\/api\/subject_set_imports$/, route: 'listImports' },
   { method: 'GET', pattern: /^\/api\/subject_set_imports\/([^/]+)$/, route: 'getImport' },
+  ...RESULTS_ROUTES,
 ];
 
 export class PanoptesServerDouble {
@@ -343,6 +361,8 @@ export class PanoptesServerDouble {
   importStartDelayMs: number;
   importRowDelayMs: number;
   tokensIssued = 0;
+  /** Classifications, exports, retirement: seed and inspect them here. */
+  readonly results: PanoptesResults;
 
   private readonly projects = new Map<string, DoubleProject>();
   private readonly subjects = new Map<string, DoubleSubject>();
@@ -372,6 +392,18 @@ export class PanoptesServerDouble {
     this.importRowDelayMs = opts.importRowDelayMs ?? 0;
     this.user = { id: '1', login: 'rubin-epo-bridge', subjectLimit: 10_000, uploadedSubjectsCount: 0, ...opts.user };
     for (const p of opts.projects ?? [{ id: '1', displayName: 'Rubin Test Project', slug: 'rubin/test' }]) this.projects.set(p.id, p);
+    this.results = new PanoptesResults(
+      {
+        url: this.url,
+        userId: this.user.id,
+        projectExists: (id) => this.projects.has(id),
+        subject: (id) => {
+          const s = this.subjects.get(id);
+          return s && !s.deleted ? { projectId: s.projectId, metadata: s.metadata } : undefined;
+        },
+      },
+      opts.results,
+    );
   }
 
   static async start(opts: PanoptesDoubleOptions = {}): Promise<PanoptesServerDouble> {
@@ -389,12 +421,18 @@ export class PanoptesServerDouble {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.results.close();
     await Promise.allSettled([...this.importsById.values()].map((i) => i.done));
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
   // ------------------------------------------------------------ seeding and introspection
+
+  /** Volunteers' classifications, stored with increasing ids (see server.results for more). */
+  addClassifications(list: SeedClassification[]) {
+    return this.results.addClassifications(list);
+  }
 
   addProject(p: DoubleProject): void {
     this.projects.set(p.id, p);
@@ -559,7 +597,10 @@ export class PanoptesServerDouble {
         if (rec) rec.revoked = true;
         throw new HttpError(401, 'The access token expired', { 'www-authenticate': 'Bearer realm="Panoptes", error="invalid_token", error_description="The access token expired"' });
       }
-      reply = route === 'token' ? this.issueToken(ctx) : await this.api(route, ctx);
+      if (route === 'token') reply = this.issueToken(ctx);
+      // The signed export link is the object store's, not the API's: no token is asked for.
+      else if (route === 'downloadExport') reply = this.results.api(route, { method, url, body, params, scopes: new Set() });
+      else reply = await this.api(route, ctx);
     } catch (e) {
       if (!(e instanceof HttpError)) throw e;
       reply = route === 'token' ? { status: e.status, body: JSON.parse(e.message) as unknown, headers: e.headers } : errorReply(e.status, e.message, e.headers);
@@ -581,6 +622,19 @@ export class PanoptesServerDouble {
       }
     }
     if (fault?.kind === 'replace-body') reply = { ...reply, status: 200, body: fault.body };
+    if (fault?.kind === 'add-fields' && reply.body && typeof reply.body === 'object') {
+      for (const list of Object.values(reply.body as Record<string, unknown>)) {
+        if (Array.isArray(list)) for (const r of list) if (r && typeof r === 'object') Object.assign(r, structuredClone(fault.extra ?? {}));
+      }
+    }
+    if (fault?.kind === 'truncate-body' && reply.raw) reply = { ...reply, raw: reply.raw.subarray(0, Math.floor(reply.raw.length / 2)) };
+    if (fault?.kind === 'cut-body' && reply.raw) {
+      entry.status = reply.status;
+      res.writeHead(reply.status, { ...reply.headers, 'content-length': String(reply.raw.length) });
+      res.write(reply.raw.subarray(0, Math.floor(reply.raw.length / 2)));
+      setTimeout(() => req.socket.destroy(), 20);
+      return;
+    }
     answer(reply);
   }
 
@@ -670,6 +724,7 @@ export class PanoptesServerDouble {
         return ok('subject_set_imports', [importJson(i)], etagOf('subject_set_imports', i.id, i.updatedAt));
       }
       default:
+        if (isResultsRoute(route)) return this.results.api(route, { method, url: ctx.url, body: ctx.body, params: ctx.params, scopes: ctx.token.scopes });
         throw new HttpError(404, 'Not Found');
     }
   }
@@ -786,6 +841,7 @@ export class PanoptesServerDouble {
     const found = new Set(ids.filter((s) => this.subjects.get(s) && !this.subjects.get(s)!.deleted));
     if (found.size !== ids.length) throw new HttpError(422, 'Error: check the subject set and all the subjects exist.');
     this.link(set, ids);
+    this.results.noteLinkRequest(set.id, ids);
     touch(set);
     return ok('subject_sets', [this.setJson(set)]);
   }
@@ -1235,6 +1291,11 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 function write(res: ServerResponse, reply: Reply): void {
   if (res.destroyed) return;
+  if (reply.raw) {
+    res.writeHead(reply.status, { 'content-length': String(reply.raw.length), ...reply.headers });
+    res.end(reply.raw);
+    return;
+  }
   if (reply.status === 204 || reply.body === undefined) {
     res.writeHead(reply.status, reply.headers ?? {});
     res.end();

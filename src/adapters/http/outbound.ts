@@ -59,7 +59,7 @@ export type OutboundResult = { ok: true; status: number; body: Buffer; truncated
 const systemLookup = async (hostname: string): Promise<ResolvedAddress[]> => (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
 
 /** Resolves and checks the host: the addresses to connect to, or why none may be. */
-async function checkedAddresses(hostname: string, o: OutboundOptions): Promise<ResolvedAddress[] | OutboundFailure> {
+export async function checkedAddresses(hostname: string, o: OutboundOptions): Promise<ResolvedAddress[] | OutboundFailure> {
   const host = normalHost(hostname);
   const exempt = isAllowListed(host, o.allowedHosts ?? []);
   let addresses: ResolvedAddress[];
@@ -78,7 +78,7 @@ async function checkedAddresses(hostname: string, o: OutboundOptions): Promise<R
 }
 
 /** A net lookup that only ever answers the addresses already checked. */
-function pinned(addresses: ResolvedAddress[]): LookupFunction {
+export function pinned(addresses: ResolvedAddress[]): LookupFunction {
   return (_hostname, options, callback) => {
     if (options.all) (callback as (e: null, a: ResolvedAddress[]) => void)(null, addresses);
     else {

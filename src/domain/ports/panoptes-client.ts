@@ -34,7 +34,13 @@ import { NotFoundError, UpstreamError, UpstreamRefusedError } from '../errors.js
  *   them all against it.
  */
 
-export type PanoptesOperation = 'createSubject' | 'createSubjectSet' | 'createSubjectSetImport';
+/**
+ * The requests that are never resent blindly when their fate is unknown: the
+ * three creates here, and the two effects of the results loop
+ * (zooniverse-effects.ts), which are reconciled by reading Panoptes so that
+ * each is applied once.
+ */
+export type PanoptesOperation = 'createSubject' | 'createSubjectSet' | 'createSubjectSetImport' | 'retireSubjects' | 'addSubjectsToSet';
 
 /**
  * A creating request that may or may not have been committed (a timeout, a
