@@ -258,6 +258,108 @@ export interface DeploymentTable {
   created_at: Generated<Date>;
 }
 
+/*
+ * The results loop (migration 20261209090000_results). Classification ids are
+ * bigint: select them as `id::text` (pg returns int8 as a string, PGlite may not).
+ */
+type BigintText = ColumnType<string, string | number | bigint, string | number | bigint>;
+type JsonIn<T> = ColumnType<T, string, string>;
+
+export interface ClassificationCursorTable {
+  project_id: string;
+  last_id: ColumnType<string | null, string | number | bigint | null | undefined, string | number | bigint | null>;
+  pulled_at: Timestamp | null;
+  last_error: string | null;
+  kept: ColumnType<string, string | number | undefined, string | number>;
+  ignored: ColumnType<string, string | number | undefined, string | number>;
+  export_state: ColumnType<string, string | undefined, string>;
+  export_requested_at: string | null;
+  export_next_possible_at: Timestamp | null;
+  export_loaded_updated_at: string | null;
+  export_rows: ColumnType<string, string | number | undefined, string | number>;
+  export_error: string | null;
+  updated_at: Generated<Date>;
+}
+
+export interface WorkflowTable {
+  workflow_id: string;
+  project_id: string;
+  version: string | null;
+  display_name: string | null;
+  tasks: ColumnType<Record<string, unknown>, string | undefined, string>;
+  fetched_at: Generated<Date>;
+}
+
+export interface ClassificationTable {
+  id: BigintText;
+  subject_id: string;
+  seq: Generated<string>;
+  project_id: string;
+  workflow_id: string;
+  workflow_version: string | null;
+  collection_id: string;
+  image_id: string;
+  volunteer: string;
+  created_at: ColumnType<Date, Date | string, Date | string>;
+  annotations: JsonIn<unknown[]>;
+  metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
+  gold_standard: boolean | null;
+  expert: boolean | null;
+  source: 'pull' | 'export' | 'caesar';
+  received_at: Generated<Date>;
+}
+
+export interface ReductionProgressTable {
+  collection_id: string;
+  reduced_seq: ColumnType<string, string | number | bigint | undefined, string | number | bigint>;
+  swap_volunteers: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  options_digest: string | null;
+  updated_at: Generated<Date>;
+}
+
+export interface ReductionTable {
+  workflow_id: string;
+  subject_id: string;
+  collection_id: string;
+  image_id: string;
+  state: JsonIn<Record<string, unknown>>;
+  result: JsonIn<Record<string, unknown>>;
+  classifications: number;
+  through_id: BigintText;
+  task: string | null;
+  most_likely: string | null;
+  agreement: number | null;
+  swap_probability: number | null;
+  updated_at: Generated<Date>;
+}
+
+export interface ResultsRulesTable {
+  collection_id: string;
+  source: string;
+  digest: string;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  updated_by: string;
+  updated_at: Generated<Date>;
+}
+
+export interface ResultEffectTable {
+  id: Generated<string>;
+  collection_id: string;
+  workflow_id: string;
+  subject_id: string;
+  image_id: string;
+  rule_id: string;
+  kind: 'retire_subject' | 'add_subject_to_set' | 'notify' | 'flag';
+  target: ColumnType<string, string | undefined, string>;
+  state: ColumnType<'intent' | 'sending' | 'ambiguous' | 'done' | 'failed' | 'undone', 'intent' | 'sending' | 'ambiguous' | 'done' | 'failed' | 'undone' | undefined, 'intent' | 'sending' | 'ambiguous' | 'done' | 'failed' | 'undone'>;
+  attempts: ColumnType<number, number | undefined, number>;
+  error: string | null;
+  detail: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  done_at: Timestamp | null;
+}
+
 export interface Database {
   collections: CollectionTable;
   artifacts: ArtifactTable;
@@ -276,6 +378,13 @@ export interface Database {
   image_frames: ImageFrameTable;
   image_datasets: ImageDatasetTable;
   deployment: DeploymentTable;
+  classification_cursors: ClassificationCursorTable;
+  workflows: WorkflowTable;
+  classifications: ClassificationTable;
+  reduction_progress: ReductionProgressTable;
+  reductions: ReductionTable;
+  results_rules: ResultsRulesTable;
+  result_effects: ResultEffectTable;
 }
 
 export type NewCollection = Insertable<CollectionTable>;

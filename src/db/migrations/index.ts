@@ -17,6 +17,7 @@ import * as batchFilesRetrieved from './20261206090000_batch_files_retrieved.js'
 import * as colourDefault from './20261207090000_colour_default.js';
 import * as projectBindingRequests from './20261207100000_project_binding_requests.js';
 import * as reviewOrderIndex from './20261208090000_review_order_index.js';
+import * as results from './20261209090000_results.js';
 
 /**
  * Every migration, by timestamped name. Listed statically (not read from the
@@ -41,4 +42,5 @@ export const migrations: Record<string, Migration> = {
   '20261207090000_colour_default': colourDefault,
   '20261207100000_project_binding_requests': projectBindingRequests,
   '20261208090000_review_order_index': reviewOrderIndex,
+  '20261209090000_results': results,
 };
