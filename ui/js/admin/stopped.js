@@ -46,18 +46,23 @@ function detail(i) {
  */
 async function retry(i, button) {
   const what = `${whatText(i)} of ${i.collection}`;
+  // The accessible name keeps containing the visible words as they change (WCAG label-in-name).
+  const show = (/** @type {string} */ words) => {
+    button.textContent = words;
+    button.setAttribute('aria-label', `${words} ${what}`);
+  };
   button.disabled = true;
-  button.textContent = 'Retrying…';
+  show('Retrying…');
   try {
     const path = i.kind === 'artifact' ? `artifacts/${encodeURIComponent(i.id)}/retry` : `batches/${encodeURIComponent(i.id)}/retry`;
     await api(`${API}/collections/${encodeURIComponent(i.collectionId)}/${path}`, { method: 'POST' });
     retried.add(i.id);
-    button.textContent = 'Retry queued';
+    show('Retry queued');
     say([`${what}: retry queued`, 'It is taken up again (audited under your name); the list is read again.'], 'ok');
     await load();
   } catch (err) {
     button.disabled = false;
-    button.textContent = 'Retry';
+    show('Retry');
     say([`${what}: not retried`, messageOf(err)], 'error');
   }
 }
