@@ -6,6 +6,9 @@ import type { ReleaseDeps } from '../src/domain/release.js';
 import type { Repositories } from '../src/domain/ports/repositories.js';
 import type { WebhookSender } from '../src/domain/ports/webhook-sender.js';
 import type { ReleaseCatalogue } from '../src/domain/releases.js';
+import type { ZooniverseEffects } from '../src/domain/ports/zooniverse-effects.js';
+import type { ClassificationSource } from '../src/domain/ports/classification-source.js';
+import type { CollectionReduceSettings } from '../src/domain/results-reduce.js';
 
 /** What the runner tells a handler about the job's retries, so the last attempt can record why it gave up. */
 export interface HandlerContext {
@@ -29,4 +32,12 @@ export interface HandlerDeps {
   sweepAgeMs: number;
   /** The operator's release mapping in force: the sweep re-derives releases from it. */
   releases: ReleaseCatalogue;
+  /** Acting on Zooniverse for the results rules (retire, add to a set); absent without Zooniverse credentials. */
+  zooniverse?: ZooniverseEffects;
+  /** Where classifications come back from (pull and export); absent without Zooniverse credentials. */
+  classificationSource?: ClassificationSource;
+  /** A collection's reduce settings (from its results rules); absent: the defaults. */
+  reduceSettings?: (collectionId: string) => Promise<CollectionReduceSettings | null>;
+  /** RESULTS_PULL_INTERVAL_SECONDS: the sweep keeps each project's pull scheduled at it. */
+  pullIntervalSeconds?: number;
 }

@@ -14,10 +14,17 @@ import { manifestHandler } from './manifest.js';
 import { uploadHandler } from './upload.js';
 import { notifyHandler } from './notify.js';
 import { sweepHandler } from './sweep.js';
+import { applyResultRulesHandler } from './apply-result-rules.js';
+import { pullClassificationsHandler } from './pull-classifications.js';
+import { backfillExportHandler } from './backfill-export.js';
+import { reduceResultsHandler } from './reduce-results.js';
+import type { ClassificationSource } from '../src/domain/ports/classification-source.js';
+import type { CollectionReduceSettings } from '../src/domain/results-reduce.js';
+import type { ZooniverseEffects } from '../src/domain/ports/zooniverse-effects.js';
 
 /** The handler of every job in the catalogue, sharing one set of dependencies. */
-export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: ReleaseDeps, queues: JobQueue, opts: { sweepAgeMs: number; webhooks: WebhookSender; releases: ReleaseCatalogue }): Handlers {
-  const h = { pipeline: d, review, release, queues, repos: review.repos, webhooks: opts.webhooks, sweepAgeMs: opts.sweepAgeMs, releases: opts.releases };
+export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: ReleaseDeps, queues: JobQueue, opts: { sweepAgeMs: number; webhooks: WebhookSender; releases: ReleaseCatalogue; zooniverse?: ZooniverseEffects; classificationSource?: ClassificationSource; reduceSettings?: (collectionId: string) => Promise<CollectionReduceSettings | null>; pullIntervalSeconds?: number }): Handlers {
+  const h = { pipeline: d, review, release, queues, repos: review.repos, webhooks: opts.webhooks, sweepAgeMs: opts.sweepAgeMs, releases: opts.releases, zooniverse: opts.zooniverse, classificationSource: opts.classificationSource, reduceSettings: opts.reduceSettings, pullIntervalSeconds: opts.pullIntervalSeconds };
   return {
     poll: pollHandler(h),
     retrieve: retrieveHandler(h),
@@ -28,5 +35,9 @@ export function pipelineHandlers(d: PipelineDeps, review: ReviewDeps, release: R
     upload: uploadHandler(h),
     notify: notifyHandler(h),
     sweep: sweepHandler(h),
+    applyResultRules: applyResultRulesHandler(h),
+    pullClassifications: pullClassificationsHandler(h),
+    backfillExport: backfillExportHandler(h),
+    reduceResults: reduceResultsHandler(h),
   };
 }

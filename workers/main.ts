@@ -13,11 +13,13 @@ const SCHEDULE_CHECK_MS = 10_000;
  * the queues' own Redis connection, the sweep's and the polls' schedules.
  */
 export async function startWorkerRole(s: Services): Promise<{ workers: Worker[]; close(): Promise<void> }> {
-  const handlers = pipelineHandlers(s.pipeline, s.review, { repos: s.repos, lock: s.lock, store: s.store, log: s.log, panoptes: s.panoptes }, s.queues, { sweepAgeMs: s.config.SWEEP_INTERVAL_SECONDS * 1000, releases: s.releases, webhooks: httpWebhookSender({ allowHttp: s.config.BRIDGE_MODE === 'dev', allowedHosts: s.config.WEBHOOK_ALLOWED_HOSTS }) });
+  const handlers = pipelineHandlers(s.pipeline, s.review, { repos: s.repos, lock: s.lock, store: s.store, log: s.log, panoptes: s.panoptes }, s.queues, { sweepAgeMs: s.config.SWEEP_INTERVAL_SECONDS * 1000, releases: s.releases, zooniverse: s.zooniverseEffects, classificationSource: s.classificationSource, reduceSettings: s.reduceSettings, pullIntervalSeconds: s.config.RESULTS_PULL_INTERVAL_SECONDS, webhooks: httpWebhookSender({ allowHttp: s.config.BRIDGE_MODE === 'dev', allowedHosts: s.config.WEBHOOK_ALLOWED_HOSTS }) });
   const w = startWorkers(handlers, { connection: s.queues.connection, prefix: s.queues.prefix, concurrency: s.config.WORKER_CONCURRENCY, log: s.log, lockMs: s.config.JOB_LOCK_SECONDS * 1000 });
   await s.queues.scheduleSweep(s.config.SWEEP_INTERVAL_SECONDS);
   const active = await s.repos.collections.list({ status: 'active' });
   for (const c of active) await s.queues.schedulePoll(c.id, c.poll_interval_seconds);
+  // The results loop: each project with the bridge's subjects is pulled on a schedule (the sweep keeps it registered).
+  if (s.classificationSource) for (const p of await s.repos.classifications.projectsToPull()) await s.queues.schedulePull(p, s.config.RESULTS_PULL_INTERVAL_SECONDS);
   await warnAboutStrangers(s, new Set(active.map((c) => c.id)));
   // The sweep's schedule lives in Redis: if Redis loses it, this puts it back (and the sweep then re-registers the polls).
   const keeper = setInterval(() => {

@@ -28,6 +28,12 @@ import { UiBundles } from './ui-bundles.js';
 import { collectionRoutes } from './collections-routes.js';
 import { previewRoutes } from './preview-routes.js';
 import { piRoutes } from './pi-routes.js';
+import { resultsRulesRoutes } from './results-rules-routes.js';
+import type { ZooniverseEffects } from '../domain/ports/zooniverse-effects.js';
+import { resultsRoutes } from './results-routes.js';
+import { resultsStatusRoutes } from './results-status-routes.js';
+import { caesarIntakeRoutes, caesarSecretRoutes } from './caesar-routes.js';
+import type { ClassificationSource } from '../domain/ports/classification-source.js';
 import type { ButlerSource } from '../domain/ports/butler-source.js';
 import type { WebhookSender } from '../domain/ports/webhook-sender.js';
 import type { Collection } from '../domain/model.js';
@@ -67,6 +73,10 @@ export interface ApiDeps {
   writeRateLimit: number;
   /** For takedowns of uploaded subjects; absent without Zooniverse credentials. */
   panoptes?: PanoptesClient;
+  /** The results rules' effects on Zooniverse (undo: remove from a set); absent without Zooniverse credentials. */
+  zooniverseEffects?: ZooniverseEffects;
+  /** Where classifications come back from (export backfill requests); absent without Zooniverse credentials. */
+  classificationSource?: ClassificationSource;
   /** WEBHOOK_ALLOWED_HOSTS: webhook hosts exempt from the private-address check at registration. */
   webhookAllowedHosts?: readonly string[];
   /** The source a collection of a kind reads from (the pipeline's): previews of a registration read through it. */
@@ -148,6 +158,8 @@ export function createApi(d: ApiDeps): Express {
   const bundles = new UiBundles(UI_DIR);
   bundles.warm((err) => d.log.error({ err }, 'a page script did not build: that page answers 500'));
   app.use('/ui', uiAssets(bundles));
+  // Caesar authenticates with HTTP Basic per collection, which the authentication slot would refuse: mounted before it, no session so no CSRF.
+  app.use(caesarIntakeRoutes({ repos: d.repos, clock: systemClock, log: d.log }));
   app.use(d.authenticator);
   app.get('/readyz', async (req, res) => {
     const checks: Record<string, string> = {};
@@ -217,6 +229,7 @@ export function createApi(d: ApiDeps): Express {
   });
   api.use(previewRoutes({ repos: d.repos, artifactRoot: d.artifactRoot, sourceFor: d.sources }));
   api.use(piRoutes({ repos: d.repos, store: d.store, webhooks: d.webhooks, clock: systemClock }));
+  api.use(resultsRoutes({ repos: d.repos, signer }));
   api.use(collectionRoutes({ repos: d.repos, queues: d.queues, defaultPollIntervalSeconds: d.defaultPollIntervalSeconds, artifactRoot: d.artifactRoot, releases: d.releases ?? DEFAULT_RELEASES }));
   api.use(reviewRoutes({ repos: d.repos, signer, log: d.log, release: (cid, ids, o) => d.queues.release(cid, ids, o), publishDelaySeconds: d.publishDelaySeconds, releaseProgress: (cid, o) => releaseProgress(d.repos, cid, o), allowHttpWebhooks: !d.auth.secureCookies, webhookAllowedHosts: d.webhookAllowedHosts, uploading: !!d.panoptes }));
   api.use(renderRoutes({ repos: d.repos, store: d.store }));
@@ -224,6 +237,9 @@ export function createApi(d: ApiDeps): Express {
   api.use(projectBindingRoutes({ repos: d.repos }));
   api.use(adminOverviewRoutes({ repos: d.repos, releases: d.releases ?? DEFAULT_RELEASES, releasesFile: d.releasesFile }));
   api.use(retryRoutes({ repos: d.repos, queues: d.queues, clock: systemClock }));
+  api.use(resultsRulesRoutes({ repos: d.repos, queues: d.queues, zooniverse: d.zooniverseEffects }));
+  api.use(caesarSecretRoutes({ repos: d.repos, publicBaseUrl: () => d.auth.publicBaseUrl }));
+  api.use(resultsStatusRoutes({ repos: d.repos, queues: d.queues, source: d.classificationSource, clock: systemClock, log: d.log }));
   api.use(takedownRoutes({ repos: d.repos, takedown: { repos: d.repos, lock: d.lock, store: d.store, log: d.log, panoptes: d.panoptes }, queues: d.queues }));
   app.use('/api/v1', api);
 

@@ -12,6 +12,14 @@ export function openApiDocument(): Record<string, unknown> {
     '404': { description: 'Not found', content: { 'application/problem+json': { schema: problem } } },
   };
   const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }];
+  const resultFilters = [
+    { name: 'task', in: 'query', schema: { type: 'string' }, description: 'only subjects with this task; answer and agreement then read its consensus' },
+    { name: 'answer', in: 'query', schema: { type: 'string' }, description: 'consensus answer (most_likely)' },
+    { name: 'minAgreement', in: 'query', schema: { type: 'number', minimum: 0, maximum: 1 } },
+    { name: 'maxAgreement', in: 'query', schema: { type: 'number', minimum: 0, maximum: 1 } },
+    { name: 'retired', in: 'query', schema: { enum: ['true', 'false'] } },
+    { name: 'flagged', in: 'query', schema: { enum: ['true', 'false'] } },
+  ];
   const page = [
     { name: 'after', in: 'query', schema: { type: 'string', format: 'uuid' } },
     { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
@@ -25,6 +33,7 @@ export function openApiDocument(): Record<string, unknown> {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT or opaque token from the RSP identity provider' },
         session: { type: 'apiKey', in: 'cookie', name: 'bridge_session', description: 'Browser session; writes also need the X-CSRF-Token header' },
+        caesarBasic: { type: 'http', scheme: 'basic', description: "Caesar's external effect only: username = the collection id, password = its Caesar secret" },
       },
       schemas: {
         Registration: z.toJSONSchema(registrationSchema, { io: 'input' }),
@@ -66,6 +75,15 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: 'Collection' }, ...errors },
         },
       },
+      '/collections/{id}/results': {
+        get: {
+          summary: "Owner, delegates and admins only (rows carry private RA/Dec; reviewers are refused): the volunteers' results, one row per subject keyed by the PI's object id, with per-task counts, fractions, consensus, evenness, survey choices, clusters, SWAP, retired and why, flags, and a short-lived thumbnail URL. Keyset pages: pass `next` back as `cursor`",
+          parameters: [...idParam, ...resultFilters, { name: 'cursor', in: 'query', schema: { type: 'string' } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } }, { name: 'sort', in: 'query', schema: { enum: ['subject', 'agreement', '-agreement'], default: 'subject' } }],
+          responses: { '200': { description: '{ items, next, total, previewExpiresAt, summary (first page only: tasks with their answer labels, agreement histogram in 10 bins) }' }, ...errors },
+        },
+      },
+      '/collections/{id}/results.csv': { get: { summary: 'The whole filtered result set as CSV (streamed; flat columns, one per task answer), same access as /results', parameters: [...idParam, ...resultFilters], responses: { '200': { description: 'CSV', content: { 'text/csv': {} } }, ...errors } } },
+      '/collections/{id}/results.parquet': { get: { summary: 'The same table as Parquet (typed, nullable columns; streamed a row group at a time)', parameters: [...idParam, ...resultFilters], responses: { '200': { description: 'Parquet', content: { 'application/vnd.apache.parquet': {} } }, ...errors } } },
       '/collections/{id}/pause': { post: { summary: 'Stop polling', parameters: idParam, responses: { '200': { description: 'Paused' }, ...errors } } },
       '/collections/{id}/resume': { post: { summary: 'Resume polling', parameters: idParam, responses: { '200': { description: 'Active' }, ...errors } } },
       '/collections/{id}/retire': { post: { summary: 'Retire for good', parameters: idParam, responses: { '200': { description: 'Retired' }, ...errors } } },
@@ -145,6 +163,55 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/collections/{id}/events': { get: { summary: "The collection's events (batch quarantined once per poll batch with its counts, artifact failed, group failed, images approved/rejected/retracted, verdicts reopened, images back to review, batch published/waiting/uploaded/failed/blocked/retracted) with their delivery state", parameters: idParam, responses: { '200': { description: 'Events' }, ...errors } } },
       '/collections/{id}/failures': { get: { summary: 'What stopped: failed artifacts (dataset id, type, dataId, band, file, reason, attempts), failed stamps (group, stamp, dataset ids, reason; at most 200, moreStamps when there are more) and failed, blocked or waiting upload batches (state, mode, reason)', parameters: idParam, responses: { '200': { description: 'Failures' }, ...errors } } },
+      '/collections/{id}/results/status': { get: { summary: "Owner, delegates and admins: where the collection's results come from and how far they are: the project's pull (cursor, last pulled, last error in words, classifications kept and ignored), the export backfill (state none/requested/creating/rate_limited/ready/loading/loaded/failed, requested at, next export possible at, rows loaded, error, a sentence saying it), this collection's stored classifications, reduced subjects and reduced seq", parameters: idParam, responses: { '200': { description: '{ collectionId, projectId, pull, export, classifications, reducedSubjects, reducedSeq, pulling }' }, ...errors } } },
+      '/collections/{id}/results/backfill': { post: { summary: "Owner or admin: ask for a backfill from Panoptes' classification export of the collection's project (classifications made before the pull, or it could not see). Panoptes allows one export a day: no request is ever sent inside that window. 202 with { state: requested|creating|ready, nextPossibleAt, message }; 409 naming when the next export is possible when one was made less than a day ago", parameters: idParam, responses: { '202': { description: '{ projectId, state, nextPossibleAt, message }' }, '409': { description: 'Rate-limited: detail.nextPossibleAt' }, ...errors } } },
+      '/collections/{id}/results/caesar': { get: { summary: "Owner, delegates and admins: whether the collection accepts Caesar's external-effect POSTs, the URL and username to give Caesar, who set the secret and when, deliveries stored and ignored, and the last one", parameters: idParam, responses: { '200': { description: '{ enabled, url, username, createdBy?, createdAt?, stored?, ignored?, lastReceivedAt? }' }, ...errors } } },
+      '/collections/{id}/results/caesar-secret': {
+        post: { summary: "Owner or admin, for projects that already run Caesar: creates the collection's Caesar secret, or rotates it (the old one stops working at once; audited, without the secret). 201 with the secret (shown this once; only its hash is kept), the URL, the username (the collection id) and an `external_with_basic_auth` effect config to paste into Caesar", parameters: idParam, responses: { '201': { description: '{ secret, rotated, url, username, effect: { action, config: { url, reducer_key, username, password } } }' }, ...errors } },
+        delete: { summary: 'Owner or admin: switch the Caesar endpoint off (audited); reductions already received stay', parameters: idParam, responses: { '204': { description: 'Switched off' }, ...errors } },
+      },
+      '/caesar/collections/{id}/reductions': {
+        post: {
+          summary: "Caesar's `external_with_basic_auth` effect: one reduction of one subject, { id, reducible: { id, type: 'Workflow' }, data, subject: { id, metadata }, reducer_key, created_at, updated_at } (unknown fields ignored; at most 256 kB). HTTP Basic: username = the collection id, password = its Caesar secret; no session or CSRF token. The subject is matched to the bridge's image by its uploaded subject id or its `#bridge_image_id` metadata. The latest reduction per (workflow, subject, reducer_key) by updated_at is kept; an older re-delivery changes nothing. Answers 200 whenever the delivery was read, also for subjects that are not this collection's (`outcome: ignored`, counted): Caesar retries anything but 200/201/204",
+          security: [{ caesarBasic: [] }],
+          parameters: idParam,
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['reducible', 'subject'], properties: { id: { type: ['string', 'integer'] }, reducible: { type: 'object', properties: { id: { type: ['string', 'integer'] }, type: { type: 'string' } } }, data: {}, subject: { type: 'object', properties: { id: { type: ['string', 'integer'] }, metadata: { type: 'object' } } }, reducer_key: { type: 'string' }, created_at: { type: 'string' }, updated_at: { type: 'string' } } } } } },
+          responses: { '200': { description: '{ stored, outcome: stored|stale|ignored, reason?, imageId? }' }, '401': { description: 'Missing or wrong credentials (WWW-Authenticate: Basic)', content: { 'application/problem+json': { schema: problem } } }, '400': errors['400'], '413': { description: 'Body over 256 kB' }, '429': { description: 'Rate limited (Caesar retries)' } },
+        },
+      },
+      '/collections/{id}/results/rules': {
+        put: {
+          summary: "Owner or admin: store the collection's results rules (policies/README.md, \"Results rules\"), sent as YAML (Content-Type text/yaml) or JSON {source}. Stored switched off: dry-run, then enable. 422 with `issues` (line, rule, at, message) when the file has problems",
+          parameters: idParam,
+          requestBody: { content: { 'text/yaml': { schema: { type: 'string' } }, 'application/json': { schema: { type: 'object', required: ['source'], properties: { source: { type: 'string' } } } } } },
+          responses: { '200': { description: 'The stored rules, parsed, with enabled false' }, '422': { description: 'The file has problems', content: { 'application/problem+json': { schema: problem } } }, ...errors },
+        },
+        get: { summary: 'Owner or admin: the stored results rules (source, parsed rules, enabled, digest)', parameters: idParam, responses: { '200': { description: 'Rules' }, ...errors } },
+      },
+      '/collections/{id}/results/rules/dry-run': {
+        post: {
+          summary: 'Owner or admin: what the rules (the stored file, or a `source` sent as YAML or JSON) would do now on the current reductions, writing nothing: per rule the subjects it holds for (image id, subject id, the values read), effects already in the ledger, warnings (retirement cannot be undone through the Panoptes API)',
+          parameters: idParam,
+          requestBody: { required: false, content: { 'text/yaml': { schema: { type: 'string' } }, 'application/json': { schema: { type: 'object', properties: { source: { type: 'string' } } } } } },
+          responses: { '200': { description: '{ name, version, digest, workflow, subjectsEvaluated, rules: [{ id, task, effects, wouldDo, subjects }], problems, warnings }' }, '422': { description: 'The file has problems' }, ...errors },
+        },
+      },
+      '/collections/{id}/results/rules/enable': { post: { summary: 'Owner or admin: switch the stored results rules on (audited); they are applied at once and after every reduction', parameters: idParam, responses: { '200': { description: '{ enabled, digest, updatedBy, updatedAt }' }, ...errors } } },
+      '/collections/{id}/results/rules/disable': { post: { summary: 'Owner or admin: switch the results rules off (audited); effects already done stay done', parameters: idParam, responses: { '200': { description: '{ enabled, digest, updatedBy, updatedAt }' }, ...errors } } },
+      '/collections/{id}/results/effects': {
+        get: {
+          summary: 'Owner or admin: the results-rule effects ledger, newest first (retire_subject, add_subject_to_set, notify, flag; states intent, sending, ambiguous, done, failed, undone). Page with `before` (the last id)',
+          parameters: [...idParam, { name: 'state', in: 'query', schema: { enum: ['intent', 'sending', 'ambiguous', 'done', 'failed', 'undone'] } }, { name: 'kind', in: 'query', schema: { enum: ['retire_subject', 'add_subject_to_set', 'notify', 'flag'] } }, { name: 'before', in: 'query', schema: { type: 'string', format: 'uuid' } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } }],
+          responses: { '200': { description: '{ items: [{ id, kind, state, rule, target, subjectId, imageId, attempts, error, detail, undoable }], next }' }, ...errors },
+        },
+      },
+      '/results/effects/{effectId}/undo': {
+        post: {
+          summary: "Owner or admin: undo a done effect: a flag is cleared, a subject added to a set is removed from it (audited; the rule does not redo it). A retirement cannot be undone (409: Panoptes has no un-retire in its API), nor a notification sent",
+          parameters: [{ name: 'effectId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+          responses: { '200': { description: 'The effect, now undone' }, ...errors },
+        },
+      },
       '/collections/{id}/batches/retry': { post: { summary: 'Owner or admin: retry every failed, blocked or waiting upload batch (audited; a batch that sent nothing takes the collection\'s current upload mode)', parameters: idParam, responses: { '200': { description: 'Retried batches' }, ...errors } } },
       '/collections/{id}/batches/{batchId}/retry': { post: { summary: 'Owner or admin: retry one upload batch; 409 when it is not failed, blocked or waiting', parameters: [...idParam, { name: 'batchId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }], responses: { '200': { description: 'Retried' }, '409': { description: 'Not stopped' }, ...errors } } },
       '/collections/{id}/artifacts/retry': { post: { summary: 'Owner or admin: retrieve and convert every failed artifact again (audited)', parameters: idParam, responses: { '200': { description: 'Retried artifacts' }, ...errors } } },

@@ -92,6 +92,8 @@ export async function startApiRole(
     mediaUrlTtlSeconds: c.MEDIA_URL_TTL_SECONDS,
     writeRateLimit: opts.writeRateLimit ?? 120,
     panoptes: s.panoptes,
+    zooniverseEffects: s.zooniverseEffects,
+    classificationSource: s.classificationSource,
     webhookAllowedHosts: c.WEBHOOK_ALLOWED_HOSTS,
     sources: s.sources,
     webhooks: httpWebhookSender({ allowHttp: dev, allowedHosts: c.WEBHOOK_ALLOWED_HOSTS }),

@@ -26,6 +26,12 @@ import type { PipelineDeps } from '../domain/pipeline.js';
 import type { ReviewDeps } from '../domain/review.js';
 import type { PanoptesClient } from '../domain/ports/panoptes-client.js';
 import { buildPanoptes, buildStore } from './store.js';
+import { buildZooniverseEffects } from './zooniverse-effects.js';
+import { buildClassificationSource } from './classification-source.js';
+import type { ClassificationSource } from '../domain/ports/classification-source.js';
+import { reduceSettingsFromRules } from '../domain/results-settings.js';
+import type { CollectionReduceSettings } from '../domain/results-reduce.js';
+import type { ZooniverseEffects } from '../domain/ports/zooniverse-effects.js';
 import { loadPolicyFile, type Policy } from '../policies/policy-file.js';
 import { SOFTWARE } from '../imaging/version.js';
 import { UpstreamRetryCounts } from '../adapters/redis/upstream-retry-counts.js';
@@ -63,6 +69,12 @@ export interface Services {
   releases: ReleaseCatalogue;
   /** Absent without Zooniverse credentials: batches then stop at their manifests (export still works). */
   panoptes?: PanoptesClient;
+  /** The results rules' effects on Zooniverse (same credentials); absent without them. */
+  zooniverseEffects?: ZooniverseEffects;
+  /** Volunteers' classifications back from Zooniverse (pull and export); absent without credentials. */
+  classificationSource?: ClassificationSource;
+  /** A collection's reduce settings, from its stored results rules (null: the defaults). */
+  reduceSettings: (collectionId: string) => Promise<CollectionReduceSettings | null>;
   checkRedis(): Promise<void>;
   /** Failed upstream attempts by upstream and class, counted in Redis by every process. */
   retryCounts: UpstreamRetryCounts;
@@ -124,6 +136,9 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
     const pipeline: PipelineDeps = { repos, store, sources, convertThreads: config.CONVERT_THREADS ?? 1, log };
     const review: ReviewDeps = { repos, policy, clock: systemClock, log };
     const panoptes = buildPanoptes(config, onRetry);
+    const zooniverseEffects = buildZooniverseEffects(config, onRetry);
+    const classificationSource = buildClassificationSource(config, onRetry);
+    const reduceSettings = reduceSettingsFromRules(repos, log);
 
     const checkRedis = async () => {
       const r = new Redis(redisUrl!, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 2000 });
@@ -150,6 +165,9 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
       policy,
       releases,
       panoptes,
+      zooniverseEffects,
+      classificationSource,
+      reduceSettings,
       checkRedis,
       retryCounts,
       async close() {

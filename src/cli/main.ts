@@ -9,6 +9,8 @@ import { policyCommand } from './policy-command.js';
 import { exportCommand } from './export-command.js';
 import { purgeCommand } from './purge-command.js';
 import { retryCommand } from './retry-command.js';
+import { resultsCheckCommand } from './results-check-command.js';
+import { resultsCommand } from './results-command.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { cliContext } from './context.js';
 import { SOFTWARE } from '../imaging/version.js';
@@ -28,7 +30,9 @@ const program = new Command('bridge')
   .addCommand(policyCommand(context))
   .addCommand(exportCommand(context))
   .addCommand(purgeCommand(context))
-  .addCommand(retryCommand(context));
+  .addCommand(retryCommand(context))
+  // `bridge results`: the results loop. Its own action writes the results table (results-command.ts); `check` validates a results rules file.
+  .addCommand(resultsCommand(context).addCommand(resultsCheckCommand()));
 for (const c of program.commands) c.exitOverride();
 
 try {

@@ -76,6 +76,8 @@ export const configSchema = z.object({
   /** How long a job's lock lasts before a dead worker's job is taken over. */
   JOB_LOCK_SECONDS: int(2, 600).default(30),
   DEFAULT_POLL_INTERVAL_SECONDS: int(10, 7 * 86_400).default(900),
+  /** How often each Zooniverse project with the bridge's subjects is asked for new classifications (results loop). */
+  RESULTS_PULL_INTERVAL_SECONDS: int(30, 7 * 86_400).default(300),
   /** The data-rights policy (YAML or JSON); loaded and checked at start-up. */
   POLICY_FILE: z.string().min(1).optional(),
   /** Butler repository label -> data release (YAML or JSON, see domain/releases.ts); default: the built-in mapping. */

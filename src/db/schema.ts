@@ -1,3 +1,8 @@
+/*
+ * Longer than 400 lines because it is the one place the database's row types
+ * are written out, table by table, for Kysely; splitting it would only scatter
+ * one list.
+ */
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type * as M from '../domain/model.js';
 import type { ArtifactState, CollectionStatus, ImageState, MatchedRule, PanelApproval, SourceKind, UploadBatchState, UploadItemState, Verdict } from '../domain/model.js';
@@ -360,6 +365,31 @@ export interface ResultEffectTable {
   done_at: Timestamp | null;
 }
 
+/** A Caesar endpoint of a collection (migration 20261210090000): only the secret's sha256. */
+export interface CaesarEndpointTable {
+  collection_id: string;
+  secret_hash: string;
+  created_by: string;
+  created_at: Generated<Date>;
+  /** bigint: read with ::text or Number(). */
+  stored: ColumnType<string, string | number | undefined, string | number>;
+  ignored: ColumnType<string, string | number | undefined, string | number>;
+  last_received_at: Timestamp | null;
+}
+
+/** The latest Caesar reduction per workflow, subject and reducer key. */
+export interface CaesarReductionTable {
+  workflow_id: string;
+  subject_id: string;
+  reducer_key: string;
+  collection_id: string;
+  image_id: string;
+  data: ColumnType<unknown, string | null, string | null>;
+  caesar_id: string | null;
+  caesar_updated_at: string;
+  received_at: Generated<Date>;
+}
+
 export interface Database {
   collections: CollectionTable;
   artifacts: ArtifactTable;
@@ -385,6 +415,8 @@ export interface Database {
   reductions: ReductionTable;
   results_rules: ResultsRulesTable;
   result_effects: ResultEffectTable;
+  caesar_endpoints: CaesarEndpointTable;
+  caesar_reductions: CaesarReductionTable;
 }
 
 export type NewCollection = Insertable<CollectionTable>;

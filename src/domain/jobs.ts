@@ -73,6 +73,32 @@ export const JOBS = {
     jobId: (p: { eventId: string }) => `notify-${p.eventId}`,
     retry: { attempts: 8, backoffMs: 30_000 },
   },
+  // The results loop (issue 14): pull a project's new classifications, backfill it from an export,
+  // reduce a collection's new arrivals, then apply its results rules.
+  pullClassifications: {
+    queue: 'results',
+    schema: z.object({ projectId: z.string().regex(/^\d{1,18}$/) }).strict(),
+    jobId: (p: { projectId: string }) => `pull-classifications-${p.projectId}`,
+    retry: { attempts: 5, backoffMs: 30_000 },
+  },
+  backfillExport: {
+    queue: 'results',
+    schema: z.object({ projectId: z.string().regex(/^\d{1,18}$/) }).strict(),
+    jobId: (p: { projectId: string }) => `backfill-export-${p.projectId}`,
+    retry: { attempts: 5, backoffMs: 60_000 },
+  },
+  reduceResults: {
+    queue: 'results',
+    schema: z.object({ collectionId: uuid }).strict(),
+    jobId: (p: { collectionId: string }) => `reduce-results-${p.collectionId}`,
+    retry: { attempts: 5, backoffMs: 10_000 },
+  },
+  applyResultRules: {
+    queue: 'results',
+    schema: z.object({ collectionId: uuid }).strict(),
+    jobId: (p: { collectionId: string }) => `apply-result-rules-${p.collectionId}`,
+    retry: { attempts: 8, backoffMs: 30_000 },
+  },
   sweep: {
     queue: 'maintenance',
     schema: z.object({}).strict(),

@@ -24,6 +24,8 @@ export interface SweepDeps {
   lostAfterMs: number;
   /** Zooniverse credentials are configured: stalled uploads are worth offering again. */
   uploading: boolean;
+  /** Keep each project with the bridge's subjects pulled at this interval (results loop); absent: no pulls. */
+  pullEverySeconds?: number;
 }
 
 export interface SweepReport {
@@ -53,6 +55,15 @@ export async function sweep(d: SweepDeps): Promise<SweepReport> {
   await repos.sessions.purgeExpired();
   const active = await repos.collections.list({ status: 'active' });
   for (const col of active) await queues.schedulePoll(col.id, col.poll_interval_seconds);
+  // Results loop: a project gets its pull schedule once the bridge has subjects in it (and keeps it if Redis lost it).
+  const pulled = new Set(d.pullEverySeconds ? await repos.classifications.projectsToPull() : []);
+  for (const p of pulled) await queues.schedulePull(p, d.pullEverySeconds!);
+  // A project whose collections were removed (or no credentials any more): its schedule goes.
+  for (const p of await queues.pullSchedules()) if (!pulled.has(p)) await queues.unschedulePull(p);
+  // Classifications stored but never reduced (the reduction's job was lost).
+  for (const collectionId of await repos.reductions.behind(olderThan, 500)) await queues.add('reduceResults', { collectionId });
+  // Results rules whose effects on Zooniverse were left unsettled (a lost job, a crash mid-send): applied again, which reads back before sending.
+  if (d.uploading) for (const collectionId of await repos.resultEffects.unsettledCollections(olderThan)) await queues.add('applyResultRules', { collectionId });
   // A batch whose last step was lost before it could announce itself.
   for (const col of active) await settleBatches(repos, col);
   return { retrieve: c.discovered.length, convert: c.groups.length, evaluate: c.unevaluated.length, release: unreleased.size, stalled: stalled.manifest.length + stalled.upload.length, schedulers: active.length };

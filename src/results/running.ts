@@ -22,9 +22,10 @@
  * reduceAll or sorted first. Applied in id order, in any number of chunks,
  * the reductions equal reduceAll's exactly (tested).
  *
- * The state holds no functions and no Maps: `JSON.stringify(reducer.state)`
- * is what goes in the database column, `RunningReducer.fromJSON` reads it
- * back. Each subject's part (`state.subjects[key]`) can also be stored on
+ * `JSON.stringify(reducer.state)` is what goes in the database column,
+ * `RunningReducer.fromJSON` reads it back: the state is plain data but for
+ * each subject's kept volunteers (a Map that serialises itself as a flat
+ * list, KeptVolunteers). Each subject's part (`state.subjects[key]`) can also be stored on
  * its own row; SWAP volunteers live in `state.swapVolunteers`.
  */
 import { extractInto } from './extract.js';
@@ -51,14 +52,89 @@ export interface SubjectState {
   workflowId: string;
   subjectId: string;
   n: number;
-  /** "first"/"last": volunteer -> counted classification id. */
-  kept?: Dict<string>;
+  /** "first"/"last": volunteer -> counted classification id (stored as a flat list, see KeptVolunteers). */
+  kept?: KeptVolunteers;
   /** "last": volunteer -> task -> contribution. */
   contrib?: Dict<Dict<Contribution>>;
   /** "all": the highest classification id applied. */
   last?: string;
   tasks: Dict<TaskState>;
   swap?: SwapSubject;
+}
+
+/**
+ * Volunteer -> counted classification id of one subject, in memory and in
+ * JSON a flat list [volunteer, id, volunteer, id, ...]. An object keyed by
+ * volunteers (how version 1 states were first written, still read) is
+ * several times slower to JSON.parse: every subject has its own set of
+ * keys, and V8 builds hidden classes for each; and loading the touched
+ * subjects' rows is the incremental run's main cost. Most subjects have a
+ * few dozen volunteers, which a linear scan finds fastest and a list holds
+ * smallest; past LINEAR volunteers a Map index is built beside it.
+ */
+export class KeptVolunteers {
+  private static readonly LINEAR = 48;
+  private readonly list: string[];
+  private index: Map<string, number> | undefined;
+
+  private constructor(list: string[]) {
+    this.list = list;
+  }
+
+  static empty(): KeptVolunteers {
+    return new KeptVolunteers([]);
+  }
+
+  /** From the stored form: the flat list, or a volunteer -> id object. */
+  static from(stored: unknown): KeptVolunteers {
+    if (stored instanceof KeptVolunteers) return stored;
+    if (Array.isArray(stored)) {
+      if (stored.length % 2 !== 0) throw new Error("not a results state: a subject's kept list has an odd length");
+      for (const x of stored) if (typeof x !== 'string') throw new Error("not a results state: a subject's kept list holds a non-string");
+      return new KeptVolunteers(stored as string[]);
+    }
+    if (stored !== null && typeof stored === 'object') {
+      const list: string[] = [];
+      for (const v of Object.keys(stored)) list.push(v, String((stored as Record<string, unknown>)[v]));
+      return new KeptVolunteers(list);
+    }
+    throw new Error("not a results state: a subject's kept volunteers are neither a list nor an object");
+  }
+
+  private find(volunteer: string): number {
+    const l = this.list;
+    if (l.length <= 2 * KeptVolunteers.LINEAR) {
+      for (let i = 0; i < l.length; i += 2) if (l[i] === volunteer) return i;
+      return -1;
+    }
+    if (!this.index) {
+      this.index = new Map();
+      for (let i = 0; i < l.length; i += 2) this.index.set(l[i], i);
+    }
+    return this.index.get(volunteer) ?? -1;
+  }
+
+  get(volunteer: string): string | undefined {
+    const i = this.find(volunteer);
+    return i < 0 ? undefined : this.list[i + 1];
+  }
+
+  set(volunteer: string, id: string): void {
+    const i = this.find(volunteer);
+    if (i >= 0) this.list[i + 1] = id;
+    else {
+      this.index?.set(volunteer, this.list.length);
+      this.list.push(volunteer, id);
+    }
+  }
+
+  get size(): number {
+    return this.list.length / 2;
+  }
+
+  toJSON(): string[] {
+    return this.list;
+  }
 }
 
 export interface RunningState {
@@ -106,6 +182,11 @@ export class RunningReducer {
       totals: { classifications: 0, repeats: 0, stale: 0, skipped: 0, reasons: dict() },
     };
     this.swap = options.swap ? resolveSwap(options.swap) : undefined;
+    if (state) for (const k of Object.keys(state.subjects)) {
+      const sub = state.subjects[k];
+      if (sub.kept !== undefined) sub.kept = KeptVolunteers.from(sub.kept);
+      else if (repeats !== 'all') sub.kept = KeptVolunteers.empty();
+    }
   }
 
   /** Reads a stored state (a parsed JSON value or its text) back; keys become safe null-prototype dictionaries. */
@@ -160,14 +241,14 @@ export class RunningReducer {
       s.n++;
       return true;
     }
-    const prev = s.kept![volunteer];
+    const prev = s.kept!.get(volunteer);
     if (prev !== undefined) {
       if (compareIds(id, prev) <= 0) return (t.stale++, false);
       if (this.state.repeats === 'first') return (t.repeats++, false);
       this.retract(s, volunteer, prev);
       t.repeats++;
     } else s.n++;
-    s.kept![volunteer] = id;
+    s.kept!.set(volunteer, id);
     return true;
   }
 
@@ -258,14 +339,19 @@ export class RunningReducer {
 
 function newSubject(workflowId: string, subjectId: string, repeats: RepeatMode): SubjectState {
   const s: SubjectState = { workflowId, subjectId, n: 0, tasks: dict() };
-  if (repeats !== 'all') s.kept = dict();
+  if (repeats !== 'all') s.kept = KeptVolunteers.empty();
   if (repeats === 'last') s.contrib = dict();
   return s;
 }
 
 /** Deep copy with every plain object as a null-prototype dictionary (stored keys are volunteers' and PIs' strings). */
 function toDicts(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(toDicts);
+  if (Array.isArray(v)) {
+    // Mark coordinates and ids are long lists of numbers and strings: copy those without a call per element.
+    let flat = true;
+    for (let i = 0; i < v.length && flat; i++) flat = v[i] === null || typeof v[i] !== 'object';
+    return flat ? v.slice() : v.map(toDicts);
+  }
   if (v === null || typeof v !== 'object') return v;
   const out = dict<unknown>();
   for (const k of Object.keys(v)) out[k] = toDicts((v as Record<string, unknown>)[k]);

@@ -82,4 +82,32 @@ describe('running reduction', () => {
     expect(() => RunningReducer.fromJSON(JSON.stringify(r), { repeats: 'all' })).toThrow(/repeats "first"/);
     expect(() => RunningReducer.fromJSON('{"version":2}')).toThrow(/not a results state/);
   });
+
+  it('stores kept volunteers as a flat list and still reads states that keyed them by volunteer', () => {
+    const c = (id: string, user: string, answer: string): RawClassification => ({ id, workflowId: 'w', userId: user, userName: null, createdAt: '', subjectIds: ['s'], annotations: [{ task: 'T0', value: answer }] });
+    const r = new RunningReducer();
+    r.applyAll([c('1', '7', 'Yes'), c('2', '8', 'No')]);
+    const stored = JSON.parse(JSON.stringify(r.state.subjects['w/s'])) as Record<string, unknown>;
+    expect(stored.kept).toEqual(['user:7', '1', 'user:8', '2']);
+    // The same subject as first written: kept as an object volunteer -> id.
+    const old = { ...stored, kept: { 'user:7': '1', 'user:8': '2' } };
+    for (const subject of [stored, old]) {
+      const back = RunningReducer.fromJSON({ ...JSON.parse(JSON.stringify(r.state)), subjects: { 'w/s': subject } });
+      back.applyAll([c('3', '7', 'No'), c('4', '9', 'No')]); // user 7 again: a repeat, not counted
+      expect(back.state.totals.repeats).toBe(1);
+      expect(back.reduction('w/s')!.tasks.T0).toMatchObject({ counts: { Yes: 1, No: 2 } });
+    }
+  });
+
+  it('catches repeats on a subject with many volunteers, before and after a reload', () => {
+    const c = (id: number, user: number): RawClassification => ({ id: String(id), workflowId: 'w', userId: String(user), userName: null, createdAt: '', subjectIds: ['s'], annotations: [{ task: 'T0', value: 'Yes' }] });
+    const r = new RunningReducer();
+    for (let u = 0; u < 150; u++) r.apply(c(u + 1, u));
+    for (let u = 0; u < 150; u += 3) r.apply(c(1000 + u, u)); // 50 repeats
+    const back = RunningReducer.fromJSON(JSON.stringify(r));
+    for (let u = 1; u < 150; u += 3) back.apply(c(2000 + u, u)); // 50 more
+    back.apply(c(3000, 500)); // a new volunteer
+    expect(back.state.totals.repeats).toBe(100);
+    expect(back.reduction('w/s')!.classifications).toBe(151);
+  });
 });

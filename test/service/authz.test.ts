@@ -99,6 +99,10 @@ const MATRIX: Row[] = [
   { name: 'set the webhook', method: 'PUT', path: () => `/api/v1/collections/${alienCollection}/webhook`, body: () => ({ url: 'https://hooks.example.org/bridge' }), expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 200 } },
   { name: 'upload progress', method: 'GET', path: () => `/api/v1/collections/${alienCollection}/uploads`, expect: OWNER_OR_STAFF },
   { name: 'what stopped (failures)', method: 'GET', path: () => `/api/v1/collections/${alienCollection}/failures`, expect: OWNER_OR_STAFF },
+  // Results carry private RA/Dec: the owner, delegates and admins only; a reviewer is refused.
+  { name: "the volunteers' results", method: 'GET', path: () => `/api/v1/collections/${alienCollection}/results`, expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 200 } },
+  { name: "the volunteers' results as CSV", method: 'GET', path: () => `/api/v1/collections/${alienCollection}/results.csv`, expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 200 } },
+  { name: "the volunteers' results as Parquet", method: 'GET', path: () => `/api/v1/collections/${alienCollection}/results.parquet`, expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 200 } },
   { name: 'retry stopped upload batches', method: 'POST', path: () => `/api/v1/collections/${alienCollection}/batches/retry`, expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 200 } },
   { name: 'retry one upload batch (unknown here)', method: 'POST', path: () => `/api/v1/collections/${alienCollection}/batches/00000000-0000-4000-8000-000000000000/retry`, expect: { anon: 401, alien: 404, other: 403, rev: 403, boss: 404 } },
   { name: 'retry failed artifacts', method: 'POST', path: () => `/api/v1/collections/${alienCollection}/artifacts/retry`, expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 200 } },
@@ -148,6 +152,18 @@ const MATRIX: Row[] = [
   { name: 'the release mapping in force', method: 'GET', path: () => '/api/v1/releases', expect: ADMIN },
   { name: 'what stopped in every collection (dead-letter list)', method: 'GET', path: () => '/api/v1/failures', expect: ADMIN },
   { name: 'revoke a delegation (none such)', method: 'DELETE', path: () => '/api/v1/delegations/00000000-0000-4000-8000-000000000000', expect: { anon: 401, alien: 403, other: 403, rev: 403, boss: 404 } },
+  // Results rules: the owner and admins only (reviewers oversee review, not what is done with a collection's results). None stored here, so 404 for those allowed.
+  { name: 'read the results rules (none stored)', method: 'GET', path: () => `/api/v1/collections/${alienCollection}/results/rules`, expect: { anon: 401, alien: 404, other: 403, rev: 403, boss: 404 } },
+  { name: 'store results rules (with a mistake: 422 for those allowed)', method: 'PUT', path: () => `/api/v1/collections/${alienCollection}/results/rules`, body: () => ({ source: 'name: m\nversion: "1"\nrules: []\n' }), expect: { anon: 401, alien: 422, other: 403, rev: 403, boss: 422 } },
+  { name: 'dry-run the results rules (none stored)', method: 'POST', path: () => `/api/v1/collections/${alienCollection}/results/rules/dry-run`, expect: { anon: 401, alien: 404, other: 403, rev: 403, boss: 404 } },
+  { name: 'enable the results rules (none stored)', method: 'POST', path: () => `/api/v1/collections/${alienCollection}/results/rules/enable`, expect: { anon: 401, alien: 404, other: 403, rev: 403, boss: 404 } },
+  { name: 'disable the results rules (none stored)', method: 'POST', path: () => `/api/v1/collections/${alienCollection}/results/rules/disable`, expect: { anon: 401, alien: 404, other: 403, rev: 403, boss: 404 } },
+  { name: 'the results rules effects ledger', method: 'GET', path: () => `/api/v1/collections/${alienCollection}/results/effects`, expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 200 } },
+  { name: 'undo a results rule effect (none such)', method: 'POST', path: () => '/api/v1/results/effects/00000000-0000-4000-8000-000000000000/undo', expect: { anon: 401, alien: 404, other: 404, rev: 404, boss: 404 } },  // Caesar's optional path: the owner and admins make the secret; the intake takes only HTTP Basic (collection id + secret), so every caller here is 401.
+  { name: "the collection's Caesar endpoint", method: 'GET', path: () => `/api/v1/collections/${alienCollection}/results/caesar`, expect: { anon: 401, alien: 200, other: 403, rev: 403, boss: 200 } },
+  { name: 'create or rotate the Caesar secret', method: 'POST', path: () => `/api/v1/collections/${alienCollection}/results/caesar-secret`, expect: { anon: 401, alien: 201, other: 403, rev: 403, boss: 201 } },
+  { name: 'switch the Caesar endpoint off', method: 'DELETE', path: () => `/api/v1/collections/${alienCollection}/results/caesar-secret`, expect: { anon: 401, alien: 204, other: 403, rev: 403, boss: 204 } },
+  { name: 'a Caesar delivery without HTTP Basic credentials', method: 'POST', path: () => `/api/v1/caesar/collections/${alienCollection}/reductions`, body: () => ({ reducible: { id: '1', type: 'Workflow' }, subject: { id: '1' } }), expect: { anon: 401, alien: 401, other: 401, rev: 401, boss: 401 } },
 ];
 
 /** The matrix rows that answer for an endpoint as the server registered it (`GET /api/v1/collections/:id`, `USE /ui`, a regex). */

@@ -10,6 +10,7 @@ import {
   type ExportStatus,
   type ExportStream,
   type PullOptions,
+  type WorkflowDefinition,
 } from '../../domain/ports/classification-source.js';
 import { PanoptesNotFound, PanoptesUnreadable } from '../../domain/ports/panoptes-client.js';
 import { ClassificationJson, toRawClassification } from './classification-json.js';
@@ -60,6 +61,15 @@ const MediumJson = z.object({
 });
 type Medium = z.infer<typeof MediumJson>;
 
+// Only the id is needed; everything else is read if present (a missing field never fails the pull).
+const WorkflowJson = z.object({
+  id: z.union([z.string(), z.number()]).transform(String),
+  display_name: z.unknown().optional(),
+  version: z.unknown().optional(),
+  tasks: z.unknown().optional(),
+  links: z.unknown().optional(),
+});
+
 export class PanoptesClassificationSource implements ClassificationSource {
   private readonly http: PanoptesTransport;
   private readonly margin: number;
@@ -93,6 +103,22 @@ export class PanoptesClassificationSource implements ClassificationSource {
       cursor = classifications[classifications.length - 1].id;
       yield { classifications, cursor };
     }
+  }
+
+  async workflow(workflowId: string): Promise<WorkflowDefinition | undefined> {
+    const id = idPart(workflowId, 'workflow');
+    let a;
+    try {
+      a = await this.http.send({ method: 'GET', path: `/workflows/${id}`, what: `reading workflow ${id}` });
+    } catch (e) {
+      if (e instanceof PanoptesNotFound) return undefined;
+      throw e;
+    }
+    const w = this.http.one(a, 'workflows', WorkflowJson);
+    const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : null);
+    const tasks = w.tasks && typeof w.tasks === 'object' && !Array.isArray(w.tasks) ? (w.tasks as Record<string, unknown>) : {};
+    const project = w.links && typeof w.links === 'object' ? text((w.links as Record<string, unknown>).project) : null;
+    return { id: w.id, projectId: project, version: text(w.version), displayName: text(w.display_name), tasks };
   }
 
   async requestExport(resource: ExportResource, opts: { notOlderThan?: string } = {}): Promise<ExportRequest> {

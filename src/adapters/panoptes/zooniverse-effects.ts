@@ -14,7 +14,8 @@ import { RESULTS_SCOPE } from './classification-source.js';
  *   id is not a subject;
  * - read back: GET /subject_workflow_statuses?workflow_id=W&subject_id=a,b
  *   (retired_at, retirement_reason; visible to the project's collaborators)
- *   and GET /subjects?subject_set_id=S&id=a,b (membership).
+ *   and GET /subjects?subject_set_id=S&id=a,b (membership);
+ * - undo an addition: DELETE /subject_sets/ID/links/subjects/a,b (If-Match).
  *
  * Both effects are sent as `creates` through the shared request path, so a
  * request whose outcome is unknown is not resent here: it surfaces as
@@ -84,6 +85,22 @@ export class PanoptesZooniverseEffects implements ZooniverseEffects {
         onConflict: () => this.http.send({ method: 'GET', path: `/subject_sets/${set}`, what: `reading subject set ${set}` }),
       }),
     );
+  }
+
+  async removeSubjectsFromSet(setId: string, subjectIds: readonly string[]): Promise<void> {
+    const set = idPart(setId, 'subject set');
+    // DELETE /subject_sets/ID/links/subjects/a,b with the set's current ETag; removing twice is harmless, so it is retried as usual.
+    for (const part of chunk(unique(subjectIds), this.chunkSize)) {
+      await this.http.withFreshEtag(`/subject_sets/${set}`, `subject set ${set}`, (etag) =>
+        this.http.send({
+          method: 'DELETE',
+          path: `/subject_sets/${set}/links/subjects/${part.join(',')}`,
+          ifMatch: etag,
+          what: `removing ${part.length} subjects from subject set ${set}`,
+          onConflict: () => this.http.send({ method: 'GET', path: `/subject_sets/${set}`, what: `reading subject set ${set}` }),
+        }),
+      );
+    }
   }
 
   async retirementOf(workflowId: string, subjectIds: readonly string[]): Promise<SubjectRetirement[]> {

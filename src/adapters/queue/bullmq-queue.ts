@@ -66,6 +66,33 @@ export class BullMqJobQueue implements JobQueue {
     await this.queue(JOBS.poll.queue).removeJobScheduler(`poll-${collectionId}`);
   }
 
+  async schedulePull(projectId: string, everySeconds: number): Promise<void> {
+    const data = JOBS.pullClassifications.schema.parse({ projectId });
+    await this.queue(JOBS.pullClassifications.queue).upsertJobScheduler(`pull-classifications-${projectId}`, { every: everySeconds * 1000 }, { name: 'pullClassifications', data, opts: { ...retryOptions('pullClassifications'), ...COMMON_OPTS } });
+  }
+
+  async unschedulePull(projectId: string): Promise<void> {
+    await this.queue(JOBS.pullClassifications.queue).removeJobScheduler(`pull-classifications-${projectId}`);
+  }
+
+  async pullSchedules(): Promise<string[]> {
+    const out: string[] = [];
+    const prefix = 'pull-classifications-';
+    for (let start = 0; ; start += 500) {
+      const page = await this.queue(JOBS.pullClassifications.queue).getJobSchedulers(start, start + 499, true);
+      for (const j of page) if (j.key.startsWith(prefix)) out.push(j.key.slice(prefix.length));
+      if (page.length < 500) return out;
+    }
+  }
+
+  async addLater<N extends JobName>(name: N, payload: JobPayload<N>, delayMs: number): Promise<void> {
+    const def = JOBS[name];
+    const data = def.schema.parse(payload);
+    const delay = Math.max(0, Math.round(delayMs));
+    const opts = jobOptions(name, data as JobPayload<N>);
+    await this.queue(def.queue).add(name, data, { ...opts, jobId: `${opts.jobId}-at-${Math.floor((Date.now() + delay) / 1000)}`, ...(delay ? { delay } : {}) });
+  }
+
   async scheduleSweep(everySeconds: number): Promise<void> {
     await this.queue(JOBS.sweep.queue).upsertJobScheduler('sweep', { every: everySeconds * 1000 }, { name: 'sweep', data: {}, opts: { ...COMMON_OPTS } });
   }

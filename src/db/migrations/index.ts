@@ -18,6 +18,7 @@ import * as colourDefault from './20261207090000_colour_default.js';
 import * as projectBindingRequests from './20261207100000_project_binding_requests.js';
 import * as reviewOrderIndex from './20261208090000_review_order_index.js';
 import * as results from './20261209090000_results.js';
+import * as caesarReductions from './20261210090000_caesar_reductions.js';
 
 /**
  * Every migration, by timestamped name. Listed statically (not read from the
@@ -43,4 +44,5 @@ export const migrations: Record<string, Migration> = {
   '20261207100000_project_binding_requests': projectBindingRequests,
   '20261208090000_review_order_index': reviewOrderIndex,
   '20261209090000_results': results,
+  '20261210090000_caesar_reductions': caesarReductions,
 };

@@ -3,9 +3,11 @@ import type { Db } from '../database.js';
 import { artifactsRepository } from './artifacts.js';
 import { auditRepository } from './audit.js';
 import { batchesRepository } from './batches.js';
+import { classificationsRepository } from './classifications.js';
 import { collectionsRepository } from './collections.js';
 import { delegationsRepository } from './delegations.js';
 import { projectBindingsRepository } from './project-bindings.js';
+import { reductionsRepository } from './reductions.js';
 import { eventsRepository } from './events.js';
 import { healthRepository } from './health.js';
 import { imagesRepository } from './images.js';
@@ -13,6 +15,10 @@ import { sessionsRepository } from './sessions.js';
 import { stoppedWorkRepository } from './stopped-work.js';
 import { uploadBatchesRepository } from './upload-batches.js';
 import { uploadLedgerRepository } from './upload-ledger.js';
+import { resultsRulesRepository } from './results-rules.js';
+import { resultEffectsRepository } from './result-effects.js';
+import { resultsReadRepository } from './results-read.js';
+import { caesarReductionsRepository } from './caesar-reductions.js';
 import type { Tx } from './transitions.js';
 
 /**
@@ -40,6 +46,12 @@ function bind(db: Tx, inTransaction: boolean): Repositories {
     sessions: sessionsRepository(db),
     ledger: uploadLedgerRepository(db),
     stoppedWork: stoppedWorkRepository(db),
+    classifications: classificationsRepository(db),
+    reductions: reductionsRepository(db),
+    resultsRules: resultsRulesRepository(db),
+    resultEffects: resultEffectsRepository(db),
+    resultsRead: resultsReadRepository(db),
+    caesarReductions: caesarReductionsRepository(db),
     transaction: (fn) => (inTransaction ? fn(repos) : (db as Db).transaction().execute((tx) => fn(bind(tx, true)))),
   };
   return repos;

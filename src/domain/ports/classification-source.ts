@@ -109,7 +109,24 @@ export class ExportIncompleteError extends UpstreamError {
   override readonly name = 'UpstreamError';
 }
 
+/** A workflow's task definitions as Panoptes shows them (GET /api/workflows/ID); fields it leaves out are null or empty. */
+export interface WorkflowDefinition {
+  id: string;
+  projectId: string | null;
+  version: string | null;
+  displayName: string | null;
+  /** Panoptes workflow.tasks: answer labels, tools, survey choices. */
+  tasks: Record<string, unknown>;
+}
+
 export interface ClassificationSource {
+  /**
+   * A workflow's task definitions (the API pull sends answer indices; these
+   * give the labels). Undefined when Panoptes has no such workflow for the
+   * account. Tolerant: a field Panoptes leaves out is null, never an error.
+   */
+  workflow(workflowId: string): Promise<WorkflowDefinition | undefined>;
+
   /**
    * The project's classifications with an id above `lastId` (null: from the
    * first), a page at a time, oldest first; ends at the first empty page. A

@@ -1,7 +1,7 @@
 import type { BridgeEvent, Collection } from '../model.js';
 
 /** What a PI may be told about, by webhook and in the collection's event log. */
-export type EventKind = 'batch_quarantined' | 'artifact_failed' | 'group_failed' | 'images_approved' | 'images_rejected' | 'batch_published' | 'batch_uploaded' | 'batch_failed' | 'batch_blocked' | 'batch_waiting' | 'batch_retracted' | 'images_retracted' | 'verdicts_reopened' | 'images_back_to_review' | 'files_retrieved';
+export type EventKind = 'batch_quarantined' | 'artifact_failed' | 'group_failed' | 'images_approved' | 'images_rejected' | 'batch_published' | 'batch_uploaded' | 'batch_failed' | 'batch_blocked' | 'batch_waiting' | 'batch_retracted' | 'images_retracted' | 'verdicts_reopened' | 'images_back_to_review' | 'files_retrieved' | 'subject_retired' | 'subject_flagged' | 'results_updated';
 
 /** An event with the collection fields its delivery needs. */
 export type DeliverableEvent = Pick<BridgeEvent, 'id' | 'kind' | 'payload' | 'created_at' | 'delivered_at' | 'collection_id'> & Pick<Collection, 'name' | 'webhook_url' | 'webhook_secret'>;

@@ -20,6 +20,18 @@ export interface JobQueue {
   /** Polls an active collection every `everySeconds`; calling it again changes the interval. */
   schedulePoll(collectionId: string, everySeconds: number): Promise<void>;
   unschedulePoll(collectionId: string): Promise<void>;
+  /** Pulls a Zooniverse project's new classifications every `everySeconds` (results loop); calling it again changes the interval. */
+  schedulePull(projectId: string, everySeconds: number): Promise<void>;
+  unschedulePull(projectId: string): Promise<void>;
+  /** Project ids with a pull schedule. */
+  pullSchedules(): Promise<string[]>;
+  /**
+   * Queues the same work again after `delayMs`, even while the job asking
+   * runs (add() would see its own id and drop it): a handler's follow-up
+   * (the next pages of a pull, an export still being built). Follow-ups
+   * asked for the same second are one job.
+   */
+  addLater<N extends JobName>(name: N, payload: JobPayload<N>, delayMs: number): Promise<void>;
   /** Runs the sweep (re-enqueueing work whose job was lost) every `everySeconds`. */
   scheduleSweep(everySeconds: number): Promise<void>;
   /** Jobs per queue and state (waiting, active, delayed, failed, prioritized), for metrics. */

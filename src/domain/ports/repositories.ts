@@ -1,9 +1,11 @@
 import type { ArtifactsRepository } from './artifacts-repository.js';
 import type { AuditRepository } from './audit-repository.js';
 import type { BatchesRepository } from './batches-repository.js';
+import type { ClassificationsRepository } from './classifications-repository.js';
 import type { CollectionsRepository } from './collections-repository.js';
 import type { DelegationsRepository } from './delegations-repository.js';
 import type { ProjectBindingsRepository } from './project-bindings-repository.js';
+import type { ReductionsRepository } from './reductions-repository.js';
 import type { EventsRepository } from './events-repository.js';
 import type { HealthRepository } from './health-repository.js';
 import type { ImagesRepository } from './images-repository.js';
@@ -11,6 +13,10 @@ import type { SessionsRepository } from './sessions-repository.js';
 import type { StoppedWorkRepository } from './stopped-work-repository.js';
 import type { UploadBatchesRepository } from './upload-batches-repository.js';
 import type { UploadLedgerRepository } from './upload-ledger-repository.js';
+import type { ResultsRulesRepository } from './results-rules-repository.js';
+import type { ResultEffectsRepository } from './result-effects-repository.js';
+import type { ResultsReadRepository } from './results-read-repository.js';
+import type { CaesarReductionsRepository } from './caesar-reductions-repository.js';
 
 /**
  * Everything the domain reads and writes about its records, as one bundle.
@@ -38,6 +44,18 @@ export interface Repositories {
   ledger: UploadLedgerRepository;
   /** Stopped work across all collections (the admin's dead-letter list). */
   stoppedWork: StoppedWorkRepository;
+  /** Volunteers' classifications, pull cursors and workflows (results loop). */
+  classifications: ClassificationsRepository;
+  /** Running reductions per subject (results loop). */
+  reductions: ReductionsRepository;
+  /** The PI's results rules and the reductions they read. */
+  resultsRules: ResultsRulesRepository;
+  /** The ledger of results-rule effects, each applied once. */
+  resultEffects: ResultEffectsRepository;
+  /** The PI's results listing (reductions with their images and effects). */
+  resultsRead: ResultsReadRepository;
+  /** Caesar endpoints (hashed secrets) and the reductions Caesar sent (optional results path). */
+  caesarReductions: CaesarReductionsRepository;
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
 }
 

@@ -68,6 +68,12 @@ export interface ZooniverseEffects {
   /** Every asked subject, in the order asked; one never classified nor retired reads as not retired. */
   retirementOf(workflowId: string, subjectIds: readonly string[]): Promise<SubjectRetirement[]>;
 
+  /**
+   * Unlinks the subjects from the set (the undo of addSubjectsToSet).
+   * Idempotent: a subject that is not a member is simply not there after.
+   */
+  removeSubjectsFromSet(setId: string, subjectIds: readonly string[]): Promise<void>;
+
   /** Which of the asked subjects are members of the set now. */
   setMembers(setId: string, subjectIds: readonly string[]): Promise<Set<string>>;
 }

@@ -1,6 +1,6 @@
 // @ts-check
-// One collection: its summary, live pipeline, settings, webhook and
-// metadata table. Sections a reviewer (who may see but not change it)
+// One collection: its summary, live pipeline, settings, webhook,
+// metadata table and volunteers' results. Sections a reviewer (who may see but not change it)
 // would not use are left out for them; the API decides either way.
 
 import { API, api, messageOf } from '../api.js';
@@ -10,6 +10,7 @@ import { user } from '../session.js';
 import { DEFAULT_PRESET } from './colour-presets.js';
 import { extraMetadataForm } from './extra-metadata.js';
 import { refresh, stopPipeline } from './pipeline.js';
+import { resultsPanel } from './results.js';
 import { settingsForm } from './settings.js';
 import { say } from './status.js';
 import { webhookPanel } from './webhook.js';
@@ -61,6 +62,8 @@ export async function showCollection(id, onChanged) {
     mayChange ? part('settings', 'Upload settings', settingsForm(col, () => onChanged())) : null,
     mayChange ? part('webhook', 'Webhook', webhookPanel(col, true)) : null,
     mayChange ? part('extra', 'Extra metadata', extraMetadataForm(col)) : null,
+    // Results carry private positions: the owner's and admins' (the API refuses reviewers either way).
+    mayChange ? part('results', 'Results', resultsPanel(col)) : null,
   ].filter((x) => x !== null));
   section.hidden = false;
   byId('detail-empty', HTMLElement).hidden = true;

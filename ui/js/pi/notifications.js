@@ -58,6 +58,10 @@ export function eventText(e) {
       return `Upload batch${seq} was taken down.`;
     case 'verdicts_reopened':
       return `${plural(num(d.images), 'image')} will be judged again${reason}.`;
+    case 'subject_retired':
+      return `${plural(num(d.subjects), 'subject')} retired on Zooniverse by your results rules (cannot be undone through Zooniverse's API).`;
+    case 'subject_flagged':
+      return `Subject ${String(d.subjectId ?? '')} flagged by results rule ${String(d.rule ?? '')}${typeof d.message === 'string' && d.message ? `: ${d.message}` : ''}.`;
     case 'images_back_to_review':
       return `${plural(num(d.imageIds), 'image')} went back to review${reason}.`;
     default:
