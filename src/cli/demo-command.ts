@@ -16,6 +16,12 @@ import { UsageError } from './exit-codes.js';
  * filesystem store, a private redis-server). 120 stamps of a public release
  * without panel approval: the policy leaves 100 for review (coordinates to be
  * stripped) and refuses 20 over the pre-approval cap.
+ *
+ * With --auto-approve and no real Zooniverse credentials, the demo Panoptes
+ * server (src/demo/panoptes-double) stands in for Zooniverse in-process
+ * (--no-simulate-zooniverse turns that off): the approved images are uploaded
+ * to it, simulated volunteers classify them, and the bridge pulls, reduces
+ * and applies demo results rules (demo-results.ts).
  */
 export function demoCommand(): Command {
   return new Command('demo')
@@ -25,8 +31,9 @@ export function demoCommand(): Command {
     .option('--auto-approve', 'approve, as a demo EPO reviewer, every image the policy left for review')
     .option('--zooniverse-project <id>', 'with --auto-approve and ZOONIVERSE_CLIENT_ID/SECRET set: upload the approved images to this Zooniverse project')
     .addOption(new Option('--upload-mode <mode>', 'how subjects reach Zooniverse: api (subjects created one by one) or import (Zooniverse fetches the manifest, so the public store must be reachable from the internet)').choices(['api', 'import']).default('api'))
+    .option('--no-simulate-zooniverse', 'with --auto-approve and no Zooniverse credentials: stop after the export instead of uploading to the in-process demo Panoptes server and showing its results')
     .option('--timeout <seconds>', 'give up after this long', (v) => Number(v), 300)
-    .action(async (o: { dir?: string; keepRunning?: boolean; autoApprove?: boolean; zooniverseProject?: string; uploadMode: 'api' | 'import'; timeout: number }) => {
+    .action(async (o: { dir?: string; keepRunning?: boolean; autoApprove?: boolean; zooniverseProject?: string; uploadMode: 'api' | 'import'; simulateZooniverse: boolean; timeout: number }) => {
       if (o.zooniverseProject !== undefined && !/^\d{1,12}$/.test(o.zooniverseProject)) throw new UsageError('--zooniverse-project takes a Zooniverse project id (digits)');
       const { writeDemoArtifacts, DEMO_LAYOUT } = await import('../demo/demo-data.js');
       const { buildServices } = await import('../app/service.js');
@@ -42,8 +49,12 @@ export function demoCommand(): Command {
       const expected = DEMO_LAYOUT.tracts.length * DEMO_LAYOUT.patches.length * DEMO_LAYOUT.stampsPerFile;
       say(`wrote ${files} Stamps files (${DEMO_LAYOUT.tracts.length} tracts x ${DEMO_LAYOUT.patches.length} patches x 3 bands x ${DEMO_LAYOUT.stampsPerFile} stamps, GZIP_2) under ${artifacts}`);
 
-      const config = loadConfig({ ...process.env, DATA_DIR: dir, ARTIFACT_ROOT: artifacts, PORT: process.env.PORT ?? '0', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', BRIDGE_MODE: 'dev', HOST: '127.0.0.1' });
-      const uploadTo = config.ZOONIVERSE_CLIENT_ID && o.zooniverseProject && o.autoApprove ? o.zooniverseProject : undefined;
+      // Real credentials (with a project) upload for real; without any, --auto-approve uploads to the demo Panoptes server.
+      const { startDemoZooniverse, runDemoResults } = await import('./demo-results.js');
+      const zoo = o.autoApprove && o.simulateZooniverse && !process.env.ZOONIVERSE_CLIENT_ID ? await startDemoZooniverse() : undefined;
+      const config = loadConfig({ ...process.env, ...(zoo?.env ?? {}), DATA_DIR: dir, ARTIFACT_ROOT: artifacts, PORT: process.env.PORT ?? '0', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', BRIDGE_MODE: 'dev', HOST: '127.0.0.1' });
+      const uploadTo = zoo ? zoo.projectId : config.ZOONIVERSE_CLIENT_ID && o.zooniverseProject && o.autoApprove ? o.zooniverseProject : undefined;
+      if (zoo) say(`no Zooniverse credentials: the demo Panoptes server at ${zoo.server.url} stands in for Zooniverse (project ${zoo.projectId}); --no-simulate-zooniverse to skip`);
       const s = await buildServices(config);
       const api = await startApiRole(s, config.PORT);
       const worker = await startWorkerRole(s);
@@ -116,7 +127,13 @@ export function demoCommand(): Command {
           const ex = await exportCollection({ repos: s.repos, store: s.store }, body.id, join(dir, 'export.zip'));
           say(`export for the Zooniverse Project Builder: ${ex.path} (${ex.images} images${ex.stripped ? `, ${ex.stripped} with coordinates stripped` : ''})`);
           if (uploadTo) await followUpload(s.db, body.id, uploadTo, config.ZOONIVERSE_BASE_URL, deadline, say);
-          else if (config.ZOONIVERSE_CLIENT_ID) say('Zooniverse credentials are set: add --zooniverse-project ID to upload the approved images as well');
+          if (zoo) {
+            say('');
+            await runDemoResults({ apiUrl: api.url, owner: DEMO_LAYOUT.owner, repos: s.repos, queues: s.queues, zoo, collection: await s.repos.collections.get(body.id), csvPath: join(dir, 'results.csv'), dataDir: dir, deadline, say });
+          } else if (uploadTo) {
+            // Uploaded to the real project above; its classifications come back with the scheduled pull.
+            say(`results, once volunteers have classified and the bridge has pulled (--keep-running, or bridge serve on this DATA_DIR): BRIDGE_MODE=dev DATA_DIR=${dir} npx bridge results --collection ${body.id} --format csv --out results.csv`);
+          } else if (config.ZOONIVERSE_CLIENT_ID) say('Zooniverse credentials are set: add --zooniverse-project ID to upload the approved images as well');
           else say('no Zooniverse upload: set ZOONIVERSE_CLIENT_ID and ZOONIVERSE_CLIENT_SECRET (and --zooniverse-project ID) to upload too');
         } else if (o.zooniverseProject) {
           say('nothing was approved, so nothing was uploaded: add --auto-approve to upload as well');
@@ -137,6 +154,7 @@ export function demoCommand(): Command {
         await worker.close();
         await api.close();
         await s.close();
+        await zoo?.server.close();
       }
     });
 }
