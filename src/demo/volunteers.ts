@@ -25,6 +25,7 @@
  * (labels, tool_label, task_label) and `exportCsvLine` writes it as a CSV
  * row (with a fake user_ip, which the reader must drop).
  */
+import { rng } from '../imaging/synthetic.js';
 import type { RawClassification, WorkflowTasks } from '../results/types.js';
 
 export const WORKFLOW_ID = '2001';
@@ -43,17 +44,8 @@ export const TASKS: WorkflowTasks = {
   T2: { type: 'drawing', instruction: 'Mark the centre of each galaxy', tools: [{ type: 'point', label: 'Centre' }] },
 };
 
-/** mulberry32: small, fast, good enough for test data. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator of the imaging fixtures (mulberry32), so one seed names one set of volunteers. */
+export const prng = rng;
 
 function gauss(r: () => number): number {
   const u = Math.max(r(), 1e-12);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ValidationError } from './errors.js';
 import { isRetirementRequest, RETIREMENT_REASONS, type RetirementRequest } from './ports/zooniverse-effects.js';
 import { compileExpression, KIND, type Bindings, type Expr, type JsonValue, type TypeShape } from '../policies/caesar.js';
+import { formatPath, lineAt, valueAt } from '../policies/policy-file.js';
 import type { SubjectReduction, TaskReduction } from '../results/index.js';
 
 /**
@@ -367,24 +368,3 @@ function schemaIssue(data: unknown, issue: z.core.$ZodIssue, lineOf: (p: Array<s
   return { ...(rule !== undefined ? { rule } : {}), ...(rest.length ? { at: formatPath(rest) } : {}), line: lineOf(path), message };
 }
 
-function formatPath(path: Array<string | number>): string {
-  return path.map((p, k) => (typeof p === 'number' ? `[${p}]` : k === 0 ? p : `.${p}`)).join('');
-}
-
-function valueAt(data: unknown, path: Array<string | number>): unknown {
-  let cur = data;
-  for (const p of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string | number, unknown>)[p];
-  }
-  return cur;
-}
-
-/** Line of the deepest node of `path` present in the document. */
-function lineAt(doc: Document, lines: LineCounter, path: Array<string | number>): number | undefined {
-  for (let n = path.length; n >= 0; n--) {
-    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-    if (node && typeof node === 'object' && node.range) return lines.linePos(node.range[0]).line;
-  }
-  return undefined;
-}

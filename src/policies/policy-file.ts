@@ -224,11 +224,11 @@ function schemaIssue(fileName: string, data: unknown, issue: z.core.$ZodIssue, l
   };
 }
 
-function formatPath(path: Array<string | number>): string {
+export function formatPath(path: Array<string | number>): string {
   return path.map((p, k) => (typeof p === 'number' ? `[${p}]` : k === 0 ? p : `.${p}`)).join('');
 }
 
-function valueAt(data: unknown, path: Array<string | number>): unknown {
+export function valueAt(data: unknown, path: Array<string | number>): unknown {
   let cur = data;
   for (const p of path) {
     if (cur === null || typeof cur !== 'object') return undefined;
@@ -237,8 +237,8 @@ function valueAt(data: unknown, path: Array<string | number>): unknown {
   return cur;
 }
 
-/** Line of the deepest node of `path` that exists in the document. */
-function lineAt(doc: Document, lines: LineCounter, path: Array<string | number>): number | undefined {
+/** Line of the deepest node of `path` that exists in the document (also used by the results rules loader). */
+export function lineAt(doc: Document, lines: LineCounter, path: Array<string | number>): number | undefined {
   for (let n = path.length; n >= 0; n--) {
     const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
     if (node && typeof node === 'object' && node.range) return lines.linePos(node.range[0]).line;

@@ -17,7 +17,7 @@ describe('bridge results check', () => {
   });
 
   it('prints each rule with its task and effects for a valid file (exit 0)', async () => {
-    const r = await bridge(['results', 'check', 'policies/results-example.yaml']);
+    const r = await bridge(['results', 'check', 'policies/results/example.yaml']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/ok: galaxy-mergers-results@1 \(sha256 [0-9a-f]{12}\), 2 rules/);

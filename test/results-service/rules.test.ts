@@ -29,8 +29,8 @@ function issuesOf(source: string): string[] {
 
 describe('parseResultsRules', () => {
   it('loads the shipped example with its reduce settings, rules, effects and digest', async () => {
-    const source = await readFile('policies/results-example.yaml', 'utf8');
-    const r = parseResultsRules(source, 'results-example.yaml');
+    const source = await readFile('policies/results/example.yaml', 'utf8');
+    const r = parseResultsRules(source, 'results/example.yaml');
     expect(r).toMatchObject({ name: 'galaxy-mergers-results', version: '1', workflow: '4321', digest: resultsRulesDigest(source) });
     expect(r.reduce).toEqual({ repeats: 'first', dbscan: { eps: 5, minSamples: 3 }, swap: { task: 'T0', yes: 'Yes', no: 'No', prior: 0.0002, detect: 0.95, reject: 1e-7 } });
     expect(r.rules.map((x) => [x.id, x.task, x.effects.map((e) => e.kind)])).toEqual([
