@@ -54,7 +54,8 @@ export function addSurvey(acc: SurveyCounts, marks: readonly SurveyMark[], sign:
         if (v === 0) delete qa[a];
         else qa[a] = v;
       }
-      if (Object.keys(qa).length === 0) delete c.answers[q];
+      // Only a take-back can empty it (and Object.keys allocates: skip it on the add path, run per mark).
+      if (sign < 0 && Object.keys(qa).length === 0) delete c.answers[q];
     }
     if (c.count === 0) delete acc.choices[m.choice];
   }
