@@ -15,6 +15,8 @@ export interface DatabaseOptions {
   url?: string;
   /** PGlite data directory; 'memory://' keeps it in memory (tests). */
   dataDir?: string;
+  /** PGlite in memory only: start from this dump (PGlite's dumpDataDir) instead of an empty cluster. Tests use it to skip initdb. */
+  loadDataDir?: Blob;
   /** Told when Postgres closes an idle pooled connection (for logging). */
   onIdleError?: (e: Error) => void;
 }
@@ -47,6 +49,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
   try {
     const pglite = new PGlite(memory ? undefined : resolve(dir), {
       parsers: { 20: (v: string) => Number(v) },
+      ...(memory && opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}),
     });
     const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
     // Kysely skips its driver's destroy when no query ever ran; the files and
