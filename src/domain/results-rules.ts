@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ValidationError } from './errors.js';
 import { isRetirementRequest, RETIREMENT_REASONS, type RetirementRequest } from './ports/zooniverse-effects.js';
 import { compileExpression, KIND, type Bindings, type Expr, type JsonValue, type TypeShape } from '../policies/caesar.js';
-import { formatPath, lineAt, valueAt } from '../policies/policy-file.js';
+import { formatPath, issuePath, lineAt, valueAt } from '../policies/policy-file.js';
 import type { SubjectReduction, TaskReduction } from '../results/index.js';
 
 /**
@@ -351,14 +351,7 @@ export function describeEffect(e: ResultEffect): string {
 }
 
 function schemaIssue(data: unknown, issue: z.core.$ZodIssue, lineOf: (p: Array<string | number>) => number | undefined): ResultsRulesIssue {
-  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-  let rule: string | undefined;
-  let rest = path;
-  if (path[0] === 'rules' && typeof path[1] === 'number') {
-    const id = (data as { rules?: Array<{ id?: unknown }> }).rules?.[path[1]]?.id;
-    rule = typeof id === 'string' && id !== '' ? id : `#${path[1] + 1}`;
-    rest = path.slice(2);
-  }
+  const { path, rule, rest } = issuePath(data, issue);
   let message = issue.message;
   const given = valueAt(data, path);
   if (issue.code === 'unrecognized_keys') {

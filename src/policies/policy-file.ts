@@ -198,16 +198,23 @@ export function parsePolicy(text: string, fileName: string, digest: string = pol
   };
 }
 
-/** Turns a zod issue into one naming the rule by id rather than by index. */
-function schemaIssue(fileName: string, data: unknown, issue: z.core.$ZodIssue, lineOf: (p: Array<string | number>) => number | undefined): PolicyIssue {
+/**
+ * Where a zod issue in a rules file is: its path, and the rule it falls in
+ * named by id (else "#n") with the path inside that rule. Shared by the
+ * data-rights policies and the results rules, which have the same shape.
+ */
+export function issuePath(data: unknown, issue: z.core.$ZodIssue): { path: Array<string | number>; rule?: string; rest: Array<string | number> } {
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-  let rule: string | undefined;
-  let rest = path;
   if (path[0] === 'rules' && typeof path[1] === 'number') {
     const id = (data as { rules?: Array<{ id?: unknown }> }).rules?.[path[1]]?.id;
-    rule = typeof id === 'string' && id !== '' ? id : `#${path[1] + 1}`;
-    rest = path.slice(2);
+    return { path, rule: typeof id === 'string' && id !== '' ? id : `#${path[1] + 1}`, rest: path.slice(2) };
   }
+  return { path, rest: path };
+}
+
+/** Turns a zod issue into one naming the rule by id rather than by index. */
+function schemaIssue(fileName: string, data: unknown, issue: z.core.$ZodIssue, lineOf: (p: Array<string | number>) => number | undefined): PolicyIssue {
+  const { path, rule, rest } = issuePath(data, issue);
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
   else if (issue.code === 'invalid_union' && rest.at(-1) === 'action') {

@@ -1,8 +1,5 @@
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-
-import { normalHost } from '../../domain/webhook-url.js';
-import { OUTBOUND_FAILURES, checkedAddresses, pinned, type OutboundFailure, type OutboundOptions } from './outbound.js';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { OUTBOUND_FAILURES, checkedAddresses, outboundUrl, pinnedRequest, type OutboundFailure, type OutboundOptions } from './outbound.js';
 
 /*
  * outbound.ts for answers too large to hold: a GET to a URL the bridge did
@@ -25,50 +22,31 @@ export interface OutboundStreamOptions extends OutboundOptions {
 export type OutboundStreamResult = { ok: true; status: number; headers: IncomingHttpHeaders; body: IncomingMessage } | { ok: false; reason: OutboundFailure };
 
 export async function outboundGetStream(url: string, headers: Record<string, string>, o: OutboundStreamOptions): Promise<OutboundStreamResult> {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return { ok: false, reason: OUTBOUND_FAILURES.invalidUrl };
-  }
-  if (u.protocol !== 'https:' && !(o.allowHttp && u.protocol === 'http:')) return { ok: false, reason: OUTBOUND_FAILURES.notHttps };
+  const u = outboundUrl(url, o);
+  if (typeof u === 'string') return { ok: false, reason: u };
   const checked = await checkedAddresses(u.hostname, o);
   if (typeof checked === 'string') return { ok: false, reason: checked };
   return new Promise((resolve) => {
     let settled = false;
-    let headersTimer: NodeJS.Timeout | undefined;
-    let connectTimer: NodeJS.Timeout | undefined;
+    const timers: NodeJS.Timeout[] = [];
     const done = (r: OutboundStreamResult) => {
       if (settled) return;
       settled = true;
-      clearTimeout(headersTimer);
-      clearTimeout(connectTimer);
+      for (const t of timers) clearTimeout(t);
       resolve(r);
-    };
-    const options = {
-      method: 'GET',
-      host: normalHost(u.hostname),
-      port: u.port || (u.protocol === 'https:' ? 443 : 80),
-      path: `${u.pathname}${u.search}`,
-      headers,
-      lookup: pinned(checked),
-      agent: false as const,
-      ...(o.ca ? { ca: o.ca } : {}),
     };
     const onResponse = (res: IncomingMessage) => {
       const idle = o.idleTimeoutMs ?? 60_000;
       res.socket.setTimeout(idle, () => res.destroy(Object.assign(new Error(`no data for ${idle / 1000} s`), { code: 'timeout' })));
       done({ ok: true, status: res.statusCode ?? 0, headers: res.headers, body: res });
     };
-    const r = u.protocol === 'https:' ? httpsRequest(options, onResponse) : httpRequest(options, onResponse);
-    r.on('error', () => done({ ok: false, reason: OUTBOUND_FAILURES.connect }));
     const timedOut = () => {
       done({ ok: false, reason: OUTBOUND_FAILURES.timeout });
       r.destroy();
     };
-    headersTimer = setTimeout(timedOut, o.timeoutMs ?? 30_000);
-    connectTimer = setTimeout(timedOut, o.connectTimeoutMs ?? 5_000);
-    r.on('socket', (s) => s.once('connect', () => clearTimeout(connectTimer)).once('secureConnect', () => clearTimeout(connectTimer)));
+    const { request: r, connectTimer } = pinnedRequest(u, 'GET', headers, checked, o, onResponse, o.connectTimeoutMs ?? 5_000, timedOut);
+    timers.push(setTimeout(timedOut, o.timeoutMs ?? 30_000), connectTimer);
+    r.on('error', () => done({ ok: false, reason: OUTBOUND_FAILURES.connect }));
     r.end();
   });
 }

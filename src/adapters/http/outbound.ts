@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupFunction } from 'node:net';
@@ -88,14 +88,53 @@ export function pinned(addresses: ResolvedAddress[]): LookupFunction {
   };
 }
 
-export async function outboundRequest(url: string, req: OutboundRequest, o: OutboundOptions): Promise<OutboundResult> {
+/** The URL when the bridge may call it at all (https, or http where allowed), else why not. */
+export function outboundUrl(url: string, o: Pick<OutboundOptions, 'allowHttp'>): URL | OutboundFailure {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    return { ok: false, reason: OUTBOUND_FAILURES.invalidUrl };
+    return OUTBOUND_FAILURES.invalidUrl;
   }
-  if (u.protocol !== 'https:' && !(o.allowHttp && u.protocol === 'http:')) return { ok: false, reason: OUTBOUND_FAILURES.notHttps };
+  if (u.protocol !== 'https:' && !(o.allowHttp && u.protocol === 'http:')) return OUTBOUND_FAILURES.notHttps;
+  return u;
+}
+
+/**
+ * A request connected only to the checked addresses, never through a shared
+ * agent; `onConnectTimeout` runs when no connection is up within `connectMs`
+ * (the returned timer is the caller's to clear with its others).
+ */
+export function pinnedRequest(
+  u: URL,
+  method: string,
+  headers: Record<string, string>,
+  addresses: ResolvedAddress[],
+  o: Pick<OutboundOptions, 'ca'>,
+  onResponse: (res: IncomingMessage) => void,
+  connectMs: number,
+  onConnectTimeout: () => void,
+): { request: ClientRequest; connectTimer: NodeJS.Timeout } {
+  const options = {
+    method,
+    host: normalHost(u.hostname),
+    port: u.port || (u.protocol === 'https:' ? 443 : 80),
+    path: `${u.pathname}${u.search}`,
+    headers,
+    // A literal address needs no lookup; a name connects only to what was checked, while TLS (SNI, certificate) and Host still use the name.
+    lookup: pinned(addresses),
+    agent: false as const,
+    ...(o.ca ? { ca: o.ca } : {}),
+  };
+  const connectTimer = setTimeout(onConnectTimeout, connectMs);
+  const request = u.protocol === 'https:' ? httpsRequest(options, (res) => (clearTimeout(connectTimer), onResponse(res))) : httpRequest(options, (res) => (clearTimeout(connectTimer), onResponse(res)));
+  request.on('socket', (s) => s.once('connect', () => clearTimeout(connectTimer)).once('secureConnect', () => clearTimeout(connectTimer)));
+  return { request, connectTimer };
+}
+
+export async function outboundRequest(url: string, req: OutboundRequest, o: OutboundOptions): Promise<OutboundResult> {
+  const u = outboundUrl(url, o);
+  if (typeof u === 'string') return { ok: false, reason: u };
   const timeoutMs = o.timeoutMs ?? 10_000;
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
@@ -115,7 +154,6 @@ function send(u: URL, req: OutboundRequest, o: OutboundOptions, addresses: Resol
   return new Promise((resolve) => {
     const timers: NodeJS.Timeout[] = [];
     let settled = false;
-    let connectTimer: NodeJS.Timeout | undefined;
     const done = (r: OutboundResult) => {
       if (settled) return;
       settled = true;
@@ -124,19 +162,7 @@ function send(u: URL, req: OutboundRequest, o: OutboundOptions, addresses: Resol
     };
     const body = req.body === undefined ? undefined : Buffer.from(req.body);
     const headers = { ...req.headers, ...(body ? { 'content-length': String(body.length) } : {}) };
-    const options = {
-      method: req.method,
-      host: normalHost(u.hostname),
-      port: u.port || (u.protocol === 'https:' ? 443 : 80),
-      path: `${u.pathname}${u.search}`,
-      headers,
-      // A literal address needs no lookup; a name connects only to what was checked, while TLS (SNI, certificate) and Host still use the name.
-      lookup: pinned(addresses),
-      agent: false as const,
-      ...(o.ca ? { ca: o.ca } : {}),
-    };
     const onResponse = (res: IncomingMessage) => {
-      clearTimeout(connectTimer);
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
@@ -151,16 +177,13 @@ function send(u: URL, req: OutboundRequest, o: OutboundOptions, addresses: Resol
       res.on('end', () => done({ ok: true, status: res.statusCode ?? 0, body: Buffer.concat(chunks), truncated: false }));
       res.on('error', () => done({ ok: true, status: res.statusCode ?? 0, body: Buffer.concat(chunks), truncated: true }));
     };
-    const r = u.protocol === 'https:' ? httpsRequest(options, onResponse) : httpRequest(options, onResponse);
-    r.on('error', () => done({ ok: false, reason: OUTBOUND_FAILURES.connect }));
     const timedOut = () => {
       done({ ok: false, reason: OUTBOUND_FAILURES.timeout });
       r.destroy();
     };
-    timers.push(setTimeout(timedOut, remainingMs));
-    connectTimer = setTimeout(timedOut, Math.min(o.connectTimeoutMs ?? 5_000, remainingMs));
-    timers.push(connectTimer);
-    r.on('socket', (s) => s.once('connect', () => clearTimeout(connectTimer)).once('secureConnect', () => clearTimeout(connectTimer)));
+    const { request: r, connectTimer } = pinnedRequest(u, req.method, headers, addresses, o, onResponse, Math.min(o.connectTimeoutMs ?? 5_000, remainingMs), timedOut);
+    timers.push(setTimeout(timedOut, remainingMs), connectTimer);
+    r.on('error', () => done({ ok: false, reason: OUTBOUND_FAILURES.connect }));
     r.end(body);
   });
 }
