@@ -44,7 +44,15 @@ export function openApiDocument(): Record<string, unknown> {
       '/docs': { get: { summary: 'This reference as a web page (no script, no external requests)', responses: { '200': { description: 'HTML' } } } },
       '/collections': {
         post: { summary: 'Register a collection under u/<you>/', requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Registration' } } } }, responses: { '201': { description: 'Registered' }, '409': { description: 'Already registered' }, ...errors } },
-        get: { summary: 'Collections with image counts: your own, or all for reviewers and admins (mine=true for your own)', responses: { '200': { description: 'List' }, ...errors } },
+        get: {
+          summary: 'Collections with image counts: your own, or all for reviewers and admins (mine=true for your own); a page at a time, `next` continues',
+          parameters: [
+            { name: 'mine', in: 'query', schema: { enum: ['true', 'false'] } },
+            { name: 'after', in: 'query', schema: { type: 'string' }, description: 'the `next` of the page before' },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
+          ],
+          responses: { '200': { description: '{ items, next }' }, ...errors },
+        },
       },
       '/collections/{id}': {
         get: { summary: 'A collection with counts per state and its upload settings', parameters: idParam, responses: { '200': { description: 'Collection' }, ...errors } },
@@ -165,6 +173,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/collections/{id}/failures': { get: { summary: 'What stopped: failed artifacts (dataset id, type, dataId, band, file, reason, attempts), failed stamps (group, stamp, dataset ids, reason; at most 200, moreStamps when there are more) and failed, blocked or waiting upload batches (state, mode, reason)', parameters: idParam, responses: { '200': { description: 'Failures' }, ...errors } } },
       '/collections/{id}/results/status': { get: { summary: "Owner, delegates and admins: where the collection's results come from and how far they are: the project's pull (cursor, last pulled, last error in words, classifications kept and ignored), the export backfill (state none/requested/creating/rate_limited/ready/loading/loaded/failed, requested at, next export possible at, rows loaded, error, a sentence saying it), this collection's stored classifications, reduced subjects and reduced seq", parameters: idParam, responses: { '200': { description: '{ collectionId, projectId, pull, export, classifications, reducedSubjects, reducedSeq, pulling }' }, ...errors } } },
       '/collections/{id}/results/backfill': { post: { summary: "Owner or admin: ask for a backfill from Panoptes' classification export of the collection's project (classifications made before the pull, or it could not see). Panoptes allows one export a day: no request is ever sent inside that window. 202 with { state: requested|creating|ready, nextPossibleAt, message }; 409 naming when the next export is possible when one was made less than a day ago", parameters: idParam, responses: { '202': { description: '{ projectId, state, nextPossibleAt, message }' }, '409': { description: 'Rate-limited: detail.nextPossibleAt' }, ...errors } } },
+      '/collections/{id}/results/recompute': { post: { summary: "Owner or admin: rebuild the collection's reductions from every stored classification (audited). The reduction job does it next (now, when the workers run); results keep their current values until it finishes", parameters: idParam, responses: { '202': { description: '{ collectionId, message }' }, ...errors } } },
       '/collections/{id}/results/caesar': { get: { summary: "Owner, delegates and admins: whether the collection accepts Caesar's external-effect POSTs, the URL and username to give Caesar, who set the secret and when, deliveries stored and ignored, and the last one", parameters: idParam, responses: { '200': { description: '{ enabled, url, username, createdBy?, createdAt?, stored?, ignored?, lastReceivedAt? }' }, ...errors } } },
       '/collections/{id}/results/caesar-secret': {
         post: { summary: "Owner or admin, for projects that already run Caesar: creates the collection's Caesar secret, or rotates it (the old one stops working at once; audited, without the secret). 201 with the secret (shown this once; only its hash is kept), the URL, the username (the collection id) and an `external_with_basic_auth` effect config to paste into Caesar", parameters: idParam, responses: { '201': { description: '{ secret, rotated, url, username, effect: { action, config: { url, reducer_key, username, password } } }' }, ...errors } },

@@ -9,6 +9,7 @@ import type { Repositories } from '../domain/ports/repositories.js';
 import type { Logger } from '../domain/ports/logger.js';
 import { EXPORT_RECHECK_MS, requestBackfill, resultsStatus } from '../domain/results-backfill.js';
 import { resultsCollection } from '../domain/results-table.js';
+import { requestRecompute } from '../domain/results-recompute.js';
 import { requireRole } from './auth.js';
 
 const uuid = z.string().uuid();
@@ -20,7 +21,8 @@ const uuid = z.string().uuid();
  * same people who may read the results); and asking for an export backfill
  * (owner or admin): 202 with the state, or 409 naming when Panoptes allows
  * the next export (one a day; a request inside that window would be
- * silently cancelled, so none is sent).
+ * silently cancelled, so none is sent); and asking for the reductions to be
+ * rebuilt from every stored classification (owner or admin, audited).
  */
 export function resultsStatusRoutes(d: { repos: Repositories; queues: Pick<JobQueue, 'add' | 'addLater'>; source?: ClassificationSource; clock: Clock; log: Logger }): Router {
   const r = Router();
@@ -37,6 +39,12 @@ export function resultsStatusRoutes(d: { repos: Repositories; queues: Pick<JobQu
     // Ready: load it now; otherwise look again when Panoptes has had time to build it.
     await d.queues.addLater('backfillExport', { projectId: a.projectId }, a.state === 'ready' ? 0 : EXPORT_RECHECK_MS);
     res.status(202).json(a);
+  });
+
+  r.post('/collections/:id/results/recompute', requireRole('pi', 'admin'), async (req, res) => {
+    const c = await changeableCollection(d.repos, req.identity!, uuid.parse(req.params.id), 'only the owner or an admin can ask for the results to be recomputed');
+    await requestRecompute({ repos: d.repos, queues: d.queues }, req.identity!.username, c);
+    res.status(202).json({ collectionId: c.id, message: 'The reductions are rebuilt from every stored classification by the next reduction run (started now); the results keep their current values until it finishes.' });
   });
 
   return r;

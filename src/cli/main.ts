@@ -11,6 +11,7 @@ import { purgeCommand } from './purge-command.js';
 import { retryCommand } from './retry-command.js';
 import { resultsCheckCommand } from './results-check-command.js';
 import { resultsCommand } from './results-command.js';
+import { resultsOpsCommands } from './results-ops-command.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import { cliContext } from './context.js';
 import { SOFTWARE } from '../imaging/version.js';
@@ -21,6 +22,8 @@ const program = new Command('bridge')
   .description('RSP-to-Zooniverse bridge')
   .version(SOFTWARE)
   .exitOverride()
+  // Options belong to the command they follow; needed so `results status --collection X` gives --collection to status, not results.
+  .enablePositionalOptions()
   .addCommand(convertCommand())
   .addCommand(inspectCommand())
   .addCommand(serveCommand(context))
@@ -31,8 +34,9 @@ const program = new Command('bridge')
   .addCommand(exportCommand(context))
   .addCommand(purgeCommand(context))
   .addCommand(retryCommand(context))
-  // `bridge results`: the results loop. Its own action writes the results table (results-command.ts); `check` validates a results rules file.
-  .addCommand(resultsCommand(context).addCommand(resultsCheckCommand()));
+  // `bridge results`: the results loop. Its own action writes the results table (results-command.ts); `check` validates a
+  // results rules file; status, pull, backfill and recompute are the operator's handles (results-ops-command.ts).
+  .addCommand(resultsOpsCommands(context).reduce((results, sub) => results.addCommand(sub.exitOverride()), resultsCommand(context).addCommand(resultsCheckCommand())));
 for (const c of program.commands) c.exitOverride();
 
 try {

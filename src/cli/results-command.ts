@@ -20,6 +20,8 @@ import type { CliContext } from './context.js';
  */
 export function resultsCommand(ctx: CliContext): Command {
   return new Command('results')
+    // Its own options only before a subcommand's name: `results status --collection X` gives --collection to status.
+    .enablePositionalOptions()
     .description("Volunteers' results: write a collection's results table (CSV or Parquet), or check a results rules file (results check FILE)")
     .option('--collection <id or name>', 'the collection')
     .option('--format <csv|parquet>', 'file format (default: from the --out extension)')

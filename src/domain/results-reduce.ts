@@ -191,7 +191,7 @@ async function recomputeWith(d: ResultsReduceDeps, collectionId: string, p: Prep
   await d.repos.transaction(async (tx) => {
     await tx.reductions.clear(collectionId);
     await tx.reductions.upsert(out);
-    await tx.reductions.saveProgress(collectionId, { reducedSeq: throughSeq, swapVolunteers: p.swap ? (reducer.state.swapVolunteers as Record<string, unknown>) : null, optionsDigest: p.digest });
+    await tx.reductions.saveProgress(collectionId, { reducedSeq: throughSeq, swapVolunteers: p.swap ? (reducer.state.swapVolunteers as Record<string, unknown>) : null, optionsDigest: p.digest }, { recomputed: true });
     if (out.length > 0) await tx.events.record(collectionId, RESULTS_UPDATED, { classifications: n, subjects: out.length, full: true });
   });
   return { collectionId, classifications: n, subjects: out.length, full: true, reducedSeq: throughSeq };

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { keepBridgeRows } from '../../src/domain/results-classifications.js';
 import { pullProject } from '../../src/domain/results-pull.js';
 import { reduceCollection, recomputeCollection, type CollectionReduceSettings, type ResultsReduceDeps } from '../../src/domain/results-reduce.js';
+import { requestRecompute } from '../../src/domain/results-recompute.js';
 import { reduceAll, subjectKey } from '../../src/results/index.js';
 import type { RawClassification } from '../../src/results/types.js';
 import { TASKS, WORKFLOW_ID, generateClassifications } from '../support/classifications.js';
@@ -69,6 +70,29 @@ describe.each(DB_KINDS)('results reduction (%s)', (kind) => {
     const raws: RawClassification[] = seeded.map((c) => ({ id: c.id, workflowId: c.workflowId, userId: c.userId, userName: null, createdAt: c.createdAt, subjectIds: c.subjectIds, annotations: c.annotations }));
     const batch = reduceAll(raws, { workflows: { [WORKFLOW_ID]: TASKS }, repeats: 'first' });
     for (const s of incremental) expect(s.result).toEqual(JSON.parse(JSON.stringify(batch.subjects.find((b) => subjectKey(b.workflowId, b.subjectId) === s.key))));
+  });
+
+  it('a requested recompute rebuilds damaged reductions on the next run, survives an incremental run already going, and is audited', async () => {
+    w = await resultsWorld(kind, 4);
+    w.server.addClassifications([...generateClassifications({ seed: 12, subjects: 4, perSubject: 5, volunteers: 10 })].map((c) => seedOf(c)));
+    await pullProject(deps(w), '1', { pageSize: 50 });
+    const d = reduceDeps(w);
+    await reduceCollection(d, w.collectionId);
+    const good = await snapshot(w);
+    // Damage one subject's stored numbers, as a bug fixed since would have left them.
+    await w.t.db.updateTable('reductions').set({ classifications: 999 }).where('collection_id', '=', w.collectionId).where('subject_id', '=', good[0].key.split('/')[1]).execute();
+    // An incremental run that started before the request saves its progress after it: the mark must survive that save.
+    const progress = (await w.repos.reductions.progress(w.collectionId))!;
+    await requestRecompute({ repos: w.repos }, 'cli:ops', { id: w.collectionId, name: 'the collection' });
+    await w.repos.reductions.saveProgress(w.collectionId, progress);
+    expect(await w.repos.reductions.behind(new Date(), 10)).toContain(w.collectionId);
+    const r = await reduceCollection(d, w.collectionId);
+    expect(r.full).toBe(true);
+    expect(await snapshot(w)).toEqual(good);
+    expect(await w.repos.reductions.behind(new Date(), 10)).not.toContain(w.collectionId);
+    expect((await reduceCollection(d, w.collectionId)).full).toBe(false);
+    const audit = await w.t.db.selectFrom('audit_log').select(['actor', 'action']).where('collection_id', '=', w.collectionId).where('action', '=', 'results_recompute').execute();
+    expect(audit).toEqual([{ actor: 'cli:ops', action: 'results_recompute' }]);
   });
 
   it('an export arriving out of id order rebuilds the subjects it reaches; a settings change recomputes everything', async () => {

@@ -108,13 +108,17 @@ async function main(): Promise<void> {
       return rows.map((r) => r.id);
     };
     const seeded = new Set<string>();
+    // Zooniverse subject ids are unique across collections: each seeding starts after the last one's.
+    let nextSubject = 0;
     const seedFor = async (collectionId: string): Promise<number> => {
       if (seeded.has(collectionId)) throw new Error(`results for ${collectionId} are already seeded`);
       seeded.add(collectionId);
       const ids = await judgedImages(collectionId);
       if (!ids) throw new Error(`collection ${collectionId} has no judged images yet`);
       const images = await a.s.db.selectFrom('images').select(['id', 'ra', 'dec']).where('collection_id', '=', collectionId).execute();
-      const r = await seedResults(a.s.db, collectionId, ids, { positions: new Map(images.map((i) => [i.id, { ra: i.ra, dec: i.dec }])) });
+      const first = nextSubject;
+      nextSubject += ids.length;
+      const r = await seedResults(a.s.db, collectionId, ids, { first, positions: new Map(images.map((i) => [i.id, { ra: i.ra, dec: i.dec }])) });
       return r.reductions.length;
     };
 

@@ -66,12 +66,13 @@ export function reductionsRepository(db: Tx): ReductionsRepository {
       if (!r) return undefined;
       return { reducedSeq: r.reduced_seq, swapVolunteers: r.swap_volunteers === null ? null : json(r.swap_volunteers), optionsDigest: r.options_digest };
     },
-    async saveProgress(collectionId, p) {
+    async saveProgress(collectionId, p, opts) {
       const values = { collection_id: collectionId, reduced_seq: p.reducedSeq, swap_volunteers: p.swapVolunteers === null ? null : JSON.stringify(p.swapVolunteers), options_digest: p.optionsDigest };
+      const digest = opts?.recomputed ? sql<string>`${values.options_digest}` : sql<string>`case when reduction_progress.options_digest = '' then '' else ${values.options_digest} end`;
       await db
         .insertInto('reduction_progress')
         .values(values)
-        .onConflict((oc) => oc.column('collection_id').doUpdateSet({ reduced_seq: values.reduced_seq, swap_volunteers: values.swap_volunteers, options_digest: values.options_digest, updated_at: new Date() }))
+        .onConflict((oc) => oc.column('collection_id').doUpdateSet({ reduced_seq: values.reduced_seq, swap_volunteers: values.swap_volunteers, options_digest: digest, updated_at: new Date() }))
         .execute();
     },
     async states(collectionId, subjects) {
@@ -136,13 +137,21 @@ export function reductionsRepository(db: Tx): ReductionsRepository {
       const r = await db.selectFrom('reductions').select(sql<string>`count(*)::text`.as('n')).where('collection_id', '=', collectionId).executeTakeFirst();
       return Number(r?.n ?? 0);
     },
+    async markForRecompute(collectionId) {
+      // An empty digest never equals the digest of any options, so the next run recomputes (results-reduce.ts).
+      await db
+        .insertInto('reduction_progress')
+        .values({ collection_id: collectionId, reduced_seq: '0', swap_volunteers: null, options_digest: '', updated_at: new Date(0) })
+        .onConflict((oc) => oc.column('collection_id').doUpdateSet({ options_digest: '', updated_at: new Date(0) }))
+        .execute();
+    },
     async behind(olderThan, limit) {
       // Per collection the newest seq is one backwards step of the (collection_id, seq) index.
       const r = await sql<{ id: string }>`
         select c.id from collections c
         cross join lateral (select max(seq) as m from classifications where collection_id = c.id) x
         left join reduction_progress p on p.collection_id = c.id
-        where c.zooniverse_project_id is not null and x.m is not null and x.m > coalesce(p.reduced_seq, 0)
+        where c.zooniverse_project_id is not null and x.m is not null and (x.m > coalesce(p.reduced_seq, 0) or p.options_digest = '')
           and (p.updated_at is null or p.updated_at < ${olderThan})
         order by c.id limit ${limit}`.execute(db);
       return r.rows.map((x) => x.id);

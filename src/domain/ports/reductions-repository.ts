@@ -33,7 +33,12 @@ export interface StoredReduction {
 
 export interface ReductionsRepository {
   progress(collectionId: string): Promise<ReductionProgress | undefined>;
-  saveProgress(collectionId: string, p: ReductionProgress): Promise<void>;
+  /**
+   * Records how far the reduction is. A recompute mark (markForRecompute) set
+   * while an incremental run was going survives that run's saves; only a
+   * save with `recomputed` (the full recompute's own) clears it.
+   */
+  saveProgress(collectionId: string, p: ReductionProgress, opts?: { recomputed?: boolean }): Promise<void>;
   /** Stored states of these subjects (missing ones are absent). */
   states(collectionId: string, subjects: { workflowId: string; subjectId: string }[]): Promise<StoredReduction[]>;
   upsert(rows: StoredReduction[]): Promise<void>;
@@ -42,7 +47,9 @@ export interface ReductionsRepository {
   /** A page of the collection's reductions in (workflow, subject) order. */
   list(collectionId: string, opts: { after?: { workflowId: string; subjectId: string }; limit: number }): Promise<StoredReduction[]>;
   count(collectionId: string): Promise<number>;
-  /** Collections with classifications not reduced yet whose reduction has not moved since `olderThan` (its job was lost). */
+  /** Asks for a full recompute: the next reduction run of the collection throws its reductions away and reduces everything again. */
+  markForRecompute(collectionId: string): Promise<void>;
+  /** Collections with classifications not reduced yet, or marked for recompute, whose reduction has not moved since `olderThan` (its job was lost). */
   behind(olderThan: Date, limit: number): Promise<string[]>;
   /** The highest through_id of the collection's reductions (null when none): SWAP needs arrivals above it. */
   maxThroughId(collectionId: string): Promise<string | null>;
