@@ -232,3 +232,17 @@ def test_results_before_any_classification_are_an_empty_table(bridge, registered
     t = bridge.results(registered, format="astropy")
     assert len(t) == 0 and "coord" in t.colnames
     assert bridge.results(registered, format="rows") == []
+
+
+def test_watching_a_run_with_nothing_in_it_ends_and_says_so(bridge, live):
+    import uuid
+
+    run = f"u/alien/empty-{uuid.uuid4().hex[:8]}"
+    c = bridge.register_collection(run, repository=live["repository"])
+    out = io.StringIO()
+    s = bridge.status(c, watch=True, interval=0.2, timeout=60, progress=False, out=out)
+    assert s.polled and s.datasets == 0 and s.image_count == 0
+    assert "done: datasets 0/0 converted, images 0/0 judged" in out.getvalue()
+    # The Butler's own words reach the PI, in the watch's last line and in the status.
+    assert f"the last poll failed: Collection '{run}' does not exist in Butler repository" in out.getvalue()
+    assert "last poll failed" in str(s)

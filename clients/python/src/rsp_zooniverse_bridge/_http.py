@@ -105,7 +105,7 @@ class Transport:
         *,
         timeout: float = 60.0,
         max_retries: int = 4,
-        max_wait: float = 30.0,
+        max_wait: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         user_agent: str = "rsp-zooniverse-bridge-python",
     ) -> None:

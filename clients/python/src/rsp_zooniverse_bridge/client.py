@@ -51,7 +51,8 @@ class Bridge:
         token: a bearer token (default: ``ACCESS_TOKEN``). Never printed or logged.
         token_file: read the token from this file instead.
         timeout: seconds to wait for each answer.
-        max_retries: how often a 429 or 503 answer is retried (honouring Retry-After, at most ``max_wait`` seconds each).
+        max_retries: how often a 429 or 503 answer is retried (honouring Retry-After, at most ``max_wait`` seconds each;
+            the bridge's write limit counts per minute, so the default waits out one window).
     """
 
     def __init__(
@@ -62,7 +63,7 @@ class Bridge:
         token_file: Union[str, os.PathLike, None] = None,
         timeout: float = 60.0,
         max_retries: int = 4,
-        max_wait: float = 30.0,
+        max_wait: float = 60.0,
     ) -> None:
         base, secret = resolve_credentials(url, token, token_file)
         self.url = base
@@ -330,7 +331,8 @@ class Bridge:
         except BaseException:
             bar.close("stopped watching")
             raise
-        bar.close(f"done: {words}")
+        error = s.collection.get("lastPollError")
+        bar.close(f"done: {words}" + (f"; the last poll failed: {error}" if error else ""))
         return s
 
     def _status(self, cid: str) -> Status:

@@ -25,10 +25,25 @@ class Collection:
     def __init__(self, data: Mapping[str, Any]) -> None:
         self.data: Dict[str, Any] = dict(data)
 
-    id = property(lambda self: str(self.data["id"]), doc="The collection's id (a UUID).")
-    name = property(lambda self: str(self.data["collection"]), doc="The Butler run collection, u/<you>/...")
-    status = property(lambda self: self.data.get("status"), doc="active, paused or retired.")
-    counts = property(lambda self: self.data.get("counts") or {}, doc="{'artifacts': {state: n}, 'images': {state: n}} (GET answers only).")
+    @property
+    def id(self) -> str:
+        """The collection's id (a UUID)."""
+        return str(self.data["id"])
+
+    @property
+    def name(self) -> str:
+        """The Butler run collection, ``u/<you>/...``."""
+        return str(self.data["collection"])
+
+    @property
+    def status(self) -> Optional[str]:
+        """``active``, ``paused`` or ``retired``."""
+        return self.data.get("status")
+
+    @property
+    def counts(self) -> Dict[str, Dict[str, int]]:
+        """``{'artifacts': {state: n}, 'images': {state: n}}`` (in answers to GET only)."""
+        return self.data.get("counts") or {}
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
@@ -175,8 +190,8 @@ class Status:
             lines.append("  waiting for the first look at the Butler collection")
         if self.collection.get("lastPollError"):
             lines.append(f"  last poll failed: {self.collection.get('lastPollError')}")
-        lines.append(f"  datasets: {self.datasets_done} of {self.datasets} converted or failed {_fmt(self.artifacts)}")
-        lines.append(f"  images: {self.image_count} {_fmt(self.images)}; {self.judged} judged by the data-rights policy")
+        lines.append(f"  datasets: {self.datasets_done} of {self.datasets} converted or failed{_fmt(self.artifacts)}")
+        lines.append(f"  images: {self.image_count}{_fmt(self.images)}; {self.judged} judged by the data-rights policy")
         up = self.uploads
         if up.get("uploading"):
             lines.append(f"  Zooniverse project {up.get('zooniverseProjectId')}: {up.get('linked', 0)} of {up.get('total', 0)} subjects linked, {up.get('approved', 0)} approved images waiting to publish")
@@ -190,4 +205,4 @@ class Status:
 
 
 def _fmt(counts: Mapping[str, int]) -> str:
-    return "(" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")" if counts else ""
+    return " (" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")" if counts else ""
