@@ -106,6 +106,7 @@ export interface ImageTable {
   policy_digest: string | null;
   evaluated_at: Timestamp | null;
   observed_at: Timestamp | null;
+  source_object_id: ColumnType<string | null, string | null | undefined, string | null>;
   public_key: string | null;
   public_sha256: string | null;
   published_at: Timestamp | null;

@@ -102,14 +102,16 @@ export interface ImageNaming {
 }
 
 /**
- * Names many images at once: three queries whatever their number (their
- * dataset ids, and the object-id rows of their collections' tables under
- * the keys that may match them), never one per image.
+ * Names many images at once: four queries whatever their number (their
+ * dataset ids, the object-id rows of their collections' tables under the
+ * keys that may match them, and the ids their FITS files gave), never one
+ * per image. The PI's table wins over the file: it is how a PI corrects or
+ * replaces what the producer wrote.
  */
 export async function imageNames(repos: Repositories, images: NamedImage[]): Promise<Map<string, ImageNaming>> {
   const out = new Map<string, ImageNaming>();
   if (!images.length) return out;
-  const datasets = await repos.images.datasetIds(images.map((i) => i.id));
+  const [datasets, fromFiles] = await Promise.all([repos.images.datasetIds(images.map((i) => i.id)), repos.images.sourceObjectIds(images.map((i) => i.id))]);
   const keys = new Set<string>();
   for (const img of images) for (const k of candidateKeys(img, datasets.get(img.id) ?? [])) keys.add(k);
   const rows = await repos.collections.objectIdRows([...new Set(images.map((i) => i.collection_id))], [...keys], OBJECT_ID_COLUMNS);
@@ -121,7 +123,8 @@ export async function imageNames(repos: Repositories, images: NamedImage[]): Pro
     // The same matching as the subject's metadata: stamp, then dataset:stamp, then image id; the most specific row with an id wins.
     const matched = extraRowsFor(table, img.id, img.stamp_index, ds).filter((m) => m.row);
     const last = matched.at(-1);
-    const o = last ? { id: last.row!.id, unique: last.row!.uses === 1 && last.key !== String(img.stamp_index) } : null;
+    const file = fromFiles.get(img.id);
+    const o = last ? { id: last.row!.id, unique: last.row!.uses === 1 && last.key !== String(img.stamp_index) } : file !== undefined ? { id: file, unique: true } : null;
     out.set(img.id, { name: imageName(img, o), objectId: o?.id ?? null, dataId: dataIdOf(img.group_key) });
   }
   return out;

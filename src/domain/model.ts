@@ -119,6 +119,8 @@ export interface Image {
   policy_digest: string | null;
   evaluated_at: Date | null;
   observed_at: Date | null;
+  /** The catalogue id the FITS file gives the stamp's object (OBJECT_ID and kin), when it gives one. */
+  source_object_id: string | null;
   public_key: string | null;
   public_sha256: string | null;
   published_at: Date | null;

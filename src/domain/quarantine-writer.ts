@@ -112,7 +112,7 @@ export async function recordImages(
   // Bands of one group can arrive in different polls: the group belongs to the batch that completed it.
   const latest = [...arts].sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime()).at(-1);
   const base = { collectionId: c.id, groupKey: g.groupKey, bands: g.bands, colour: g.colour, batchId: latest?.batch_id ?? null, observedAt: g.observedAt ?? null };
-  const rows: NewImage[] = images.map(({ record: r, object }) => ({ ...base, stampIndex: r.index, state: 'quarantined', ra: r.ra, dec: r.dec, wcsQuality: r.wcs, width: r.width, height: r.height, bytes: r.bytes, sha256: object.sha256, quarantineKey: object.key, error: null }));
+  const rows: NewImage[] = images.map(({ record: r, object }) => ({ ...base, stampIndex: r.index, state: 'quarantined', ra: r.ra, dec: r.dec, wcsQuality: r.wcs, width: r.width, height: r.height, bytes: r.bytes, sha256: object.sha256, quarantineKey: object.key, error: null, objectId: r.objectId ?? null }));
   for (const f of failed) {
     rows.push({ ...base, stampIndex: f.index, state: 'failed', ra: null, dec: null, wcsQuality: 'none', width: 0, height: 0, bytes: 0, sha256: '', quarantineKey: '', error: f.error });
   }

@@ -45,6 +45,8 @@ export interface StampRecord {
   height: number;
   wcs: WcsQuality;
   bytes: number;
+  /** The object id the FITS file gives this stamp (the first band that gives one). */
+  objectId?: string;
 }
 
 /** One band of a stamp rendered alone, aligned pixel for pixel with the colour image. */
@@ -143,6 +145,8 @@ export async function convertStamp(
   const sources = channels.map((ch, i) => ({ band: ch.band, file: ch.cutouts.name, hdu: cutouts[i].hdu }));
   const png = encodeStamp(sources, colour, geometry, opts);
   const record: StampRecord = { index, ra, dec, width, height, wcs: quality, bytes: png.length };
+  const objectId = cutouts.find((c) => c.objectId !== undefined)?.objectId;
+  if (objectId !== undefined) record.objectId = objectId;
   if (!frameRenders) return { png, record };
   const frames = frameRenders.map((r, c) => {
     try {

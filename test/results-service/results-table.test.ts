@@ -58,6 +58,7 @@ for (const kind of DB_KINDS) {
     let seeded: SeededResults;
     let repos: Repositories;
     const OBJECT = '1567428592185376787'; // a 64-bit diaObjectId: must stay text
+    const FROM_FILE = '609782943520154628';
 
     const setUp = async () => {
       if (c) return;
@@ -74,6 +75,10 @@ for (const kind of DB_KINDS) {
       const objects: Record<string, Record<string, string | number>> = {};
       for (const img of images.slice(0, 7)) objects[img.id] = { '#diaObjectId': img.stamp_index === 0 ? OBJECT : `obj-${img.stamp_index}` };
       objects['7'] = { objectId: 'obj-by-stamp-7' };
+      // Ids the FITS files gave (fits-cutouts.ts): used where the table has none (stamp 8); the table wins where it has one (stamp 1).
+      for (const [stamp, id] of [[8, FROM_FILE], [1, 'file-id-the-table-overrides']] as const) {
+        await env.t.db.updateTable('images').set({ source_object_id: id }).where('id', '=', images[stamp].id).execute();
+      }
       await env.t.db.updateTable('collections').set({ extra_metadata: JSON.stringify({ columns: {}, objects }) }).where('id', '=', c.id).execute();
       c = await repos.collections.get(c.id);
       seeded = await seedResults(env.t.db, c.id, images.slice(0, 9).map((i) => i.id), { positions: new Map(images.map((i) => [i.id, { ra: i.ra, dec: i.dec }])) });
@@ -89,7 +94,7 @@ for (const kind of DB_KINDS) {
         const row = rows.find((r) => r.subjectId === s.subjectId)!;
         const img = byImage.get(seeded.imageOf.get(s.subjectId)!)!;
         expect(row.imageId).toBe(img.id);
-        expect(row.objectId).toBe(img.stamp_index === 0 ? OBJECT : img.stamp_index < 7 ? `obj-${img.stamp_index}` : img.stamp_index === 7 ? 'obj-by-stamp-7' : null);
+        expect(row.objectId).toBe(img.stamp_index === 0 ? OBJECT : img.stamp_index < 7 ? `obj-${img.stamp_index}` : img.stamp_index === 7 ? 'obj-by-stamp-7' : img.stamp_index === 8 ? FROM_FILE : null);
         expect(row.stampIndex).toBe(img.stamp_index);
         expect(row.ra).toBeCloseTo(img.ra!, 9);
         expect(row.dec).toBeCloseTo(img.dec!, 9);

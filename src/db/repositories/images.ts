@@ -45,6 +45,7 @@ export async function insertImages(db: Tx, images: NewImage[], actor: string): P
           error: m.error,
           batch_id: m.batchId ?? null,
           observed_at: m.observedAt ?? null,
+          source_object_id: m.objectId ?? null,
         })),
       )
       .onConflict((oc) => oc.columns(['collection_id', 'group_key', 'stamp_index']).doNothing())
@@ -98,6 +99,11 @@ export function imagesRepository(db: Tx): ImagesRepository {
     insertFrames: (frames) => insertFrames(db, frames),
     linkDatasets: (links) => linkDatasets(db, links),
     datasetIds: (imageIds) => datasetIdsByImage(db, imageIds),
+    async sourceObjectIds(imageIds) {
+      if (!imageIds.length) return new Map();
+      const rows = await db.selectFrom('images').select(['id', 'source_object_id']).where('id', 'in', imageIds).where('source_object_id', 'is not', null).execute();
+      return new Map(rows.map((r) => [r.id, r.source_object_id!]));
+    },
     find: (id) => db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst(),
     async findMany(ids) {
       const out = [];

@@ -20,6 +20,8 @@ export interface NewImage {
   batchId?: string | null;
   /** ISO 8601, from the FITS headers; null when they do not say. */
   observedAt?: string | null;
+  /** The object id the FITS file gives the stamp (fits-cutouts.ts OBJECT_ID_KEYS). */
+  objectId?: string | null;
 }
 
 /** A per-band frame as conversion records it (not yet published). */
@@ -82,6 +84,8 @@ export interface ImagesRepository {
   linkDatasets(links: ImageDataset[]): Promise<void>;
   /** The Butler dataset ids behind each image, by band then id (the order of a subject's #dataset_ids); images without any are absent. */
   datasetIds(imageIds: string[]): Promise<Map<string, string[]>>;
+  /** The object ids the FITS files gave these images (images without one are absent). */
+  sourceObjectIds(imageIds: string[]): Promise<Map<string, string>>;
   find(id: string): Promise<Image | undefined>;
   /** Several images by id (missing ids are absent from the answer). */
   findMany(ids: string[]): Promise<Image[]>;

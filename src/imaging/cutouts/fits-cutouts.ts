@@ -2,7 +2,7 @@ import { FitsFile, type Hdu } from '../fits/fits-file.js';
 import { readImage, DEFAULT_READ_LIMITS, type ReadLimits } from '../fits/image-reader.js';
 import { readWcs, type CelestialWcs } from '../wcs.js';
 import { ImagingError, type ImagePlane, type PixelArray } from '../types.js';
-import type { FitsValue } from '../fits/header.js';
+import type { Card, FitsValue, Header } from '../fits/header.js';
 
 export interface SkyPosition {
   ra: number;
@@ -17,7 +17,29 @@ export interface Cutout {
   wcs?: CelestialWcs;
   /** The producer's position for this stamp (Stamps RA_DEG/DEC_DEG). */
   position?: SkyPosition;
+  /** The producer's catalogue id of the object in this stamp (OBJECT_ID_KEYS), as text. */
+  objectId?: string;
   hdu: number;
+}
+
+/**
+ * Where a producer puts the catalogue id of each stamp's object, in the order
+ * looked for: like RA_DEG/DEC_DEG, as repeated primary cards of a Stamps file
+ * (one per stamp, in stamp order), or as a card of the stamp's own image HDU
+ * (also of an exposure-style cutout). Long names carry the HIERARCH prefix,
+ * which the header reader drops. The PI's extra-metadata table, when it names
+ * an object, takes precedence (image-name.ts).
+ */
+export const OBJECT_ID_KEYS = ['OBJECT_ID', 'OBJECTID', 'DIAOBJECT_ID', 'DIAOBJECTID', 'DIAOBJID'] as const;
+
+/** An object id card's value as text: integers with every digit as written (Rubin's ids are 64-bit), blank as none. */
+function objectIdText(c: Card | undefined): string | undefined {
+  if (!c) return undefined;
+  if (c.digits !== undefined) return c.digits.replace(/^(-?)0+(?=\d)/, '$1');
+  const v = c.value;
+  if (typeof v === 'string') return v.trim() || undefined;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return undefined;
 }
 
 export interface CutoutSummary {
@@ -66,6 +88,8 @@ export class FitsCutouts {
     readonly warnings: string[],
     /** Stamps the file should hold but does not, in index order. */
     readonly missing: readonly MissingStamp[] = [],
+    /** Object ids from the primary header, by stamp (an image HDU's own card wins). */
+    private readonly objectIds: (string | undefined)[] = [],
   ) {}
 
   get name(): string {
@@ -110,12 +134,15 @@ export class FitsCutouts {
         warnings.push(`${ras.length} RA_DEG cards for ${images.length} stamps; positions beyond the shorter list are unknown`);
       }
       const positions = images.map((_, i) => position(ras[i], decs[i]));
-      return new FitsCutouts(file, 'stamps', images, positions, limits, warnings, missing);
+      const cards = OBJECT_ID_KEYS.map((k) => primary.cardsOf(k)).find((l) => l.length > 0) ?? [];
+      if (cards.length && cards.length !== images.length) warnings.push(`${cards.length} object id cards for ${images.length} stamps; ids beyond the shorter list are unknown`);
+      const objectIds = images.map((_, i) => objectIdText(cards[i]));
+      return new FitsCutouts(file, 'stamps', images, positions, limits, warnings, missing, objectIds);
     }
     const image =
       file.hdus.find((h) => h.extname?.toUpperCase() === 'IMAGE' && isImage(h)) ?? file.hdus.find((h) => isImage(h) && hasData(h));
     if (!image) throw new ImagingError(['no image HDU found', ...file.warnings].join('; '), { file: file.name });
-    return new FitsCutouts(file, 'exposure', [image], [undefined], limits, warnings);
+    return new FitsCutouts(file, 'exposure', [image], [undefined], limits, warnings, [], [firstObjectId(primary)]);
   }
 
   summary(): CutoutSummary[] {
@@ -161,6 +188,8 @@ export class FitsCutouts {
     if (wcs) c.wcs = wcs;
     const pos = this.positions[index];
     if (pos) c.position = pos;
+    const objectId = firstObjectId(hdu.header) ?? this.objectIds[index];
+    if (objectId !== undefined) c.objectId = objectId;
     return c;
   }
 
@@ -183,6 +212,14 @@ export class FitsCutouts {
   close(): Promise<void> {
     return this.file.close();
   }
+}
+
+function firstObjectId(h: Header): string | undefined {
+  for (const k of OBJECT_ID_KEYS) {
+    const v = objectIdText(h.cardsOf(k)[0]);
+    if (v !== undefined) return v;
+  }
+  return undefined;
 }
 
 /**

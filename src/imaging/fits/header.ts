@@ -11,6 +11,8 @@ export interface Card {
   comment?: string;
   /** true for COMMENT/HISTORY/blank-keyword cards, which have no value. */
   commentary?: boolean;
+  /** An integer value's digits as written: catalogue ids (64-bit) lose digits as a number. */
+  digits?: string;
 }
 
 const INT_RE = /^[+-]?\d+$/;
@@ -44,6 +46,11 @@ export class Header {
 
   getAll(key: string): FitsValue[] {
     return (this.index.get(key) ?? []).map((i) => this.cards[i].value);
+  }
+
+  /** Every card of `key`, for callers that need an integer's exact digits (Card.digits) beside its value. */
+  cardsOf(key: string): Card[] {
+    return (this.index.get(key) ?? []).map((i) => this.cards[i]);
   }
 
   number(key: string): number | undefined {
@@ -112,11 +119,13 @@ export function parseCard(text: string): Card {
   if (valueField === undefined) {
     return { key, value: text.slice(8).trimEnd(), commentary: true };
   }
-  const { value, comment } = parseValue(valueField);
-  return comment === undefined ? { key, value } : { key, value, comment };
+  const { value, comment, digits } = parseValue(valueField);
+  const card: Card = comment === undefined ? { key, value } : { key, value, comment };
+  if (digits !== undefined) card.digits = digits;
+  return card;
 }
 
-function parseValue(field: string): { value: FitsValue; comment?: string } {
+function parseValue(field: string): { value: FitsValue; comment?: string; digits?: string } {
   let i = 0;
   while (i < field.length && field[i] === ' ') i++;
   if (field[i] === "'") {
@@ -136,7 +145,9 @@ function parseValue(field: string): { value: FitsValue; comment?: string } {
   const slash = field.indexOf('/', i);
   const raw = (slash >= 0 ? field.slice(i, slash) : field.slice(i)).trim();
   const comment = slash >= 0 ? field.slice(slash + 1).trim() : undefined;
-  return { value: typedValue(raw), comment };
+  const value = typedValue(raw);
+  // Only integers a double cannot hold exactly keep their digits (object ids); others stay as they were.
+  return typeof value === 'number' && INT_RE.test(raw) && !Number.isSafeInteger(value) ? { value, comment, digits: raw.replace(/^\+/, '') } : { value, comment };
 }
 
 function commentAfter(rest: string): string | undefined {
