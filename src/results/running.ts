@@ -166,6 +166,7 @@ export class RunningReducer {
   private readonly dirty = new Set<string>();
   private readonly extracts: Extract[] = [];
   private readonly skips: Skip[] = [];
+  private readonly volunteerKeys = new Map<string, string>();
 
   constructor(
     private readonly options: ReduceOptions = {},
@@ -211,7 +212,7 @@ export class RunningReducer {
       st.totals.reasons[s.reason] = (st.totals.reasons[s.reason] ?? 0) + 1;
     }
     const touched: string[] = [];
-    const volunteer = volunteerKey(c);
+    const volunteer = this.interned(volunteerKey(c));
     for (const subjectId of c.subjectIds) {
       const key = subjectKey(c.workflowId, subjectId);
       let s = st.subjects[key];
@@ -223,6 +224,20 @@ export class RunningReducer {
       touched.push(key);
     }
     return { subjects: touched, skipped: skipped.slice() };
+  }
+
+  /**
+   * One string per volunteer however many subjects keep it: a volunteer's key
+   * is built afresh for each classification, and the kept lists of a million
+   * classifications would otherwise hold a million copies of twenty thousand
+   * names. Anonymous keys ('anon:<id>') are unique already and not kept here.
+   */
+  private interned(key: string): string {
+    if (key.startsWith('anon:')) return key;
+    const known = this.volunteerKeys.get(key);
+    if (known !== undefined) return known;
+    this.volunteerKeys.set(key, key);
+    return key;
   }
 
   /** Applies many; returns the subjects touched. */
