@@ -214,9 +214,6 @@ function childNotebook(file: string): Record<string, number> {
 }
 
 async function childIncremental(stateFile: string, lastId: string): Promise<Record<string, number>> {
-  // 10,000 new classifications from the API pull (stored form), ids after the export's.
-  const fresh = [...generateClassifications({ ...GEN, seed: 15, perSubject: 1, subjects: 10_000, volunteers: 20_000, firstId: Number(lastId) + 1 }, 'api')].slice(0, 10_000);
-  const t0 = performance.now();
   // As the service does (src/domain/results-reduce.ts): load the shared part (totals, SWAP volunteers) and only the
   // touched subjects' rows, here by the saved index (the table's primary key), not the whole state.
   const index = JSON.parse(readFileSync(`${stateFile}.index.json`, 'utf8')) as Record<string, [number, number]>;
@@ -226,45 +223,58 @@ async function childIncremental(stateFile: string, lastId: string): Promise<Reco
     readSync(fd, b, 0, length, offset);
     return b.toString('utf8');
   };
-  const state = JSON.parse(readAt(0, index[''][1])) as RunningState;
-  const subjects: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  let loaded = 0;
-  for (const c of fresh) {
-    for (const sid of c.subjectIds) {
-      const k = subjectKey(c.workflowId, sid);
-      if (k in subjects || !index[k] || k === '') continue;
-      subjects[k] = (JSON.parse(readAt(index[k][0], index[k][1])) as [string, unknown])[1];
-      loaded++;
+  /** One incremental step on 10,000 new classifications (API stored form) with ids after `from`; seconds per phase. */
+  const step = (seed: number, from: number) => {
+    const fresh = [...generateClassifications({ ...GEN, seed, perSubject: 1, subjects: 10_000, volunteers: 20_000, firstId: from })].slice(0, 10_000);
+    const t0 = performance.now();
+    const state = JSON.parse(readAt(0, index[''][1])) as RunningState;
+    const subjects: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    let loaded = 0;
+    for (const c of fresh) {
+      for (const sid of c.subjectIds) {
+        const k = subjectKey(c.workflowId, sid);
+        if (k in subjects || !index[k] || k === '') continue;
+        subjects[k] = (JSON.parse(readAt(index[k][0], index[k][1])) as [string, unknown])[1];
+        loaded++;
+      }
     }
-  }
+    const reducer = RunningReducer.fromJSON({ ...state, subjects }, OPTIONS);
+    const tLoad = performance.now();
+    reducer.takeDirty();
+    for (const c of fresh) reducer.apply(c);
+    const dirty = reducer.takeDirty();
+    let bytes = 0;
+    for (const k of dirty) {
+      reducer.reduction(k);
+      bytes += JSON.stringify(reducer.state.subjects[k]).length;
+    }
+    bytes += JSON.stringify(reducer.state.swapVolunteers).length;
+    const t2 = performance.now();
+    return { loadS: (tLoad - t0) / 1000, loaded, applyReduceSaveS: (t2 - tLoad) / 1000, totalS: (t2 - t0) / 1000, dirty: dirty.length, savedMB: bytes / 1e6 };
+  };
+  // The first step in a fresh process also pays for compiling the code; the service's workers are long-running,
+  // so each later step is what a pull costs. Both are printed; the target is checked on the second.
+  const cold = step(15, Number(lastId) + 1);
+  const warm = step(16, Number(lastId) + 20_001);
   closeSync(fd);
-  const reducer = RunningReducer.fromJSON({ ...state, subjects }, OPTIONS);
-  const tLoad = performance.now();
-  reducer.takeDirty();
-  for (const c of fresh) reducer.apply(c);
-  const dirty = reducer.takeDirty();
-  let bytes = 0;
-  for (const k of dirty) {
-    reducer.reduction(k);
-    bytes += JSON.stringify(reducer.state.subjects[k]).length;
-  }
-  bytes += JSON.stringify(reducer.state.swapVolunteers).length;
-  const t2 = performance.now();
   const incRssMB = rssMB();
   // For reference only: what loading the whole state (every subject) costs.
   const t3 = performance.now();
   const all: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   let first = true;
+  let meta: RunningState | undefined;
   for await (const text of createInterface({ input: createReadStream(stateFile), crlfDelay: Infinity })) {
-    if (first) first = false;
-    else {
-      const [k, s] = JSON.parse(text) as [string, unknown];
-      all[k] = s;
+    if (first) {
+      first = false;
+      meta = JSON.parse(text) as RunningState;
+    } else {
+      const [k, st] = JSON.parse(text) as [string, unknown];
+      all[k] = st;
     }
   }
-  RunningReducer.fromJSON({ ...state, subjects: all }, OPTIONS);
+  RunningReducer.fromJSON({ ...meta!, subjects: all }, OPTIONS);
   const fullLoadS = (performance.now() - t3) / 1000;
-  return { loadS: (tLoad - t0) / 1000, loaded, applyReduceSaveS: (t2 - tLoad) / 1000, totalS: (t2 - t0) / 1000, dirty: dirty.length, savedMB: bytes / 1e6, maxRssMB: incRssMB, fullLoadS };
+  return { ...warm, coldTotalS: cold.totalS, maxRssMB: incRssMB, fullLoadS };
 }
 
 // ---- parent -----------------------------------------------------------------
@@ -306,7 +316,8 @@ async function main(): Promise<void> {
     for (const r of rows) console.log(`${r[0].padEnd(46)} ${r[1].padStart(26)} ${r[2].padStart(12)} ${r[3].padStart(13)}`);
     console.log('');
     console.log(`(a) ${libAll.n.toLocaleString()} rows, ${libAll.subjects.toLocaleString()} subjects, read+apply ${libAll.readApplyS.toFixed(1)} s; every subject's reduction (DBSCAN included) ${libAll.reduceAllS.toFixed(1)} s, ${libAll.clusters.toLocaleString()} clusters; skipped annotations ${libAll.skipped}`);
-    console.log(`(c) incremental: ${inc.loaded.toLocaleString()} touched subjects' state loaded by index (of ${stateMB.toFixed(0)} MB NDJSON) in ${inc.loadS.toFixed(2)} s; 10,000 new classifications applied, ${inc.dirty.toLocaleString()} subjects re-reduced and re-serialised (${inc.savedMB.toFixed(1)} MB) in ${inc.applyReduceSaveS.toFixed(2)} s; total ${inc.totalS.toFixed(2)} s (target <= ${T.incrementalS} s: ${ok(inc.totalS <= T.incrementalS)}); peak RSS ${inc.maxRssMB.toFixed(0)} MB`);
+    console.log(`(c) incremental, a running worker's step: ${inc.loaded.toLocaleString()} touched subjects' state loaded by index (of ${stateMB.toFixed(0)} MB NDJSON) in ${inc.loadS.toFixed(2)} s; 10,000 new classifications applied, ${inc.dirty.toLocaleString()} subjects re-reduced and re-serialised (${inc.savedMB.toFixed(1)} MB) in ${inc.applyReduceSaveS.toFixed(2)} s; total ${inc.totalS.toFixed(2)} s (target <= ${T.incrementalS} s: ${ok(inc.totalS <= T.incrementalS)}); peak RSS ${inc.maxRssMB.toFixed(0)} MB`);
+    console.log(`    (the first step in a fresh process, compiling the code as it goes, took ${inc.coldTotalS.toFixed(2)} s)`);
     console.log(`    (reference: loading the whole state, every subject, takes ${inc.fullLoadS.toFixed(1)} s; the service never does that)`);
     console.log(`targets: >= ${T.rate.toLocaleString()} classifications/s per core, peak RSS < ${T.rssMB} MB, incremental 10k <= ${T.incrementalS} s`);
   } finally {

@@ -55,8 +55,7 @@ export function extractClassification(c: RawClassification, options: ExtractOpti
 }
 
 /** Same as extractClassification, appending to the caller's arrays (the running reducer's hot path). */
-export function extractInto(c: RawClassification, options: ExtractOptions, extracts: Extract[], skipped: Skip[]): void {
-  const volunteer = volunteerKey(c);
+export function extractInto(c: RawClassification, options: ExtractOptions, extracts: Extract[], skipped: Skip[], volunteer: string = volunteerKey(c)): void {
   if (!Array.isArray(c.annotations)) {
     skipped.push({ classificationId: c.id, reason: 'annotations is not a list' });
     return;

@@ -48,7 +48,11 @@ export type TaskState = QuestionCounts | SurveyCounts | DrawingState;
 /** What a volunteer's counted classification contributed, per task (repeats "last" only). */
 type Contribution = string[] | SurveyMark[] | 1;
 
+/** Marks a subject changed since the last takeDirty; a symbol, so JSON.stringify leaves it out of the stored state. */
+const DIRTY = Symbol('dirty');
+
 export interface SubjectState {
+  [DIRTY]?: true;
   workflowId: string;
   subjectId: string;
   n: number;
@@ -163,7 +167,8 @@ export interface ApplyResult {
 export class RunningReducer {
   readonly state: RunningState;
   private readonly swap: ResolvedSwapOptions | undefined;
-  private readonly dirty = new Set<string>();
+  /** Keys of the subjects changed since takeDirty (each once: the subject carries the DIRTY flag meanwhile). */
+  private readonly dirty: string[] = [];
   private readonly extracts: Extract[] = [];
   private readonly skips: Skip[] = [];
   private readonly volunteerKeys = new Map<string, string>();
@@ -190,7 +195,7 @@ export class RunningReducer {
     }
   }
 
-  /** Reads a stored state (a parsed JSON value or its text) back; keys become safe null-prototype dictionaries. */
+  /** Reads a stored state (a parsed JSON value or its text) back; its objects are copied as dictionaries that inherit nothing. */
   static fromJSON(json: unknown, options: ReduceOptions = {}): RunningReducer {
     const value = typeof json === 'string' ? (JSON.parse(json) as unknown) : json;
     const s = toDicts(value) as RunningState;
@@ -206,21 +211,25 @@ export class RunningReducer {
     const skipped = this.skips;
     extracts.length = 0;
     skipped.length = 0;
-    extractInto(c, { tasks: this.options.workflows?.[c.workflowId] }, extracts, skipped);
+    const volunteer = this.interned(volunteerKey(c));
+    extractInto(c, { tasks: this.options.workflows?.[c.workflowId] }, extracts, skipped, volunteer);
     for (const s of skipped) {
       st.totals.skipped++;
       st.totals.reasons[s.reason] = (st.totals.reasons[s.reason] ?? 0) + 1;
     }
     const touched: string[] = [];
-    const volunteer = this.interned(volunteerKey(c));
     for (const subjectId of c.subjectIds) {
       const key = subjectKey(c.workflowId, subjectId);
       let s = st.subjects[key];
       if (!s) s = st.subjects[key] = newSubject(c.workflowId, subjectId, st.repeats);
       if (!this.admit(s, c.id, volunteer)) continue;
       const mine = st.repeats === 'last' ? (s.contrib![volunteer] = dict<Contribution>()) : undefined;
-      for (const e of extracts) if (e.subjectId === subjectId) this.add(s, e, mine, skipped);
-      this.dirty.add(key);
+      for (const e of extracts) if (e.subjectId === subjectId) this.add(s, e, volunteer, mine, skipped);
+      // A flag on the subject saves a lookup in the (large) dirty set for every classification of an already dirty subject.
+      if (s[DIRTY] !== true) {
+        s[DIRTY] = true;
+        this.dirty.push(key);
+      }
       touched.push(key);
     }
     return { subjects: touched, skipped: skipped.slice() };
@@ -236,8 +245,11 @@ export class RunningReducer {
     if (key.startsWith('anon:')) return key;
     const known = this.volunteerKeys.get(key);
     if (known !== undefined) return known;
-    this.volunteerKeys.set(key, key);
-    return key;
+    // The copy V8 keeps as a property name ("internalized"): looking it up in the SWAP skills by name then
+    // skips V8's string table, and comparing two such strings is comparing two pointers.
+    const name = Object.keys({ [key]: 0 })[0];
+    this.volunteerKeys.set(name, name);
+    return name;
   }
 
   /** Applies many; returns the subjects touched. */
@@ -284,7 +296,7 @@ export class RunningReducer {
     delete s.contrib![volunteer];
   }
 
-  private add(s: SubjectState, e: Extract, mine: Dict<Contribution> | undefined, skipped: Skip[]): void {
+  private add(s: SubjectState, e: Extract, volunteer: string, mine: Dict<Contribution> | undefined, skipped: Skip[]): void {
     let ts = s.tasks[e.task];
     if (!ts) ts = s.tasks[e.task] = e.kind === 'question' ? emptyQuestionCounts(e.multiple) : e.kind === 'survey' ? emptySurveyCounts() : { kind: 'drawing', n: 0, sets: dict() };
     if (ts.kind !== e.kind) {
@@ -300,7 +312,7 @@ export class RunningReducer {
       const o = this.swap;
       if (o && e.task === o.task && (o.workflowId === undefined || o.workflowId === e.workflowId)) {
         s.swap ??= { p: o.prior, n: 0, yes: 0 };
-        swapApply(s.swap, this.state.swapVolunteers, e.volunteer, e.subjectId, e.answers, o);
+        swapApply(s.swap, this.state.swapVolunteers, volunteer, e.subjectId, e.answers, o);
       }
     } else if (ts.kind === 'survey' && e.kind === 'survey') {
       addSurvey(ts, e.choices);
@@ -314,8 +326,11 @@ export class RunningReducer {
 
   /** Keys of the subjects changed since the last call (to write back and re-reduce only those). */
   takeDirty(): string[] {
-    const out = [...this.dirty];
-    this.dirty.clear();
+    const out = this.dirty.splice(0);
+    for (const k of out) {
+      const sub = this.state.subjects[k];
+      if (sub) delete sub[DIRTY];
+    }
     return out;
   }
 
@@ -359,7 +374,12 @@ function newSubject(workflowId: string, subjectId: string, repeats: RepeatMode):
   return s;
 }
 
-/** Deep copy with every plain object as a null-prototype dictionary (stored keys are volunteers' and PIs' strings). */
+/**
+ * Deep copy with every plain object as a dictionary that inherits nothing
+ * (stored keys are volunteers' and PIs' strings). A copy rather than
+ * Object.setPrototypeOf in place: objects whose prototype was changed after
+ * creation were measured slower to use (bench:results, incremental step).
+ */
 function toDicts(v: unknown): unknown {
   if (Array.isArray(v)) {
     // Mark coordinates and ids are long lists of numbers and strings: copy those without a call per element.
