@@ -171,7 +171,8 @@ export class RunningReducer {
   private readonly dirty: string[] = [];
   private readonly extracts: Extract[] = [];
   private readonly skips: Skip[] = [];
-  private readonly volunteerKeys = new Map<string, string>();
+  private readonly byUserId = new Map<string, string>();
+  private readonly byUserName = new Map<string, string>();
 
   constructor(
     private readonly options: ReduceOptions = {},
@@ -211,7 +212,7 @@ export class RunningReducer {
     const skipped = this.skips;
     extracts.length = 0;
     skipped.length = 0;
-    const volunteer = this.interned(volunteerKey(c));
+    const volunteer = this.volunteerOf(c);
     extractInto(c, { tasks: this.options.workflows?.[c.workflowId] }, extracts, skipped, volunteer);
     for (const s of skipped) {
       st.totals.skipped++;
@@ -236,19 +237,24 @@ export class RunningReducer {
   }
 
   /**
-   * One string per volunteer however many subjects keep it: a volunteer's key
-   * is built afresh for each classification, and the kept lists of a million
-   * classifications would otherwise hold a million copies of twenty thousand
-   * names. Anonymous keys ('anon:<id>') are unique already and not kept here.
+   * The volunteer's key (volunteerKey), one string per volunteer however many
+   * subjects keep it: built afresh for each classification, the kept lists of
+   * a million classifications would otherwise hold a million copies of twenty
+   * thousand names. Looked up by the raw user id or name, so the key is built
+   * once per volunteer rather than per classification. Anonymous keys
+   * ('anon:<id>') are unique already and not kept here.
    */
-  private interned(key: string): string {
-    if (key.startsWith('anon:')) return key;
-    const known = this.volunteerKeys.get(key);
+  private volunteerOf(c: RawClassification): string {
+    const byId = c.userId !== null && c.userId !== undefined && c.userId !== '';
+    if (!byId && !c.userName) return volunteerKey(c);
+    const table = byId ? this.byUserId : this.byUserName;
+    const raw = byId ? c.userId! : c.userName!;
+    const known = table.get(raw);
     if (known !== undefined) return known;
     // The copy V8 keeps as a property name ("internalized"): looking it up in the SWAP skills by name then
     // skips V8's string table, and comparing two such strings is comparing two pointers.
-    const name = Object.keys({ [key]: 0 })[0];
-    this.volunteerKeys.set(name, name);
+    const name = Object.keys({ [volunteerKey(c)]: 0 })[0];
+    table.set(raw, name);
     return name;
   }
 

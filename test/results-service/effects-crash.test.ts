@@ -8,7 +8,7 @@ import { setResultsRulesEnabled, storeResultsRules } from '../../src/domain/resu
 import { freshDatabase, type TestDb } from '../support/databases.js';
 import { PanoptesServerDouble } from '../support/panoptes-server.js';
 import { resultsAdapters } from '../support/results-adapters.js';
-import { resultsWorld, t0, type ResultsWorld } from './effects-fixture.js';
+import { expertRules, resultsWorld, retireRules, t0, type ResultsWorld } from './effects-fixture.js';
 
 /*
  * kill -9 of a process in the middle of applying results rules: once while
@@ -36,21 +36,8 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('results effects survive kill -9
   });
 
   it('no subject is retired or moved twice, and every effect ends done', async () => {
-    const rules = `name: crash-test
-version: "1"
-workflow: "${w.workflowId}"
-rules:
-  - id: retire-on-consensus
-    task: T0
-    condition: [and, [gte, [lookup, consensus.agreement, 0], [const, 0.8]], [gte, [lookup, classifications, 0], [const, 5]]]
-    effects:
-      - retire_subject: { reason: consensus }
-  - id: ambiguous-to-experts
-    task: T0
-    condition: [and, [lt, [lookup, consensus.agreement, 1], [const, 0.6]], [gte, [lookup, classifications, 0], [const, 5]]]
-    effects:
-      - add_subject_to_set: { subject_set_id: "${w.expertSet}" }
-`;
+    // Both fixture rule files in one: retire at consensus, ambiguous subjects to the expert set (with its flag and notify).
+    const rules = `${retireRules(w.workflowId)}${expertRules(w.expertSet).split('rules:\n')[1]}`;
     const c = await w.repos.collections.get(w.collectionId);
     await storeResultsRules(w.repos, alien, c, rules);
     await setResultsRulesEnabled({ repos: w.repos, queues: { add: async () => {} } }, alien, c, true);
@@ -100,6 +87,7 @@ rules:
     expect(rows.filter((r) => r.kind === 'retire_subject').map((r) => r.subject_id).sort()).toEqual(retire);
     expect(rows.filter((r) => r.kind === 'add_subject_to_set').map((r) => r.subject_id).sort()).toEqual(expert);
     expect(rows.every((r) => r.state === 'done')).toBe(true);
+    expect(rows.filter((r) => r.kind === 'flag').map((r) => r.subject_id).sort()).toEqual(expert);
   }, 180_000);
 });
 

@@ -1,4 +1,9 @@
+import { join } from 'node:path';
+import { migrateToLatest, openDatabase, type Db } from '../../src/db/database.js';
 import { createRepositories } from '../../src/db/repositories/index.js';
+import type { Collection } from '../../src/domain/model.js';
+import { seedResults, type SeededResults } from '../support/results-seed.js';
+import { artifacts, collection, renderedStamps, seedImages, tempStore } from '../publish/helpers.js';
 import type { Repositories } from '../../src/domain/ports/repositories.js';
 import type { RawClassification } from '../../src/results/types.js';
 import { freshDatabase, type TestDb } from '../support/databases.js';
@@ -73,3 +78,26 @@ export function seedOf(c: RawClassification, userIp = '198.51.100.23'): SeedClas
 }
 
 export const deps = (w: ResultsWorld) => ({ repos: w.repos, source: w.adapters.classifications, clock: { now: () => new Date() }, log: quietLog });
+
+/**
+ * A service database on disk (DATA_DIR/pglite) holding one collection with
+ * `n` images and seeded results, for tests that run `bridge results ...` as
+ * a process of its own. `inside` runs on the open database before it is
+ * closed (the CLI needs it closed: one process at a time on PGlite).
+ */
+export async function resultsDataDir<T>(dir: string, n: number, inside: (db: Db, c: Collection, seeded: SeededResults) => Promise<T>): Promise<{ name: string; id: string; seeded: SeededResults; extra: T }> {
+  const fs = await tempStore();
+  const stamps = await renderedStamps();
+  const db = await openDatabase({ dataDir: join(dir, 'pglite') });
+  try {
+    await migrateToLatest(db);
+    const c = await collection(db);
+    await artifacts(db, c);
+    const images = await seedImages(db, fs.store, c, Array.from({ length: n }, (_, i) => ({ png: stamps[i].png, stampIndex: i })));
+    const seeded = await seedResults(db, c.id, images.map((i) => i.id));
+    return { name: c.name, id: c.id, seeded, extra: await inside(db, c, seeded) };
+  } finally {
+    await db.destroy();
+    await fs.close();
+  }
+}

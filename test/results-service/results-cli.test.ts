@@ -3,12 +3,11 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import parquetjs from '@dsnp/parquetjs';
-import { migrateToLatest, openDatabase } from '../../src/db/database.js';
 import { createRepositories } from '../../src/db/repositories/index.js';
 import { writeResultsCsv } from '../../src/domain/results-download.js';
 import { runBridge, type CliRun } from '../support/cli.js';
-import { seedResults, type SeededResults } from '../support/results-seed.js';
-import { artifacts, collection, renderedStamps, seedImages, tempStore } from '../publish/helpers.js';
+import type { SeededResults } from '../support/results-seed.js';
+import { resultsDataDir } from './harness.js';
 
 /** `bridge results` as an operator runs it: a process of its own on the service's database, writing the file atomically. */
 describe('bridge results (command line)', () => {
@@ -19,23 +18,13 @@ describe('bridge results (command line)', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'results-cli-'));
-    const fs = await tempStore();
-    const stamps = await renderedStamps();
-    const db = await openDatabase({ dataDir: join(dir, 'pglite') });
-    try {
-      await migrateToLatest(db);
-      const c = await collection(db);
-      name = c.name;
-      await artifacts(db, c);
-      const images = await seedImages(db, fs.store, c, Array.from({ length: 6 }, (_, i) => ({ png: stamps[i].png, stampIndex: i })));
-      seeded = await seedResults(db, c.id, images.map((i) => i.id));
+    const made = await resultsDataDir(dir, 6, async (db, c) => {
       const chunks: Uint8Array[] = [];
       await writeResultsCsv(createRepositories(db), c, (b) => void chunks.push(b));
-      expectedCsv = Buffer.concat(chunks).toString('utf8');
-    } finally {
-      await db.destroy();
-      await fs.close();
-    }
+      return Buffer.concat(chunks).toString('utf8');
+    });
+    ({ name, seeded } = made);
+    expectedCsv = made.extra;
   }, 120_000);
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });

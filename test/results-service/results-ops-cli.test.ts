@@ -3,12 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { migrateToLatest, openDatabase, type Db } from '../../src/db/database.js';
+import { openDatabase, type Db } from '../../src/db/database.js';
 import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis-server.js';
 import { runBridge, type CliRun } from '../support/cli.js';
 import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../support/panoptes-server.js';
-import { seedResults } from '../support/results-seed.js';
-import { artifacts, collection, renderedStamps, seedImages, tempStore } from '../publish/helpers.js';
+import { resultsDataDir } from './harness.js';
 
 /**
  * The operator's results commands as a process of their own on the
@@ -27,22 +26,9 @@ describe('bridge results status | pull | backfill | recompute', () => {
     dir = await mkdtemp(join(tmpdir(), 'results-ops-'));
     zoo = await PanoptesServerDouble.start({ projects: [{ id: '1', displayName: 'Rubin Test Project', slug: 'rubin/test' }] });
     redis = await startLocalRedis();
-    const fs = await tempStore();
-    const stamps = await renderedStamps();
-    const db = await openDatabase({ dataDir: join(dir, 'pglite') });
-    try {
-      await migrateToLatest(db);
-      const c = await collection(db);
-      name = c.name;
-      id = c.id;
-      await artifacts(db, c);
-      const images = await seedImages(db, fs.store, c, Array.from({ length: 4 }, (_, i) => ({ png: stamps[i].png, stampIndex: i })));
-      await seedResults(db, c.id, images.map((i) => i.id));
+    ({ name, id } = await resultsDataDir(dir, 4, async (db, c) => {
       await db.updateTable('collections').set({ zooniverse_project_id: '1' }).where('id', '=', c.id).execute();
-    } finally {
-      await db.destroy();
-      await fs.close();
-    }
+    }));
   }, 120_000);
   afterAll(async () => {
     await zoo?.close();

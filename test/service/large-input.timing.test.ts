@@ -1,45 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadConfig } from '../../src/config/config.js';
-import { buildServices, type Services } from '../../src/app/service.js';
-import { startApiRole } from '../../src/app/api-server.js';
-import { createLogger } from '../../src/app/logger.js';
-import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis-server.js';
+import { startDevApi, type DevApi } from '../support/dev-api.js';
 
 /**
  * A large upload must not hold up the API's other requests. Timed, so it runs
  * in the serial timing run (vitest.timing.config.ts), never beside other files.
  */
-let dir: string;
-let redis: LocalRedis;
-let s: Services;
-let api: { url: string; close(): Promise<void> };
-
+let api: DevApi;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'large-input-'));
-  redis = await startLocalRedis();
-  s = await buildServices(loadConfig({ BRIDGE_MODE: 'dev', DATA_DIR: join(dir, 'data'), ARTIFACT_ROOT: join(dir, 'artifacts'), REDIS_URL: redis.url }), { log: createLogger('silent') });
-  api = await startApiRole(s, 0);
+  api = await startDevApi();
 });
 afterAll(async () => {
   await api?.close();
-  await s?.close();
-  await redis?.stop();
-  await rm(dir, { recursive: true, force: true });
 });
 
 const valid = { repository: 'dp1', collection: 'u/alien/zooniverse-1', sourceKind: 'prefix', sourceRoot: '.', bands: ['g', 'r', 'i'] };
 
-async function register(user: string, body: unknown) {
-  const r = await fetch(api.url + '/api/v1/collections', { method: 'POST', headers: { 'content-type': 'application/json', 'x-bridge-dev-user': user }, body: JSON.stringify(body) });
-  return { status: r.status, body: (await r.json()) as { id: string } };
-}
-
 describe('large inputs', () => {
   it('an 8 MB extra-metadata table is refused (413) while /healthz keeps answering quickly', async () => {
-    const created = await register('alien', { ...valid, collection: 'u/alien/large-table' });
+    const created = await api.call('POST', '/api/v1/collections', 'alien', { ...valid, collection: 'u/alien/large-table' });
     expect(created.status).toBe(201);
     const big = ['object,note', ...Array.from({ length: 160_000 }, (_, i) => `${i},${'x'.repeat(45)}`)].join('\n');
     expect(big.length).toBeGreaterThan(8_000_000);
