@@ -4,6 +4,7 @@ import type { Repositories } from './ports/repositories.js';
 import type { ResultEffectRecord, NewResultEffect } from './ports/result-effects-repository.js';
 import type { StoredReduction } from './ports/results-rules-repository.js';
 import { NotFoundError } from './errors.js';
+import { reductionsMadeWith } from './results-reduce.js';
 import { bindingsFor, describeEffect, effectTarget, onceKey, parseResultsRules, type ResultEffect, type ResultRule, type ResultsRules } from './results-rules.js';
 
 /**
@@ -231,5 +232,13 @@ export async function dryRunResultRules(d: { repos: Repositories }, collectionId
   if (retiring.length) warnings.push(`retirement cannot be undone through the Panoptes API (rules ${retiring.map((r) => r.id).join(', ')}): a retired subject leaves the workflow for good`);
   if (ev.subjects === 0) warnings.push(rules.workflow !== undefined ? `no reductions of workflow ${rules.workflow} yet: nothing to evaluate` : 'no reductions yet: nothing to evaluate');
   if (ev.problems.length) warnings.push(`${ev.problems.length} evaluation(s) failed (listed in problems); those subjects are left alone`);
+  const settings = rules.workflow === undefined ? { ...rules.reduce } : { ...rules.reduce, workflow: rules.workflow };
+  if (!(await reductionsMadeWith(d.repos, collectionId, settings))) {
+    warnings.push(
+      source === undefined
+        ? "the current reductions were made with other reduce settings than the stored file's (repeats, DBSCAN, SWAP or workflow); they are being recomputed: dry-run again once GET .../results/status shows the reduction caught up"
+        : "the current reductions were made with other reduce settings than this file's (repeats, DBSCAN, SWAP or workflow): the numbers above are the current ones; storing the file recomputes them, and a dry run after that shows the file's own",
+    );
+  }
   return { name: rules.name, version: rules.version, digest: rules.digest, workflow: rules.workflow ?? null, subjectsEvaluated: ev.subjects, rules: out, problems: ev.problems.slice(0, 100), warnings };
 }

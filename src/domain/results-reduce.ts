@@ -217,6 +217,20 @@ async function prepare(d: ResultsReduceDeps, collectionId: string): Promise<Prep
 }
 
 /**
+ * Whether the collection's stored reductions were made with these reduce
+ * settings (repeats, DBSCAN, SWAP, workflow; the workflows' tasks and gold
+ * answers as stored now). False while a change of settings waits for its
+ * recompute, or when a recompute was asked for; true when nothing is reduced
+ * yet (there is nothing stale to read).
+ */
+export async function reductionsMadeWith(repos: Repositories, collectionId: string, settings: CollectionReduceSettings | null): Promise<boolean> {
+  const progress = await repos.reductions.progress(collectionId);
+  if (!progress || (await repos.reductions.count(collectionId)) === 0) return true;
+  const p = await prepare({ repos, settingsFor: async () => settings }, collectionId);
+  return progress.optionsDigest === p.digest;
+}
+
+/**
  * Gold-standard subjects and their truth: a classification flagged
  * gold_standard marks its subject as gold, its answer to the SWAP task says
  * yes (true) or no (false). The first gold answer of a subject counts.

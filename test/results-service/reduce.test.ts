@@ -3,6 +3,7 @@ import { keepBridgeRows } from '../../src/domain/results-classifications.js';
 import { pullProject } from '../../src/domain/results-pull.js';
 import { reduceCollection, recomputeCollection, type CollectionReduceSettings, type ResultsReduceDeps } from '../../src/domain/results-reduce.js';
 import { requestRecompute } from '../../src/domain/results-recompute.js';
+import { dryRunResultRules } from '../../src/domain/results-evaluate.js';
 import { reduceAll, subjectKey } from '../../src/results/index.js';
 import type { RawClassification } from '../../src/results/types.js';
 import { TASKS, WORKFLOW_ID, generateClassifications } from '../support/classifications.js';
@@ -93,6 +94,19 @@ describe.each(DB_KINDS)('results reduction (%s)', (kind) => {
     expect((await reduceCollection(d, w.collectionId)).full).toBe(false);
     const audit = await w.t.db.selectFrom('audit_log').select(['actor', 'action']).where('collection_id', '=', w.collectionId).where('action', '=', 'results_recompute').execute();
     expect(audit).toEqual([{ actor: 'cli:ops', action: 'results_recompute' }]);
+  });
+
+  it("a dry run says when the reductions it reads were made with other reduce settings than the rules'", async () => {
+    w = await resultsWorld(kind, 3);
+    w.server.addClassifications([...generateClassifications({ seed: 13, subjects: 3, perSubject: 4, volunteers: 8 })].map((c) => seedOf(c)));
+    await pullProject(deps(w), '1', { pageSize: 50 });
+    await reduceCollection(reduceDeps(w), w.collectionId);
+    const file = (reduce: string) => `name: t\nversion: "1"\n${reduce}rules:\n  - id: r\n    task: T0\n    condition: [gte, [lookup, classifications, 0], [const, 1]]\n    effects:\n      - flag: { label: seen }\n`;
+    const same = await dryRunResultRules({ repos: w.repos }, w.collectionId, file(''));
+    expect(same.warnings.join(' ')).not.toMatch(/other reduce settings/);
+    const other = await dryRunResultRules({ repos: w.repos }, w.collectionId, file('reduce:\n  repeats: last\n'));
+    expect(other.warnings.join(' ')).toMatch(/made with other reduce settings than this file's/);
+    expect(other.subjectsEvaluated).toBe(3);
   });
 
   it('an export arriving out of id order rebuilds the subjects it reaches; a settings change recomputes everything', async () => {
