@@ -337,6 +337,8 @@ export interface ReductionTable {
   agreement: number | null;
   swap_probability: number | null;
   updated_at: Generated<Date>;
+  /** Taken from reductions_change_seq at every write: what the results rules have not evaluated yet is above their mark. */
+  change_seq: Generated<number>;
 }
 
 export interface ResultsRulesTable {
@@ -346,6 +348,8 @@ export interface ResultsRulesTable {
   enabled: ColumnType<boolean, boolean | undefined, boolean>;
   updated_by: string;
   updated_at: Generated<Date>;
+  /** The highest reductions.change_seq these rules have evaluated (0: none yet, or the file changed). */
+  evaluated_seq: ColumnType<number, number | undefined, number>;
 }
 
 export interface ResultEffectTable {

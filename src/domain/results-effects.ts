@@ -7,7 +7,7 @@ import { AmbiguousRequestError } from './ports/panoptes-client.js';
 import type { Repositories } from './ports/repositories.js';
 import type { ResultEffectRecord, ResultEffectState } from './ports/result-effects-repository.js';
 import type { RetirementRequest, ZooniverseEffects } from './ports/zooniverse-effects.js';
-import { evaluateRules, intentsOf } from './results-evaluate.js';
+import { evaluateRules, intentsOf, readsRetired } from './results-evaluate.js';
 import { parseResultsRules } from './results-rules.js';
 
 /**
@@ -94,19 +94,24 @@ async function applyUnlocked(d: ResultEffectsDeps, collectionId: string): Promis
   // What a crash or an unknown answer left: settled by reading Panoptes first.
   await settle(d, await d.repos.resultEffects.inStates(collectionId, ['sending', 'ambiguous']), report);
 
-  const [reductions, ledger] = await Promise.all([d.repos.resultsRules.reductionsOf(collectionId, rules.workflow), d.repos.resultEffects.allOf(collectionId)]);
+  // Only what changed since the rules last looked, unless a rule reads `retired`: that changes with the ledger, not the reduction.
+  const since = readsRetired(rules) ? undefined : stored.evaluated_seq;
+  const [reductions, ledger] = await Promise.all([d.repos.resultsRules.reductionsOf(collectionId, rules.workflow, since), d.repos.resultEffects.allOf(collectionId)]);
+  const evaluatedTo = reductions.reduce((m, r) => Math.max(m, r.change_seq), stored.evaluated_seq);
   const ev = evaluateRules(rules, reductions, ledger);
   report.subjects = ev.subjects;
   report.problems = ev.problems.length;
   for (const p of ev.problems.slice(0, 20)) d.log?.warn({ collectionId, rule: p.ruleId, subjectId: p.subjectId }, `results rule could not be evaluated: ${p.message}`);
   const intents = intentsOf(collectionId, ev.matches);
-  if (intents.length) {
-    await d.repos.transaction(async (tx) => {
+  // The intents and the mark commit together: a crash before both leaves the same reductions to look at again.
+  await d.repos.transaction(async (tx) => {
+    if (intents.length) {
       const rows = await tx.resultEffects.recordIntents(intents);
       report.recorded = rows.length;
       await tx.audit.append(rows.map((r) => audit(r, 'result_effect_recorded', { digest: stored.digest, values: r.detail.values })));
-    });
-  }
+    }
+    if (evaluatedTo > stored.evaluated_seq) await tx.resultsRules.markEvaluated(collectionId, stored.digest, evaluatedTo);
+  });
 
   const pending = await d.repos.resultEffects.inStates(collectionId, ['intent']);
   const local = pending.filter((r) => r.kind === 'flag' || r.kind === 'notify');

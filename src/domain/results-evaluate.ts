@@ -132,6 +132,11 @@ function effectDetail(e: ResultEffect): Record<string, unknown> {
 }
 
 /** Paths a condition looks up (outside any/all's own key and value). */
+/** Whether a rule's condition reads the `retired` binding, which changes with the effects ledger rather than with the reduction. */
+export function readsRetired(rules: ResultsRules): boolean {
+  return rules.rules.some((r) => [...lookupsOf(r.expr)].some((p) => p === 'retired' || p.startsWith('retired.')));
+}
+
 function lookupsOf(expr: Expr, out: Set<string> = new Set()): Set<string> {
   switch (expr.op) {
     case 'lookup':

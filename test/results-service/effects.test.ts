@@ -165,6 +165,28 @@ describe.each(DB_KINDS)('results rules effects on %s', (kind) => {
     expect(double.server.requestsTo('linkSubjects')).toHaveLength(sent);
   });
 
+  it('looks only at reductions written since its last run (all of them again for a new file, or when a rule reads retired)', async () => {
+    const { w, c, deps } = await setUp((x) => retireRules(x.workflowId));
+    const first = await applyResultRules(deps, w.collectionId);
+    expect(first.subjects).toBe(w.reductions.size);
+    expect((await applyResultRules(deps, w.collectionId)).subjects).toBe(0);
+    // One subject that did not qualify reaches consensus: it alone is looked at, and retired.
+    const [sid, red] = [...w.reductions].find(([, r]) => t0(r).agreement < 0.8 && t0(r).classifications >= 5)!;
+    const agreed = structuredClone(red);
+    const q = agreed.tasks.T0 as { consensus: { agreement: number } };
+    q.consensus.agreement = 0.9;
+    await w.repos.reductions.upsert([{ workflowId: w.workflowId, subjectId: sid, collectionId: w.collectionId, imageId: w.imageOf.get(sid)!, state: {}, result: agreed as unknown as Record<string, unknown>, classifications: agreed.classifications, throughId: '1', task: 'T0', mostLikely: null, agreement: 0.9, swapProbability: null }]);
+    const after = await applyResultRules(deps, w.collectionId);
+    expect(after).toMatchObject({ subjects: 1, recorded: 1, done: 1 });
+    expect(double.server.results.retired(w.workflowId).has(sid)).toBe(true);
+    // A new file starts over; a file whose rule reads `retired` looks at everything every time.
+    const readsRetired = `${retireRules(w.workflowId)}  - id: flag-retired\n    condition: [lookup, retired, false]\n    effects:\n      - flag: { label: retired }\n`;
+    await storeResultsRules(w.repos, alien, c, readsRetired);
+    await setResultsRulesEnabled({ repos: w.repos, queues }, alien, c, true);
+    expect((await applyResultRules(deps, w.collectionId)).subjects).toBe(w.reductions.size);
+    expect((await applyResultRules(deps, w.collectionId)).subjects).toBe(w.reductions.size);
+  });
+
   it('a dry run reports what the rules would do and writes nothing; switched-off rules do nothing', async () => {
     const { w, deps } = await setUp((x) => retireRules(x.workflowId), { enable: false });
     const count = async () => {

@@ -20,6 +20,7 @@ import * as reviewOrderIndex from './20261208090000_review_order_index.js';
 import * as results from './20261209090000_results.js';
 import * as caesarReductions from './20261210090000_caesar_reductions.js';
 import * as sourceObjectId from './20261211090000_source_object_id.js';
+import * as rulesEvaluatedSeq from './20261212090000_rules_evaluated_seq.js';
 
 /**
  * Every migration, by timestamped name. Listed statically (not read from the
@@ -47,4 +48,5 @@ export const migrations: Record<string, Migration> = {
   '20261209090000_results': results,
   '20261210090000_caesar_reductions': caesarReductions,
   '20261211090000_source_object_id': sourceObjectId,
+  '20261212090000_rules_evaluated_seq': rulesEvaluatedSeq,
 };

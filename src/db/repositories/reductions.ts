@@ -117,6 +117,7 @@ export function reductionsRepository(db: Tx): ReductionsRepository {
               most_likely: eb.ref('excluded.most_likely'),
               agreement: eb.ref('excluded.agreement'),
               swap_probability: eb.ref('excluded.swap_probability'),
+              change_seq: sql<number>`nextval('reductions_change_seq')`,
               updated_at: new Date(),
             })),
           )

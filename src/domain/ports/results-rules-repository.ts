@@ -7,6 +7,8 @@ export interface StoredResultsRules {
   enabled: boolean;
   updated_by: string;
   updated_at: Date;
+  /** The highest reduction change these rules have evaluated (StoredReduction.change_seq). */
+  evaluated_seq: number;
 }
 
 /** One subject's current reduction, as the rules read it (table reductions, written by the reducer). */
@@ -17,6 +19,8 @@ export interface StoredReduction {
   /** The SubjectReduction JSON (src/results). */
   result: Record<string, unknown>;
   updated_at: Date;
+  /** Grows with every write of the reduction (see ResultsRulesRepository.reductionsOf). */
+  change_seq: number;
 }
 
 /**
@@ -32,6 +36,8 @@ export interface ResultsRulesRepository {
   setEnabled(collectionId: string, enabled: boolean, actor: string): Promise<boolean>;
   /** Ids of collections whose rules are enabled. */
   enabledCollections(): Promise<string[]>;
-  /** The collection's reductions (only `workflowId`'s when given), by workflow then subject. */
-  reductionsOf(collectionId: string, workflowId?: string): Promise<StoredReduction[]>;
+  /** The collection's reductions (only `workflowId`'s when given; only those written after `changedAfter` when given), by workflow then subject. */
+  reductionsOf(collectionId: string, workflowId?: string, changedAfter?: number): Promise<StoredReduction[]>;
+  /** Records that the rules with this digest have evaluated every reduction up to `seq` (nothing when the file changed meanwhile). */
+  markEvaluated(collectionId: string, digest: string, seq: number): Promise<void>;
 }
