@@ -28,7 +28,7 @@
  * list, KeptVolunteers). Each subject's part (`state.subjects[key]`) can also be stored on
  * its own row; SWAP volunteers live in `state.swapVolunteers`.
  */
-import { extractInto } from './extract.js';
+import { extractInto, type ExtractOptions } from './extract.js';
 import { addMarks, removeMarks, summariseDrawing, type MarkSet } from './reduce-drawing.js';
 import { answerOrder, checkOptions, dbscanOptions, subjectKey, type ReduceOptions, type SubjectReduction, type TaskReduction } from './reduce-options.js';
 import { addQuestion, emptyQuestionCounts, summariseQuestion, type QuestionCounts } from './reduce-question.js';
@@ -50,9 +50,13 @@ type Contribution = string[] | SurveyMark[] | 1;
 
 /** Marks a subject changed since the last takeDirty; a symbol, so JSON.stringify leaves it out of the stored state. */
 const DIRTY = Symbol('dirty');
+/** The subject's key in `state.subjects`, kept on it while in memory (not stored, as DIRTY). */
+const KEY = Symbol('key');
+const NO_SKIPS: Skip[] = Object.freeze([]) as unknown as Skip[];
 
 export interface SubjectState {
   [DIRTY]?: true;
+  [KEY]?: string;
   workflowId: string;
   subjectId: string;
   n: number;
@@ -172,6 +176,10 @@ export class RunningReducer {
   private readonly extracts: Extract[] = [];
   private readonly skips: Skip[] = [];
   private readonly byUserId = new Map<string, string>();
+  /** workflow -> subject id -> state (see subjectState). */
+  private readonly index = new Map<string, Map<string, SubjectState>>();
+  /** Per workflow, the options extraction is given (one object, not one per classification). */
+  private readonly extractOptions = new Map<string, ExtractOptions>();
   private readonly byUserName = new Map<string, string>();
 
   constructor(
@@ -213,16 +221,17 @@ export class RunningReducer {
     extracts.length = 0;
     skipped.length = 0;
     const volunteer = this.volunteerOf(c);
-    extractInto(c, { tasks: this.options.workflows?.[c.workflowId] }, extracts, skipped, volunteer);
+    let extractOptions = this.extractOptions.get(c.workflowId);
+    if (!extractOptions) this.extractOptions.set(c.workflowId, (extractOptions = { tasks: this.options.workflows?.[c.workflowId] }));
+    extractInto(c, extractOptions, extracts, skipped, volunteer);
     for (const s of skipped) {
       st.totals.skipped++;
       st.totals.reasons[s.reason] = (st.totals.reasons[s.reason] ?? 0) + 1;
     }
     const touched: string[] = [];
     for (const subjectId of c.subjectIds) {
-      const key = subjectKey(c.workflowId, subjectId);
-      let s = st.subjects[key];
-      if (!s) s = st.subjects[key] = newSubject(c.workflowId, subjectId, st.repeats);
+      const s = this.subjectState(c.workflowId, subjectId);
+      const key = s[KEY]!;
       if (!this.admit(s, c.id, volunteer)) continue;
       const mine = st.repeats === 'last' ? (s.contrib![volunteer] = dict<Contribution>()) : undefined;
       for (const e of extracts) if (e.subjectId === subjectId) this.add(s, e, volunteer, mine, skipped);
@@ -233,7 +242,25 @@ export class RunningReducer {
       }
       touched.push(key);
     }
-    return { subjects: touched, skipped: skipped.slice() };
+    return { subjects: touched, skipped: skipped.length ? skipped.slice() : NO_SKIPS };
+  }
+
+  /**
+   * A subject's state, created when new. Found through a map per workflow
+   * keyed by the subject id as the classification gives it: the state's own
+   * dictionary is keyed by "workflow/subject", a string each lookup would
+   * first have to build and have V8 look up among its property names.
+   */
+  private subjectState(workflowId: string, subjectId: string): SubjectState {
+    let bySubject = this.index.get(workflowId);
+    if (!bySubject) this.index.set(workflowId, (bySubject = new Map()));
+    let s = bySubject.get(subjectId);
+    if (s) return s;
+    const key = subjectKey(workflowId, subjectId);
+    s = this.state.subjects[key] ?? (this.state.subjects[key] = newSubject(workflowId, subjectId, this.state.repeats));
+    s[KEY] = key;
+    bySubject.set(subjectId, s);
+    return s;
   }
 
   /**
