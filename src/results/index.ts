@@ -20,5 +20,6 @@ export { reduceDrawing, clusterMarkSet, type Cluster, type ToolReduction, type D
 export { bayes, skillOf, swapApply, swapResult, resolveSwap, type SwapOptions, type SwapReduction, type SwapStatus, type SwapSubject, type VolunteerSkill } from './swap.js';
 export { type ReduceOptions, type SubjectReduction, type TaskReduction, subjectKey } from './reduce-options.js';
 export { reduceAll, type ReduceAllResult } from './reduce-all.js';
-export { RunningReducer, KeptVolunteers, type RunningState, type SubjectState, type TaskState, type ApplyResult } from './running.js';
+export { KeptVolunteers } from './kept-volunteers.js';
+export { RunningReducer, type RunningState, type SubjectState, type TaskState, type ApplyResult } from './running.js';
 export { readClassificationExport, readClassificationExportBatches, ExportRowError, ExportReadError, type ExportReadOptions } from './export-csv.js';

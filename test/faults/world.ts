@@ -162,7 +162,17 @@ export async function startWorld(o: { redisDb?: number; s3?: S3Double } = {}): P
     async killAll() {
       await Promise.all(children.filter((ch) => ch.exitCode === null && ch.signalCode === null).map((ch) => new Promise((r) => (ch.once('exit', r), ch.kill('SIGKILL')))));
     },
-    progress: () => readProgress(db, c.id),
+    // The observer's own pooled connections die too when a row terminates every backend: read again on a fresh one.
+    async progress() {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await readProgress(db, c.id);
+        } catch (e) {
+          if (attempt >= 5 || !/terminat|Connection ended|ECONNRESET|administrator command/i.test((e as Error).message)) throw e;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    },
     async close() {
       await w.killAll();
       await db.destroy();
