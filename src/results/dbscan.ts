@@ -22,6 +22,9 @@ export interface DbscanOptions {
 
 export const DEFAULT_DBSCAN: DbscanOptions = { eps: 5, minSamples: 3 };
 
+/** Up to this many points every pair is compared; beyond, neighbours come from a grid of eps-sized cells. */
+const BRUTE_FORCE_UP_TO = 64;
+
 /** Cluster labels (0, 1, ...) or -1 for noise, one per point. */
 export function dbscan(xs: ArrayLike<number>, ys: ArrayLike<number>, opts: DbscanOptions): Int32Array {
   const n = xs.length;
@@ -29,15 +32,30 @@ export function dbscan(xs: ArrayLike<number>, ys: ArrayLike<number>, opts: Dbsca
   const { eps, minSamples } = opts;
   if (!(eps > 0)) throw new RangeError(`DBSCAN eps must be > 0, got ${eps}`);
   const eps2 = eps * eps;
+  // A subject's marks are usually a few dozen: comparing every pair is then cheaper than building the grid, and
+  // gives the neighbours already in input order.
+  const scan = (i: number): number[] => {
+    const out: number[] = [];
+    const x = xs[i];
+    const y = ys[i];
+    for (let j = 0; j < n; j++) {
+      const ddx = xs[j] - x;
+      const ddy = ys[j] - y;
+      if (ddx * ddx + ddy * ddy <= eps2) out.push(j);
+    }
+    return out;
+  };
   const grid = new Map<string, number[]>();
   const cell = (v: number) => Math.floor(v / eps);
-  for (let i = 0; i < n; i++) {
-    const k = `${cell(xs[i])},${cell(ys[i])}`;
-    const list = grid.get(k);
-    if (list) list.push(i);
-    else grid.set(k, [i]);
+  if (n > BRUTE_FORCE_UP_TO) {
+    for (let i = 0; i < n; i++) {
+      const k = `${cell(xs[i])},${cell(ys[i])}`;
+      const list = grid.get(k);
+      if (list) list.push(i);
+      else grid.set(k, [i]);
+    }
   }
-  const neighbours = (i: number): number[] => {
+  const neighbours = n <= BRUTE_FORCE_UP_TO ? scan : (i: number): number[] => {
     const cx = cell(xs[i]);
     const cy = cell(ys[i]);
     const out: number[] = [];

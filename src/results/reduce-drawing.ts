@@ -113,7 +113,11 @@ export function clusterMarkSet(s: MarkSet, opts: DbscanOptions, sky?: SkyMap): T
   const extra = EXTRA[s.toolType];
   const stride = 2 + extra.length;
   // Canonical order: by classification id, marks of one classification in drawing order (stable sort).
-  const order = s.ids.map((_, i) => i).sort((a, b) => compareIds(s.ids[a], s.ids[b]) || a - b);
+  const order = s.ids.map((_, i) => i);
+  // Marks arrive in id order (the running reduction applies classifications so): sort only when they did not.
+  let sorted = true;
+  for (let i = 1; i < order.length && sorted; i++) sorted = compareIds(s.ids[i - 1], s.ids[i]) <= 0;
+  if (!sorted) order.sort((a, b) => compareIds(s.ids[a], s.ids[b]) || a - b);
   const xs = order.map((i) => s.v[i * stride]);
   const ys = order.map((i) => s.v[i * stride + 1]);
   const labels = dbscan(xs, ys, opts);

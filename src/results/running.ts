@@ -348,6 +348,7 @@ function toDicts(v: unknown): unknown {
   }
   if (v === null || typeof v !== 'object') return v;
   const out = dict<unknown>();
-  for (const k of Object.keys(v)) out[k] = toDicts((v as Record<string, unknown>)[k]);
+  // for-in rather than Object.keys (no array per object): parsed JSON has no inherited enumerable keys.
+  for (const k in v) if (Object.hasOwn(v, k)) out[k] = toDicts((v as Record<string, unknown>)[k]);
   return out;
 }

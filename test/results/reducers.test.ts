@@ -86,6 +86,48 @@ describe('DBSCAN', () => {
     expect([...dbscan(xs, ys, { eps: 5, minSamples: 4 })]).toEqual([-1, -1, -1, -1, -1, -1, -1]);
     expect([...dbscan(xs, ys, { eps: 100, minSamples: 3 })]).toEqual([0, 0, 0, 0, 0, 0, -1]);
   });
+  it('labels a large set (neighbours from a grid) exactly as a direct all-pairs DBSCAN does', () => {
+    // 400 points in 12 tight groups plus scatter: above the size where every pair is compared.
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (let i = 0; i < 400; i++) {
+      const g = i % 13;
+      xs.push(g === 12 ? rand() * 500 : 40 * g + rand() * 6);
+      ys.push(g === 12 ? rand() * 500 : 30 * (g % 4) + rand() * 6);
+    }
+    const opts = { eps: 5, minSamples: 3 };
+    // The textbook algorithm, every pair compared, neighbours in input order.
+    const reference = (() => {
+      const labels = new Array<number>(xs.length).fill(-2);
+      const nb = (i: number) => xs.map((_, j) => j).filter((j) => (xs[j] - xs[i]) ** 2 + (ys[j] - ys[i]) ** 2 <= opts.eps ** 2);
+      let next = 0;
+      for (let i = 0; i < xs.length; i++) {
+        if (labels[i] !== -2) continue;
+        const n0 = nb(i);
+        if (n0.length < opts.minSamples) {
+          labels[i] = -1;
+          continue;
+        }
+        const id = next++;
+        labels[i] = id;
+        for (let q = 0; q < n0.length; q++) {
+          const j = n0[q];
+          if (labels[j] === -1) labels[j] = id;
+          if (labels[j] !== -2) continue;
+          labels[j] = id;
+          const nj = nb(j);
+          if (nj.length >= opts.minSamples) for (const k of nj) if (labels[k] < 0) n0.push(k);
+        }
+      }
+      return labels;
+    })();
+    const got = [...dbscan(xs, ys, opts)];
+    expect(got).toEqual(reference);
+    expect(new Set(got.filter((l) => l >= 0)).size).toBeGreaterThanOrEqual(12);
+  });
+
   it('joins a border point to the cluster that reaches it', () => {
     // 0..2 are core; 3 is 4.5 from point 2 but has only 2 neighbours itself.
     expect([...dbscan([0, 1, 2, 6.5], [0, 0, 0, 0], { eps: 4.5, minSamples: 3 })]).toEqual([0, 0, 0, 0]);
