@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { openDatabase, type Db } from '../../src/db/database.js';
 import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/redis-server.js';
-import { runBridge, type CliRun } from '../support/cli.js';
+import { runBridge, standaloneEnv, type CliRun } from '../support/cli.js';
 import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../support/panoptes-server.js';
 import { resultsDataDir } from './harness.js';
 
@@ -37,9 +37,7 @@ describe('bridge results status | pull | backfill | recompute', () => {
   });
 
   function bridge(args: string[], extra: Record<string, string> = {}): Promise<CliRun> {
-    const env = { ...process.env, BRIDGE_MODE: 'dev', DATA_DIR: dir, LOG_LEVEL: 'warn', ...extra } as Record<string, string>;
-    for (const k of ['DATABASE_URL', 'REDIS_URL', 'ZOONIVERSE_CLIENT_ID', 'ZOONIVERSE_CLIENT_SECRET']) if (!(k in extra)) delete env[k];
-    return runBridge(['results', ...args], env);
+    return runBridge(['results', ...args], standaloneEnv({ BRIDGE_MODE: 'dev', DATA_DIR: dir, LOG_LEVEL: 'warn', ...extra }));
   }
   async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     const db = await openDatabase({ dataDir: join(dir, 'pglite') });

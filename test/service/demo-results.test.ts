@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBridge } from '../support/cli.js';
+import { runBridge, standaloneEnv } from '../support/cli.js';
 import { parseCsv } from '../../src/domain/extra-metadata-table.js';
 
 /**
@@ -16,11 +16,7 @@ describe('bridge demo results', () => {
   it('uploads to the demo Panoptes server, pulls the volunteers\' classifications, reduces, retires and moves to the expert set, and writes results.csv', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'demo-results-test-'));
     try {
-      const env = { ...process.env, LOG_LEVEL: 'warn' } as Record<string, string>;
-      delete env.REDIS_URL;
-      delete env.DATABASE_URL;
-      delete env.ZOONIVERSE_CLIENT_ID;
-      delete env.ZOONIVERSE_CLIENT_SECRET;
+      const env = standaloneEnv({ LOG_LEVEL: 'warn' });
       const out = await runBridge(['demo', '--dir', dir, '--auto-approve'], env);
       expect(out.code, out.stderr + out.stdout).toBe(0);
       expect(out.stdout).toMatch(/the demo Panoptes server at http:\/\/127\.0\.0\.1:\d+ stands in for Zooniverse/);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBridge, type CliRun } from '../support/cli.js';
+import { runBridge, standaloneEnv, type CliRun } from '../support/cli.js';
 import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../support/panoptes-server.js';
 
 describe('bridge serve without configuration', () => {
@@ -25,11 +25,7 @@ describe('bridge demo', () => {
   it('walks through conversion, the policy and review: 100 pending, 20 over the cap, approved by the demo reviewer, with the page URL', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'demo-test-'));
     try {
-      const env = { ...process.env, LOG_LEVEL: 'warn' } as Record<string, string>;
-      delete env.REDIS_URL;
-      delete env.DATABASE_URL;
-      delete env.ZOONIVERSE_CLIENT_ID;
-      delete env.ZOONIVERSE_CLIENT_SECRET;
+      const env = standaloneEnv({ LOG_LEVEL: 'warn' });
       // Without the demo Panoptes server: the demo stops after the export (demo-results.test.ts runs it with).
       const out = await runDemo(['--auto-approve', '--no-simulate-zooniverse'], dir, env);
       expect(out.code, out.stderr).toBe(0);

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { deflateRawSync } from 'node:zlib';
 
 import { crc32 } from '../../src/imaging/png/crc32.js';
+import { readBody } from '../../src/demo/read-body.js';
 
 /*
  * An in-process Butler server that speaks the wire contract of
@@ -500,14 +501,6 @@ function checkLiteral(v: unknown): { expression_type: string; nsec?: bigint } | 
   }
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);

@@ -21,3 +21,14 @@ export function runBridge(args: string[], env: Record<string, string>): Promise<
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/**
+ * This process's environment for a `bridge` child that must stand alone:
+ * without the deployment settings a developer's shell or CI may carry (its
+ * own Redis, embedded PGlite, no Zooniverse credentials), plus `extra`.
+ */
+export function standaloneEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env = { ...process.env, ...extra } as Record<string, string>;
+  for (const k of ['REDIS_URL', 'DATABASE_URL', 'ZOONIVERSE_CLIENT_ID', 'ZOONIVERSE_CLIENT_SECRET']) if (!(k in extra)) delete env[k];
+  return env;
+}

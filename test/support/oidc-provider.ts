@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import Provider, { errors, type InteractionDetails } from 'oidc-provider';
 import type { IdentityConfig } from '../../src/identity/oidc-identity.js';
+import { readBody } from '../../src/demo/read-body.js';
 
 /**
  * A real OpenID Connect provider (panva/oidc-provider) on 127.0.0.1 over
@@ -238,7 +239,7 @@ export async function startOidcProvider(opts: OidcProviderOptions = {}): Promise
   async function submitLogin(req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
     const details = await provider.interactionDetails(req, res);
     if (details.uid !== uid || details.prompt.name !== 'login') throw new Error('interaction mismatch');
-    const username = new URLSearchParams(await readBody(req)).get('username')?.trim() ?? '';
+    const username = new URLSearchParams(await readBody(req, 64 * 1024)).get('username')?.trim() ?? '';
     if (!Object.hasOwn(accounts, username)) return loginPage(res, uid, `No such user: ${username}`);
     await provider.interactionFinished(req, res, { login: { accountId: username } }, { mergeWithLastSubmission: false });
   }
@@ -491,18 +492,6 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      body += chunk;
-      if (body.length > 64 * 1024) req.destroy(new Error('body too large'));
-    });
-    req.on('end', () => resolve(body));
-    req.on('error', reject);
-  });
-}
 
 /**
  * The bridge's identity configuration for this provider, as the bridge would

@@ -8,6 +8,7 @@ import { writeDemoArtifacts } from '../../src/demo/demo-data.js';
 import { startBridgeApp, type BridgeApp } from './bridge-app.js';
 import { ButlerServerDouble, DOUBLE_TOKEN, type SeedDataset } from './butler-server.js';
 import { seedResults } from './results-seed.js';
+import { readBody } from '../../src/demo/read-body.js';
 
 /**
  * The bridge the Python client's tests and the tutorial notebook talk to
@@ -182,14 +183,5 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let s = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => (s += c));
-    req.on('end', () => resolve(s));
-    req.on('error', reject);
-  });
-}
 
 void main();

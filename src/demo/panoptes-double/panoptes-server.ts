@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { rng } from '../../imaging/synthetic.js';
 import { PanoptesResults, RESULTS_ROUTES, isResultsRoute, type PanoptesResultsOptions, type ResultsRoute, type SeedClassification } from './panoptes-results-routes.js';
+import { readBody } from '../read-body.js';
 
 /*
  * The demo Panoptes server: `bridge demo` uploads to it and pulls from it
@@ -1286,14 +1287,6 @@ function mediaType(h: string | string[] | undefined): string {
   return String(h ?? '').split(';')[0].trim().toLowerCase();
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 function write(res: ServerResponse, reply: Reply): void {
   if (res.destroyed) return;
