@@ -96,7 +96,9 @@ async function applyUnlocked(d: ResultEffectsDeps, collectionId: string): Promis
 
   // Only what changed since the rules last looked, unless a rule reads `retired`: that changes with the ledger, not the reduction.
   const since = readsRetired(rules) ? undefined : stored.evaluated_seq;
-  const [reductions, ledger] = await Promise.all([d.repos.resultsRules.reductionsOf(collectionId, rules.workflow, since), d.repos.resultEffects.allOf(collectionId)]);
+  const reductions = await d.repos.resultsRules.reductionsOf(collectionId, rules.workflow, since);
+  // Only the recorded effects of the subjects looked at: the whole ledger only when every subject is.
+  const ledger = since === undefined || since === 0 ? await d.repos.resultEffects.allOf(collectionId) : reductions.length ? await d.repos.resultEffects.allOf(collectionId, reductions.map((r) => ({ workflowId: r.workflow_id, subjectId: r.subject_id }))) : [];
   const evaluatedTo = reductions.reduce((m, r) => Math.max(m, r.change_seq), stored.evaluated_seq);
   const ev = evaluateRules(rules, reductions, ledger);
   report.subjects = ev.subjects;

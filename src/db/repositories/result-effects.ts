@@ -116,7 +116,16 @@ export function resultEffectsRepository(db: Tx): ResultEffectsRepository {
         .execute();
       return rows.map((r) => r.collection_id);
     },
-    allOf: (collectionId) =>
-      db.selectFrom('result_effects').select(['id', 'workflow_id', 'subject_id', 'kind', 'target', 'state', 'rule_id']).where('collection_id', '=', collectionId).orderBy('workflow_id').orderBy('subject_id').execute(),
+    async allOf(collectionId, subjects) {
+      const q = db.selectFrom('result_effects').select(['id', 'workflow_id', 'subject_id', 'kind', 'target', 'state', 'rule_id']).where('collection_id', '=', collectionId);
+      if (!subjects) return q.orderBy('workflow_id').orderBy('subject_id').execute();
+      const byWorkflow = new Map<string, string[]>();
+      for (const s of subjects) byWorkflow.set(s.workflowId, [...(byWorkflow.get(s.workflowId) ?? []), s.subjectId]);
+      const out = [];
+      for (const [workflowId, ids] of byWorkflow) {
+        for (let i = 0; i < ids.length; i += 1000) out.push(...(await q.where('workflow_id', '=', workflowId).where('subject_id', 'in', ids.slice(i, i + 1000)).orderBy('subject_id').execute()));
+      }
+      return out;
+    },
   };
 }

@@ -70,6 +70,6 @@ export interface ResultEffectsRepository {
   list(collectionId: string, filter: ResultEffectFilter): Promise<ResultEffectRecord[]>;
   /** Collections with rules switched on and rows not settled (intent, sending, ambiguous) untouched since `olderThan`: for the sweep. */
   unsettledCollections(olderThan: Date): Promise<string[]>;
-  /** Every row of the collection (for evaluation: what is already recorded), by workflow/subject. */
-  allOf(collectionId: string): Promise<Pick<ResultEffectRecord, 'id' | 'workflow_id' | 'subject_id' | 'kind' | 'target' | 'state' | 'rule_id'>[]>;
+  /** Every row of the collection, or only of these subjects (for evaluation: what is already recorded), by workflow/subject. */
+  allOf(collectionId: string, subjects?: { workflowId: string; subjectId: string }[]): Promise<Pick<ResultEffectRecord, 'id' | 'workflow_id' | 'subject_id' | 'kind' | 'target' | 'state' | 'rule_id'>[]>;
 }
