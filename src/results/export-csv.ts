@@ -148,6 +148,12 @@ function isoTime(s: string): string {
   return s.length === 23 && s.endsWith(' UTC') && s[10] === ' ' ? `${s.slice(0, 10)}T${s.slice(11, 19)}Z` : s;
 }
 
+/** subject_ids split on ';'. Nearly every row has one subject: that needs no split and no filter (two arrays fewer per row). */
+function subjectIds(text: string): string[] {
+  if (text.indexOf(';') === -1) return text === '' ? [] : [text];
+  return text.split(';').filter((s) => s !== '');
+}
+
 function get(f: (string | undefined)[], c: Record<Used, number>, k: Used): string | undefined {
   return c[k] >= 0 ? f[c[k]] : undefined;
 }
@@ -164,7 +170,7 @@ function toClassification(f: (string | undefined)[], c: Record<Used, number>, li
     userId: get(f, c, 'user_id') || null,
     userName: get(f, c, 'user_name') || null,
     createdAt: isoTime(get(f, c, 'created_at') ?? ''),
-    subjectIds: (get(f, c, 'subject_ids') ?? '').split(';').filter((s) => s !== ''),
+    subjectIds: subjectIds(get(f, c, 'subject_ids') ?? ''),
     annotations,
   };
   const version = get(f, c, 'workflow_version');

@@ -178,12 +178,16 @@ function readSurvey(value: unknown): SurveyMark[] | string {
       const given = o.answers as Obj;
       for (const q of Object.keys(given)) {
         const a = given[q];
-        const list = Array.isArray(a) ? a : [a];
-        const vals: string[] = [];
-        for (const v of list) {
-          if (typeof v === 'string') vals.push(v);
-          else if (typeof v === 'number' || typeof v === 'boolean') vals.push(String(v));
-          else return `survey answer to "${q}" is not a string`;
+        let vals: string[];
+        // A single answer (Panoptes gives single-answer sub-questions as a bare string) becomes a list of one directly.
+        if (typeof a === 'string') vals = [a];
+        else {
+          vals = [];
+          for (const v of Array.isArray(a) ? a : [a]) {
+            if (typeof v === 'string') vals.push(v);
+            else if (typeof v === 'number' || typeof v === 'boolean') vals.push(String(v));
+            else return `survey answer to "${q}" is not a string`;
+          }
         }
         if (q === '__proto__') Object.defineProperty(answers, q, { value: vals, enumerable: true, writable: true, configurable: true });
         else answers[q] = vals;
