@@ -3,8 +3,9 @@
 the way an astronomer would script it, with astropy, Pillow and pyavm.
 
     python3 bench/reference_convert.py --input DIR --size N --count K --level L [--stretch S] [--Q Q]
+    python3 bench/reference_convert.py --fits R.fits,G.fits,B.fits --out DIR --level L [--stretch S] [--Q Q]
 
-DIR holds r.f32, g.f32, b.f32 (the R, G, B channel bands): each K*N*N
+With --input, DIR holds r.f32, g.f32, b.f32 (the R, G, B channel bands): each K*N*N
 little-endian float32, stamp after stamp, row-major, FITS row order (row 0
 at the bottom).
 
@@ -20,6 +21,13 @@ Per stamp, and only this part is timed:
      paths itself), so the in-memory PNG goes through two temporary files in
      a private temporary directory, and the result is read back into memory.
 Reading the input is not timed. Single process: this is the per-core figure.
+
+With --fits (the whole-process comparison, timed from outside by the bench
+with the interpreter's start-up and imports included), the bands are
+lsst.meas.algorithms.Stamps files: each stamp's IMAGE extension is read with
+astropy (fits.open, memory-mapped as astropy does by default, hdul['IMAGE',
+k]), its position from the primary's repeated RA_DEG/DEC_DEG cards, and each
+PNG (with AVM) is written to --out as stamp-NNNNN.png, as the converter does.
 
 Prints one JSON line:
   {"stamps": K, "seconds": t, "stamps_per_s": K/t, "mean_png_bytes": mean size with AVM}
@@ -62,11 +70,51 @@ def stamp_avm(AVM, WCS, size, k):
     return AVM.from_wcs(w, shape=(size, size))
 
 
+def stamps_avm(AVM, WCS, size, ra, dec):
+    """The position-only AVM for a Stamps stamp: TAN at its RA_DEG/DEC_DEG, 0.2"/px, north up."""
+    w = WCS(naxis=2)
+    w.wcs.ctype = ['RA---TAN', 'DEC--TAN']
+    w.wcs.crval = [ra, dec]
+    w.wcs.crpix = [(size + 1) / 2, (size + 1) / 2]
+    w.wcs.cdelt = [-0.2 / 3600, 0.2 / 3600]
+    w.wcs.radesys = 'ICRS'
+    w.wcs.equinox = 2000.0
+    return AVM.from_wcs(w, shape=(size, size))
+
+
+def convert_fits(a, make_lupton_rgb, WCS, Image, AVM):
+    from astropy.io import fits
+    os.makedirs(a.out, exist_ok=True)
+    t0 = time.perf_counter()
+    hduls = [fits.open(path) for path in a.fits.split(',')]
+    primary = hduls[0][0].header
+    count = primary['N_STAMPS']
+    ras = [c.value for c in primary.cards if c.keyword == 'RA_DEG']
+    decs = [c.value for c in primary.cards if c.keyword == 'DEC_DEG']
+    total_bytes = 0
+    for k in range(count):
+        r, g, b = (np.nan_to_num(h['IMAGE', k + 1].data, nan=0.0) for h in hduls)
+        rgb = make_lupton_rgb(r, g, b, minimum=0, stretch=a.stretch, Q=a.Q)
+        plain = os.path.join(a.out, f'plain-{k:05d}.png')
+        tagged = os.path.join(a.out, f'stamp-{k:05d}.png')
+        Image.fromarray(np.flipud(rgb)).save(plain, format='PNG', compress_level=a.level)
+        stamps_avm(AVM, WCS, r.shape[1], ras[k], decs[k]).embed(plain, tagged)
+        os.remove(plain)
+        total_bytes += os.path.getsize(tagged)
+    for h in hduls:
+        h.close()
+    seconds = time.perf_counter() - t0
+    print(json.dumps({'stamps': count, 'seconds': seconds, 'stamps_per_s': count / seconds,
+                      'mean_png_bytes': total_bytes / count}))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--input', required=True)
-    ap.add_argument('--size', type=int, required=True)
-    ap.add_argument('--count', type=int, required=True)
+    ap.add_argument('--input')
+    ap.add_argument('--fits', help='R,G,B Stamps files (whole-process mode)')
+    ap.add_argument('--out', help='output directory for --fits')
+    ap.add_argument('--size', type=int)
+    ap.add_argument('--count', type=int)
     ap.add_argument('--level', type=int, default=6, choices=range(0, 10))
     ap.add_argument('--stretch', type=float, default=5.0)
     ap.add_argument('--Q', type=float, default=8.0)
@@ -82,6 +130,13 @@ def main():
     except ImportError as e:
         sys.exit(f'reference_convert: needs python3-astropy, python3-pil and python3-pyavm ({e})')
 
+    if a.fits:
+        if not a.out:
+            sys.exit('reference_convert: --fits needs --out')
+        convert_fits(a, make_lupton_rgb, WCS, Image, AVM)
+        return
+    if not (a.input and a.size and a.count):
+        sys.exit('reference_convert: give --input, --size and --count (or --fits and --out)')
     bands = load_bands(a.input, a.size, a.count)
     total_bytes = 0
     with tempfile.TemporaryDirectory(prefix='reference-convert-') as tmp:

@@ -1,4 +1,4 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 /**
  * Random-access bytes. The FITS reader only ever asks for the ranges it needs,
@@ -38,20 +38,32 @@ export class BufferSource implements ByteSource {
   async close(): Promise<void> {}
 }
 
+/**
+ * A file read with positioned reads (pread) of just the ranges asked for.
+ * Synchronous on purpose: conversion reads one stamp's bytes and then works
+ * on them, so an asynchronous read only adds a round trip through libuv's
+ * thread pool per range (on one core it competed with the conversion, and
+ * indexing a Stamps file makes one read per header). Files are read this way
+ * by the command line and the conversion threads; the service's own event
+ * loop reads bands it already holds in memory (BufferSource).
+ */
 export class FileSource implements ByteSource {
+  private fd: number | undefined;
+
   private constructor(
-    private readonly fh: FileHandle,
+    fd: number,
     readonly name: string,
     readonly size: number,
-  ) {}
+  ) {
+    this.fd = fd;
+  }
 
   static async open(path: string): Promise<FileSource> {
-    const fh = await open(path, 'r');
+    const fd = openSync(path, 'r');
     try {
-      const st = await fh.stat();
-      return new FileSource(fh, path, st.size);
+      return new FileSource(fd, path, fstatSync(fd).size);
     } catch (e) {
-      await fh.close();
+      closeSync(fd);
       throw e;
     }
   }
@@ -62,11 +74,12 @@ export class FileSource implements ByteSource {
   }
 
   async readInto(offset: number, length: number, into: Uint8Array): Promise<Uint8Array> {
+    if (this.fd === undefined) throw new Error(`${this.name}: read after close`);
     const n = Math.max(0, Math.min(length, this.size - offset));
     const buf = into.subarray(0, n);
     let got = 0;
     while (got < n) {
-      const { bytesRead } = await this.fh.read(buf, got, n - got, offset + got);
+      const bytesRead = readSync(this.fd, buf, got, n - got, offset + got);
       if (bytesRead === 0) break;
       got += bytesRead;
     }
@@ -74,6 +87,9 @@ export class FileSource implements ByteSource {
   }
 
   async close(): Promise<void> {
-    await this.fh.close();
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    closeSync(fd);
   }
 }

@@ -1,4 +1,4 @@
-import { BLOCK, Header, parseHeader } from './header.js';
+import { BLOCK, CARD, Header, parseHeader } from './header.js';
 import { BufferSource, FileSource, type ByteSource } from './byte-source.js';
 import { ImagingError } from '../types.js';
 
@@ -80,12 +80,14 @@ export class FitsFile {
       const index = hdus.length;
       const where = { file: source.name, hdu: index };
       const rest = source.size - offset;
-      if (index > 0 && !looksLikeHeader(await source.read(offset, 8))) {
+      // The header's first block: enough to tell a header from trailing bytes, and most headers are one block.
+      const first = await source.read(offset, Math.min(BLOCK, rest));
+      if (index > 0 && !looksLikeHeader(first)) {
         const what = (await isPadding(source, offset)) ? 'padding' : 'not a FITS header';
         warnings.push(`ignored ${rest} trailing bytes after the last HDU (${what})`);
         break;
       }
-      const parsed = await readHeaderAt(source, offset, where);
+      const parsed = await readHeaderAt(source, offset, first, where);
       // astropy reads headers in whole blocks: an END card in a block the file cuts short does not count.
       if (index > 0 && (!parsed || parsed.length > rest) && rest % BLOCK !== 0) {
         warnings.push(`ignored ${rest} trailing bytes after the last HDU (the start of an extension header, cut short: file truncated?)`);
@@ -162,29 +164,48 @@ function truncation(hdu: Hdu, size: number): string {
   return `declares ${hdu.dataBytes} data bytes but only ${Math.max(0, size - hdu.dataOffset)} are present (file truncated?)`;
 }
 
+/**
+ * Reads one header, a block at a time, and nothing past the block holding
+ * END: the data after it (a MASK or VARIANCE the caller skips, say) is never
+ * read. `first` is the header's first block, already read.
+ */
 async function readHeaderAt(
   source: ByteSource,
   offset: number,
+  first: Uint8Array,
   where: { file: string; hdu: number },
 ): Promise<{ header: Header; length: number } | null> {
-  // Read a few blocks at a time: most headers fit in one read.
-  const chunkBlocks = 4;
-  let buf = new Uint8Array(0);
-  for (let blocks = 0; blocks < MAX_HEADER_BLOCKS; blocks += chunkBlocks) {
-    const more = await source.read(offset + buf.length, chunkBlocks * BLOCK);
+  if (first.length === 0) return null;
+  if (!looksLikeHeader(first)) throw new ImagingError('not a FITS header (first card must be SIMPLE or XTENSION)', where);
+  let buf = first;
+  let more = first;
+  for (let blocks = 1; ; blocks++) {
+    // Only a block with an END keyword can end the header; parse then, once.
+    if (hasEndKey(more)) {
+      const parsed = parseHeader(buf);
+      if (parsed) return parsed;
+    }
+    if (more.length < BLOCK) return null;
+    if (blocks >= MAX_HEADER_BLOCKS) throw new ImagingError(`header longer than ${MAX_HEADER_BLOCKS} blocks`, where);
+    more = await source.read(offset + buf.length, BLOCK);
     if (more.length === 0) return null;
     const next = new Uint8Array(buf.length + more.length);
     next.set(buf);
     next.set(more, buf.length);
     buf = next;
-    if (buf.length === 0 || !looksLikeHeader(buf)) {
-      throw new ImagingError('not a FITS header (first card must be SIMPLE or XTENSION)', where);
-    }
-    const parsed = parseHeader(buf);
-    if (parsed) return parsed;
-    if (more.length < chunkBlocks * BLOCK) return null;
   }
-  throw new ImagingError(`header longer than ${MAX_HEADER_BLOCKS} blocks`, where);
+}
+
+const END_KEY = [0x45, 0x4e, 0x44, 0x20, 0x20, 0x20, 0x20, 0x20]; // "END     "
+
+/** Whether some card of `block` starts with the keyword END (parseHeader checks the rest of the card). */
+function hasEndKey(block: Uint8Array): boolean {
+  for (let c = 0; c + 8 <= block.length; c += CARD) {
+    let k = 0;
+    while (k < 8 && block[c + k] === END_KEY[k]) k++;
+    if (k === 8) return true;
+  }
+  return false;
 }
 
 function looksLikeHeader(buf: Uint8Array): boolean {

@@ -9,6 +9,35 @@ export interface StampToWrite {
   dec?: number;
   /** Extra cards for the IMAGE HDU, e.g. a sky WCS. */
   cards?: [string, FitsValue][];
+  /** afw mask bits per pixel (int32); with `maskedImage`, zeros when not given. */
+  mask?: Int32Array;
+  /** Per-pixel variance; with `maskedImage`, derived from the image when not given. */
+  variance?: Float32Array;
+}
+
+/** afw's standard mask planes, as the MP_* cards of every MASK HDU. */
+export const MASK_PLANES: [string, number][] = [
+  ['BAD', 0],
+  ['SAT', 1],
+  ['INTRP', 2],
+  ['CR', 3],
+  ['EDGE', 4],
+  ['DETECTED', 5],
+  ['DETECTED_NEGATIVE', 6],
+  ['SUSPECT', 7],
+  ['NO_DATA', 8],
+];
+
+export interface StampsWriteOptions {
+  compress?: 'GZIP_2';
+  primaryCards?: [string, FitsValue][];
+  /**
+   * Rubin's real layout: every stamp is a MaskedImage, IMAGE then MASK
+   * (int32) then VARIANCE (float32), each with EXTVER = stamp, and the
+   * primary says HAS_MASK / HAS_VARIANCE. Without it only IMAGE HDUs are
+   * written (a smaller file for tests that do not care).
+   */
+  maskedImage?: boolean;
 }
 
 function header(cards: [string, FitsValue][]): Buffer {
@@ -19,17 +48,19 @@ function header(cards: [string, FitsValue][]): Buffer {
 }
 
 /**
- * Writes an lsst.meas.algorithms.Stamps-shaped file (uncompressed float32
- * IMAGE HDUs, positions as repeated RA_DEG/DEC_DEG cards), one stamp at a
- * time so large synthetic sets for demos and benchmarks never sit in memory.
+ * Writes an lsst.meas.algorithms.Stamps-shaped file (float32 IMAGE HDUs,
+ * with `maskedImage` each followed by its MASK and VARIANCE; positions as
+ * repeated RA_DEG/DEC_DEG cards), one stamp at a time so large synthetic
+ * sets for demos and benchmarks never sit in memory.
  */
 export async function writeStampsFile(
   path: string,
   count: number,
   stampAt: (i: number) => StampToWrite | Promise<StampToWrite>,
   positions?: { ra: number; dec: number }[],
-  opts: { compress?: 'GZIP_2'; primaryCards?: [string, FitsValue][] } = {},
+  opts: StampsWriteOptions = {},
 ): Promise<void> {
+  const masked = opts.maskedImage === true;
   const fh = await open(path, 'w');
   try {
     const primary: [string, FitsValue][] = [
@@ -37,8 +68,8 @@ export async function writeStampsFile(
       ['BITPIX', 8],
       ['NAXIS', 0],
       ['EXTEND', true],
-      ['HAS_MASK', false],
-      ['HAS_VARIANCE', false],
+      ['HAS_MASK', masked],
+      ['HAS_VARIANCE', masked],
       ['HAS_ARCHIVE', false],
       ['N_STAMPS', count],
       ['STAMPCLS', 'lsst.meas.algorithms.stamps.Stamp'],
@@ -50,47 +81,75 @@ export async function writeStampsFile(
     await fh.write(header(primary));
     for (let i = 0; i < count; i++) {
       const s = await stampAt(i);
-      if (opts.compress === 'GZIP_2') {
-        await fh.write(gzip2Hdu(s, i + 1));
-        continue;
-      }
+      await fh.write(hdu(s.plane, 'IMAGE', i + 1, s.cards ?? [], opts.compress));
+      if (!masked) continue;
       const { width, height, data } = s.plane;
-      await fh.write(
-        header([
-          ['XTENSION', 'IMAGE'],
-          ['BITPIX', -32],
-          ['NAXIS', 2],
-          ['NAXIS1', width],
-          ['NAXIS2', height],
-          ['PCOUNT', 0],
-          ['GCOUNT', 1],
-          ['EXTNAME', 'IMAGE'],
-          ['EXTVER', i + 1],
-          ...(s.cards ?? []),
-        ]),
-      );
-      const n = width * height;
-      const bytes = Buffer.alloc(Math.ceil((4 * n) / BLOCK) * BLOCK);
-      for (let k = 0; k < n; k++) bytes.writeFloatBE(data[k], 4 * k);
-      await fh.write(bytes);
+      const mask = s.mask ?? new Int32Array(width * height);
+      const variance = s.variance ?? defaultVariance(data);
+      const mpCards = MASK_PLANES.map(([name, bit]): [string, FitsValue] => [`MP_${name}`, bit]);
+      await fh.write(hdu({ width, height, data: mask }, 'MASK', i + 1, mpCards, opts.compress));
+      await fh.write(hdu({ width, height, data: variance }, 'VARIANCE', i + 1, [], opts.compress));
     }
   } finally {
     await fh.close();
   }
 }
 
+type Pixels = { width: number; height: number; data: ArrayLike<number> & { length: number } };
+
+/** A plane whose data is an Int32Array is written as BITPIX 32 (a mask), anything else as float32. */
+function bitpixOf(p: Pixels): 32 | -32 {
+  return p.data instanceof Int32Array ? 32 : -32;
+}
+
+/** Poisson-like variance from the image (sky noise floor plus the signal), for files that need one. */
+function defaultVariance(data: ArrayLike<number>): Float32Array {
+  const v = new Float32Array(data.length);
+  for (let k = 0; k < data.length; k++) v[k] = 100 + Math.abs(data[k] || 0);
+  return v;
+}
+
+function hdu(p: Pixels, extname: string, extver: number, cards: [string, FitsValue][], compress?: 'GZIP_2'): Buffer {
+  if (compress === 'GZIP_2') return gzip2Hdu(p, extname, extver, cards);
+  const { width, height, data } = p;
+  const bitpix = bitpixOf(p);
+  const head = header([
+    ['XTENSION', 'IMAGE'],
+    ['BITPIX', bitpix],
+    ['NAXIS', 2],
+    ['NAXIS1', width],
+    ['NAXIS2', height],
+    ['PCOUNT', 0],
+    ['GCOUNT', 1],
+    ['EXTNAME', extname],
+    ['EXTVER', extver],
+    ...cards,
+  ]);
+  const n = width * height;
+  const bytes = Buffer.alloc(head.length + Math.ceil((4 * n) / BLOCK) * BLOCK);
+  head.copy(bytes);
+  const o = head.length;
+  if (bitpix === 32) for (let k = 0; k < n; k++) bytes.writeInt32BE(data[k], o + 4 * k);
+  else for (let k = 0; k < n; k++) bytes.writeFloatBE(data[k], o + 4 * k);
+  return bytes;
+}
+
 /**
- * One IMAGE as a tile-compressed BINTABLE the way the Butler stores Rubin
+ * One image as a tile-compressed BINTABLE the way the Butler stores Rubin
  * images: GZIP_2 (bytes shuffled most-significant first, then gzip), one
- * image row per tile, lossless float32.
+ * image row per tile, lossless (float32 image and variance, int32 mask).
  */
-function gzip2Hdu(s: StampToWrite, extver: number): Buffer {
-  const { width, height, data } = s.plane;
+function gzip2Hdu(p: Pixels, extname: string, extver: number, cards: [string, FitsValue][]): Buffer {
+  const { width, height, data } = p;
+  const bitpix = bitpixOf(p);
   const tiles: Buffer[] = [];
   const raw = Buffer.alloc(4 * width);
   const shuffled = Buffer.alloc(4 * width);
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) raw.writeFloatBE(data[y * width + x], 4 * x);
+    for (let x = 0; x < width; x++) {
+      if (bitpix === 32) raw.writeInt32BE(data[y * width + x], 4 * x);
+      else raw.writeFloatBE(data[y * width + x], 4 * x);
+    }
     for (let x = 0; x < width; x++) for (let k = 0; k < 4; k++) shuffled[k * width + x] = raw[4 * x + k];
     tiles.push(gzipSync(shuffled));
   }
@@ -116,7 +175,7 @@ function gzip2Hdu(s: StampToWrite, extver: number): Buffer {
     ['TFORM1', `1PB(${maxLen})`],
     ['ZIMAGE', true],
     ['ZTENSION', 'IMAGE'],
-    ['ZBITPIX', -32],
+    ['ZBITPIX', bitpix],
     ['ZNAXIS', 2],
     ['ZNAXIS1', width],
     ['ZNAXIS2', height],
@@ -125,10 +184,10 @@ function gzip2Hdu(s: StampToWrite, extver: number): Buffer {
     ['ZTILE1', width],
     ['ZTILE2', 1],
     ['ZCMPTYPE', 'GZIP_2'],
-    ['ZQUANTIZ', 'NONE'],
-    ['EXTNAME', 'IMAGE'],
+    ...(bitpix === -32 ? ([['ZQUANTIZ', 'NONE']] as [string, FitsValue][]) : []),
+    ['EXTNAME', extname],
     ['EXTVER', extver],
-    ...(s.cards ?? []),
+    ...cards,
   ]);
   const body = Buffer.concat([table, ...tiles]);
   const padded = Buffer.alloc(Math.ceil(body.length / BLOCK) * BLOCK);
