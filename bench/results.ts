@@ -131,7 +131,7 @@ async function childLibrary(file: string, parseAll: boolean, stateFile: string |
   let n = 0;
   const input = createReadStream(file, { highWaterMark: 1 << 20 }).pipe(createGunzip({ chunkSize: 1 << 20 }));
   for await (const batch of readClassificationExportBatches(input, parseAll ? {} : { parse: { metadata: false, subjectData: false } })) {
-    for (const c of batch) reducer.apply(c);
+    for (const c of batch) reducer.feed(c);
     n += batch.length;
   }
   const tRead = performance.now();
@@ -260,7 +260,7 @@ async function childIncremental(stateFile: string, lastId: string): Promise<Reco
     const reducer = RunningReducer.fromJSON({ ...state, subjects }, OPTIONS);
     const tLoad = performance.now();
     reducer.takeDirty();
-    for (const c of fresh) reducer.apply(c);
+    for (const c of fresh) reducer.feed(c);
     const dirty = reducer.takeDirty();
     let bytes = 0;
     for (const k of dirty) {

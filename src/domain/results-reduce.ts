@@ -127,13 +127,13 @@ export async function reduceCollection(d: ResultsReduceDeps, collectionId: strin
       const history = await d.repos.classifications.ofSubjects(collectionId, [...rebuild].map(splitKey));
       for (const r of history) {
         if (compareIds(r.seq, lastSeq) > 0) continue; // a later chunk brings it
-        reducer.apply(toRaw(r));
+        reducer.feed(toRaw(r));
         note(r);
       }
     }
     for (const r of mine) {
       if (rebuild.has(subjectKey(r.workflowId, r.subjectId))) continue;
-      reducer.apply(toRaw(r));
+      reducer.feed(toRaw(r));
       note(r);
     }
     // Every subject an arrival reached is written, changed or not (a repeat the rule drops still moves through_id).
@@ -177,7 +177,7 @@ async function recomputeWith(d: ResultsReduceDeps, collectionId: string, p: Prep
     for (const r of rows) {
       n++;
       if (p.workflow !== undefined && r.workflowId !== p.workflow) continue;
-      reducer.apply(toRaw(r));
+      reducer.feed(toRaw(r));
       const k = subjectKey(r.workflowId, r.subjectId);
       images.set(k, r.imageId);
       through.set(k, r.id); // id order: the last one is the highest

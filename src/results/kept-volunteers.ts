@@ -37,6 +37,25 @@ export class KeptVolunteers {
     throw new Error("not a results state: a subject's kept volunteers are neither a list nor an object");
   }
 
+  /** Where the volunteer sits (for idAt/setAt), or -1. */
+  slotOf(volunteer: string): number {
+    return this.find(volunteer);
+  }
+
+  idAt(slot: number): string {
+    return this.list[slot + 1];
+  }
+
+  setAt(slot: number, id: string): void {
+    this.list[slot + 1] = id;
+  }
+
+  /** Adds a volunteer known to be absent (slotOf said -1). */
+  add(volunteer: string, id: string): void {
+    this.index?.set(volunteer, this.list.length);
+    this.list.push(volunteer, id);
+  }
+
   private find(volunteer: string): number {
     const l = this.list;
     if (l.length <= 2 * KeptVolunteers.LINEAR) {
@@ -57,11 +76,8 @@ export class KeptVolunteers {
 
   set(volunteer: string, id: string): void {
     const i = this.find(volunteer);
-    if (i >= 0) this.list[i + 1] = id;
-    else {
-      this.index?.set(volunteer, this.list.length);
-      this.list.push(volunteer, id);
-    }
+    if (i >= 0) this.setAt(i, id);
+    else this.add(volunteer, id);
   }
 
   get size(): number {

@@ -138,8 +138,22 @@ export class RunningReducer {
     return new RunningReducer(options, s);
   }
 
-  /** Applies one classification. */
+  /** Applies one classification; says which subjects changed and what was skipped. */
   apply(c: RawClassification): ApplyResult {
+    const touched: string[] = [];
+    this.applyInto(c, touched);
+    return { subjects: touched, skipped: this.skips.length ? this.skips.slice() : NO_SKIPS };
+  }
+
+  /**
+   * Applies one classification and returns nothing: for callers that learn what changed from takeDirty
+   * (the service, a whole export), which then allocate no result per classification.
+   */
+  feed(c: RawClassification): void {
+    this.applyInto(c, null);
+  }
+
+  private applyInto(c: RawClassification, touched: string[] | null): void {
     const st = this.state;
     st.totals.classifications++;
     const extracts = this.extracts;
@@ -154,7 +168,6 @@ export class RunningReducer {
       st.totals.skipped++;
       st.totals.reasons[s.reason] = (st.totals.reasons[s.reason] ?? 0) + 1;
     }
-    const touched: string[] = [];
     for (const subjectId of c.subjectIds) {
       const s = this.subjectState(c.workflowId, subjectId);
       const key = s[KEY]!;
@@ -166,9 +179,8 @@ export class RunningReducer {
         s[DIRTY] = true;
         this.dirty.push(key);
       }
-      touched.push(key);
+      touched?.push(key);
     }
-    return { subjects: touched, skipped: skipped.length ? skipped.slice() : NO_SKIPS };
   }
 
   /**
@@ -227,14 +239,20 @@ export class RunningReducer {
       s.n++;
       return true;
     }
-    const prev = s.kept!.get(volunteer);
-    if (prev !== undefined) {
+    // One search of the kept list for both the question and the answer (it is scanned for every classification).
+    const kept = s.kept!;
+    const slot = kept.slotOf(volunteer);
+    if (slot >= 0) {
+      const prev = kept.idAt(slot);
       if (compareIds(id, prev) <= 0) return (t.stale++, false);
       if (this.state.repeats === 'first') return (t.repeats++, false);
       this.retract(s, volunteer, prev);
       t.repeats++;
-    } else s.n++;
-    s.kept!.set(volunteer, id);
+      kept.setAt(slot, id);
+    } else {
+      s.n++;
+      kept.add(volunteer, id);
+    }
     return true;
   }
 
