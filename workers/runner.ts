@@ -9,6 +9,8 @@ export interface WorkerOptions {
   connection: ConnectionOptions;
   prefix?: string;
   concurrency: number;
+  /** Convert jobs at once (CONVERT_CONCURRENCY); their stamps share the process's conversion pool. Default: half of concurrency. */
+  convertConcurrency?: number;
   log: Logger;
   /** Queues this process serves (default: all). */
   queues?: string[];
@@ -46,7 +48,7 @@ export function startWorkers(handlers: Handlers, o: WorkerOptions): { workers: W
         {
           connection: o.connection,
           prefix: o.prefix ?? 'bridge',
-          concurrency: queue === 'convert' ? Math.max(1, Math.floor(o.concurrency / 2)) : o.concurrency,
+          concurrency: queue === 'convert' ? (o.convertConcurrency ?? Math.max(1, Math.floor(o.concurrency / 2))) : o.concurrency,
           lockDuration: o.lockMs ?? 30_000,
           stalledInterval: o.lockMs ?? 30_000,
           settings: {

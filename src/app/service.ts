@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_RELEASES, parseReleaseCatalogue, type ReleaseCatalogue } from '../domain/releases.js';
 import { Redis } from 'ioredis';
@@ -34,6 +35,7 @@ import type { CollectionReduceSettings } from '../domain/results-reduce.js';
 import type { ZooniverseEffects } from '../domain/ports/zooniverse-effects.js';
 import { loadPolicyFile, type Policy } from '../policies/policy-file.js';
 import { SOFTWARE } from '../imaging/version.js';
+import { ConvertPool } from '../imaging/convert-pool.js';
 import { UpstreamRetryCounts } from '../adapters/redis/upstream-retry-counts.js';
 import type { UpstreamRetryNotice } from '../adapters/http/retry.js';
 import { packagePath } from '../package-root.js';
@@ -133,7 +135,10 @@ export async function buildServices(config: Config, opts: { log?: Pino; migrate?
       return butler;
     };
     const repos = createRepositories(db);
-    const pipeline: PipelineDeps = { repos, store, sources, convertThreads: config.CONVERT_THREADS ?? 1, log };
+    // One pool of conversion threads for the process, shared by every convert job; threads start at the first conversion, so a process that converts nothing starts none.
+    const convertPool = new ConvertPool({ threads: config.CONVERT_THREADS ?? availableParallelism() });
+    cleanups.push(() => convertPool.close());
+    const pipeline: PipelineDeps = { repos, store, sources, convertThreads: convertPool.threads, convertPool, log };
     const review: ReviewDeps = { repos, policy, clock: systemClock, log };
     const panoptes = buildPanoptes(config, onRetry);
     const zooniverseEffects = buildZooniverseEffects(config, onRetry);

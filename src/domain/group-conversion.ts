@@ -52,6 +52,8 @@ export async function convertBandGroup(d: PipelineDeps, c: Collection, groupKey:
     result = await convertBandSet({
       channels: channels.map(({ band, bytes, name }) => ({ band, bytes, name })),
       opts,
+      // The process's pool when it has one (the service), so groups converted at once share its threads.
+      pool: d.convertPool,
       workers: Math.max(1, d.convertThreads),
       onStamp: (s) => out.add({ record: s.record, bytes: s.png, jpeg: false, frames: s.frames }),
     });

@@ -1,8 +1,9 @@
-import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { FitsCutouts } from './cutouts/fits-cutouts.js';
 import { convertStamp, planStamps, type ChannelSource, type ConvertOptions, type StampFrame, type StampRecord } from './convert.js';
 import { ImagingError } from './types.js';
+import { ConvertPool } from './convert-pool.js';
+import type { StampOutcome, StampPool } from './convert-pool-port.js';
 
 /**
  * The conversion of a band set, with no files of its own: bands come as
@@ -26,8 +27,16 @@ export interface ConvertBandsJob {
   /** In channel order: R, G, B (or a single band for grey). */
   channels: BandSource[];
   opts: ConvertOptions;
-  /** Worker threads; 0 or 1 converts in this thread. Default: all cores. */
+  /**
+   * Without a pool: threads for this conversion; 0 or 1 converts in this
+   * thread, n > 1 starts a pool of n for this call. Default: all cores.
+   */
   workers?: number;
+  /**
+   * The process's conversion pool: its threads convert the stamps (workers
+   * is then not used), shared with every other conversion using it.
+   */
+  pool?: StampPool;
   /**
    * Takes each converted stamp, in whatever order they finish. Conversion
    * waits for it before handing over the next, so a slow consumer holds the
@@ -100,7 +109,7 @@ export async function convertBands(job: ConvertBandsJob): Promise<ConvertBandsRe
     const { total, missing, warnings: countWarnings } = planStamps(opened);
     const warnings = [...opened.flatMap((o) => o.cutouts.warnings.map((w) => `${o.cutouts.name}: ${w}`)), ...countWarnings];
     const todo = Array.from({ length: total }, (_, i) => i).filter((i) => !missing.has(i));
-    const workers = Math.min(job.workers ?? availableParallelism(), todo.length);
+    const workers = job.pool ? job.pool.threads : Math.min(job.workers ?? availableParallelism(), todo.length);
     const failed: StampFailure[] = [];
     let converted = 0;
     let frameCount = 0;
@@ -118,7 +127,7 @@ export async function convertBands(job: ConvertBandsJob): Promise<ConvertBandsRe
       } else failed.push({ index, error: error ?? 'unknown error' });
       job.onProgress?.(++done, total);
     };
-    if (workers <= 1) {
+    if (!job.pool && workers <= 1) {
       for (const i of todo) {
         let stamp: ConvertedStamp;
         try {
@@ -129,14 +138,22 @@ export async function convertBands(job: ConvertBandsJob): Promise<ConvertBandsRe
         }
         await settle(i, stamp);
       }
-    } else {
-      // Two stamps in flight per worker overlap reads with CPU work; large
+    } else if (todo.length) {
+      // Two stamps in flight per thread overlap reads with CPU work; large
       // stamps get one, which keeps peak memory down (each is tens of MB in flight).
       const first = opened[0].cutouts.summary()[0];
       const depth = first && first.width * first.height > 512 * 512 ? 1 : 2;
       // The threads open the bands themselves; this thread only needed them to count stamps.
       await Promise.all(opened.splice(0).map((o) => o.cutouts.close()));
-      await runPool(job, todo, workers, depth, settle);
+      if (job.pool) await viaPool(job.pool, job, todo, job.pool.threads * depth, settle);
+      else {
+        const pool = new ConvertPool({ threads: workers, perThread: depth });
+        try {
+          await viaPool(pool, job, todo, workers * depth, settle);
+        } finally {
+          await pool.close();
+        }
+      }
     }
     failed.sort((a, b) => a.index - b.index);
     return { total, converted, failed, warnings, ...(frames ? { frames: frameCount } : {}) };
@@ -145,82 +162,48 @@ export async function convertBands(job: ConvertBandsJob): Promise<ConvertBandsRe
   }
 }
 
-/** What a conversion thread is started with. */
-export interface WorkerInit {
-  channels: BandSource[];
-  opts: ConvertOptions;
-}
-
-export type WorkerReply = { index: number; stamp: ConvertedStamp } | { index: number; error: string } | { fatal: string };
-
 /**
- * Starts one conversion worker. Compiled (dist/) code runs the .js worker
- * directly; under vitest/tsx the sources are .ts, so the worker first
- * registers tsx's loader and then imports the .ts worker.
+ * The stamps converted on a pool's threads. This conversion keeps at most
+ * `window` stamps in flight (submitted and not yet taken by onStamp), so a
+ * slow consumer holds it back; the pool's own bounded queue holds back
+ * every conversion sharing it. Stamps are handed to onStamp one at a time,
+ * in the order they finish.
  */
-function startWorker(init: WorkerInit): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./convert-worker.js', import.meta.url), { workerData: init });
-  const target = new URL('./convert-worker.ts', import.meta.url).href;
-  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(target)}); })`;
-  return new Worker(boot, { eval: true, workerData: init });
-}
-
-/**
- * Bytes every thread reads: copied once into shared memory, so n threads
- * share one copy rather than each receiving its own through postMessage.
- */
-function shared(bytes: Uint8Array): Uint8Array {
-  if (bytes.buffer instanceof SharedArrayBuffer) return bytes;
-  const view = new Uint8Array(new SharedArrayBuffer(bytes.length));
-  view.set(bytes);
-  return view;
-}
-
-async function runPool(
+async function viaPool(
+  pool: StampPool,
   job: ConvertBandsJob,
   todo: number[],
-  n: number,
-  depth: number,
+  window: number,
   settle: (index: number, stamp: ConvertedStamp | null, error?: string) => Promise<void>,
 ): Promise<void> {
-  const init: WorkerInit = { channels: job.channels.map((ch) => ('bytes' in ch ? { ...ch, bytes: shared(ch.bytes) } : ch)), opts: job.opts };
-  let next = 0;
-  // Replies are handed on one at a time, in arrival order; a thread gets its
-  // next stamp only once its last one has been taken (backpressure).
-  let chain = Promise.resolve();
+  const set = pool.bandSet(job.channels, job.opts);
   let stopped: unknown;
-  const runOne = () =>
-    new Promise<void>((resolve, reject) => {
-      const w = startWorker(init);
-      let inFlight = 0;
-      const feed = () => {
-        while (stopped === undefined && inFlight < depth && next < todo.length) {
-          w.postMessage(todo[next++]);
-          inFlight++;
-        }
-        if (inFlight === 0) w.postMessage('close');
-      };
-      w.on('message', (m: WorkerReply) => {
-        if ('fatal' in m) {
-          void w.terminate();
-          reject(new Error(m.fatal));
-          return;
-        }
-        chain = chain
-          .then(() => (stopped === undefined ? settle(m.index, 'stamp' in m ? m.stamp : null, 'error' in m ? m.error : undefined) : undefined))
-          .catch((e) => {
-            stopped ??= e;
-          })
-          .then(() => {
-            inFlight--;
-            feed();
-          });
-      });
-      w.on('error', reject);
-      w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`convert worker exited with code ${code}`))));
-      feed();
-    });
-  await Promise.all(Array.from({ length: n }, runOne));
-  await chain;
+  let chain = Promise.resolve();
+  const inFlight = new Set<Promise<void>>();
+  const take = (index: number, o: StampOutcome) =>
+    (chain = chain
+      .then(async () => {
+        if (stopped !== undefined) return;
+        if ('stamp' in o) await settle(index, o.stamp);
+        else if (o.fatal) stopped = new Error(o.error);
+        else await settle(index, null, o.error);
+      })
+      .catch((e: unknown) => {
+        stopped ??= e;
+      }));
+  try {
+    for (const index of todo) {
+      while (inFlight.size >= window && stopped === undefined) await Promise.race(inFlight);
+      if (stopped !== undefined) break;
+      const { outcome } = await set.submit(index);
+      const entry: Promise<void> = outcome.then((o) => take(index, o)).then(() => void inFlight.delete(entry));
+      inFlight.add(entry);
+    }
+    // Once stopped, stamps already on threads are let go: their outcomes are dropped.
+    if (stopped === undefined) await Promise.all(inFlight);
+    await chain;
+  } finally {
+    set.release();
+  }
   if (stopped !== undefined) throw stopped;
 }
