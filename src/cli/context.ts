@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Logger as Pino } from 'pino';
-import { loadConfig, type Config } from '../config/config.js';
+import type { Config } from '../config/config.js';
 import type { Db } from '../db/database.js';
 import type { Repositories } from '../domain/ports/repositories.js';
 import type { Lock } from '../domain/ports/lock.js';
@@ -13,14 +13,16 @@ import type { JobQueue } from '../domain/ports/job-queue.js';
  * database, the object store, the Zooniverse client and the logger, each
  * built once and only when a command first asks for it. So `bridge convert`
  * and `inspect` neither need a valid environment nor load the service stack
- * (hence the dynamic imports), and `purge` only reaches the store with
- * --yes. main.ts closes whatever was opened, after the command.
+ * (hence the dynamic imports, the configuration's schema included: zod
+ * alone is ~100 modules that `bridge --help` has no use for), and `purge`
+ * only reaches the store with --yes. main.ts closes whatever was opened,
+ * after the command.
  *
  * `serve` and `demo` build full Services instead (src/app/service.ts): they
  * are long-running processes with their own composition roots.
  */
 export interface CliContext {
-  config(): Config;
+  config(): Promise<Config>;
   db(): Promise<Db>;
   /** The domain's repositories on that database. */
   repos(): Promise<Repositories>;
@@ -46,10 +48,10 @@ export function cliContext(env: Record<string, string | undefined> = process.env
     let built: { value: T } | undefined;
     return () => (built ??= { value: build() }).value;
   };
-  const config = once(() => loadConfig(env));
+  const config = once(async () => (await import('../config/config.js')).loadConfig(env));
   const db = once(async () => {
     const { openDatabase } = await import('../db/database.js');
-    const c = config();
+    const c = await config();
     const opened = await openDatabase({ url: c.DATABASE_URL, dataDir: join(c.DATA_DIR, 'pglite') });
     cleanups.push(() => opened.destroy());
     return opened;
@@ -58,14 +60,14 @@ export function cliContext(env: Record<string, string | undefined> = process.env
   const lock = once(async () => (await import('../db/locks.js')).databaseLock(await db()));
   const store = once(async () => {
     const { buildStore } = await import('../app/store.js');
-    const built = await buildStore(config());
+    const built = await buildStore(await config());
     cleanups.push(() => built.close());
     return built.store;
   });
-  const panoptes = once(async () => (await import('../app/store.js')).buildPanoptes(config()));
-  const log = once(async () => (await import('../app/logger.js')).createLogger(config().LOG_LEVEL));
+  const panoptes = once(async () => (await import('../app/store.js')).buildPanoptes(await config()));
+  const log = once(async () => (await import('../app/logger.js')).createLogger((await config()).LOG_LEVEL));
   const queues = once(async () => {
-    const c = config();
+    const c = await config();
     if (!c.REDIS_URL) return undefined;
     const { BullMqJobQueue } = await import('../adapters/queue/bullmq-queue.js');
     const { bullmqConnection } = await import('../adapters/queue/redis-connection.js');

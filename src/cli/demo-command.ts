@@ -1,10 +1,7 @@
 import { Command, Option } from 'commander';
 import { rm, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { loadConfig } from '../config/config.js';
 import type { Db } from '../db/database.js';
-import { createRepositories } from '../db/repositories/index.js';
-import { releaseProgress } from '../domain/release.js';
 import { progressBar } from './progress.js';
 import { UsageError } from './exit-codes.js';
 
@@ -35,6 +32,8 @@ export function demoCommand(): Command {
     .option('--timeout <seconds>', 'give up after this long', (v) => Number(v), 300)
     .action(async (o: { dir?: string; keepRunning?: boolean; autoApprove?: boolean; zooniverseProject?: string; uploadMode: 'api' | 'import'; simulateZooniverse: boolean; timeout: number }) => {
       if (o.zooniverseProject !== undefined && !/^\d{1,12}$/.test(o.zooniverseProject)) throw new UsageError('--zooniverse-project takes a Zooniverse project id (digits)');
+      // Everything the demo runs is imported here, not with the definition, so `bridge --help` stays cheap.
+      const { loadConfig } = await import('../config/config.js');
       const { writeDemoArtifacts, DEMO_LAYOUT } = await import('../demo/demo-data.js');
       const { buildServices } = await import('../app/service.js');
       const { startApiRole } = await import('../app/api-server.js');
@@ -161,6 +160,8 @@ export function demoCommand(): Command {
 
 /** Waits for the release the approvals started to settle, showing the subjects linked so far. */
 async function followUpload(db: Db, collectionId: string, projectId: string, baseUrl: string, deadline: number, say: (m: string) => void): Promise<void> {
+  const { createRepositories } = await import('../db/repositories/index.js');
+  const { releaseProgress } = await import('../domain/release.js');
   const bar = progressBar('upload to Zooniverse');
   for (;;) {
     const p = await releaseProgress(createRepositories(db), collectionId, { uploading: true });

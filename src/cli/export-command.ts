@@ -2,7 +2,6 @@ import { Command } from 'commander';
 import type { Collection } from '../domain/model.js';
 import type { Repositories } from '../domain/ports/repositories.js';
 import { NotFoundError } from '../domain/errors.js';
-import { exportCollection } from '../domain/export.js';
 import { UsageError } from './exit-codes.js';
 import { progressBar } from './progress.js';
 import type { CliContext } from './context.js';
@@ -26,6 +25,8 @@ export function exportCommand(ctx: CliContext): Command {
       const repos = await ctx.repos();
       const store = await ctx.store();
       const c = await resolveCollection(repos, o.collection);
+      // Imported when the command runs: the definition is built for every `bridge` run, --help included.
+      const { exportCollection } = await import('../domain/export.js');
       const r = await exportCollection({ repos, store }, c.id, o.out, { onProgress: progressBar('export') });
       process.stdout.write(`wrote ${r.path}: ${r.images} images (${r.stripped} with coordinates stripped by the data-rights policy) and manifest.csv\n`);
       process.stdout.write('upload: Zooniverse Project Builder > Subject Sets > add files: manifest.csv and the images together\n');

@@ -29,7 +29,7 @@ export function policyCommand(ctx: CliContext): Command {
       const { loadPolicyFile } = await import('../policies/policy-file.js');
       const { explainEvaluation, formatExplanation } = await import('../policies/evaluate.js');
       const { DEFAULT_POLICY_FILE } = await import('../app/service.js');
-      const config = ctx.config();
+      const config = await ctx.config();
       const repos = await ctx.repos();
       const found = await repos.images.find(imageId);
       if (!found) throw new UsageError(`no image ${imageId}`);

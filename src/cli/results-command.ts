@@ -2,7 +2,6 @@ import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
-import { resultsCount, writeResultsCsv, writeResultsParquet } from '../domain/results-download.js';
 import { resolveCollection } from './export-command.js';
 import { UsageError } from './exit-codes.js';
 import { progressBar } from './progress.js';
@@ -33,6 +32,8 @@ export function resultsCommand(ctx: CliContext): Command {
       if (format !== 'csv' && format !== 'parquet') throw new UsageError(`results: --format must be csv or parquet${o.format ? `, not ${o.format}` : ' (the --out name does not say)'}`);
       const repos = await ctx.repos();
       const c = await resolveCollection(repos, o.collection);
+      // Imported when the command runs (the Parquet writer among them), not with its definition.
+      const { resultsCount, writeResultsCsv, writeResultsParquet } = await import('../domain/results-download.js');
       const total = await resultsCount(repos, c);
       const bar = progressBar(`results ${format}`);
       const tmp = join(dirname(o.out), `.${basename(o.out)}.${randomBytes(4).toString('hex')}.tmp`);

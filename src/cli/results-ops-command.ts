@@ -62,7 +62,7 @@ export function resultsOpsCommands(ctx: CliContext): Command[] {
       const repos = await ctx.repos();
       const c = await resolveCollection(repos, o.collection);
       const { buildClassificationSource } = await import('../app/classification-source.js');
-      const source = buildClassificationSource(ctx.config());
+      const source = buildClassificationSource(await ctx.config());
       if (!source) throw new UsageError('backfill needs the Zooniverse credentials (ZOONIVERSE_CLIENT_ID, ZOONIVERSE_CLIENT_SECRET)');
       const { requestBackfill, EXPORT_RECHECK_MS } = await import('../domain/results-backfill.js');
       const { systemClock } = await import('../domain/ports/clock.js');

@@ -1,11 +1,10 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from '../db/database.js';
-import { createRepositories } from '../db/repositories/index.js';
 import type { Collection } from '../domain/model.js';
-import { releaseProgress, type ReleaseProgress } from '../domain/release.js';
+import type { ReleaseProgress } from '../domain/release.js';
 import { UsageError } from './exit-codes.js';
-import { failuresOf, type Failures } from '../domain/retry.js';
+import type { Failures } from '../domain/retry.js';
 import { describeDataset } from '../domain/dataset-failure.js';
 import type { CliContext } from './context.js';
 
@@ -15,7 +14,8 @@ import type { CliContext } from './context.js';
  * same whichever worker is doing the work. `--watch` redraws the progress
  * bars in place on a terminal until nothing is on its way; elsewhere (logs,
  * pipes) it prints a line, or with --json one JSON object, whenever a figure
- * changes.
+ * changes. The repositories and the domain's readers are imported when
+ * the command runs, not with its definition (`bridge --help` stays cheap).
  */
 export function statusCommand(ctx: CliContext): Command {
   return new Command('status')
@@ -28,7 +28,7 @@ export function statusCommand(ctx: CliContext): Command {
     .action(async (o: { collection?: string; json?: boolean; failed?: boolean; watch?: boolean; interval: number }) => {
       if (o.watch && o.failed) throw new UsageError('--failed and --watch do not go together: --failed lists what stopped, --watch follows progress');
       if (o.watch && !o.collection) throw new UsageError('--watch follows one collection: give --collection ID or NAME');
-      const config = ctx.config();
+      const config = await ctx.config();
       const db = await ctx.db();
       const repos = await ctx.repos();
       const uploading = !!(config.ZOONIVERSE_CLIENT_ID && config.ZOONIVERSE_CLIENT_SECRET);
@@ -46,12 +46,14 @@ export function statusCommand(ctx: CliContext): Command {
         return;
       }
       if (o.failed) {
+        const { failuresOf } = await import('../domain/retry.js');
         const listed = [];
         for (const c of rows) listed.push({ id: c.id, collection: c.name, ...(await failuresOf(repos, c)) });
         if (o.json || !process.stdout.isTTY) process.stdout.write(JSON.stringify(listed, null, 2) + '\n');
         else for (const f of listed) for (const line of failureLines(f)) process.stdout.write(line + '\n');
         return;
       }
+      const { releaseProgress } = await import('../domain/release.js');
       const out = [];
       for (const c of rows) {
         const release = await releaseProgress(repos, c.id, { uploading: uploading && !!c.zooniverse_project_id });
@@ -92,6 +94,8 @@ export interface WatchOptions {
 
 /** Follows a collection's release until it settles (or the signal fires); returns the last reading. */
 export async function watchRelease(o: WatchOptions): Promise<ReleaseProgress> {
+  const { createRepositories } = await import('../db/repositories/index.js');
+  const { releaseProgress } = await import('../domain/release.js');
   let drawn = 0;
   let previous = '';
   for (;;) {

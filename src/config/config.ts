@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { QUEUE_NAMES } from '../domain/jobs.js';
 
 /**
  * Service configuration, parsed once from the environment at start-up.
@@ -18,6 +19,18 @@ const list = z.string().transform((v) =>
     .map((x) => x.trim())
     .filter(Boolean),
 );
+
+/**
+ * What is wrong with a selection of queues for a worker process (WORKER_QUEUES,
+ * `bridge serve --queues`), naming the valid ones; undefined when nothing is.
+ */
+export function queueSelectionProblem(names: readonly string[]): string | undefined {
+  const known: readonly string[] = QUEUE_NAMES;
+  const unknown = names.filter((n) => !known.includes(n));
+  if (unknown.length) return `unknown queue${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')}; the queues are ${known.join(', ')}`;
+  if (!names.length) return `names no queue; the queues are ${known.join(', ')}`;
+  return undefined;
+}
 
 export const SECRET_KEYS = ['S3_SECRET_ACCESS_KEY', 'BUTLER_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'OIDC_CLIENT_SECRET', 'ZOONIVERSE_CLIENT_SECRET'] as const;
 
@@ -62,7 +75,30 @@ export const configSchema = z.object({
   ARTIFACT_ROOT: z.string().min(1).default('./data/artifacts'),
   STORAGE_DIR: z.string().min(1).optional(),
   WORKER_CONCURRENCY: int(1, 64).default(2),
+  /**
+   * Threads of the process's one conversion pool, started when first needed
+   * and shared by every convert job of the process. Default: all cores
+   * (conversion is the CPU-bound stage; the rest mostly waits on I/O).
+   */
   CONVERT_THREADS: int(1, 64).optional(),
+  /**
+   * Convert jobs (band groups) a worker process runs at once. Their stamps
+   * share the pool's threads, so more jobs do not add CPU; two let one
+   * group's reading and recording overlap another's conversion. Each holds
+   * its group's band files in memory. Default: 2.
+   */
+  CONVERT_CONCURRENCY: int(1, 64).default(2),
+  /**
+   * The queues a worker process takes jobs from, comma-separated (e.g.
+   * `convert` for conversion-only workers added with `--scale`); unset: all.
+   * `bridge serve --queues` overrides it.
+   */
+  WORKER_QUEUES: list
+    .superRefine((names, ctx) => {
+      const problem = queueSelectionProblem(names);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
   SWEEP_INTERVAL_SECONDS: int(5, 86_400).default(60),
   /**
    * How long a reviewer's approval waits before it is published; Undo takes
