@@ -3,6 +3,7 @@ import type { Repositories } from './ports/repositories.js';
 import type { ButlerSource, DatasetRef } from './ports/butler-source.js';
 import type { Logger } from './ports/logger.js';
 import type { ObjectStore } from './ports/object-store.js';
+import type { StampPool } from '../imaging/convert-pool-port.js';
 import { convertBandGroup, convertZipArtifact } from './group-conversion.js';
 import { settleBatches } from './batch-settlement.js';
 import { recordArtifactFailure } from './dataset-failure.js';
@@ -21,75 +22,15 @@ export interface PipelineDeps {
   repos: Repositories;
   store: ObjectStore;
   sources: (c: Collection) => ButlerSource;
-  /** Worker threads per conversion (>= 1 keeps CPU work off the job's event loop). */
+  /** Worker threads per conversion (>= 1 keeps CPU work off the job's event loop) when there is no convertPool. */
   convertThreads: number;
+  /** The process's conversion threads, shared by every conversion at once (the service's); without it each conversion starts convertThreads of its own. */
+  convertPool?: StampPool;
   log: Logger;
 }
 
-const POLL_BATCH = 500;
-
-export async function pollCollection(d: PipelineDeps, collectionId: string, actor = 'poller'): Promise<{ newArtifactIds: string[] }> {
-  const c = await d.repos.collections.find(collectionId);
-  if (!c || c.status !== 'active') return { newArtifactIds: [] };
-  const source = d.sources(c);
-  const fresh: string[] = [];
-  let batch: DatasetRef[] = [];
-  // One review batch per poll that found something.
-  let batchId: string | undefined;
-  // Each batch and the cursor after it commit together, so a crash mid-poll
-  // resumes after the last committed batch and never skips a dataset.
-  const flush = async () => {
-    if (!batch.length) return;
-    const refs = batch;
-    batch = [];
-    await d.repos.transaction(async (tx) => {
-      const rows = await tx.artifacts.insertDiscovered(c.id, refs, actor);
-      if (rows.length) {
-        batchId ??= (await tx.batches.create(c.id)).id;
-        await tx.artifacts.assignBatch(batchId, rows.map((r) => r.id));
-      }
-      fresh.push(...rows.map((r) => r.id));
-      await tx.collections.recordPoll(c.id, { cursor: maxCursor(c.cursor, refs) });
-    });
-  };
-  // A chained collection can reach runs that are not the PI's: only the
-  // registered run and runs below it are theirs to publish.
-  const outside: DatasetRef[] = [];
-  try {
-    for await (const ref of source.listDatasets({ repository: c.repository, collection: c.name, datasetType: c.dataset_type, after: c.cursor ?? undefined })) {
-      if (!inRegisteredRun(ref.run, c.name)) {
-        outside.push(ref);
-        continue;
-      }
-      batch.push(ref);
-      if (batch.length >= POLL_BATCH) await flush();
-    }
-    await flush();
-    if (outside.length) d.log.warn({ collectionId, refused: outside.length }, 'poll refused datasets outside the registered run');
-    await d.repos.collections.recordPoll(c.id, { error: outside.length ? outsideMessage(c.name, outside) : null });
-  } catch (e) {
-    await d.repos.collections.recordPoll(c.id, { error: (e as Error).message });
-    throw e;
-  }
-  if (fresh.length) d.log.info({ collectionId, newArtifacts: fresh.length }, 'poll found new datasets');
-  return { newArtifactIds: fresh };
-}
-
-/** The registered run itself, or a run below it (`u/alien/x/2026-12`), never a sibling that merely shares the prefix (`u/alien/xyz`). */
-export function inRegisteredRun(run: string, collection: string): boolean {
-  return run === collection || run.startsWith(`${collection}/`);
-}
-
-function outsideMessage(collection: string, refs: DatasetRef[]): string {
-  const shown = refs.slice(0, 3).map((r) => `${r.id} (run ${r.run})`).join(', ');
-  return `refused ${refs.length} dataset(s) outside the registered run ${collection}: ${shown}${refs.length > 3 ? ', ...' : ''}; only ${collection} and runs below it are published`;
-}
-
-function maxCursor(current: string | null, refs: DatasetRef[]): string | null {
-  let best = current;
-  for (const r of refs) if (best === null || r.cursor > best) best = r.cursor;
-  return best;
-}
+// Polling lives in poll.ts (bulk recording); re-exported here, where the job handlers and the preview look for the pipeline's steps.
+export { pollCollection, inRegisteredRun } from './poll.js';
 
 function requiredBands(c: Collection): string[] {
   return [...new Set(c.rgb ?? [])];

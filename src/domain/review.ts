@@ -3,6 +3,7 @@ import type { AuditInput } from './ports/audit-repository.js';
 import type { Clock } from './ports/clock.js';
 import type { Logger } from './ports/logger.js';
 import type { Repositories } from './ports/repositories.js';
+import type { VerdictWrite } from './ports/images-repository.js';
 import { evaluatePolicy, PolicyEvaluationError, type PolicyVerdict } from '../policies/evaluate.js';
 import { ageHours, type PolicyFacts } from '../policies/facts.js';
 import { policyRef, type Policy } from '../policies/policy-file.js';
@@ -62,22 +63,30 @@ export async function applyPolicy(d: ReviewDeps, collectionId: string): Promise<
   const c = await d.repos.collections.get(collectionId);
   const now = d.clock.now();
   for (;;) {
-    const todo = await d.repos.images.awaitingVerdict(c.id, 500);
-    if (!todo.length) {
-      // Batches whose last images were judged now are announced, once each.
-      await settleBatches(d.repos, c);
-      return out;
-    }
-    await d.repos.transaction(async (tx) => {
+    const judged = await d.repos.transaction(async (tx) => {
       // Taken under a lock on the collection row, so concurrent evaluations of
-      // one collection queue up instead of both counting the same free places.
+      // one collection queue up instead of both counting the same free places;
+      // what awaits a verdict is read under it too, or the second would judge
+      // again what the first judged while it waited.
       await tx.collections.lock(c.id);
+      const todo = await tx.images.awaitingVerdict(c.id, 500);
+      if (!todo.length) return false;
       const today = await tx.images.countJudgedSince(c.id, new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())));
       const perBatch = new Map<string, { total: number; evaluated: number; admittedBefore: number }>();
+      // Verdicts are written together (one statement for the images, one for their audit rows), before any
+      // count is read again, so each batch's counts see every verdict given before it, as row by row.
+      const pending = { verdicts: [] as VerdictWrite[], audit: [] as AuditInput[] };
+      const write = async () => {
+        await tx.images.recordVerdicts(pending.verdicts, policyActor(policyRef(d.policy)));
+        await tx.audit.append(pending.audit);
+        pending.verdicts = [];
+        pending.audit = [];
+      };
       for (const img of todo) {
         const key = img.batch_id ?? 'none';
         let b = perBatch.get(key);
         if (!b) {
+          await write();
           b = { ...(await tx.images.batchReviewCounts(c.id, img.batch_id)), admittedBefore: await tx.images.countAdmittedOutside(c.id, img.batch_id) };
           perBatch.set(key, b);
         }
@@ -90,15 +99,25 @@ export async function applyPolicy(d: ReviewDeps, collectionId: string): Promise<
         } catch (e) {
           if (!(e instanceof PolicyEvaluationError)) throw e;
           out.errors++;
+          await write();
           await tx.images.update(img.id, { error: `${POLICY_ERROR_PREFIX}${e.message}` });
           await tx.audit.append([{ actor: policyActor(policyRef(d.policy)), action: 'policy_error', entity: 'image', entityId: img.id, collectionId: c.id, policyRef: policyRef(d.policy), reason: e.message }]);
           continue;
         }
-        await recordVerdict(tx, img, c, verdict, facts, now);
+        const v = verdictWrite(img, c, verdict, facts, now);
+        pending.verdicts.push(v.write);
+        pending.audit.push(v.audit);
         out[verdict.outcome]++;
         if (verdict.outcome === 'auto_approved') out.autoApprovedIds.push(img.id);
       }
+      await write();
+      return true;
     });
+    if (!judged) {
+      // Batches whose last images were judged now are announced, once each.
+      await settleBatches(d.repos, c);
+      return out;
+    }
   }
 }
 
@@ -107,8 +126,9 @@ function policyActor(ref: string): string {
   return `policy:${ref}`;
 }
 
-async function recordVerdict(tx: Repositories, img: Image, c: Collection, v: PolicyVerdict, facts: PolicyFacts, now: Date): Promise<void> {
-  const set = {
+/** What recording one verdict writes: the image's verdict (and its move out of quarantine when approved or rejected), and its audit row. */
+function verdictWrite(img: Image, c: Collection, v: PolicyVerdict, facts: PolicyFacts, now: Date): { write: VerdictWrite; audit: AuditInput } {
+  const changes = {
     verdict: v.outcome,
     verdict_reasons: v.reasons,
     verdict_rules: v.matched.map((m) => ({ id: m.rule_id, description: m.description })),
@@ -118,17 +138,12 @@ async function recordVerdict(tx: Repositories, img: Image, c: Collection, v: Pol
     policy_digest: v.policy.digest,
     evaluated_at: now,
   };
-  const actor = policyActor(v.policy.ref);
   // Waiting for a reviewer, or held until a fact changes: either way it stays in quarantine.
-  if (v.outcome === 'pending_review' || v.outcome === 'held') {
-    await tx.images.update(img.id, set);
-  } else {
-    const to = v.outcome === 'rejected' ? 'rejected' : 'approved';
-    await tx.images.transition(img.id, 'quarantined', to, actor, set, v.reasons.join('; ') || null);
-  }
-  await tx.audit.append([
-    {
-      actor,
+  const to = v.outcome === 'pending_review' || v.outcome === 'held' ? undefined : v.outcome === 'rejected' ? 'rejected' : 'approved';
+  return {
+    write: { id: img.id, changes, ...(to ? { to } : {}), reason: v.reasons.join('; ') || null },
+    audit: {
+      actor: policyActor(v.policy.ref),
       action: `policy_${v.outcome}`,
       entity: 'image',
       entityId: img.id,
@@ -138,7 +153,7 @@ async function recordVerdict(tx: Repositories, img: Image, c: Collection, v: Pol
       // The facts as evaluated, so `bridge policy explain` replays this exact decision.
       detail: { rules: v.matched.map((m) => m.rule_id), strip_coordinates: v.strip_coordinates, ...(v.one_incomplete_set ? { one_incomplete_set: true } : {}), digest: v.policy.digest, facts },
     },
-  ]);
+  };
 }
 
 // ---------------------------------------------------------------------------

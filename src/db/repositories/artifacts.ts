@@ -3,7 +3,6 @@ import type { Artifact, ArtifactState } from '../schema.js';
 import type { DatasetRef } from '../../domain/ports/butler-source.js';
 import type { ArtifactsRepository } from '../../domain/ports/artifacts-repository.js';
 import type { Page } from '../../domain/ports/repositories.js';
-import { assignBatch } from './batches.js';
 import { NotFoundError } from '../../domain/errors.js';
 import { transition, type Tx } from './transitions.js';
 
@@ -49,6 +48,49 @@ export async function insertDiscovered(db: Tx, collectionId: string, refs: Datas
       .execute();
   }
   return rows;
+}
+
+/**
+ * The poll's bulk path: records the refs not seen before, each with its
+ * `discovered` transition, in the batch `batchId()` names (asked for only
+ * when something is new). Returns the new artifacts' ids. Whatever the
+ * number of refs, this is one read (which are known) and one statement
+ * writing the artifacts and their transitions together: the rows travel as
+ * one array per column and `unnest` turns them back into rows, on Postgres
+ * and PGlite alike, so neither the bind-parameter cap nor per-row SQL text
+ * limits a chunk. ON CONFLICT keeps a dataset polled twice (or listed twice,
+ * or inserted by a concurrent poll since the read) one artifact.
+ */
+export async function recordDiscovered(db: Tx, collectionId: string, refs: DatasetRef[], actor: string, batchId: () => Promise<string>): Promise<string[]> {
+  if (!refs.length) return [];
+  const known = await sql<{ dataset_id: string }>`
+    select dataset_id from artifacts where collection_id = ${collectionId} and dataset_id = any(${refs.map((r) => r.id)}::text[])`.execute(db);
+  const seen = new Set(known.rows.map((r) => r.dataset_id));
+  const fresh: DatasetRef[] = [];
+  for (const r of refs) {
+    if (seen.has(r.id)) continue;
+    seen.add(r.id);
+    fresh.push(r);
+  }
+  if (!fresh.length) return [];
+  const batch = await batchId();
+  const col = <T>(f: (r: DatasetRef) => T) => fresh.map(f);
+  const rows = await sql<{ id: string }>`
+    with ins as (
+      insert into artifacts (collection_id, dataset_id, dataset_type, run, data_id, band, group_key, cursor, batch_id, state)
+      select ${collectionId}::uuid, u.dataset_id, u.dataset_type, u.run, u.data_id::jsonb, u.band, u.group_key, u.cursor, ${batch}::uuid, 'discovered'
+      from unnest(
+        ${col((r) => r.id)}::text[], ${col((r) => r.datasetType)}::text[], ${col((r) => r.run)}::text[], ${col((r) => JSON.stringify(r.dataId))}::text[],
+        ${col((r) => (typeof r.dataId.band === 'string' ? r.dataId.band : null))}::text[], ${col((r) => groupKeyOf(r.dataId))}::text[], ${col((r) => r.cursor)}::text[]
+      ) as u(dataset_id, dataset_type, run, data_id, band, group_key, cursor)
+      on conflict (collection_id, dataset_id) do nothing
+      returning id
+    ), logged as (
+      insert into transitions (entity, entity_id, from_state, to_state, actor, reason)
+      select 'artifact', id, null, 'discovered', ${actor}, null from ins
+    )
+    select id from ins`.execute(db);
+  return rows.rows.map((r) => r.id);
 }
 
 export async function getArtifact(db: Tx, id: string): Promise<Artifact> {
@@ -124,6 +166,7 @@ export async function sweepCandidates(db: Tx, olderThan: Date, limit: number): P
 export function artifactsRepository(db: Tx): ArtifactsRepository {
   return {
     insertDiscovered: (collectionId, refs, actor) => insertDiscovered(db, collectionId, refs, actor),
+    recordDiscovered: (collectionId, refs, actor, batchId) => recordDiscovered(db, collectionId, refs, actor, batchId),
     get: (id) => getArtifact(db, id),
     failedOf: (collectionId) => db.selectFrom('artifacts').selectAll().where('collection_id', '=', collectionId).where('state', '=', 'failed').orderBy('created_at').orderBy('id').execute(),
     find: (id) => findArtifact(db, id),
@@ -133,7 +176,6 @@ export function artifactsRepository(db: Tx): ArtifactsRepository {
     bumpAttempts: (id) => bumpAttempts(db, id),
     group: (collectionId, groupKey) => groupArtifacts(db, collectionId, groupKey),
     list: (collectionId, f) => listArtifacts(db, collectionId, f),
-    assignBatch: (batchId, ids) => assignBatch(db, batchId, ids),
     sweepCandidates: (olderThan, limit) => sweepCandidates(db, olderThan, limit),
     // The query stays in subject-metadata.ts while manifest writing still calls it with a database handle.
     async objectKeys(collectionId) {

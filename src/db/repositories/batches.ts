@@ -16,11 +16,6 @@ export async function createBatch(db: Tx, collectionId: string): Promise<Batch> 
     .executeTakeFirstOrThrow();
 }
 
-export async function assignBatch(db: Tx, batchId: string, artifactIds: string[]): Promise<void> {
-  if (!artifactIds.length) return;
-  await db.updateTable('artifacts').set({ batch_id: batchId }).where('id', 'in', artifactIds).execute();
-}
-
 export async function listBatches(db: Tx, collectionId: string): Promise<BatchSummary[]> {
   const rows = await sql<BatchSummary>`
     select b.*,

@@ -8,6 +8,7 @@ import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { framesByImage, framesOf, insertFrames } from './frames.js';
 import { datasetIdsByImage, linkDatasets } from './image-datasets.js';
 import { transition } from './transitions.js';
+import { recordVerdicts } from './image-verdicts.js';
 import { outcomeGroups, ownersOf, reviewIds } from './review-queries.js';
 import type { Tx } from './transitions.js';
 
@@ -120,6 +121,7 @@ export function imagesRepository(db: Tx): ImagesRepository {
       await db.updateTable('images').set({ ...columns(changes), updated_at: new Date() }).where('id', '=', id).execute();
     },
     transition: (id, from, to, actor, changes, reason) => transition(db, 'image', id, from, to, actor, columns(changes ?? {}), reason ?? null),
+    recordVerdicts: (verdicts, actor) => recordVerdicts(db, verdicts, actor),
 
     awaitingVerdict: (collectionId, limit) =>
       db

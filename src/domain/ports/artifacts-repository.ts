@@ -5,6 +5,13 @@ import type { Page } from './repositories.js';
 export interface ArtifactsRepository {
   /** Inserts the refs not seen before; returns only the new rows (a dataset polled twice is one artifact). */
   insertDiscovered(collectionId: string, refs: DatasetRef[], actor: string): Promise<Artifact[]>;
+  /**
+   * A poll's datasets, in bulk: the refs not seen before become artifacts in
+   * state `discovered`, each with its transition, all in the batch
+   * `batchId()` names (called only when something is new). Returns the new
+   * artifacts' ids; a dataset polled twice is one artifact.
+   */
+  recordDiscovered(collectionId: string, refs: DatasetRef[], actor: string, batchId: () => Promise<string>): Promise<string[]>;
   /** Throws NotFoundError when absent. */
   get(id: string): Promise<Artifact>;
   find(id: string): Promise<Artifact | undefined>;
@@ -18,7 +25,6 @@ export interface ArtifactsRepository {
   /** The bands of one group, by band. */
   group(collectionId: string, groupKey: string): Promise<Artifact[]>;
   list(collectionId: string, filter: { state?: ArtifactState; after?: string; limit: number }): Promise<Page<Artifact>>;
-  assignBatch(batchId: string, artifactIds: string[]): Promise<void>;
   /** Work whose job may have been lost: discovered artifacts, groups with every band retrieved, images without a verdict. */
   sweepCandidates(olderThan: Date, limit: number): Promise<{ discovered: string[]; groups: { collectionId: string; groupKey: string }[]; unevaluated: string[] }>;
   /** Object keys of a collection's retrieved files (for purging). */

@@ -50,6 +50,16 @@ export type ImageChanges = Partial<
 >;
 
 /** The counts the policy's caps need for one image's batch (null = images without a poll batch). */
+/** One policy verdict to record (ImagesRepository.recordVerdicts). */
+export interface VerdictWrite {
+  id: string;
+  changes: Required<Pick<ImageChanges, 'verdict' | 'verdict_reasons' | 'verdict_rules' | 'strip_coordinates' | 'one_incomplete_set' | 'policy_ref' | 'policy_digest' | 'evaluated_at'>>;
+  /** Out of quarantine (only if still there, with its transition); absent: the image stays in quarantine (pending review, held). */
+  to?: 'approved' | 'rejected';
+  /** The transition's reason. */
+  reason: string | null;
+}
+
 export interface BatchReviewCounts {
   /** Images of the batch that converted (failed ones do not count). */
   total: number;
@@ -99,6 +109,14 @@ export interface ImagesRepository {
    * logging the transition. False when it had already moved.
    */
   transition(id: string, from: ImageState, to: ImageState, actor: string, changes?: ImageChanges, reason?: string | null): Promise<boolean>;
+
+  /**
+   * A policy run's verdicts at once, as update() and transition() would
+   * record them one by one: each image gets its verdict; those moving to
+   * approved or rejected move only if still quarantined, each with its
+   * transition by `actor`. One statement for any number of images.
+   */
+  recordVerdicts(verdicts: VerdictWrite[], actor: string): Promise<void>;
 
   /** Quarantined images of the collection with no verdict and no error, in stable order (batch, group, stamp). */
   awaitingVerdict(collectionId: string, limit: number): Promise<Image[]>;
