@@ -17,10 +17,19 @@
  * Zooniverse ended up with, duplicates. Targets: the bridge >= 3x faster,
  * <= 1.05 create requests per subject, 0 duplicates.
  *
+ * Then, without faults (bench/upload-modes.ts): the same number of subjects
+ * uploaded once in api mode and once in import mode (subject_set_imports),
+ * each to a fresh double at the same latency, with the Panoptes requests per
+ * subject by kind, wall time and subjects/s of each mode (issue 16's
+ * capacity model).
+ *
  * Options (env): BENCH_SUBJECTS (2000), BENCH_LATENCY_MS (100),
  * BENCH_FAULT_RATE (0.1), BENCH_CLI_SLEEP_SCALE (0.4: the CLI's 5 s retry
  * pause becomes 2 s, which flatters the CLI and keeps the benchmark near 3
  * minutes; 1 = as shipped, and slower; the estimate for it is printed).
+ * BENCH_MODES_ONLY=1 runs only the mode section (quick);
+ * BENCH_IMPORT_POLL_MS (the engine's default, 5 s) and BENCH_IMPORT_ROW_MS
+ * (0: the double's import speed per row) tune it.
  */
 import { PanoptesHttpClient } from '../src/adapters/panoptes/panoptes-client.js';
 import { migrateToLatest, openDatabase } from '../src/db/database.js';
@@ -31,12 +40,16 @@ import type { UploadReport } from '../src/domain/upload-engine.js';
 import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../test/support/panoptes-server.js';
 import { faultMix, quietLog, seedUploadBatch, startDelayingProxy, startPublicStore, troubledCreates } from '../test/support/upload-fixtures.js';
 import { runCliModel, type CliSubject } from './cli-model.js';
+import { benchUploadModes } from './upload-modes.js';
 
 const N = Number(process.env.BENCH_SUBJECTS ?? 2000);
 const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 100);
 const RATE = Number(process.env.BENCH_FAULT_RATE ?? 0.1);
 const CLI_SLEEP_SCALE = Number(process.env.BENCH_CLI_SLEEP_SCALE ?? 0.4);
 const SEED = 2026;
+const MODES_ONLY = process.env.BENCH_MODES_ONLY === '1';
+const IMPORT_POLL_MS = process.env.BENCH_IMPORT_POLL_MS === undefined ? undefined : Number(process.env.BENCH_IMPORT_POLL_MS);
+const IMPORT_ROW_MS = Number(process.env.BENCH_IMPORT_ROW_MS ?? 0);
 
 /**
  * 10% of create requests: mostly the Panoptes-under-load kind that commits
@@ -84,7 +97,8 @@ function figures(server: PanoptesServerDouble, setId: string, ours: Set<string>,
   };
 }
 
-async function main(): Promise<void> {
+/** The bridge (api mode) against the CLI model, with faults: issue 5's targets. */
+async function apiVersusCliModel(): Promise<void> {
   console.log(`upload benchmark: ${N} subjects, ${LATENCY} ms per request, ${(RATE * 100).toFixed(0)}% faults on creates; CLI sleeps x${CLI_SLEEP_SCALE}\n`);
   const pub = await startPublicStore();
   const db = await openDatabase({ dataDir: 'memory://' });
@@ -162,5 +176,6 @@ async function main(): Promise<void> {
   if (bridge.distinct !== N || bridge.inSet !== N) console.log(`bridge INCOMPLETE: ${bridge.distinct} distinct subjects, ${bridge.inSet} in the set`);
 }
 
-await main();
+if (!MODES_ONLY) await apiVersusCliModel();
+await benchUploadModes({ subjects: N, latencyMs: LATENCY, importPollMs: IMPORT_POLL_MS, importRowMs: IMPORT_ROW_MS });
 process.exit(0);
