@@ -57,7 +57,8 @@ export async function retrieveArtifact(d: PipelineDeps, artifactId: string, acto
     const art = await d.sources(c).fetchArtifact(c.repository, ref);
     const ext = art.path.toLowerCase().endsWith('.zip') ? '.zip' : '.fits';
     const key = `artifacts/${c.id}/${art.sha256}${ext}`;
-    await d.store.put('quarantine', key, art.bytes, { contentType: ext === '.zip' ? 'application/zip' : 'application/fits' });
+    // The source hashed the bytes as it read them (the port's sha256): the store need not again.
+    await d.store.put('quarantine', key, art.bytes, { contentType: ext === '.zip' ? 'application/zip' : 'application/fits', sha256: art.sha256 });
     await d.repos.transaction(async (tx) => {
       // The batch's lock first: of two retrievals finishing it at once, the later sees the earlier's.
       if (a.batch_id) await tx.batches.lock(a.batch_id);

@@ -276,6 +276,36 @@ describe('FsObjectStore on disk', () => {
     await expect(store.head('public', 'rot.png')).resolves.toBeUndefined();
   });
 
+  it('records the sha256 a caller passes without hashing again; a malformed one is refused, a wrong one never reaches public', async () => {
+    const root = await makeRoot();
+    const store = new FsObjectStore({ root, publicBaseUrl: 'http://x' });
+    const body = randomBytes(300);
+    const put = await store.put('quarantine', 'h/right.png', body, { contentType: 'image/png', sha256: sha256(body) });
+    expect(put.sha256).toBe(sha256(body));
+    expect((await store.head('quarantine', 'h/right.png'))?.sha256).toBe(sha256(body));
+    await expect(store.put('quarantine', 'h/bad.png', body, { contentType: 'image/png', sha256: 'ABC' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(store.head('quarantine', 'h/bad.png')).resolves.toBeUndefined();
+    // Trusted on put (a caller's bug), but publishing re-hashes: the wrong hash stops there.
+    const wrong = sha256(new Uint8Array([9]));
+    await store.put('quarantine', 'h/wrong.png', body, { contentType: 'image/png', sha256: wrong });
+    await expect(
+      store.copy({ area: 'quarantine', key: 'h/wrong.png' }, { area: 'public', key: 'h/wrong.png' }, { contentType: 'image/png' }),
+    ).rejects.toBeInstanceOf(UpstreamRefusedError);
+    await expect(store.head('public', 'h/wrong.png')).resolves.toBeUndefined();
+  });
+
+  it('makes a remembered directory again when it was removed behind its back', async () => {
+    const root = await makeRoot();
+    const store = new FsObjectStore({ root, publicBaseUrl: 'http://x' });
+    await store.put('quarantine', 'images/c1/a.png', new Uint8Array([1]), { contentType: 'image/png' });
+    await fsp.rm(join(root, 'quarantine', 'images'), { recursive: true });
+    await fsp.rm(join(root, '.meta', 'quarantine', 'images'), { recursive: true });
+    const body = new Uint8Array([2, 3]);
+    await store.put('quarantine', 'images/c1/b.png', body, { contentType: 'image/png' });
+    expect([...(await store.get('quarantine', 'images/c1/b.png')).body]).toEqual([2, 3]);
+    expect(await modeOf(join(root, 'quarantine', 'images', 'c1'))).toBe(0o700);
+  });
+
   it('publicUrl encodes under /public/ and trims the base', () => {
     const store = new FsObjectStore({ root: '/nonexistent', publicBaseUrl: 'https://bridge.example.org/' });
     expect(store.publicUrl('ab/cd/x.png')).toBe('https://bridge.example.org/public/ab/cd/x.png');

@@ -28,15 +28,25 @@ import {
  *   root/.meta/<area>/<key>.<ino>.json   0700 dirs, 0600 files
  *
  * The data file is the single commit point. Its metadata sidecar is named
- * after the inode of the data file it describes and is written (atomically)
- * *before* the data file is renamed into place, so whenever a data file is
- * visible its own metadata already exists, and a reader can never pair new
- * bytes with old metadata or vice versa (rename keeps the inode). A crash at
- * any point leaves either the old object or the new one, plus at worst an
- * unreferenced temp file or sidecar. Temp files are named `.#...tmp`; `#` is
- * not a key character, so they are unreachable through the store or
- * servePublic. Sidecars live outside the area trees so no key can collide
- * with one.
+ * after the inode of the data file it describes and is written and fsynced
+ * (file and directory) *before* the data file is renamed into place, so
+ * whenever a data file is visible its own metadata already exists, and a
+ * reader can never pair new bytes with old metadata or vice versa (rename
+ * keeps the inode). The sidecar needs no temp file and rename of its own:
+ * while it is written, the inode in its name belongs to our temp file, which
+ * no reader can reach, and an inode number is not reused while any file or
+ * open handle holds it, so no reader looks that sidecar up until the rename.
+ * A crash at any point leaves either the old object or the new one, plus at
+ * worst an unreferenced temp file or sidecar (a later write that gets the same
+ * inode replaces such a sidecar). Temp files are named `.#...tmp`; `#` is not a
+ * key character, so they are unreachable through the store or servePublic.
+ * Sidecars live outside the area trees so no key can collide with one.
+ *
+ * Cost per put (the pipeline stores every PNG it makes): directories already
+ * made are remembered (a bounded set), so a put to a known directory makes
+ * none; the SHA-256 is taken from the caller when it has one; modes are fixed
+ * with fchmod only when the umask changed them. What stays is what
+ * durability needs: data fsync, sidecar fsync, both directories' fsyncs.
  */
 
 export interface FsObjectStoreOptions {
@@ -73,6 +83,12 @@ const META_DIR_MODE = 0o700;
 const META_FILE_MODE = 0o600;
 /** Retries when a concurrent overwrite swaps the data file between our open and our sidecar read. */
 const READ_ATTEMPTS = 3;
+/**
+ * Directories remembered as made. Images go under one directory per
+ * collection, so a few thousand cover any working set; past this the set
+ * starts again (forgetting costs one mkdir per directory), bounding memory.
+ */
+const MAX_KNOWN_DIRS = 4096;
 
 function errnoCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
@@ -129,6 +145,8 @@ export class FsObjectStore implements ObjectStore {
   private ready: Promise<void> | undefined;
   /** Per-key write serialisation within this process; see the note in write(). */
   private readonly locks = new Map<string, Promise<void>>();
+  /** Directories this process made or found (see MAX_KNOWN_DIRS); forgotten when a write finds one gone. */
+  private readonly knownDirs = new Set<string>();
 
   constructor(opts: FsObjectStoreOptions) {
     if (!opts.root) throw new ValidationError('FsObjectStore needs a root directory', { field: 'root' });
@@ -141,7 +159,7 @@ export class FsObjectStore implements ObjectStore {
     assertArea(area);
     assertValidKey(key);
     assertPutOptions(opts);
-    return this.withLock(area, key, () => this.write(area, key, [body], opts));
+    return this.withLock(area, key, () => this.write(area, key, [body], opts, undefined, opts.sha256));
   }
 
   async get(area: StoreArea, key: string): Promise<{ body: Uint8Array; contentType: string }> {
@@ -292,7 +310,22 @@ export class FsObjectStore implements ObjectStore {
     let dir = base;
     for (const segment of key.split('/').slice(0, -1)) {
       dir = join(dir, segment);
+      if (this.knownDirs.has(dir)) continue;
       await ensureDir(dir, mode, false);
+      if (this.knownDirs.size >= MAX_KNOWN_DIRS) this.knownDirs.clear();
+      this.knownDirs.add(dir);
+    }
+  }
+
+  /** Both trees' parents of a key; with `fresh`, forgets what was remembered first (a directory removed behind our back). */
+  private async ensureAllParents(area: StoreArea, key: string, fresh: boolean): Promise<void> {
+    if (fresh) this.knownDirs.clear();
+    try {
+      await this.ensureParents(this.areaRoot(area), key, DIR_MODE[area]);
+      await this.ensureParents(this.metaRoot(area), key, META_DIR_MODE);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOTDIR' || errnoCode(err) === 'EEXIST') throw keyConflict(area, key);
+      throw mapIoError(err, `creating directories for ${area}/${key}`);
     }
   }
 
@@ -353,6 +386,8 @@ export class FsObjectStore implements ObjectStore {
    * The one write path (put and copy). Callers hold the key's lock: without it
    * two overwrites of one key could interleave so that one removes the sidecar
    * of the other's data file after the kernel reused an inode number.
+   * `expectedSha256` (copy) is checked against the bytes written; `knownSha256`
+   * (put, the caller's own hash of `chunks`) is recorded without hashing again.
    */
   private async write(
     area: StoreArea,
@@ -360,39 +395,44 @@ export class FsObjectStore implements ObjectStore {
     chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
     opts: PutOptions,
     expectedSha256?: string,
+    knownSha256?: string,
   ): Promise<StoredObject> {
     await this.init();
     const dataPath = this.dataPath(area, key);
     const dir = dirname(dataPath);
-    try {
-      await this.ensureParents(this.areaRoot(area), key, DIR_MODE[area]);
-      await this.ensureParents(this.metaRoot(area), key, META_DIR_MODE);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOTDIR' || errnoCode(err) === 'EEXIST') throw keyConflict(area, key);
-      throw mapIoError(err, `creating directories for ${area}/${key}`);
-    }
+    await this.ensureAllParents(area, key, false);
 
     const tmpPath = join(dir, tempName(basename(dataPath)));
     let metaPath: string | undefined;
     let committed = false;
     let fh: FileHandle | undefined;
     try {
-      fh = await open(tmpPath, 'wx', FILE_MODE[area]);
+      try {
+        fh = await open(tmpPath, 'wx', FILE_MODE[area]);
+      } catch (err) {
+        // A remembered directory was removed behind our back: make the parents again, once.
+        if (errnoCode(err) !== 'ENOENT') throw err;
+        await this.ensureAllParents(area, key, true);
+        fh = await open(tmpPath, 'wx', FILE_MODE[area]);
+      }
+      const st = await fh.stat({ bigint: true });
+      const ino = st.ino;
       // open()'s mode is filtered by the umask; the area's mode is a policy, not a default.
-      await fh.chmod(FILE_MODE[area]);
-      const hash = createHash('sha256');
+      // The umask only removes bits, so when the mode came out right no fchmod is needed.
+      const umaskTouched = (Number(st.mode) & 0o777) !== FILE_MODE[area];
+      if (umaskTouched) await fh.chmod(FILE_MODE[area]);
+      const hash = knownSha256 === undefined ? createHash('sha256') : undefined;
       let size = 0;
       for await (const chunk of chunks) {
-        hash.update(chunk);
+        hash?.update(chunk);
         await writeAll(fh, chunk);
         size += chunk.byteLength;
       }
       await fh.sync();
-      const { ino } = await fh.stat({ bigint: true });
       await fh.close();
       fh = undefined;
 
-      const sha256 = hash.digest('hex');
+      const sha256 = hash ? hash.digest('hex') : knownSha256!;
       if (expectedSha256 !== undefined && sha256 !== expectedSha256) {
         throw new UpstreamRefusedError(`filesystem store: source object is corrupt (sha256 ${sha256}, recorded ${expectedSha256})`, { area, key });
       }
@@ -400,7 +440,12 @@ export class FsObjectStore implements ObjectStore {
       if (opts.cacheControl !== undefined) meta.cacheControl = opts.cacheControl;
 
       metaPath = this.metaPath(area, key, ino);
-      await writeFileAtomic(metaPath, JSON.stringify(meta), META_FILE_MODE);
+      // META_FILE_MODE's bits are a subset of every FILE_MODE: if the umask left the data file's mode alone, it leaves the sidecar's too.
+      await writeSidecar(metaPath, JSON.stringify(meta), META_FILE_MODE, umaskTouched).catch(async (err: unknown) => {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+        await this.ensureAllParents(area, key, true);
+        await writeSidecar(metaPath!, JSON.stringify(meta), META_FILE_MODE, umaskTouched);
+      });
 
       const previousIno = await stat(dataPath, { bigint: true }).then(
         (st) => (st.isFile() ? st.ino : undefined),
@@ -476,27 +521,29 @@ async function ensureDir(dir: string, mode: number, enforceExisting: boolean): P
   await chmod(dir, mode);
 }
 
-async function writeFileAtomic(path: string, text: string, mode: number): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, tempName(basename(path)));
-  const fh = await open(tmp, 'wx', mode);
+/**
+ * Writes a sidecar under its final name (see the header: no reader can look it
+ * up yet), durably: the file and its directory entry are synced before the
+ * caller renames the data file into place. A sidecar already there is a stale
+ * one left by a crash for a dead file with the same inode number: replaced.
+ */
+async function writeSidecar(path: string, text: string, mode: number, chmod: boolean): Promise<void> {
+  let fh: FileHandle;
   try {
-    await fh.chmod(mode);
+    fh = await open(path, 'wx', mode);
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw err;
+    await unlink(path);
+    fh = await open(path, 'wx', mode);
+  }
+  try {
+    if (chmod) await fh.chmod(mode);
     await fh.writeFile(text, 'utf8');
     await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
+  } finally {
+    await fh.close();
   }
-  await fh.close();
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fsyncDir(dir);
+  await fsyncDir(dirname(path));
 }
 
 // --- HTTP ----------------------------------------------------------------------

@@ -76,7 +76,10 @@ export const DEFAULT_MAX_GET_BYTES = 64 * 1024 * 1024;
 /** Header-safe printable ASCII: these values are replayed verbatim as HTTP headers by both stores. */
 const HEADER_VALUE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 
-export function assertPutOptions(opts: { contentType: string; cacheControl?: string }): void {
+export function assertPutOptions(opts: { contentType: string; cacheControl?: string; sha256?: string }): void {
+  if (opts?.sha256 !== undefined && (typeof opts.sha256 !== 'string' || !SHA256_HEX.test(opts.sha256))) {
+    throw new ValidationError('sha256 must be a lower-case hex SHA-256 (64 characters)', { field: 'sha256' });
+  }
   if (typeof opts?.contentType !== 'string' || !HEADER_VALUE.test(opts.contentType) || opts.contentType.length > 255) {
     throw new ValidationError('contentType must be a non-empty printable ASCII header value', { field: 'contentType' });
   }

@@ -117,7 +117,8 @@ export class S3ObjectStore implements ObjectStore {
     assertValidKey(key);
     assertPutOptions(opts);
     const bucket = this.bucket(area);
-    const digest = createHash('sha256').update(body).digest();
+    // The caller's hash when it has one (see PutOptions.sha256): S3 still verifies it against the bytes it receives.
+    const digest = opts.sha256 !== undefined ? Buffer.from(opts.sha256, 'hex') : createHash('sha256').update(body).digest();
     const sha256 = digest.toString('hex');
     const headers = this.objectHeaders(area, opts, sha256);
     if (body.byteLength > this.multipartThresholdBytes) {

@@ -7,6 +7,15 @@ export interface PutOptions {
   contentType: string;
   /** e.g. 'public, max-age=31536000, immutable' for content-addressed public keys. */
   cacheControl?: string;
+  /**
+   * hex SHA-256 of the body when the caller has already computed it (it
+   * content-addresses its keys), so the store need not hash the bytes again.
+   * Trusted, not re-computed: re-hashing is the cost this saves, and the
+   * hash comes from the same process and the same bytes. A wrong one is still
+   * caught before anything is public: S3 checks it on upload (and on every
+   * read), and the filesystem store re-hashes what it copies to the public area.
+   */
+  sha256?: string;
 }
 
 export interface StoredObject {
