@@ -58,6 +58,18 @@ export class BullMqJobQueue implements JobQueue {
     await this.queue(def.queue).add(name, data, jobOptions(name, data as JobPayload<N>));
   }
 
+  async addBulk<N extends JobName>(name: N, payloads: readonly JobPayload<N>[]): Promise<void> {
+    if (payloads.length === 0) return;
+    const def = JOBS[name];
+    // Every payload is validated before any is sent: a bad one queues nothing.
+    const jobs = payloads.map((payload) => {
+      const data = def.schema.parse(payload);
+      return { name, data, opts: jobOptions(name, data as JobPayload<N>) };
+    });
+    // BullMQ pipelines the same insert script add() runs, so a job id already present is kept, as with add().
+    await this.queue(def.queue).addBulk(jobs);
+  }
+
   async schedulePoll(collectionId: string, everySeconds: number): Promise<void> {
     await this.queue(JOBS.poll.queue).upsertJobScheduler(`poll-${collectionId}`, { every: everySeconds * 1000 }, { name: 'poll', data: { collectionId }, opts: { ...retryOptions('poll'), ...COMMON_OPTS } });
   }

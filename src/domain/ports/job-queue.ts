@@ -10,6 +10,12 @@ export interface JobQueue {
   /** Validates the payload against the catalogue and enqueues it; the same work already pending is not queued twice. */
   add<N extends JobName>(name: N, payload: JobPayload<N>): Promise<void>;
   /**
+   * add() for many payloads of one job in one round trip: each job gets the
+   * same id as add() would give it, so work already pending is not queued
+   * twice. Not atomic: on failure some may be queued (the sweep finds the rest).
+   */
+  addBulk<N extends JobName>(name: N, payloads: readonly JobPayload<N>[]): Promise<void>;
+  /**
    * Publishes the given approved images, then writes the collection's
    * manifests, then uploads its batches, in that order; returns the
    * release's round (the same images give the same round). With `delayMs`
