@@ -257,7 +257,7 @@ async function childIncremental(stateFile: string, lastId: string): Promise<Reco
         loaded++;
       }
     }
-    const reducer = RunningReducer.fromJSON({ ...state, subjects }, OPTIONS);
+    const reducer = RunningReducer.adopt({ ...state, subjects }, OPTIONS);
     const tLoad = performance.now();
     reducer.takeDirty();
     for (const c of fresh) reducer.feed(c);
@@ -291,7 +291,7 @@ async function childIncremental(stateFile: string, lastId: string): Promise<Reco
       all[k] = st;
     }
   }
-  RunningReducer.fromJSON({ ...meta!, subjects: all }, OPTIONS);
+  RunningReducer.adopt({ ...meta!, subjects: all }, OPTIONS);
   const fullLoadS = (performance.now() - t3) / 1000;
   return { ...warm, coldTotalS: cold.totalS, maxRssMB: incRssMB, fullLoadS };
 }

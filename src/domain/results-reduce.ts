@@ -113,7 +113,8 @@ export async function reduceCollection(d: ResultsReduceDeps, collectionId: strin
     }
     const state: RunningState = { version: 1, repeats: p.options.repeats ?? 'first', subjects: {}, swapVolunteers, totals: { classifications: 0, repeats: 0, stale: 0, skipped: 0, reasons: {} } };
     for (const [k, s] of stored) if (!rebuild.has(k)) state.subjects[k] = s.state as unknown as SubjectState;
-    const reducer = RunningReducer.fromJSON(state, p.options);
+    // The rows were read for this reducer alone: it takes their states as they are, without a copy.
+    const reducer = RunningReducer.adopt(state, p.options);
     const through = new Map<string, string>();
     const images = new Map<string, string>();
     const note = (r: StoredClassification) => {
@@ -259,8 +260,9 @@ function reductionRow(reducer: RunningReducer, key: string, collectionId: string
     subjectId: s.subjectId,
     collectionId,
     imageId,
-    state: JSON.parse(JSON.stringify(s)) as Record<string, unknown>,
-    result: JSON.parse(JSON.stringify(result)) as Record<string, unknown>,
+    // The repository serialises both (KeptVolunteers writes itself as its flat list); nothing changes them meanwhile.
+    state: s as unknown as Record<string, unknown>,
+    result: result as unknown as Record<string, unknown>,
     classifications: s.n,
     throughId,
     task: task ?? null,

@@ -83,14 +83,21 @@ export function dbscan(xs: ArrayLike<number>, ys: ArrayLike<number>, opts: Dbsca
     }
     const id = next++;
     labels[i] = id;
-    const queue = nb;
+    // A point is labelled when first reached and queued once, to be expanded in the order reached (the order
+    // a queue holding every reach would expand it in); queueing every reach made a cluster of n marks cost n^2
+    // pushes. Noise reached from a core point becomes a border point and is not expanded (it is not core).
+    const queue: number[] = [];
+    const reach = (k: number) => {
+      if (labels[k] === -1) labels[k] = id;
+      else if (labels[k] === -2) {
+        labels[k] = id;
+        queue.push(k);
+      }
+    };
+    for (const k of nb) reach(k);
     for (let q = 0; q < queue.length; q++) {
-      const j = queue[q];
-      if (labels[j] === -1) labels[j] = id; // noise reached from a core point: a border point
-      if (labels[j] !== -2) continue;
-      labels[j] = id;
-      const nbj = neighbours(j);
-      if (nbj.length >= minSamples) for (const k of nbj) if (labels[k] < 0) queue.push(k);
+      const nbj = neighbours(queue[q]);
+      if (nbj.length >= minSamples) for (const k of nbj) reach(k);
     }
   }
   return labels;

@@ -1,19 +1,24 @@
 /**
  * Volunteer -> counted classification id of one subject, in memory and in
- * JSON a flat list [volunteer, id, volunteer, id, ...]. An object keyed by
- * volunteers (how version 1 states were first written, still read) is
+ * JSON a flat list [volunteer, id, volunteer, id, ...], both packed
+ * (volunteer.ts: a logged-in volunteer and a Panoptes id are numbers). An
+ * object keyed by volunteers (how version 1 states were first written) is
  * several times slower to JSON.parse: every subject has its own set of
  * keys, and V8 builds hidden classes for each; and loading the touched
- * subjects' rows is the incremental run's main cost. Most subjects have a
- * few dozen volunteers, which a linear scan finds fastest and a list holds
- * smallest; past LINEAR volunteers a Map index is built beside it.
+ * subjects' rows is the incremental run's main cost. Lists of strings
+ * ("user:7", "12") written before packing are read and packed. Most
+ * subjects have a few dozen volunteers, which a linear scan finds fastest
+ * and a list holds smallest; past LINEAR volunteers a Map index is built
+ * beside it.
  */
+import { packId, packVolunteer, readPacked, unpackId, type Packed } from './volunteer.js';
+
 export class KeptVolunteers {
   private static readonly LINEAR = 48;
-  private readonly list: string[];
-  private index: Map<string, number> | undefined;
+  private readonly list: Packed[];
+  private index: Map<Packed, number> | undefined;
 
-  private constructor(list: string[]) {
+  private constructor(list: Packed[]) {
     this.list = list;
   }
 
@@ -21,42 +26,33 @@ export class KeptVolunteers {
     return new KeptVolunteers([]);
   }
 
-  /** From the stored form: the flat list, or a volunteer -> id object. */
-  static from(stored: unknown): KeptVolunteers {
+  /** From the stored form: the flat list, or a volunteer -> id object. A copy, unless `own` (the list is then taken as it is when already packed). */
+  static from(stored: unknown, own = false): KeptVolunteers {
     if (stored instanceof KeptVolunteers) return stored;
     if (Array.isArray(stored)) {
       if (stored.length % 2 !== 0) throw new Error("not a results state: a subject's kept list has an odd length");
-      for (const x of stored) if (typeof x !== 'string') throw new Error("not a results state: a subject's kept list holds a non-string");
-      return new KeptVolunteers(stored as string[]);
+      // An adopted list already packed (what this version writes) is used as it is.
+      let packed = own;
+      for (let i = 0; i < stored.length && packed; i++) packed = typeof stored[i] === 'number' ? Number.isSafeInteger(stored[i]) : i % 2 === 0 && typeof stored[i] === 'string' && !(stored[i] as string).startsWith('user:');
+      if (packed) return new KeptVolunteers(stored as Packed[]);
+      const list: Packed[] = new Array<Packed>(stored.length);
+      for (let i = 0; i < stored.length; i++) {
+        const p = readPacked(stored[i], i % 2 === 0 ? packVolunteer : packId);
+        if (p === undefined) throw new Error("not a results state: a subject's kept list holds something other than volunteers and ids");
+        list[i] = p;
+      }
+      return new KeptVolunteers(list);
     }
     if (stored !== null && typeof stored === 'object') {
-      const list: string[] = [];
-      for (const v of Object.keys(stored)) list.push(v, String((stored as Record<string, unknown>)[v]));
+      const list: Packed[] = [];
+      for (const v of Object.keys(stored)) list.push(packVolunteer(v), packId(String((stored as Record<string, unknown>)[v])));
       return new KeptVolunteers(list);
     }
     throw new Error("not a results state: a subject's kept volunteers are neither a list nor an object");
   }
 
-  /** Where the volunteer sits (for idAt/setAt), or -1. */
-  slotOf(volunteer: string): number {
-    return this.find(volunteer);
-  }
-
-  idAt(slot: number): string {
-    return this.list[slot + 1];
-  }
-
-  setAt(slot: number, id: string): void {
-    this.list[slot + 1] = id;
-  }
-
-  /** Adds a volunteer known to be absent (slotOf said -1). */
-  add(volunteer: string, id: string): void {
-    this.index?.set(volunteer, this.list.length);
-    this.list.push(volunteer, id);
-  }
-
-  private find(volunteer: string): number {
+  /** Where the (packed) volunteer sits (for idAt/setAt), or -1. */
+  slotOf(volunteer: Packed): number {
     const l = this.list;
     if (l.length <= 2 * KeptVolunteers.LINEAR) {
       for (let i = 0; i < l.length; i += 2) if (l[i] === volunteer) return i;
@@ -69,22 +65,26 @@ export class KeptVolunteers {
     return this.index.get(volunteer) ?? -1;
   }
 
-  get(volunteer: string): string | undefined {
-    const i = this.find(volunteer);
-    return i < 0 ? undefined : this.list[i + 1];
+  /** The classification id counted at a slot, as text. */
+  idAt(slot: number): string {
+    return unpackId(this.list[slot + 1]);
   }
 
-  set(volunteer: string, id: string): void {
-    const i = this.find(volunteer);
-    if (i >= 0) this.setAt(i, id);
-    else this.add(volunteer, id);
+  setAt(slot: number, id: string): void {
+    this.list[slot + 1] = packId(id);
+  }
+
+  /** Adds a volunteer known to be absent (slotOf said -1). */
+  add(volunteer: Packed, id: string): void {
+    this.index?.set(volunteer, this.list.length);
+    this.list.push(volunteer, packId(id));
   }
 
   get size(): number {
     return this.list.length / 2;
   }
 
-  toJSON(): string[] {
+  toJSON(): Packed[] {
     return this.list;
   }
 }

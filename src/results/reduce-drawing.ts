@@ -13,7 +13,7 @@
  * subject's marks (compactly, MarkSet) and re-clusters that subject only.
  */
 import { dbscan, type DbscanOptions } from './dbscan.js';
-import { compareIds } from './volunteer.js';
+import { comparePacked, packId, type Packed } from './volunteer.js';
 import type { DrawingExtract, Mark, SkyMap, ToolType } from './types.js';
 
 /** Numbers stored per mark, after x and y. */
@@ -28,14 +28,29 @@ const EXTRA: Record<ToolType, readonly (keyof Mark)[]> = {
  * The marks of one (frame, tool) on one subject, flat so a million marks stay
  * small and JSON-friendly: `v` holds [x, y, ...EXTRA] per mark, `ids` the
  * classification each mark came from (for canonical order and retraction).
+ *
+ * With `scale` (sets made since it exists), `v` holds each number times
+ * `scale`, rounded: integers in thousandths of a pixel (or degree). A
+ * volunteer's click is not known to better than a screen pixel, so nothing
+ * is lost, and the stored state halves: full-precision doubles such as
+ * 96.1677215961441 were most of a subject's JSON, and integers are what
+ * JSON.parse and JSON.stringify handle fastest (the incremental step reads
+ * and writes every touched subject's state). Sets without `scale` (stored
+ * before) keep plain numbers. The batch and running reductions both go
+ * through addMarks, so they agree exactly.
  */
 export interface MarkSet {
   frame: number;
   tool: number;
   toolType: ToolType;
   v: number[];
-  ids: string[];
+  /** Packed (volunteer.ts): numbers for Panoptes ids. */
+  ids: Packed[];
+  scale?: number;
 }
+
+/** Stored mark numbers are in 1/MARK_SCALE of a pixel (or degree). */
+export const MARK_SCALE = 1000;
 
 export interface Cluster {
   x: number;
@@ -71,26 +86,34 @@ export const markSetKey = (frame: number, tool: number) => `${frame}:${tool}`;
 
 /** Appends one classification's marks to the sets (created as needed). A mark whose type disagrees with its set is dropped. */
 export function addMarks(sets: Record<string, MarkSet>, classificationId: string, marks: readonly Mark[]): void {
+  const id = packId(classificationId);
   for (const m of marks) {
     const key = markSetKey(m.frame, m.tool);
     let s = sets[key];
-    if (!s) s = sets[key] = { frame: m.frame, tool: m.tool, toolType: m.toolType, v: [], ids: [] };
+    if (!s) s = sets[key] = { frame: m.frame, tool: m.tool, toolType: m.toolType, v: [], ids: [], scale: MARK_SCALE };
     if (s.toolType !== m.toolType) continue;
-    s.v.push(m.x, m.y);
-    for (const f of EXTRA[m.toolType]) s.v.push(m[f] as number);
-    s.ids.push(classificationId);
+    const k = s.scale;
+    if (k === undefined) {
+      s.v.push(m.x, m.y);
+      for (const f of EXTRA[m.toolType]) s.v.push(m[f] as number);
+    } else {
+      s.v.push(Math.round(m.x * k), Math.round(m.y * k));
+      for (const f of EXTRA[m.toolType]) s.v.push(Math.round((m[f] as number) * k));
+    }
+    s.ids.push(id);
   }
 }
 
 /** Takes back every mark of one classification. */
 export function removeMarks(sets: Record<string, MarkSet>, classificationId: string): void {
+  const id = packId(classificationId);
   for (const key of Object.keys(sets)) {
     const s = sets[key];
     const stride = 2 + EXTRA[s.toolType].length;
     const v: number[] = [];
-    const ids: string[] = [];
+    const ids: Packed[] = [];
     for (let i = 0; i < s.ids.length; i++) {
-      if (s.ids[i] === classificationId) continue;
+      if (s.ids[i] === id) continue;
       ids.push(s.ids[i]);
       for (let k = 0; k < stride; k++) v.push(s.v[i * stride + k]);
     }
@@ -116,10 +139,12 @@ export function clusterMarkSet(s: MarkSet, opts: DbscanOptions, sky?: SkyMap): T
   const order = s.ids.map((_, i) => i);
   // Marks arrive in id order (the running reduction applies classifications so): sort only when they did not.
   let sorted = true;
-  for (let i = 1; i < order.length && sorted; i++) sorted = compareIds(s.ids[i - 1], s.ids[i]) <= 0;
-  if (!sorted) order.sort((a, b) => compareIds(s.ids[a], s.ids[b]) || a - b);
-  const xs = order.map((i) => s.v[i * stride]);
-  const ys = order.map((i) => s.v[i * stride + 1]);
+  for (let i = 1; i < order.length && sorted; i++) sorted = comparePacked(s.ids[i - 1], s.ids[i]) <= 0;
+  if (!sorted) order.sort((a, b) => comparePacked(s.ids[a], s.ids[b]) || a - b);
+  const k = s.scale ?? 1;
+  const at = (i: number) => s.v[i] / k;
+  const xs = order.map((i) => at(i * stride));
+  const ys = order.map((i) => at(i * stride + 1));
   const labels = dbscan(xs, ys, opts);
   const members: number[][] = [];
   let noise = 0;
@@ -134,7 +159,7 @@ export function clusterMarkSet(s: MarkSet, opts: DbscanOptions, sky?: SkyMap): T
     const my = mean(cy);
     const c: Cluster = { x: mx, y: my, stdX: std(cx, mx), stdY: std(cy, my), count: ks.length };
     extra.forEach((f, e) => {
-      const vals = ks.map((k) => s.v[order[k] * stride + 2 + e]);
+      const vals = ks.map((m) => at(order[m] * stride + 2 + e));
       if (f === 'angle') {
         // Axial mean: an ellipse at 10 degrees is the one at 190; average doubled angles on the circle.
         const sn = vals.reduce((a, d) => a + Math.sin((2 * d * Math.PI) / 180), 0);

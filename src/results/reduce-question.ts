@@ -64,10 +64,22 @@ export function addQuestion(acc: QuestionCounts, answers: readonly string[], sig
   }
 }
 
+type Ranker = (a: string, b: string) => number;
+/** One ranker per answer list: the running reduction summarises thousands of subjects with the same list. */
+const rankers = new WeakMap<readonly string[], Ranker>();
+const BY_STRING: Ranker = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Orders answers for display and tie-breaking: more votes first, then workflow order, then string order. */
-export function answerRanker(answerOrder: readonly string[] | undefined): (a: string, b: string) => number {
+export function answerRanker(answerOrder: readonly string[] | undefined): Ranker {
+  if (!answerOrder) return BY_STRING;
+  let r = rankers.get(answerOrder);
+  if (!r) rankers.set(answerOrder, (r = makeRanker(answerOrder)));
+  return r;
+}
+
+function makeRanker(answerOrder: readonly string[]): Ranker {
   const rank = new Map<string, number>();
-  answerOrder?.forEach((l, i) => {
+  answerOrder.forEach((l, i) => {
     if (!rank.has(l)) rank.set(l, i);
   });
   return (a, b) => {

@@ -23,7 +23,7 @@
  * the reductions equal reduceAll's exactly (tested).
  *
  * `JSON.stringify(reducer.state)` is what goes in the database column,
- * `RunningReducer.fromJSON` reads it back: the state is plain data but for
+ * `RunningReducer.fromJSON` (or `adopt`, without a copy) reads it back: the state is plain data but for
  * each subject's kept volunteers (a Map that serialises itself as a flat
  * list, KeptVolunteers). Each subject's part (`state.subjects[key]`) can also be stored on
  * its own row; SWAP volunteers live in `state.swapVolunteers`.
@@ -35,7 +35,7 @@ import { addQuestion, emptyQuestionCounts, summariseQuestion, type QuestionCount
 import { addSurvey, emptySurveyCounts, summariseSurvey, type SurveyCounts } from './reduce-survey.js';
 import { resolveSwap, swapApply, swapResult, type ResolvedSwapOptions, type SwapSubject, type VolunteerSkill } from './swap.js';
 import { dict, type Dict, type Extract, type RawClassification, type RepeatMode, type Skip, type SurveyMark } from './types.js';
-import { compareIds, volunteerKey } from './volunteer.js';
+import { compareIds, packVolunteer, readPacked, packId, volunteerKey, type Packed } from './volunteer.js';
 import { KeptVolunteers } from './kept-volunteers.js';
 
 export interface DrawingState {
@@ -49,15 +49,28 @@ export type TaskState = QuestionCounts | SurveyCounts | DrawingState;
 /** What a volunteer's counted classification contributed, per task (repeats "last" only). */
 type Contribution = string[] | SurveyMark[] | 1;
 
-/** Marks a subject changed since the last takeDirty; a symbol, so JSON.stringify leaves it out of the stored state. */
-const DIRTY = Symbol('dirty');
-/** The subject's key in `state.subjects`, kept on it while in memory (not stored, as DIRTY). */
-const KEY = Symbol('key');
+/**
+ * A subject as the reducer finds it: its key in `state.subjects` and whether
+ * it changed since the last takeDirty. Kept beside the subject's state, not
+ * on it: flags added to and deleted from the states themselves changed the
+ * shape of thousands of objects per step (and `delete` turns an object into
+ * a slow dictionary), which the incremental step paid for on every subject.
+ */
+interface Slot {
+  readonly key: string;
+  readonly s: SubjectState;
+  dirty: boolean;
+}
+
+/** A volunteer's key (volunteerKey: SWAP skills, "last" contributions) and its packed form (kept lists). */
+interface Volunteer {
+  readonly key: string;
+  readonly token: Packed;
+}
+
 const NO_SKIPS: Skip[] = Object.freeze([]) as unknown as Skip[];
 
 export interface SubjectState {
-  [DIRTY]?: true;
-  [KEY]?: string;
   workflowId: string;
   subjectId: string;
   n: number;
@@ -97,16 +110,17 @@ export interface ApplyResult {
 export class RunningReducer {
   readonly state: RunningState;
   private readonly swap: ResolvedSwapOptions | undefined;
-  /** Keys of the subjects changed since takeDirty (each once: the subject carries the DIRTY flag meanwhile). */
-  private readonly dirty: string[] = [];
+  /** The subjects changed since takeDirty, each once (its slot says so meanwhile). */
+  private readonly dirty: Slot[] = [];
   private readonly extracts: Extract[] = [];
   private readonly skips: Skip[] = [];
-  private readonly byUserId = new Map<string, string>();
-  /** workflow -> subject id -> state (see subjectState). */
-  private readonly index = new Map<string, Map<string, SubjectState>>();
+  private readonly byUserId = new Map<string, Volunteer>();
+  /** workflow -> subject id -> slot (see subjectSlot). */
+  private readonly index = new Map<string, Map<string, Slot>>();
   /** Per workflow, the options extraction is given (one object, not one per classification). */
   private readonly extractOptions = new Map<string, ExtractOptions>();
-  private readonly byUserName = new Map<string, string>();
+  private readonly byUserName = new Map<string, Volunteer>();
+  private readonly answerOrders = new Map<string, Map<string, string[] | undefined>>();
 
   constructor(
     private readonly options: ReduceOptions = {},
@@ -130,11 +144,39 @@ export class RunningReducer {
     }
   }
 
-  /** Reads a stored state (a parsed JSON value or its text) back; its objects are copied as dictionaries that inherit nothing. */
+  /**
+   * Reads a stored state (a parsed JSON value or its text) back. The value is
+   * not changed or kept: what the reducer will mutate is copied, and every
+   * object keyed by data (answers, choices, tasks, volunteers) becomes a
+   * dictionary that inherits nothing, so an answer called "constructor"
+   * counts like any other.
+   */
   static fromJSON(json: unknown, options: ReduceOptions = {}): RunningReducer {
-    const value = typeof json === 'string' ? (JSON.parse(json) as unknown) : json;
-    const s = toDicts(value) as RunningState;
-    if (!s || s.version !== 1 || typeof s.subjects !== 'object') throw new Error('not a results state (version 1)');
+    return typeof json === 'string' ? RunningReducer.read(JSON.parse(json), options, true) : RunningReducer.read(json, options, false);
+  }
+
+  /**
+   * fromJSON without the copy: takes a stored state just parsed for it (the
+   * service's rows) as its own, changing it in place. The caller must not use
+   * the value afterwards. Copying every touched subject cost as much as
+   * parsing it in the incremental step.
+   */
+  static adopt(value: unknown, options: ReduceOptions = {}): RunningReducer {
+    return RunningReducer.read(value, options, true);
+  }
+
+  private static read(value: unknown, options: ReduceOptions, own: boolean): RunningReducer {
+    if (!isObject(value) || value.version !== 1 || !isObject(value.subjects)) throw new Error('not a results state (version 1)');
+    const subjects = dict<SubjectState>();
+    const stored = value.subjects;
+    for (const k in stored) if (Object.hasOwn(stored, k)) subjects[k] = reviveSubject(stored[k], k, own);
+    const s: RunningState = {
+      version: 1,
+      repeats: value.repeats as RepeatMode,
+      subjects,
+      swapVolunteers: toDicts(value.swapVolunteers ?? {}) as Dict<VolunteerSkill>,
+      totals: toDicts(value.totals ?? { classifications: 0, repeats: 0, stale: 0, skipped: 0, reasons: {} }) as RunningState['totals'],
+    };
     return new RunningReducer(options, s);
   }
 
@@ -160,7 +202,8 @@ export class RunningReducer {
     const skipped = this.skips;
     extracts.length = 0;
     skipped.length = 0;
-    const volunteer = this.volunteerOf(c);
+    const who = this.volunteerOf(c);
+    const volunteer = who.key;
     let extractOptions = this.extractOptions.get(c.workflowId);
     if (!extractOptions) this.extractOptions.set(c.workflowId, (extractOptions = { tasks: this.options.workflows?.[c.workflowId] }));
     extractInto(c, extractOptions, extracts, skipped, volunteer);
@@ -169,17 +212,17 @@ export class RunningReducer {
       st.totals.reasons[s.reason] = (st.totals.reasons[s.reason] ?? 0) + 1;
     }
     for (const subjectId of c.subjectIds) {
-      const s = this.subjectState(c.workflowId, subjectId);
-      const key = s[KEY]!;
-      if (!this.admit(s, c.id, volunteer)) continue;
+      const slot = this.subjectSlot(c.workflowId, subjectId);
+      const s = slot.s;
+      if (!this.admit(s, c.id, who)) continue;
       const mine = st.repeats === 'last' ? (s.contrib![volunteer] = dict<Contribution>()) : undefined;
       for (const e of extracts) if (e.subjectId === subjectId) this.add(s, e, volunteer, mine, skipped);
-      // A flag on the subject saves a lookup in the (large) dirty set for every classification of an already dirty subject.
-      if (s[DIRTY] !== true) {
-        s[DIRTY] = true;
-        this.dirty.push(key);
+      // A flag on the slot saves a lookup in a (large) dirty set for every classification of an already dirty subject.
+      if (!slot.dirty) {
+        slot.dirty = true;
+        this.dirty.push(slot);
       }
-      touched?.push(key);
+      touched?.push(slot.key);
     }
   }
 
@@ -189,16 +232,16 @@ export class RunningReducer {
    * dictionary is keyed by "workflow/subject", a string each lookup would
    * first have to build and have V8 look up among its property names.
    */
-  private subjectState(workflowId: string, subjectId: string): SubjectState {
+  private subjectSlot(workflowId: string, subjectId: string): Slot {
     let bySubject = this.index.get(workflowId);
     if (!bySubject) this.index.set(workflowId, (bySubject = new Map()));
-    let s = bySubject.get(subjectId);
-    if (s) return s;
+    let slot = bySubject.get(subjectId);
+    if (slot) return slot;
     const key = subjectKey(workflowId, subjectId);
-    s = this.state.subjects[key] ?? (this.state.subjects[key] = newSubject(workflowId, subjectId, this.state.repeats));
-    s[KEY] = key;
-    bySubject.set(subjectId, s);
-    return s;
+    const s = this.state.subjects[key] ?? (this.state.subjects[key] = newSubject(workflowId, subjectId, this.state.repeats));
+    slot = { key, s, dirty: false };
+    bySubject.set(subjectId, slot);
+    return slot;
   }
 
   /**
@@ -209,18 +252,22 @@ export class RunningReducer {
    * once per volunteer rather than per classification. Anonymous keys
    * ('anon:<id>') are unique already and not kept here.
    */
-  private volunteerOf(c: RawClassification): string {
+  private volunteerOf(c: RawClassification): Volunteer {
     const byId = c.userId !== null && c.userId !== undefined && c.userId !== '';
-    if (!byId && !c.userName) return volunteerKey(c);
+    if (!byId && !c.userName) {
+      const key = volunteerKey(c);
+      return { key, token: key };
+    }
     const table = byId ? this.byUserId : this.byUserName;
     const raw = byId ? c.userId! : c.userName!;
     const known = table.get(raw);
     if (known !== undefined) return known;
     // The copy V8 keeps as a property name ("internalized"): looking it up in the SWAP skills by name then
     // skips V8's string table, and comparing two such strings is comparing two pointers.
-    const name = Object.keys({ [volunteerKey(c)]: 0 })[0];
-    table.set(raw, name);
-    return name;
+    const key = Object.keys({ [volunteerKey(c)]: 0 })[0];
+    const v: Volunteer = { key, token: packVolunteer(key) };
+    table.set(raw, v);
+    return v;
   }
 
   /** Applies many; returns the subjects touched. */
@@ -231,7 +278,7 @@ export class RunningReducer {
   }
 
   /** Decides whether a classification counts for this subject under the repeat rule, retracting a replaced one. */
-  private admit(s: SubjectState, id: string, volunteer: string): boolean {
+  private admit(s: SubjectState, id: string, volunteer: Volunteer): boolean {
     const t = this.state.totals;
     if (this.state.repeats === 'all') {
       if (s.last !== undefined && compareIds(id, s.last) <= 0) return (t.stale++, false);
@@ -241,17 +288,17 @@ export class RunningReducer {
     }
     // One search of the kept list for both the question and the answer (it is scanned for every classification).
     const kept = s.kept!;
-    const slot = kept.slotOf(volunteer);
+    const slot = kept.slotOf(volunteer.token);
     if (slot >= 0) {
       const prev = kept.idAt(slot);
       if (compareIds(id, prev) <= 0) return (t.stale++, false);
       if (this.state.repeats === 'first') return (t.repeats++, false);
-      this.retract(s, volunteer, prev);
+      this.retract(s, volunteer.key, prev);
       t.repeats++;
       kept.setAt(slot, id);
     } else {
       s.n++;
-      kept.add(volunteer, id);
+      kept.add(volunteer.token, id);
     }
     return true;
   }
@@ -304,11 +351,12 @@ export class RunningReducer {
   /** Keys of the subjects changed since the last call (to write back and re-reduce only those). */
   takeDirty(): string[] {
     const out = this.dirty.splice(0);
-    for (const k of out) {
-      const sub = this.state.subjects[k];
-      if (sub) delete sub[DIRTY];
+    const keys: string[] = new Array<string>(out.length);
+    for (let i = 0; i < out.length; i++) {
+      out[i].dirty = false;
+      keys[i] = out[i].key;
     }
-    return out;
+    return keys;
   }
 
   subjectKeys(): string[] {
@@ -323,13 +371,21 @@ export class RunningReducer {
     const sky = this.options.skyFor?.(s.subjectId);
     for (const task of Object.keys(s.tasks).sort()) {
       const ts = s.tasks[task];
-      if (ts.kind === 'question') tasks[task] = summariseQuestion(ts, answerOrder(this.options, s.workflowId, task));
+      if (ts.kind === 'question') tasks[task] = summariseQuestion(ts, this.answerOrder(s.workflowId, task));
       else if (ts.kind === 'survey') tasks[task] = summariseSurvey(ts);
       else tasks[task] = summariseDrawing(ts.n, ts.sets, dbscanOptions(this.options), sky);
     }
     const out: SubjectReduction = { workflowId: s.workflowId, subjectId: s.subjectId, classifications: s.n, tasks };
     if (s.swap && this.swap) out.swap = swapResult(s.swap, this.swap, s.subjectId);
     return out;
+  }
+
+  /** The workflow's answer list for a question, the same array each time (summariseQuestion caches its ranker by it). */
+  private answerOrder(workflowId: string, task: string): string[] | undefined {
+    let byTask = this.answerOrders.get(workflowId);
+    if (!byTask) this.answerOrders.set(workflowId, (byTask = new Map()));
+    if (!byTask.has(task)) byTask.set(task, answerOrder(this.options, workflowId, task));
+    return byTask.get(task);
   }
 
   /** Every subject's reduction, in key order. */
@@ -351,19 +407,91 @@ function newSubject(workflowId: string, subjectId: string, repeats: RepeatMode):
   return s;
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Own keys of a parsed object, copied into a dictionary (values as they are). */
+function copyDict<T>(v: unknown): Dict<T> {
+  const out = dict<T>();
+  if (isObject(v)) for (const k in v) if (Object.hasOwn(v, k)) out[k] = v[k] as T;
+  return out;
+}
+
 /**
- * Deep copy with every plain object as a dictionary that inherits nothing
- * (stored keys are volunteers' and PIs' strings). A copy rather than
- * Object.setPrototypeOf in place: objects whose prototype was changed after
- * creation were measured slower to use (bench:results, incremental step).
+ * One stored subject, rebuilt field by field (the same fields, in the same
+ * order, as newSubject makes, so V8 gives old and new subjects one shape).
+ * Only what is keyed by data becomes a dictionary; mark lists and the kept
+ * list are copied flat, or, when the state is adopted (`own`), taken as they
+ * are and the parsed dictionaries made to inherit nothing in place. Lists
+ * written before ids were packed are packed. This replaced a generic deep
+ * copy of the whole state, which cost as much as parsing it.
  */
-function toDicts(v: unknown): unknown {
-  if (Array.isArray(v)) {
-    // Mark coordinates and ids are long lists of numbers and strings: copy those without a call per element.
-    let flat = true;
-    for (let i = 0; i < v.length && flat; i++) flat = v[i] === null || typeof v[i] !== 'object';
-    return flat ? v.slice() : v.map(toDicts);
+function reviveSubject(v: unknown, key: string, own: boolean): SubjectState {
+  if (!isObject(v) || !isObject(v.tasks)) throw new Error(`not a results state: subject ${key} has no tasks`);
+  const stored = v.tasks;
+  const tasks = own ? inherit(stored) : dict<unknown>();
+  // for-in rather than Object.keys (no array per subject): parsed JSON has no inherited enumerable keys.
+  for (const t in stored) if (Object.hasOwn(stored, t)) tasks[t] = reviveTask(stored[t], key, t, own);
+  const s: SubjectState = { workflowId: String(v.workflowId), subjectId: String(v.subjectId), n: Number(v.n), tasks: tasks as Dict<TaskState> };
+  if (v.kept !== undefined) s.kept = KeptVolunteers.from(v.kept, own);
+  if (v.contrib !== undefined) s.contrib = toDicts(v.contrib) as Dict<Dict<Contribution>>;
+  if (v.last !== undefined) s.last = String(v.last);
+  if (isObject(v.swap)) s.swap = { p: Number(v.swap.p), n: Number(v.swap.n), yes: Number(v.swap.yes) };
+  return s;
+}
+
+/** The parsed object itself, made to inherit nothing (an adopted state: no copy). */
+function inherit(v: Record<string, unknown>): Dict<unknown> {
+  Object.setPrototypeOf(v, null);
+  return v;
+}
+
+function reviveTask(t: unknown, key: string, task: string, own: boolean): TaskState {
+  const asDict = own ? (v: unknown) => (isObject(v) ? (inherit(v) as Dict<number>) : dict<number>()) : copyDict<number>;
+  if (isObject(t)) {
+    if (t.kind === 'question') return { kind: 'question', multiple: t.multiple === true, n: Number(t.n), counts: asDict(t.counts) };
+    if (t.kind === 'survey') {
+      const choices = dict<{ count: number; answers: Dict<Dict<number>> }>();
+      const stored = isObject(t.choices) ? t.choices : {};
+      for (const c in stored) {
+        if (!Object.hasOwn(stored, c)) continue;
+        const choice = stored[c] as { count?: unknown; answers?: unknown };
+        const answers = dict<Dict<number>>();
+        if (isObject(choice.answers)) for (const q in choice.answers) if (Object.hasOwn(choice.answers, q)) answers[q] = asDict(choice.answers[q]);
+        choices[c] = { count: Number(choice.count), answers };
+      }
+      return { kind: 'survey', n: Number(t.n), choices };
+    }
+    if (t.kind === 'drawing') {
+      const sets = dict<MarkSet>();
+      const stored = isObject(t.sets) ? t.sets : {};
+      for (const k in stored) {
+        if (!Object.hasOwn(stored, k)) continue;
+        const m = stored[k] as MarkSet;
+        if (!Array.isArray(m.v) || !Array.isArray(m.ids)) throw new Error(`not a results state: subject ${key}, task ${task} has a mark set without marks`);
+        let packed = own;
+        for (let i = 0; i < m.ids.length && packed; i++) packed = typeof m.ids[i] === 'number';
+        let ids = m.ids;
+        if (!packed) {
+          ids = new Array<Packed>(m.ids.length);
+          for (let i = 0; i < ids.length; i++) {
+            const p = readPacked(m.ids[i], packId);
+            if (p === undefined) throw new Error(`not a results state: subject ${key}, task ${task} has a mark of no classification`);
+            ids[i] = p;
+          }
+        }
+        const set: MarkSet = { frame: m.frame, tool: m.tool, toolType: m.toolType, v: own ? m.v : m.v.slice(), ids };
+        if (typeof m.scale === 'number') set.scale = m.scale;
+        sets[k] = set;
+      }
+      return { kind: 'drawing', n: Number(t.n), sets };
+    }
   }
+  throw new Error(`not a results state: subject ${key}, task ${task} is of no known kind`);
+}
+
+/** Deep copy with every plain object as a dictionary that inherits nothing (for the small, data-keyed parts). */
+function toDicts(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(toDicts);
   if (v === null || typeof v !== 'object') return v;
   const out = dict<unknown>();
   // for-in rather than Object.keys (no array per object): parsed JSON has no inherited enumerable keys.

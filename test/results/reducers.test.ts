@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import {
   dbscan,
   extractClassification,
@@ -98,34 +99,21 @@ describe('DBSCAN', () => {
       ys.push(g === 12 ? rand() * 500 : 30 * (g % 4) + rand() * 6);
     }
     const opts = { eps: 5, minSamples: 3 };
-    // The textbook algorithm, every pair compared, neighbours in input order.
-    const reference = (() => {
-      const labels = new Array<number>(xs.length).fill(-2);
-      const nb = (i: number) => xs.map((_, j) => j).filter((j) => (xs[j] - xs[i]) ** 2 + (ys[j] - ys[i]) ** 2 <= opts.eps ** 2);
-      let next = 0;
-      for (let i = 0; i < xs.length; i++) {
-        if (labels[i] !== -2) continue;
-        const n0 = nb(i);
-        if (n0.length < opts.minSamples) {
-          labels[i] = -1;
-          continue;
-        }
-        const id = next++;
-        labels[i] = id;
-        for (let q = 0; q < n0.length; q++) {
-          const j = n0[q];
-          if (labels[j] === -1) labels[j] = id;
-          if (labels[j] !== -2) continue;
-          labels[j] = id;
-          const nj = nb(j);
-          if (nj.length >= opts.minSamples) for (const k of nj) if (labels[k] < 0) n0.push(k);
-        }
-      }
-      return labels;
-    })();
+    const reference = textbookDbscan(xs, ys, opts);
     const got = [...dbscan(xs, ys, opts)];
     expect(got).toEqual(reference);
     expect(new Set(got.filter((l) => l >= 0)).size).toBeGreaterThanOrEqual(12);
+  });
+  it('labels small sets (every pair compared) exactly as the textbook algorithm does, whatever eps and minSamples', () => {
+    const point = fc.tuple(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 60 }));
+    fc.assert(
+      fc.property(fc.array(point, { maxLength: 64 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 6 }), (pts, eps, minSamples) => {
+        const xs = pts.map((p) => p[0]);
+        const ys = pts.map((p) => p[1]);
+        expect([...dbscan(xs, ys, { eps, minSamples })]).toEqual(textbookDbscan(xs, ys, { eps, minSamples }));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('joins a border point to the cluster that reaches it', () => {
@@ -259,3 +247,29 @@ describe('reductions of generated classifications, against counting done here', 
     expect(extractClassification(bad[0], { tasks: TASKS }).extracts).toHaveLength(3);
   });
 });
+
+/** The textbook algorithm, every pair compared, every reach queued, neighbours in input order. */
+function textbookDbscan(xs: number[], ys: number[], opts: { eps: number; minSamples: number }): number[] {
+  const labels = new Array<number>(xs.length).fill(-2);
+  const nb = (i: number) => xs.map((_, j) => j).filter((j) => (xs[j] - xs[i]) ** 2 + (ys[j] - ys[i]) ** 2 <= opts.eps ** 2);
+  let next = 0;
+  for (let i = 0; i < xs.length; i++) {
+    if (labels[i] !== -2) continue;
+    const n0 = nb(i);
+    if (n0.length < opts.minSamples) {
+      labels[i] = -1;
+      continue;
+    }
+    const id = next++;
+    labels[i] = id;
+    for (let q = 0; q < n0.length; q++) {
+      const j = n0[q];
+      if (labels[j] === -1) labels[j] = id;
+      if (labels[j] !== -2) continue;
+      labels[j] = id;
+      const nj = nb(j);
+      if (nj.length >= opts.minSamples) for (const k of nj) if (labels[k] < 0) n0.push(k);
+    }
+  }
+  return labels;
+}
