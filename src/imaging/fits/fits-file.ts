@@ -139,6 +139,20 @@ export class FitsFile {
     }
   }
 
+  /**
+   * Reads the HDU's data straight into `into` (exactly dataBytes long), where
+   * the source can: the caller's own array, so no scratch copy is made or
+   * kept. Answers false when the source cannot read into a buffer.
+   */
+  async readDataInto(hdu: Hdu, into: Uint8Array): Promise<boolean> {
+    this.checkPresent(hdu);
+    if (!this.source.readInto) return false;
+    if (into.length !== hdu.dataBytes) throw new Error(`readDataInto: ${into.length} bytes given for ${hdu.dataBytes}`);
+    const bytes = await this.source.readInto(hdu.dataOffset, hdu.dataBytes, into);
+    if (bytes.length !== hdu.dataBytes) throw new ImagingError('data is truncated', { file: this.name, hdu: hdu.index });
+    return true;
+  }
+
   async readData(hdu: Hdu): Promise<Uint8Array> {
     this.checkPresent(hdu);
     const bytes = await this.source.read(hdu.dataOffset, hdu.dataBytes);
