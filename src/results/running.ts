@@ -22,32 +22,25 @@
  * reduceAll or sorted first. Applied in id order, in any number of chunks,
  * the reductions equal reduceAll's exactly (tested).
  *
- * `JSON.stringify(reducer.state)` is what goes in the database column,
- * `RunningReducer.fromJSON` (or `adopt`, without a copy) reads it back: the state is plain data but for
- * each subject's kept volunteers (a Map that serialises itself as a flat
- * list, KeptVolunteers). Each subject's part (`state.subjects[key]`) can also be stored on
- * its own row; SWAP volunteers live in `state.swapVolunteers`.
+ * `JSON.stringify(reducer.state)` is what goes in the database column;
+ * `RunningReducer.fromJSON` (or `adopt`, without a copy) reads it back
+ * (running-state.ts). The state is plain data but for each subject's kept
+ * volunteers (KeptVolunteers, which serialises itself as a flat list). Each
+ * subject's part (`state.subjects[key]`) can also be stored on its own row;
+ * SWAP volunteers live in `state.swapVolunteers`.
  */
 import { extractInto, type ExtractOptions } from './extract.js';
-import { addMarks, removeMarks, summariseDrawing, type MarkSet } from './reduce-drawing.js';
+import { addMarks, removeMarks, summariseDrawing } from './reduce-drawing.js';
 import { answerOrder, checkOptions, dbscanOptions, subjectKey, type ReduceOptions, type SubjectReduction, type TaskReduction } from './reduce-options.js';
-import { addQuestion, emptyQuestionCounts, summariseQuestion, type QuestionCounts } from './reduce-question.js';
-import { addSurvey, emptySurveyCounts, summariseSurvey, type SurveyCounts } from './reduce-survey.js';
-import { resolveSwap, swapApply, swapResult, type ResolvedSwapOptions, type SwapSubject, type VolunteerSkill } from './swap.js';
+import { addQuestion, emptyQuestionCounts, summariseQuestion } from './reduce-question.js';
+import { addSurvey, emptySurveyCounts, summariseSurvey } from './reduce-survey.js';
+import { resolveSwap, swapApply, swapResult, type ResolvedSwapOptions } from './swap.js';
 import { dict, type Dict, type Extract, type RawClassification, type RepeatMode, type Skip, type SurveyMark } from './types.js';
-import { compareIds, packVolunteer, readPacked, packId, volunteerKey, type Packed } from './volunteer.js';
+import { compareIds, packVolunteer, volunteerKey, type Packed } from './volunteer.js';
 import { KeptVolunteers } from './kept-volunteers.js';
+import { readState, type Contribution, type RunningState, type SubjectState } from './running-state.js';
 
-export interface DrawingState {
-  kind: 'drawing';
-  n: number;
-  sets: Dict<MarkSet>;
-}
-
-export type TaskState = QuestionCounts | SurveyCounts | DrawingState;
-
-/** What a volunteer's counted classification contributed, per task (repeats "last" only). */
-type Contribution = string[] | SurveyMark[] | 1;
+export type { RunningState, SubjectState, TaskState } from './running-state.js';
 
 /**
  * A subject as the reducer finds it: its key in `state.subjects` and whether
@@ -69,37 +62,6 @@ interface Volunteer {
 }
 
 const NO_SKIPS: Skip[] = Object.freeze([]) as unknown as Skip[];
-
-export interface SubjectState {
-  workflowId: string;
-  subjectId: string;
-  n: number;
-  /** "first"/"last": volunteer -> counted classification id (stored as a flat list, see KeptVolunteers). */
-  kept?: KeptVolunteers;
-  /** "last": volunteer -> task -> contribution. */
-  contrib?: Dict<Dict<Contribution>>;
-  /** "all": the highest classification id applied. */
-  last?: string;
-  tasks: Dict<TaskState>;
-  swap?: SwapSubject;
-}
-
-export interface RunningState {
-  version: 1;
-  repeats: RepeatMode;
-  subjects: Dict<SubjectState>;
-  swapVolunteers: Dict<VolunteerSkill>;
-  totals: {
-    classifications: number;
-    /** Repeats dropped by the repeat rule. */
-    repeats: number;
-    /** Not newer than what the state holds (re-delivered or out of order). */
-    stale: number;
-    skipped: number;
-    /** Skip reason -> count. */
-    reasons: Dict<number>;
-  };
-}
 
 export interface ApplyResult {
   /** Subjects whose reduction changed. */
@@ -166,18 +128,7 @@ export class RunningReducer {
   }
 
   private static read(value: unknown, options: ReduceOptions, own: boolean): RunningReducer {
-    if (!isObject(value) || value.version !== 1 || !isObject(value.subjects)) throw new Error('not a results state (version 1)');
-    const subjects = dict<SubjectState>();
-    const stored = value.subjects;
-    for (const k in stored) if (Object.hasOwn(stored, k)) subjects[k] = reviveSubject(stored[k], k, own);
-    const s: RunningState = {
-      version: 1,
-      repeats: value.repeats as RepeatMode,
-      subjects,
-      swapVolunteers: toDicts(value.swapVolunteers ?? {}) as Dict<VolunteerSkill>,
-      totals: toDicts(value.totals ?? { classifications: 0, repeats: 0, stale: 0, skipped: 0, reasons: {} }) as RunningState['totals'],
-    };
-    return new RunningReducer(options, s);
+    return new RunningReducer(options, readState(value, own));
   }
 
   /** Applies one classification; says which subjects changed and what was skipped. */
@@ -405,96 +356,4 @@ function newSubject(workflowId: string, subjectId: string, repeats: RepeatMode):
   if (repeats !== 'all') s.kept = KeptVolunteers.empty();
   if (repeats === 'last') s.contrib = dict();
   return s;
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-/** Own keys of a parsed object, copied into a dictionary (values as they are). */
-function copyDict<T>(v: unknown): Dict<T> {
-  const out = dict<T>();
-  if (isObject(v)) for (const k in v) if (Object.hasOwn(v, k)) out[k] = v[k] as T;
-  return out;
-}
-
-/**
- * One stored subject, rebuilt field by field (the same fields, in the same
- * order, as newSubject makes, so V8 gives old and new subjects one shape).
- * Only what is keyed by data becomes a dictionary; mark lists and the kept
- * list are copied flat, or, when the state is adopted (`own`), taken as they
- * are and the parsed dictionaries made to inherit nothing in place. Lists
- * written before ids were packed are packed. This replaced a generic deep
- * copy of the whole state, which cost as much as parsing it.
- */
-function reviveSubject(v: unknown, key: string, own: boolean): SubjectState {
-  if (!isObject(v) || !isObject(v.tasks)) throw new Error(`not a results state: subject ${key} has no tasks`);
-  const stored = v.tasks;
-  const tasks = own ? inherit(stored) : dict<unknown>();
-  // for-in rather than Object.keys (no array per subject): parsed JSON has no inherited enumerable keys.
-  for (const t in stored) if (Object.hasOwn(stored, t)) tasks[t] = reviveTask(stored[t], key, t, own);
-  const s: SubjectState = { workflowId: String(v.workflowId), subjectId: String(v.subjectId), n: Number(v.n), tasks: tasks as Dict<TaskState> };
-  if (v.kept !== undefined) s.kept = KeptVolunteers.from(v.kept, own);
-  if (v.contrib !== undefined) s.contrib = toDicts(v.contrib) as Dict<Dict<Contribution>>;
-  if (v.last !== undefined) s.last = String(v.last);
-  if (isObject(v.swap)) s.swap = { p: Number(v.swap.p), n: Number(v.swap.n), yes: Number(v.swap.yes) };
-  return s;
-}
-
-/** The parsed object itself, made to inherit nothing (an adopted state: no copy). */
-function inherit(v: Record<string, unknown>): Dict<unknown> {
-  Object.setPrototypeOf(v, null);
-  return v;
-}
-
-function reviveTask(t: unknown, key: string, task: string, own: boolean): TaskState {
-  const asDict = own ? (v: unknown) => (isObject(v) ? (inherit(v) as Dict<number>) : dict<number>()) : copyDict<number>;
-  if (isObject(t)) {
-    if (t.kind === 'question') return { kind: 'question', multiple: t.multiple === true, n: Number(t.n), counts: asDict(t.counts) };
-    if (t.kind === 'survey') {
-      const choices = dict<{ count: number; answers: Dict<Dict<number>> }>();
-      const stored = isObject(t.choices) ? t.choices : {};
-      for (const c in stored) {
-        if (!Object.hasOwn(stored, c)) continue;
-        const choice = stored[c] as { count?: unknown; answers?: unknown };
-        const answers = dict<Dict<number>>();
-        if (isObject(choice.answers)) for (const q in choice.answers) if (Object.hasOwn(choice.answers, q)) answers[q] = asDict(choice.answers[q]);
-        choices[c] = { count: Number(choice.count), answers };
-      }
-      return { kind: 'survey', n: Number(t.n), choices };
-    }
-    if (t.kind === 'drawing') {
-      const sets = dict<MarkSet>();
-      const stored = isObject(t.sets) ? t.sets : {};
-      for (const k in stored) {
-        if (!Object.hasOwn(stored, k)) continue;
-        const m = stored[k] as MarkSet;
-        if (!Array.isArray(m.v) || !Array.isArray(m.ids)) throw new Error(`not a results state: subject ${key}, task ${task} has a mark set without marks`);
-        let packed = own;
-        for (let i = 0; i < m.ids.length && packed; i++) packed = typeof m.ids[i] === 'number';
-        let ids = m.ids;
-        if (!packed) {
-          ids = new Array<Packed>(m.ids.length);
-          for (let i = 0; i < ids.length; i++) {
-            const p = readPacked(m.ids[i], packId);
-            if (p === undefined) throw new Error(`not a results state: subject ${key}, task ${task} has a mark of no classification`);
-            ids[i] = p;
-          }
-        }
-        const set: MarkSet = { frame: m.frame, tool: m.tool, toolType: m.toolType, v: own ? m.v : m.v.slice(), ids };
-        if (typeof m.scale === 'number') set.scale = m.scale;
-        sets[k] = set;
-      }
-      return { kind: 'drawing', n: Number(t.n), sets };
-    }
-  }
-  throw new Error(`not a results state: subject ${key}, task ${task} is of no known kind`);
-}
-
-/** Deep copy with every plain object as a dictionary that inherits nothing (for the small, data-keyed parts). */
-function toDicts(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(toDicts);
-  if (v === null || typeof v !== 'object') return v;
-  const out = dict<unknown>();
-  // for-in rather than Object.keys (no array per object): parsed JSON has no inherited enumerable keys.
-  for (const k in v) if (Object.hasOwn(v, k)) out[k] = toDicts((v as Record<string, unknown>)[k]);
-  return out;
 }
