@@ -59,15 +59,8 @@ def load_bands(directory, size, count):
 
 
 def stamp_avm(AVM, WCS, size, k):
-    """The AVM a converter writes for stamp k: TAN, 0.2"/px, north up."""
-    w = WCS(naxis=2)
-    w.wcs.ctype = ['RA---TAN', 'DEC--TAN']
-    w.wcs.crval = [150.0 + k * 1e-3, 2.2]
-    w.wcs.crpix = [(size + 1) / 2, (size + 1) / 2]
-    w.wcs.cdelt = [-0.2 / 3600, 0.2 / 3600]
-    w.wcs.radesys = 'ICRS'
-    w.wcs.equinox = 2000.0
-    return AVM.from_wcs(w, shape=(size, size))
+    """The AVM a converter writes for stamp k of the synthetic set: TAN at (150 + k/1000, 2.2), 0.2"/px, north up."""
+    return stamps_avm(AVM, WCS, size, 150.0 + k * 1e-3, 2.2)
 
 
 def stamps_avm(AVM, WCS, size, ra, dec):
