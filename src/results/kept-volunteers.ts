@@ -11,7 +11,7 @@
  * and a list holds smallest; past LINEAR volunteers a Map index is built
  * beside it.
  */
-import { packId, packVolunteer, readPacked, unpackId, type Packed } from './volunteer.js';
+import { packId, packVolunteer, readPackedList, unpackId, type Packed } from './volunteer.js';
 
 export class KeptVolunteers {
   private static readonly LINEAR = 48;
@@ -26,21 +26,13 @@ export class KeptVolunteers {
     return new KeptVolunteers([]);
   }
 
-  /** From the stored form: the flat list, or a volunteer -> id object. A copy, unless `own` (the list is then taken as it is when already packed). */
+  /** From the stored form: the flat list, or a volunteer -> id object. A copy, unless `own` (the list is then packed in place and kept). */
   static from(stored: unknown, own = false): KeptVolunteers {
     if (stored instanceof KeptVolunteers) return stored;
     if (Array.isArray(stored)) {
       if (stored.length % 2 !== 0) throw new Error("not a results state: a subject's kept list has an odd length");
-      // An adopted list already packed (what this version writes) is used as it is.
-      let packed = own;
-      for (let i = 0; i < stored.length && packed; i++) packed = typeof stored[i] === 'number' ? Number.isSafeInteger(stored[i]) : i % 2 === 0 && typeof stored[i] === 'string' && !(stored[i] as string).startsWith('user:');
-      if (packed) return new KeptVolunteers(stored as Packed[]);
-      const list: Packed[] = new Array<Packed>(stored.length);
-      for (let i = 0; i < stored.length; i++) {
-        const p = readPacked(stored[i], i % 2 === 0 ? packVolunteer : packId);
-        if (p === undefined) throw new Error("not a results state: a subject's kept list holds something other than volunteers and ids");
-        list[i] = p;
-      }
+      const list = readPackedList(stored, own, packVolunteer, packId);
+      if (!list) throw new Error("not a results state: a subject's kept list holds something other than volunteers and ids");
       return new KeptVolunteers(list);
     }
     if (stored !== null && typeof stored === 'object') {

@@ -93,13 +93,11 @@ export function addMarks(sets: Record<string, MarkSet>, classificationId: string
     if (!s) s = sets[key] = { frame: m.frame, tool: m.tool, toolType: m.toolType, v: [], ids: [], scale: MARK_SCALE };
     if (s.toolType !== m.toolType) continue;
     const k = s.scale;
-    if (k === undefined) {
-      s.v.push(m.x, m.y);
-      for (const f of EXTRA[m.toolType]) s.v.push(m[f] as number);
-    } else {
-      s.v.push(Math.round(m.x * k), Math.round(m.y * k));
-      for (const f of EXTRA[m.toolType]) s.v.push(Math.round((m[f] as number) * k));
-    }
+    const v = s.v;
+    const put = (x: number) => v.push(k === undefined ? x : Math.round(x * k));
+    put(m.x);
+    put(m.y);
+    for (const f of EXTRA[m.toolType]) put(m[f] as number);
     s.ids.push(id);
   }
 }

@@ -12,7 +12,7 @@ import type { QuestionCounts } from './reduce-question.js';
 import type { SurveyCounts } from './reduce-survey.js';
 import type { SwapSubject, VolunteerSkill } from './swap.js';
 import { dict, type Dict, type RepeatMode, type SurveyMark } from './types.js';
-import { packId, readPacked, type Packed } from './volunteer.js';
+import { packId, readPackedList } from './volunteer.js';
 import { KeptVolunteers } from './kept-volunteers.js';
 
 export interface DrawingState {
@@ -133,17 +133,8 @@ function reviveTask(t: unknown, key: string, task: string, own: boolean): TaskSt
         if (!Object.hasOwn(stored, k)) continue;
         const m = stored[k] as MarkSet;
         if (!Array.isArray(m.v) || !Array.isArray(m.ids)) throw new Error(`not a results state: subject ${key}, task ${task} has a mark set without marks`);
-        let packed = own;
-        for (let i = 0; i < m.ids.length && packed; i++) packed = typeof m.ids[i] === 'number';
-        let ids = m.ids;
-        if (!packed) {
-          ids = new Array<Packed>(m.ids.length);
-          for (let i = 0; i < ids.length; i++) {
-            const p = readPacked(m.ids[i], packId);
-            if (p === undefined) throw new Error(`not a results state: subject ${key}, task ${task} has a mark of no classification`);
-            ids[i] = p;
-          }
-        }
+        const ids = readPackedList(m.ids, own, packId);
+        if (!ids) throw new Error(`not a results state: subject ${key}, task ${task} has a mark of no classification`);
         const set: MarkSet = { frame: m.frame, tool: m.tool, toolType: m.toolType, v: own ? m.v : m.v.slice(), ids };
         if (typeof m.scale === 'number') set.scale = m.scale;
         sets[k] = set;

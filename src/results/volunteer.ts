@@ -79,7 +79,23 @@ export function packVolunteer(key: string): Packed {
 }
 
 /** A stored element of a packed list read back: an integer number or a string, else undefined (not a state). */
-export function readPacked(v: unknown, repack: (s: string) => Packed): Packed | undefined {
+function readPacked(v: unknown, repack: (s: string) => Packed): Packed | undefined {
   if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
   return typeof v === 'string' ? repack(v) : undefined;
+}
+
+/**
+ * A stored list read back packed (strings written before packing are
+ * packed): in place when the caller owns it (an adopted state), else into a
+ * copy. `repackOdd` packs the odd elements (a kept list's ids). Undefined
+ * when an element is neither an id number nor a string.
+ */
+export function readPackedList(stored: unknown[], own: boolean, repack: (s: string) => Packed, repackOdd = repack): Packed[] | undefined {
+  const out = own ? stored : new Array<unknown>(stored.length);
+  for (let i = 0; i < stored.length; i++) {
+    const p = readPacked(stored[i], i % 2 === 0 ? repack : repackOdd);
+    if (p === undefined) return undefined;
+    out[i] = p;
+  }
+  return out as Packed[];
 }

@@ -130,8 +130,8 @@ export class FitsFile {
     let scratch = this.scratch.pop();
     if (!scratch || scratch.length < hdu.dataBytes) scratch = new Uint8Array(Math.max(hdu.dataBytes, scratch?.length ?? 0));
     try {
-      const bytes = await this.source.readInto(hdu.dataOffset, hdu.dataBytes, scratch);
-      if (bytes.length !== hdu.dataBytes) throw new ImagingError('data is truncated', { file: this.name, hdu: hdu.index });
+      const bytes = scratch.subarray(0, hdu.dataBytes);
+      await this.readDataInto(hdu, bytes);
       return use(bytes);
     } finally {
       // Keep at most two (two stamps may be in flight); drop very large ones.
