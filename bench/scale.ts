@@ -1,0 +1,271 @@
+/**
+ * npm run bench:scale — scale-out by worker processes (issue 16).
+ *
+ * Users add throughput by adding `bridge serve --role worker` processes on
+ * the shared Postgres, Redis and S3 (BullMQ's model; the compose file's
+ * `--scale converter=N`). This measures it as they would run it: real
+ * `node bin/bridge.js serve --role worker --queues convert` processes, each
+ * with one conversion thread (CONVERT_THREADS=1), on one Postgres (a
+ * throwaway database of BENCH_DATABASE_URL / DATABASE_URL, default
+ * 127.0.0.1:5432), a private redis-server and the S3 test server (s3rver).
+ *
+ * Each round starts from nothing: a fresh database, Redis and bucket. A
+ * stager process (`--queues poll,retrieve`) discovers and retrieves every
+ * file while the convert queue is paused, then stops; the converter
+ * processes start and report ready; the queue is resumed, and the clock
+ * runs until the last stamp is in quarantine (its transition's time). So the
+ * figure is conversion throughput, start-up and retrieval excluded, with
+ * every database write and S3 PUT of the conversion included.
+ *
+ * Printed per round: stamps/s, the speed-up of N processes over one, CPU ms
+ * per stamp of the converters, and the exactly-once checks: image rows,
+ * distinct stamps and PNG PUTs (0 duplicates, 0 lost), and each process's
+ * share of the convert jobs. Beside it the machine's ceiling: the same
+ * pure-CPU loop in 1 and N processes at once. Target: 2 processes >= 1.8x one.
+ *
+ * Options (env): BENCH_PROCESSES (1,2), BENCH_GROUPS (24 convert jobs),
+ * BENCH_PER_FILE (16 stamps a file), BENCH_SIZE (256), BENCH_DATABASE_URL.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { openDatabase, migrateToLatest, type Db } from '../dist/src/db/database.js';
+import { createCollection } from '../dist/src/db/repositories/collections.js';
+import { writeDemoArtifacts, type DemoLayout } from '../dist/src/demo/demo-data.js';
+import { DEFAULT_RELEASES, derivedRelease } from '../dist/src/domain/releases.js';
+import { BullMqJobQueue } from '../dist/src/adapters/queue/bullmq-queue.js';
+import { startLocalRedis } from '../dist/src/adapters/redis/redis-server.js';
+import { S3_CREDENTIALS, startS3Double, type S3Double } from '../test/support/s3-double.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'bin/bridge.js');
+const PROCESSES = (process.env.BENCH_PROCESSES ?? '1,2').split(',').map(Number);
+const GROUPS = Number(process.env.BENCH_GROUPS ?? 24);
+const PER_FILE = Number(process.env.BENCH_PER_FILE ?? 16);
+const SIZE = Number(process.env.BENCH_SIZE ?? 256);
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+// Extra node options for the worker processes, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them.
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const BUCKETS = { quarantine: 'scale-quarantine', public: 'scale-public' };
+
+interface Bridge {
+  proc: ChildProcess;
+  logs: Record<string, unknown>[];
+  exited: Promise<void>;
+}
+
+/** `bridge serve --role worker` as users run it (the compiled CLI), its JSON log lines collected. */
+function serve(env: Record<string, string>, queues: string): Bridge {
+  const proc = spawn(process.execPath, [...NODE_ARGS, BIN, 'serve', '--role', 'worker', '--queues', queues], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const b: Bridge = { proc, logs: [], exited: new Promise((r) => proc.once('exit', () => r())) };
+  let rest = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    const lines = (rest + d.toString()).split('\n');
+    rest = lines.pop()!;
+    for (const l of lines) if (l.startsWith('{')) b.logs.push(JSON.parse(l) as Record<string, unknown>);
+  });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  proc.once('exit', (code, signal) => {
+    if (code && signal !== 'SIGKILL' && signal !== 'SIGTERM') process.stderr.write(`bench:scale: bridge serve --queues ${queues} exited ${code}: ${err}\n`);
+  });
+  return b;
+}
+
+/** Stops a process the way an orchestrator does: SIGTERM (it drains and exits), SIGKILL after 15 s. */
+async function stop(b: Bridge): Promise<void> {
+  if (b.proc.exitCode !== null || b.proc.signalCode !== null) return;
+  b.proc.kill('SIGTERM');
+  const timer = setTimeout(() => b.proc.kill('SIGKILL'), 15_000);
+  await b.exited;
+  clearTimeout(timer);
+}
+
+/** utime + stime of a live process, ms (Linux /proc; undefined elsewhere). */
+function cpuMs(pid: number | undefined): number | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    const tick = 100; // USER_HZ on Linux
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / tick;
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitFor<T>(what: string, f: () => Promise<T>, ok: (v: T) => boolean, limitMs: number, everyMs = 100): Promise<T> {
+  const end = Date.now() + limitMs;
+  for (;;) {
+    const v = await f();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`bench:scale: timed out waiting for ${what}: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+async function throwawayDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `bench_scale_${process.pid}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: ADMIN_URL });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    },
+  };
+}
+
+interface Round {
+  processes: number;
+  stamps: number;
+  seconds: number;
+  cpuMsPerStamp?: number;
+  rows: number;
+  distinctStamps: number;
+  pngPuts: number;
+  distinctPngPuts: number;
+  jobsPerProcess: number[];
+  distinctJobs: number;
+}
+
+async function round(processes: number, artifactRoot: string, layout: DemoLayout, stamps: number): Promise<Round> {
+  const database = await throwawayDatabase();
+  const redis = await startLocalRedis();
+  let s3: S3Double | undefined;
+  let db: Db | undefined;
+  let queues: BullMqJobQueue | undefined;
+  const bridges: Bridge[] = [];
+  const dir = await mkdtemp(join(tmpdir(), 'bench-scale-'));
+  try {
+    s3 = await startS3Double([BUCKETS.quarantine, BUCKETS.public]);
+    const env: Record<string, string> = {
+      ...(process.env as Record<string, string>),
+      BRIDGE_MODE: 'dev',
+      LOG_LEVEL: 'debug',
+      DATA_DIR: join(dir, 'data'),
+      ARTIFACT_ROOT: artifactRoot,
+      DATABASE_URL: database.url,
+      REDIS_URL: redis.url,
+      STORAGE: 's3',
+      S3_ENDPOINT: s3.endpoint,
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+      S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+      S3_QUARANTINE_BUCKET: BUCKETS.quarantine,
+      S3_PUBLIC_BUCKET: BUCKETS.public,
+      CONVERT_THREADS: '1',
+      // Named here so that the bench's own queue handle (to pause and resume) is the processes' queue.
+      QUEUE_PREFIX: 'bench-scale',
+      PORT: '0',
+    };
+    delete env.NODE_OPTIONS;
+    db = await openDatabase({ url: database.url });
+    await migrateToLatest(db);
+    const c = await createCollection(db, { owner: 'bench', repository: 'dp02', name: layout.run, sourceKind: 'prefix', sourceRoot: artifactRoot, datasetType: layout.datasetType, rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600, release: derivedRelease(DEFAULT_RELEASES, 'dp02') }, 'bench');
+    queues = new BullMqJobQueue({ url: redis.url }, 'bench-scale');
+    const convert: Queue = queues.queue('convert');
+    await convert.pause();
+
+    // Staging: every file discovered and retrieved, every convert job waiting in the paused queue.
+    const stager = serve({ ...env, LOG_LEVEL: 'warn' }, 'poll,retrieve');
+    bridges.push(stager);
+    await queues.add('poll', { collectionId: c.id });
+    const files = GROUPS * 3;
+    await waitFor('retrieval', async () => ({ retrieved: (await sql<{ n: number }>`select count(*)::int as n from artifacts where state = 'retrieved'`.execute(db!)).rows[0].n, queued: await convert.getJobCountByTypes('wait', 'prioritized') }), (p) => p.retrieved >= files && p.queued >= GROUPS, 3 * 60_000, 250);
+    await stop(stager);
+
+    // The converters, started and ready before the clock starts.
+    const converters = Array.from({ length: processes }, () => serve(env, 'convert'));
+    bridges.push(...converters);
+    await waitFor('converters ready', async () => converters.map((b) => b.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('workers started'))), (r) => r.every(Boolean), 60_000);
+    const cpu0 = converters.map((b) => cpuMs(b.proc.pid));
+    const t0 = Date.now();
+    await convert.resume();
+    await waitFor('conversion', async () => (await sql<{ n: number }>`select count(*)::int as n from images`.execute(db!)).rows[0].n, (n) => n >= stamps, 10 * 60_000, 50);
+    const last = (await sql<{ last: Date }>`select max(at) as last from transitions where entity = 'image' and to_state = 'quarantined'`.execute(db)).rows[0].last.getTime();
+    // Jobs finish (their completion logged) just after their last image: wait for every one.
+    const done = (b: Bridge) => b.logs.filter((l) => l.msg === 'job done' && l.job === 'convert').map((l) => String(l.jobId));
+    await waitFor('job logs', async () => converters.flatMap(done).length, (n) => n >= GROUPS, 30_000);
+    const cpu1 = converters.map((b) => cpuMs(b.proc.pid));
+    const cpuSpent = cpu0.every((x) => x !== undefined) && cpu1.every((x) => x !== undefined) ? cpu1.reduce((a, x, i) => a + x! - cpu0[i]!, 0) : undefined;
+
+    const images = (await sql<{ n: number; stamps: number }>`select count(*)::int as n, count(distinct (group_key, stamp_index))::int as stamps from images where state <> 'failed'`.execute(db)).rows[0];
+    const pngPuts = s3.seen.filter((r) => r.method === 'PUT' && r.url.startsWith(`/${BUCKETS.quarantine}/`) && /\.png(\?|$)/.test(r.url)).map((r) => r.url.split('?')[0]);
+    const jobs = converters.map(done);
+    return {
+      processes,
+      stamps,
+      seconds: (last - t0) / 1000,
+      cpuMsPerStamp: cpuSpent === undefined ? undefined : cpuSpent / stamps,
+      rows: images.n,
+      distinctStamps: images.stamps,
+      pngPuts: pngPuts.length,
+      distinctPngPuts: new Set(pngPuts).size,
+      jobsPerProcess: jobs.map((j) => j.length),
+      distinctJobs: new Set(jobs.flat()).size,
+    };
+  } finally {
+    await Promise.all(bridges.map(stop));
+    await queues?.close();
+    await db?.destroy();
+    await s3?.stop();
+    await redis.stop();
+    await database.drop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Wall time of `n` processes each running the same pure-CPU loop at once, s. */
+function cpuLoop(n: number): number {
+  const script = `let x = 0; for (let i = 0; i < 6e8; i++) x = (x + i * 7) % 1000003; if (x < 0) console.log(x);`;
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('bash', ['-c', Array.from({ length: n }, () => `${JSON.stringify(process.execPath)} -e ${JSON.stringify(script)} &`).join(' ') + ' wait']);
+  if (r.status !== 0) throw new Error(`ceiling loop failed: ${r.stderr}`);
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'bench-scale-data-'));
+try {
+  const tracts = Array.from({ length: Math.ceil(GROUPS / 4) }, (_, i) => 9000 + i);
+  const layout: DemoLayout = { owner: 'bench', run: 'u/bench/scale', datasetType: 'zooniverse_cutout', tracts, patches: [40, 41, 42, 43].slice(0, Math.min(4, GROUPS)), stampsPerFile: PER_FILE, size: SIZE };
+  if (tracts.length * layout.patches.length !== GROUPS) throw new Error('BENCH_GROUPS must be a multiple of 4');
+  const root = join(dir, 'artifacts');
+  await writeDemoArtifacts(root, layout);
+  const stamps = GROUPS * PER_FILE;
+  console.log(`bench:scale — ${stamps} stamps (${GROUPS} convert jobs of ${PER_FILE} stamps x 3 bands, ${SIZE}x${SIZE}, GZIP_2 tile-compressed), Postgres + Redis + S3 test server, ${availableParallelism()} cores`);
+  console.log('worker processes: `bridge serve --role worker --queues convert`, CONVERT_THREADS=1 each; retrieval staged before the clock starts\n');
+  const rounds: Round[] = [];
+  for (const n of PROCESSES) rounds.push(await round(n, root, layout, stamps));
+  const one = rounds.find((r) => r.processes === 1);
+  const ceilingOne = cpuLoop(1);
+  console.log('processes  stamps/s  vs one  CPU ms/stamp  rows  stamps  PNG PUTs (distinct)  duplicates  lost  jobs per process');
+  for (const r of rounds) {
+    const rate = r.stamps / r.seconds;
+    const speedup = one ? rate / (one.stamps / one.seconds) : NaN;
+    const dupes = r.rows - r.distinctStamps + (r.pngPuts - r.distinctPngPuts);
+    const lost = r.stamps - r.distinctStamps;
+    console.log(
+      `${String(r.processes).padStart(9)}  ${rate.toFixed(1).padStart(8)}  ${speedup.toFixed(2).padStart(5)}x  ${(r.cpuMsPerStamp?.toFixed(1) ?? '?').padStart(12)}  ${String(r.rows).padStart(4)}  ${String(r.distinctStamps).padStart(6)}  ${`${r.pngPuts} (${r.distinctPngPuts})`.padStart(19)}  ${String(dupes).padStart(10)}  ${String(lost).padStart(4)}  ${r.jobsPerProcess.join(' + ')} = ${r.distinctJobs} distinct of ${GROUPS}`,
+    );
+  }
+  for (const r of rounds.filter((x) => x.processes > 1)) {
+    const ceiling = (r.processes * ceilingOne) / cpuLoop(r.processes);
+    const speedup = one ? r.stamps / r.seconds / (one.stamps / one.seconds) : NaN;
+    console.log(`\n${r.processes} processes: ${speedup.toFixed(2)}x one (target >= 1.8x); machine ceiling for ${r.processes} processes of a pure-CPU loop: ${ceiling.toFixed(2)}x`);
+  }
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
