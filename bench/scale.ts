@@ -52,6 +52,9 @@ const SIZE = Number(process.env.BENCH_SIZE ?? 256);
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 // Extra node options for the worker processes, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them.
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+// s3: the S3 test server (s3rver, in this process); fs: the filesystem store in one directory all processes share.
+type Store = 's3' | 'fs';
+const STORES = (process.env.BENCH_STORES ?? 's3,fs').split(',') as Store[];
 const BUCKETS = { quarantine: 'scale-quarantine', public: 'scale-public' };
 
 interface Bridge {
@@ -85,6 +88,18 @@ async function stop(b: Bridge): Promise<void> {
   const timer = setTimeout(() => b.proc.kill('SIGKILL'), 15_000);
   await b.exited;
   clearTimeout(timer);
+}
+
+/** Busy and total jiffies of the whole machine (/proc/stat's cpu line), for the share of the cores in use. */
+function machineTicks(): { busy: number; total: number } | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3] + (f[4] ?? 0);
+    const total = f.reduce((a, x) => a + x, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
 }
 
 /** utime + stime of a live process, ms (Linux /proc; undefined elsewhere). */
@@ -133,15 +148,21 @@ interface Round {
   stamps: number;
   seconds: number;
   cpuMsPerStamp?: number;
+  /** Cores the converter processes used on average while converting, and the whole machine. */
+  convertersCores?: number;
+  machineCores?: number;
+  /** Cores this process (the S3 test server, the progress queries) used meanwhile. */
+  benchCores: number;
   rows: number;
   distinctStamps: number;
-  pngPuts: number;
-  distinctPngPuts: number;
+  /** PNG PUTs the S3 test server saw (undefined on the filesystem store). */
+  pngPuts?: number;
+  distinctPngPuts?: number;
   jobsPerProcess: number[];
   distinctJobs: number;
 }
 
-async function round(processes: number, artifactRoot: string, layout: DemoLayout, stamps: number): Promise<Round> {
+async function round(processes: number, store: Store, artifactRoot: string, layout: DemoLayout, stamps: number): Promise<Round> {
   const database = await throwawayDatabase();
   const redis = await startLocalRedis();
   let s3: S3Double | undefined;
@@ -150,7 +171,7 @@ async function round(processes: number, artifactRoot: string, layout: DemoLayout
   const bridges: Bridge[] = [];
   const dir = await mkdtemp(join(tmpdir(), 'bench-scale-'));
   try {
-    s3 = await startS3Double([BUCKETS.quarantine, BUCKETS.public]);
+    if (store === 's3') s3 = await startS3Double([BUCKETS.quarantine, BUCKETS.public]);
     const env: Record<string, string> = {
       ...(process.env as Record<string, string>),
       BRIDGE_MODE: 'dev',
@@ -159,13 +180,17 @@ async function round(processes: number, artifactRoot: string, layout: DemoLayout
       ARTIFACT_ROOT: artifactRoot,
       DATABASE_URL: database.url,
       REDIS_URL: redis.url,
-      STORAGE: 's3',
-      S3_ENDPOINT: s3.endpoint,
-      S3_FORCE_PATH_STYLE: 'true',
-      S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
-      S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
-      S3_QUARANTINE_BUCKET: BUCKETS.quarantine,
-      S3_PUBLIC_BUCKET: BUCKETS.public,
+      ...(s3
+        ? {
+            STORAGE: 's3',
+            S3_ENDPOINT: s3.endpoint,
+            S3_FORCE_PATH_STYLE: 'true',
+            S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+            S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+            S3_QUARANTINE_BUCKET: BUCKETS.quarantine,
+            S3_PUBLIC_BUCKET: BUCKETS.public,
+          }
+        : { STORAGE: 'fs' }),
       CONVERT_THREADS: '1',
       // Named here so that the bench's own queue handle (to pause and resume) is the processes' queue.
       QUEUE_PREFIX: 'bench-scale',
@@ -192,28 +217,36 @@ async function round(processes: number, artifactRoot: string, layout: DemoLayout
     bridges.push(...converters);
     await waitFor('converters ready', async () => converters.map((b) => b.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('workers started'))), (r) => r.every(Boolean), 60_000);
     const cpu0 = converters.map((b) => cpuMs(b.proc.pid));
+    const ticks0 = machineTicks();
+    const own0 = process.cpuUsage();
     const t0 = Date.now();
     await convert.resume();
     await waitFor('conversion', async () => (await sql<{ n: number }>`select count(*)::int as n from images`.execute(db!)).rows[0].n, (n) => n >= stamps, 10 * 60_000, 50);
+    const ticks1 = machineTicks();
+    const own = process.cpuUsage(own0);
     const last = (await sql<{ last: Date }>`select max(at) as last from transitions where entity = 'image' and to_state = 'quarantined'`.execute(db)).rows[0].last.getTime();
     // Jobs finish (their completion logged) just after their last image: wait for every one.
     const done = (b: Bridge) => b.logs.filter((l) => l.msg === 'job done' && l.job === 'convert').map((l) => String(l.jobId));
     await waitFor('job logs', async () => converters.flatMap(done).length, (n) => n >= GROUPS, 30_000);
     const cpu1 = converters.map((b) => cpuMs(b.proc.pid));
+    const wallMs = Date.now() - t0;
     const cpuSpent = cpu0.every((x) => x !== undefined) && cpu1.every((x) => x !== undefined) ? cpu1.reduce((a, x, i) => a + x! - cpu0[i]!, 0) : undefined;
 
     const images = (await sql<{ n: number; stamps: number }>`select count(*)::int as n, count(distinct (group_key, stamp_index))::int as stamps from images where state <> 'failed'`.execute(db)).rows[0];
-    const pngPuts = s3.seen.filter((r) => r.method === 'PUT' && r.url.startsWith(`/${BUCKETS.quarantine}/`) && /\.png(\?|$)/.test(r.url)).map((r) => r.url.split('?')[0]);
+    const pngPuts = (s3?.seen ?? []).filter((r) => r.method === 'PUT' && r.url.startsWith(`/${BUCKETS.quarantine}/`) && /\.png(\?|$)/.test(r.url)).map((r) => r.url.split('?')[0]);
     const jobs = converters.map(done);
     return {
       processes,
       stamps,
       seconds: (last - t0) / 1000,
       cpuMsPerStamp: cpuSpent === undefined ? undefined : cpuSpent / stamps,
+      convertersCores: cpuSpent === undefined ? undefined : cpuSpent / wallMs,
+      benchCores: (own.user + own.system) / 1000 / (ticks1 && ticks0 ? ((ticks1.total - ticks0.total) * 10) / availableParallelism() : wallMs),
+      machineCores: ticks0 && ticks1 ? (availableParallelism() * (ticks1.busy - ticks0.busy)) / (ticks1.total - ticks0.total) : undefined,
       rows: images.n,
       distinctStamps: images.stamps,
-      pngPuts: pngPuts.length,
-      distinctPngPuts: new Set(pngPuts).size,
+      pngPuts: s3 ? pngPuts.length : undefined,
+      distinctPngPuts: s3 ? new Set(pngPuts).size : undefined,
       jobsPerProcess: jobs.map((j) => j.length),
       distinctJobs: new Set(jobs.flat()).size,
     };
@@ -245,26 +278,33 @@ try {
   const root = join(dir, 'artifacts');
   await writeDemoArtifacts(root, layout);
   const stamps = GROUPS * PER_FILE;
-  console.log(`bench:scale — ${stamps} stamps (${GROUPS} convert jobs of ${PER_FILE} stamps x 3 bands, ${SIZE}x${SIZE}, GZIP_2 tile-compressed), Postgres + Redis + S3 test server, ${availableParallelism()} cores`);
+  console.log(`bench:scale — ${stamps} stamps (${GROUPS} convert jobs of ${PER_FILE} stamps x 3 bands, ${SIZE}x${SIZE}, GZIP_2 tile-compressed), Postgres + Redis, ${availableParallelism()} cores`);
   console.log('worker processes: `bridge serve --role worker --queues convert`, CONVERT_THREADS=1 each; retrieval staged before the clock starts\n');
-  const rounds: Round[] = [];
-  for (const n of PROCESSES) rounds.push(await round(n, root, layout, stamps));
-  const one = rounds.find((r) => r.processes === 1);
   const ceilingOne = cpuLoop(1);
-  console.log('processes  stamps/s  vs one  CPU ms/stamp  rows  stamps  PNG PUTs (distinct)  duplicates  lost  jobs per process');
-  for (const r of rounds) {
-    const rate = r.stamps / r.seconds;
-    const speedup = one ? rate / (one.stamps / one.seconds) : NaN;
-    const dupes = r.rows - r.distinctStamps + (r.pngPuts - r.distinctPngPuts);
-    const lost = r.stamps - r.distinctStamps;
-    console.log(
-      `${String(r.processes).padStart(9)}  ${rate.toFixed(1).padStart(8)}  ${speedup.toFixed(2).padStart(5)}x  ${(r.cpuMsPerStamp?.toFixed(1) ?? '?').padStart(12)}  ${String(r.rows).padStart(4)}  ${String(r.distinctStamps).padStart(6)}  ${`${r.pngPuts} (${r.distinctPngPuts})`.padStart(19)}  ${String(dupes).padStart(10)}  ${String(lost).padStart(4)}  ${r.jobsPerProcess.join(' + ')} = ${r.distinctJobs} distinct of ${GROUPS}`,
-    );
-  }
-  for (const r of rounds.filter((x) => x.processes > 1)) {
-    const ceiling = (r.processes * ceilingOne) / cpuLoop(r.processes);
-    const speedup = one ? r.stamps / r.seconds / (one.stamps / one.seconds) : NaN;
-    console.log(`\n${r.processes} processes: ${speedup.toFixed(2)}x one (target >= 1.8x); machine ceiling for ${r.processes} processes of a pure-CPU loop: ${ceiling.toFixed(2)}x`);
+  const ceilings = new Map(PROCESSES.filter((n) => n > 1).map((n) => [n, (n * ceilingOne) / cpuLoop(n)]));
+  for (const store of STORES) {
+    const rounds: Round[] = [];
+    for (const n of PROCESSES) rounds.push(await round(n, store, root, layout, stamps));
+    const one = rounds.find((r) => r.processes === 1);
+    const rateOf = (r: Round) => r.stamps / r.seconds;
+    console.log(store === 's3' ? '\nStore: the S3 test server (s3rver, running in this bench\'s process)' : '\nStore: the filesystem store, one directory shared by the processes');
+    console.log('processes  stamps/s  vs one  CPU ms/stamp  rows  stamps  PNG PUTs (distinct)  duplicates  lost  jobs per process');
+    for (const r of rounds) {
+      const dupes = r.rows - r.distinctStamps + ((r.pngPuts ?? 0) - (r.distinctPngPuts ?? 0));
+      const lost = r.stamps - r.distinctStamps;
+      const puts = r.pngPuts === undefined ? 'n/a' : `${r.pngPuts} (${r.distinctPngPuts})`;
+      console.log(
+        `${String(r.processes).padStart(9)}  ${rateOf(r).toFixed(1).padStart(8)}  ${(one ? rateOf(r) / rateOf(one) : NaN).toFixed(2).padStart(5)}x  ${(r.cpuMsPerStamp?.toFixed(1) ?? '?').padStart(12)}  ${String(r.rows).padStart(4)}  ${String(r.distinctStamps).padStart(6)}  ${puts.padStart(19)}  ${String(dupes).padStart(10)}  ${String(lost).padStart(4)}  ${r.jobsPerProcess.join(' + ')} = ${r.distinctJobs} distinct of ${GROUPS}`,
+      );
+    }
+    for (const r of rounds) {
+      if (r.machineCores === undefined || r.convertersCores === undefined) continue;
+      const bench = store === 's3' ? `this bench's process (the S3 test server) ${r.benchCores.toFixed(2)}` : `this bench's process ${r.benchCores.toFixed(2)}`;
+      console.log(`  ${r.processes} process${r.processes > 1 ? 'es' : ''}: the machine was ${r.machineCores.toFixed(2)} of ${availableParallelism()} cores busy: the converters ${r.convertersCores.toFixed(2)}, ${bench}, the rest (Postgres, Redis) ${(r.machineCores - r.convertersCores - r.benchCores).toFixed(2)}`);
+    }
+    for (const r of rounds.filter((x) => x.processes > 1)) {
+      console.log(`  ${r.processes} processes: ${(one ? rateOf(r) / rateOf(one) : NaN).toFixed(2)}x one (target >= 1.8x); machine ceiling for ${r.processes} processes of a pure-CPU loop: ${ceilings.get(r.processes)!.toFixed(2)}x`);
+    }
   }
 } finally {
   await rm(dir, { recursive: true, force: true });

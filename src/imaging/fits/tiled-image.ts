@@ -120,6 +120,9 @@ function decodeTiles(data: Uint8Array, image: PixelArray, l: TileLayout): ImageP
   const ints = new Int32Array(maxTile);
   const tileOut: PixelArray = bitpix === -64 || bitpix === 32 || bitpix === 64 ? new Float64Array(maxTile) : new Float32Array(maxTile);
 
+  const tileSize = (row: number) => Math.min(tileW, width - (row % tilesX) * tileW) * Math.min(tileH, height - Math.floor(row / tilesX) * tileH);
+  const inflated = compCol && cmp.startsWith('GZIP') ? gunzipAllTiles(dv, data, compCol, heapStart, nrows, rowBytes, (row) => tileSize(row) * storedBytes) : undefined;
+
   for (let row = 0; row < nrows; row++) {
     const tx = row % tilesX;
     const ty = Math.floor(row / tilesX);
@@ -150,7 +153,7 @@ function decodeTiles(data: Uint8Array, image: PixelArray, l: TileLayout): ImageP
         decodeStored(comp, n, storedBytes, quantized, bitpix, tileVals, tileInts, outScaling, tileErr);
         if (quantized) unquantizeTile(tileInts, tileVals, row + 1, quantParams(qmethod, h, cols, dv, rowOffset, zblankKey));
       } else {
-        const raw = gunzipTile(comp, n * storedBytes, tileErr);
+        const raw = inflated ? inflated[row] : gunzipTile(comp, n * storedBytes, tileErr);
         if (cmp === 'GZIP_2') unshuffle(raw, storedBytes);
         decodeStored(raw, n, storedBytes, quantized, bitpix, tileVals, tileInts, outScaling, tileErr);
         if (quantized) unquantizeTile(tileInts, tileVals, row + 1, quantParams(qmethod, h, cols, dv, rowOffset, zblankKey));
@@ -239,6 +242,52 @@ function heapBytes(
   return data.subarray(start, start + len);
 }
 
+/**
+ * Every tile's gzip member inflated by one zlib call, when the members lie
+ * back to back in the heap in table order (as cfitsio and astropy write
+ * them): Rubin's GZIP_2 images have one tile per image row, and inflating
+ * them one by one cost a zlib stream set-up per row, more than the inflating
+ * itself (bench:scale's profile of a converter). Each member's gzip trailer
+ * must state its tile's exact size, and zlib checks every trailer (size and
+ * CRC) against what it inflated, so no tile takes bytes of its neighbour.
+ * Anything else (a gap, another order, a tile stored uncompressed or in the
+ * fallback column, a size or data error) gives undefined, and the tiles are
+ * then inflated one by one, which names the tile at fault.
+ */
+function gunzipAllTiles(dv: DataView, data: Uint8Array, col: Column, heapStart: number, nrows: number, rowBytes: number, expected: (row: number) => number): Uint8Array[] | undefined {
+  if (col.kind !== 'P' || nrows < 2) return undefined;
+  let start = -1;
+  let end = -1;
+  let total = 0;
+  for (let row = 0; row < nrows; row++) {
+    const at = row * rowBytes + col.offset;
+    const count = dv.getInt32(at);
+    const from = heapStart + dv.getInt32(at + 4);
+    // 18 bytes: the smallest gzip member (10-byte header, empty deflate block, 8-byte trailer).
+    if (count < 18 || from < heapStart || from + count > data.length || (row > 0 && from !== end)) return undefined;
+    const size = expected(row);
+    // ISIZE, the member's last four bytes: its uncompressed size (mod 2^32), little-endian.
+    if (dv.getUint32(from + count - 4, true) !== size % 2 ** 32) return undefined;
+    if (row === 0) start = from;
+    end = from + count;
+    total += size;
+  }
+  let out: Buffer;
+  try {
+    out = gunzipSync(data.subarray(start, end), { maxOutputLength: Math.max(total, 1) });
+  } catch {
+    return undefined;
+  }
+  if (out.length !== total) return undefined;
+  const tiles: Uint8Array[] = new Array<Uint8Array>(nrows);
+  for (let row = 0, pos = 0; row < nrows; row++) {
+    const size = expected(row);
+    tiles[row] = out.subarray(pos, pos + size);
+    pos += size;
+  }
+  return tiles;
+}
+
 function gunzipTile(comp: Uint8Array, expected: number, fail: (m: string) => never): Uint8Array {
   let out: Buffer;
   try {
@@ -251,11 +300,16 @@ function gunzipTile(comp: Uint8Array, expected: number, fail: (m: string) => nev
   return out;
 }
 
+// Reused by every unshuffle (it is synchronous): a copy per tile was garbage per image row.
+let unshuffleScratch = new Uint8Array(0);
+
 /** GZIP_2 stores all most-significant bytes first, then the next, ...; undo that in place. */
 function unshuffle(buf: Uint8Array, bytes: number): void {
   if (bytes === 1) return;
   const n = buf.length / bytes;
-  const copy = Uint8Array.from(buf);
+  if (unshuffleScratch.length < buf.length) unshuffleScratch = new Uint8Array(buf.length);
+  const copy = unshuffleScratch;
+  copy.set(buf);
   for (let k = 0; k < bytes; k++) {
     const plane = k * n;
     for (let i = 0; i < n; i++) buf[i * bytes + k] = copy[plane + i];
