@@ -25,6 +25,8 @@ export async function pollCollection(d: PipelineDeps, collectionId: string, acto
   const c = await d.repos.collections.find(collectionId);
   if (!c || c.status !== 'active') return { newArtifactIds: [] };
   const source = d.sources(c);
+  // A collection's first poll (no artifact yet) need not ask which of its datasets are known.
+  const noneKnown = !(await d.repos.artifacts.anyOf(c.id));
   const fresh: string[] = [];
   let chunk: DatasetRef[] = [];
   let cursor = c.cursor;
@@ -47,7 +49,7 @@ export async function pollCollection(d: PipelineDeps, collectionId: string, acto
         batch ??= { id: tx.batches.create(c.id).then((b) => b.id), chunk: n };
         if (batch.chunk !== n) await committed[batch.chunk];
         return batch.id;
-      });
+      }, { noneKnown });
       // A failed chunk before this one fails this one too: its rows roll back and the cursor stays.
       await before;
       cursor = maxCursor(cursor, refs);

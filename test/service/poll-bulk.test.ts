@@ -138,6 +138,19 @@ for (const kind of DB_KINDS) {
       expect(after.last_poll_error).toMatch(/refused the second chunk/);
     });
 
+    it('a first poll (no artifact yet, so no read of the known ones) that lists a dataset in two chunks records it once', async () => {
+      const other = await createCollection(t.db, { owner: 'alien', repository: 'dp1', name: `${RUN}-first`, sourceKind: 'butler', sourceRoot: null, datasetType: 'zooniverse_cutout', rgb: ['i', 'r', 'g'], colour: { preset: 'auto' }, zooniverseProjectId: null, subjectSetNaming: null, pollIntervalSeconds: 3600 }, 'alien');
+      const all = datasets(0, POLL_CHUNK + 10).map((d) => ({ ...d, run: other.name }));
+      // Dataset 3 again at the end: it falls in the second chunk, after the first committed it.
+      const listing = [...all, all[3]];
+      const { newArtifactIds } = await pollCollection(deps(() => listing), other.id);
+      expect(newArtifactIds).toHaveLength(all.length);
+      const r = await sql<{ n: number; ids: number; logged: number }>`select count(*)::int as n, count(distinct dataset_id)::int as ids,
+          (select count(*)::int from transitions t join artifacts a on a.id = t.entity_id where a.collection_id = ${other.id}) as logged
+          from artifacts where collection_id = ${other.id}`.execute(t.db);
+      expect(r.rows[0]).toEqual({ n: all.length, ids: all.length, logged: all.length });
+    });
+
     it('a listing of known and new datasets (one listed twice) adds only the new ones, once each, in a batch of their own', async () => {
       const fresh = datasets(N, 120);
       const listing = [...datasets(100, 3000), fresh[0], ...fresh, ...datasets(N - 50, 50)];

@@ -61,9 +61,10 @@ export async function insertDiscovered(db: Tx, collectionId: string, refs: Datas
  * limits a chunk. ON CONFLICT keeps a dataset polled twice (or listed twice,
  * or inserted by a concurrent poll since the read) one artifact.
  */
-export async function recordDiscovered(db: Tx, collectionId: string, refs: DatasetRef[], actor: string, batchId: () => Promise<string>): Promise<string[]> {
+export async function recordDiscovered(db: Tx, collectionId: string, refs: DatasetRef[], actor: string, batchId: () => Promise<string>, o: { noneKnown?: boolean } = {}): Promise<string[]> {
   if (!refs.length) return [];
-  const known = await sql<{ dataset_id: string }>`
+  // On a first poll nothing is known yet: the read would cost a tenth of the chunk's time to find nothing.
+  const known = o.noneKnown ? { rows: [] } : await sql<{ dataset_id: string }>`
     select dataset_id from artifacts where collection_id = ${collectionId} and dataset_id = any(${refs.map((r) => r.id)}::text[])`.execute(db);
   const seen = new Set(known.rows.map((r) => r.dataset_id));
   const fresh: DatasetRef[] = [];
@@ -166,7 +167,8 @@ export async function sweepCandidates(db: Tx, olderThan: Date, limit: number): P
 export function artifactsRepository(db: Tx): ArtifactsRepository {
   return {
     insertDiscovered: (collectionId, refs, actor) => insertDiscovered(db, collectionId, refs, actor),
-    recordDiscovered: (collectionId, refs, actor, batchId) => recordDiscovered(db, collectionId, refs, actor, batchId),
+    recordDiscovered: (collectionId, refs, actor, batchId, o) => recordDiscovered(db, collectionId, refs, actor, batchId, o),
+    anyOf: async (collectionId) => !!(await db.selectFrom('artifacts').select('id').where('collection_id', '=', collectionId).limit(1).executeTakeFirst()),
     get: (id) => getArtifact(db, id),
     failedOf: (collectionId) => db.selectFrom('artifacts').selectAll().where('collection_id', '=', collectionId).where('state', '=', 'failed').orderBy('created_at').orderBy('id').execute(),
     find: (id) => findArtifact(db, id),

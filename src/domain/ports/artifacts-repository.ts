@@ -9,9 +9,14 @@ export interface ArtifactsRepository {
    * A poll's datasets, in bulk: the refs not seen before become artifacts in
    * state `discovered`, each with its transition, all in the batch
    * `batchId()` names (called only when something is new). Returns the new
-   * artifacts' ids; a dataset polled twice is one artifact.
+   * artifacts' ids; a dataset polled twice is one artifact. `noneKnown`:
+   * the caller found the collection without artifacts (its first poll), so
+   * the read of which refs are known is skipped (the insert still keeps a
+   * dataset listed twice one artifact).
    */
-  recordDiscovered(collectionId: string, refs: DatasetRef[], actor: string, batchId: () => Promise<string>): Promise<string[]>;
+  recordDiscovered(collectionId: string, refs: DatasetRef[], actor: string, batchId: () => Promise<string>, o?: { noneKnown?: boolean }): Promise<string[]>;
+  /** Whether the collection has any artifact at all. */
+  anyOf(collectionId: string): Promise<boolean>;
   /** Throws NotFoundError when absent. */
   get(id: string): Promise<Artifact>;
   find(id: string): Promise<Artifact | undefined>;
