@@ -15,6 +15,11 @@
  * Panoptes works through the manifest in a background job; the status polls
  * are one per importPollMs (5 s by default) for as long as the import runs,
  * so at Panoptes' speed they are about (import duration / 5 s) + 1.
+ *
+ * Beside both, the CLI model (bench/cli-model.ts: panoptes-cli's behaviour,
+ * 5 saves in parallel) uploads the same subjects at the same latency, also
+ * without faults, for issue 16's target: import mode >= 10x the CLI model
+ * (api mode's >= 3x is measured with faults, in bench/upload.ts's first part).
  */
 import { PanoptesHttpClient } from '../src/adapters/panoptes/panoptes-client.js';
 import { migrateToLatest, openDatabase } from '../src/db/database.js';
@@ -24,6 +29,7 @@ import { uploadBatch } from '../src/domain/upload.js';
 import type { UploadTuning } from '../src/domain/upload-config.js';
 import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble, type LoggedRequest, type PanoptesRoute } from '../test/support/panoptes-server.js';
 import { quietLog, seedUploadBatch, startDelayingProxy, startPublicStore } from '../test/support/upload-fixtures.js';
+import { runCliModel, type CliSubject } from './cli-model.js';
 
 export interface ModeBenchOptions {
   subjects: number;
@@ -96,12 +102,38 @@ async function uploadInMode(mode: Mode, o: ModeBenchOptions): Promise<ModeFigure
   }
 }
 
+/** The CLI model on the same subjects (the api-mode manifest), at the same latency, without faults: wall time and subjects at Zooniverse. */
+async function uploadWithCliModel(o: ModeBenchOptions): Promise<{ ms: number; created: number; failed: number }> {
+  const pub = await startPublicStore();
+  const db = await openDatabase({ dataDir: 'memory://' });
+  await migrateToLatest(db);
+  const server = await PanoptesServerDouble.start();
+  const proxy = await startDelayingProxy(server.url, o.latencyMs);
+  try {
+    const batch = await seedUploadBatch(db, pub.store, { n: o.subjects, mode: 'api', collectionName: 'bench-cli' });
+    const manifest = JSON.parse(Buffer.from((await pub.store.get('public', batch.jsonKey)).body).toString('utf8')) as { external_id: string; locations: Record<string, string>[]; metadata: Record<string, unknown> }[];
+    const subjects: CliSubject[] = manifest.map((m) => ({ externalId: m.external_id, locations: m.locations, metadata: m.metadata }));
+    const set = server.seedSubjectSet({ displayName: 'bench cli' });
+    process.stdout.write('CLI model ... ');
+    // No faults, so none of its retry pauses runs: sleepScale does not matter here.
+    const r = await runCliModel({ baseUrl: proxy.url, clientId: PANOPTES_CLIENT_ID, clientSecret: PANOPTES_CLIENT_SECRET, projectId: '1', subjectSetId: set.id, subjects });
+    console.log(`${(r.ms / 1000).toFixed(1)} s`);
+    return { ms: r.ms, created: server.setMembers(set.id).length, failed: r.failed };
+  } finally {
+    await proxy.close();
+    await server.close();
+    await db.destroy();
+    await pub.close();
+  }
+}
+
 /** Uploads N subjects in each mode and prints the requests per subject by kind, the wall time and subjects/s. */
 export async function benchUploadModes(o: ModeBenchOptions): Promise<void> {
   const poll = o.importPollMs === undefined ? 'the default import poll interval (5 s)' : `import polled every ${o.importPollMs} ms`;
   console.log(`\nPanoptes requests per subject by upload mode: ${o.subjects} subjects, no faults, ${o.latencyMs} ms per request, ${poll}, the double imports at ${o.importRowMs} ms per row\n`);
   const runs: ModeFigures[] = [];
   for (const mode of ['api', 'import'] as const) runs.push(await uploadInMode(mode, o));
+  const cli = await uploadWithCliModel(o);
 
   const n = o.subjects;
   const cell = (count: number) => `${String(count).padStart(7)} ${(count / n).toFixed(3).padStart(9)}`;
@@ -130,6 +162,9 @@ export async function benchUploadModes(o: ModeBenchOptions): Promise<void> {
   }
   const [api, imp] = runs;
   console.log(`import mode: ${(api.requests.length / imp.requests.length).toFixed(1)}x fewer requests than api mode, ${(api.ms / imp.ms).toFixed(2)}x its speed (its wall time includes waiting for the import between polls)`);
+  const rate = (ms: number) => n / (ms / 1000);
+  console.log(`CLI model, same subjects and latency, no faults: ${(cli.ms / 1000).toFixed(1)} s (${rate(cli.ms).toFixed(1)} subjects/s, ${cli.created} in the set, ${cli.failed} failed)`);
+  console.log(`  import mode ${(cli.ms / imp.ms).toFixed(1)}x the CLI model (target >= 10x); api mode ${(cli.ms / api.ms).toFixed(1)}x, ${(count(api, ['createSubject']) / n).toFixed(3)} creates per subject (its >= 3x target is the run with faults, above)`);
   for (const f of runs) {
     if (f.atZooniverse !== n || f.inSet !== n || f.duplicates || f.state !== 'uploaded' || f.endedAs !== f.mode) console.log(`${f.mode} mode INCOMPLETE: ${f.state} as ${f.endedAs}, ${f.atZooniverse} at Zooniverse, ${f.inSet} in the set, ${f.duplicates} duplicates`);
   }

@@ -38,8 +38,9 @@ export interface UploadTuning {
   settleMs: number;
   /** Consecutive non-committing failures of one create before the run gives up. */
   maxTransientPerItem: number;
+  /** The longest interval between looks at an import's progress (the first comes after a second, then it doubles). */
   importPollMs: number;
-  /** Polls without any change before an import is declared stalled. */
+  /** An import without any change for importStallPolls x importPollMs is declared stalled. */
   importStallPolls: number;
   /** New imports after one completed or stalled with rows missing. */
   maxReimports: number;

@@ -14,7 +14,10 @@ import type { UploadRun } from './upload-run.js';
  * it again instead of starting another.
  */
 
-/** How watching an import ended: completed, or stalled (no change for `importStallPolls` polls). */
+/** The first look at a new import's progress, ms; the interval then doubles up to the tuning's importPollMs. */
+const FIRST_IMPORT_POLL_MS = 1_000;
+
+/** How watching an import ended: completed, or stalled (no change for importStallPolls x importPollMs). */
 interface PollOutcome {
   imp: PanoptesSubjectSetImport;
   stalled: boolean;
@@ -135,19 +138,25 @@ export class ImportUpload {
   private async poll(imp: PanoptesSubjectSetImport): Promise<PollOutcome> {
     const { t } = this.run;
     let mark = importMark(imp);
-    let still = 0;
+    // Time slept since the import last moved: it is stalled after a window of importStallPolls full intervals.
+    let quietMs = 0;
+    // A small import is done in a second or two: the first look comes after a second, then the interval doubles
+    // up to importPollMs (waiting a whole 5 s first was most of a 2,000-subject import's time at the double's speed).
+    let interval = Math.min(FIRST_IMPORT_POLL_MS, t.importPollMs);
     const window = t.importPollMs * t.importStallPolls;
     // An import found again after a restart may have died long ago: no need to watch it for another window.
     // (Without updatedAt, only watching it tells.)
     if (imp.state !== 'completed' && imp.updatedAt && this.clock.now().getTime() - Date.parse(imp.updatedAt) > 2 * window) return { imp, stalled: true };
     while (imp.state !== 'completed') {
-      await t.sleep(t.importPollMs);
+      await t.sleep(interval);
+      quietMs += interval;
+      interval = Math.min(2 * interval, t.importPollMs);
       imp = await this.run.panoptes.getSubjectSetImport(imp.id);
       const m = importMark(imp);
       if (m === mark) {
-        if (++still >= t.importStallPolls) return { imp, stalled: true };
+        if (quietMs >= window) return { imp, stalled: true };
       } else {
-        still = 0;
+        quietMs = 0;
         mark = m;
         this.run.log.debug({ uploadBatchId: this.run.batch.id, importId: imp.id, imported: imp.importedCount, of: imp.manifestCount }, 'import progress');
       }

@@ -405,7 +405,8 @@ describe('listings', () => {
     const listed = await all(c.findSubjects({ subjectSetId: set.id }));
     expect(listed.map((s) => s.id)).toEqual(seeded.map((s) => s.id));
     const pages = double.server.requestsTo('listSubjects');
-    expect(pages.map((r) => r.query.get('page'))).toEqual(['1', '2', '3']);
+    // Pages 2 and 3 are read ahead, at once: they may arrive in either order.
+    expect(pages.map((r) => r.query.get('page')).sort()).toEqual(['1', '2', '3']);
     expect(pages.every((r) => r.query.get('page_size') === '100' && r.query.get('subject_set_id') === set.id)).toBe(true);
 
     const some = await all(c.findSubjects({ subjectSetId: set.id, externalIds: ['seed-5', 'seed-200', 'nope'] }));
@@ -415,6 +416,37 @@ describe('listings', () => {
     const byIds = await all(c.findSubjects({ ids: [seeded[3].id, seeded[150].id] }));
     expect(byIds.map((s) => s.id)).toEqual([seeded[3].id, seeded[150].id]);
     expect((await all(c.findSubjects({ projectId: '1' }))).length).toBe(235);
+  });
+
+  it('asks for the next pages while the caller reads one, and still gives every item in order', async () => {
+    const { c } = client();
+    const set = double.server.seedSubjectSet({ displayName: 'ahead' });
+    const seeded = double.server.seedSubjects(set.id, 1_050);
+    const listing = c.findSubjects({ subjectSetId: set.id })[Symbol.asyncIterator]();
+    const first = await listing.next();
+    expect(first.value?.id).toBe(seeded[0].id);
+    // The caller has read one item of page 1; pages 2-4 are already asked for (three ahead), page 5 not yet.
+    await new Promise((r) => setTimeout(r, 150));
+    expect(double.server.requestsTo('listSubjects').map((r) => r.query.get('page')).sort()).toEqual(['1', '2', '3', '4']);
+    const rest: string[] = [];
+    for (let n = await listing.next(); !n.done; n = await listing.next()) rest.push(n.value.id);
+    expect([first.value!.id, ...rest]).toEqual(seeded.map((s) => s.id));
+    // Each page asked for once (pages read ahead may arrive in any order).
+    expect(double.server.requestsTo('listSubjects').map((r) => Number(r.query.get('page'))).sort((a, b) => a - b)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+  });
+
+  it('a page read ahead that fails fails the listing where that page is reached, after the pages before it', async () => {
+    const { c } = client({ maxAttempts: 1 });
+    const set = double.server.seedSubjectSet({ displayName: 'ahead-fail' });
+    double.server.seedSubjects(set.id, 650);
+    // Page 3 is refused (404 is not retried).
+    double.server.faults.push({ route: 'listSubjects', kind: 'status', status: 404, skip: 2 });
+    const seen: string[] = [];
+    const read = (async () => {
+      for await (const s of c.findSubjects({ subjectSetId: set.id })) seen.push(s.id);
+    })();
+    await expect(read).rejects.toBeInstanceOf(NotFoundError);
+    expect(seen).toHaveLength(200);
   });
 
   it('finds sets by project and exact display name', async () => {

@@ -131,6 +131,25 @@ for (const kind of DB_KINDS) {
       expect(env.server.duplicateExternalIds()).toEqual([]);
     });
 
+    it('looks at a new import after a second, then less and less often up to importPollMs, and still calls it stalled only after the whole window', async () => {
+      env.server.faults.push({ route: 'importWorker', kind: 'abort-import', afterRows: 30 });
+      const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 200, mode: 'import' });
+      const slept: number[] = [];
+      // The pauses are recorded, not waited (a few real milliseconds let the double work).
+      const sleep = async (ms: number) => {
+        slept.push(ms);
+        await new Promise((r) => setTimeout(r, 5));
+      };
+      const r = await uploadBatch({ ...deps(), tuning: { settleMs: 20, importPollMs: 5_000, importStallPolls: 3, sleep } }, b.batchId);
+      expect(r).toMatchObject({ state: 'uploaded', linked: 200 });
+      expect(env.server.imports()).toHaveLength(2);
+      const polls = slept.filter((ms) => ms >= 1_000);
+      expect(polls.slice(0, 5)).toEqual([1_000, 2_000, 4_000, 5_000, 5_000]);
+      // The stalled import was watched for 15 s of no change (3 x 5 s) before the rest was imported again: 1+2+4+5+5 s.
+      const beforeReimport = env.server.requestsTo('getImport').filter((q) => q.path.includes(env.server.imports()[0].id)).length;
+      expect(beforeReimport).toBeGreaterThanOrEqual(5);
+    });
+
     it('creates the rows an import failed one by one, naming them on the record, never importing the whole manifest again', async () => {
       env.server.faults.push({ route: 'importWorker', kind: 'fail-rows', afterRows: 10, failRows: 7 });
       const b = await seedUploadBatch(env.t.db, env.pub.store, { n: 60, mode: 'import' });
