@@ -41,7 +41,7 @@ import { convertBands } from '../dist/src/imaging/convert-bands.js';
 import { ConvertPool } from '../dist/src/imaging/convert-pool.js';
 import { DEFAULT_CONVERT_OPTIONS } from '../dist/src/imaging/convert.js';
 import { ButlerServerDouble, DOUBLE_TOKEN, type SeedDataset } from '../test/support/butler-server.js';
-import pg from 'pg';
+import { throwawayDatabase } from './throwaway-database.js';
 import { countStatements, countStoreRequests, perStamp, type StatementCounts } from './pipeline-counters.js';
 
 const STAMPS = Number(process.env.BENCH_STAMPS ?? 2000);
@@ -183,23 +183,8 @@ interface PollDatabase {
 }
 
 async function throwawayPostgres(adminUrl: string): Promise<PollDatabase> {
-  const name = `bench_pipeline_${process.pid}_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    label: `Postgres (${url.host}, throwaway database ${name})`,
-    env: { DATABASE_URL: url.toString() },
-    async drop() {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
-  };
+  const d = await throwawayDatabase(adminUrl, 'bench_pipeline');
+  return { label: `Postgres (${new URL(adminUrl).host}, throwaway database ${d.name})`, env: { DATABASE_URL: d.url }, drop: d.drop };
 }
 
 async function pollCost(dir: string, where: PollDatabase): Promise<void> {

@@ -34,7 +34,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { openDatabase, migrateToLatest, type Db } from '../dist/src/db/database.js';
 import { createCollection } from '../dist/src/db/repositories/collections.js';
 import { writeDemoArtifacts, type DemoLayout } from '../dist/src/demo/demo-data.js';
@@ -42,6 +41,7 @@ import { DEFAULT_RELEASES, derivedRelease } from '../dist/src/domain/releases.js
 import { BullMqJobQueue } from '../dist/src/adapters/queue/bullmq-queue.js';
 import { startLocalRedis } from '../dist/src/adapters/redis/redis-server.js';
 import { S3_CREDENTIALS, startS3Double, type S3Double } from '../test/support/s3-double.js';
+import { throwawayDatabase } from './throwaway-database.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin/bridge.js');
@@ -124,25 +124,6 @@ async function waitFor<T>(what: string, f: () => Promise<T>, ok: (v: T) => boole
   }
 }
 
-async function throwawayDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `bench_scale_${process.pid}_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: ADMIN_URL });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
-  };
-}
-
 interface Round {
   processes: number;
   stamps: number;
@@ -163,7 +144,7 @@ interface Round {
 }
 
 async function round(processes: number, store: Store, artifactRoot: string, layout: DemoLayout, stamps: number): Promise<Round> {
-  const database = await throwawayDatabase();
+  const database = await throwawayDatabase(ADMIN_URL, 'bench_scale');
   const redis = await startLocalRedis();
   let s3: S3Double | undefined;
   let db: Db | undefined;

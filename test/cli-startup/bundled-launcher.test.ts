@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, type CliRun } from '../support/cli.js';
+import { ROOT, runNode, type CliRun } from '../support/cli.js';
 import { syntheticStamp } from '../../src/imaging/synthetic.js';
 import { writeStampsFile } from '../../src/imaging/fits/stamps-writer.js';
 
@@ -28,19 +27,10 @@ interface Run extends CliRun {
   loaded: string[];
 }
 
-function runBin(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', HOOK, BIN, ...args], { cwd: ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const loaded = [...stderr.matchAll(/^loaded file:\/\/(\S+)$/gm)].map((m) => decodeURIComponent(m[1])).filter((p) => p.startsWith(ROOT + '/')).map((p) => p.slice(ROOT.length + 1));
-      resolve({ code, stdout, stderr: stderr.replace(/^loaded \S+\n/gm, ''), loaded });
-    });
-  });
+async function runBin(args: string[]): Promise<Run> {
+  const r = await runNode(['--import', HOOK, BIN, ...args], env);
+  const loaded = [...r.stderr.matchAll(/^loaded file:\/\/(\S+)$/gm)].map((m) => decodeURIComponent(m[1])).filter((p) => p.startsWith(ROOT + '/')).map((p) => p.slice(ROOT.length + 1));
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr.replace(/^loaded \S+\n/gm, ''), loaded };
 }
 
 describe('bin/bridge.js runs the start-up bundle', () => {

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../support/cli.js';
+import { ROOT, runNode } from '../support/cli.js';
 import { syntheticStamp } from '../../src/imaging/synthetic.js';
 import { writeStampsFile } from '../../src/imaging/fits/stamps-writer.js';
 
@@ -22,23 +21,14 @@ interface Loaded {
   files: string[];
 }
 
-function bridgeLoading(args: string[]): Promise<Loaded> {
-  return new Promise((resolve, reject) => {
-    const hook = join(import.meta.dirname, 'report-loaded-modules.mjs');
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', hook, join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const urls = [...stderr.matchAll(/^loaded (file:\S+)$/gm)].map((m) => decodeURIComponent(new URL(m[1]).pathname));
-      const packages = new Set(urls.map((p) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(p)?.[1]).filter((p): p is string => !!p));
-      const files = urls.filter((p) => p.startsWith(ROOT + '/') && !p.includes('/node_modules/')).map((p) => p.slice(ROOT.length + 1));
-      resolve({ code, stdout, packages, files });
-    });
-  });
+async function bridgeLoading(args: string[]): Promise<Loaded> {
+  const hook = join(import.meta.dirname, 'report-loaded-modules.mjs');
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+  const { code, stdout, stderr } = await runNode(['--import', 'tsx', '--import', hook, join(ROOT, 'src/cli/main.ts'), ...args], env);
+  const urls = [...stderr.matchAll(/^loaded (file:\S+)$/gm)].map((m) => decodeURIComponent(new URL(m[1]).pathname));
+  const packages = new Set(urls.map((p) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(p)?.[1]).filter((p): p is string => !!p));
+  const files = urls.filter((p) => p.startsWith(ROOT + '/') && !p.includes('/node_modules/')).map((p) => p.slice(ROOT.length + 1));
+  return { code, stdout, packages, files };
 }
 
 /** Project files outside the CLI itself: what a command's definitions or work pulled in. */

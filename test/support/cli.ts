@@ -9,10 +9,10 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs `bridge <args>` from the sources as a process of its own, with exactly `env`. */
-export function runBridge(args: string[], env: Record<string, string>): Promise<CliRun> {
+/** Runs node with `args` as a process of its own, with exactly `env`, and collects what it printed. */
+export function runNode(args: string[], env: Record<string, string>): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, env });
+    const child = spawn(process.execPath, args, { cwd: ROOT, env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -20,6 +20,11 @@ export function runBridge(args: string[], env: Record<string, string>): Promise<
     child.on('error', reject);
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Runs `bridge <args>` from the sources as a process of its own, with exactly `env`. */
+export function runBridge(args: string[], env: Record<string, string>): Promise<CliRun> {
+  return runNode(['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], env);
 }
 
 /**
