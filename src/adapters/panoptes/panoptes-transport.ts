@@ -15,6 +15,7 @@ import {
 } from '../../domain/ports/panoptes-client.js';
 import { TransientFailure, backoffDelay, networkErrorCode, retrying, transientAnswer, type RetryPolicy, type TransientStatuses, type UpstreamRetryNotice } from '../http/retry.js';
 import { ClientCredentialsToken } from './oauth-token.js';
+import { readPages } from './panoptes-paging.js';
 import { refusalOf } from './refusal.js';
 
 /*
@@ -115,17 +116,6 @@ class Unauthorized extends Error {
 /** 412: the If-Match no longer matches; read the resource again. */
 class StaleEtag extends Error {}
 
-/** Pages of a listing asked for ahead of the one being read, when Panoptes says how many there are. */
-const PAGES_AHEAD = 3;
-
-const PageMeta = z.object({
-  page: z.number().int(),
-  page_count: z.number().int().nullish(),
-  count: z.number().int().nullish(),
-  next_page: z.number().int().nullish(),
-  next_href: z.string().nullish(),
-});
-
 /** How a caller finds out what an ambiguous request did, for the error's message. */
 const RECONCILE: Record<PanoptesOperation, string> = {
   createSubject: 'list the subject set (or project) and match external_id before creating it again',
@@ -182,40 +172,9 @@ export class PanoptesTransport {
   }
 
 
-  /**
-   * Every item of a listing, page by page, as Panoptes' meta.<type> says.
-   * Where the meta gives the page count, the next PAGES_AHEAD pages are
-   * asked for while this one is read: a 2,000-subject set is 20 pages, and
-   * reading them one after the other cost 20 round trips (2 s at 100 ms).
-   * Items still come in page order, and a page that fails fails the listing
-   * where it would have been read.
-   */
-  async *paginate<S extends z.ZodType>(path: string, key: string, query: Record<string, string | undefined>, schema: S, what: string): AsyncGenerator<z.output<S>> {
-    const fetchPage = (page: number) => {
-      const p = this.send({ method: 'GET', path, query: { ...query, page: String(page), page_size: String(this.pageSize) }, what: `${what} (page ${page})` });
-      // Read (and its failure seen) in page order below; a page read ahead and never read must not be an unhandled rejection.
-      p.catch(() => {});
-      return p;
-    };
-    const ahead = new Map<number, ReturnType<typeof fetchPage>>();
-    let page = 1;
-    for (;;) {
-      const a = await (ahead.get(page) ?? fetchPage(page));
-      ahead.delete(page);
-      const body = a.body as Record<string, unknown> | null;
-      const items = z.array(schema).safeParse(body?.[key]);
-      if (!items.success) throw new PanoptesUnreadable(`Panoptes (${this.host}) sent a ${key} listing this client cannot read: ${z.prettifyError(items.error)}`);
-      const meta = PageMeta.safeParse((body?.meta as Record<string, unknown> | undefined)?.[key]);
-      if (!meta.success) throw new PanoptesUnreadable(`Panoptes (${this.host}) sent a ${key} listing without paging information.`);
-      const next = meta.data.next_page ?? (meta.data.next_href ? page + 1 : undefined);
-      if (next !== undefined && next <= page) throw new UpstreamError(`Panoptes (${this.host}) pointed the ${key} listing back to page ${next} from page ${page}.`);
-      if (next === page + 1 && meta.data.page_count) {
-        for (let p = next; p <= Math.min(meta.data.page_count, page + PAGES_AHEAD); p++) if (!ahead.has(p)) ahead.set(p, fetchPage(p));
-      }
-      for (const item of items.data) yield item;
-      if (next === undefined) return;
-      page = next;
-    }
+  /** Every item of a listing, page by page, in page order (reading ahead: panoptes-paging.ts). */
+  paginate<S extends z.ZodType>(path: string, key: string, query: Record<string, string | undefined>, schema: S, what: string): AsyncGenerator<z.output<S>> {
+    return readPages(this, path, key, query, schema, what);
   }
 
   // ------------------------------------------------------------ HTTP
