@@ -31,6 +31,12 @@ export interface CliSubject {
   metadata: Record<string, unknown>;
 }
 
+/** A batch's subjects as the CLI would upload them, read from the batch's JSON manifest (what the manifest step wrote). */
+export async function cliSubjectsOf(store: { get(area: 'public', key: string): Promise<{ body: Uint8Array }> }, jsonKey: string): Promise<CliSubject[]> {
+  const manifest = JSON.parse(Buffer.from((await store.get('public', jsonKey)).body).toString('utf8')) as { external_id: string; locations: Record<string, string>[]; metadata: Record<string, unknown> }[];
+  return manifest.map((m) => ({ externalId: m.external_id, locations: m.locations, metadata: m.metadata }));
+}
+
 export interface CliModelOptions {
   baseUrl: string;
   clientId: string;

@@ -29,7 +29,7 @@ import { uploadBatch } from '../src/domain/upload.js';
 import type { UploadTuning } from '../src/domain/upload-config.js';
 import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble, type LoggedRequest, type PanoptesRoute } from '../test/support/panoptes-server.js';
 import { quietLog, seedUploadBatch, startDelayingProxy, startPublicStore } from '../test/support/upload-fixtures.js';
-import { runCliModel, type CliSubject } from './cli-model.js';
+import { cliSubjectsOf, runCliModel } from './cli-model.js';
 
 export interface ModeBenchOptions {
   subjects: number;
@@ -111,8 +111,7 @@ async function uploadWithCliModel(o: ModeBenchOptions): Promise<{ ms: number; cr
   const proxy = await startDelayingProxy(server.url, o.latencyMs);
   try {
     const batch = await seedUploadBatch(db, pub.store, { n: o.subjects, mode: 'api', collectionName: 'bench-cli' });
-    const manifest = JSON.parse(Buffer.from((await pub.store.get('public', batch.jsonKey)).body).toString('utf8')) as { external_id: string; locations: Record<string, string>[]; metadata: Record<string, unknown> }[];
-    const subjects: CliSubject[] = manifest.map((m) => ({ externalId: m.external_id, locations: m.locations, metadata: m.metadata }));
+    const subjects = await cliSubjectsOf(pub.store, batch.jsonKey);
     const set = server.seedSubjectSet({ displayName: 'bench cli' });
     process.stdout.write('CLI model ... ');
     // No faults, so none of its retry pauses runs: sleepScale does not matter here.

@@ -39,7 +39,7 @@ import { uploadBatch } from '../src/domain/upload.js';
 import type { UploadReport } from '../src/domain/upload-engine.js';
 import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, PanoptesServerDouble } from '../test/support/panoptes-server.js';
 import { faultMix, quietLog, seedUploadBatch, startDelayingProxy, startPublicStore, troubledCreates } from '../test/support/upload-fixtures.js';
-import { runCliModel, type CliSubject } from './cli-model.js';
+import { cliSubjectsOf, runCliModel } from './cli-model.js';
 import { benchUploadModes } from './upload-modes.js';
 
 const N = Number(process.env.BENCH_SUBJECTS ?? 2000);
@@ -104,7 +104,7 @@ async function apiVersusCliModel(): Promise<void> {
   const db = await openDatabase({ dataDir: 'memory://' });
   await migrateToLatest(db);
   const batch = await seedUploadBatch(db, pub.store, { n: N, collectionName: 'bench' });
-  const manifest = JSON.parse(Buffer.from((await pub.store.get('public', batch.jsonKey)).body).toString('utf8')) as { external_id: string; locations: Record<string, string>[]; metadata: Record<string, unknown> }[];
+  const subjects = await cliSubjectsOf(pub.store, batch.jsonKey);
   const ours = new Set(batch.externalIds);
 
   // ---- the bridge
@@ -132,7 +132,6 @@ async function apiVersusCliModel(): Promise<void> {
     server.faults.push(...faults());
     const proxy = await startDelayingProxy(server.url, LATENCY);
     const set = server.seedSubjectSet({ displayName: 'bench cli' });
-    const subjects: CliSubject[] = manifest.map((m) => ({ externalId: m.external_id, locations: m.locations, metadata: m.metadata }));
     process.stdout.write('CLI model ... ');
     const r = await runCliModel({ baseUrl: proxy.url, clientId: PANOPTES_CLIENT_ID, clientSecret: PANOPTES_CLIENT_SECRET, projectId: '1', subjectSetId: set.id, subjects, sleepScale: CLI_SLEEP_SCALE });
     cli = figures(server, set.id, ours, r.ms, r.failed);

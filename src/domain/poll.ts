@@ -25,8 +25,9 @@ export async function pollCollection(d: PipelineDeps, collectionId: string, acto
   const c = await d.repos.collections.find(collectionId);
   if (!c || c.status !== 'active') return { newArtifactIds: [] };
   const source = d.sources(c);
-  // A collection's first poll (no artifact yet) need not ask which of its datasets are known.
-  const noneKnown = !(await d.repos.artifacts.anyOf(c.id));
+  // A collection's first poll (no artifact yet) need not ask which of its datasets are known. A stored cursor
+  // means a chunk was recorded, so polls after the first skip the check.
+  const noneKnown = c.cursor === null && !(await d.repos.artifacts.anyOf(c.id));
   const fresh: string[] = [];
   let chunk: DatasetRef[] = [];
   let cursor = c.cursor;
