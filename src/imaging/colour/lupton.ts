@@ -1,4 +1,5 @@
 import { ImagingError, type ImagePlane, type Raster8 } from '../types.js';
+import { rgbF32Simd } from './lupton-simd.js';
 
 /**
  * Lupton et al. (2004) colour-preserving asinh mapping, computed the way
@@ -89,24 +90,30 @@ export function luptonRgb(r: ImagePlane, g: ImagePlane, b: ImagePlane, p: Lupton
   const data = outBuffer(out, 3 * n);
   const { soften, slope } = constants(p.stretch, p.Q);
   if (r.data instanceof Float32Array && g.data instanceof Float32Array && b.data instanceof Float32Array) {
-    rgbF32(r.data, g.data, b.data, p.minimum, soften, slope, data);
+    // The WebAssembly SIMD loop where the runtime has it (every Node we support); the same bytes either way.
+    const [mr, mg, mb] = p.minimum.map(Math.fround);
+    if (!rgbF32Simd(r.data, g.data, b.data, mr, mg, mb, Math.fround(soften), Math.fround(slope), data)) {
+      rgbF32(r.data, g.data, b.data, p.minimum, soften, slope, data);
+    }
   } else {
     rgbF64(r.data, g.data, b.data, p.minimum, soften, slope, data);
   }
   return { width: r.width, height: r.height, channels: 3, data };
 }
 
-// The two loops below are the hot path. They are kept monomorphic (one array
-// type each) and allocation-free. On sky-dominated stamps the signs of I and
-// of each channel are coin flips: negative channels are zeroed with integer
-// masks after truncation rather than a branch, but fac does branch on I > 0,
+// The two loops below are the hot path where WebAssembly SIMD is missing (and
+// always for float64 planes). They are kept monomorphic (one array type each)
+// and allocation-free. On sky-dominated stamps the signs of I and of each
+// channel are coin flips: negative channels are zeroed with integer masks
+// after truncation rather than a branch, but fac does branch on I > 0,
 // because the asinh it skips costs more than the mispredictions (measured by
 // CPU time on 256x256 3-band stamps with 30% and 50% of pixels at I <= 0:
 // 6-8% faster than computing fac for every pixel and multiplying by +(I > 0)).
 // Only the rare saturated pixel takes another branch. The two loops differ
 // only in rounding.
 
-function rgbF32(
+/** The float32 loop in JavaScript: the fallback, and the reference lupton-simd's test compares with. */
+export function rgbF32(
   rd: Float32Array,
   gd: Float32Array,
   bd: Float32Array,
@@ -147,7 +154,10 @@ function rgbF32(
       cb = fround(fround(cb * PIXMAX) / top);
     }
     // Truncation toward zero as numpy's astype(uint8); negatives (and the NaN
-    // of an overflowing float32 intermediate) become 0.
+    // of an overflowing float32 intermediate) become 0. A channel below -2^31
+    // (where | 0 would wrap) cannot get here: with I > 0 the other channels
+    // then exceed 2^31 too, and the saturation step scaled all three into
+    // [-255, 255].
     const tr = cr | 0;
     const tg = cg | 0;
     const tb = cb | 0;
