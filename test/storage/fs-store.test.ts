@@ -22,6 +22,10 @@ const renameControl = vi.hoisted(() => ({
   hold: undefined as undefined | ((from: string, to: string) => boolean),
   fail: undefined as undefined | ((from: string, to: string) => boolean),
   held: [] as Array<{ from: string; to: string }>,
+  /** Every rename and directory fsync, in order of completion (renames) and of start/end (fsyncs). */
+  log: [] as Array<{ what: 'renamed' | 'dir-sync-start' | 'dir-sync-end'; path: string; id?: number }>,
+  /** Stretches each directory fsync by this long, so that other puts rename while one runs. */
+  dirSyncMs: 0,
 }));
 
 vi.mock('node:fs/promises', async (importOriginal) => {
@@ -34,9 +38,26 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     if (renameControl.fail?.(String(from), String(to))) {
       throw Object.assign(new Error('EIO: simulated I/O error, rename'), { code: 'EIO' });
     }
-    return actual.rename(from, to);
+    await actual.rename(from, to);
+    renameControl.log.push({ what: 'renamed', path: String(to) });
   };
-  return { ...actual, rename, default: { ...actual, rename } };
+  // Directories are opened read-only only to be fsynced: their fsyncs are logged with an id.
+  let syncs = 0;
+  const open = async (...args: Parameters<typeof actual.open>) => {
+    const fh = await actual.open(...args);
+    if (args[1] === actual.constants.O_RDONLY && (await fh.stat()).isDirectory()) {
+      const sync = fh.sync.bind(fh);
+      fh.sync = async () => {
+        const id = ++syncs;
+        renameControl.log.push({ what: 'dir-sync-start', path: String(args[0]), id });
+        await sync();
+        if (renameControl.dirSyncMs) await new Promise((resolve) => setTimeout(resolve, renameControl.dirSyncMs));
+        renameControl.log.push({ what: 'dir-sync-end', path: String(args[0]), id });
+      };
+    }
+    return fh;
+  };
+  return { ...actual, rename, open, default: { ...actual, rename, open } };
 });
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -89,6 +110,8 @@ afterEach(() => {
   renameControl.hold = undefined;
   renameControl.fail = undefined;
   renameControl.held.length = 0;
+  renameControl.log.length = 0;
+  renameControl.dirSyncMs = 0;
 });
 
 objectStoreContract('FsObjectStore', async () => {
@@ -219,6 +242,36 @@ describe('FsObjectStore on disk', () => {
     expect(await fsp.readdir(join(root, 'quarantine', 'x'))).toEqual([]);
     expect(await fsp.readdir(join(root, '.meta', 'quarantine', 'x'))).toEqual([]);
     await expect(store.head('quarantine', 'x/fail.png')).resolves.toBeUndefined();
+  });
+
+  it('concurrent puts into one directory share its fsyncs, and none returns before one that began after its rename', async () => {
+    const root = await makeRoot();
+    const store = new FsObjectStore({ root, publicBaseUrl: 'http://x' });
+    await store.put('quarantine', 'group/warm.png', randomBytes(10), { contentType: 'image/png' });
+    renameControl.log.length = 0;
+    renameControl.dirSyncMs = 15;
+    const dir = join(root, 'quarantine', 'group');
+    const n = 24;
+    const returned = new Map<string, number>();
+    // Started a few milliseconds apart, so renames fall while a directory fsync runs.
+    await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        new Promise((resolve) => setTimeout(resolve, i * 3)).then(() => store.put('quarantine', `group/img-${i}.png`, randomBytes(4096), { contentType: 'image/png' })).then(() => returned.set(join(dir, `img-${i}.png`), renameControl.log.length)),
+      ),
+    );
+    const log = renameControl.log;
+    const dirSyncs = log.filter((e) => e.what === 'dir-sync-start' && e.path === dir);
+    expect(dirSyncs.length).toBeGreaterThanOrEqual(1);
+    expect(dirSyncs.length).toBeLessThan(n);
+    for (const [path, at] of returned) {
+      const renamedAt = log.findIndex((e) => e.what === 'renamed' && e.path === path);
+      expect(renamedAt).toBeGreaterThanOrEqual(0);
+      // Some fsync of the directory started after this rename and ended before the put returned.
+      const covering = log.slice(renamedAt, at).filter((e) => e.what === 'dir-sync-start' && e.path === dir).map((e) => e.id);
+      const ended = new Set(log.slice(renamedAt, at).filter((e) => e.what === 'dir-sync-end').map((e) => e.id));
+      expect(covering.some((id) => ended.has(id)), `${path}: no directory fsync between its rename and its return`).toBe(true);
+    }
+    for (let i = 0; i < n; i++) expect((await store.head('quarantine', `group/img-${i}.png`))?.size).toBe(4096);
   });
 
   it('concurrent overwrites of one key end consistent with a single sidecar', async () => {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { closeSync, constants as fsConstants, fchmodSync, fstatSync, fsync, openSync, statSync, unlinkSync, write as writeFd, writeSync } from 'node:fs';
 import { access, chmod, mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename, dirname, join } from 'node:path';
@@ -47,6 +47,13 @@ import {
  * none; the SHA-256 is taken from the caller when it has one; modes are fixed
  * with fchmod only when the umask changed them. What stays is what
  * durability needs: data fsync, sidecar fsync, both directories' fsyncs.
+ * Only the fsyncs, which wait on the disk, and the rename leave the event
+ * loop; the open, write, stat and close of a file are made directly, as they take
+ * microseconds on a local disk, where each trip through the thread pool cost
+ * ~0.1 ms of CPU (measured: a put of 18 such trips cost 1.5-2.4 ms CPU, the
+ * same calls made directly ~0.5 ms). Data and sidecar are fsynced together,
+ * and a directory fsync is shared by every put into that directory that
+ * renamed before it began (see syncDir).
  */
 
 export interface FsObjectStoreOptions {
@@ -89,6 +96,14 @@ const READ_ATTEMPTS = 3;
  * starts again (forgetting costs one mkdir per directory), bounding memory.
  */
 const MAX_KNOWN_DIRS = 4096;
+/** Chunks up to this size are written without a trip through the thread pool (see writeAll). */
+const SYNC_WRITE_MAX = 4 * 1024 * 1024;
+
+/** A directory's fsync in progress, and the one queued behind it for puts that renamed after it began. */
+interface DirSync {
+  running: Promise<void>;
+  queued?: Promise<void>;
+}
 
 function errnoCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
@@ -126,11 +141,32 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
+/**
+ * Writes a whole chunk at the file's current position. Chunks up to
+ * SYNC_WRITE_MAX go straight into the page cache; a larger one (a big
+ * artifact) is written through the thread pool, so the event loop is never
+ * held for long.
+ */
+async function writeAll(fd: number, chunk: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < chunk.byteLength) {
-    const { bytesWritten } = await fh.write(chunk, offset, chunk.byteLength - offset);
-    offset += bytesWritten;
+    offset +=
+      chunk.byteLength <= SYNC_WRITE_MAX
+        ? writeSync(fd, chunk, offset, chunk.byteLength - offset)
+        : await new Promise<number>((resolve, reject) => writeFd(fd, chunk, offset, chunk.byteLength - offset, null, (err, n) => (err ? reject(err) : resolve(n))));
+  }
+}
+
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+function closeQuietly(fd: number | undefined): void {
+  if (fd === undefined) return;
+  try {
+    closeSync(fd);
+  } catch {
+    // Already failing; the first error is the one reported.
   }
 }
 
@@ -147,6 +183,8 @@ export class FsObjectStore implements ObjectStore {
   private readonly locks = new Map<string, Promise<void>>();
   /** Directories this process made or found (see MAX_KNOWN_DIRS); forgotten when a write finds one gone. */
   private readonly knownDirs = new Set<string>();
+  /** Directory fsyncs in progress (see syncDir). */
+  private readonly dirSyncs = new Map<string, DirSync>();
 
   constructor(opts: FsObjectStoreOptions) {
     if (!opts.root) throw new ValidationError('FsObjectStore needs a root directory', { field: 'root' });
@@ -205,7 +243,7 @@ export class FsObjectStore implements ObjectStore {
         if (isAbsent(err)) return;
         throw mapIoError(err, `deleting ${area}/${key}`);
       }
-      await fsyncDir(dirname(path));
+      await this.syncDir(dirname(path));
       await unlink(this.metaPath(area, key, ino)).catch(ignoreAbsent);
     });
   }
@@ -405,32 +443,30 @@ export class FsObjectStore implements ObjectStore {
     const tmpPath = join(dir, tempName(basename(dataPath)));
     let metaPath: string | undefined;
     let committed = false;
-    let fh: FileHandle | undefined;
+    let fd: number | undefined;
+    let metaFd: number | undefined;
     try {
       try {
-        fh = await open(tmpPath, 'wx', FILE_MODE[area]);
+        fd = openSync(tmpPath, 'wx', FILE_MODE[area]);
       } catch (err) {
         // A remembered directory was removed behind our back: make the parents again, once.
         if (errnoCode(err) !== 'ENOENT') throw err;
         await this.ensureAllParents(area, key, true);
-        fh = await open(tmpPath, 'wx', FILE_MODE[area]);
+        fd = openSync(tmpPath, 'wx', FILE_MODE[area]);
       }
-      const st = await fh.stat({ bigint: true });
+      const st = fstatSync(fd, { bigint: true });
       const ino = st.ino;
       // open()'s mode is filtered by the umask; the area's mode is a policy, not a default.
       // The umask only removes bits, so when the mode came out right no fchmod is needed.
       const umaskTouched = (Number(st.mode) & 0o777) !== FILE_MODE[area];
-      if (umaskTouched) await fh.chmod(FILE_MODE[area]);
+      if (umaskTouched) fchmodSync(fd, FILE_MODE[area]);
       const hash = knownSha256 === undefined ? createHash('sha256') : undefined;
       let size = 0;
       for await (const chunk of chunks) {
         hash?.update(chunk);
-        await writeAll(fh, chunk);
+        await writeAll(fd, chunk);
         size += chunk.byteLength;
       }
-      await fh.sync();
-      await fh.close();
-      fh = undefined;
 
       const sha256 = hash ? hash.digest('hex') : knownSha256!;
       if (expectedSha256 !== undefined && sha256 !== expectedSha256) {
@@ -440,33 +476,82 @@ export class FsObjectStore implements ObjectStore {
       if (opts.cacheControl !== undefined) meta.cacheControl = opts.cacheControl;
 
       metaPath = this.metaPath(area, key, ino);
-      // META_FILE_MODE's bits are a subset of every FILE_MODE: if the umask left the data file's mode alone, it leaves the sidecar's too.
-      await writeSidecar(metaPath, JSON.stringify(meta), META_FILE_MODE, umaskTouched).catch(async (err: unknown) => {
+      try {
+        metaFd = openSidecar(metaPath);
+      } catch (err) {
         if (errnoCode(err) !== 'ENOENT') throw err;
         await this.ensureAllParents(area, key, true);
-        await writeSidecar(metaPath!, JSON.stringify(meta), META_FILE_MODE, umaskTouched);
-      });
+        metaFd = openSidecar(metaPath);
+      }
+      // META_FILE_MODE's bits are a subset of every FILE_MODE: if the umask left the data file's mode alone, it leaves the sidecar's too.
+      if (umaskTouched) fchmodSync(metaFd, META_FILE_MODE);
+      await writeAll(metaFd, Buffer.from(JSON.stringify(meta), 'utf8'));
+      // Both durable, and the sidecar's name in its directory, before the data file becomes visible.
+      await Promise.all([fsyncFd(fd), fsyncFd(metaFd)]);
+      closeSync(fd);
+      fd = undefined;
+      closeSync(metaFd);
+      metaFd = undefined;
+      await this.syncDir(dirname(metaPath));
 
-      const previousIno = await stat(dataPath, { bigint: true }).then(
-        (st) => (st.isFile() ? st.ino : undefined),
-        () => undefined,
-      );
+      let previousIno: bigint | undefined;
+      try {
+        const st = statSync(dataPath, { bigint: true });
+        if (st.isFile()) previousIno = st.ino;
+      } catch {
+        // Nothing there yet.
+      }
+      // Through the thread pool like the fsyncs: the one step whose crash-safety the tests stop and inspect (test/storage).
       await rename(tmpPath, dataPath);
       committed = true;
-      await fsyncDir(dir);
+      await this.syncDir(dir);
       if (previousIno !== undefined && previousIno !== ino) {
-        await unlink(this.metaPath(area, key, previousIno)).catch(ignoreAbsent);
+        try {
+          unlinkSync(this.metaPath(area, key, previousIno));
+        } catch (err) {
+          ignoreAbsent(err);
+        }
       }
       return storedObject(meta);
     } catch (err) {
+      closeQuietly(fd);
+      closeQuietly(metaFd);
       if (!committed) {
-        await fh?.close().catch(() => undefined);
-        await unlink(tmpPath).catch(() => undefined);
-        if (metaPath) await unlink(metaPath).catch(() => undefined);
+        for (const path of [tmpPath, metaPath]) {
+          try {
+            if (path) unlinkSync(path);
+          } catch {
+            // Best effort: a leftover temp file or sidecar is harmless (see the header).
+          }
+        }
       }
       if (errnoCode(err) === 'EISDIR' || errnoCode(err) === 'ENOTDIR') throw keyConflict(area, key);
       throw mapIoError(err, `writing ${area}/${key}`);
     }
+  }
+
+  /**
+   * fsyncs a directory after an entry change (a rename or unlink) in it.
+   * One fsync covers every change made before it began, so a put that
+   * renamed while another put's fsync of the same directory was already
+   * running waits for the next one, which all such puts share; concurrent
+   * puts into one directory (a group's images) pay about one directory
+   * fsync between them instead of one each.
+   */
+  private syncDir(dir: string): Promise<void> {
+    const current = this.dirSyncs.get(dir);
+    if (!current) return this.startDirSync(dir);
+    current.queued ??= current.running.then(noop, noop).then(() => this.startDirSync(dir));
+    return current.queued;
+  }
+
+  private startDirSync(dir: string): Promise<void> {
+    const entry: DirSync = { running: Promise.resolve() };
+    entry.running = fsyncDir(dir).finally(() => {
+      if (this.dirSyncs.get(dir) === entry) this.dirSyncs.delete(dir);
+    });
+    this.dirSyncs.set(dir, entry);
+    return entry.running;
   }
 
   private async withLock<T>(area: StoreArea, key: string, fn: () => Promise<T>): Promise<T> {
@@ -522,29 +607,23 @@ async function ensureDir(dir: string, mode: number, enforceExisting: boolean): P
 }
 
 /**
- * Writes a sidecar under its final name (see the header: no reader can look it
- * up yet), durably: the file and its directory entry are synced before the
- * caller renames the data file into place. A sidecar already there is a stale
- * one left by a crash for a dead file with the same inode number: replaced.
+ * Creates a sidecar under its final name (see the header: no reader can look
+ * it up yet); the caller writes and fsyncs it, and fsyncs its directory,
+ * before renaming the data file into place. A sidecar already there is a
+ * stale one left by a crash for a dead file with the same inode number:
+ * replaced.
  */
-async function writeSidecar(path: string, text: string, mode: number, chmod: boolean): Promise<void> {
-  let fh: FileHandle;
+function openSidecar(path: string): number {
   try {
-    fh = await open(path, 'wx', mode);
+    return openSync(path, 'wx', META_FILE_MODE);
   } catch (err) {
     if (errnoCode(err) !== 'EEXIST') throw err;
-    await unlink(path);
-    fh = await open(path, 'wx', mode);
+    unlinkSync(path);
+    return openSync(path, 'wx', META_FILE_MODE);
   }
-  try {
-    if (chmod) await fh.chmod(mode);
-    await fh.writeFile(text, 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fsyncDir(dirname(path));
 }
+
+function noop(): void {}
 
 // --- HTTP ----------------------------------------------------------------------
 
