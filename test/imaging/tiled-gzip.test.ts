@@ -6,6 +6,8 @@ import { FitsFile } from '../../src/imaging/fits/fits-file.js';
 import { readImage } from '../../src/imaging/fits/image-reader.js';
 import { writeStampsFile } from '../../src/imaging/fits/stamps-writer.js';
 import { syntheticStamp } from '../../src/imaging/synthetic.js';
+import { spawnSync } from 'node:child_process';
+import { pythonWith } from '../support/python.js';
 
 /**
  * GZIP_2 images with one tile per row (how the Butler stores Rubin images)
@@ -92,5 +94,36 @@ describe('GZIP_2 tiles, one per image row', () => {
     const dv = new DataView(bytes.buffer);
     dv.setUint32(at[3] - 4, dv.getUint32(at[3] - 4, true) + 4, true);
     await expect(read(bytes)).rejects.toThrow(/tile 3: gzip data/);
+  });
+});
+
+const PYTHON = pythonWith(['astropy', 'numpy']);
+
+describe.skipIf(!PYTHON)('GZIP_2 float32 tiles of several rows, written by astropy', () => {
+  // 16 x 8 tiles on a 40 x 24 image: partial tiles on the right edge, NaN and infinities kept bit for bit.
+  it('reads every pixel as astropy does, edge tiles and non-finite values included', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tiled-gzip2-'));
+    try {
+      const py = spawnSync(PYTHON!, ['-c', `
+import numpy as np, sys
+from astropy.io import fits
+rng = np.random.default_rng(5)
+a = (rng.normal(0, 3, (24, 40)) * 10.0 ** rng.integers(-3, 4, (24, 40))).astype('>f4')
+a[2, 3] = np.nan; a[20, 39] = np.inf; a[0, 0] = -np.inf; a[11, 17] = -0.0
+hdu = fits.CompImageHDU(a, compression_type='GZIP_2', tile_size=(16, 8), quantize_level=0)
+fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(sys.argv[1] + '/t.fits')
+with fits.open(sys.argv[1] + '/t.fits') as f:
+    f[1].data.astype('<f4').tofile(sys.argv[1] + '/t.f32')
+`, dir], { encoding: 'utf8' });
+      expect(py.status, py.stderr).toBe(0);
+      const f = await FitsFile.fromBytes(new Uint8Array(await readFile(join(dir, 't.fits'))), 't.fits');
+      const img = await readImage(f, f.hdus[1]);
+      expect([img.width, img.height]).toEqual([40, 24]);
+      const ours = new Uint32Array(Float32Array.from(img.data).buffer);
+      const astropy = new Uint32Array(new Uint8Array(await readFile(join(dir, 't.f32'))).buffer);
+      expect(Array.from(ours)).toEqual(Array.from(astropy));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
