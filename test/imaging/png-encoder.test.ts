@@ -38,12 +38,12 @@ function filtered(r: Raster8, filter: number): Uint8Array {
   return out;
 }
 
-/** The smallest IDAT any single filter and either strategy gives at this level. */
+/** The smallest IDAT any single filter and any of the three strategies gives at this level. */
 function bestIdat(r: Raster8, level: number): number {
   let best = Infinity;
   for (let f = 0; f < 5; f++) {
     const data = filtered(r, f);
-    for (const strategy of [zc.Z_RLE, zc.Z_DEFAULT_STRATEGY]) best = Math.min(best, deflateSync(data, { level, strategy, memLevel: 9 }).length);
+    for (const strategy of [zc.Z_RLE, zc.Z_HUFFMAN_ONLY, zc.Z_DEFAULT_STRATEGY]) best = Math.min(best, deflateSync(data, { level, strategy, memLevel: 9 }).length);
   }
   return best;
 }

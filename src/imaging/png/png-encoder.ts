@@ -110,20 +110,22 @@ const RUN_BITS = 8;
  *
  * The filter is the one whose filtered sample has the smallest
  * rleBitsEstimate. The strategy is settled by real deflates of that sample,
- * kept cheap as they run for every stamp: zlib's Z_RLE ignores the level
- * (every level above 0 runs the same deflate_rle), so the level-1 RLE size
- * is the RLE size at `level`; and the default strategy is tried at level 1
- * first (deflate_fast, a fraction of level 6's cost), which settles most
- * images without trying it at `level`:
- * - RLE more than 1% larger than the default strategy at level 1: the
- *   default wins (a higher level only finds longer matches);
- * - RLE at most RLE_SURE of the default at level 1: RLE wins, because a
+ * kept cheap as they run for every stamp: zlib's Z_RLE and Z_HUFFMAN_ONLY
+ * ignore the level (every level above 0 runs the same deflate_rle or
+ * deflate_huff), so their level-1 sizes are their sizes at `level`, and the
+ * smaller of the two (Huffman on a tie) is the cheap candidate; the default
+ * strategy is tried at level 1 first (deflate_fast, a fraction of level 6's
+ * cost), which settles most images without trying it at `level`:
+ * - the cheap candidate more than 1% larger than the default strategy at
+ *   level 1: the default wins (a higher level only finds longer matches);
+ * - the cheap candidate at most RLE_SURE of the default at level 1: it wins, because a
  *   higher level gains less than 6% over level 1 on these samples (measured
  *   on every preset at 64-424 px: at most 5.2%, on sky-asinh, whose RLE/level-1
  *   ratio is near 1 and so is tried at `level` anyway).
  */
 function chooseEncoding(rowAt: (y: number) => Uint8Array, height: number, rowBytes: number, bpp: number, level: number): { filter: number; strategy: number } {
   const RLE = zlib.constants.Z_RLE;
+  const HUFF = zlib.constants.Z_HUFFMAN_ONLY;
   const DEFAULT = zlib.constants.Z_DEFAULT_STRATEGY;
   if (height < 2 || level === 0) return { filter: 0, strategy: DEFAULT };
   const step = Math.max(1, Math.floor(height / SAMPLE_ROWS));
@@ -141,22 +143,29 @@ function chooseEncoding(rowAt: (y: number) => Uint8Array, height: number, rowByt
     }
   }
   ys.forEach((y, k) => filterRow(filter, rowAt(y), rowAt(y - 1), bpp, buf, k * (rowBytes + 1)));
-  const rle = zlib.deflateRawSync(buf, { level: 1, strategy: RLE }).length;
+  // Literal-only coding (Z_HUFFMAN_ONLY) skips even RLE's scan for runs: on
+  // noise-dominated stamps, with few runs, it is both smaller and faster, so
+  // it is taken wherever it is no larger. Like Z_RLE it ignores the level.
+  const rleSize = zlib.deflateRawSync(buf, { level: 1, strategy: RLE }).length;
+  const huffSize = zlib.deflateRawSync(buf, { level: 1, strategy: HUFF }).length;
+  const [cheap, cheapStrategy] = huffSize <= rleSize ? [huffSize, HUFF] : [rleSize, RLE];
   const lzAt = (l: number) => zlib.deflateRawSync(buf, { level: l, strategy: DEFAULT }).length;
   if (level > 1) {
     const fast = lzAt(1);
-    if (rle <= fast * RLE_SURE) return { filter, strategy: RLE };
-    if (rle > fast * 1.01) return { filter, strategy: DEFAULT };
+    if (cheap <= fast * RLE_SURE) return { filter, strategy: cheapStrategy };
+    if (cheap > fast * 1.01) return { filter, strategy: DEFAULT };
   }
-  // Within 1% the faster strategy (RLE) wins.
-  return { filter, strategy: rle <= lzAt(level) * 1.01 ? RLE : DEFAULT };
+  // Within 1% the faster strategy wins.
+  return { filter, strategy: cheap <= lzAt(level) * 1.01 ? cheapStrategy : DEFAULT };
 }
 
 /**
- * Encodes a raster whose row 0 is the bottom (FITS order) as a PNG whose
- * first row is the top. `extra` chunks go right after IHDR.
+ * What encodeRaster gives zlib for a raster: its filtered scanlines (top row
+ * first) and the zlib strategy. Exported for bench:convert, whose floor is
+ * this deflate alone. `scanlines` is a scratch buffer, valid until the next
+ * call in this thread.
  */
-export function encodeRaster(r: Raster8, level: number, extra: Uint8Array[] = []): Uint8Array {
+export function deflateInput(r: Raster8, level: number): { scanlines: Uint8Array; strategy: number } {
   const bpp = r.channels;
   const rowBytes = r.width * bpp;
   // PNG row y is raster row (height - 1 - y): the flip costs nothing here.
@@ -165,9 +174,18 @@ export function encodeRaster(r: Raster8, level: number, extra: Uint8Array[] = []
     return r.data.subarray(src, src + rowBytes);
   };
   const { filter, strategy } = chooseEncoding(rowAt, r.height, rowBytes, bpp, level);
-  const filtered = scratch((rowBytes + 1) * r.height);
-  for (let y = 0; y < r.height; y++) filterRow(filter, rowAt(y), y > 0 ? rowAt(y - 1) : undefined, bpp, filtered, y * (rowBytes + 1));
-  const idat = zlib.deflateSync(filtered, { level, strategy, memLevel: 9 });
+  const scanlines = scratch((rowBytes + 1) * r.height);
+  for (let y = 0; y < r.height; y++) filterRow(filter, rowAt(y), y > 0 ? rowAt(y - 1) : undefined, bpp, scanlines, y * (rowBytes + 1));
+  return { scanlines, strategy };
+}
+
+/**
+ * Encodes a raster whose row 0 is the bottom (FITS order) as a PNG whose
+ * first row is the top. `extra` chunks go right after IHDR.
+ */
+export function encodeRaster(r: Raster8, level: number, extra: Uint8Array[] = []): Uint8Array {
+  const { scanlines, strategy } = deflateInput(r, level);
+  const idat = zlib.deflateSync(scanlines, { level, strategy, memLevel: 9 });
 
   const ihdr = new Uint8Array(13);
   const dv = new DataView(ihdr.buffer);
