@@ -6,20 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { luptonRgb, rgbF32 } from '../../src/imaging/colour/lupton.js';
 import { luptonSimdAvailable, rgbF32Simd } from '../../src/imaging/colour/lupton-simd.js';
 import { pythonWith } from '../support/python.js';
+// Seeded, so a failure can be replayed.
+import { rng } from '../../src/imaging/synthetic.js';
 // @ts-expect-error: a plain .mjs build script, without type declarations
 import { generatedModule } from '../../scripts/build-wasm.mjs';
-
-/** A small seeded generator, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SPECIAL = [NaN, Infinity, -Infinity, 3.4e38, -3.4e38, 1e-40, -0, 0];
 
