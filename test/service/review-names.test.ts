@@ -146,6 +146,11 @@ describe('every image matching a filter', () => {
     expect(first.body.items).toHaveLength(2);
 
     // decidable=<action>: only the images that action applies to now (the page's "select all N" acts on these).
+    // This approval must stay undoable until the undo below: an admin's hour of publishing delay on the
+    // collection keeps the workers from publishing it in between (here approvals otherwise publish at once,
+    // and with fast store writes the publish could win that race).
+    const delay = (seconds: number | null) => app.call('boss', 'PUT', `/collections/${alien}/publish-delay`, { seconds, reason: 'test: approve, then undo' });
+    expect((await delay(3600)).status).toBe(200);
     const approved = await app.call('rev', 'POST', '/review/decisions', { imageIds: [quarantined[2]], action: 'approve' });
     expect(approved.body.results[0].ok).toBe(true);
     const forAction = async (a: string) => (await app.call('rev', 'GET', `/review/image-ids?collection=${alien}&decidable=${a}`)).body.ids as string[];
@@ -157,6 +162,7 @@ describe('every image matching a filter', () => {
     expect((await app.call('rev', 'GET', `/review/image-ids?decidable=publish`)).status).toBe(400);
     // Back as it was, for the tests that follow.
     expect((await app.call('rev', 'POST', '/review/decisions', { imageIds: [quarantined[2]], action: 'undo' })).body.results[0].ok).toBe(true);
+    expect((await delay(null)).status).toBe(200);
   });
 });
 
