@@ -4,16 +4,36 @@
 //   src/imaging/colour/lupton-simd.wat -> src/imaging/colour/lupton-simd.wasm.ts
 // Run after editing a .wat file (`npm run build:wasm`); the generated file is
 // committed, and test/imaging/lupton-simd.test.ts fails when it is stale.
+//
+// One addition to the text format: a block comment `(;@define NAME ... @end;)`
+// holds instructions that a line `;; @inline NAME` stands for, pasted in
+// there (re-indented) before assembling. It lets a hot loop use a piece of
+// code twice without a function call (see lupton-simd.wat).
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 
 export const WAT_FILES = ['src/imaging/colour/lupton-simd.wat'];
 
+/** The text with every `;; @inline NAME` line replaced by the instructions of `(;@define NAME ... @end;)`. */
+export function expandInlines(watText) {
+  const defs = new Map();
+  for (const m of watText.matchAll(/\(;@define (\w+)\n([\s\S]*?)\n[ \t]*@end;\)/g)) {
+    const lines = m[2].split('\n');
+    const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => l.length - l.trimStart().length));
+    defs.set(m[1], lines.map((l) => l.slice(indent)));
+  }
+  return watText.replace(/^([ \t]*);; @inline (\w+)[ \t]*$/gm, (_, indent, name) => {
+    const body = defs.get(name);
+    if (!body) throw new Error(`;; @inline ${name}: no (;@define ${name} ... @end;) in the file`);
+    return body.map((l) => (l.trim() ? indent + l : l)).join('\n');
+  });
+}
+
 /** The TypeScript text generated for one .wat file. */
 export async function generatedModule(watPath, watText) {
   const wabt = await wabtInit();
-  const mod = wabt.parseWat(watPath, watText, { simd: true });
+  const mod = wabt.parseWat(watPath, expandInlines(watText), { simd: true });
   try {
     mod.validate();
     const { buffer } = mod.toBinary({ log: false, write_debug_names: false });

@@ -9,7 +9,7 @@ import { pythonWith } from '../support/python.js';
 // Seeded, so a failure can be replayed.
 import { rng } from '../../src/imaging/synthetic.js';
 // @ts-expect-error: a plain .mjs build script, without type declarations
-import { generatedModule } from '../../scripts/build-wasm.mjs';
+import { expandInlines, generatedModule } from '../../scripts/build-wasm.mjs';
 
 const SPECIAL = [NaN, Infinity, -Infinity, 3.4e38, -3.4e38, 1e-40, -0, 0];
 
@@ -37,6 +37,12 @@ describe('Lupton in WebAssembly SIMD (lupton-simd.wat)', () => {
     const wat = 'src/imaging/colour/lupton-simd.wat';
     const expected = await generatedModule(wat, readFileSync(wat, 'utf8'));
     expect(readFileSync('src/imaging/colour/lupton-simd.wasm.ts', 'utf8')).toBe(expected);
+  });
+
+  it('the build pastes a (;@define ... @end;) block wherever a line says ;; @inline, and names a missing one', () => {
+    const text = '(module\n  (;@define two\n    (i32.const 1)\n    (i32.const 1)\n  @end;)\n  (func (result i32)\n    ;; @inline two\n    i32.add))';
+    expect(expandInlines(text)).toContain('  (func (result i32)\n    (i32.const 1)\n    (i32.const 1)\n    i32.add))');
+    expect(() => expandInlines('(module\n  ;; @inline nothing\n)')).toThrow(/@inline nothing: no \(;@define nothing/);
   });
 
   it('runs on this Node (WebAssembly SIMD), so the fast path is the one users get', () => {

@@ -25,9 +25,11 @@
   ;; >= 2^27 the square swamps the 1 and w is 2u exactly, so nothing
   ;; overflows for any float32 u. An infinite u gives NaN, as the JavaScript
   ;; does, so such a pixel ends at 0 on both paths.
-  (func $asinh (param $u v128) (result v128)
-    (local $u2 v128) (local $w v128) (local $hx v128) (local $k v128)
-    (local $f v128) (local $s v128) (local $z v128) (local $p v128)
+  ;; It sets $r = asinh($u), both f64x2, and is written once here but
+  ;; pasted in twice by scripts/build-wasm.mjs wherever a line says
+  ;; ";; @inline asinh": as a function, the call made V8 save and restore
+  ;; every live vector around it, a quarter of the loop's time.
+  (;@define asinh
     (local.set $u2 (f64x2.mul (local.get $u) (local.get $u)))
     (local.set $w (f64x2.add (local.get $u) (f64x2.sqrt (f64x2.add (v128.const f64x2 1 1) (local.get $u2)))))
     ;; The high word of w, shifted so that m lands in [sqrt(1/2), sqrt(2)).
@@ -51,32 +53,37 @@
     (local.set $p (f64x2.add (v128.const f64x2 0.20000000000000001 0.20000000000000001) (f64x2.mul (local.get $z) (local.get $p))))
     (local.set $p (f64x2.add (v128.const f64x2 0.33333333333333331 0.33333333333333331) (f64x2.mul (local.get $z) (local.get $p))))
     (local.set $p (f64x2.add (v128.const f64x2 1 1) (f64x2.mul (local.get $z) (local.get $p))))
-    (v128.bitselect
-      ;; u < 0.01: u - u u2 (1/6 - u2 (3/40 - u2 5/112))
-      (f64x2.sub (local.get $u)
-        (f64x2.mul (f64x2.mul (local.get $u) (local.get $u2))
-          (f64x2.sub (v128.const f64x2 0.16666666666666666 0.16666666666666666)
-            (f64x2.mul (local.get $u2)
-              (f64x2.sub (v128.const f64x2 0.074999999999999997 0.074999999999999997)
-                (f64x2.mul (local.get $u2) (v128.const f64x2 0.044642857142857144 0.044642857142857144)))))))
-      ;; k log 2 + 2 s P(s^2), plus (u - u): 0 for a finite u, NaN for an infinite one.
-      (f64x2.add
+    (local.set $r
+      (v128.bitselect
+        ;; u < 0.01: u - u u2 (1/6 - u2 (3/40 - u2 5/112))
+        (f64x2.sub (local.get $u)
+          (f64x2.mul (f64x2.mul (local.get $u) (local.get $u2))
+            (f64x2.sub (v128.const f64x2 0.16666666666666666 0.16666666666666666)
+              (f64x2.mul (local.get $u2)
+                (f64x2.sub (v128.const f64x2 0.074999999999999997 0.074999999999999997)
+                  (f64x2.mul (local.get $u2) (v128.const f64x2 0.044642857142857144 0.044642857142857144)))))))
+        ;; k log 2 + 2 s P(s^2), plus (u - u): 0 for a finite u, NaN for an infinite one.
         (f64x2.add
-          (f64x2.mul (f64x2.convert_low_i32x4_s (i8x16.shuffle 0 1 2 3 8 9 10 11 0 1 2 3 8 9 10 11 (local.get $k) (local.get $k)))
-                     (v128.const f64x2 0.69314718055994529 0.69314718055994529))
-          (f64x2.mul (f64x2.add (local.get $s) (local.get $s)) (local.get $p)))
-        (f64x2.sub (local.get $u) (local.get $u)))
-      (f64x2.lt (local.get $u) (v128.const f64x2 0.01 0.01))))
+          (f64x2.add
+            (f64x2.mul (f64x2.convert_low_i32x4_s (i8x16.shuffle 0 1 2 3 8 9 10 11 0 1 2 3 8 9 10 11 (local.get $k) (local.get $k)))
+                       (v128.const f64x2 0.69314718055994529 0.69314718055994529))
+            (f64x2.mul (f64x2.add (local.get $s) (local.get $s)) (local.get $p)))
+          (f64x2.sub (local.get $u) (local.get $u)))
+        (f64x2.lt (local.get $u) (v128.const f64x2 0.01 0.01))))
+  @end;)
 
   ;; n pixels (n <= CHUNK; the caller pads to a multiple of 4 with zeros).
   ;; The float32 minima, softening Q/stretch and slope 25.5/asinh(0.1 Q) come
   ;; already rounded to float32, as rgbF32 rounds them.
   (func (export "rgb") (param $n i32) (param $mr f32) (param $mg f32) (param $mb f32) (param $soften f32) (param $slope f32)
     (local $i i32) (local $o i32) (local $end i32)
-    (local $xr v128) (local $xg v128) (local $xb v128) (local $I v128) (local $u v128)
+    (local $xr v128) (local $xg v128) (local $xb v128) (local $I v128) (local $uf v128)
     (local $a v128) (local $fac v128) (local $cr v128) (local $cg v128) (local $cb v128)
     (local $sat v128) (local $top v128) (local $zero v128) (local $x v128)
     (local $vmr v128) (local $vmg v128) (local $vmb v128) (local $vsoften v128) (local $vslope v128)
+    ;; asinh, per pair of lanes
+    (local $u v128) (local $u2 v128) (local $w v128) (local $hx v128) (local $k v128)
+    (local $f v128) (local $s v128) (local $z v128) (local $p v128) (local $r v128) (local $alo v128)
     (local.set $vmr (f32x4.splat (local.get $mr)))
     (local.set $vmg (f32x4.splat (local.get $mg)))
     (local.set $vmb (f32x4.splat (local.get $mb)))
@@ -96,13 +103,15 @@
         (local.set $xb (v128.and (local.get $x) (f32x4.eq (f32x4.sub (local.get $x) (local.get $x)) (local.get $zero))))
         ;; I = ((x_r + x_g) + x_b) / 3;  u = I Q/s.
         (local.set $I (f32x4.div (f32x4.add (f32x4.add (local.get $xr) (local.get $xg)) (local.get $xb)) (v128.const f32x4 3 3 3 3)))
-        (local.set $u (f32x4.mul (local.get $I) (local.get $vsoften)))
-        ;; asinh(u) in double, lanes 0-1 and 2-3, rounded back to float32.
-        (local.set $a
-          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-            (f32x4.demote_f64x2_zero (call $asinh (f64x2.promote_low_f32x4 (local.get $u))))
-            (f32x4.demote_f64x2_zero (call $asinh (f64x2.promote_low_f32x4
-              (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $u) (local.get $u)))))))
+        (local.set $uf (f32x4.mul (local.get $I) (local.get $vsoften)))
+        ;; asinh(u) in double precision for lanes 0-1 of uf, then lanes 2-3,
+        ;; each rounded back to float32 (see the asinh macro above).
+        (local.set $u (f64x2.promote_low_f32x4 (local.get $uf)))
+        ;; @inline asinh
+        (local.set $alo (f32x4.demote_f64x2_zero (local.get $r)))
+        (local.set $u (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $uf) (local.get $uf))))
+        ;; @inline asinh
+        (local.set $a (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $alo) (f32x4.demote_f64x2_zero (local.get $r))))
         ;; fac = asinh(u) slope / I where I > 0, else 0.
         (local.set $fac
           (v128.and (f32x4.div (f32x4.mul (local.get $a) (local.get $vslope)) (local.get $I))
