@@ -41,7 +41,7 @@ import { convertBands } from '../dist/src/imaging/convert-bands.js';
 import { ConvertPool } from '../dist/src/imaging/convert-pool.js';
 import { DEFAULT_CONVERT_OPTIONS } from '../dist/src/imaging/convert.js';
 import { ButlerServerDouble, DOUBLE_TOKEN, type SeedDataset } from '../test/support/butler-server.js';
-import { throwawayDatabase } from './throwaway-database.js';
+import { throwawayDatabase } from '../test/support/throwaway-database.js';
 import { countStatements, countStoreRequests, perStamp, type StatementCounts } from './pipeline-counters.js';
 
 const STAMPS = Number(process.env.BENCH_STAMPS ?? 2000);

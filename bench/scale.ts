@@ -31,7 +31,7 @@
  * Options (env): BENCH_PROCESSES (1,2), BENCH_GROUPS (72 convert jobs),
  * BENCH_PER_FILE (16 stamps a file), BENCH_SIZE (256), BENCH_DATABASE_URL.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -46,7 +46,8 @@ import { DEFAULT_RELEASES, derivedRelease } from '../dist/src/domain/releases.js
 import { BullMqJobQueue } from '../dist/src/adapters/queue/bullmq-queue.js';
 import { startLocalRedis } from '../dist/src/adapters/redis/redis-server.js';
 import { S3_CREDENTIALS, startS3Double, type S3Double } from '../test/support/s3-double.js';
-import { throwawayDatabase } from './throwaway-database.js';
+import { throwawayDatabase } from '../test/support/throwaway-database.js';
+import { spawnLogged, type LoggedProcess } from '../test/support/logged-process.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin/bridge.js');
@@ -62,28 +63,11 @@ type Store = 's3' | 'fs';
 const STORES = (process.env.BENCH_STORES ?? 's3,fs').split(',') as Store[];
 const BUCKETS = { quarantine: 'scale-quarantine', public: 'scale-public' };
 
-interface Bridge {
-  proc: ChildProcess;
-  logs: Record<string, unknown>[];
-  exited: Promise<void>;
-}
+type Bridge = LoggedProcess;
 
 /** `bridge serve --role worker` as users run it (the compiled CLI), its JSON log lines collected. */
 function serve(env: Record<string, string>, queues: string): Bridge {
-  const proc = spawn(process.execPath, [...NODE_ARGS, BIN, 'serve', '--role', 'worker', '--queues', queues], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const b: Bridge = { proc, logs: [], exited: new Promise((r) => proc.once('exit', () => r())) };
-  let rest = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    const lines = (rest + d.toString()).split('\n');
-    rest = lines.pop()!;
-    for (const l of lines) if (l.startsWith('{')) b.logs.push(JSON.parse(l) as Record<string, unknown>);
-  });
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-  proc.once('exit', (code, signal) => {
-    if (code && signal !== 'SIGKILL' && signal !== 'SIGTERM') process.stderr.write(`bench:scale: bridge serve --queues ${queues} exited ${code}: ${err}\n`);
-  });
-  return b;
+  return spawnLogged([...NODE_ARGS, BIN, 'serve', '--role', 'worker', '--queues', queues], { cwd: ROOT, env, label: `bench:scale: bridge serve --queues ${queues}` });
 }
 
 /** Stops a process the way an orchestrator does: SIGTERM (it drains and exits), SIGKILL after 15 s. */

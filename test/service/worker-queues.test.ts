@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnLogged, type LoggedProcess } from '../support/logged-process.js';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { startWorld, EXPECTED, TRACTS, PATCHES } from '../faults/world.js';
@@ -20,27 +20,10 @@ import { waitFor } from '../support/wait.js';
 const GROUPS = TRACTS.length * PATCHES.length;
 const ALL_BUT_CONVERT = 'poll,retrieve,review,publish,upload,notify,results,maintenance';
 
-interface Child {
-  proc: ChildProcess;
-  /** The process's JSON log lines (pino, on stdout). */
-  logs: Record<string, unknown>[];
-}
+type Child = LoggedProcess;
 
 function serve(env: Record<string, string>, args: string[]): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--role', 'worker', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const child: Child = { proc, logs: [] };
-  let rest = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    const lines = (rest + d.toString()).split('\n');
-    rest = lines.pop()!;
-    for (const l of lines) if (l.startsWith('{')) child.logs.push(JSON.parse(l) as Record<string, unknown>);
-  });
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-  proc.once('exit', (code, signal) => {
-    if (code && signal !== 'SIGKILL') process.stderr.write(`[worker-queues] bridge serve ${args.join(' ')} exited ${code}: ${err}\n`);
-  });
-  return child;
+  return spawnLogged(['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--role', 'worker', ...args], { cwd: ROOT, env, label: `[worker-queues] bridge serve ${args.join(' ')}` });
 }
 
 /** The jobs a process finished, as the runner logs them (debug level): name and job id. */

@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,6 +7,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { migrations } from '../../src/db/migrations/index.js';
 import { PGliteDialect } from '../../src/db/pglite-dialect.js';
 import type { Database } from '../../src/db/schema.js';
+import { throwawayDatabase } from './throwaway-database.js';
 import { migrateToLatest, openDatabase, type Db } from '../../src/db/database.js';
 
 /**
@@ -59,24 +59,15 @@ export async function freshDatabase(kind: 'pglite' | 'postgres'): Promise<TestDb
     await migrateToLatest(db);
     return { kind, db, close: () => db.destroy() };
   }
-  const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-  await admin.connect();
-  const name = `bridge_test_${randomBytes(6).toString('hex')}`;
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(process.env.TEST_DATABASE_URL!);
-  url.pathname = `/${name}`;
-  const db = await openDatabase({ url: url.toString() });
+  const scratch = await throwawayDatabase(process.env.TEST_DATABASE_URL!, 'bridge_test');
+  const db = await openDatabase({ url: scratch.url });
   await migrateToLatest(db);
   return {
     kind,
     db,
     close: async () => {
       await db.destroy();
-      const a = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-      await a.connect();
-      await a.query(`drop database if exists ${name} with (force)`);
-      await a.end();
+      await scratch.drop();
     },
   };
 }

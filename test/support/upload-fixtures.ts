@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,13 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { PanoptesHttpClient, type PanoptesHttpClientOptions } from '../../src/adapters/panoptes/panoptes-client.js';
 import { FsObjectStore, servePublic } from '../../src/adapters/storage/fs-store.js';
-import pg from 'pg';
 
 import { migrateToLatest, openDatabase, type Db } from '../../src/db/database.js';
 import { createCollection } from '../../src/db/repositories/collections.js';
 import type { PanoptesClient, PanoptesUser } from '../../src/domain/ports/panoptes-client.js';
 import type { Logger } from '../../src/domain/ports/logger.js';
 import type { ObjectStore } from '../../src/domain/ports/object-store.js';
+import { throwawayDatabase } from './throwaway-database.js';
 import { PANOPTES_CLIENT_ID, PANOPTES_CLIENT_SECRET, type Fault } from './panoptes-server.js';
 
 /*
@@ -297,22 +297,10 @@ export async function scratchDatabase(kind: 'pglite' | 'postgres'): Promise<Scra
     const dir = await mkdtemp(join(tmpdir(), 'upload-pglite-'));
     return { target: dir, open: async () => opened(await openDatabase({ dataDir: dir })), cleanup: () => rm(dir, { recursive: true, force: true }) };
   }
-  const admin = process.env.TEST_DATABASE_URL!;
-  const name = `bridge_upload_${randomBytes(6).toString('hex')}`;
-  const c = new pg.Client({ connectionString: admin });
-  await c.connect();
-  await c.query(`create database ${name}`);
-  await c.end();
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
+  const scratch = await throwawayDatabase(process.env.TEST_DATABASE_URL!, 'bridge_upload');
   return {
-    target: url.toString(),
-    open: async () => opened(await openDatabase({ url: url.toString() })),
-    cleanup: async () => {
-      const a = new pg.Client({ connectionString: admin });
-      await a.connect();
-      await a.query(`drop database if exists ${name} with (force)`);
-      await a.end();
-    },
+    target: scratch.url,
+    open: async () => opened(await openDatabase({ url: scratch.url })),
+    cleanup: () => scratch.drop(),
   };
 }
