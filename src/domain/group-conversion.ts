@@ -5,6 +5,7 @@ import { describeDataset, failedDataset, recordArtifactFailure } from './dataset
 import { quarantineWriter, recordImages, type ImageGroup } from './quarantine-writer.js';
 import { convertBands as convertBandSet, openBand, type BandSource } from '../imaging/convert-bands.js';
 import { convertZipBytes } from '../imaging/convert-zip.js';
+import { sharedBytes } from '../imaging/shared-bytes.js';
 import { observationTime, primaryHeaderOf } from '../imaging/fits/observation-time.js';
 import { DEFAULT_CONVERT_OPTIONS, type ConvertOptions } from '../imaging/convert.js';
 import type { ColourOptions } from '../imaging/colour/presets.js';
@@ -42,8 +43,14 @@ export async function convertBandGroup(d: PipelineDeps, c: Collection, groupKey:
   const used = (c.rgb ?? []).map((band) => ({ band, artifact: byBand.get(band)! }));
   // The converter's names stay neutral (band and content hash): they are
   // written into each PNG's provenance, which may become public.
+  // Read straight into the memory the conversion threads share.
   const channels: Channel[] = await Promise.all(
-    used.map(async ({ band, artifact: a }) => ({ band, artifact: a, bytes: (await d.store.get('quarantine', a.object_key!)).body, name: `${band}-${a.sha256}.fits` })),
+    used.map(async ({ band, artifact: a }) => ({
+      band,
+      artifact: a,
+      bytes: (await d.store.get('quarantine', a.object_key!, { alloc: sharedBytes })).body,
+      name: `${band}-${a.sha256}.fits`,
+    })),
   );
   const opts: ConvertOptions = { ...DEFAULT_CONVERT_OPTIONS, colour: c.colour as unknown as ColourOptions, frames: c.subject_frames };
   const out = quarantineWriter(d.store, c.id);

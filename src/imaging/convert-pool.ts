@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import type { BandSource, ConvertedStamp } from './convert-bands.js';
 import type { ConvertOptions } from './convert.js';
 import type { PooledBandSet, StampOutcome, StampPool } from './convert-pool-port.js';
+import { shared } from './shared-bytes.js';
 
 /**
  * A persistent pool of conversion threads: started once per process (each
@@ -265,17 +266,6 @@ export class ConvertPool implements StampPool {
 
 function dropped(set: SetEntry, index: number): StampOutcome {
   return { error: `stamp ${index} of ${set.label}: not converted, its conversion was stopped` };
-}
-
-/**
- * Bytes every thread reads: copied once into shared memory, so n threads
- * share one copy rather than each receiving its own through postMessage.
- */
-function shared(bytes: Uint8Array): Uint8Array {
-  if (bytes.buffer instanceof SharedArrayBuffer) return bytes;
-  const view = new Uint8Array(new SharedArrayBuffer(bytes.length));
-  view.set(bytes);
-  return view;
 }
 
 /** The thread's module: the compiled .js beside this file, or the .ts source under vitest/tsx. */

@@ -202,6 +202,27 @@ export function objectStoreContract(name: string, makeHarness: () => Promise<Obj
       expect(sha256(got.body)).toBe(sha256(body));
     });
 
+    it('get reads into memory the caller allocates (the conversion threads\' shared memory), exactly filled', async () => {
+      const asked: number[] = [];
+      const alloc = (size: number): Uint8Array => {
+        asked.push(size);
+        return new Uint8Array(new SharedArrayBuffer(size));
+      };
+      for (const size of [0, 1000, 6 * 1000 * 1000 + 7]) {
+        const body = randomBytes(size);
+        const k = key(`alloc/${size}.fits`);
+        await store.put('quarantine', k, body, { contentType: 'application/fits' });
+        const got = await store.get('quarantine', k, { alloc });
+        expect(got.body.buffer).toBeInstanceOf(SharedArrayBuffer);
+        expect(got.body.byteLength).toBe(size);
+        expect(sha256(got.body)).toBe(sha256(body));
+        expect(got.contentType).toBe('application/fits');
+      }
+      expect(asked).toEqual([0, 1000, 6 * 1000 * 1000 + 7]);
+      await expect(store.get('quarantine', key('alloc/missing.fits'), { alloc })).rejects.toBeInstanceOf(NotFoundError);
+      expect(asked).toHaveLength(3);
+    });
+
     it('publicUrl serves public objects anonymously and never quarantine ones', async () => {
       const published = key('url/published.png');
       const secret = key('url/secret.png');

@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
 import { ConflictError, NotFoundError, UpstreamError, UpstreamRefusedError, ValidationError } from '../../domain/errors.js';
-import type { ObjectStore, PutOptions, StoreArea, StoredObject } from '../../domain/ports/object-store.js';
+import type { GetOptions, ObjectStore, PutOptions, StoreArea, StoredObject } from '../../domain/ports/object-store.js';
 import {
   DEFAULT_MAX_GET_BYTES,
   DEFAULT_PUBLIC_CACHE_CONTROL,
@@ -174,6 +174,17 @@ function toUint8Array(buf: Buffer): Uint8Array {
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
+/** Fills `into` from the start of the file; a file that ends early (or a caller's buffer of the wrong size) is an error, never a short body. */
+async function readExactly(handle: FileHandle, into: Uint8Array, what: string): Promise<Uint8Array> {
+  let at = 0;
+  while (at < into.byteLength) {
+    const { bytesRead } = await handle.read(into, at, into.byteLength - at, at);
+    if (bytesRead === 0) throw new UpstreamError(`object ${what} ended after ${at} of its ${into.byteLength} bytes`);
+    at += bytesRead;
+  }
+  return into;
+}
+
 export class FsObjectStore implements ObjectStore {
   readonly root: string;
   readonly publicBaseUrl: string;
@@ -200,7 +211,7 @@ export class FsObjectStore implements ObjectStore {
     return this.withLock(area, key, () => this.write(area, key, [body], opts, undefined, opts.sha256));
   }
 
-  async get(area: StoreArea, key: string): Promise<{ body: Uint8Array; contentType: string }> {
+  async get(area: StoreArea, key: string, opts: GetOptions = {}): Promise<{ body: Uint8Array; contentType: string }> {
     assertArea(area);
     assertValidKey(key);
     const opened = await this.openObject(area, key);
@@ -209,6 +220,7 @@ export class FsObjectStore implements ObjectStore {
       if (opened.meta.size > this.maxGetBytes) {
         throw new ValidationError(`object ${area}/${key} is ${opened.meta.size} bytes, over the ${this.maxGetBytes}-byte read limit`, { area, key });
       }
+      if (opts.alloc) return { body: await readExactly(opened.handle, opts.alloc(opened.meta.size), `${area}/${key}`), contentType: opened.meta.contentType };
       const body = await opened.handle.readFile();
       return { body: toUint8Array(body), contentType: opened.meta.contentType };
     } catch (err) {

@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 
 import { AppError, NotFoundError, UpstreamError, UpstreamRefusedError, ValidationError } from '../../domain/errors.js';
-import type { ObjectStore, PutOptions, StoreArea, StoredObject } from '../../domain/ports/object-store.js';
+import type { GetOptions, ObjectStore, PutOptions, StoreArea, StoredObject } from '../../domain/ports/object-store.js';
 import {
   DEFAULT_MAX_GET_BYTES,
   DEFAULT_PUBLIC_CACHE_CONTROL,
@@ -143,7 +143,7 @@ export class S3ObjectStore implements ObjectStore {
     return { key, size: body.byteLength, contentType: opts.contentType, sha256 };
   }
 
-  async get(area: StoreArea, key: string): Promise<{ body: Uint8Array; contentType: string }> {
+  async get(area: StoreArea, key: string, opts: GetOptions = {}): Promise<{ body: Uint8Array; contentType: string }> {
     assertValidKey(key);
     const bucket = this.bucket(area);
     let body: Uint8Array;
@@ -156,7 +156,10 @@ export class S3ObjectStore implements ObjectStore {
         throw new ValidationError(`object ${area}/${key} is ${res.ContentLength} bytes, over the ${this.maxGetBytes}-byte read limit`, { area, key });
       }
       if (!res.Body) throw new UpstreamError(`S3 GetObject ${bucket}/${key} returned no body`);
-      body = await res.Body.transformToByteArray();
+      body =
+        opts.alloc && res.ContentLength !== undefined
+          ? await readBodyInto(res.Body as AsyncIterable<Uint8Array>, opts.alloc(res.ContentLength), `S3 GetObject ${bucket}/${key}`)
+          : await res.Body.transformToByteArray();
       contentType = res.ContentType ?? 'application/octet-stream';
       recorded = res.Metadata?.sha256;
     } catch (err) {
@@ -359,6 +362,21 @@ function defaultPublicBaseUrl(endpoint: string | undefined, region: string, forc
   const url = new URL(endpoint);
   const path = url.pathname.replace(/\/+$/, '');
   return forcePathStyle ? `${url.protocol}//${url.host}${path}/${bucket}` : `${url.protocol}//${bucket}.${url.host}${path}`;
+}
+
+/** A response body streamed into `into`, which must come out exactly full: a body longer or shorter than its Content-Length is an error. */
+async function readBodyInto(body: AsyncIterable<Uint8Array>, into: Uint8Array, what: string): Promise<Uint8Array> {
+  let at = 0;
+  for await (const chunk of body) {
+    if (at + chunk.byteLength > into.byteLength) {
+      destroyBody(body);
+      throw new UpstreamError(`${what}: body is longer than its Content-Length ${into.byteLength}`);
+    }
+    into.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  if (at !== into.byteLength) throw new UpstreamError(`${what}: body ended after ${at} of its ${into.byteLength} bytes`);
+  return into;
 }
 
 function destroyBody(body: unknown): void {

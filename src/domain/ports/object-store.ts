@@ -26,10 +26,21 @@ export interface StoredObject {
   sha256: string;
 }
 
+export interface GetOptions {
+  /**
+   * Memory for the body, asked for once its size is known: a conversion
+   * reads artifacts straight into the shared memory its threads read, where
+   * copying them there cost a second allocation of every artifact and the
+   * garbage collections it brought (bench:scale). The body is this memory,
+   * filled exactly.
+   */
+  alloc?: (size: number) => Uint8Array;
+}
+
 export interface ObjectStore {
   put(area: StoreArea, key: string, body: Uint8Array, opts: PutOptions): Promise<StoredObject>;
   /** Throws NotFoundError when absent. */
-  get(area: StoreArea, key: string): Promise<{ body: Uint8Array; contentType: string }>;
+  get(area: StoreArea, key: string, opts?: GetOptions): Promise<{ body: Uint8Array; contentType: string }>;
   head(area: StoreArea, key: string): Promise<StoredObject | undefined>;
   /** Idempotent: deleting a missing key is not an error. */
   delete(area: StoreArea, key: string): Promise<void>;
