@@ -28,7 +28,17 @@
  * unoptimised code) were a third of the figure, which a worker that runs for
  * hours does not pay (1.15-1.37x there against 1.50x with 72, fs store).
  *
- * Options (env): BENCH_PROCESSES (1,2), BENCH_GROUPS (72 convert jobs),
+ * Two placements. shared: the processes share both cores with each other
+ * and with Postgres, Redis and the S3 test server, as on one machine; a
+ * converter process keeps ~1.3 cores busy (its conversion thread, its main
+ * thread storing PNGs and recording images, V8's helper threads), so here
+ * two can add at most ~0.7 of a second one's work. pinned: converter
+ * process i is confined to core i (taskset, for the process and every
+ * thread it starts), as Kubernetes pods with one CPU each or one machine
+ * each, which is how users add capacity; the services still run on any
+ * core, so the second process shares its core with them.
+ *
+ * Options (env): BENCH_PROCESSES (1,2), BENCH_PLACEMENTS (shared,pinned), BENCH_STORES (s3,fs), BENCH_GROUPS (72 convert jobs),
  * BENCH_PER_FILE (16 stamps a file), BENCH_SIZE (256), BENCH_DATABASE_URL.
  */
 import { spawnSync } from 'node:child_process';
@@ -61,13 +71,17 @@ const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
 // s3: the S3 test server (s3rver, in this process); fs: the filesystem store in one directory all processes share.
 type Store = 's3' | 'fs';
 const STORES = (process.env.BENCH_STORES ?? 's3,fs').split(',') as Store[];
+// shared: the processes share every core with each other and the services, as on one machine.
+// pinned: converter process i runs on core i only (taskset), as pods with one CPU each; the services still run where they like.
+type Placement = 'shared' | 'pinned';
+const PLACEMENTS = (process.env.BENCH_PLACEMENTS ?? 'shared,pinned').split(',') as Placement[];
 const BUCKETS = { quarantine: 'scale-quarantine', public: 'scale-public' };
 
 type Bridge = LoggedProcess;
 
 /** `bridge serve --role worker` as users run it (the compiled CLI), its JSON log lines collected. */
-function serve(env: Record<string, string>, queues: string): Bridge {
-  return spawnLogged([...NODE_ARGS, BIN, 'serve', '--role', 'worker', '--queues', queues], { cwd: ROOT, env, label: `bench:scale: bridge serve --queues ${queues}` });
+function serve(env: Record<string, string>, queues: string, cpus?: string): Bridge {
+  return spawnLogged([...NODE_ARGS, BIN, 'serve', '--role', 'worker', '--queues', queues], { cwd: ROOT, env, cpus, label: `bench:scale: bridge serve --queues ${queues}` });
 }
 
 /** Stops a process the way an orchestrator does: SIGTERM (it drains and exits), SIGKILL after 15 s. */
@@ -132,7 +146,7 @@ interface Round {
   distinctJobs: number;
 }
 
-async function round(processes: number, store: Store, artifactRoot: string, layout: DemoLayout, stamps: number): Promise<Round> {
+async function round(processes: number, store: Store, placement: Placement, artifactRoot: string, layout: DemoLayout, stamps: number): Promise<Round> {
   const database = await throwawayDatabase(ADMIN_URL, 'bench_scale');
   const redis = await startLocalRedis();
   let s3: S3Double | undefined;
@@ -183,7 +197,7 @@ async function round(processes: number, store: Store, artifactRoot: string, layo
     await stop(stager);
 
     // The converters, started and ready before the clock starts.
-    const converters = Array.from({ length: processes }, () => serve(env, 'convert'));
+    const converters = Array.from({ length: processes }, (_, i) => serve(env, 'convert', placement === 'pinned' ? String(i % availableParallelism()) : undefined));
     bridges.push(...converters);
     await waitFor('converters ready', async () => converters.map((b) => b.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('workers started'))), (r) => r.every(Boolean), 60_000);
     const cpu0 = converters.map((b) => cpuMs(b.proc.pid));
@@ -252,12 +266,17 @@ try {
   console.log('worker processes: `bridge serve --role worker --queues convert`, CONVERT_THREADS=1 each; retrieval staged before the clock starts\n');
   const ceilingOne = cpuLoop(1);
   const ceilings = new Map(PROCESSES.filter((n) => n > 1).map((n) => [n, (n * ceilingOne) / cpuLoop(n)]));
-  for (const store of STORES) {
+  for (const store of STORES) for (const placement of PLACEMENTS) {
     const rounds: Round[] = [];
-    for (const n of PROCESSES) rounds.push(await round(n, store, root, layout, stamps));
+    for (const n of PROCESSES) rounds.push(await round(n, store, placement, root, layout, stamps));
     const one = rounds.find((r) => r.processes === 1);
     const rateOf = (r: Round) => r.stamps / r.seconds;
     console.log(store === 's3' ? '\nStore: the S3 test server (s3rver, running in this bench\'s process)' : '\nStore: the filesystem store, one directory shared by the processes');
+    console.log(
+      placement === 'pinned'
+        ? 'Placement: pinned, converter process i on core i alone (taskset), as pods of one CPU each; Postgres, Redis and this bench run on any core'
+        : 'Placement: shared, every process on every core, as on one machine',
+    );
     console.log('processes  stamps/s  vs one  CPU ms/stamp  rows  stamps  PNG PUTs (distinct)  duplicates  lost  jobs per process');
     for (const r of rounds) {
       const dupes = r.rows - r.distinctStamps + ((r.pngPuts ?? 0) - (r.distinctPngPuts ?? 0));

@@ -13,8 +13,10 @@ export interface LoggedProcess {
  * the end of the child's, under `label`; a process stopped by a signal (the
  * caller's SIGTERM or SIGKILL) has no exit code and is not reported.
  */
-export function spawnLogged(argv: string[], o: { cwd: string; env: NodeJS.ProcessEnv; label: string }): LoggedProcess {
-  const proc = spawn(process.execPath, argv, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnLogged(argv: string[], o: { cwd: string; env: NodeJS.ProcessEnv; label: string; cpus?: string }): LoggedProcess {
+  // `cpus` (a taskset list, e.g. "1") confines the process and every thread it starts to those cores, as a container's CPU set would.
+  const [cmd, args] = o.cpus === undefined ? [process.execPath, argv] : ['taskset', ['-c', o.cpus, process.execPath, ...argv]];
+  const proc = spawn(cmd, args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const child: LoggedProcess = { proc, logs: [], exited: new Promise((r) => proc.once('exit', () => r())) };
   let rest = '';
   proc.stdout!.on('data', (d: Buffer) => {
