@@ -32,7 +32,7 @@
  * and with Postgres, Redis and the S3 test server, as on one machine; a
  * converter process keeps ~1.3 cores busy (its conversion thread, its main
  * thread storing PNGs and recording images, V8's helper threads), so here
- * two can add at most ~0.7 of a second one's work. pinned: converter
+ * a second one can add at most ~0.5 of the first's work. pinned: converter
  * process i is confined to core i (taskset, for the process and every
  * thread it starts), as Kubernetes pods with one CPU each or one machine
  * each, which is how users add capacity; the services still run on any
