@@ -364,14 +364,15 @@ function defaultPublicBaseUrl(endpoint: string | undefined, region: string, forc
   return forcePathStyle ? `${url.protocol}//${url.host}${path}/${bucket}` : `${url.protocol}//${bucket}.${url.host}${path}`;
 }
 
-/** A response body streamed into `into`, which must come out exactly full: a body longer or shorter than its Content-Length is an error. */
+/**
+ * A response body streamed into `into`, which must come out exactly full: a
+ * body longer or shorter than its Content-Length is an error. Leaving the
+ * loop by the throw ends the stream's iterator, which destroys the stream.
+ */
 async function readBodyInto(body: AsyncIterable<Uint8Array>, into: Uint8Array, what: string): Promise<Uint8Array> {
   let at = 0;
   for await (const chunk of body) {
-    if (at + chunk.byteLength > into.byteLength) {
-      destroyBody(body);
-      throw new UpstreamError(`${what}: body is longer than its Content-Length ${into.byteLength}`);
-    }
+    if (at + chunk.byteLength > into.byteLength) throw new UpstreamError(`${what}: body is longer than its Content-Length ${into.byteLength}`);
     into.set(chunk, at);
     at += chunk.byteLength;
   }
