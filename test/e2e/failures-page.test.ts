@@ -65,7 +65,8 @@ suite('what stopped, on the page', () => {
     expect(zoo.duplicateExternalIds()).toEqual([]);
 
     await pi.getByRole('button', { name: 'Retry zooniverse_cutout band=r patch=77 tract=9813' }).click();
-    await expect.poll(() => pi.locator('#status').innerText(), { timeout: 20_000 }).toMatch(/taken up again/);
+    // Its own status line: the batch's earlier "taken up again" must not stand in for it.
+    await expect.poll(() => pi.locator('#status').innerText(), { timeout: 20_000 }).toMatch(/Dataset zooniverse_cutout band=r patch=77 tract=9813: 1 taken up again/);
     const audit = await app.s.db.selectFrom('audit_log').select(['actor', 'action']).where('collection_id', '=', cid).where('action', 'in', ['retry_upload_batch', 'retry_artifact']).orderBy('id').execute();
     expect(audit).toEqual([{ actor: 'alien', action: 'retry_upload_batch' }, { actor: 'alien', action: 'retry_artifact' }]);
     await pi.screenshot({ path: 'test/e2e/__screenshots__/failures.png', fullPage: false });
