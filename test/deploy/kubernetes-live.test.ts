@@ -71,7 +71,7 @@ describe("Redis as the StatefulSet runs it, and the bridge's queues in it", () =
   const password = randomBytes(16).toString('hex');
   let dir: string;
   let port: number;
-  let stop: () => void;
+  let stop: () => Promise<void>;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'k8s-redis-'));
@@ -81,7 +81,28 @@ describe("Redis as the StatefulSet runs it, and the bridge's queues in it", () =
     const args = redis.args!.map((a) => a.replace('$(REDIS_PASSWORD)', password));
     args[args.indexOf('--dir') + 1] = dir;
     const child = spawn(redis.command![0], [...args, '--port', String(port), '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    stop = () => child.kill('SIGTERM');
+    // Waited for before the data directory goes: redis-server saves on SIGTERM, and one that
+    // cannot save (its directory removed under it) refuses to exit and outlives the test run.
+    // Asked of the system rather than through 'exit', which this worker process was seen not to get.
+    const gone = () => {
+      try {
+        process.kill(child.pid!, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    const until = async (ms: number) => {
+      for (const end = Date.now() + ms; !gone() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 25));
+    };
+    stop = async () => {
+      if (gone()) return;
+      child.kill('SIGTERM');
+      await until(5_000);
+      if (gone()) return;
+      child.kill('SIGKILL');
+      await until(5_000);
+    };
     await new Promise<void>((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
@@ -97,7 +118,7 @@ describe("Redis as the StatefulSet runs it, and the bridge's queues in it", () =
     });
   });
   afterAll(async () => {
-    stop?.();
+    await stop?.();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
