@@ -102,8 +102,9 @@ d = sys.argv[1]
 r, g, b = (np.fromfile(f'{d}/{k}.f32', dtype='<f4') for k in range(3))
 rgb = make_lupton_rgb(r, g, b, minimum=[0.25, 0, -0.1], stretch=5, Q=8)
 rgb.astype(np.uint8).tofile(f'{d}/rgb.u8')
-# Where numpy's float32 arcsinh is not the correctly rounded value (its SVML
-# kernels on AVX-512 CPUs differ in the last place for ~0.01-2% of arguments).
+# Where numpy's float32 arcsinh is not the correctly rounded value: its SVML
+# kernels on AVX-512 CPUs differ in the last place for ~0.01-2% of arguments,
+# glibc's asinhf (numpy's choice on AVX2-only CPUs) for ~8-11% of these.
 u = ((r - np.float32(0.25)) + g + (b + np.float32(0.1))) / np.float32(3) * np.float32(1.6)
 (np.arcsinh(u) != np.arcsinh(u.astype(np.float64)).astype(np.float32)).astype(np.uint8).tofile(f'{d}/off.u8')
 `, dir], { encoding: 'utf8' });
@@ -114,7 +115,8 @@ u = ((r - np.float32(0.25)) + g + (b + np.float32(0.1))) / np.float32(3) * np.fl
       // Our asinh is rounded correctly from double precision on every CPU; astropy's
       // bytes follow numpy's, so pixels where numpy's asinh is a place off are not compared.
       const differing = ours.findIndex((v, i) => v !== astropy[i] && !numpyOff[Math.floor(i / 3)]);
-      expect(numpyOff.reduce((s, v) => s + v, 0)).toBeLessThan(n * 0.05);
+      // Most pixels must still be compared (a numpy that is off everywhere would make this test empty).
+      expect(numpyOff.reduce((s, v) => s + v, 0)).toBeLessThan(n * 0.25);
       expect(differing, `first differing byte at ${differing}`).toBe(-1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
