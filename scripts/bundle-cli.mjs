@@ -67,6 +67,21 @@ const result = await build({
   banner: { js: "import { createRequire as __bridgeRequire } from 'node:module';\nconst require = __bridgeRequire(import.meta.url);" },
   plugins: [
     {
+      // commander requires node:child_process at load (~4 ms: it brings net, streams, ...) for one use: spawning
+      // executable subcommands, which bridge has none of. Inside the bundle it gets a stand-in that loads the real
+      // module on first call, so that path still works if a command ever needs it.
+      name: 'child-process-on-first-use',
+      setup(b) {
+        b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+          args.importer.includes(`${sep}node_modules${sep}commander${sep}`) ? { path: 'child_process', namespace: 'lazy-child-process' } : undefined,
+        );
+        b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
+          loader: 'js',
+          contents: "let real;\nconst load = () => (real ??= require('node:child_process'));\nmodule.exports = new Proxy({}, { get: (_, name) => load()[name] });\n",
+        }));
+      },
+    },
+    {
       name: 'keep-lazy-and-shared-outside',
       setup(b) {
         b.onResolve({ filter: /.*/ }, async (args) => {

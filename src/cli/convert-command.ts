@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { COLOUR_PRESETS, DEFAULT_COLOUR_PRESET } from '../imaging/colour/presets.js';
+import { COLOUR_PRESETS, DEFAULT_COLOUR_PRESET } from '../imaging/colour/preset-names.js';
 import type { ConvertArgs } from './convert-run.js';
 
 /*

@@ -1,5 +1,4 @@
 import { Command, Option } from 'commander';
-import { rm, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Db } from '../db/database.js';
 import { progressBar } from './progress.js';
@@ -38,6 +37,7 @@ export function demoCommand(): Command {
       const { buildServices } = await import('../app/service.js');
       const { startApiRole } = await import('../app/api-server.js');
       const { startWorkerRole } = await import('../../workers/main.js');
+      const { rm, mkdir } = await import('node:fs/promises');
       // Read from the environment, not the config: the demo always runs in dev mode, whatever else is set.
       const dir = resolve(o.dir ?? join(process.env.DATA_DIR || './data', 'demo'));
       await rm(dir, { recursive: true, force: true });

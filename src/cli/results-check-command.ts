@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { EXIT } from './exit-codes.js';
 
@@ -16,6 +15,7 @@ export function resultsCheckCommand(): Command {
     .exitOverride()
     .action(async (file: string) => {
       const { parseResultsRules, describeEffect, ResultsRulesError } = await import('../domain/results-rules.js');
+      const { readFile } = await import('node:fs/promises');
       let source: string;
       try {
         source = await readFile(file, 'utf8');

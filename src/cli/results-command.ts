@@ -1,6 +1,4 @@
-import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { resolveCollection } from './export-command.js';
 import { UsageError } from './exit-codes.js';
@@ -34,6 +32,8 @@ export function resultsCommand(ctx: CliContext): Command {
       const c = await resolveCollection(repos, o.collection);
       // Imported when the command runs (the Parquet writer among them), not with its definition.
       const { resultsCount, writeResultsCsv, writeResultsParquet } = await import('../domain/results-download.js');
+      const { open, rename, rm } = await import('node:fs/promises');
+      const { randomBytes } = await import('node:crypto');
       const total = await resultsCount(repos, c);
       const bar = progressBar(`results ${format}`);
       const tmp = join(dirname(o.out), `.${basename(o.out)}.${randomBytes(4).toString('hex')}.tmp`);

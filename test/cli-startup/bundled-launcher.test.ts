@@ -63,6 +63,19 @@ describe('bin/bridge.js runs the start-up bundle', () => {
     }
   });
 
+  it('--help loads neither child_process nor the ES facade of node:fs', { timeout: 60_000 }, async () => {
+    // Each costs ~4 ms of start-up (issue 16): commander requires child_process for executable subcommands, which
+    // bridge has none of (the bundle gives it a stand-in that loads the module on first use), and an ES import of
+    // node:fs loads Node's stream modules to build its exports (bin/bridge.js and version.ts require it instead).
+    const r = await runNode(['--require', join(import.meta.dirname, 'report-builtins.cjs'), '--import', HOOK, BIN, '--help'], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(fixture.help[''].stdout);
+    const builtins = [...r.stderr.matchAll(/^builtin (\S+)$/gm)].map((m) => m[1]);
+    expect(builtins).toContain('module');
+    expect(builtins).not.toContain('child_process');
+    expect([...r.stderr.matchAll(/^loaded (node:\S+)$/gm)].map((m) => m[1])).not.toContain('node:fs');
+  });
+
   it('converts, and loads no module both inside the bundle and from dist/', { timeout: 60_000 }, async () => {
     const out = join(dir, 'out');
     const r = await runBin(['convert', ...['g', 'r', 'i'].flatMap((b) => ['--band', `${b}=${join(dir, `${b}.fits`)}`]), '--out', out, '--workers', '0']);

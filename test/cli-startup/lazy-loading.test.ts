@@ -51,9 +51,9 @@ describe('bridge loads only what the command uses', () => {
     expect(r.stdout).toContain('Usage: bridge');
     expect([...r.packages]).toEqual(['commander']);
     const beyond = beyondCli(r.files);
-    // The version (package.json), the colour presets convert offers as choices (with the
-    // Lupton loop's WebAssembly as text: it is compiled on first use, not here), and two small domain helpers.
-    expect(beyond.filter((f) => !/^src\/(imaging\/(version|types|colour\/[\w-]+(\.wasm)?)|domain\/(errors|dataset-failure))\.ts$/.test(f))).toEqual([]);
+    // The version (package.json), the names of the colour presets convert offers as choices (not the colour
+    // maths: preset-names.ts stands apart for this), and two small domain helpers.
+    expect(beyond.filter((f) => !/^src\/(imaging\/(version|colour\/preset-names)|domain\/(errors|dataset-failure))\.ts$/.test(f))).toEqual([]);
     expect(r.files).toContain('src/cli/status-command.ts');
   });
 

@@ -4,16 +4,9 @@ import { autoLuptonGreyParams, autoLuptonParams } from './auto.js';
 import { zscaleInterval } from './zscale.js';
 import { isRubinBand, syntheticGreen, type RubinBand } from './bands.js';
 import { skyAsinh } from './sky-asinh.js';
+import { COLOUR_PRESETS, DEFAULT_COLOUR_PRESET, type ColourPreset } from './preset-names.js';
 
-export type ColourPreset = 'sky-asinh' | 'auto' | 'lupton' | 'legacy-survey' | 'linear';
-/** Every preset, the default (DEFAULT_COLOUR_PRESET) first. */
-export const COLOUR_PRESETS: readonly ColourPreset[] = ['sky-asinh', 'auto', 'lupton', 'legacy-survey', 'linear'];
-/**
- * What a new collection, `bridge convert` and the demo use unless told
- * otherwise: the preset that renders the sky dark and neutral and keeps the
- * central object unsaturated (see sky-asinh.ts for why `auto` is not it).
- */
-export const DEFAULT_COLOUR_PRESET: ColourPreset = 'sky-asinh';
+export { COLOUR_PRESETS, DEFAULT_COLOUR_PRESET, type ColourPreset };
 
 /**
  * How to turn planes into colours. `minimum` is always a data value (per
