@@ -15,9 +15,9 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 
 function nearestPackageJson(): { name: string; version: string } {
-  for (let up = '../'; up.length < 3 * 16; up += '../') {
+  for (let depth = 1; depth <= 16; depth++) {
     try {
-      return require(`${up}package.json`) as { name: string; version: string };
+      return require(`${'../'.repeat(depth)}package.json`) as { name: string; version: string };
     } catch (e) {
       // Only "not here" moves on: a package.json that is there but unreadable is an error to see.
       if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
