@@ -18,7 +18,7 @@ import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { deflateSync, constants as zlibConstants } from 'node:zlib';
 // The compiled code (dist/, built by the bench script) is what ships and what worker threads run.
 import { syntheticStamp } from '../dist/src/imaging/synthetic.js';
@@ -185,33 +185,55 @@ async function wholeProcess(count: number): Promise<string[]> {
   }
 }
 
-async function bigRun(gb: number): Promise<string> {
+/**
+ * Peak memory on a large set, in every way a user converts one: convertSet on
+ * the calling thread (--workers 0), on the pool of all cores, and the whole
+ * `bridge convert` process as the README runs it. Each is a process of its
+ * own (a plain node on the compiled code, no tsx loader inherited through
+ * NODE_OPTIONS), so its peak RSS is the conversion's alone.
+ */
+async function bigRun(gb: number): Promise<string[]> {
   const size = 1024;
   const perBand = (gb * 1024 ** 3) / 3;
   const count = Math.ceil(perBand / (size * size * 4));
   const dir = await mkdtemp(join(tmpdir(), 'bench-big-'));
+  const url = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
   try {
     const stamps = Array.from({ length: 4 }, (_, k) => syntheticStamp(size, size, 77 + k));
     for (const [b, name] of [[2, 'i'], [1, 'r'], [0, 'g']] as const) {
       await writeStampsFile(join(dir, `${name}.fits`), count, (i) => ({ plane: stamps[i % 4][b] }));
     }
-    // A separate process, so its peak RSS is the conversion's alone.
-    const script = `
-      import { convertSet } from ${JSON.stringify(new URL('../dist/src/imaging/convert-set.js', import.meta.url).href)};
-      import { DEFAULT_CONVERT_OPTIONS } from ${JSON.stringify(new URL('../dist/src/imaging/convert.js', import.meta.url).href)};
+    const bands = ['i', 'r', 'g'].map((b) => `${b}=${join(dir, `${b}.fits`)}`);
+    // Every script reports its peak RSS on exit (the CLI ends with process.exit).
+    const report = "process.on('exit', () => process.stderr.write('\\nmaxRSS ' + process.resourceUsage().maxRSS + '\\n'));";
+    const convertSetScript = (workers: number, out: string) => `${report}
+      import { convertSet } from ${url('../dist/src/imaging/convert-set.js')};
+      import { DEFAULT_CONVERT_OPTIONS } from ${url('../dist/src/imaging/convert.js')};
+      await convertSet({ channels: ${JSON.stringify(bands.map((b) => ({ band: b[0], path: b.slice(2) })))},
+        outDir: ${JSON.stringify(out)}, opts: { ...DEFAULT_CONVERT_OPTIONS, maxSide: 424 }, workers: ${workers} });`;
+    const cliScript = (out: string) => `${report}
+      process.argv = [process.argv[0], 'bridge', 'convert', ${bands.map((b) => `'--band', ${JSON.stringify(b)}`).join(', ')}, '--max-side', '424', '--out', ${JSON.stringify(out)}];
+      await import(${url('../bin/bridge.js')});`;
+    const modes = [
+      ['convertSet on the calling thread (--workers 0)', convertSetScript(0, join(dir, 'out-0'))],
+      [`convertSet on the pool of ${cores} threads`, convertSetScript(cores, join(dir, 'out-pool'))],
+      ['bridge convert, whole process (all cores)', cliScript(join(dir, 'out-cli'))],
+    ] as const;
+    const lines = [`${(3 * count * size * size * 4) / 1024 ** 3} GiB (${count} stamps x 3 bands of 1024x1024 float32, --max-side 424, the default colour preset), peak RSS of each process (target < 300 MB in every mode):`];
+    for (const [k, [name, script]] of modes.entries()) {
+      const scriptPath = join(dir, `run-${k}.mjs`);
+      await writeFile(scriptPath, script);
+      const env = { ...process.env };
+      delete env.NODE_OPTIONS;
       const t0 = Date.now();
-      const r = await convertSet({ channels: ['i','r','g'].map((band) => ({ band, path: ${JSON.stringify(dir)} + '/' + band + '.fits' })),
-        outDir: ${JSON.stringify(join(dir, 'out'))}, opts: { ...DEFAULT_CONVERT_OPTIONS, maxSide: 424 }, workers: ${cores} });
-      console.log(JSON.stringify({ converted: r.converted, failed: r.failed.length, seconds: (Date.now() - t0) / 1000, maxRssMB: process.resourceUsage().maxRSS / 1024 }));`;
-    // A plain node process on the compiled code: no tsx loader inherited through NODE_OPTIONS.
-    const scriptPath = join(dir, 'run.mjs');
-    await writeFile(scriptPath, script);
-    const env = { ...process.env };
-    delete env.NODE_OPTIONS;
-    const r = spawnSync(process.execPath, [scriptPath], { encoding: 'utf8', cwd: process.cwd(), env });
-    if (r.status !== 0) throw new Error(r.stderr);
-    const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { converted: number; seconds: number; maxRssMB: number };
-    return `${(3 * count * size * size * 4) / 1024 ** 3} GiB (${count} stamps x 3 bands of 1024x1024 float32, --max-side 424, auto colour): ${j.converted} stamps in ${j.seconds.toFixed(1)} s, peak RSS ${j.maxRssMB.toFixed(0)} MB (target < 300 MB)`;
+      const r = spawnSync(process.execPath, [scriptPath], { encoding: 'utf8', cwd: process.cwd(), env });
+      if (r.status !== 0) throw new Error(`${name}: ${r.stderr}`);
+      const seconds = (Date.now() - t0) / 1000;
+      const rss = /^maxRSS (\d+)$/m.exec(r.stderr);
+      const converted = readFileSync(join(dir, ['out-0', 'out-pool', 'out-cli'][k], 'stamps.jsonl'), 'utf8').trim().split('\n').length;
+      lines.push(`  ${name.padEnd(48)} ${converted} stamps in ${seconds.toFixed(1).padStart(5)} s, peak RSS ${rss ? (Number(rss[1]) / 1024).toFixed(0) : '?'} MB`);
+    }
+    return lines;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -219,9 +241,10 @@ async function bigRun(gb: number): Promise<string> {
 
 const gb = Number(process.env.BENCH_BIG_GB ?? 2);
 const only = process.env.BENCH_ONLY;
-// Measured first, on a quiet machine: after the throughput rows the same run
-// has shown twice the peak RSS (cause not yet understood; see docs/progress.md).
-const memoryLine = gb > 0 && (only === undefined || only === 'memory') ? await bigRun(gb) : undefined;
+// Measured first, on a quiet machine. The ~500 MB once seen when this ran after the throughput rows was the
+// conversion threads' young generation: V8's default let each thread hold ~100 MB of 1024x1024 garbage, more or
+// less by when it collected; the pool's threads now run with a 6 MB one (convert-pool.ts, YOUNG_GENERATION_MB).
+const memoryLines = gb > 0 && (only === undefined || only === 'memory') ? await bigRun(gb) : [];
 const processLines = only === undefined || only === 'process' ? await wholeProcess(Number(process.env.BENCH_PROCESS_STAMPS ?? 200)) : [];
 
 const rows: Row[] = [];
@@ -264,4 +287,4 @@ if (rows.length) {
 }
 if (coresText) console.log('\n' + coresText);
 if (processLines.length) console.log('\n' + processLines.join('\n'));
-if (memoryLine) console.log('\nmemory: ' + memoryLine);
+if (memoryLines.length) console.log('\nmemory: ' + memoryLines.join('\n'));
