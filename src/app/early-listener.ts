@@ -18,9 +18,24 @@ export interface EarlyListener {
   close(): Promise<void>;
 }
 
+/** Longer than ingress-nginx's and the common cloud load balancers' 60 s upstream idle timeout. */
+export const KEEP_ALIVE_MS = 65_000;
+
 export async function listenEarly(host: string, port: number): Promise<EarlyListener> {
   let current: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const server = createServer((req, res) => (current ? current(req, res) : starting(req, res)));
+  // Node closes an idle keep-alive connection after 5 s by default. Two things
+  // make that reset requests a client has already sent: a proxy in front
+  // (ingress-nginx, cloud load balancers) keeps upstream connections for 60 s
+  // and reuses one the service has just closed, and while the embedded
+  // database is created on first start (PGlite's initdb, seconds on one
+  // thread) the close timer fires late, in the same turn as the request that
+  // arrived meanwhile. The service must be the side that outlasts its
+  // clients, so it keeps idle connections longer than the usual proxy does.
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  // Node requires the headers timeout to exceed the keep-alive timeout, or a
+  // slow first request on a reused connection is cut short.
+  server.headersTimeout = KEEP_ALIVE_MS + 1_000;
   server.listen(port, host);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const addr = server.address() as { port: number };
