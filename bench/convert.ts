@@ -203,26 +203,26 @@ async function bigRun(gb: number): Promise<string[]> {
     for (const [b, name] of [[2, 'i'], [1, 'r'], [0, 'g']] as const) {
       await writeStampsFile(join(dir, `${name}.fits`), count, (i) => ({ plane: stamps[i % 4][b] }));
     }
-    const bands = ['i', 'r', 'g'].map((b) => `${b}=${join(dir, `${b}.fits`)}`);
+    const channels = ['i', 'r', 'g'].map((band) => ({ band, path: join(dir, `${band}.fits`) }));
     // Every script reports its peak RSS on exit (the CLI ends with process.exit).
     const report = "process.on('exit', () => process.stderr.write('\\nmaxRSS ' + process.resourceUsage().maxRSS + '\\n'));";
     const convertSetScript = (workers: number, out: string) => `${report}
       import { convertSet } from ${url('../dist/src/imaging/convert-set.js')};
       import { DEFAULT_CONVERT_OPTIONS } from ${url('../dist/src/imaging/convert.js')};
-      await convertSet({ channels: ${JSON.stringify(bands.map((b) => ({ band: b[0], path: b.slice(2) })))},
+      await convertSet({ channels: ${JSON.stringify(channels)},
         outDir: ${JSON.stringify(out)}, opts: { ...DEFAULT_CONVERT_OPTIONS, maxSide: 424 }, workers: ${workers} });`;
     const cliScript = (out: string) => `${report}
-      process.argv = [process.argv[0], 'bridge', 'convert', ${bands.map((b) => `'--band', ${JSON.stringify(b)}`).join(', ')}, '--max-side', '424', '--out', ${JSON.stringify(out)}];
+      process.argv = [process.argv[0], 'bridge', 'convert', ${channels.map((c) => `'--band', ${JSON.stringify(`${c.band}=${c.path}`)}`).join(', ')}, '--max-side', '424', '--out', ${JSON.stringify(out)}];
       await import(${url('../bin/bridge.js')});`;
     const modes = [
-      ['convertSet on the calling thread (--workers 0)', convertSetScript(0, join(dir, 'out-0'))],
-      [`convertSet on the pool of ${cores} threads`, convertSetScript(cores, join(dir, 'out-pool'))],
-      ['bridge convert, whole process (all cores)', cliScript(join(dir, 'out-cli'))],
-    ] as const;
+      { name: 'convertSet on the calling thread (--workers 0)', out: join(dir, 'out-0'), script: (out: string) => convertSetScript(0, out) },
+      { name: `convertSet on the pool of ${cores} threads`, out: join(dir, 'out-pool'), script: (out: string) => convertSetScript(cores, out) },
+      { name: 'bridge convert, whole process (all cores)', out: join(dir, 'out-cli'), script: cliScript },
+    ];
     const lines = [`${(3 * count * size * size * 4) / 1024 ** 3} GiB (${count} stamps x 3 bands of 1024x1024 float32, --max-side 424, the default colour preset), peak RSS of each process (target < 300 MB in every mode):`];
-    for (const [k, [name, script]] of modes.entries()) {
+    for (const [k, { name, out, script }] of modes.entries()) {
       const scriptPath = join(dir, `run-${k}.mjs`);
-      await writeFile(scriptPath, script);
+      await writeFile(scriptPath, script(out));
       const env = { ...process.env };
       delete env.NODE_OPTIONS;
       const t0 = Date.now();
@@ -230,7 +230,7 @@ async function bigRun(gb: number): Promise<string[]> {
       if (r.status !== 0) throw new Error(`${name}: ${r.stderr}`);
       const seconds = (Date.now() - t0) / 1000;
       const rss = /^maxRSS (\d+)$/m.exec(r.stderr);
-      const converted = readFileSync(join(dir, ['out-0', 'out-pool', 'out-cli'][k], 'stamps.jsonl'), 'utf8').trim().split('\n').length;
+      const converted = readFileSync(join(out, 'stamps.jsonl'), 'utf8').trim().split('\n').length;
       lines.push(`  ${name.padEnd(48)} ${converted} stamps in ${seconds.toFixed(1).padStart(5)} s, peak RSS ${rss ? (Number(rss[1]) / 1024).toFixed(0) : '?'} MB`);
     }
     return lines;

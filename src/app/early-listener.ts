@@ -19,7 +19,7 @@ export interface EarlyListener {
 }
 
 /** Longer than ingress-nginx's and the common cloud load balancers' 60 s upstream idle timeout. */
-export const KEEP_ALIVE_MS = 65_000;
+const KEEP_ALIVE_MS = 65_000;
 
 export async function listenEarly(host: string, port: number): Promise<EarlyListener> {
   let current: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
